@@ -1,0 +1,1 @@
+"""Veta's HTTP layer: routes, parameter parsing, response encoding."""

@@ -1,0 +1,58 @@
+"""One problem+json shape (RFC 9457) for every error, mapped from domain errors in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from geo.errors import VetaError
+
+PROBLEM = "application/problem+json"
+TYPE_BASE = "https://veta.example/problems/"
+log = logging.getLogger("veta")
+
+
+def problem(status: int, title: str, detail: str, slug: str, instance: str, **extensions) -> JSONResponse:
+    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
+            "instance": instance, **extensions}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+async def _veta_error(request: Request, exc: VetaError) -> JSONResponse:
+    return problem(exc.status, exc.title, exc.detail, exc.slug, str(request.url), **exc.extensions())
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    params = []
+    for err in exc.errors():
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("query", "path", "body", "header")]
+        params.append({"name": ".".join(loc) or "request", "reason": err.get("msg", "invalid")})
+    detail = "; ".join(f"{p['name']}: {p['reason']}" for p in params)
+    return problem(400, "Invalid parameter", detail, "invalid-parameter", str(request.url),
+                   invalid_params=params)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    slug = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable"}.get(exc.status_code, "http-error")
+    response = problem(exc.status_code, str(exc.detail), str(exc.detail), slug, str(request.url))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s", request.url)
+    return problem(500, "Internal server error", "the server failed to answer; see its log",
+                   "internal-error", str(request.url))
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on an app."""
+    app.add_exception_handler(VetaError, _veta_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,88 @@
+"""Query-parameter parsing shared by the routes: every value is checked before any SQL runs."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import Query, Request
+
+from geo import vocabulary as v
+from geo.errors import InvalidParameter
+from geo.settings import Settings
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def split_values(values: list[str] | None) -> list[str]:
+    """Repeated and comma-separated values as one list: ?x=a,b&x=c -> [a, b, c]."""
+    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
+
+
+def parse_commodities(values: list[str] | None, parameter: str = "commodity") -> tuple[str, ...]:
+    """INSPIRE names or chemical symbols, any case ('W', 'tungsten', 'Li') -> INSPIRE codes."""
+    codes = []
+    for item in split_values(values):
+        code = v.commodity_code(item)
+        if code is None:
+            hint = v.suggest_commodity(item)
+            reason = f"unknown commodity {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
+            raise InvalidParameter(parameter, reason, "an INSPIRE commodity name or symbol, see /vocabularies/commodities")
+        if code not in codes:
+            codes.append(code)
+    return tuple(codes)
+
+
+def parse_choices(values: list[str] | None, allowed: tuple[str, ...], parameter: str) -> tuple[str, ...]:
+    chosen = []
+    for item in split_values(values):
+        if item not in allowed:
+            hint = v.suggest(item, allowed)
+            reason = f"unknown value {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
+            raise InvalidParameter(parameter, reason, allowed)
+        if item not in chosen:
+            chosen.append(item)
+    return tuple(chosen)
+
+
+def parse_bbox(text: str | None, parameter: str = "bbox", lonlat: bool = True) -> tuple[float, float, float, float] | None:
+    """'minx,miny,maxx,maxy' as four finite numbers with min < max (and lon/lat in range)."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    allowed = "four comma-separated numbers: minx,miny,maxx,maxy (lon/lat unless bbox-crs says otherwise)"
+    if len(parts) != 4:
+        raise InvalidParameter(parameter, f"expected 4 numbers, got {len(parts)}", allowed)
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidParameter(parameter, f"not a number in {text!r}", allowed) from None
+    if not all(math.isfinite(x) for x in (west, south, east, north)):
+        raise InvalidParameter(parameter, "coordinates must be finite", allowed)
+    if west > east or south > north:
+        raise InvalidParameter(parameter, "minimum greater than maximum", allowed)
+    if lonlat and not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90):
+        raise InvalidParameter(parameter, "longitude must be within ±180 and latitude within ±90", allowed)
+    return west, south, east, north
+
+
+def parse_limit(value: int | None, settings: Settings, parameter: str = "limit") -> int:
+    if value is None:
+        return settings.default_limit
+    if not 1 <= value <= settings.max_limit:
+        raise InvalidParameter(parameter, f"{value} is out of range", f"1 to {settings.max_limit}")
+    return value
+
+
+def parse_cursor(value: str | None, parameter: str = "cursor") -> int | None:
+    """The keyset cursor of a next link: the last id of the previous page."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidParameter(parameter, f"malformed cursor {value!r}", "the value from a next link") from None
+
+
+LimitQuery = Query(None, description="Features per page (default 100, maximum 10,000).")

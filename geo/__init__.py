@@ -1,0 +1,1 @@
+"""Veta's domain and spatial engine: no HTTP in here."""

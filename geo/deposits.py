@@ -1,0 +1,123 @@
+"""The deposit search: which deposits hold a commodity, in an area, inside or outside protection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from geo import vocabulary as v
+from geo.protection import zone_constrains
+from geo.sql import Params, SqlQuery
+
+Protection = Literal["any", "inside", "outside"]
+
+
+@dataclass(frozen=True)
+class DepositSearch:
+    """A parsed, validated deposit search (all values already checked against the vocabulary)."""
+
+    commodities: tuple[str, ...] = ()
+    area_code: str | None = None
+    protection: Protection = "any"
+    legal_effects: tuple[str, ...] = v.RESTRICTING_LEGAL_EFFECTS
+    bbox: tuple[float, float, float, float] | None = None
+    limit: int = 100
+    after_id: int | None = None
+
+
+CRITICAL = [c.code for c in v.COMMODITIES if c.critical]
+STRATEGIC = [c.code for c in v.COMMODITIES if c.strategic]
+
+
+def _properties(params: Params, with_zones: bool) -> str:
+    """SQL json object of the flat, scalar properties QGIS shows as columns."""
+    pairs = [
+        ("name", "d.name"),
+        ("main_commodity", "d.commodities[1]"),
+        ("commodities", "array_to_string(d.commodities, ', ')"),
+        ("critical_raw_material", f"d.commodities && {params(CRITICAL)}::text[]"),
+        ("strategic_raw_material", f"d.commodities && {params(STRATEGIC)}::text[]"),
+        ("occurrence_type", "d.occurrence_type"),
+        ("deposit_type", "d.deposit_type"),
+        ("size_class", "d.size_class"),
+        ("mine_status", "d.mine_status"),
+        ("depth_top_m", "d.depth_top_m"),
+        ("depth_bottom_m", "d.depth_bottom_m"),
+        ("location_precision", "d.location_precision"),
+        ("source", "d.source"),
+        ("source_id", "d.source_id"),
+        ("licence", "d.licence"),
+    ]
+    if with_zones:
+        pairs += [("protection_zones", "zones.names"), ("legal_effects", "zones.effects")]
+    return "json_build_object(" + ", ".join(f"'{k}', {e}" for k, e in pairs) + ")"
+
+
+def _where(search: DepositSearch, params: Params, with_cursor: bool) -> str:
+    conditions = ["TRUE"]
+    if search.commodities:
+        conditions.append(f"d.commodities && {params(list(search.commodities))}::text[]")
+    if search.area_code:
+        # A deposit is in an area when it intersects it (a polygon deposit across a border
+        # belongs to both sides).
+        conditions.append(
+            "EXISTS (SELECT 1 FROM admin_areas a "
+            f"WHERE a.code = {params(search.area_code)} AND ST_Intersects(a.geom, d.geom))"
+        )
+    if search.bbox:
+        west, south, east, north = search.bbox
+        envelope = f"ST_MakeEnvelope({params(west)}, {params(south)}, {params(east)}, {params(north)}, 4326)"
+        conditions.append(f"ST_Intersects(d.geom, {envelope})")
+    if search.protection != "any":
+        constrained = (
+            "EXISTS (SELECT 1 FROM protection_zones z WHERE "
+            f"{zone_constrains('z', 'd', list(search.legal_effects), params)})"
+        )
+        conditions.append(constrained if search.protection == "inside" else f"NOT {constrained}")
+    if with_cursor and search.after_id is not None:
+        conditions.append(f"d.id > {params(search.after_id)}")
+    return " AND ".join(conditions)
+
+
+def page_query(search: DepositSearch) -> SqlQuery:
+    """One row per feature, as finished GeoJSON text, in id order; limit + 1 rows to see a next page."""
+    params = Params()
+    with_zones = search.protection == "inside"
+    zones = ""
+    if with_zones:
+        zones = (
+            ", LATERAL (SELECT string_agg(z.name, '; ' ORDER BY z.name) AS names, "
+            "string_agg(DISTINCT z.legal_effect, ', ') AS effects FROM protection_zones z WHERE "
+            f"{zone_constrains('z', 'd', list(search.legal_effects), params)}) zones"
+        )
+    properties = _properties(params, with_zones)
+    where = _where(search, params, with_cursor=True)
+    text = (
+        "SELECT d.id, '{\"type\":\"Feature\",\"id\":' || d.id || ',\"geometry\":' || "
+        "ST_AsGeoJSON(d.geom) || ',\"properties\":' || " + properties + "::text || '}' "
+        f"FROM deposits d{zones} WHERE {where} ORDER BY d.id LIMIT {params(search.limit + 1)}"
+    )
+    return SqlQuery(text, tuple(params.values))
+
+
+def count_query(search: DepositSearch) -> SqlQuery:
+    """The exact number of deposits matching the search, all pages together."""
+    params = Params()
+    where = _where(search, params, with_cursor=False)
+    return SqlQuery(f"SELECT count(*) FROM deposits d WHERE {where}", tuple(params.values))
+
+
+def one_query(deposit_id: int) -> SqlQuery:
+    """One deposit as a GeoJSON Feature, with every attribute of its record."""
+    params = Params()
+    properties = _properties(params, with_zones=False)
+    text = (
+        "SELECT '{\"type\":\"Feature\",\"id\":' || d.id || ',\"geometry\":' || "
+        "ST_AsGeoJSON(d.geom) || ',\"properties\":' || (" + properties + "::jsonb || "
+        "jsonb_build_object('commodity_list', to_jsonb(d.commodities), "
+        "'commodity_importance', to_jsonb(d.commodity_importance), "
+        "'source_url', d.source_url, 'retrieved_at', d.retrieved_at, 'remarks', d.remarks, "
+        "'created_at', d.created_at, 'updated_at', d.updated_at))::text || '}' "
+        f"FROM deposits d WHERE d.id = {params(deposit_id)}"
+    )
+    return SqlQuery(text, tuple(params.values))

@@ -1,0 +1,51 @@
+"""Domain errors: raised with a precise message, mapped to problem+json in one HTTP handler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class VetaError(Exception):
+    """Base of every error a user can cause; `status` is its HTTP meaning."""
+
+    status = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+    def extensions(self) -> dict:
+        return {}
+
+
+class InvalidParameter(VetaError):
+    """A request parameter (or body field) has a value that is not allowed."""
+
+    title = "Invalid parameter"
+    slug = "invalid-parameter"
+
+    def __init__(self, parameter: str, reason: str, allowed: str | Iterable[str] | None = None):
+        self.parameter = parameter
+        self.reason = reason
+        self.allowed = allowed if isinstance(allowed, str) or allowed is None else list(allowed)
+        detail = f"{parameter}: {reason}"
+        if self.allowed:
+            shown = self.allowed if isinstance(self.allowed, str) else ", ".join(self.allowed)
+            detail += f" (allowed: {shown})"
+        super().__init__(detail)
+
+    def extensions(self) -> dict:
+        entry = {"name": self.parameter, "reason": self.reason}
+        if self.allowed:
+            entry["allowed"] = self.allowed
+        return {"invalid_params": [entry]}
+
+
+class NotFound(VetaError):
+    """The addressed resource does not exist."""
+
+    status = 404
+    title = "Not found"
+    slug = "not-found"

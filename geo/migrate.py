@@ -1,0 +1,43 @@
+"""Creating Veta's database and bringing its schema to the newest Alembic revision."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from geo.db import sync_engine, with_database
+from geo.settings import PROJECT_ROOT
+
+
+def create_database(url: str) -> None:
+    """Create the database named in url if it does not exist (connecting to `postgres`)."""
+    name = make_url(url).database
+    admin = sync_engine(with_database(url, "postgres")).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def drop_database(url: str) -> None:
+    """Drop the database named in url, closing its other connections first."""
+    name = make_url(url).database
+    admin = sync_engine(with_database(url, "postgres")).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.attributes["url"] = url
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply every migration up to revision."""
+    command.upgrade(alembic_config(url), revision)

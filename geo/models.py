@@ -1,0 +1,254 @@
+"""The database schema: SQLAlchemy + GeoAlchemy2 models, the one source of the tables.
+
+Geometry is stored in lon/lat (EPSG:4326). Code-list columns carry CHECK constraints built
+from geo/vocabulary.py, so the database refuses what the vocabulary does not allow.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from geo import vocabulary as v
+
+SRID = 4326
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def one_of(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:
+    """CHECK that a text column holds a value of a code list (NULL allowed)."""
+    quoted = ", ".join("'" + x.replace("'", "''") + "'" for x in values)
+    return CheckConstraint(f"{column} IN ({quoted})", name=name or column)
+
+
+def all_of(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:
+    """CHECK that every element of a text[] column is in a code list."""
+    quoted = ", ".join("'" + x.replace("'", "''") + "'" for x in values)
+    return CheckConstraint(f"{column} <@ ARRAY[{quoted}]::text[]", name=name or column)
+
+
+def depth_interval(prefix: str = "depth") -> CheckConstraint:
+    """CHECK for a depth interval in metres below surface: top >= 0 and top < bottom."""
+    return CheckConstraint(
+        f"({prefix}_top_m IS NULL OR {prefix}_top_m >= 0) AND "
+        f"({prefix}_bottom_m IS NULL OR {prefix}_bottom_m > coalesce({prefix}_top_m, 0))",
+        name=f"{prefix}_interval",
+    )
+
+
+def geometry_type(*types: str) -> CheckConstraint:
+    quoted = ", ".join(f"'{t}'" for t in types)
+    return CheckConstraint(
+        f"GeometryType(geom) IN ({quoted}) AND ST_IsValid(geom) AND NOT ST_IsEmpty(geom)",
+        name="geom_valid",
+    )
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class Provenance:
+    """Where a record came from: every record keeps its source, its id there and licence."""
+
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    licence: Mapped[str | None] = mapped_column(Text)
+    retrieved_at: Mapped[date | None] = mapped_column(Date)
+    # Free text on how the record was made: approximations, simplifications, caveats.
+    remarks: Mapped[str | None] = mapped_column(Text)
+
+
+class AdminArea(Base):
+    """An administrative area (INE code): country, autonomous community, province, municipality."""
+
+    __tablename__ = "admin_areas"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    # Accent- and case-folded name ('leon') for lookups; filled by the loader from vocabulary.fold.
+    name_folded: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    level: Mapped[str] = mapped_column(String(32), nullable=False)
+    parent_code: Mapped[str | None] = mapped_column(
+        String(8), ForeignKey("admin_areas.code", ondelete="SET NULL")
+    )
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    licence: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+
+    __table_args__ = (
+        one_of("level", v.ADMIN_LEVELS),
+        Index("ix_admin_areas_geom", "geom", postgresql_using="gist"),
+        Index("ix_admin_areas_level", "level"),
+    )
+
+
+class Deposit(Timestamps, Provenance, Base):
+    """A mineral occurrence (INSPIRE MineralOccurrence): a point or, where known, its outline."""
+
+    __tablename__ = "deposits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    occurrence_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    # Commodity codes, main first; commodity_importance[i] is the importance of commodities[i].
+    commodities: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    commodity_importance: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    deposit_type: Mapped[str | None] = mapped_column(String(64))
+    size_class: Mapped[str | None] = mapped_column(String(32))
+    mine_status: Mapped[str | None] = mapped_column(String(32))
+    depth_top_m: Mapped[float | None] = mapped_column(Float)
+    depth_bottom_m: Mapped[float | None] = mapped_column(Float)
+    location_precision: Mapped[str] = mapped_column(String(16), nullable=False)
+    geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=False), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("source", "source_id"),
+        one_of("occurrence_type", v.OCCURRENCE_TYPES),
+        one_of("deposit_type", v.DEPOSIT_TYPES),
+        one_of("size_class", v.SIZE_CLASSES),
+        one_of("mine_status", v.MINE_STATUSES),
+        one_of("location_precision", v.LOCATION_PRECISIONS),
+        all_of("commodities", v.COMMODITY_CODES),
+        all_of("commodity_importance", v.COMMODITY_IMPORTANCE),
+        CheckConstraint(
+            "cardinality(commodities) >= 1 AND "
+            "cardinality(commodities) = cardinality(commodity_importance)",
+            name="commodities_shape",
+        ),
+        depth_interval(),
+        geometry_type("POINT", "MULTIPOLYGON"),
+        Index("ix_deposits_geom", "geom", postgresql_using="gist"),
+        Index("ix_deposits_commodities", "commodities", postgresql_using="gin"),
+    )
+
+
+class ResourceEstimate(Base):
+    """A resource or reserve estimate of a deposit under a reporting code."""
+
+    __tablename__ = "resource_estimates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deposit_id: Mapped[int] = mapped_column(
+        ForeignKey("deposits.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    commodity: Mapped[str] = mapped_column(String(32), nullable=False)
+    classification: Mapped[str] = mapped_column(String(16), nullable=False)
+    category: Mapped[str] = mapped_column(String(16), nullable=False)
+    tonnage_t: Mapped[float | None] = mapped_column(Float)
+    grade: Mapped[float | None] = mapped_column(Float)
+    grade_unit: Mapped[str | None] = mapped_column(String(16))
+    cutoff: Mapped[str | None] = mapped_column(Text)
+    reported_on: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        one_of("commodity", v.COMMODITY_CODES),
+        one_of("classification", v.RESOURCE_CLASSIFICATIONS),
+        one_of("category", v.RESOURCE_CATEGORIES),
+        CheckConstraint("tonnage_t IS NULL OR tonnage_t >= 0", name="tonnage"),
+    )
+
+
+class Permit(Timestamps, Base):
+    """A mining right under Ley 22/1973 de Minas: a set of whole cuadrículas."""
+
+    __tablename__ = "permits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registry_number: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    holder: Mapped[str | None] = mapped_column(Text)
+    right_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    section: Mapped[str | None] = mapped_column(String(1))
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    applied_on: Mapped[date | None] = mapped_column(Date)
+    granted_on: Mapped[date | None] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    commodities: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
+    authority: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    source_id: Mapped[str | None] = mapped_column(String(128))
+    licence: Mapped[str | None] = mapped_column(Text)
+    retrieved_at: Mapped[date | None] = mapped_column(Date)
+    remarks: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+
+    __table_args__ = (
+        one_of("right_type", v.RIGHT_TYPES),
+        one_of("section", v.SECTIONS),
+        one_of("status", v.PERMIT_STATUSES),
+        all_of("commodities", v.COMMODITY_CODES),
+        CheckConstraint(
+            "granted_on IS NULL OR applied_on IS NULL OR granted_on >= applied_on",
+            name="granted_after_applied",
+        ),
+        geometry_type("MULTIPOLYGON"),
+        Index("ix_permits_geom", "geom", postgresql_using="gist"),
+    )
+
+
+class ProtectionZone(Timestamps, Provenance, Base):
+    """A Minatura2020-style land-use zone with a legal effect on mining, optionally 3D."""
+
+    __tablename__ = "protection_zones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    designation_scheme: Mapped[str] = mapped_column(String(32), nullable=False)
+    designation: Mapped[str] = mapped_column(Text, nullable=False)
+    legal_effect: Mapped[str] = mapped_column(String(16), nullable=False)
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    authority: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    depth_top_m: Mapped[float | None] = mapped_column(Float)
+    depth_bottom_m: Mapped[float | None] = mapped_column(Float)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("source", "source_id"),
+        one_of("designation_scheme", v.DESIGNATION_SCHEMES),
+        one_of("legal_effect", v.LEGAL_EFFECTS),
+        CheckConstraint(
+            "valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from", name="validity"
+        ),
+        depth_interval(),
+        geometry_type("MULTIPOLYGON"),
+        Index("ix_protection_zones_geom", "geom", postgresql_using="gist"),
+        Index("ix_protection_zones_legal_effect", "legal_effect"),
+    )

@@ -1,0 +1,30 @@
+"""The rule for when a protection zone constrains something, in 2D and in depth (3D).
+
+A zone constrains a deposit or site when the zone is in force on the given day, its legal
+effect is one of those counted, the footprints intersect (touching the boundary counts: a
+deposit exactly on a zone's edge is inside it) and the depth intervals overlap, a missing
+interval being the whole column (see depth_intervals_overlap in the first migration).
+"""
+
+from __future__ import annotations
+
+from geo.sql import Params
+
+
+def zone_in_force(zone: str, day: str = "current_date") -> str:
+    """SQL: the zone aliased `zone` is valid on `day` (a SQL date expression)."""
+    return (
+        f"({zone}.valid_from IS NULL OR {zone}.valid_from <= {day}) "
+        f"AND ({zone}.valid_to IS NULL OR {zone}.valid_to >= {day})"
+    )
+
+
+def zone_constrains(zone: str, target: str, legal_effects: list[str], params: Params) -> str:
+    """SQL: zone `zone` constrains the row `target` (both with geom and depth_top/bottom_m)."""
+    return (
+        f"{zone}.legal_effect = ANY({params(legal_effects)}::text[]) "
+        f"AND ST_Intersects({zone}.geom, {target}.geom) "
+        f"AND depth_intervals_overlap({zone}.depth_top_m, {zone}.depth_bottom_m, "
+        f"{target}.depth_top_m, {target}.depth_bottom_m) "
+        f"AND {zone_in_force(zone)}"
+    )

@@ -1,0 +1,39 @@
+"""Settings read once at start-up from the environment (prefix VETA_, plus DATABASE_URL)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a Veta instance."""
+
+    model_config = SettingsConfigDict(env_prefix="VETA_", extra="ignore")
+
+    # A plain libpq URL (postgresql://user@host:port/db). Empty: the local cluster under .veta/.
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("DATABASE_URL", "VETA_DATABASE_URL")
+    )
+    # Where the local development cluster lives when DATABASE_URL is not given.
+    state_dir: Path = PROJECT_ROOT / ".veta"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Public base URL for links; empty: taken from each request.
+    base_url: str = ""
+
+    default_limit: int = 100
+    max_limit: int = 10_000
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    return Settings()

@@ -1,0 +1,25 @@
+"""Bound parameters for hand-built SQL: values travel separately, never pasted into the text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class Params:
+    """Collects bound values and hands out asyncpg-style $n placeholders."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+@dataclass(frozen=True)
+class SqlQuery:
+    """A statement and its bound values, ready for the driver."""
+
+    text: str
+    values: tuple
