@@ -48,7 +48,7 @@ def db_url() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")) -> None:
+def db_upgrade(revision: str = typer.Argument("heads")) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     from geo.migrate import upgrade
 
