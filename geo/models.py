@@ -252,3 +252,46 @@ class ProtectionZone(Timestamps, Provenance, Base):
         Index("ix_protection_zones_geom", "geom", postgresql_using="gist"),
         Index("ix_protection_zones_legal_effect", "legal_effect"),
     )
+
+
+# --- Import runs (issue 6) -------------------------------------------------------------------
+
+from sqlalchemy import Boolean  # noqa: E402
+from sqlalchemy.dialects.postgresql import JSONB  # noqa: E402
+
+IMPORT_LAYERS = ("deposits", "permits", "protection_zones", "admin_areas")
+# written: the rows were stored; refused: a problem stopped the run before any write;
+# dry_run: validated only.
+IMPORT_OUTCOMES = ("written", "refused", "dry_run")
+
+
+class ImportRun(Base):
+    """One run of `veta import`: which file, by whom, when, and what it changed (an audit trail)."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file: Mapped[str] = mapped_column(Text, nullable=False)
+    checksum: Mapped[str] = mapped_column(String(64), nullable=False)  # sha256, hex
+    layer: Mapped[str] = mapped_column(String(32), nullable=False)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    rows_read: Mapped[int] = mapped_column(Integer, nullable=False)
+    inserted: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated: Mapped[int] = mapped_column(Integer, nullable=False)
+    unchanged: Mapped[int] = mapped_column(Integer, nullable=False)
+    deleted: Mapped[int] = mapped_column(Integer, nullable=False)
+    rejected: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # The operating-system user who ran the import ("user" is a reserved word in SQL).
+    imported_by: Mapped[str] = mapped_column(Text, nullable=False)
+    dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # Options, CRS and transformation used, and every problem found (the --report document).
+    report: Mapped[dict] = mapped_column(JSONB, nullable=False)
+
+    __table_args__ = (
+        one_of("layer", IMPORT_LAYERS),
+        one_of("outcome", IMPORT_OUTCOMES),
+        Index("ix_import_runs_source", "source"),
+    )
