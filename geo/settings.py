@@ -32,6 +32,17 @@ class Settings(BaseSettings):
     db_pool_min: int = 1
     db_pool_max: int = 10
 
+    # Cuadrículas allowed per mining right, by right type: (minimum, maximum or None). DOMAIN.md:
+    # commonly cited, unverified figures; set VETA_RIGHT_CELL_LIMITS (JSON) per authority.
+    right_cell_limits: dict[str, tuple[int, int | None]] = {
+        "exploration": (300, 3000),
+        "investigation": (1, 300),
+        "exploitation_derived": (1, None),
+        "exploitation_direct": (1, None),
+    }
+    # Most grid cells one request may generate (/grid/cells, /grid/free).
+    grid_max_cells: int = 100_000
+
 
 @lru_cache
 def get_settings() -> Settings:
