@@ -1,0 +1,226 @@
+"""Veta's own feature collections: deposits, deposit screening, permits, protection zones, areas."""
+
+from __future__ import annotations
+
+from geo import vocabulary as v
+from geo.collections import Collection, Property, register
+from geo.protection import zone_constrains, zone_in_force
+from geo.sql import Params
+
+
+def _text_array(values) -> str:
+    """A SQL text[] literal of code-list constants (never of user input)."""
+    return "ARRAY[" + ", ".join("'" + x.replace("'", "''") + "'" for x in values) + "]::text[]"
+
+
+def _area_ha(geom: str = "t.geom") -> str:
+    return f"round((ST_Area({geom}::geography) / 10000)::numeric, 2)::float8"
+
+
+PROVENANCE = (
+    Property("source", "t.source", "string", "Where the record comes from (IGME, EEA, synthetic, …)"),
+    Property("source_id", "t.source_id", "string", "The record's id at its source"),
+    Property("licence", "t.licence", "string", "Licence of the source data", sortable=False),
+)
+PROVENANCE_DETAIL = (
+    Property("source_url", "t.source_url", "string", "Where the source record can be read"),
+    Property("remarks", "t.remarks", "string", "How the record was made: approximations, caveats"),
+    Property("created_at", "t.created_at", "string", "When the record was created here", "date-time"),
+    Property("updated_at", "t.updated_at", "string", "When the record last changed here", "date-time"),
+)
+
+DEPOSIT_PROPERTIES = (
+    Property("name", "t.name", "string", "Name of the mineral occurrence"),
+    Property("main_commodity", "t.commodities[1]", "string", "Main commodity (INSPIRE code)",
+             enum=v.COMMODITY_CODES),
+    Property("commodities", "array_to_string(t.commodities, ', ')", "string",
+             "All commodities, main first, comma-separated INSPIRE codes"),
+    Property("critical_raw_material", f"t.commodities && {_text_array(c.code for c in v.COMMODITIES if c.critical)}",
+             "boolean", "Holds a critical raw material (Regulation (EU) 2024/1252, Annex II)"),
+    Property("strategic_raw_material", f"t.commodities && {_text_array(c.code for c in v.COMMODITIES if c.strategic)}",
+             "boolean", "Holds a strategic raw material (Regulation (EU) 2024/1252, Annex I)"),
+    Property("occurrence_type", "t.occurrence_type", "string", "INSPIRE mineral occurrence type",
+             enum=v.OCCURRENCE_TYPES),
+    Property("deposit_type", "t.deposit_type", "string", "Deposit type", enum=v.DEPOSIT_TYPES),
+    Property("size_class", "t.size_class", "string", "INSPIRE deposit size class", enum=v.SIZE_CLASSES),
+    Property("mine_status", "t.mine_status", "string", "INSPIRE mine status", enum=v.MINE_STATUSES),
+    Property("depth_top_m", "t.depth_top_m", "number", "Top of the deposit, metres below surface"),
+    Property("depth_bottom_m", "t.depth_bottom_m", "number", "Bottom of the deposit, metres below surface"),
+    Property("location_precision", "t.location_precision", "string", "Whether the position is exact",
+             enum=v.LOCATION_PRECISIONS),
+    *PROVENANCE,
+    Property("retrieved_at", "t.retrieved_at", "string", "When the source record was retrieved", "date"),
+)
+DEPOSIT_DETAIL = (
+    Property("commodity_importance", "array_to_string(t.commodity_importance, ', ')", "string",
+             "Importance of each commodity, in the order of `commodities`"),
+    *PROVENANCE_DETAIL,
+)
+
+register(Collection(
+    id="deposits",
+    title="Mineral deposits",
+    description="Mineral occurrences of León (INSPIRE Mineral Resources): points, or outlines where known.",
+    source="deposits t",
+    table="deposits",
+    properties=DEPOSIT_PROPERTIES,
+    detail=DEPOSIT_DETAIL,
+    temporal=("retrieved_at",),
+    keywords=("mineral resources", "INSPIRE", "deposits"),
+))
+
+
+def _screening_source(params: Params) -> str:
+    # Scalar subqueries rather than lateral joins: the planner flattens this subquery and
+    # evaluates a computed column only where it is used, so counting or paging by id never
+    # pays for the nearest-zone search.
+    restricting = list(v.RESTRICTING_LEGAL_EFFECTS)
+
+    def constraining(effects: list[str]) -> str:
+        return f"FROM protection_zones z WHERE {zone_constrains('z', 'd', effects, params)}"
+
+    def nearest(column: str) -> str:
+        # Geodesic distance is compared among the 5 zones nearest in planar degrees: at León's
+        # latitude a degree of longitude is 0.74 of one of latitude, which can only reorder zones
+        # at nearly equal distances.
+        return (
+            f"(SELECT {column} FROM (SELECT z.id, z.name, z.geom FROM protection_zones z "
+            f"WHERE z.legal_effect = ANY({params(restricting)}::text[]) AND {zone_in_force('z')} "
+            "AND depth_intervals_overlap(z.depth_top_m, z.depth_bottom_m, d.depth_top_m, d.depth_bottom_m) "
+            "ORDER BY z.geom <-> d.geom LIMIT 5) c "
+            "ORDER BY ST_Distance(c.geom::geography, d.geom::geography), c.id LIMIT 1)"
+        )
+
+    return (
+        "(SELECT d.*, "
+        f"CASE WHEN EXISTS (SELECT 1 {constraining(['exclusion'])}) THEN 'excluded' "
+        f"WHEN EXISTS (SELECT 1 {constraining(restricting)}) THEN 'conditional' "
+        "ELSE 'free' END AS protection_status, "
+        f"(SELECT string_agg(z.name, '; ' ORDER BY z.name, z.id) {constraining(restricting)}) AS zone_names, "
+        f"(SELECT string_agg(z.id::text, ',' ORDER BY z.name, z.id) {constraining(restricting)}) AS zone_ids, "
+        f"{nearest('c.id')} AS nearest_zone_id, {nearest('c.name')} AS nearest_zone_name, "
+        f"{nearest('round(ST_Distance(c.geom::geography, d.geom::geography)::numeric, 1)::float8')} "
+        "AS nearest_zone_distance_m "
+        "FROM deposits d) t"
+    )
+
+
+register(Collection(
+    id="deposit_screening",
+    title="Deposit screening",
+    description=(
+        "Every deposit with its protection status today under the zone rule (footprint and depth "
+        "interval overlap; exclusion and conditional zones count), the zones it falls in and the "
+        "nearest restricting zone with its geodesic distance. Ask e.g. "
+        "filter=commodity IN ('tungsten','lithium') AND protection_status = 'free'."
+    ),
+    source=_screening_source,
+    table="deposits",
+    properties=(
+        Property("commodity", "t.commodities[1]", "string", "Main commodity (INSPIRE code)",
+                 enum=v.COMMODITY_CODES),
+        Property("protection_status", "t.protection_status", "string",
+                 "excluded: an exclusion zone constrains the deposit; conditional: only conditional "
+                 "zones do; free: none does", enum=("free", "conditional", "excluded")),
+        Property("protection_zones", "t.zone_names", "string",
+                 "Names of the restricting zones that constrain the deposit, '; '-separated"),
+        Property("protection_zone_ids", "t.zone_ids", "string",
+                 "Ids of those zones (collection protection_zones), comma-separated", sortable=False),
+        Property("nearest_zone_id", "t.nearest_zone_id", "integer",
+                 "Id of the nearest restricting zone whose depth interval overlaps the deposit's"),
+        Property("nearest_zone_name", "t.nearest_zone_name", "string", "Name of that zone"),
+        Property("nearest_zone_distance_m", "t.nearest_zone_distance_m", "number",
+                 "Geodesic distance to that zone in metres (0 inside it)"),
+        *(p for p in DEPOSIT_PROPERTIES if p.name != "main_commodity"),
+    ),
+    detail=DEPOSIT_DETAIL,
+    temporal=("retrieved_at",),
+    keywords=("screening", "protection", "Minatura2020"),
+))
+
+register(Collection(
+    id="permits",
+    title="Mining rights",
+    description="Mining rights under Ley 22/1973 de Minas (Catastro Minero): sets of whole cuadrículas.",
+    source="permits t",
+    table="permits",
+    geometry_type="MultiPolygon",
+    properties=(
+        Property("registry_number", "t.registry_number", "string", "Registry number of the right"),
+        Property("name", "t.name", "string", "Name of the right"),
+        Property("holder", "t.holder", "string", "Holder (company)"),
+        Property("right_type", "t.right_type", "string", "Kind of right", enum=v.RIGHT_TYPES),
+        Property("section", "t.section", "string", "Resource section (A-D)", enum=v.SECTIONS),
+        Property("status", "t.status", "string", "Registry status", enum=v.PERMIT_STATUSES),
+        Property("applied_on", "t.applied_on", "string", "Application date", "date"),
+        Property("granted_on", "t.granted_on", "string", "Grant date", "date"),
+        Property("expires_on", "t.expires_on", "string", "Expiry date", "date"),
+        Property("commodities", "array_to_string(t.commodities, ', ')", "string",
+                 "Commodities, comma-separated INSPIRE codes"),
+        Property("authority", "t.authority", "string", "Granting authority"),
+        Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
+        Property("source", "t.source", "string", "Where the record comes from"),
+        Property("source_id", "t.source_id", "string", "The record's id at its source"),
+        Property("licence", "t.licence", "string", "Licence of the source data", sortable=False),
+    ),
+    detail=(
+        Property("remarks", "t.remarks", "string", "How the record was made: approximations, caveats"),
+        Property("created_at", "t.created_at", "string", "When the record was created here", "date-time"),
+        Property("updated_at", "t.updated_at", "string", "When the record last changed here", "date-time"),
+    ),
+    temporal=("granted_on", "expires_on"),
+    keywords=("mining rights", "Catastro Minero", "permits"),
+))
+
+register(Collection(
+    id="protection_zones",
+    title="Land-use protection zones",
+    description=(
+        "Minatura2020-style zones with a legal effect on mining (exclusion, conditional, "
+        "safeguarding, informative), optionally limited to a depth interval."
+    ),
+    source="protection_zones t",
+    table="protection_zones",
+    geometry_type="MultiPolygon",
+    properties=(
+        Property("name", "t.name", "string", "Name of the zone"),
+        Property("designation_scheme", "t.designation_scheme", "string", "Designation scheme",
+                 enum=v.DESIGNATION_SCHEMES),
+        Property("designation", "t.designation", "string", "Designation (SPA, SAC, national park, …)"),
+        Property("legal_effect", "t.legal_effect", "string", "Legal effect on mining",
+                 enum=v.LEGAL_EFFECTS),
+        Property("legal_basis", "t.legal_basis", "string", "Legal basis", sortable=False),
+        Property("authority", "t.authority", "string", "Responsible authority"),
+        Property("valid_from", "t.valid_from", "string", "In force from (open if empty)", "date"),
+        Property("valid_to", "t.valid_to", "string", "In force until (open if empty)", "date"),
+        Property("depth_top_m", "t.depth_top_m", "number", "Top of the protected interval, metres below surface"),
+        Property("depth_bottom_m", "t.depth_bottom_m", "number",
+                 "Bottom of the protected interval, metres below surface (empty: unbounded)"),
+        Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
+        *PROVENANCE,
+    ),
+    detail=PROVENANCE_DETAIL,
+    temporal=("valid_from", "valid_to"),
+    keywords=("protected areas", "Natura 2000", "Minatura2020"),
+))
+
+register(Collection(
+    id="admin_areas",
+    title="Administrative areas",
+    description="Country, autonomous community, province and municipalities with their INE codes (IGN, CC BY 4.0).",
+    source="admin_areas t",
+    table="admin_areas",
+    geometry_type="MultiPolygon",
+    id_sql="t.code",
+    id_type="string",
+    properties=(
+        Property("code", "t.code", "string", "INE code"),
+        Property("name", "t.name", "string", "Name"),
+        Property("level", "t.level", "string", "Administrative level", enum=v.ADMIN_LEVELS),
+        Property("parent_code", "t.parent_code", "string", "INE code of the enclosing area"),
+        Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
+        Property("source", "t.source", "string", "Where the boundary comes from"),
+        Property("licence", "t.licence", "string", "Licence of the source data", sortable=False),
+    ),
+    keywords=("administrative units", "INE"),
+))
