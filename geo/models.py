@@ -295,3 +295,55 @@ class ImportRun(Base):
         one_of("outcome", IMPORT_OUTCOMES),
         Index("ix_import_runs_source", "source"),
     )
+
+
+# --- Permit history and the cuadrícula registry rules (issue 5) ------------------------------
+
+from sqlalchemy import BigInteger as _BigInteger  # noqa: E402
+from sqlalchemy import Identity as _Identity  # noqa: E402
+
+PERMIT_HISTORY_ACTIONS = ("insert", "update", "delete")
+
+
+class PermitHistory(Base):
+    """Every change to a mining right, written by a trigger on permits (migration 0003) so that
+    no writer can skip it: when it was recorded, from which day it takes effect, by whom, and
+    the whole row before and after (as JSON, geometry as GeoJSON)."""
+
+    __tablename__ = "permit_history"
+
+    id: Mapped[int] = mapped_column(_BigInteger, _Identity(), primary_key=True)
+    # No foreign key: the history of a deleted right outlives it.
+    permit_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    registry_number: Mapped[str] = mapped_column(String(64), nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    # The day the change takes legal effect (`--on`); the day it was recorded unless given.
+    effective_on: Mapped[date] = mapped_column(Date, nullable=False)
+    changed_by: Mapped[str] = mapped_column(Text, nullable=False)
+    action: Mapped[str] = mapped_column(String(8), nullable=False)
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)
+
+    __table_args__ = (
+        one_of("action", PERMIT_HISTORY_ACTIONS),
+        Index("ix_permit_history_permit_id_effective_on", "permit_id", "effective_on", "id"),
+        Index("ix_permit_history_effective_on", "effective_on"),
+    )
+
+
+# --- Table change counters for ETags (issue 3) ----------------------------------------------
+
+
+class TableChange(Base):
+    """How often a table has changed: statement-level triggers (migration 0005) bump `version`
+    on every write, so an ETag built from it changes exactly when the data may have."""
+
+    __tablename__ = "table_changes"
+
+    table_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(_BigInteger, server_default="0", nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
