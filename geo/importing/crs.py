@@ -1,0 +1,114 @@
+"""Which CRS a file is in, and bringing its geometries to Veta's lon/lat with the best datum shift.
+
+Order: a --crs option (the user overrides a wrong .prj), else the file's own CRS, else the
+mapping's; a file with none is accepted only when every coordinate is plainly lon/lat.
+Each row is then checked: lat/lon swapped, or far outside the region the data should be in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.aoi import AreaOfInterest
+from pyproj.exceptions import CRSError
+from pyproj.transformer import TransformerGroup
+
+from geo.errors import InvalidParameter
+from geo.importing.report import Problem
+
+# Geometries are stored in lon/lat as EPSG:4326. Spanish data is ETRS89, which differs from
+# WGS 84 by well under a metre here; the shift that matters is from ED50, so every source is
+# taken to ETRS89 (EPSG:4258) with the most accurate transformation PROJ has for the area.
+TARGET = CRS.from_epsg(4258)
+_LONLAT = (CRS.from_epsg(4326), CRS.from_epsg(4258), CRS.from_user_input("OGC:CRS84"))
+
+
+@dataclass(frozen=True)
+class CrsChoice:
+    """The CRS used for a file and where it came from: the file, --crs, the mapping, or lon/lat."""
+
+    crs: CRS
+    origin: str
+
+
+def parse_crs(text: str, parameter: str) -> CRS:
+    try:
+        return CRS.from_user_input(text)
+    except CRSError:
+        raise InvalidParameter(parameter, f"unknown CRS {text!r}", "an EPSG code such as EPSG:25830") from None
+
+
+def choose_crs(file_crs: CRS | None, option: str | None, mapping_crs: str | None,
+               geometry: np.ndarray) -> CrsChoice:
+    """The CRS of the coordinates, or a refusal that says how to name it."""
+    if option:
+        return CrsChoice(parse_crs(option, "--crs"), "--crs")
+    if file_crs is not None:
+        return CrsChoice(file_crs, "file")
+    if mapping_crs:
+        return CrsChoice(parse_crs(mapping_crs, "mapping crs"), "mapping")
+    present = geometry[~shapely.is_missing(geometry)]
+    if len(present):
+        west, south, east, north = shapely.total_bounds(present)
+        if -180 <= west and east <= 180 and -90 <= south and north <= 90:
+            return CrsChoice(CRS.from_epsg(4326), "assumed lon/lat (no CRS given; every coordinate is within ±180/±90)")
+        seen = f"x {west:.6g}…{east:.6g}, y {south:.6g}…{north:.6g}"
+    else:
+        seen = "no coordinates"
+    raise InvalidParameter("--crs", f"the file declares no CRS and its coordinates are not lon/lat ({seen})",
+                           "--crs EPSG:25830 (or 25829, 3035, 23030 …), or crs in the mapping file")
+
+
+def _transformer(crs: CRS, geometry: np.ndarray) -> tuple[Transformer, dict]:
+    """The most accurate available transformation for the data's area, and a note on it."""
+    present = geometry[~shapely.is_missing(geometry)]
+    west, south, east, north = shapely.total_bounds(present)
+    lon_lat = Transformer.from_crs(crs, 4326, always_xy=True).transform_bounds(west, south, east, north)
+    area = AreaOfInterest(*(float(v) for v in lon_lat)) if np.all(np.isfinite(lon_lat)) else None
+    group = TransformerGroup(crs, TARGET, always_xy=True, area_of_interest=area)
+    if not group.transformers:
+        raise InvalidParameter("--crs", f"PROJ knows no transformation from {crs.to_string()} to ETRS89")
+    chosen = group.transformers[0]
+    info = {"transformation": chosen.description,
+            "accuracy_m": chosen.accuracy if chosen.accuracy >= 0 else "unknown"}
+    if not group.best_available:
+        missing = sorted({g.short_name for op in group.unavailable_operations for g in op.grids})
+        info["best_unavailable"] = (
+            f"a more accurate transformation needs the grid(s) {', '.join(missing)}, not installed "
+            "(projsync --file NAME, or PROJ_NETWORK=ON); used the one above")
+    return chosen, info
+
+
+def to_lonlat(geometry: np.ndarray, choice: CrsChoice) -> tuple[np.ndarray, dict]:
+    """The geometries in lon/lat ETRS89 (stored as EPSG:4326), and how they got there."""
+    info = {"crs": choice.crs.to_string(), "from": choice.origin}
+    if choice.crs in _LONLAT or not len(geometry) or shapely.is_missing(geometry).all():
+        return geometry, info
+    transformer, how = _transformer(choice.crs, geometry)
+    info.update(how)
+    moved = shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    return moved, info
+
+
+def position_problems(geometry: np.ndarray, rows_ids: list[str | None], region: tuple[float, float, float, float],
+                      geographic_source: bool) -> list[Problem]:
+    """A row whose geometry lies outside the region: swapped lat/lon when swapping fixes it."""
+    west, south, east, north = region
+    bounds = shapely.bounds(geometry)
+    present = ~shapely.is_missing(geometry)
+    outside = present & ((bounds[:, 2] < west) | (bounds[:, 0] > east) | (bounds[:, 3] < south) | (bounds[:, 1] > north))
+    problems = []
+    for i in np.flatnonzero(outside):
+        x0, y0, x1, y1 = bounds[i]
+        swapped_inside = west <= y0 and y1 <= east and south <= x0 and x1 <= north
+        if geographic_source and swapped_inside:
+            reason = (f"latitude and longitude look swapped (x {x0:.6f}, y {y0:.6f}); "
+                      "longitude is x, latitude is y")
+        else:
+            reason = (f"position lon {x0:.4f}, lat {y0:.4f} is far outside the expected region "
+                      f"({west}, {south}, {east}, {north}); wrong CRS or coordinates?")
+        problems.append(Problem(int(i) + 1, rows_ids[i], "geometry", reason))
+    return problems

@@ -1,0 +1,90 @@
+"""One import from start to end: read → map → reproject → validate → write all or nothing → record."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from geo.errors import InvalidParameter
+from geo.importing import crs as crs_
+from geo.importing.layers import LAYERS
+from geo.importing.mapping import load_mapping
+from geo.importing.reading import checksum, read_source
+from geo.importing.progress import Stages
+from geo.importing.report import ImportReport, Problem
+from geo.importing.validation import validate
+from geo.importing.writing import record_run, write_rows
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """The choices of one `veta import` run (the command line's options)."""
+
+    path: Path
+    layer: str | None = None
+    mapping: str | None = None
+    crs: str | None = None
+    source: str | None = None
+    repair: bool = False
+    skip_invalid: bool = False
+    dry_run: bool = False
+    replace_source: bool = False
+
+
+def import_file(engine: Engine, options: ImportOptions, progress: Stages | None = None) -> ImportReport:
+    """Run one import; the report says what happened. Nothing is written unless every row
+    passed (or --skip-invalid), and then everything is written in one transaction."""
+    progress = progress or Stages()
+    started = datetime.now(timezone.utc)
+    mapping = load_mapping(options.mapping)
+    layer_name = options.layer or mapping.layer
+    if layer_name not in LAYERS:
+        raise InvalidParameter("--layer", f"unknown or missing layer {layer_name!r}", list(LAYERS))
+    if mapping.layer and options.layer and mapping.layer != options.layer:
+        raise InvalidParameter("--layer", f"{options.layer} but the mapping is for {mapping.layer}",
+                               [mapping.layer])
+    source = options.source or mapping.source
+    if not source:
+        raise InvalidParameter("--source", "no source name", "--source NAME, or source in the mapping")
+    layer = LAYERS[layer_name]
+    report = ImportReport(file=str(options.path), layer=layer.name, source=source, mapping=mapping.name)
+
+    progress.stage("reading", None)(0)
+    table = read_source(options.path, mapping, layer.name)
+    report.rows_read = len(table)
+    choice = crs_.choose_crs(table.crs, options.crs, mapping.crs, table.geometry)
+    geometry, report.crs = crs_.to_lonlat(table.geometry, choice)
+    rows = validate(layer, mapping, table.columns, geometry, table.geometry_columns, options.repair,
+                    progress.stage("validating", len(table)))
+    report.ignored_columns = rows.ignored_columns
+    report.repairs = rows.repairs
+    reading = [replace(p, source_id=rows.ids[p.row - 1]) for p in table.problems]
+    position = crs_.position_problems(geometry, rows.ids, mapping.region, choice.crs.is_geographic)
+    rows.drop({p.row for p in reading + position})
+    report.problems = sorted(reading + position + rows.problems, key=lambda p: p.row or 0)
+    report.rejected = len({p.row for p in report.problems})
+
+    with engine.begin() as conn:
+        if options.dry_run:
+            report.outcome = "dry_run"
+        elif report.problems and not options.skip_invalid:
+            report.outcome = "refused"
+        else:
+            try:
+                with conn.begin_nested():
+                    write_rows(conn, layer, rows, source, options.replace_source, report,
+                               progress.stage("writing", len(rows.records)))
+                report.outcome = "written"
+            except DBAPIError as exc:
+                report.problems.append(Problem(None, None, "database", str(exc.orig).strip()))
+                report.inserted = report.updated = report.unchanged = report.deleted = 0
+                report.outcome = "refused"
+        record_run(conn, report, checksum(options.path), started, datetime.now(timezone.utc),
+                   getpass.getuser(), options.dry_run)
+    return report
+

@@ -1,0 +1,45 @@
+"""Progress of an import's stages: nothing by default, a rich bar with rows/s on a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskProgressColumn,
+                           TextColumn, TimeElapsedColumn)
+
+
+class Stages:
+    """No output: the stages of a run in tests, scripts and pipes."""
+
+    def stage(self, name: str, total: int | None) -> Callable[[int], None]:
+        return lambda n: None
+
+    def close(self) -> None:
+        pass
+
+
+class TerminalStages(Stages):
+    """One bar per stage (reading, validating, writing) with rows per second."""
+
+    def __init__(self, console: Console):
+        self.bars = Progress(SpinnerColumn(), TextColumn("{task.description:<10}"), BarColumn(),
+                             MofNCompleteColumn(), TaskProgressColumn(),
+                             TextColumn("{task.fields[rate]}"),
+                             TimeElapsedColumn(), console=console, transient=False)
+        self.bars.start()
+
+    def stage(self, name: str, total: int | None) -> Callable[[int], None]:
+        task = self.bars.add_task(name, total=total, rate="")
+
+        def advance(n: int) -> None:
+            self.bars.advance(task, n)
+            speed = self.bars.tasks[task].speed
+            self.bars.update(task, rate=f"{speed:,.0f} rows/s" if speed else "")
+            if total is None or self.bars.tasks[task].completed >= total:
+                self.bars.update(task, completed=total or 1, total=total or 1)
+
+        return advance
+
+    def close(self) -> None:
+        self.bars.stop()

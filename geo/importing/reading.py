@@ -1,0 +1,169 @@
+"""Reading a file into raw columns and geometries: GDAL formats through pyogrio, GeoParquet
+through pyarrow, CSV with lon/lat, x/y or WKT columns, and the Catastro Minero CSV."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+
+from geo.errors import InvalidParameter
+from geo.importing.mapping import Mapping
+from geo.importing.report import Problem
+
+# Column names taken as coordinates in a CSV that has no mapping, in order of preference.
+_XY_NAMES = (("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"), ("x", "y"),
+             ("easting", "northing"), ("utm_x", "utm_y"))
+_WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
+
+
+@dataclass
+class SourceTable:
+    """A file's rows: attribute columns, one geometry per row (None where missing), its CRS."""
+
+    columns: pd.DataFrame
+    geometry: np.ndarray
+    crs: CRS | None
+    # Columns that made the geometry (x/y or WKT): used, so never reported as ignored.
+    geometry_columns: tuple[str, ...] = ()
+    problems: list[Problem] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+
+def checksum(path: Path) -> str:
+    """sha256 of a file, or of every file in a folder in name order."""
+    digest = hashlib.sha256()
+    for part in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if part.is_file():
+            with part.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def _gdal_path(path: Path) -> str:
+    """A Shapefile folder is read through its one .shp; anything else as it is."""
+    if not path.is_dir():
+        return str(path)
+    shapefiles = sorted(path.glob("*.shp"))
+    if len(shapefiles) != 1:
+        raise InvalidParameter("PATH", f"{path} holds {len(shapefiles)} .shp files",
+                               "a folder with exactly one Shapefile, or the .shp itself")
+    return str(shapefiles[0])
+
+
+def _file_layer(path: str, mapping: Mapping, target: str) -> str | None:
+    """The layer to read from a multi-layer file: the mapping's, else one named like the target."""
+    names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    if mapping.file_layer:
+        if mapping.file_layer not in names:
+            raise InvalidParameter("mapping file_layer", f"no layer {mapping.file_layer!r} in the file", names)
+        return mapping.file_layer
+    if len(names) <= 1:
+        return None
+    if target in names:
+        return target
+    raise InvalidParameter("mapping file_layer", f"the file has {len(names)} layers; say which",
+                           names)
+
+
+def _csv_geometry(frame: pd.DataFrame, mapping: Mapping) -> tuple[np.ndarray, tuple[str, ...], list[Problem]]:
+    """Points from x/y columns or shapes from a WKT column; a bad cell is a problem of its row."""
+    by_name = {c.casefold(): c for c in frame.columns}
+    x, y, wkt = mapping.x, mapping.y, mapping.wkt
+    if not (x or wkt):
+        wkt = next((by_name[n] for n in _WKT_NAMES if n in by_name), None)
+        pair = next(((by_name[a], by_name[b]) for a, b in _XY_NAMES if a in by_name and b in by_name), None)
+        if pair and not wkt:
+            x, y = pair
+    if not (x or wkt):
+        raise InvalidParameter("mapping [geometry]", "no coordinate columns found in the CSV",
+                               "lon/lat, longitude/latitude or x/y columns, a WKT column, or "
+                               "[geometry] x, y or wkt in a mapping")
+    used = (x, y) if x else (wkt,)
+    for name in used:
+        if name not in frame.columns:
+            raise InvalidParameter("mapping [geometry]", f"no column {name!r} in the file",
+                                   list(frame.columns))
+    geometry = np.full(len(frame), None, dtype=object)
+    problems = []
+    if wkt:
+        for i, text in enumerate(frame[wkt]):
+            if _blank(text):
+                continue
+            try:
+                geometry[i] = shapely.from_wkt(str(text))
+            except shapely.errors.GEOSException as exc:
+                problems.append(Problem(i + 1, None, wkt, f"not WKT: {exc}"))
+        return geometry, used, problems
+    for i, (xv, yv) in enumerate(zip(frame[x], frame[y], strict=True)):
+        if _blank(xv) and _blank(yv):
+            continue
+        try:
+            geometry[i] = shapely.Point(_number(xv), _number(yv))
+        except ValueError:
+            problems.append(Problem(i + 1, None, f"{x}/{y}", f"not a coordinate pair: {xv!r}, {yv!r}"))
+    return geometry, used, problems
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == ""
+
+
+def _number(value) -> float:
+    """A coordinate as written in files: a decimal comma is accepted ('-5,57')."""
+    number = float(str(value).strip().replace(",", "."))
+    if not np.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
+    """Read every row of the file; nothing is filtered here."""
+    if not path.exists():
+        raise InvalidParameter("PATH", f"no such file or folder: {path}")
+    if mapping.reader == "catastro_minero":
+        return _read_catastro_minero(path)
+    suffix = path.suffix.casefold()
+    if suffix in (".parquet", ".geoparquet"):
+        import geopandas
+
+        frame = geopandas.read_parquet(path)
+        return SourceTable(pd.DataFrame(frame.drop(columns=frame.geometry.name)),
+                           frame.geometry.to_numpy(), frame.crs)
+    gdal_path = _gdal_path(path)
+    try:
+        if suffix in (".csv", ".txt", ".tsv"):
+            frame = pyogrio.read_dataframe(gdal_path, read_geometry=False)
+            geometry, used, problems = _csv_geometry(frame, mapping)
+            return SourceTable(frame, geometry, None, used, problems)
+        frame = pyogrio.read_dataframe(gdal_path, layer=_file_layer(gdal_path, mapping, target),
+                                       use_arrow=True)
+    except pyogrio.errors.DataSourceError as exc:
+        raise InvalidParameter("PATH", f"cannot read {path}: {exc}",
+                               "GeoPackage, Shapefile (folder or .zip), GeoJSON, FlatGeobuf, "
+                               "GeoParquet, KML or CSV") from None
+    if not hasattr(frame, "geometry"):
+        raise InvalidParameter("PATH", f"{path} has no geometry column")
+    return SourceTable(pd.DataFrame(frame.drop(columns=frame.geometry.name)),
+                       frame.geometry.to_numpy(), frame.crs)
+
+
+def _read_catastro_minero(path: Path) -> SourceTable:
+    """The MITECO Catastro Minero CSV, through the reader of issue 5 (geo.catastro_minero)."""
+    try:
+        from geo import catastro_minero
+    except ImportError:
+        raise InvalidParameter("mapping", "the Catastro Minero reader (geo.catastro_minero) is "
+                               "not installed in this version", "another preset or a mapping file") from None
+    frame = catastro_minero.read_rights(path)
+    return SourceTable(pd.DataFrame(frame.drop(columns=frame.geometry.name)),
+                       frame.geometry.to_numpy(), frame.crs)
