@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from geo.settings import get_settings
@@ -80,6 +82,54 @@ def serve(
     settings = get_settings()
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.host,
                 port=port or settings.port, proxy_headers=True)
+
+
+@app.command("import")
+def import_command(
+    path: Path = typer.Argument(..., help="GeoPackage, Shapefile (.shp, folder or .zip), GeoJSON, "
+                                "FlatGeobuf, GeoParquet, KML or CSV."),
+    layer: str = typer.Option(None, help="deposits, permits, protection_zones or admin_areas "
+                              "(default: the mapping's)."),
+    mapping: str = typer.Option(None, help="A TOML mapping file, or preset:natura2000|wdpa|igme|miteco|mrds."),
+    crs: str = typer.Option(None, help="The file's CRS (EPSG:25830 …); overrides the file's own."),
+    source: str = typer.Option(None, help="The records' source name (default: the mapping's)."),
+    repair: bool = typer.Option(False, "--repair", help="Make invalid geometries valid, and report how."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Write the good rows, report the rest."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; write nothing."),
+    replace_source: bool = typer.Option(False, "--replace-source",
+                                        help="Delete the source's records that are not in the file."),
+    report: Path = typer.Option(None, help="Write the full report as JSON to this file."),
+) -> None:
+    """Import a file: every row is validated first; any problem writes nothing (exit status 1)."""
+    import json
+
+    from rich.console import Console
+
+    from geo.db import sync_engine
+    from geo.errors import VetaError
+    from geo.importing.pipeline import ImportOptions, import_file
+    from geo.importing.progress import Stages, TerminalStages
+    from geo.importing.report import print_report
+
+    console = Console(stderr=True)
+    options = ImportOptions(path, layer, mapping, crs, source, repair, skip_invalid, dry_run,
+                            replace_source)
+    stages = TerminalStages(console) if console.is_terminal else Stages()
+    engine = sync_engine(_url())
+    try:
+        result = import_file(engine, options, stages)
+    except VetaError as exc:
+        stages.close()
+        console.print(f"[red]error[/]: {exc.detail}")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    stages.close()
+    print_report(result, console)
+    if report:
+        report.write_text(json.dumps(result.as_dict(), default=str, ensure_ascii=False, indent=2))
+    if result.outcome == "refused":
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
