@@ -6,9 +6,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.routes import areas, deposits, vocabularies
+from api.routes import map as web_map
+from api.routes import tiles
 from geo.db import create_pool, database_url
 from geo.settings import Settings, get_settings
 
@@ -41,4 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deposits.router)
     app.include_router(areas.router)
     app.include_router(vocabularies.router)
+    app.include_router(tiles.router)
+    app.include_router(web_map.router)
+    app.mount("/static", StaticFiles(directory=web_map.STATIC_DIR), name="static")
     return app

@@ -1,0 +1,166 @@
+"""OGC API – Tiles: vector tiles of every collection, their tileset metadata and TileJSON."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.links import base_url
+from geo.tiles import FIELD_TYPES, MVT, TILE_MATRIX_SET, TileLayer, checked_tile, extent_query, tile_layer, tile_query
+
+router = APIRouter(tags=["tiles"])
+
+TMS_ID = TILE_MATRIX_SET.id
+# Short: edits through the API show on the map within a minute; the ETag makes revalidation cheap.
+CACHE_CONTROL = "public, max-age=60"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+REL_TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
+ZOOMS = (TILE_MATRIX_SET.minzoom, TILE_MATRIX_SET.maxzoom)
+WORLD = [-180.0, -85.0511287798066, 180.0, 85.0511287798066]
+
+
+def _tiles_url(request: Request, layer: TileLayer) -> str:
+    return f"{base_url(request)}/collections/{layer.id}/tiles"
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match holds this ETag (weak or strong) or '*'."""
+    tags = {t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")}
+    return etag in tags or "*" in tags
+
+
+async def _extent(request: Request, layer: TileLayer) -> list[float] | None:
+    query = extent_query(layer)
+    async with request.app.state.pool.acquire() as conn:
+        row = await conn.fetchrow(query.text, *query.values)
+    return None if row[0] is None else [row[0], row[1], row[2], row[3]]
+
+
+@router.get("/tileMatrixSets")
+async def list_tile_matrix_sets(request: Request) -> dict:
+    """The tiling schemes Veta serves tiles in (WebMercatorQuad)."""
+    href = f"{base_url(request)}/tileMatrixSets/{TMS_ID}"
+    return {"tileMatrixSets": [{"id": TMS_ID, "title": TILE_MATRIX_SET.title, "uri": TILE_MATRIX_SET.uri,
+                                "links": [{"rel": "self", "type": "application/json", "href": href}]}]}
+
+
+@router.get(f"/tileMatrixSets/{TMS_ID}")
+async def get_tile_matrix_set() -> dict:
+    """The WebMercatorQuad tile matrix set (OGC 2DTileMatrixSet)."""
+    return TILE_MATRIX_SET.model_dump(mode="json", exclude_none=True)
+
+
+@router.get("/collections/{collection_id}/tiles")
+async def list_tilesets(request: Request, collection_id: str) -> dict:
+    """The collection's vector tilesets (one: WebMercatorQuad)."""
+    layer = tile_layer(collection_id)
+    tiles = _tiles_url(request, layer)
+    return {
+        "tilesets": [{
+            "title": f"{layer.collection.title} ({TMS_ID})",
+            "dataType": "vector",
+            "crs": TILE_MATRIX_SET.crs.root,
+            "tileMatrixSetURI": TILE_MATRIX_SET.uri,
+            "links": [
+                {"rel": "self", "type": "application/json", "href": f"{tiles}/{TMS_ID}"},
+                {"rel": REL_TILING_SCHEME, "type": "application/json",
+                 "href": f"{base_url(request)}/tileMatrixSets/{TMS_ID}"},
+            ],
+        }],
+        "links": [{"rel": "self", "type": "application/json", "href": tiles}],
+    }
+
+
+@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}")
+async def get_tileset(request: Request, collection_id: str) -> dict:
+    """OGC API – Tiles tileset description: the layer, its properties, bounds and tile template."""
+    layer = tile_layer(collection_id)
+    tiles = _tiles_url(request, layer)
+    extent = await _extent(request, layer)
+    description = {
+        "id": layer.id,
+        "title": layer.collection.title,
+        "description": layer.collection.description,
+        "dataType": "vector",
+        "minTileMatrix": str(ZOOMS[0]),
+        "maxTileMatrix": str(ZOOMS[1]),
+        "propertiesSchema": {
+            "type": "object",
+            "properties": {name: p.json_schema() for name, p in layer.fields().items()},
+        },
+    }
+    if layer.geometry_dimension is not None:
+        description["geometryDimension"] = layer.geometry_dimension
+    tileset = {
+        "title": layer.collection.title,
+        "dataType": "vector",
+        "crs": TILE_MATRIX_SET.crs.root,
+        "tileMatrixSetURI": TILE_MATRIX_SET.uri,
+        "layers": [description],
+        "links": [
+            {"rel": "self", "type": "application/json", "href": f"{tiles}/{TMS_ID}"},
+            {"rel": REL_TILING_SCHEME, "type": "application/json",
+             "href": f"{base_url(request)}/tileMatrixSets/{TMS_ID}"},
+            {"rel": "item", "type": MVT, "templated": True,
+             # The path is z/x/y (TileJSON order): column before row.
+             "href": f"{tiles}/{TMS_ID}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}"},
+            {"rel": "describedby", "type": "application/json", "href": f"{tiles}/{TMS_ID}/tilejson.json"},
+        ],
+    }
+    if extent:
+        tileset["boundingBox"] = {"lowerLeft": extent[:2], "upperRight": extent[2:], "crs": CRS84}
+    if layer.attribution:
+        tileset["attribution"] = layer.attribution
+    return tileset
+
+
+@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}/tilejson.json")
+async def get_tilejson(request: Request, collection_id: str) -> dict:
+    """TileJSON 3.0 of the collection's vector tiles, for MapLibre, OpenLayers and QGIS."""
+    layer = tile_layer(collection_id)
+    extent = await _extent(request, layer) or WORLD
+    tilejson = {
+        "tilejson": "3.0.0",
+        "name": layer.id,
+        "description": layer.collection.title,
+        "scheme": "xyz",
+        "tiles": [f"{_tiles_url(request, layer)}/{TMS_ID}/{{z}}/{{x}}/{{y}}"],
+        "minzoom": ZOOMS[0],
+        "maxzoom": ZOOMS[1],
+        "bounds": extent,
+        "vector_layers": [{
+            "id": layer.id,
+            "description": layer.collection.description,
+            "minzoom": ZOOMS[0],
+            "maxzoom": ZOOMS[1],
+            "fields": {name: FIELD_TYPES[p.type] for name, p in layer.fields().items()},
+        }],
+    }
+    if layer.attribution:
+        tilejson["attribution"] = layer.attribution
+    return tilejson
+
+
+@router.get(
+    f"/collections/{{collection_id}}/tiles/{TMS_ID}/{{z}}/{{x}}/{{y}}",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
+)
+async def get_tile(request: Request, collection_id: str, z: int, x: int, y: int):
+    """A Mapbox Vector Tile (extent 4096, buffer 64) with one layer named after the collection;
+    204 when no feature falls in the tile."""
+    layer = tile_layer(collection_id)
+    query = tile_query(layer, checked_tile(z, x, y))
+    async with request.app.state.pool.acquire() as conn:
+        data = await conn.fetchval(query.text, *query.values)
+    headers = {"Cache-Control": CACHE_CONTROL}
+    if not data:
+        return Response(status_code=204, headers=headers)
+    etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+    headers["ETag"] = etag
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=MVT, headers=headers)
+

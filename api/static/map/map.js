@@ -1,0 +1,416 @@
+// Veta's web map: vector tiles of the collections, filters, popups and site screening.
+"use strict";
+
+const ROOT = new URL(".", location.href).href;
+const LEON = [[-7.1, 41.95], [-4.7, 43.25]];
+const IGN = "© Instituto Geográfico Nacional de España, CC BY 4.0";
+
+// The colours, one table each; the legend is drawn from the same tables.
+const LEGAL_EFFECT_COLOURS = {
+  exclusion: "#d7301f", conditional: "#fd8d3c", safeguarding: "#31a354", informative: "#6baed6",
+};
+const PERMIT_STATUS_COLOURS = {
+  applied: "#c2a5cf", admitted: "#9970ab", granted: "#2c3e9e", extended: "#4a6fd1",
+  lapsed: "#9e9e9e", renounced: "#bdbdbd", denied: "#757575",
+};
+const COMMODITY_COLOURS = {
+  tungsten: "#6a3d9a", lithium: "#e7298a", tin: "#1b9e77", gold: "#e6ab02", coal: "#252525",
+  copper: "#a6611a", cobalt: "#1f78b4", nickel: "#66a61e", graphite: "#7570b3",
+  antimony: "#e31a1c", iron: "#8c510a", slate: "#5e7a8a",
+};
+const OTHER_COMMODITY = "#bbbbbb";
+const PROTECTION_STROKES = { excluded: "#b00020", conditional: "#f57c00", free: "#ffffff" };
+const VERDICT_TEXT = {
+  excluded: "Excluded: mining is prohibited here",
+  conditional: "Conditional: mining needs an assessment",
+  free: "Free: no restricting zone",
+};
+
+function matchColour(property, table, fallback) {
+  return ["match", ["get", property], ...Object.entries(table).flat(), fallback];
+}
+
+function tileSource(collection) {
+  return { type: "vector", url: `${ROOT}collections/${collection}/tiles/WebMercatorQuad/tilejson.json` };
+}
+
+const IS_POINT = ["==", ["geometry-type"], "Point"];
+const IS_POLYGON = ["==", ["geometry-type"], "Polygon"];
+
+const style = {
+  version: 8,
+  sources: {
+    osm: {
+      type: "raster", tiles: ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"], tileSize: 256,
+      maxzoom: 19, attribution: "© OpenStreetMap contributors",
+    },
+    admin_areas: tileSource("admin_areas"),
+    protection_zones: tileSource("protection_zones"),
+    permits: tileSource("permits"),
+    deposits: tileSource("deposits"),
+    area: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
+    site: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
+  },
+  layers: [
+    { id: "background", type: "background", paint: { "background-color": "#f2efe6" } },
+    { id: "osm", type: "raster", source: "osm", layout: { visibility: "none" } },
+    {
+      id: "zones-fill", type: "fill", source: "protection_zones", "source-layer": "protection_zones",
+      paint: { "fill-color": matchColour("legal_effect", LEGAL_EFFECT_COLOURS, "#999"), "fill-opacity": 0.35 },
+    },
+    {
+      id: "zones-line", type: "line", source: "protection_zones", "source-layer": "protection_zones",
+      paint: { "line-color": matchColour("legal_effect", LEGAL_EFFECT_COLOURS, "#999"), "line-width": 1.2 },
+    },
+    {
+      id: "permits-fill", type: "fill", source: "permits", "source-layer": "permits",
+      paint: { "fill-color": matchColour("status", PERMIT_STATUS_COLOURS, "#999"), "fill-opacity": 0.25 },
+    },
+    {
+      id: "permits-line", type: "line", source: "permits", "source-layer": "permits",
+      paint: { "line-color": matchColour("status", PERMIT_STATUS_COLOURS, "#999"), "line-width": 1, "line-dasharray": [3, 1] },
+    },
+    {
+      id: "admin-lines", type: "line", source: "admin_areas", "source-layer": "admin_areas",
+      paint: {
+        "line-color": "#6d6d6d",
+        "line-width": ["match", ["get", "level"], "municipality", 0.5, "province", 1.8, 2.4],
+      },
+    },
+    {
+      id: "area-line", type: "line", source: "area",
+      paint: { "line-color": "#000", "line-width": 2.5, "line-dasharray": [2, 1] },
+    },
+    {
+      id: "deposits-polygons", type: "fill", source: "deposits", "source-layer": "deposits", filter: IS_POLYGON,
+      paint: {
+        "fill-color": matchColour("main_commodity", COMMODITY_COLOURS, OTHER_COMMODITY),
+        "fill-opacity": 0.8, "fill-outline-color": "#000",
+      },
+    },
+    {
+      id: "deposits-points", type: "circle", source: "deposits", "source-layer": "deposits", filter: IS_POINT,
+      paint: {
+        "circle-color": matchColour("main_commodity", COMMODITY_COLOURS, OTHER_COMMODITY),
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 6, 3.5, 10, 6, 14, 8],
+        "circle-stroke-color": matchColour("protection_status", PROTECTION_STROKES, "#fff"),
+        "circle-stroke-width": 1.5,
+      },
+    },
+    {
+      id: "site-fill", type: "fill", source: "site", filter: IS_POLYGON,
+      paint: { "fill-color": "#000", "fill-opacity": 0.12 },
+    },
+    {
+      id: "site-line", type: "line", source: "site",
+      paint: { "line-color": "#000", "line-width": 2 },
+    },
+    {
+      id: "site-vertices", type: "circle", source: "site", filter: IS_POINT,
+      paint: { "circle-radius": 4, "circle-color": "#fff", "circle-stroke-color": "#000", "circle-stroke-width": 1.5 },
+    },
+  ],
+};
+
+const map = new maplibregl.Map({
+  container: "map", style, bounds: LEON, attributionControl: false,
+  fitBoundsOptions: { padding: 20 }, doubleClickZoom: true,
+});
+map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
+map.addControl(new maplibregl.ScaleControl({ unit: "metric" }));
+map.addControl(new maplibregl.AttributionControl({ compact: false, customAttribution: IGN }));
+window.vetaMap = map; // for the browser tests and the console
+
+const $ = (selector) => document.querySelector(selector);
+
+function escapeHtml(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+async function getJson(url, options) {
+  const response = await fetch(url, options);
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new Error((body && (body.detail || body.title)) || `${response.status} ${response.statusText}`);
+  }
+  return body;
+}
+
+// ---- Layers and legend --------------------------------------------------------------------
+
+for (const box of document.querySelectorAll("input[data-layers]")) {
+  box.addEventListener("change", () => {
+    for (const id of box.dataset.layers.split(",")) {
+      map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
+    }
+  });
+}
+
+function legendGroup(title, table, dot) {
+  const items = Object.entries(table).map(([name, colour]) =>
+    `<div class="legend-item"><span class="swatch${dot ? " dot" : ""}" style="background:${colour}"></span>${escapeHtml(name)}</div>`);
+  return `<div class="legend-group"><h3>${escapeHtml(title)}</h3>${items.join("")}</div>`;
+}
+
+$("#legend").innerHTML = [
+  legendGroup("Protection zones by legal effect", LEGAL_EFFECT_COLOURS, false),
+  legendGroup("Mining rights by status", PERMIT_STATUS_COLOURS, false),
+  legendGroup("Deposits by main commodity", { ...COMMODITY_COLOURS, other: OTHER_COMMODITY }, true),
+  `<div class="legend-group"><h3>Deposit outline: protection status</h3>${Object.entries(PROTECTION_STROKES).map(([name, colour]) =>
+    `<div class="legend-item"><span class="swatch dot" style="background:#ddd;border:2px solid ${colour}"></span>${name}</div>`).join("")}</div>`,
+].join("");
+
+// ---- Filters ----------------------------------------------------------------------------------
+
+const filters = { commodity: "", statuses: ["free", "conditional", "excluded"], areaIds: null };
+
+function depositFilter() {
+  const conditions = [["in", ["get", "protection_status"], ["literal", filters.statuses]]];
+  if (filters.commodity) {
+    // `commodities` is "tungsten, tin": match whole codes, so "tin" does not match "platinum…".
+    conditions.push(["in", `, ${filters.commodity},`, ["concat", ", ", ["get", "commodities"], ","]]);
+  }
+  if (filters.areaIds) {
+    conditions.push(["in", ["get", "id"], ["literal", filters.areaIds]]);
+  }
+  return ["all", ...conditions];
+}
+
+function applyFilters() {
+  const common = depositFilter();
+  map.setFilter("deposits-points", ["all", IS_POINT, common]);
+  map.setFilter("deposits-polygons", ["all", IS_POLYGON, common]);
+}
+
+$("#commodity").addEventListener("change", (event) => {
+  filters.commodity = event.target.value;
+  applyFilters();
+});
+
+for (const box of document.querySelectorAll("#protection input")) {
+  box.addEventListener("change", () => {
+    filters.statuses = [...document.querySelectorAll("#protection input:checked")].map((b) => b.value);
+    applyFilters();
+  });
+}
+
+const areaFeatures = new Map();
+
+function bboxOf(geometry) {
+  let [west, south, east, north] = [Infinity, Infinity, -Infinity, -Infinity];
+  const visit = (coords) => {
+    if (typeof coords[0] === "number") {
+      west = Math.min(west, coords[0]); east = Math.max(east, coords[0]);
+      south = Math.min(south, coords[1]); north = Math.max(north, coords[1]);
+    } else {
+      coords.forEach(visit);
+    }
+  };
+  visit(geometry.coordinates);
+  return [[west, south], [east, north]];
+}
+
+// The deposits of an area are the ones /deposits?area= finds (the same spatial rule as the API),
+// read page by page through the `next` links.
+async function depositIdsIn(code) {
+  const ids = [];
+  let url = `${ROOT}deposits?area=${encodeURIComponent(code)}&limit=10000`;
+  while (url) {
+    const page = await getJson(url);
+    for (const feature of page.features) ids.push(feature.id);
+    url = (page.links || []).find((link) => link.rel === "next")?.href;
+  }
+  return ids;
+}
+
+$("#area").addEventListener("change", async (event) => {
+  const code = event.target.value;
+  const status = $("#filter-status");
+  if (!code) {
+    filters.areaIds = null;
+    map.getSource("area").setData({ type: "FeatureCollection", features: [] });
+    status.textContent = "";
+    applyFilters();
+    return;
+  }
+  const area = areaFeatures.get(code);
+  map.getSource("area").setData(area);
+  map.fitBounds(bboxOf(area.geometry), { padding: 30 });
+  status.textContent = "Finding the deposits of the area…";
+  try {
+    filters.areaIds = await depositIdsIn(code);
+    status.textContent = `${filters.areaIds.length} deposits in ${area.properties.name}.`;
+  } catch (error) {
+    filters.areaIds = null;
+    status.textContent = `Area filter failed: ${error.message}`;
+  }
+  applyFilters();
+});
+
+async function loadChoices() {
+  const commodities = await getJson(`${ROOT}vocabularies/commodities`);
+  $("#commodity").append(...commodities
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((c) => new Option(c.symbol ? `${c.name} (${c.symbol})` : c.name, c.code)));
+  const areas = await getJson(`${ROOT}areas`);
+  const levels = ["autonomous_community", "province", "municipality"];
+  for (const level of levels) {
+    const group = document.createElement("optgroup");
+    group.label = level.replace("_", " ");
+    const ofLevel = areas.features
+      .filter((f) => f.properties.level === level)
+      .sort((a, b) => a.properties.name.localeCompare(b.properties.name));
+    for (const feature of ofLevel) {
+      areaFeatures.set(feature.properties.code, feature);
+      group.append(new Option(feature.properties.name, feature.properties.code));
+    }
+    if (ofLevel.length) $("#area").append(group);
+  }
+}
+
+// ---- Popups -----------------------------------------------------------------------------------
+
+// Clickable layers, topmost first, and the collection each belongs to.
+const CLICKABLE = [
+  ["deposits-points", "deposits"], ["deposits-polygons", "deposits"],
+  ["permits-fill", "permits"], ["zones-fill", "protection_zones"],
+];
+
+function itemPage(collection, id) {
+  return `${ROOT}collections/${collection}/items/${encodeURIComponent(id)}?f=html`;
+}
+
+function popupHtml(collection, properties) {
+  const rows = Object.entries(properties)
+    .filter(([key]) => key !== "name")
+    .map(([key, value]) => `<tr><th>${escapeHtml(key.replaceAll("_", " "))}</th><td>${escapeHtml(value)}</td></tr>`);
+  const screen = collection === "deposits"
+    ? `<button type="button" data-screen-deposit="${escapeHtml(properties.id)}">Screen this deposit</button>` : "";
+  return `<div class="popup"><h3>${escapeHtml(properties.name)}</h3><table>${rows.join("")}</table>
+    <div class="actions"><a href="${itemPage(collection, properties.id)}" target="_blank">Open item page</a>${screen}</div></div>`;
+}
+
+const popup = new maplibregl.Popup({ maxWidth: "340px" });
+
+map.on("click", (event) => {
+  if (drawing) return;
+  const layers = CLICKABLE.map(([layer]) => layer).filter((id) => map.getLayoutProperty(id, "visibility") !== "none");
+  const [feature] = map.queryRenderedFeatures(event.point, { layers });
+  if (!feature) return;
+  const collection = CLICKABLE.find(([layer]) => layer === feature.layer.id)[1];
+  popup.setLngLat(event.lngLat).setHTML(popupHtml(collection, feature.properties)).addTo(map);
+});
+
+for (const [layer] of CLICKABLE) {
+  map.on("mouseenter", layer, () => { if (!drawing) map.getCanvas().style.cursor = "pointer"; });
+  map.on("mouseleave", layer, () => { if (!drawing) map.getCanvas().style.cursor = ""; });
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-screen-deposit]");
+  if (button) {
+    popup.remove();
+    screen({ deposit: Number(button.dataset.screenDeposit) }, `deposit ${button.dataset.screenDeposit}`);
+  }
+});
+
+// ---- Drawing a site and screening it ------------------------------------------------------------
+
+let drawing = false;
+let vertices = [];
+
+function showSite(ring, closed) {
+  const features = vertices.map((v) => ({ type: "Feature", properties: {}, geometry: { type: "Point", coordinates: v } }));
+  if (ring.length >= 2) {
+    features.push(closed
+      ? { type: "Feature", properties: {}, geometry: { type: "Polygon", coordinates: [ring] } }
+      : { type: "Feature", properties: {}, geometry: { type: "LineString", coordinates: ring } });
+  }
+  map.getSource("site").setData({ type: "FeatureCollection", features });
+}
+
+function setDrawing(on) {
+  drawing = on;
+  vertices = [];
+  $("#draw").classList.toggle("active", on);
+  $("#draw").textContent = on ? "Cancel drawing" : "Draw a polygon";
+  $("#map").classList.toggle("drawing", on);
+  map.getCanvas().style.cursor = on ? "crosshair" : "";
+  // A double click finishes the polygon instead of zooming in.
+  if (on) { map.doubleClickZoom.disable(); popup.remove(); } else { map.doubleClickZoom.enable(); }
+}
+
+$("#draw").addEventListener("click", () => {
+  setDrawing(!drawing);
+  if (drawing) showSite([], false);
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && drawing) { setDrawing(false); showSite([], false); }
+});
+
+map.on("click", (event) => {
+  if (!drawing) return;
+  const last = vertices[vertices.length - 1];
+  // The clicks of a double click land on the same spot: one vertex, not two.
+  if (last) {
+    const p = map.project(last);
+    if (Math.hypot(p.x - event.point.x, p.y - event.point.y) < 4) return;
+  }
+  vertices.push([event.lngLat.lng, event.lngLat.lat]);
+  showSite(vertices, false);
+});
+
+map.on("dblclick", (event) => {
+  if (!drawing) return;
+  event.preventDefault();
+  if (vertices.length < 3) {
+    $("#screening").innerHTML = `<p class="error">A site needs at least three corners.</p>`;
+    return;
+  }
+  const ring = [...vertices, vertices[0]];
+  showSite(ring, true);
+  setDrawing(false);
+  showSite(ring, true);
+  screen({ geometry: { type: "Polygon", coordinates: [ring] } }, "the drawn polygon");
+});
+
+function number(value, digits) {
+  return typeof value === "number" ? value.toLocaleString("en", { maximumFractionDigits: digits }) : "";
+}
+
+function screeningHtml(result, what) {
+  const verdict = result.verdict;
+  const reasons = (result.reasons || []).map((r) => `<li>${escapeHtml(typeof r === "string" ? r : r.reason || r.name || JSON.stringify(r))}</li>`);
+  const zones = (result.zones || []).map((z) => `<tr><td>${escapeHtml(z.name)}</td><td>${escapeHtml(z.legal_effect)}</td>
+    <td>${number(z.overlap_ha, 1)}</td><td>${typeof z.share === "number" ? number(z.share * 100, 1) + " %" : ""}</td></tr>`);
+  const permits = (result.permits || []).map((p) => `<tr><td>${escapeHtml(p.name || p.registry_number)}</td><td>${escapeHtml(p.status)}</td>
+    <td>${number(p.overlap_ha, 1)}</td></tr>`);
+  const area = result.site && typeof result.site.area_ha === "number" ? ` · site ${number(result.site.area_ha, 1)} ha` : "";
+  return `<p>Screening of ${escapeHtml(what)}${area}</p>
+    <p><span class="verdict verdict-${escapeHtml(verdict)}" id="verdict">${escapeHtml(verdict)}</span>
+    ${escapeHtml(VERDICT_TEXT[verdict] || "")}</p>
+    ${reasons.length ? `<ul>${reasons.join("")}</ul>` : ""}
+    <h3>Overlapping zones</h3>
+    ${zones.length ? `<table><tr><th>Zone</th><th>Effect</th><th>ha</th><th>Share</th></tr>${zones.join("")}</table>` : "<p class=\"note\">None.</p>"}
+    ${permits.length ? `<h3>Overlapping mining rights</h3><table><tr><th>Right</th><th>Status</th><th>ha</th></tr>${permits.join("")}</table>` : ""}`;
+}
+
+async function screen(body, what) {
+  const out = $("#screening");
+  out.innerHTML = `<p class="note">Screening ${escapeHtml(what)}…</p>`;
+  try {
+    const result = await getJson(`${ROOT}screening`, {
+      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+    out.innerHTML = screeningHtml(result, what);
+  } catch (error) {
+    out.innerHTML = `<p class="error">Screening failed: ${escapeHtml(error.message)}</p>`;
+  }
+}
+
+map.on("load", () => {
+  applyFilters();
+  loadChoices().catch((error) => { $("#filter-status").textContent = `Could not load the filter lists: ${error.message}`; });
+});

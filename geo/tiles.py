@@ -1,0 +1,142 @@
+"""Mapbox Vector Tiles made by PostGIS: tile math, a tile layer per collection, one SQL per tile.
+
+Every registered collection (geo/collections.py) gets tiles; a tile is one statement: the rows
+whose bounding box meets the tile grown by its buffer (a GiST index scan), clipped and
+quantised by ST_AsMVTGeom, encoded by ST_AsMVT into one layer named after the collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import morecantile
+
+from geo.collections import Collection, Property, all_collections, get_collection
+from geo.errors import InvalidParameter
+from geo.sql import Params, SqlQuery
+
+TILE_MATRIX_SET = morecantile.tms.get("WebMercatorQuad")
+EXTENT = 4096
+# Pixels of the 4096 grid kept around the tile, so symbols and strokes at its edge are not cut.
+BUFFER = 64
+MVT = "application/vnd.mapbox-vector-tile"
+
+# The properties a collection's tiles carry: what styling and popups need, to keep tiles small.
+# A collection not listed here carries all its properties.
+TILE_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "deposits": ("name", "main_commodity", "commodities", "mine_status", "protection_status"),
+    "deposit_screening": ("name", "commodity", "commodities", "protection_status",
+                          "protection_zones", "nearest_zone_name", "nearest_zone_distance_m"),
+    "permits": ("registry_number", "name", "right_type", "status", "holder"),
+    "protection_zones": ("name", "designation", "legal_effect"),
+    "admin_areas": ("code", "name", "level"),
+}
+# Deposit tiles read their rows through deposit_screening: the same deposits, with their
+# protection_status computed by the one zone rule (geo/protection.py), 3D included.
+ROWS_FROM: dict[str, str] = {"deposits": "deposit_screening"}
+
+ATTRIBUTION: dict[str, str] = {
+    "admin_areas": "© Instituto Geográfico Nacional de España, CC BY 4.0",
+}
+
+# TileJSON field types and OGC geometry dimensions of the registry's JSON-Schema/GeoJSON types.
+FIELD_TYPES = {"string": "String", "integer": "Number", "number": "Number", "boolean": "Boolean"}
+GEOMETRY_DIMENSIONS = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1,
+                       "Polygon": 2, "MultiPolygon": 2}
+
+
+@dataclass(frozen=True)
+class TileLayer:
+    """A collection as a vector-tile layer: where its rows come from and which properties it carries."""
+
+    collection: Collection
+    rows: Collection
+    properties: tuple[Property, ...]
+
+    @property
+    def id(self) -> str:
+        return self.collection.id
+
+    @property
+    def integer_ids(self) -> bool:
+        """MVT feature ids are unsigned integers: string-keyed collections carry only the property."""
+        return self.collection.id_type == "integer"
+
+    @property
+    def attribution(self) -> str | None:
+        return ATTRIBUTION.get(self.id)
+
+    @property
+    def geometry_dimension(self) -> int | None:
+        return GEOMETRY_DIMENSIONS.get(self.collection.geometry_type)
+
+    def fields(self) -> dict[str, Property]:
+        """Every attribute of a tile feature: `id` (the item id) and the chosen properties."""
+        item_id = Property("id", self.collection.id_sql, self.collection.id_type,
+                           f"Item id in /collections/{self.id}/items")
+        return {"id": item_id, **{p.name: p for p in self.properties}}
+
+
+def tile_layer(collection_id: str) -> TileLayer:
+    """The tile layer of a registered collection (NotFound for an unknown one)."""
+    collection = get_collection(collection_id)
+    rows = get_collection(ROWS_FROM.get(collection.id, collection.id))
+    wanted = TILE_PROPERTIES.get(collection.id)
+    if wanted is None:
+        return TileLayer(collection, rows, collection.properties)
+    properties = tuple(collection.by_name.get(name) or rows.by_name[name] for name in wanted)
+    return TileLayer(collection, rows, properties)
+
+
+def tile_layers() -> tuple[TileLayer, ...]:
+    """The tile layers of every registered collection."""
+    return tuple(tile_layer(c.id) for c in all_collections())
+
+
+def checked_tile(z: int, x: int, y: int) -> morecantile.Tile:
+    """The tile z/x/y of WebMercatorQuad, or InvalidParameter naming the coordinate out of range."""
+    if not TILE_MATRIX_SET.minzoom <= z <= TILE_MATRIX_SET.maxzoom:
+        raise InvalidParameter("z", f"zoom {z} is out of range",
+                               f"{TILE_MATRIX_SET.minzoom} to {TILE_MATRIX_SET.maxzoom}")
+    matrix = TILE_MATRIX_SET.matrix(z)
+    if not 0 <= x < matrix.matrixWidth:
+        raise InvalidParameter("x", f"column {x} does not exist at zoom {z}", f"0 to {matrix.matrixWidth - 1}")
+    if not 0 <= y < matrix.matrixHeight:
+        raise InvalidParameter("y", f"row {y} does not exist at zoom {z}", f"0 to {matrix.matrixHeight - 1}")
+    return morecantile.Tile(x, y, z)
+
+
+def tile_query(layer: TileLayer, tile: morecantile.Tile) -> SqlQuery:
+    """One statement returning the tile's MVT bytes (empty when no feature falls in it)."""
+    params = Params()
+    z, x, y = params(tile.z), params(tile.x), params(tile.y)
+    columns = [f"({layer.collection.id_sql})::bigint AS mvt_id"] if layer.integer_ids else []
+    columns += [f"{p.sql} AS {name}" for name, p in layer.fields().items()]
+    geometry = layer.collection.geometry_sql
+    # The margin envelope is clipped to the world: past the antimeridian it would wrap round in
+    # lon/lat and the bbox filter would cover the other side of the Earth.
+    search_box = (
+        f"ST_Transform(ST_ClipByBox2D(ST_TileEnvelope({z}, {x}, {y}, margin => {BUFFER / EXTENT}), "
+        "ST_TileEnvelope(0, 0, 0)::box2d), 4326)"
+    )
+    columns.append(
+        f"ST_AsMVTGeom(ST_Transform({geometry}, 3857), ST_TileEnvelope({z}, {x}, {y}), "
+        f"{EXTENT}, {BUFFER}) AS mvt_geom"
+    )
+    feature_id = ", 'mvt_id'" if layer.integer_ids else ""
+    text = (
+        f"SELECT ST_AsMVT(tile, {params(layer.id)}, {EXTENT}, 'mvt_geom'{feature_id}) "
+        f"FROM (SELECT {', '.join(columns)} FROM {layer.rows.from_sql(params)} "
+        f"WHERE {geometry} && {search_box}) tile WHERE tile.mvt_geom IS NOT NULL"
+    )
+    return SqlQuery(text, tuple(params.values))
+
+
+def extent_query(layer: TileLayer) -> SqlQuery:
+    """The layer's lon/lat extent as (west, south, east, north), NULLs when it is empty."""
+    params = Params()
+    return SqlQuery(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent("
+        f"{layer.collection.geometry_sql}) AS e FROM {layer.collection.from_sql(params)}) s",
+        tuple(params.values),
+    )
