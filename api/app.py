@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.routes import areas, deposits, vocabularies
+from api.routes import downloads
 from api.routes import map as web_map
 from api.routes import tiles
 from geo.db import create_pool, database_url
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deposits.router)
     app.include_router(areas.router)
     app.include_router(vocabularies.router)
+    app.include_router(downloads.router)
     app.include_router(tiles.router)
     app.include_router(web_map.router)
     app.mount("/static", StaticFiles(directory=web_map.STATIC_DIR), name="static")

@@ -132,5 +132,32 @@ def import_command(
         raise typer.Exit(1)
 
 
+@app.command("export")
+def export_command(
+    layer: str = typer.Option(..., help="deposits, permits, protection_zones or admin_areas."),
+    format: str = typer.Option(..., "--format", help="gpkg, shp, geojson, fgb, parquet or csv."),
+    output: Path = typer.Option(..., "-o", "--output", help="The file to write (replaced)."),
+    crs: str = typer.Option(None, help="The output CRS (default EPSG:4326 lon/lat)."),
+    filter: str = typer.Option(None, "--filter", help="A CQL2 text filter on the layer's fields."),
+) -> None:
+    """Export a layer, streamed from the database in batches (constant memory)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from geo.errors import VetaError
+    from geo.exporting import plan_export, write_export
+
+    console = Console(stderr=True)
+    try:
+        plan = plan_export(layer, format, crs, filter)
+    except VetaError as exc:
+        console.print(f"[red]error[/]: {exc.detail}")
+        raise typer.Exit(2) from None
+    with Progress(console=console, disable=not console.is_terminal) as bars:
+        task = bars.add_task("exporting", total=None)
+        write_export(_url(), plan, output, lambda n: bars.advance(task, n))
+    console.print(f"{output}: {plan.layer.name} as {format}, {plan.crs.to_string()}")
+
+
 if __name__ == "__main__":
     app()
