@@ -38,8 +38,9 @@ import copy
 import json
 import math
 import re
+import string
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -495,40 +496,47 @@ class _Translator:
     # -- temporal ---------------------------------------------------------------------------
 
     def _temporal(self, op: str, left, right) -> str:
-        a, b = self._period(left, op), self._period(right, op)
-        types = {t for _, t in (*a, *b)} - {"open"}
+        formula = _TEMPORAL_FUNCTIONS[op]
+        ends = dict(zip(("ls", "le", "rs", "re"), (*self._period(left, op), *self._period(right, op))))
+        types = {t for t, _ in ends.values()} - {"open"}
         common = "date" if types <= {"date"} else "timestamptz"
-        (ls, le), (rs, re_) = ([_cast(s, t, common) for s, t in p] for p in (a, b))
-        return "(" + _TEMPORAL_FUNCTIONS[op].format(ls=ls, le=le, rs=rs, re=re_) + ")"
+        # Only the ends the function reads are rendered: a literal bound but unused in the SQL
+        # would leave a $n the server does not expect.
+        used = {name for _, name, _, _ in string.Formatter().parse(formula) if name}
+        sql = {name: _cast(render(), t, common) for name, (t, render) in ends.items() if name in used}
+        return "(" + formula.format(**sql) + ")"
 
-    def _period(self, node, op: str) -> list[tuple[str, str]]:
-        """[(start sql, type), (end sql, type)]; an instant is the interval [t, t]."""
+    def _period(self, node, op: str) -> list[tuple[str, Callable[[], str]]]:
+        """Start and end as (type, SQL renderer); an instant is the interval [t, t]."""
         if isinstance(node, dict) and "interval" in node:
             bounds = node["interval"]
             if not isinstance(bounds, list) or len(bounds) != 2:
                 raise self._error("INTERVAL needs a start and an end", "INTERVAL('2020-01-01', '..')")
-            start, end = (self._bound(x, open_sql) for x, open_sql in zip(bounds, ("-infinity", "infinity")))
-            return [start, end]
+            return [self._bound(x, open_end) for x, open_end in zip(bounds, ("-infinity", "infinity"))]
         v = self.value(node)
         if v.type not in _TEMPORAL:
             raise self._error(f"{op.upper()} needs dates or timestamps, {_describe(node)} is a {v.type}",
                               "DATE(…), TIMESTAMP(…), INTERVAL(…), date and datetime properties")
-        return [(v.sql, v.type), (v.sql, v.type)]
+        return [(v.type, lambda: v.sql), (v.type, lambda: v.sql)]
 
-    def _bound(self, node, open_end: str) -> tuple[str, str]:
+    def _bound(self, node, open_end: str) -> tuple[str, Callable[[], str]]:
         """One end of an interval; '..' and NULL properties are open (±infinity)."""
         if node == "..":
-            return open_end, "open"
+            return "open", lambda: open_end
         if isinstance(node, str):
             node = {"date": node} if re.fullmatch(r"\d{4}-\d{2}-\d{2}", node) else {"timestamp": node}
+        if isinstance(node, dict) and "date" in node:
+            day = _date(node["date"])
+            return "date", lambda: f"{self.params(day)}::date"
+        if isinstance(node, dict) and "timestamp" in node:
+            instant = _timestamp(node["timestamp"])
+            return "datetime", lambda: f"{self.params(instant)}::timestamptz"
         v = self.value(node)
         if v.type not in _TEMPORAL:
             raise self._error(f"an INTERVAL bound must be a date or timestamp, got a {v.type}",
                               "'2020-01-01', '2020-01-01T00:00:00Z', '..', date and datetime properties")
-        if isinstance(node, dict) and "property" in node:
-            cast = "date" if v.type == "date" else "timestamptz"
-            return f"coalesce({v.sql}, '{open_end}'::{cast})", v.type
-        return v.sql, v.type
+        cast = "date" if v.type == "date" else "timestamptz"
+        return v.type, lambda: f"coalesce({v.sql}, '{open_end}'::{cast})"
 
     # -- arrays -----------------------------------------------------------------------------
 
@@ -538,10 +546,6 @@ class _Translator:
                 raise self._error(f"{op.upper()} compares lists of strings", "('tungsten', 'lithium')")
             return f"{self.params(list(node))}::text[]"
         v = self.value(node)
-        if v.type == "string":
-            # A_CONTAINS(commodities, 'tin'): cql2 already wraps a single value; a property
-            # holding one string is a one-element set.
-            return f"ARRAY[{v.sql}]"
         if v.type != "string_array":
             raise self._error(f"{op.upper()} needs lists, {_describe(node)} is a {v.type}",
                               [n for n, q in self.fields.items() if q.type == "string_array"] + ["('a', 'b')"])
