@@ -12,6 +12,7 @@ from api import errors
 from api.routes import areas, deposits, vocabularies
 from api.routes import downloads
 from api.routes import map as web_map
+from api.routes import ogc, ogc_items
 from api.routes import tiles
 from geo.db import create_pool, database_url
 from geo.settings import Settings, get_settings
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deposits.router)
     app.include_router(areas.router)
     app.include_router(vocabularies.router)
+    app.include_router(ogc.router)
+    app.include_router(ogc_items.router)
     app.include_router(downloads.router)
     app.include_router(tiles.router)
     app.include_router(web_map.router)

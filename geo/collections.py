@@ -9,6 +9,8 @@ such as vector tiles) is one `Collection`, registered once. A layer is declared,
         id="grid_cells", title="Cuadrícula cells", description="...",
         source="grid_cells t",                       # a FROM item aliased t: a table or (SELECT …) t
         table="grid_cells",                          # the table behind it: extent, change tracking
+                                                     # (SELECT track_table_changes('grid_cells')
+                                                     # in its migration gives it ETags)
         properties=(
             Property("code", "t.code", "string", "Cell code"),
             Property("area_ha", "t.area_ha", "number", "Area in hectares", sortable=False),
@@ -96,6 +98,8 @@ class Collection:
     # More properties shown only on the single-item page (long texts, lists, time stamps).
     detail: tuple[Property, ...] = ()
     keywords: tuple[str, ...] = ()
+    # Other tables whose changes change this collection's features (for ETags).
+    reads: tuple[str, ...] = ()
     by_name: dict[str, Property] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -115,6 +119,10 @@ class Collection:
     def from_sql(self, params: Params) -> str:
         """The FROM item, binding its values (if any) into params."""
         return self.source(params) if callable(self.source) else self.source
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return (self.table, *self.reads)
 
     @property
     def sortable(self) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from datetime import datetime
 import orjson
 
 from geo.collections import Collection, Property
+from geo.cql2 import Queryable, cql2_where
 from geo.crs import CRS84, Crs
 from geo.errors import InvalidParameter
 from geo.sql import Params, SqlQuery
@@ -44,7 +45,8 @@ class CqlFilter:
 
     text: str
     lang: str = "cql2-text"
-    crs: Crs = CRS84
+    # As sent (a CRS URI or EPSG:nnnn); geo.cql2 checks it. None: CRS84.
+    crs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,13 +161,23 @@ def _datetime_sql(query: ItemsQuery, params: Params) -> str:
     return " AND ".join(conditions) or "TRUE"
 
 
-def _filter_sql(query: ItemsQuery, params: Params) -> str:
-    from geo.cql2 import cql2_to_sql
+_CQL2_TYPES = {"date": "date", "date-time": "datetime"}
 
-    collection = query.collection
-    fields = {p.name: p.sql for p in collection.properties}
-    fields["geometry"] = collection.geometry_sql
-    return cql2_to_sql(query.filter.text, query.filter.lang, fields, params, query.filter.crs.srid)
+
+def queryables(collection: Collection) -> dict[str, Queryable]:
+    """What a CQL2 filter on the collection may name: every property, and `geometry`."""
+    fields = {
+        p.name: Queryable(p.name, p.sql, _CQL2_TYPES.get(p.format, p.type), p.description, p.enum)
+        for p in collection.properties
+    }
+    fields["geometry"] = Queryable("geometry", collection.geometry_sql, "geometry",
+                                   f"The feature's geometry ({collection.geometry_type})")
+    return fields
+
+
+def _filter_sql(query: ItemsQuery, params: Params) -> str:
+    cql = query.filter
+    return cql2_where(cql.text, cql.lang, queryables(query.collection), params, cql.crs)
 
 
 def where_sql(query: ItemsQuery, params: Params) -> str:
@@ -227,12 +239,9 @@ def selected_properties(query: ItemsQuery) -> tuple[Property, ...]:
     return tuple(query.collection.by_name[name] for name in query.properties)
 
 
-def page_query(query: ItemsQuery) -> SqlQuery:
-    """(keys, feature text) rows of one page in the requested order, limit + 1 of them so the
-    caller sees whether another page follows. A backwards cursor returns rows in reverse."""
+def _page_query(query: ItemsQuery, columns: str) -> SqlQuery:
     params = Params()
-    collection = query.collection
-    source = collection.from_sql(params)
+    source = query.collection.from_sql(params)
     conditions = [where_sql(query, params)]
     terms = _order_terms(query)
     if query.cursor:
@@ -241,12 +250,27 @@ def page_query(query: ItemsQuery) -> SqlQuery:
     order = ", ".join(f"{expr} {'DESC' if desc != reverse else 'ASC'}" for expr, _, desc in terms)
     # The cursor keeps each sort key's value (its NULL flag follows from it) and the id.
     keys = "ARRAY[" + ", ".join(f"({expr})::text" for expr, _, _ in terms[1::2] + terms[-1:]) + "]"
-    feature = feature_sql(collection, query.crs, selected_properties(query))
     text = (
-        f"SELECT {keys}, {feature} FROM {source} WHERE {' AND '.join(conditions)} "
+        f"SELECT {keys}, {columns} FROM {source} WHERE {' AND '.join(conditions)} "
         f"ORDER BY {order} LIMIT {params(query.limit + 1)}"
     )
     return SqlQuery(text, tuple(params.values))
+
+
+def page_query(query: ItemsQuery) -> SqlQuery:
+    """(keys, feature text) rows of one page in the requested order, limit + 1 of them so the
+    caller sees whether another page follows. A backwards cursor returns rows in reverse."""
+    return _page_query(query, feature_sql(query.collection, query.crs, selected_properties(query)))
+
+
+def records_query(query: ItemsQuery, geometry: str) -> SqlQuery:
+    """The same page as (keys, id, property values…, geometry) rows for tabular formats; the
+    geometry as 'wkt' or 'wkb', easting/longitude first as GIS files store it."""
+    collection, crs = query.collection, query.crs
+    geom = collection.geometry_sql if crs.srid == 4326 else f"ST_Transform({collection.geometry_sql}, {crs.srid:d})"
+    geom = f"ST_AsText({geom}, {crs.decimals:d})" if geometry == "wkt" else f"ST_AsBinary({geom})"
+    values = ", ".join(p.sql for p in selected_properties(query))
+    return _page_query(query, f"{collection.id_sql}, " + (f"{values}, " if values else "") + geom)
 
 
 def count_query(query: ItemsQuery) -> SqlQuery:
@@ -264,4 +288,18 @@ def item_query(collection: Collection, feature_id: str, crs: Crs) -> SqlQuery:
     feature = feature_sql(collection, crs, collection.properties + collection.detail)
     text = (f"SELECT {feature} FROM {source} "
             f"WHERE {collection.id_sql} = CAST({params(feature_id)}::text AS {id_type})")
+    return SqlQuery(text, tuple(params.values))
+
+
+def extent_query(collection: Collection) -> SqlQuery:
+    """The collection's lon/lat bounding box and, if it has one, its temporal extent (as text)."""
+    params = Params()
+    source = collection.from_sql(params)
+    temporal = "NULL::text AS first, NULL::text AS last"
+    if collection.temporal:
+        first = collection.by_name[collection.temporal[0]].sql
+        last = collection.by_name[collection.temporal[-1]].sql
+        temporal = f"min({first})::text AS first, max({last})::text AS last"
+    text = (f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), first, last FROM "
+            f"(SELECT ST_Extent({collection.geometry_sql}) AS e, {temporal} FROM {source}) extent")
     return SqlQuery(text, tuple(params.values))

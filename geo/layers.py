@@ -116,6 +116,7 @@ register(Collection(
     ),
     source=_screening_source,
     table="deposits",
+    reads=("protection_zones",),
     properties=(
         Property("commodity", "t.commodities[1]", "string", "Main commodity (INSPIRE code)",
                  enum=v.COMMODITY_CODES),

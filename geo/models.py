@@ -335,6 +335,8 @@ class PermitHistory(Base):
 
 # --- Table change counters for ETags (issue 3) ----------------------------------------------
 
+from sqlalchemy import BigInteger  # noqa: E402
+
 
 class TableChange(Base):
     """How often a table has changed: statement-level triggers (migration 0005) bump `version`
@@ -343,7 +345,7 @@ class TableChange(Base):
     __tablename__ = "table_changes"
 
     table_name: Mapped[str] = mapped_column(Text, primary_key=True)
-    version: Mapped[int] = mapped_column(_BigInteger, server_default="0", nullable=False)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0", nullable=False)
     changed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

@@ -1,0 +1,1 @@
+"""OGC API – Features over HTTP: parameter parsing, content negotiation, caching, encodings."""

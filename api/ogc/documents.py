@@ -1,0 +1,101 @@
+"""The JSON documents of OGC API – Features: landing page, conformance, collection metadata, links."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from api.links import base_url, same_query
+from api.ogc.negotiation import GEOJSON, HTML, JSON, OPENAPI, SCHEMA, CSV, FLATGEOBUF
+from geo.collections import Collection
+from geo.cql2 import CONFORMANCE_CLASSES as CQL2_CLASSES
+from geo.crs import STORAGE, SUPPORTED
+
+_FEATURES_1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
+REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
+REL_DATA = "http://www.opengis.net/def/rel/ogc/1.0/data"
+REL_QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+
+# Exactly what is implemented: Part 1 (core, GeoJSON, HTML, OpenAPI 3.0), Part 2 (crs), Part 3
+# and CQL2 as geo.cql2 implements them, queryables as query parameters (?name=value) and sortby.
+CONFORMANCE = [
+    _FEATURES_1 + "core",
+    _FEATURES_1 + "geojson",
+    _FEATURES_1 + "html",
+    _FEATURES_1 + "oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    *CQL2_CLASSES,
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
+]
+
+ITEM_FORMATS = (("geojson", GEOJSON, "GeoJSON"), ("html", HTML, "HTML"),
+                ("csv", CSV, "CSV (WKT geometry)"), ("fgb", FLATGEOBUF, "FlatGeobuf"))
+
+
+def link(href: str, rel: str, type_: str, title: str | None = None) -> dict:
+    entry = {"href": href, "rel": rel, "type": type_}
+    if title:
+        entry["title"] = title
+    return entry
+
+
+def self_links(request: Request, json_type: str = JSON) -> list[dict]:
+    """self in the format answered, alternate in the other (JSON or HTML)."""
+    f = request.query_params.get("f")
+    html = f == "html"
+    return [
+        link(same_query(request, f="html" if html else "json"), "self", HTML if html else json_type),
+        link(same_query(request, f="json" if html else "html"), "alternate", json_type if html else HTML),
+    ]
+
+
+def landing(request: Request) -> dict:
+    root = base_url(request)
+    app = request.app
+    return {
+        "title": app.title,
+        "description": app.description,
+        "links": [
+            link(f"{root}/", "self", JSON, "This document"),
+            link(f"{root}/?f=html", "alternate", HTML, "This document as HTML"),
+            link(f"{root}/api", "service-desc", OPENAPI, "The API definition (OpenAPI 3.0)"),
+            link(f"{root}/api.html", "service-doc", HTML, "The API documentation"),
+            link(f"{root}/conformance", "conformance", JSON, "Conformance classes implemented"),
+            link(f"{root}/conformance", REL_CONFORMANCE, JSON, "Conformance classes implemented"),
+            link(f"{root}/collections", "data", JSON, "The feature collections"),
+            link(f"{root}/collections", REL_DATA, JSON, "The feature collections"),
+        ],
+    }
+
+
+def collection_doc(request: Request, collection: Collection, extent: tuple) -> dict:
+    """One collection's metadata; extent is (xmin, ymin, xmax, ymax, first, last) from SQL."""
+    href = f"{base_url(request)}/collections/{collection.id}"
+    items = f"{href}/items"
+    links = [
+        link(href, "self", JSON, "This collection"),
+        link(f"{href}?f=html", "alternate", HTML, "This collection as HTML"),
+        *(link(f"{items}?f={f}" if f != "geojson" else items, "items", media, f"Features as {title}")
+          for f, media, title in ITEM_FORMATS),
+        link(f"{href}/queryables", REL_QUERYABLES, SCHEMA, "Properties a filter may name"),
+        link(f"{href}/queryables", "describedby", SCHEMA, "The features' properties (JSON Schema)"),
+    ]
+    doc: dict = {
+        "id": collection.id,
+        "title": collection.title,
+        "description": collection.description,
+        "keywords": list(collection.keywords),
+        "itemType": "feature",
+        "links": links,
+    }
+    xmin, ymin, xmax, ymax, first, last = extent
+    if xmin is not None:
+        doc["extent"] = {"spatial": {"bbox": [[xmin, ymin, xmax, ymax]], "crs": STORAGE.uri}}
+    if collection.temporal:
+        doc.setdefault("extent", {})["temporal"] = {
+            "interval": [[first, last]],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+        }
+    doc["crs"] = [c.uri for c in SUPPORTED]
+    doc["storageCrs"] = STORAGE.uri
+    return doc

@@ -1,0 +1,118 @@
+"""Reading one page of items (rows, exact count, neighbours) and encoding it: GeoJSON, CSV, FlatGeobuf."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import asyncpg
+import geopandas
+import orjson
+import shapely
+from fastapi import Request
+
+from api.links import same_query
+from api.ogc.documents import link
+from api.ogc.negotiation import GEOJSON, HTML
+from geo.items import Cursor, ItemsQuery, count_query, selected_properties
+from geo.sql import SqlQuery
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page's rows in order (each starting with its keyset keys) and where it sits."""
+
+    rows: list
+    has_prev: bool
+    has_next: bool
+    matched: int
+
+
+async def _count(pool: asyncpg.Pool, query: SqlQuery) -> int:
+    async with pool.acquire() as conn:
+        return await conn.fetchval(query.text, *query.values)
+
+
+async def read_page(pool: asyncpg.Pool, query: ItemsQuery, page: SqlQuery) -> Page:
+    """The page's rows and the exact number matched, counted at the same time on a second
+    connection. Rows are at most `limit` (the page is bounded in memory by it)."""
+    count = count_query(query)
+    counting = asyncio.create_task(_count(pool, count))
+    try:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(page.text, *page.values)
+        matched = await counting
+    finally:
+        if not counting.done():
+            counting.cancel()
+    beyond = len(rows) > query.limit
+    rows = rows[: query.limit]
+    if query.cursor and query.cursor.backwards:
+        # Read backwards from the cursor: put in order; the page we came from follows.
+        rows.reverse()
+        return Page(rows, has_prev=beyond, has_next=True, matched=matched)
+    return Page(rows, has_prev=query.cursor is not None, has_next=beyond, matched=matched)
+
+
+def page_links(request: Request, page: Page, media_type: str) -> list[dict]:
+    """self, alternate, and next/prev links that keep every other query parameter."""
+    f = request.query_params.get("f")
+    links = [link(same_query(request), "self", media_type)]
+    if f != "html":
+        links.append(link(same_query(request, f="html"), "alternate", HTML, "This page as HTML"))
+    if page.rows and page.has_next:
+        after = Cursor(tuple(page.rows[-1][0])).encode()
+        links.append(link(same_query(request, cursor=after), "next", media_type, "Next page"))
+    if page.rows and page.has_prev:
+        before = Cursor(tuple(page.rows[0][0]), backwards=True).encode()
+        links.append(link(same_query(request, cursor=before), "prev", media_type, "Previous page"))
+    return links
+
+
+def geojson_body(request: Request, page: Page) -> bytes:
+    """The FeatureCollection: PostGIS wrote each feature, here they are only joined."""
+    members = {
+        "numberMatched": page.matched,
+        "numberReturned": len(page.rows),
+        "links": page_links(request, page, GEOJSON),
+        "timeStamp": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+    features = ",".join(row[1] for row in page.rows)
+    return b'{"type":"FeatureCollection","features":[' + features.encode() + b"]," + orjson.dumps(members)[1:]
+
+
+def _columns(query: ItemsQuery) -> list[str]:
+    return ["id", *(p.name for p in selected_properties(query))]
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def csv_body(query: ItemsQuery, page: Page) -> bytes:
+    """One row per feature: id, the properties, and the geometry as WKT (column `wkt`)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*_columns(query), "wkt"])
+    for row in page.rows:
+        writer.writerow([_text(v) for v in list(row)[1:]])
+    return out.getvalue().encode()
+
+
+def flatgeobuf_body(query: ItemsQuery, page: Page) -> bytes:
+    """The page as a FlatGeobuf file with typed columns and the CRS, written by GDAL."""
+    columns = _columns(query)
+    records = [dict(zip(columns, list(row)[1:-1])) for row in page.rows]
+    geometry = shapely.from_wkb([row[-1] for row in page.rows])
+    crs = "OGC:CRS84" if query.crs.srid == 4326 and not query.crs.northing_first else f"EPSG:{query.crs.srid}"
+    frame = geopandas.GeoDataFrame(records, columns=columns, geometry=geometry, crs=crs)
+    out = io.BytesIO()
+    frame.to_file(out, driver="FlatGeobuf", engine="pyogrio")
+    return out.getvalue()

@@ -1,0 +1,89 @@
+"""OGC API – Features items: /collections/{id}/items and /collections/{id}/items/{featureId}."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from api.links import base_url, same_query
+from api.ogc.caching import cache_headers, data_etag, not_modified
+from api.ogc.html import render
+from api.ogc.negotiation import CSV, FEATURE_FORMATS, FLATGEOBUF, GEOJSON, HTML, negotiate
+from api.ogc.pages import csv_body, flatgeobuf_body, geojson_body, page_links, read_page
+from api.ogc.params import ITEM_PARAMETERS, check_known, items_query
+from geo.collections import get_collection
+from geo.crs import parse_crs
+from geo.errors import NotFound
+from geo.items import ItemsQuery, item_query, page_query, records_query
+
+router = APIRouter(tags=["OGC API – Features"])
+
+_FEATURES = {200: {"content": {GEOJSON: {}, HTML: {}, CSV: {}, FLATGEOBUF: {}}}}
+
+
+@router.get("/collections/{collection_id}/items", response_class=Response, responses=_FEATURES)
+async def collection_items(request: Request, query: ItemsQuery = Depends(items_query)):
+    """A page of features: filter by bbox, datetime, CQL2 `filter` or property=value; choose the
+    CRS, sort order and properties; follow the `next` link for the following page."""
+    f = negotiate(request, FEATURE_FORMATS)
+    etag = await data_etag(request, query.collection.tables)
+    if unchanged := not_modified(request, etag):
+        return unchanged
+    headers = {**cache_headers(etag), "Content-Crs": f"<{query.crs.uri}>"}
+    pool = request.app.state.pool
+    if f in ("csv", "fgb"):
+        page = await read_page(pool, query, records_query(query, "wkt" if f == "csv" else "wkb"))
+        links = page_links(request, page, FEATURE_FORMATS[f])
+        # Files have no room for links: paging travels in the Link header (RFC 8288).
+        headers["Link"] = ", ".join(f'<{x["href"]}>; rel="{x["rel"]}"' for x in links if x["rel"] in ("next", "prev"))
+        body = csv_body(query, page) if f == "csv" else flatgeobuf_body(query, page)
+        name = f'{query.collection.id}.{f}'
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return Response(body, media_type=FEATURE_FORMATS[f], headers={k: v for k, v in headers.items() if v})
+    page = await read_page(pool, query, page_query(query))
+    if f == "html":
+        features = [orjson.loads(row[1]) for row in page.rows]
+        shown = [query.collection.by_name[n] for n in query.properties] if query.properties is not None \
+            else query.collection.properties
+        return render(request, "ogc_items.html", headers, root=base_url(request), collection=query.collection,
+                      features=features, properties=shown, returned=len(page.rows), matched=page.matched,
+                      links=page_links(request, page, HTML))
+    return Response(geojson_body(request, page), media_type=GEOJSON, headers=headers)
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", response_class=Response,
+            responses={200: {"content": {GEOJSON: {}, HTML: {}}}})
+async def collection_item(
+    request: Request,
+    collection_id: str,
+    feature_id: str,
+    crs: str | None = Query(None, description="CRS of the geometry (URI), default CRS84."),
+):
+    """One feature with all its properties, including those only shown on its own page."""
+    collection = get_collection(collection_id)
+    check_known(request, ITEM_PARAMETERS)
+    f = negotiate(request, {k: v for k, v in FEATURE_FORMATS.items() if k in ("json", "geojson", "html")})
+    target = parse_crs(crs, "crs")
+    if collection.id_type == "integer" and not feature_id.isdigit():
+        raise NotFound(f"no feature {feature_id!r} in {collection.id}: its ids are integers")
+    etag = await data_etag(request, collection.tables)
+    if unchanged := not_modified(request, etag):
+        return unchanged
+    query = item_query(collection, feature_id, target)
+    async with request.app.state.pool.acquire() as conn:
+        feature = await conn.fetchval(query.text, *query.values)
+    if feature is None:
+        raise NotFound(f"no feature {feature_id!r} in {collection.id}")
+    headers = {**cache_headers(etag), "Content-Crs": f"<{target.uri}>"}
+    if f == "html":
+        return render(request, "ogc_item.html", headers, root=base_url(request), collection=collection,
+                      feature=orjson.loads(feature))
+    root = f"{base_url(request)}/collections/{collection.id}"
+    links = [
+        {"href": same_query(request), "rel": "self", "type": GEOJSON},
+        {"href": same_query(request, f="html"), "rel": "alternate", "type": HTML},
+        {"href": root, "rel": "collection", "type": "application/json"},
+    ]
+    body = feature[:-1] + ',"links":' + orjson.dumps(links).decode() + "}"
+    return Response(body, media_type=GEOJSON, headers=headers)
