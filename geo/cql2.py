@@ -16,9 +16,11 @@ Any problem raises geo.errors.InvalidParameter naming `filter` (or `filter-lang`
 `filter-crs`), what was wrong and what is allowed.
 
 Semantics worth knowing:
-- Parsing is done by `cql2` (the Rust cql2-rs parser and validator), which implements the
-  CQL2 1.0 grammar: AND binds tighter than OR, '' escapes a quote, INTERVAL('..', …) is open.
-  pygeofilter 0.4's cql2-text grammar gets those three wrong, so it is not used here.
+- Parsing is done by `cql2` (the Rust cql2-rs parser), which implements the CQL2 1.0
+  grammar: AND binds tighter than OR, '' escapes a quote, INTERVAL('..', …) is open.
+  pygeofilter 0.4's cql2-text grammar gets those three wrong (and reads T_INTERSECTS as
+  T_OVERLAPS), so it is not used here. The parsed tree (canonical CQL2-JSON) is type-checked
+  and turned into SQL by geo.cql2_sql.FilterTranslator.
 - A 'string_array' queryable (e.g. commodities) compares element-wise: `commodity = 'tin'`
   is true when any element is 'tin', `commodity <> 'tin'` when none is, `IN (…)` when any
   element is in the list, `LIKE` when any element matches. A_EQUALS, A_CONTAINS,
@@ -35,25 +37,26 @@ Semantics worth knowing:
 from __future__ import annotations
 
 import copy
-import json
-import math
 import re
-import string
-import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 
 import cql2
-import shapely.geometry
-from shapely.validation import explain_validity
 
-from geo.crs import Crs, parse_crs
+from geo.cql2_sql import FilterTranslator
+from geo.crs import parse_crs
 from geo.errors import InvalidParameter
 from geo.sql import Params
 
 QUERYABLE_TYPES = (
-    "string", "integer", "number", "boolean", "date", "datetime", "geometry", "string_array",
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "date",
+    "datetime",
+    "geometry",
+    "string_array",
 )
 LANGS = ("cql2-text", "cql2-json")
 
@@ -107,7 +110,7 @@ def cql2_where(
     """The filter as a boolean SQL expression over the caller's row alias, values bound in params."""
     tree = _parse(filter, lang)
     crs = parse_crs(filter_crs, "filter-crs")
-    return _Translator(fields, params, crs).predicate(tree)
+    return FilterTranslator(fields, params, crs).predicate(tree)
 
 
 def queryables_schema(
@@ -154,8 +157,11 @@ def _parse(text: str, lang: str):
     try:
         expr = cql2.parse_text(text) if lang == "cql2-text" else cql2.parse_json(text)
     except (cql2.ParseError, ValueError) as error:
-        raise InvalidParameter("filter", f"not valid {lang}: {_parse_message(str(error))}",
-                               "a CQL2 expression, see /conformance for the classes") from None
+        raise InvalidParameter(
+            "filter",
+            f"not valid {lang}: {_parse_message(str(error))}",
+            "a CQL2 expression, see /conformance for the classes",
+        ) from None
     return expr.to_json()
 
 
@@ -166,448 +172,3 @@ def _parse_message(message: str) -> str:
     if where and expected:
         return f"at line {where.group(1)}, column {where.group(2)}: {expected.group(1)}"
     return " ".join(message.split())
-
-
-@dataclass(frozen=True)
-class _Value:
-    """A translated operand: its SQL and its CQL2 type (a queryable type, or 'array', 'null')."""
-
-    sql: str
-    type: str
-
-
-_NUMERIC = ("integer", "number")
-_TEMPORAL = ("date", "datetime")
-_ORDERED = ("string", *_NUMERIC, *_TEMPORAL)
-_COMPARISONS = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_SPATIAL = {
-    "s_intersects": "ST_Intersects", "s_disjoint": "ST_Disjoint", "s_contains": "ST_Contains",
-    "s_within": "ST_Within", "s_equals": "ST_Equals", "s_touches": "ST_Touches",
-    "s_crosses": "ST_Crosses", "s_overlaps": "ST_Overlaps",
-}
-# CQL2 temporal functions on [ls, le] and [rs, re], as in the standard's tables. An instant
-# is the interval [t, t] (as cql2-rs and pgstac read it); open ends are -infinity / infinity.
-_TEMPORAL_FUNCTIONS = {
-    "t_after": "{ls} > {re}",
-    "t_before": "{le} < {rs}",
-    "t_contains": "{ls} < {rs} AND {le} > {re}",
-    "t_disjoint": "NOT ({ls} <= {re} AND {le} >= {rs})",
-    "t_during": "{ls} > {rs} AND {le} < {re}",
-    "t_equals": "{ls} = {rs} AND {le} = {re}",
-    "t_finishedby": "{ls} < {rs} AND {le} = {re}",
-    "t_finishes": "{ls} > {rs} AND {le} = {re}",
-    "t_intersects": "{ls} <= {re} AND {le} >= {rs}",
-    "t_meets": "{le} = {rs}",
-    "t_metby": "{ls} = {re}",
-    "t_overlappedby": "{ls} > {rs} AND {ls} < {re} AND {le} > {re}",
-    "t_overlaps": "{ls} < {rs} AND {rs} < {le} AND {le} < {re}",
-    "t_startedby": "{ls} = {rs} AND {le} > {re}",
-    "t_starts": "{ls} = {rs} AND {le} < {re}",
-}
-_ARRAY = {
-    "a_equals": "({a} @> {b} AND {a} <@ {b})",
-    "a_contains": "{a} @> {b}",
-    "a_containedby": "{a} <@ {b}",
-    "a_overlaps": "{a} && {b}",
-}
-_ARITHMETIC = ("+", "-", "*", "/", "%", "div", "^")
-_OPERATORS = (
-    "and", "or", "not", *_COMPARISONS, "like", "between", "in", "isnull", "casei", "accenti",
-    *_SPATIAL, *_TEMPORAL_FUNCTIONS, *_ARRAY, *_ARITHMETIC,
-)
-
-
-_OPERATOR_NAMES = (
-    "AND", "OR", "NOT", *_COMPARISONS, "LIKE", "BETWEEN", "IN", "IS NULL", "CASEI", "ACCENTI",
-    *(name.upper() for name in (*_SPATIAL, *_TEMPORAL_FUNCTIONS, *_ARRAY)), *_ARITHMETIC,
-)
-
-
-def _accent_table() -> tuple[str, str]:
-    """Latin letters with diacritics and their bare letters, for SQL translate()."""
-    accented, bare = [], []
-    for code in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
-        char = chr(code)
-        base = unicodedata.normalize("NFD", char)[0]
-        if base != char and base.isascii() and base.isalpha():
-            accented.append(char)
-            bare.append(base)
-    return "".join(accented), "".join(bare)
-
-
-_ACCENTED, _BARE = _accent_table()
-
-
-class _Translator:
-    """Walks canonical CQL2-JSON, checking types and emitting SQL with bound literals."""
-
-    def __init__(self, fields: Mapping[str, Queryable], params: Params, crs: Crs):
-        self.fields = fields
-        self.params = params
-        self.crs = crs
-
-    # -- predicates -------------------------------------------------------------------------
-
-    def predicate(self, node) -> str:
-        """A node that must evaluate to a boolean."""
-        if isinstance(node, dict) and "op" in node:
-            op = str(node["op"]).lower()
-            args = self._args(node)
-            if op in ("and", "or"):
-                self._arity(op, args, 2, many=True)
-                return "(" + f" {op.upper()} ".join(self.predicate(a) for a in args) + ")"
-            if op == "not":
-                self._arity(op, args, 1)
-                return f"(NOT {self.predicate(args[0])})"
-            if op in _COMPARISONS:
-                self._arity(op, args, 2)
-                return self._comparison(op, *args)
-            if op == "like":
-                self._arity(op, args, 2)
-                return self._like(*args)
-            if op == "between":
-                self._arity(op, args, 3)
-                return self._between(*args)
-            if op == "in":
-                self._arity(op, args, 2)
-                return self._in(*args)
-            if op == "isnull":
-                self._arity(op, args, 1)
-                return f"({self.value(args[0]).sql} IS NULL)"
-            if op in _SPATIAL:
-                self._arity(op, args, 2)
-                a, b = (self._geometry(x, op) for x in args)
-                return f"{_SPATIAL[op]}({a}, {b})"
-            if op in _TEMPORAL_FUNCTIONS:
-                self._arity(op, args, 2)
-                return self._temporal(op, *args)
-            if op in _ARRAY:
-                self._arity(op, args, 2)
-                a, b = (self._array(x, op) for x in args)
-                return "(" + _ARRAY[op].format(a=a, b=b) + ")"
-        value = self.value(node)
-        if value.type != "boolean":
-            raise self._error(f"{_describe(node)} is not a condition (it is a {value.type})",
-                              "comparisons, LIKE, IN, BETWEEN, IS NULL, S_, T_ and A_ functions")
-        return f"({value.sql})"
-
-    def _comparison(self, op: str, left, right) -> str:
-        a, b = self.value(left), self.value(right)
-        if b.type == "string_array" and a.type != "string_array":
-            a, b = b, a
-        if a.type == "string_array" and b.type == "string":
-            if op == "=":
-                return f"({b.sql} = ANY({a.sql}))"
-            if op == "<>":
-                return f"(NOT ({b.sql} = ANY({a.sql})))"
-            raise self._error(f"{op} does not apply to the list property {_describe(left)}",
-                              "=, <>, IN, LIKE and A_ functions on lists")
-        self._comparable(op, a, b, left, right)
-        if op not in ("=", "<>") and a.type not in _ORDERED:
-            raise self._error(f"{op} does not apply to a {a.type}", "=, <> for booleans")
-        return f"({a.sql} {_COMPARISONS[op]} {b.sql})"
-
-    def _like(self, subject, pattern) -> str:
-        a = self.value(subject)
-        p = self.value(pattern)
-        if p.type != "string" or not _is_string_literal(pattern):
-            raise self._error("the LIKE pattern must be a string literal (optionally in CASEI/ACCENTI)",
-                              "name LIKE 'Peña%'")
-        if a.type == "string_array":
-            return f"(EXISTS (SELECT 1 FROM unnest({a.sql}) AS element(v) WHERE v LIKE {p.sql}))"
-        if a.type != "string":
-            raise self._error(f"LIKE needs a string, {_describe(subject)} is a {a.type}", "string properties")
-        return f"({a.sql} LIKE {p.sql})"
-
-    def _between(self, subject, low, high) -> str:
-        a, lo, hi = self.value(subject), self.value(low), self.value(high)
-        if a.type not in (*_NUMERIC, *_TEMPORAL):
-            raise self._error(f"BETWEEN needs a number or a date, {_describe(subject)} is a {a.type}",
-                              "number, integer, date and datetime properties")
-        self._comparable("BETWEEN", a, lo, subject, low)
-        self._comparable("BETWEEN", a, hi, subject, high)
-        return f"({a.sql} BETWEEN {lo.sql} AND {hi.sql})"
-
-    def _in(self, subject, items) -> str:
-        if not isinstance(items, list) or not items:
-            raise self._error("IN needs a non-empty list", "x IN ('a', 'b')")
-        a = self.value(subject)
-        if a.type == "string_array":
-            if not all(isinstance(i, str) for i in items):
-                raise self._error(f"IN on the list property {_describe(subject)} needs string literals",
-                                  "commodity IN ('tungsten', 'lithium')")
-            return f"({a.sql} && {self.params(list(items))}::text[])"
-        values = [self.value(i) for i in items]
-        for item, v in zip(items, values):
-            self._comparable("IN", a, v, subject, item)
-        return f"({a.sql} IN ({', '.join(v.sql for v in values)}))"
-
-    def _comparable(self, op: str, a: _Value, b: _Value, left, right) -> None:
-        def group(t: str) -> str:
-            return "number" if t in _NUMERIC else "temporal" if t in _TEMPORAL else t
-
-        if "null" in (a.type, b.type):
-            raise self._error("NULL cannot be compared", "x IS NULL, x IS NOT NULL")
-        if group(a.type) == group(b.type) and a.type not in ("geometry", "array", "string_array"):
-            return
-        hint = {
-            "date": "DATE('2020-01-31')", "datetime": "TIMESTAMP('2020-01-31T12:00:00Z')",
-            "geometry": "S_INTERSECTS, S_EQUALS and the other S_ functions",
-            "string_array": "=, <>, IN, LIKE and A_ functions",
-        }
-        allowed = hint.get(a.type) or hint.get(b.type) or f"a {a.type} on both sides"
-        raise self._error(
-            f"{op} compares {_describe(left)} ({a.type}) with {_describe(right)} ({b.type})", allowed
-        )
-
-    # -- values -----------------------------------------------------------------------------
-
-    def value(self, node) -> _Value:
-        """A node that evaluates to a scalar, array or geometry."""
-        if node is None:
-            return _Value("NULL", "null")
-        if isinstance(node, bool):
-            return _Value(f"{self.params(node)}::boolean", "boolean")
-        if isinstance(node, (int, float)):
-            return self._number(node)
-        if isinstance(node, str):
-            return _Value(f"{self.params(node)}::text", "string")
-        if isinstance(node, list):
-            raise self._error("a list is only allowed in IN and in A_ functions",
-                              "x IN ('a', 'b'), A_CONTAINS(list, ('a', 'b'))")
-        if not isinstance(node, dict):
-            raise self._error(f"unexpected {type(node).__name__} in the filter", "CQL2-JSON values")
-        if "property" in node:
-            return self._property(node["property"])
-        if "date" in node:
-            return _Value(f"{self.params(_date(node['date']))}::date", "date")
-        if "timestamp" in node:
-            return _Value(f"{self.params(_timestamp(node['timestamp']))}::timestamptz", "datetime")
-        if "interval" in node:
-            raise self._error("an INTERVAL can only be an argument of a T_ function", "T_DURING(x, INTERVAL(…))")
-        if "bbox" in node or "coordinates" in node or "geometries" in node:
-            return _Value(self._geometry_literal(node), "geometry")
-        if "op" in node:
-            op = str(node["op"]).lower()
-            args = self._args(node)
-            if op in ("casei", "accenti"):
-                self._arity(op, args, 1)
-                inner = self.value(args[0])
-                if inner.type != "string":
-                    raise self._error(f"{op.upper()} needs a string, got a {inner.type}", "string properties and literals")
-                if op == "casei":
-                    return _Value(f"lower({inner.sql})", "string")
-                return _Value(
-                    f"translate({inner.sql}, {self.params(_ACCENTED)}::text, {self.params(_BARE)}::text)",
-                    "string",
-                )
-            if op in _ARITHMETIC:
-                self._arity(op, args, 2)
-                return self._arithmetic(op, *args)
-            if op in _OPERATORS:
-                return _Value(self.predicate(node), "boolean")
-            raise self._error(f"unsupported operator or function {node['op']!r}", _OPERATOR_NAMES)
-        raise self._error(f"unrecognised CQL2-JSON object with keys {sorted(node)}",
-                          "property, date, timestamp, interval, bbox, a GeoJSON geometry, op")
-
-    def _number(self, number: float) -> _Value:
-        if isinstance(number, float) and not math.isfinite(number):
-            raise self._error(f"{number} is not a finite number", "finite numbers")
-        # cql2 reads every number as a float; whole ones bind as bigint so that integer columns
-        # compare without a cast (and keep their indexes).
-        if float(number).is_integer() and abs(number) < 2**63:
-            return _Value(f"{self.params(int(number))}::bigint", "integer")
-        return _Value(f"{self.params(float(number))}::double precision", "number")
-
-    def _property(self, name) -> _Value:
-        queryable = self.fields.get(name) if isinstance(name, str) else None
-        if queryable is None:
-            raise self._error(f"unknown property {name!r}", sorted(self.fields))
-        return _Value(f"({queryable.sql})", queryable.type)
-
-    def _arithmetic(self, op: str, left, right) -> _Value:
-        a, b = self.value(left), self.value(right)
-        for node, v in ((left, a), (right, b)):
-            if v.type not in _NUMERIC:
-                raise self._error(f"arithmetic {op} needs numbers, {_describe(node)} is a {v.type}",
-                                  "number and integer properties and literals")
-        both_integer = a.type == b.type == "integer"
-        if op in ("+", "-", "*"):
-            return _Value(f"({a.sql} {op} {b.sql})", "integer" if both_integer else "number")
-        if op == "/":
-            return _Value(f"({a.sql}::double precision / NULLIF({b.sql}, 0))", "number")
-        if op == "%":
-            return _Value(f"mod({a.sql}::numeric, NULLIF({b.sql}, 0)::numeric)", "number")
-        if op == "div":
-            return _Value(f"div({a.sql}::numeric, NULLIF({b.sql}, 0)::numeric)", "integer")
-        return _Value(f"power({a.sql}::double precision, {b.sql})", "number")
-
-    # -- spatial ----------------------------------------------------------------------------
-
-    def _geometry(self, node, op: str) -> str:
-        v = self.value(node)
-        if v.type != "geometry":
-            raise self._error(f"{op.upper()} needs geometries, {_describe(node)} is a {v.type}",
-                              [n for n, q in self.fields.items() if q.type == "geometry"]
-                              + ["POINT(…)", "POLYGON(…)", "BBOX(…)", "GeoJSON geometry"])
-        return v.sql
-
-    def _geometry_literal(self, node: dict) -> str:
-        """A literal in filter-crs, as SQL of the same geometry in EPSG:4326 lon/lat."""
-        if "bbox" in node:
-            geojson = self._bbox_polygon(node["bbox"])
-        else:
-            geojson = node
-        try:
-            shape = shapely.geometry.shape(geojson)
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
-            raise self._error(f"malformed geometry: {error}", "WKT or GeoJSON geometries") from None
-        if not shape.is_valid:
-            raise self._error(f"invalid geometry: {explain_validity(shape)}",
-                              "valid simple-feature geometries (closed, non-self-intersecting rings)")
-        if self.crs.geographic and not shape.is_empty:
-            x_min, y_min, x_max, y_max = shape.bounds
-            lon, lat = ((y_min, y_max), (x_min, x_max)) if self.crs.northing_first else ((x_min, x_max), (y_min, y_max))
-            if lon[0] < -180 or lon[1] > 180 or lat[0] < -90 or lat[1] > 90:
-                order = "latitude, longitude" if self.crs.northing_first else "longitude, latitude"
-                raise self._error(f"coordinates out of range for {self.crs.uri} ({order} order)",
-                                  "longitude -180..180, latitude -90..90")
-        sql = f"ST_SetSRID(ST_GeomFromGeoJSON({self.params(json.dumps(geojson))}::text), {self.crs.srid})"
-        if self.crs.northing_first:
-            sql = f"ST_FlipCoordinates({sql})"
-        if self.crs.srid != 4326:
-            if not self.crs.geographic:
-                # Straight edges in a projected CRS are curves in lon/lat: densify every 1 km
-                # before transforming so the lon/lat polygon follows the one the user drew.
-                sql = f"ST_Segmentize({sql}, 1000)"
-            sql = f"ST_Transform({sql}, 4326)"
-        return sql
-
-    def _bbox_polygon(self, bbox) -> dict:
-        if not isinstance(bbox, list) or len(bbox) not in (4, 6):
-            raise self._error("BBOX needs 4 (or 6) numbers", "BBOX(minx, miny, maxx, maxy)")
-        x1, y1, x2, y2 = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
-        if x1 > x2 or y1 > y2:
-            raise self._error(f"BBOX({', '.join(map(str, bbox))}) has a minimum above its maximum "
-                              "(boxes across the antimeridian are not supported)",
-                              f"BBOX(min, min, max, max) in the axis order of {self.crs.uri}")
-        return {"type": "Polygon", "coordinates": [[[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]]]}
-
-    # -- temporal ---------------------------------------------------------------------------
-
-    def _temporal(self, op: str, left, right) -> str:
-        formula = _TEMPORAL_FUNCTIONS[op]
-        ends = dict(zip(("ls", "le", "rs", "re"), (*self._period(left, op), *self._period(right, op))))
-        types = {t for t, _ in ends.values()} - {"open"}
-        common = "date" if types <= {"date"} else "timestamptz"
-        # Only the ends the function reads are rendered: a literal bound but unused in the SQL
-        # would leave a $n the server does not expect.
-        used = {name for _, name, _, _ in string.Formatter().parse(formula) if name}
-        sql = {name: _cast(render(), t, common) for name, (t, render) in ends.items() if name in used}
-        return "(" + formula.format(**sql) + ")"
-
-    def _period(self, node, op: str) -> list[tuple[str, Callable[[], str]]]:
-        """Start and end as (type, SQL renderer); an instant is the interval [t, t]."""
-        if isinstance(node, dict) and "interval" in node:
-            bounds = node["interval"]
-            if not isinstance(bounds, list) or len(bounds) != 2:
-                raise self._error("INTERVAL needs a start and an end", "INTERVAL('2020-01-01', '..')")
-            return [self._bound(x, open_end) for x, open_end in zip(bounds, ("-infinity", "infinity"))]
-        v = self.value(node)
-        if v.type not in _TEMPORAL:
-            raise self._error(f"{op.upper()} needs dates or timestamps, {_describe(node)} is a {v.type}",
-                              "DATE(…), TIMESTAMP(…), INTERVAL(…), date and datetime properties")
-        return [(v.type, lambda: v.sql), (v.type, lambda: v.sql)]
-
-    def _bound(self, node, open_end: str) -> tuple[str, Callable[[], str]]:
-        """One end of an interval; '..' and NULL properties are open (±infinity)."""
-        if node == "..":
-            return "open", lambda: open_end
-        if isinstance(node, str):
-            node = {"date": node} if re.fullmatch(r"\d{4}-\d{2}-\d{2}", node) else {"timestamp": node}
-        if isinstance(node, dict) and "date" in node:
-            day = _date(node["date"])
-            return "date", lambda: f"{self.params(day)}::date"
-        if isinstance(node, dict) and "timestamp" in node:
-            instant = _timestamp(node["timestamp"])
-            return "datetime", lambda: f"{self.params(instant)}::timestamptz"
-        v = self.value(node)
-        if v.type not in _TEMPORAL:
-            raise self._error(f"an INTERVAL bound must be a date or timestamp, got a {v.type}",
-                              "'2020-01-01', '2020-01-01T00:00:00Z', '..', date and datetime properties")
-        cast = "date" if v.type == "date" else "timestamptz"
-        return v.type, lambda: f"coalesce({v.sql}, '{open_end}'::{cast})"
-
-    # -- arrays -----------------------------------------------------------------------------
-
-    def _array(self, node, op: str) -> str:
-        if isinstance(node, list):
-            if not all(isinstance(x, str) for x in node):
-                raise self._error(f"{op.upper()} compares lists of strings", "('tungsten', 'lithium')")
-            return f"{self.params(list(node))}::text[]"
-        v = self.value(node)
-        if v.type != "string_array":
-            raise self._error(f"{op.upper()} needs lists, {_describe(node)} is a {v.type}",
-                              [n for n, q in self.fields.items() if q.type == "string_array"] + ["('a', 'b')"])
-        return v.sql
-
-    # -- helpers ----------------------------------------------------------------------------
-
-    def _args(self, node: dict) -> list:
-        args = node.get("args", [])
-        return args if isinstance(args, list) else [args]
-
-    def _arity(self, op: str, args: list, count: int, many: bool = False) -> None:
-        if len(args) < count or (not many and len(args) != count):
-            need = f"at least {count}" if many else str(count)
-            raise self._error(f"{op} takes {need} arguments, got {len(args)}", f"{need} arguments")
-
-    def _error(self, reason: str, allowed) -> InvalidParameter:
-        return InvalidParameter("filter", reason, allowed)
-
-
-def _cast(sql: str, sql_type: str, common: str) -> str:
-    """A temporal bound in the predicate's common type (dates as midnight UTC)."""
-    if sql_type == "open":
-        return f"'{sql}'::{common}"
-    if common == "timestamptz" and sql_type == "date":
-        return f"({sql}::timestamp AT TIME ZONE 'UTC')"
-    return sql
-
-
-def _is_string_literal(node) -> bool:
-    if isinstance(node, str):
-        return True
-    return (isinstance(node, dict) and str(node.get("op", "")).lower() in ("casei", "accenti")
-            and len(node.get("args", [])) == 1 and _is_string_literal(node["args"][0]))
-
-
-def _describe(node) -> str:
-    """A short name for a node in error messages."""
-    if isinstance(node, dict):
-        if "property" in node:
-            return repr(node["property"])
-        if "op" in node:
-            return f"{str(node['op']).upper()}(…)"
-        if "type" in node:
-            return f"a {node['type']} literal"
-        key = next(iter(node), "object")
-        return f"{key.upper()}({json.dumps(node[key], default=str)[1:-1]})" if key in ("date", "timestamp") else key.upper()
-    return json.dumps(node, default=str)
-
-
-def _date(text) -> date:
-    try:
-        return date.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise InvalidParameter("filter", f"bad date {text!r}", "DATE('YYYY-MM-DD'), e.g. DATE('2020-01-31')") from None
-
-
-def _timestamp(text) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise InvalidParameter("filter", f"bad timestamp {text!r}",
-                               "TIMESTAMP('YYYY-MM-DDThh:mm:ssZ'), RFC 3339 in UTC") from None
-    # CQL2 timestamps are UTC ('Z'); one without an offset is read as UTC too.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
