@@ -1,0 +1,356 @@
+"""veta import: every file is validated before anything is written, lands where pyproj says,
+and loading the same file again changes nothing. Each test uses its own `source`."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod, Transformer
+from pyproj.transformer import TransformerGroup
+from shapely.geometry import Point, box
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from geo.cli import app
+from geo.importing.pipeline import ImportOptions, import_file
+from geo.settings import get_settings
+
+DATA = Path(__file__).parent / "data"
+MUNICIPALITIES = DATA / "cyl_municipalities_unrepaired.geojson"
+GEOD = Geod(ellps="GRS80")
+# Known places of León and Castilla y León (approximate positions), lon/lat ETRS89.
+PLACES = {
+    "medulas": (-6.7708, 42.4694),      # Las Médulas, in UTM zone 29
+    "leon": (-5.5671, 42.5987),         # León city, zone 30
+    "ponferrada": (-6.5983, 42.5461),
+    "penadelseo": (-6.8400, 42.5600),   # Peña del Seo tungsten (Corullón)
+    "villablino": (-6.3190, 42.9390),
+}
+
+MUNICIPALITY_ZONES = """
+layer = "protection_zones"
+[fields]
+source_id = "id"
+name = "name"
+[constants]
+designation_scheme = "other"
+designation = "municipality (import test)"
+legal_effect = "informative"
+"""
+
+DEPOSIT_CSV_MAPPING = """
+layer = "deposits"
+[geometry]
+x = "easting"
+y = "northing"
+[fields]
+source_id = "ref"
+name = "site"
+commodities = "metals"
+occurrence_type = "kind"
+[constants]
+location_precision = "approximate"
+"""
+
+
+def rows(engine, sql: str, **params) -> list:
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).all()
+
+
+def stored(engine, table: str, source: str) -> dict[str, shapely.Geometry]:
+    """source_id -> the geometry exactly as PostGIS holds it."""
+    return {k: shapely.from_wkb(bytes(g)) for k, g in rows(
+        engine, f"SELECT source_id, ST_AsBinary(geom) FROM {table} WHERE source = :s", s=source)}
+
+
+@pytest.fixture
+def cli(db_url, monkeypatch):
+    """Run `veta …` against the test database; returns (exit code, output)."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+
+    def run(*args: str):
+        result = CliRunner().invoke(app, [str(a) for a in args])
+        return result.exit_code, result.output
+
+    yield run
+    get_settings.cache_clear()
+
+
+def write(path: Path, content: str) -> Path:
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def invalid_municipalities() -> dict[str, str]:
+    """The fixture's invalid features, found independently with shapely: id -> reason."""
+    frame = gpd.read_file(MUNICIPALITIES)
+    bad = frame[~frame.is_valid]
+    return dict(zip(bad["id"], shapely.is_valid_reason(bad.geometry.values), strict=True))
+
+
+# --- invalid geometries -------------------------------------------------------------------
+
+def test_unrepaired_municipalities_are_refused_with_one_report_line_per_invalid_feature(cli, engine, tmp_path):
+    mapping = write(tmp_path / "m.toml", MUNICIPALITY_ZONES)
+    report_path = tmp_path / "report.json"
+    code, output = cli("import", MUNICIPALITIES, "--mapping", mapping, "--source", "t-muni-refused",
+                       "--report", report_path)
+    assert code == 1, output
+    report = json.loads(report_path.read_text())
+    expected = invalid_municipalities()
+    assert len(expected) == 14
+    assert report["outcome"] == "refused"
+    assert {p["source_id"] for p in report["problems"]} == set(expected)
+    assert len(report["problems"]) == 14
+    for problem in report["problems"]:
+        assert problem["field"] == "geometry"
+        assert expected[problem["source_id"]] in problem["reason"]
+        assert isinstance(problem["row"], int)
+    assert "prov_id" in report["ignored_columns"]
+    assert rows(engine, "SELECT count(*) FROM protection_zones WHERE source = 't-muni-refused'")[0][0] == 0
+    (outcome, rejected), = rows(engine, "SELECT outcome, rejected FROM import_runs WHERE source = 't-muni-refused'")
+    assert (outcome, rejected) == ("refused", 14)
+
+
+def test_repair_loads_every_municipality_and_reports_what_it_did(engine, tmp_path):
+    mapping = write(tmp_path / "m.toml", MUNICIPALITY_ZONES)
+    report = import_file(engine, ImportOptions(MUNICIPALITIES, mapping=str(mapping),
+                                               source="t-muni-repaired", repair=True))
+    assert report.outcome == "written" and report.inserted == 50 and not report.problems
+    assert {r.source_id for r in report.repairs} == set(invalid_municipalities())
+    source = gpd.read_file(MUNICIPALITIES).set_index("id")
+    db = stored(engine, "protection_zones", "t-muni-repaired")
+    assert len(db) == 50
+    for code, geom in db.items():
+        assert geom.is_valid and geom.geom_type == "MultiPolygon"
+        # The stored outline covers what shapely's make_valid makes of the original, exactly.
+        expected = shapely.make_valid(source.loc[code, "geometry"])
+        assert shapely.symmetric_difference(geom, expected).area < 1e-12, code
+        assert abs(GEOD.geometry_area_perimeter(geom)[0]) == pytest.approx(
+            abs(GEOD.geometry_area_perimeter(expected)[0]), rel=1e-9)
+
+
+def test_skip_invalid_writes_the_good_rows_and_every_row_is_accounted_for(engine, tmp_path):
+    mapping = write(tmp_path / "m.toml", MUNICIPALITY_ZONES)
+    report = import_file(engine, ImportOptions(MUNICIPALITIES, mapping=str(mapping),
+                                               source="t-muni-skip", skip_invalid=True))
+    assert report.outcome == "written"
+    assert report.rows_read == report.loaded + report.rejected == 50
+    assert (report.inserted, report.rejected) == (36, 14)
+    assert set(stored(engine, "protection_zones", "t-muni-skip")).isdisjoint(invalid_municipalities())
+
+
+# --- coordinate systems ---------------------------------------------------------------------
+
+def test_geopackage_in_utm30_lands_where_pyproj_says(engine, tmp_path):
+    to_utm = Transformer.from_crs(4258, 25830, always_xy=True)
+    names = list(PLACES)
+    xy = [to_utm.transform(*PLACES[n]) for n in names]
+    frame = gpd.GeoDataFrame(
+        {"source_id": names, "name": names, "commodities": ["W", "Au;Ag", "coal", "wolfram", "Sn, Li"],
+         "occurrence_type": "occurrence", "location_precision": "approximate"},
+        geometry=[Point(x, y) for x, y in xy], crs="EPSG:25830")
+    path = tmp_path / "deposits.gpkg"
+    frame.to_file(path, layer="deposits")
+    report = import_file(engine, ImportOptions(path, layer="deposits", source="t-gpkg-25830"))
+    assert report.outcome == "written" and report.inserted == 5, report.problems
+    assert report.crs["crs"] == "EPSG:25830" and report.crs["from"] == "file"
+    db = stored(engine, "deposits", "t-gpkg-25830")
+    for name in names:
+        lon, lat = PLACES[name]
+        assert db[name].x == pytest.approx(lon, abs=1e-9) and db[name].y == pytest.approx(lat, abs=1e-9)
+    commodities = dict(rows(engine, "SELECT source_id, commodities FROM deposits WHERE source = 't-gpkg-25830'"))
+    assert commodities["penadelseo"] == ["tungsten"]       # 'wolfram' is tungsten
+    assert commodities["leon"] == ["gold", "silver"]
+    assert commodities["villablino"] == ["tin", "lithium"]
+
+
+def test_zipped_natura2000_shapefile_in_laea_lands_where_pyproj_says(engine, tmp_path):
+    """The EEA preset: SITECODE/SITENAME/SITETYPE in EPSG:3035, conditional zones."""
+    to_laea = Transformer.from_crs(4258, 3035, always_xy=True)
+    sites = []
+    for i, (name, (lon, lat)) in enumerate(PLACES.items()):
+        x, y = to_laea.transform(lon, lat)
+        sites.append({"SITECODE": f"ES41{i:05d}", "SITENAME": name.title(), "SITETYPE": "ABC"[i % 3],
+                      "geometry": box(x - 2000, y - 1500, x + 2500, y + 1000)})
+    frame = gpd.GeoDataFrame(sites, crs="EPSG:3035")
+    folder = tmp_path / "natura"
+    folder.mkdir()
+    frame.to_file(folder / "Natura2000_end2021.shp")
+    archive = tmp_path / "natura.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for part in folder.iterdir():
+            z.write(part, part.name)
+    report = import_file(engine, ImportOptions(archive, mapping="preset:natura2000", source="t-n2k"))
+    assert report.outcome == "written" and report.inserted == 5, report.problems
+    to_lonlat = Transformer.from_crs(3035, 4258, always_xy=True)
+    db = stored(engine, "protection_zones", "t-n2k")
+    for site in sites:
+        expected = shapely.transform(site["geometry"], lambda c: np.column_stack(to_lonlat.transform(c[:, 0], c[:, 1])))
+        assert shapely.hausdorff_distance(db[site["SITECODE"]], expected) < 1e-9
+    zones = {r[0]: r[1:] for r in rows(engine, "SELECT source_id, designation, designation_scheme, legal_effect "
+                                                "FROM protection_zones WHERE source = 't-n2k'")}
+    assert zones["ES4100000"] == ("SPA", "natura2000", "conditional")
+    assert zones["ES4100001"] == ("SCI/SAC", "natura2000", "conditional")
+    assert zones["ES4100002"] == ("SPA and SCI/SAC", "natura2000", "conditional")
+
+
+def test_csv_with_utm_coordinates_loads_with_a_mapping_and_crs(cli, engine, tmp_path):
+    to_utm29 = Transformer.from_crs(4258, 25829, always_xy=True)
+    lines = ["ref;site;metals;kind;easting;northing"]
+    for name in ("medulas", "penadelseo", "ponferrada"):
+        x, y = to_utm29.transform(*PLACES[name])
+        lines.append(f"{name};{name.title()};Au, W;prospect;{x!r};{y!r}")
+    csv = write(tmp_path / "company.csv", "\n".join(lines) + "\n")
+    mapping = write(tmp_path / "company.toml", DEPOSIT_CSV_MAPPING)
+    code, output = cli("import", csv, "--mapping", mapping, "--crs", "EPSG:25829", "--source", "t-csv-utm")
+    assert code == 0, output
+    db = stored(engine, "deposits", "t-csv-utm")
+    for name in ("medulas", "penadelseo", "ponferrada"):
+        lon, lat = PLACES[name]
+        assert (db[name].x, db[name].y) == pytest.approx((lon, lat), abs=1e-9)
+
+
+def test_a_file_without_crs_whose_coordinates_are_not_lonlat_is_refused(cli, engine, tmp_path):
+    csv = write(tmp_path / "utm.csv", "ref;site;metals;kind;easting;northing\na;A;Au;prospect;700000;4700000\n")
+    mapping = write(tmp_path / "m.toml", DEPOSIT_CSV_MAPPING)
+    code, output = cli("import", csv, "--mapping", mapping, "--source", "t-no-crs")
+    assert code == 2
+    assert "--crs" in output and "not lon/lat" in output
+    assert rows(engine, "SELECT count(*) FROM deposits WHERE source = 't-no-crs'")[0][0] == 0
+
+
+def test_ed50_lands_within_a_metre_of_its_etrs89_position(engine, tmp_path):
+    """ED50 / UTM 30N coordinates made from known ETRS89 positions with PROJ's ED50→ETRS89
+    transformation for León; the import must undo the datum shift (~100+ m), not ignore it."""
+    # EPSG's Helmert for north-west Spain (León lies north of 41°30'N and west of 4°30'W),
+    # picked here by its area of use; the official IGN grid is not installed offline.
+    group = TransformerGroup(4258, 23030, always_xy=True)
+    to_ed50 = next(t for t in group.transformers
+                   if t.area_of_use and t.area_of_use.name.startswith("Spain - onshore mainland north of"))
+    names = ["leon", "villablino", "ponferrada"]
+    xy = [to_ed50.transform(*PLACES[n]) for n in names]
+    frame = gpd.GeoDataFrame({"source_id": names, "name": names, "commodities": "coal",
+                              "occurrence_type": "occurrence", "location_precision": "exact"},
+                             geometry=[Point(p) for p in xy], crs="EPSG:23030")
+    path = tmp_path / "old.gpkg"
+    frame.to_file(path)
+    report = import_file(engine, ImportOptions(path, layer="deposits", source="t-ed50"))
+    assert report.outcome == "written", report.problems
+    assert "ED50 to ETRS89" in report.crs["transformation"]
+    db = stored(engine, "deposits", "t-ed50")
+    naive = Transformer.from_crs("+proj=utm +zone=30 +ellps=intl", "+proj=longlat +ellps=intl", always_xy=True)
+    for name, (x, y) in zip(names, xy, strict=True):
+        lon, lat = PLACES[name]
+        _, _, error = GEOD.inv(lon, lat, db[name].x, db[name].y)
+        assert error < 1.0, (name, error, report.crs)
+        # Without a datum shift the point would be this far off: the test can tell.
+        _, _, unshifted = GEOD.inv(lon, lat, *naive.transform(x, y))
+        assert unshifted > 100
+
+
+def test_swapped_and_far_away_positions_are_reported_per_row(engine, tmp_path):
+    lon, lat = PLACES["leon"]
+    csv = write(tmp_path / "bad_positions.csv",
+                "ref;site;metals;kind;lon;lat\n"
+                f"ok;Fine;Au;prospect;{lon};{lat}\n"
+                f"swapped;Swapped;Au;prospect;{lat};{lon}\n"
+                "berlin;Far;Au;prospect;13.40;52.52\n")
+    mapping = write(tmp_path / "m.toml", DEPOSIT_CSV_MAPPING.replace('"easting"', '"lon"').replace('"northing"', '"lat"'))
+    report = import_file(engine, ImportOptions(csv, mapping=str(mapping), source="t-positions"))
+    assert report.outcome == "refused"
+    by_id = {p.source_id: p for p in report.problems}
+    assert set(by_id) == {"swapped", "berlin"}
+    assert "swapped" in by_id["swapped"].reason and by_id["swapped"].row == 2
+    assert "far outside" in by_id["berlin"].reason and by_id["berlin"].row == 3
+
+
+# --- all or nothing, and the report ---------------------------------------------------------
+
+def test_a_file_with_one_bad_row_writes_nothing_and_the_report_names_the_row(cli, engine, tmp_path):
+    to_utm = Transformer.from_crs(4258, 25830, always_xy=True)
+    x, y = to_utm.transform(*PLACES["leon"])
+    good = [f"d{i};Deposit {i};W;prospect;{x + 100 * i};{y}" for i in range(5)]
+    bad = f"d5;Deposit 5;tungstne;prospect;{x};{y}"
+    csv = write(tmp_path / "one_bad.csv", "\n".join(["ref;site;metals;kind;easting;northing", *good, bad]) + "\n")
+    mapping = write(tmp_path / "m.toml", DEPOSIT_CSV_MAPPING)
+    report_path = tmp_path / "r.json"
+    code, output = cli("import", csv, "--mapping", mapping, "--crs", "EPSG:25830", "--source", "t-one-bad",
+                       "--report", report_path)
+    assert code == 1
+    (problem,) = json.loads(report_path.read_text())["problems"]
+    assert (problem["row"], problem["source_id"], problem["field"]) == (6, "d5", "commodities")
+    assert "did you mean 'tungsten'" in problem["reason"]
+    assert "d5" in output and "tungstne" in output
+    assert rows(engine, "SELECT count(*) FROM deposits WHERE source = 't-one-bad'")[0][0] == 0
+
+
+def test_every_kind_of_row_problem_is_reported_with_field_and_reason(engine, tmp_path):
+    lon, lat = PLACES["leon"]
+    csv = write(tmp_path / "problems.csv",
+                "ref;site;metals;kind;lon;lat\n"
+                f"a;Good;Au;prospect;{lon};{lat}\n"
+                f"a;Duplicate id;Au;prospect;{lon};{lat}\n"
+                f"b;;Au;prospect;{lon};{lat}\n"                # required name empty
+                f"c;Bad kind;Au;prospeckt;{lon};{lat}\n"       # code list near miss
+                f"d;No place;Au;prospect;;\n"                  # null geometry
+                f"e;Bad number;Au;prospect;abc;{lat}\n")
+    mapping = write(tmp_path / "m.toml", DEPOSIT_CSV_MAPPING.replace('"easting"', '"lon"').replace('"northing"', '"lat"'))
+    report = import_file(engine, ImportOptions(csv, mapping=str(mapping), source="t-problems", skip_invalid=True))
+    problems = {(p.row, p.field): p.reason for p in report.problems}
+    assert "duplicate id: row 1" in problems[(2, "source_id")]
+    assert "required" in problems[(3, "name")]
+    assert "did you mean 'prospect'" in problems[(4, "occurrence_type")]
+    assert "no geometry" in problems[(5, "geometry")]
+    assert "not a coordinate pair" in problems[(6, "lon/lat")]
+    assert report.rows_read == 6 == report.loaded + report.rejected
+    assert report.inserted == 1
+
+
+def test_importing_the_same_file_twice_changes_nothing_and_a_changed_row_updates(engine, tmp_path):
+    to_utm = Transformer.from_crs(4258, 25830, always_xy=True)
+    x, y = to_utm.transform(*PLACES["leon"])
+    mapping = write(tmp_path / "m.toml", DEPOSIT_CSV_MAPPING)
+
+    def csv(rows_: list[str]) -> Path:
+        return write(tmp_path / "d.csv", "\n".join(["ref;site;metals;kind;easting;northing", *rows_]) + "\n")
+
+    original = [f"r{i};Deposit {i};W;prospect;{x + 250 * i};{y}" for i in range(4)]
+    options = ImportOptions(csv(original), mapping=str(mapping), crs="EPSG:25830", source="t-twice")
+    first = import_file(engine, options)
+    assert (first.inserted, first.updated, first.unchanged) == (4, 0, 0)
+    before = dict(rows(engine, "SELECT source_id, updated_at FROM deposits WHERE source = 't-twice'"))
+
+    again = import_file(engine, options)
+    assert (again.inserted, again.updated, again.unchanged, again.deleted) == (0, 0, 4, 0)
+    assert dict(rows(engine, "SELECT source_id, updated_at FROM deposits WHERE source = 't-twice'")) == before
+
+    changed = [*original[:3], f"r3;Deposit 3 renamed;W;prospect;{x + 750};{y}"]
+    third = import_file(engine, ImportOptions(csv(changed), mapping=str(mapping), crs="EPSG:25830", source="t-twice"))
+    assert (third.inserted, third.updated, third.unchanged) == (0, 1, 3)
+    after = dict(rows(engine, "SELECT source_id, updated_at FROM deposits WHERE source = 't-twice'"))
+    assert after["r3"] > before["r3"] and all(after[k] == before[k] for k in ("r0", "r1", "r2"))
+
+    fourth = import_file(engine, ImportOptions(csv(changed[:2]), mapping=str(mapping), crs="EPSG:25830",
+                                               source="t-twice", replace_source=True))
+    assert (fourth.unchanged, fourth.deleted) == (2, 2)
+    assert sorted(stored(engine, "deposits", "t-twice")) == ["r0", "r1"]
+    runs = rows(engine, "SELECT outcome, checksum FROM import_runs WHERE source = 't-twice' ORDER BY id")
+    assert [r[0] for r in runs] == ["written"] * 4
+    assert runs[0][1] == runs[1][1] != runs[2][1]
+
+
+def test_dry_run_validates_and_writes_nothing(engine, tmp_path):
+    mapping = write(tmp_path / "m.toml", MUNICIPALITY_ZONES)
+    report = import_file(engine, ImportOptions(MUNICIPALITIES, mapping=str(mapping), source="t-dry",
+                                               repair=True, dry_run=True))
+    assert report.outcome == "dry_run" and len(report.repairs) == 14
+    assert rows(engine, "SELECT count(*) FROM protection_zones WHERE source = 't-dry'")[0][0] == 0
