@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.routes import areas, deposits, vocabularies
+from api.routes import grid, permits
 from api.routes import downloads
 from api.routes import map as web_map
 from api.routes import ogc, ogc_items
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deposits.router)
     app.include_router(areas.router)
     app.include_router(vocabularies.router)
+    app.include_router(permits.router)
+    app.include_router(grid.router)
     app.include_router(ogc.router)
     app.include_router(ogc_items.router)
     app.include_router(downloads.router)

@@ -133,8 +133,17 @@ def cells_covering(geometry: BaseGeometry) -> list[Cell]:
         return []
     if geometry.geom_type in ("Point", "MultiPoint"):
         return sorted({cell_at(p.x, p.y) for p in getattr(geometry, "geoms", [geometry])})
-    cells, fractions = _cell_fractions(geometry)
-    return [c for c, f in zip(cells, fractions) if f > 0]
+    west, south, east, north = geometry.bounds
+    i_range, j_range = cells_in_bbox(west, south, east, north)
+    ii, jj = (a.ravel() for a in np.meshgrid(np.array(i_range), np.array(j_range), indexing="ij"))
+    # A cell's core (inset by the line tolerance) meets the area: a sliver narrower than the
+    # tolerance is a touch on the line, exactly as in sql_cells().
+    inset = LINE_TOLERANCE_DEG
+    cores = shapely.box(ii / PER_DEGREE + inset, jj / PER_DEGREE + inset,
+                        (ii + 1) / PER_DEGREE - inset, (jj + 1) / PER_DEGREE - inset)
+    shapely.prepare(geometry)
+    hit = shapely.intersects(geometry, cores)
+    return [Cell(int(i), int(j)) for i, j in zip(ii[hit], jj[hit])]
 
 
 def snap(geometry: BaseGeometry) -> list[Cell]:
@@ -224,6 +233,37 @@ def sql_envelope(i: str, j: str) -> str:
     """SQL: the polygon of cell (i, j), with exactly the coordinates Cell.bounds gives."""
     return (f"ST_MakeEnvelope({i}::float8 / {PER_DEGREE}, {j}::float8 / {PER_DEGREE}, "
             f"({i} + 1)::float8 / {PER_DEGREE}, ({j} + 1)::float8 / {PER_DEGREE}, 4326)")
+
+
+def sql_core(i: str, j: str) -> str:
+    """SQL: the cell inset by the line tolerance; what must meet an area for the cell to
+    share positive area with it (index-assisted ST_Intersects instead of ST_Relate)."""
+    t = repr(LINE_TOLERANCE_DEG)
+    return (f"ST_MakeEnvelope({i}::float8 / {PER_DEGREE} + {t}, {j}::float8 / {PER_DEGREE} + {t}, "
+            f"({i} + 1)::float8 / {PER_DEGREE} - {t}, ({j} + 1)::float8 / {PER_DEGREE} - {t}, 4326)")
+
+
+def sql_area_ha(j: str) -> str:
+    """SQL: quadrangle_area_m2() of a cell in row j, in hectares (it depends on the row only)."""
+
+    def q(lat: str) -> str:
+        s = f"sin(radians({lat}))"
+        return f"({s} / (1 - {_E2!r} * {s} ^ 2) + ln((1 + {_E!r} * {s}) / (1 - {_E!r} * {s})) / {2 * _E!r})"
+
+    b2 = (_A * (1 - _F)) ** 2
+    north, south = f"({j} + 1)::float8 / {PER_DEGREE}", f"{j}::float8 / {PER_DEGREE}"
+    return f"({b2 / 2 * math.radians(1 / PER_DEGREE) / 10_000!r} * ({q(north)} - {q(south)}))"
+
+
+def sql_cells(geometry: str) -> str:
+    """SQL FROM item `c` (i, j, id, geom, core, area_ha): every cell of a geometry's bbox
+    whose interior meets the bbox, generated from the integer indices."""
+    i0, j0 = sql_index(f"ST_XMin({geometry})"), sql_index(f"ST_YMin({geometry})")
+    i1 = f"greatest({i0}, {sql_last_index(f'ST_XMax({geometry})')})"
+    j1 = f"greatest({j0}, {sql_last_index(f'ST_YMax({geometry})')})"
+    return (f"(SELECT i, j, {sql_id('i', 'j')} AS id, {sql_envelope('i', 'j')} AS geom, "
+            f"{sql_core('i', 'j')} AS core, {sql_area_ha('j')} AS area_ha "
+            f"FROM generate_series({i0}, {i1}) i, generate_series({j0}, {j1}) j) c")
 
 
 def sql_id(i: str, j: str) -> str:

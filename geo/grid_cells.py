@@ -1,0 +1,128 @@
+"""The cuadrícula in PostGIS: cells of a bbox, one cell and who holds it, and free ground.
+
+Cells are generated from their integer indices (geo.cuadricula.sql_cells), never stored. A
+cell *meets* an area when they share a positive area: the cell's core, inset by the 1e-9°
+line tolerance, intersects it; a cell only touching an area along its side does not meet it.
+
+**Free ground** is every cell meeting the area that meets no right holding ground today
+(applied, admitted, granted or extended, read with the lapse rule) and no protection zone in
+force with a counted legal effect (exclusion by default). A cell partly inside such a zone is
+not free: a cell is indivisible, so a right taking it would take the protected part too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geo import cuadricula as grid
+from geo.cuadricula import Cell
+from geo.errors import InvalidParameter
+from geo.protection import zone_in_force
+from geo.registry import HOLDING, effective_status_sql
+from geo.sql import Params, SqlQuery
+
+CELL_PROPERTIES = "json_build_object('id', c.id, 'i', c.i, 'j', c.j, 'area_ha', round(c.area_ha::numeric, 4))"
+
+
+def check_cap(i_range: range, j_range: range, max_cells: int, parameter: str, what: str) -> None:
+    """Refuse, before any SQL runs, a request that would generate more cells than allowed."""
+    count = len(i_range) * len(j_range)
+    if count > max_cells:
+        raise InvalidParameter(parameter, f"{what} spans {count:,} cells ({len(i_range)} × "
+                               f"{len(j_range)}); at most {max_cells:,} per request",
+                               "a smaller area or bbox (one cell is 20″ × 20″, about 28 ha)")
+
+
+def _feature(properties: str) -> str:
+    return ("'{\"type\":\"Feature\",\"id\":\"' || c.id || '\",\"geometry\":' || ST_AsGeoJSON(c.geom) "
+            f"|| ',\"properties\":' || {properties}::text || '}}'")
+
+
+def _envelope(i_range: range, j_range: range, params: Params) -> str:
+    """SQL: the bbox exactly covering a block of cells, for sql_cells to regenerate them."""
+    return (f"ST_MakeEnvelope({params(grid.line_of(i_range.start))}, {params(grid.line_of(j_range.start))}, "
+            f"{params(grid.line_of(i_range.stop))}, {params(grid.line_of(j_range.stop))}, 4326)")
+
+
+def cells_query(i_range: range, j_range: range) -> SqlQuery:
+    """(id, feature text) rows for a block of cells, in id order of rows then columns."""
+    params = Params()
+    text = (f"SELECT c.id, {_feature(CELL_PROPERTIES)} FROM {grid.sql_cells(_envelope(i_range, j_range, params))} "
+            "ORDER BY c.j, c.i")
+    return SqlQuery(text, tuple(params.values))
+
+
+def cell_query(cell: Cell, legal_effects: tuple[str, ...]) -> SqlQuery:
+    """One cell as a Feature, with the rights holding it today and the zones it meets."""
+    params = Params()
+    holders = (
+        "(SELECT coalesce(json_agg(json_build_object('id', p.id, 'registry_number', p.registry_number, "
+        f"'right_type', p.right_type, 'status', {effective_status_sql('p', 'current_date')}, 'holder', p.holder) "
+        "ORDER BY p.applied_on NULLS LAST, p.id), '[]') FROM permits p "
+        f"WHERE ST_Intersects(p.geom, c.core) AND {effective_status_sql('p', 'current_date')} = ANY({params(list(HOLDING))}::text[]))"
+    )
+    zones = (
+        "(SELECT coalesce(json_agg(json_build_object('id', z.id, 'name', z.name, 'legal_effect', z.legal_effect) "
+        "ORDER BY z.id), '[]') FROM protection_zones z "
+        f"WHERE ST_Intersects(z.geom, c.core) AND {zone_in_force('z')})"
+    )
+    properties = (f"({CELL_PROPERTIES}::jsonb || jsonb_build_object('rights', {holders}, 'zones', {zones}, "
+                  f"'free', NOT {_held_or_excluded(params, legal_effects)}))")
+    one = range(cell.i, cell.i + 1), range(cell.j, cell.j + 1)
+    text = f"SELECT {_feature(properties)} FROM {grid.sql_cells(_envelope(*one, params))}"
+    return SqlQuery(text, tuple(params.values))
+
+
+def _held_or_excluded(params: Params, legal_effects: tuple[str, ...]) -> str:
+    """SQL: cell c is held by a right today or meets a counted zone in force."""
+    return (
+        "(EXISTS (SELECT 1 FROM permits p WHERE ST_Intersects(p.geom, c.core) "
+        f"AND {effective_status_sql('p', 'current_date')} = ANY({params(list(HOLDING))}::text[])) "
+        "OR EXISTS (SELECT 1 FROM protection_zones z WHERE ST_Intersects(z.geom, c.core) "
+        f"AND z.legal_effect = ANY({params(list(legal_effects))}::text[]) AND {zone_in_force('z')}))"
+    )
+
+
+@dataclass(frozen=True)
+class GroundQuery:
+    """Where to look for free ground: an admin area (by code) or a bbox, and what excludes."""
+
+    area_code: str | None
+    bbox: tuple[float, float, float, float] | None
+    legal_effects: tuple[str, ...]
+    merge: bool = False
+
+
+def area_bounds_query(code: str) -> SqlQuery:
+    """The bbox of an admin area, to count the cells it spans before generating them."""
+    return SqlQuery("SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) "
+                    "FROM admin_areas WHERE code = $1", (code,))
+
+
+def free_query(ground: GroundQuery) -> SqlQuery:
+    """(cell count, hectares, feature text) rows: one per free cell, or with merge one per
+    merged polygon (cells joined along sides; corner-touching cells stay apart)."""
+    params = Params()
+    if ground.area_code:
+        area = f"(SELECT geom FROM admin_areas WHERE code = {params(ground.area_code)})"
+    else:
+        west, south, east, north = ground.bbox
+        area = f"ST_MakeEnvelope({params(west)}, {params(south)}, {params(east)}, {params(north)}, 4326)"
+    free = (
+        f"WITH area AS (SELECT {area} AS geom), "
+        f"free AS (SELECT c.* FROM area CROSS JOIN LATERAL {grid.sql_cells('area.geom')} "
+        f"WHERE ST_Intersects(c.core, area.geom) AND NOT {_held_or_excluded(params, ground.legal_effects)}) "
+    )
+    if not ground.merge:
+        text = free + f"SELECT 1, c.area_ha, {_feature(CELL_PROPERTIES)} FROM free c ORDER BY c.j, c.i"
+    else:
+        cells = f"round(ST_Area(m.geom) * {grid.PER_DEGREE * grid.PER_DEGREE})::int"
+        hectares = "ST_Area(m.geom::geography) / 10000"
+        text = free + (
+            f"SELECT {cells}, {hectares}, '{{\"type\":\"Feature\",\"geometry\":' || ST_AsGeoJSON(m.geom) || "
+            f"',\"properties\":' || json_build_object('cell_count', {cells}, "
+            f"'area_ha', round(({hectares})::numeric, 2))::text || '}}' "
+            "FROM (SELECT (ST_Dump(ST_Simplify(ST_Union(geom), 0))).geom FROM free) m "
+            "ORDER BY ST_YMin(m.geom), ST_XMin(m.geom)"
+        )
+    return SqlQuery(text, tuple(params.values))
