@@ -21,6 +21,7 @@ from geo.importing.report import Problem, Repair
 
 _LIST_SEPARATORS = re.compile(r"[;,]")
 _YEAR = re.compile(r"^\d{4}$")
+_YEAR_FIRST = re.compile(r"^\d{4}/\d{2}/\d{2}")
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
 
@@ -118,10 +119,12 @@ def _date(value, spec: Field) -> date:
         text = str(int(value))
     if _YEAR.match(text):
         return date(int(text), 1, 1)
+    if _YEAR_FIRST.match(text):  # GDAL writes dates as YYYY/MM/DD
+        text = text[:10].replace("/", "-")
     try:
         return date.fromisoformat(text[:10])
     except ValueError:
-        raise _Bad(f"not a date: {value!r} (allowed: YYYY-MM-DD, or a year YYYY)") from None
+        raise _Bad(f"not a date: {value!r} (allowed: YYYY-MM-DD, YYYY/MM/DD or a year YYYY)") from None
 
 
 def _items(value) -> list[str]:
