@@ -21,6 +21,9 @@ from geo.protection import zone_in_force
 from geo.registry import HOLDING, effective_status_sql
 from geo.sql import Params, SqlQuery
 
+# Cell corners are written exactly (17 significant digits round-trip every float), so a cell
+# sent back to /permits/validate lies on the grid lines bit for bit.
+EXACT = 17
 CELL_PROPERTIES = "json_build_object('id', c.id, 'i', c.i, 'j', c.j, 'area_ha', round(c.area_ha::numeric, 4))"
 
 
@@ -34,7 +37,7 @@ def check_cap(i_range: range, j_range: range, max_cells: int, parameter: str, wh
 
 
 def _feature(properties: str) -> str:
-    return ("'{\"type\":\"Feature\",\"id\":\"' || c.id || '\",\"geometry\":' || ST_AsGeoJSON(c.geom) "
+    return (f"'{{\"type\":\"Feature\",\"id\":\"' || c.id || '\",\"geometry\":' || ST_AsGeoJSON(c.geom, {EXACT}) "
             f"|| ',\"properties\":' || {properties}::text || '}}'")
 
 
@@ -119,7 +122,7 @@ def free_query(ground: GroundQuery) -> SqlQuery:
         cells = f"round(ST_Area(m.geom) * {grid.PER_DEGREE * grid.PER_DEGREE})::int"
         hectares = "ST_Area(m.geom::geography) / 10000"
         text = free + (
-            f"SELECT {cells}, {hectares}, '{{\"type\":\"Feature\",\"geometry\":' || ST_AsGeoJSON(m.geom) || "
+            f"SELECT {cells}, {hectares}, '{{\"type\":\"Feature\",\"geometry\":' || ST_AsGeoJSON(m.geom, {EXACT}) || "
             f"',\"properties\":' || json_build_object('cell_count', {cells}, "
             f"'area_ha', round(({hectares})::numeric, 2))::text || '}}' "
             "FROM (SELECT (ST_Dump(ST_Simplify(ST_Union(geom), 0))).geom FROM free) m "

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from geo import cuadricula as grid
+from geo.grid_cells import EXACT
 from geo.registry import CONCESSIONS, HOLDING, IN_FORCE, as_of_source, effective_status_sql
 from geo.sql import Params, SqlQuery
 
@@ -163,7 +164,7 @@ def conflicts_query(permit_id: int) -> SqlQuery:
     )
     text = (
         "SELECT q.id, '{\"type\":\"Feature\",\"id\":' || q.id || ',\"geometry\":' || "
-        f"ST_AsGeoJSON(s.geom) || ',\"properties\":' || {properties}::text || '}}' "
+        f"ST_AsGeoJSON(s.geom, {EXACT}) || ',\"properties\":' || {properties}::text || '}}' "
         f"FROM permits t JOIN permits q ON q.id <> t.id AND ST_Intersects(q.geom, t.geom) "
         f"CROSS JOIN LATERAL (SELECT {reason} AS reason, ST_Intersection(t.geom, q.geom) AS shared) o "
         "CROSS JOIN LATERAL (SELECT count(*) AS n, sum(c.area_ha) AS ha, array_agg(c.id ORDER BY c.id) AS ids, "
