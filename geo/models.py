@@ -11,11 +11,13 @@ from datetime import date, datetime
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -252,6 +254,27 @@ class ProtectionZone(Timestamps, Provenance, Base):
         Index("ix_protection_zones_geom", "geom", postgresql_using="gist"),
         Index("ix_protection_zones_legal_effect", "legal_effect"),
     )
+
+
+# --- Site screening (issue 4) ---------------------------------------------------------------
+
+
+class ProtectionZonePart(Base):
+    """A piece of a protection zone of at most 256 vertices (ST_Subdivide), for fast intersects.
+
+    Kept in step with protection_zones by triggers (migration 0002); never written directly.
+    """
+
+    __tablename__ = "protection_zone_parts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    zone_id: Mapped[int] = mapped_column(
+        ForeignKey("protection_zones.id", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False, index=True,
+    )
+    geom = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=False), nullable=False)
+
+    __table_args__ = (Index("ix_protection_zone_parts_geom", "geom", postgresql_using="gist"),)
 
 
 # --- Import runs (issue 6) -------------------------------------------------------------------

@@ -19,11 +19,25 @@ def zone_in_force(zone: str, day: str = "current_date") -> str:
     )
 
 
+def zone_footprint_intersects(zone: str, target: str) -> str:
+    """SQL: the footprint of zone `zone` intersects the row `target`, tested on the zone's
+    ST_Subdivide parts (protection_zone_parts): their GiST index finds the few small pieces
+    near the target instead of testing every vertex of a detailed zone.
+
+    Written as `id = ANY(ARRAY(...))` so that the planner looks the zones up by primary key
+    once per target; an `IN (subquery)` here became a subplan run for every (target, zone)
+    pair, and testing `zone.geom` would detoast the whole zone geometry again."""
+    return (
+        f"{zone}.id = ANY(ARRAY(SELECT part.zone_id FROM protection_zone_parts part "
+        f"WHERE ST_Intersects(part.geom, {target}.geom)))"
+    )
+
+
 def zone_constrains(zone: str, target: str, legal_effects: list[str], params: Params) -> str:
     """SQL: zone `zone` constrains the row `target` (both with geom and depth_top/bottom_m)."""
     return (
         f"{zone}.legal_effect = ANY({params(legal_effects)}::text[]) "
-        f"AND ST_Intersects({zone}.geom, {target}.geom) "
+        f"AND {zone_footprint_intersects(zone, target)} "
         f"AND depth_intervals_overlap({zone}.depth_top_m, {zone}.depth_bottom_m, "
         f"{target}.depth_top_m, {target}.depth_bottom_m) "
         f"AND {zone_in_force(zone)}"
