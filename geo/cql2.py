@@ -37,8 +37,11 @@ Semantics worth knowing:
 from __future__ import annotations
 
 import copy
+import functools
 import re
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cql2
@@ -148,21 +151,72 @@ def _property_schema(q: Queryable) -> dict:
     return schema
 
 
+# cql2-rs parses (and frees its tree) recursively on the C stack: under 2,000 nested
+# parentheses overflow a default 8 MB thread stack and kill the whole server process. So
+# filters are parsed on one thread with a 256 MB stack (address space; only what a parse
+# touches is used) and are at most 64k characters, far below what that stack holds; the
+# parsed tree is then limited in depth before Python walks it recursively.
+MAX_FILTER_CHARS = 65_536
+MAX_FILTER_DEPTH = 100
+_PARSER_STACK_BYTES = 256 * 2**20
+
+
+@functools.cache
+def _parser_thread() -> ThreadPoolExecutor:
+    previous = threading.stack_size(_PARSER_STACK_BYTES)
+    try:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cql2-parser")
+        executor.submit(int).result()  # starts the thread now, while the large stack is set
+    finally:
+        threading.stack_size(previous)
+    return executor
+
+
+def _parse_to_json(text: str, lang: str):
+    """Runs on the parser thread: the Rust tree never reaches (or is freed on) another one."""
+    expr = cql2.parse_text(text) if lang == "cql2-text" else cql2.parse_json(text)
+    return expr.to_json()
+
+
+# QGIS and scripts send the same filter for every page: parse it once. The cached trees are
+# only read, never changed.
+@functools.lru_cache(maxsize=256)
 def _parse(text: str, lang: str):
     """The filter as canonical CQL2-JSON (dicts, lists, scalars)."""
     if lang not in LANGS:
         raise InvalidParameter("filter-lang", f"unsupported filter language {lang!r}", LANGS)
     if not text or not text.strip():
         raise InvalidParameter("filter", "the filter is empty", "a CQL2 expression")
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidParameter(
+            "filter", f"the filter has {len(text)} characters", f"at most {MAX_FILTER_CHARS}"
+        )
     try:
-        expr = cql2.parse_text(text) if lang == "cql2-text" else cql2.parse_json(text)
+        tree = _parser_thread().submit(_parse_to_json, text, lang).result()
     except (cql2.ParseError, ValueError) as error:
         raise InvalidParameter(
             "filter",
             f"not valid {lang}: {_parse_message(str(error))}",
             "a CQL2 expression, see /conformance for the classes",
         ) from None
-    return expr.to_json()
+    if _depth(tree) > MAX_FILTER_DEPTH:
+        raise InvalidParameter(
+            "filter", "the filter is nested too deeply", f"at most {MAX_FILTER_DEPTH} levels"
+        )
+    return tree
+
+
+def _depth(tree) -> int:
+    """How deeply the parsed filter nests (iteratively: it may be very deep)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _parse_message(message: str) -> str:

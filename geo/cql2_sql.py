@@ -75,6 +75,20 @@ _ARRAY = {
     "a_overlaps": "{a} && {b}",
 }
 _ARITHMETIC = ("+", "-", "*", "/", "%", "div", "^")
+# CQL2 operator -> (number of arguments, the least for AND/OR; FilterTranslator's method)
+_PREDICATES: dict[str, tuple[int, str]] = {
+    "and": (2, "_logical"),
+    "or": (2, "_logical"),
+    "not": (1, "_not"),
+    **{op: (2, "_comparison") for op in _COMPARISONS},
+    "like": (2, "_like"),
+    "between": (3, "_between"),
+    "in": (2, "_in"),
+    "isnull": (1, "_is_null"),
+    **{op: (2, "_spatial") for op in _SPATIAL},
+    **{op: (2, "_temporal") for op in _TEMPORAL_FUNCTIONS},
+    **{op: (2, "_array_function") for op in _ARRAY},
+}
 _OPERATOR_NAMES = (
     "AND",
     "OR",
@@ -113,20 +127,6 @@ class FilterTranslator:
         self.fields = fields
         self.params = params
         self.crs = crs
-        # CQL2 operator -> (number of arguments, or the least for AND/OR; its translation)
-        self._predicates: dict[str, tuple[int, Callable[..., str]]] = {
-            "and": (2, self._logical),
-            "or": (2, self._logical),
-            "not": (1, self._not),
-            **{op: (2, self._comparison) for op in _COMPARISONS},
-            "like": (2, self._like),
-            "between": (3, self._between),
-            "in": (2, self._in),
-            "isnull": (1, self._is_null),
-            **{op: (2, self._spatial) for op in _SPATIAL},
-            **{op: (2, self._temporal) for op in _TEMPORAL_FUNCTIONS},
-            **{op: (2, self._array_function) for op in _ARRAY},
-        }
 
     # -- predicates -------------------------------------------------------------------------
 
@@ -134,8 +134,9 @@ class FilterTranslator:
         """A node that must evaluate to a boolean."""
         if isinstance(node, dict) and "op" in node:
             op = str(node["op"]).lower()
-            if op in self._predicates:
-                arity, translate = self._predicates[op]
+            if op in _PREDICATES:
+                arity, method = _PREDICATES[op]
+                translate = getattr(self, method)
                 args = node.get("args", [])
                 args = args if isinstance(args, list) else [args]
                 self._arity(op, args, arity, many=op in ("and", "or"))
@@ -285,7 +286,7 @@ class FilterTranslator:
     def _function(self, node: dict) -> _Value:
         """CASEI, ACCENTI, arithmetic, or a predicate used as a boolean value."""
         op = str(node["op"]).lower()
-        if op in self._predicates:
+        if op in _PREDICATES:
             return _Value(self.predicate(node), "boolean")
         args = node.get("args", [])
         args = args if isinstance(args, list) else [args]

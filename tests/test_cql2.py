@@ -578,3 +578,23 @@ def test_conformance_declares_what_qgis_needs_for_filter_push_down():
     assert not any(
         c.endswith(("/functions", "queryables-query-parameters")) for c in CONFORMANCE_CLASSES
     )
+
+
+def test_deep_parentheses_do_not_crash_the_parser(run):
+    # 2,000 nested parentheses overflow an 8 MB stack inside the Rust parser; they add no
+    # depth to the parsed tree, so once parsed this is an ordinary filter.
+    assert run("(" * 20_000 + "name = 'x'" + ")" * 20_000) == set()
+
+
+@pytest.mark.parametrize(
+    "filter, reason",
+    [
+        ("NOT " * 5_000 + "name = 'x'", "nested too deeply"),
+        ("depth_top_m = " + " + ".join(["1"] * 5_000), "nested too deeply"),
+        ("name = '" + "x" * 70_000 + "'", "characters"),
+    ],
+)
+def test_pathological_filters_are_refused_without_crashing_the_process(run, filter, reason):
+    with pytest.raises(InvalidParameter) as error:
+        run(filter)
+    assert error.value.parameter == "filter" and reason in error.value.reason
