@@ -60,7 +60,7 @@ def _properties(day: str) -> str:
 
 
 def _feature(day: str) -> str:
-    return ("'{\"type\":\"Feature\",\"id\":' || p.id || ',\"geometry\":' || ST_AsGeoJSON(p.geom) "
+    return (f"'{{\"type\":\"Feature\",\"id\":' || p.id || ',\"geometry\":' || ST_AsGeoJSON(p.geom, {EXACT}) "
             f"|| ',\"properties\":' || {_properties(day)}::text || '}}'")
 
 
@@ -99,7 +99,7 @@ def one_query(permit_id: int) -> SqlQuery:
     """One right as a Feature, with its remarks and record time stamps."""
     params = Params()
     text = (
-        "SELECT '{\"type\":\"Feature\",\"id\":' || p.id || ',\"geometry\":' || ST_AsGeoJSON(p.geom) "
+        f"SELECT '{{\"type\":\"Feature\",\"id\":' || p.id || ',\"geometry\":' || ST_AsGeoJSON(p.geom, {EXACT}) "
         f"|| ',\"properties\":' || ({_properties('current_date')}::jsonb || jsonb_build_object("
         "'commodity_list', to_jsonb(p.commodities), 'remarks', p.remarks, 'retrieved_at', p.retrieved_at, "
         "'created_at', p.created_at, 'updated_at', p.updated_at))::text || '}' "
