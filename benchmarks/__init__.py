@@ -1,0 +1,1 @@
+"""Reproducible measurements of Veta against its own SQL and against peer servers (not tests)."""

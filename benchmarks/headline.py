@@ -1,0 +1,64 @@
+"""Issue 2: the headline query through the API against the same SQL run directly (API overhead)."""
+
+from __future__ import annotations
+
+import httpx
+
+from benchmarks import data, servers
+from benchmarks.sqltime import api_and_sql
+from geo.deposits import DepositSearch, count_query, page_query
+
+W_LI = ("tungsten", "lithium")
+LEON = "24"
+
+# name: (query string of GET /deposits, the same search as geo/deposits.py receives it)
+VARIANTS = {
+    "outside": ("commodity=W,Li&area=leon&protection=outside",
+                DepositSearch(commodities=W_LI, area_code=LEON, protection="outside")),
+    "outside, limit 1000": ("commodity=W,Li&area=leon&protection=outside&limit=1000",
+                            DepositSearch(commodities=W_LI, area_code=LEON, protection="outside", limit=1000)),
+    "inside": ("commodity=W,Li&area=leon&protection=inside",
+               DepositSearch(commodities=W_LI, area_code=LEON, protection="inside")),
+}
+
+
+def _check_same_answer(url: str, sql_rows: int, search: DepositSearch) -> dict:
+    """The API answers what the SQL finds: the page size, and the count it reports."""
+    body = httpx.get(url, timeout=60).json()
+    expected = min(sql_rows, search.limit)
+    if body["numberReturned"] != expected:
+        raise RuntimeError(f"{url}: {body['numberReturned']} features, the SQL gives {expected}")
+    return {"numberMatched": body["numberMatched"], "numberReturned": body["numberReturned"]}
+
+
+def run_database(database: str) -> list[dict]:
+    url = data.url_of(database)
+    rows = []
+    with servers.veta(url) as base:
+        for name, (query, search) in VARIANTS.items():
+            target = f"{base}/deposits?{query}"
+            timings = api_and_sql(target, url, page_query(search), count_query(search))
+            answer = _check_same_answer(target, timings["sql_rows"], search)
+            rows.append({"database": database, "variant": name, "path": f"/deposits?{query}",
+                         **answer, **timings})
+    return rows
+
+
+def main() -> dict:
+    """Every variant on the sample alone and on the sample plus 100,000 deposits."""
+    return {"rows": [row for database in (data.SAMPLE_DB, data.LARGE_DB) for row in run_database(database)]}
+
+
+def table(result: dict) -> str:
+    """The result as the Markdown table of benchmarks/README.md."""
+    lines = [
+        "| database | variant | matched | API p50 ms | SQL page ms | SQL count ms | SQL both ms | EXPLAIN page+count ms | API / SQL |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['database']} | {r['variant']} | {r['numberMatched']} | {r['api_p50_ms']:.2f} | "
+            f"{r['sql_page_ms']:.2f} | {r['sql_count_ms']:.2f} | {r['sql_together_ms']:.2f} | "
+            f"{r['sql_page_explain_ms']:.2f} + {r['sql_count_explain_ms']:.2f} | {r['ratio']:.2f}x |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""The servers under test, each one uvicorn worker on its own loopback port, started and stopped."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from benchmarks.data import ROOT, WORK
+
+TIPG_VERSION = "1.6.1"
+TIPG_VENV = WORK / "tipg-venv"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def _serving(command: list[str], env: dict, ready_path: str, port: int, log: Path) -> Iterator[str]:
+    """Run a server process until the block ends; yields its base URL once `ready_path` answers."""
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{command[0]} exited; see {log}")
+                try:
+                    if httpx.get(url + ready_path, timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{url}{ready_path} not ready in 60 s; see {log}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(15)
+
+
+def _uvicorn(python: Path, app: str, port: int, *extra: str) -> list[str]:
+    # Both servers run the same way: one worker, uvloop + httptools, no access log.
+    return [str(python), "-m", "uvicorn", app, *extra, "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+            "--log-level", "warning"]
+
+
+@contextmanager
+def veta(database_url: str) -> Iterator[str]:
+    """Veta serving `database_url`."""
+    port = free_port()
+    command = _uvicorn(Path(sys.executable), "api.app:create_app", port, "--factory")
+    with _serving(command, {"DATABASE_URL": database_url}, "/deposits?limit=1", port,
+                  WORK / "veta.log") as url:
+        yield url
+
+
+def install_tipg() -> Path:
+    """tipg in its own virtualenv under benchmarks/.work (it pins its own FastAPI and friends)."""
+    python = TIPG_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"tipg=={TIPG_VERSION}", "uvicorn[standard]"],
+                       check=True)
+    return python
+
+
+@contextmanager
+def tipg(database_url: str) -> Iterator[str]:
+    """tipg serving the deposits table of `database_url`."""
+    port = free_port()
+    env = {
+        "DATABASE_URL": database_url,
+        "TIPG_DB_SCHEMAS": '["public"]',
+        "TIPG_DB_TABLES": '["public.deposits"]',
+        "TIPG_MAX_FEATURES_PER_QUERY": "10000",
+    }
+    command = _uvicorn(install_tipg(), "tipg.main:app", port)
+    with _serving(command, env, "/collections/public.deposits/items?limit=1", port,
+                  WORK / "tipg.log") as url:
+        yield url
