@@ -22,6 +22,7 @@ from shapely.validation import explain_validity
 from geo.crs import Crs
 from geo.errors import InvalidParameter
 from geo.sql import Params
+from geo.vocabulary import suggest
 
 if TYPE_CHECKING:
     from geo.cql2 import Queryable
@@ -29,10 +30,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class _Value:
-    """A translated operand: its SQL and its CQL2 type (a queryable type, or 'array', 'null')."""
+    """A translated operand: its SQL and its CQL2 type (a queryable type, or 'null'); the code
+    list of a queryable, or the text of a string literal, for checking one against the other."""
 
     sql: str
     type: str
+    enum: tuple[str, ...] | None = None
+    text: str | None = None
 
 
 _NUMERIC = ("integer", "number")
@@ -160,6 +164,9 @@ class FilterTranslator:
 
     def _comparison(self, op: str, left, right) -> str:
         a, b = self.value(left), self.value(right)
+        if op in ("=", "<>"):
+            self._in_code_list(a, b, left)
+            self._in_code_list(b, a, right)
         if b.type == "string_array" and a.type != "string_array":
             a, b = b, a
         if a.type == "string_array" and b.type == "string":
@@ -213,10 +220,13 @@ class FilterTranslator:
                     f"IN on the list property {_describe(subject)} needs string literals",
                     "commodity IN ('tungsten', 'lithium')",
                 )
+            for item in items:
+                self._in_code_list(a, _Value("", "string", text=item), subject)
             return f"({a.sql} && {self.params(list(items))}::text[])"
         values = [self.value(i) for i in items]
         for item, v in zip(items, values):
             self._comparable("IN", a, v, subject, item)
+            self._in_code_list(a, v, subject)
         return f"({a.sql} IN ({', '.join(v.sql for v in values)}))"
 
     def _spatial(self, op: str, left, right) -> str:
@@ -224,6 +234,14 @@ class FilterTranslator:
 
     def _array_function(self, op: str, left, right) -> str:
         return "(" + _ARRAY[op].format(a=self._array(left, op), b=self._array(right, op)) + ")"
+
+    def _in_code_list(self, a: _Value, b: _Value, subject) -> None:
+        """A literal compared with a coded property must be one of its codes: a near miss
+        ('Tungsten', 'operatin') would otherwise silently match nothing."""
+        if a.enum and b.text is not None and b.text not in a.enum:
+            near = suggest(b.text, a.enum)
+            hint = f"; did you mean {near!r}?" if near else ""
+            raise self._error(f"{b.text!r} is not a value of {_describe(subject)}{hint}", a.enum)
 
     def _comparable(self, op: str, a: _Value, b: _Value, left, right) -> None:
         def group(t: str) -> str:
@@ -256,7 +274,7 @@ class FilterTranslator:
         if isinstance(node, (int, float)):
             return self._number(node)
         if isinstance(node, str):
-            return _Value(f"{self.params(node)}::text", "string")
+            return _Value(f"{self.params(node)}::text", "string", text=node)
         if isinstance(node, list):
             raise self._error(
                 "a list is only allowed in IN and in A_ functions",
@@ -320,7 +338,7 @@ class FilterTranslator:
         queryable = self.fields.get(name) if isinstance(name, str) else None
         if queryable is None:
             raise self._error(f"unknown property {name!r}", sorted(self.fields))
-        return _Value(f"({queryable.sql})", queryable.type)
+        return _Value(f"({queryable.sql})", queryable.type, enum=queryable.enum)
 
     def _arithmetic(self, op: str, left, right) -> _Value:
         a, b = self.value(left), self.value(right)

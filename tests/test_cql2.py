@@ -27,6 +27,7 @@ from geo.cql2 import CONFORMANCE_CLASSES, Queryable, cql2_where, queryables_sche
 from geo.db import SESSION_SETTINGS, libpq_url
 from geo.errors import InvalidParameter
 from geo.sql import Params
+from geo.vocabulary import COMMODITY_CODES, MINE_STATUSES
 
 DEPOSIT_FIELDS = {
     q.name: q
@@ -35,9 +36,13 @@ DEPOSIT_FIELDS = {
         Queryable("name", "d.name", "string", "Name"),
         Queryable("main_commodity", "d.commodities[1]", "string", "Main commodity"),
         Queryable(
-            "commodity", "d.commodities", "string_array", "Commodities (any element matches)"
+            "commodity",
+            "d.commodities",
+            "string_array",
+            "Commodities (any element matches)",
+            enum=COMMODITY_CODES,
         ),
-        Queryable("mine_status", "d.mine_status", "string", "Mine status"),
+        Queryable("mine_status", "d.mine_status", "string", "Mine status", enum=MINE_STATUSES),
         Queryable("depth_top_m", "d.depth_top_m", "number", "Top, metres below surface"),
         Queryable("depth_bottom_m", "d.depth_bottom_m", "number", "Bottom, metres below surface"),
         Queryable("retrieved_at", "d.retrieved_at", "date", "Retrieved"),
@@ -558,9 +563,8 @@ def test_queryables_schema_describes_every_field():
         "format": "date",
     }
     assert props["geometry"]["format"] == "geometry-any" and "type" not in props["geometry"]
-    assert props["commodity"]["type"] == "array" and props["commodity"]["items"] == {
-        "type": "string"
-    }
+    assert props["commodity"]["type"] == "array"
+    assert props["commodity"]["items"] == {"type": "string", "enum": list(COMMODITY_CODES)}
     assert props["mine_status"]["enum"] == ["operating", "closed"]
     json.dumps(schema)
 
@@ -598,3 +602,32 @@ def test_pathological_filters_are_refused_without_crashing_the_process(run, filt
     with pytest.raises(InvalidParameter) as error:
         run(filter)
     assert error.value.parameter == "filter" and reason in error.value.reason
+
+
+@pytest.mark.parametrize(
+    "filter, reason",
+    [
+        (
+            "mine_status = 'operatin'",
+            "'operatin' is not a value of 'mine_status'; did you mean 'operating'?",
+        ),
+        ("'Operating' <> mine_status", "'Operating' is not a value of 'mine_status'"),
+        ("commodity = 'wolfram'", "'wolfram' is not a value of 'commodity'"),
+        ("commodity IN ('tungsten', 'litium')", "did you mean 'lithium'?"),
+        ("mine_status IN ('closed', 'shut')", "'shut' is not a value of 'mine_status'"),
+    ],
+)
+def test_a_literal_outside_a_code_list_is_refused_not_silently_unmatched(run, filter, reason):
+    with pytest.raises(InvalidParameter) as error:
+        run(filter)
+    assert reason in error.value.reason
+    assert "operating" in error.value.allowed or "tungsten" in error.value.allowed
+
+
+def test_codes_in_a_code_list_filter_normally(run, deposits):
+    assert run("mine_status IN ('closed', 'abandoned')") == where(
+        deposits, lambda r: r.mine_status in ("closed", "abandoned")
+    )
+    assert run("CASEI(mine_status) = CASEI('CLOSED')") == where(
+        deposits, lambda r: r.mine_status == "closed"
+    )
