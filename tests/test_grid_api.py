@@ -235,3 +235,30 @@ def test_validate_refuses_what_it_cannot_judge(client, params, payload, name):
     response = client.post("/permits/validate", params=params, json=payload)
     assert response.status_code == 400
     assert response.json()["invalid_params"][0]["name"] == name
+
+
+# --- the OGC API collection ------------------------------------------------------------------
+
+def test_grid_cells_is_an_ogc_collection_over_leon(client):
+    collection = client.get("/collections/grid_cells").json()
+    west, south, east, north = collection["extent"]["spatial"]["bbox"][0]
+    assert (west, south, east, north) == pytest.approx((-7.1, 42.0, -4.7, 43.25), abs=1e-12)
+    items = client.get("/collections/grid_cells/items", params={"limit": 1}).json()
+    # 2°24′ × 1°15′ of 20″ cells.
+    assert items["numberMatched"] == (144 * 60 // 20) * (75 * 60 // 20) == 97_200
+
+
+def test_grid_cells_items_in_a_bbox_and_one_item_agree_with_the_grid(client, engine):
+    body = client.get("/collections/grid_cells/items", params={"bbox": "-6.0,42.5,-5.99,42.51"}).json()
+    box = shapely.box(-6.0, 42.5, -5.99, 42.51)
+    expected = {id_of(i, j) for i in range(-1082, -1076) for j in range(7648, 7653)
+                if box_of(i, j).intersects(box)}  # the OGC bbox test counts touching cells
+    assert set(ids(body)) == expected
+    with engine.connect() as conn:
+        x, y = conn.execute(text(
+            "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM permits "
+            "WHERE status = 'granted' AND expires_on > current_date ORDER BY id LIMIT 1")).one()
+    held = id_of(math.floor(Fraction(x) / STEP), math.floor(Fraction(y) / STEP))
+    item = client.get(f"/collections/grid_cells/items/{held}").json()
+    assert item["properties"]["free"] is False
+    assert shape(item["geometry"]).normalize().equals_exact(box_of(*ij_of(held)).normalize(), 1e-9)
