@@ -15,6 +15,7 @@ from api.routes import downloads
 from api.routes import map as web_map
 from api.routes import ogc, ogc_items
 from api.routes import tiles
+from api.routes import screening
 from geo.db import create_pool, database_url
 from geo.settings import Settings, get_settings
 
@@ -54,5 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(downloads.router)
     app.include_router(tiles.router)
     app.include_router(web_map.router)
+    app.include_router(screening.router)
     app.mount("/static", StaticFiles(directory=web_map.STATIC_DIR), name="static")
     return app

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     }
     # Most grid cells one request may generate (/grid/cells, /grid/free).
     grid_max_cells: int = 100_000
+    # Site screening: the largest site one request may screen (km², geodesic), and the most
+    # sites one batch may hold.
+    screening_max_area_km2: float = 5_000.0
+    screening_max_batch: int = 10_000
 
 
 @lru_cache

@@ -1,0 +1,176 @@
+"""POST /screening (one site), POST /screening/batch and GET /screening/deposits (many)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Literal
+
+import asyncpg
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from api.links import same_query
+from api.ogc.html import render
+from api.params import parse_choices, parse_commodities, settings_of
+from api.screening_output import report_geojson, report_json, report_map
+from api.streaming import GEOJSON, feature_collection_tail, stream_features
+from geo import vocabulary as v
+from geo.areas import resolve_area
+from geo.errors import InvalidParameter
+from geo.screening import DEFAULT_RADIUS_M, MAX_RADIUS_M, ScreeningOptions, missing_reference, report_from_row, screen_query
+from geo.screening_batch import COLUMNS, batch_query, deposits_source, posted_sites_source
+from geo.settings import Settings
+from geo.sites import SITE_FORMS, parse_site, parse_sites
+from geo.sql import Params, SqlQuery
+
+router = APIRouter(tags=["screening"])
+CSV = "text/csv; charset=utf-8"
+ALL_ROWS = 2**62
+SITE_EXAMPLE = {"type": "Point", "coordinates": [-6.7708, 42.4694], "buffer_m": 1000,
+                "depth_top_m": 0, "depth_bottom_m": 300}
+
+
+def screening_options(
+    legal_effect: list[str] | None = Query(None, description="Legal effects that count towards the verdict, "
+                                           "comma-separated: exclusion, conditional (default both). Every "
+                                           "overlapping zone is listed whatever its effect."),
+    radius_m: float | None = Query(None, description=f"Radius for nearby zones in metres (default "
+                                   f"{DEFAULT_RADIUS_M:,.0f}, at most {MAX_RADIUS_M:,.0f})."),
+) -> ScreeningOptions:
+    effects = parse_choices(legal_effect, v.RESTRICTING_LEGAL_EFFECTS, "legal_effect")
+    radius = DEFAULT_RADIUS_M if radius_m is None else radius_m
+    if not 0 <= radius <= MAX_RADIUS_M:
+        raise InvalidParameter("radius_m", f"{radius:g} is out of range", f"0 to {MAX_RADIUS_M:,.0f} metres")
+    return ScreeningOptions(legal_effects=effects or v.RESTRICTING_LEGAL_EFFECTS, radius_m=radius)
+
+
+async def json_body(request: Request) -> object:
+    raw = await request.body()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidParameter("body", f"not JSON: {exc}", SITE_FORMS) from None
+
+
+def _body_doc(example: dict) -> dict:
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "object"}, "example": example},
+        "application/geo+json": {"schema": {"type": "object"}}}}}
+
+
+@router.post("/screening", response_class=Response, openapi_extra=_body_doc(SITE_EXAMPLE),
+             responses={200: {"content": {"application/json": {}, GEOJSON: {}, "text/html": {}}}})
+async def screen_site(
+    request: Request,
+    options: ScreeningOptions = Depends(screening_options),
+    f: Literal["json", "geojson", "html"] = Query("json", description="json (the report), geojson (the site "
+                                                  "and its pieces as features) or html (a printable report)."),
+    content_crs: str | None = Header(None, alias="Content-Crs", description="CRS of the body's coordinates "
+                                     "(e.g. <http://www.opengis.net/def/crs/EPSG/0/25830>); default CRS84."),
+    settings: Settings = Depends(settings_of),
+):
+    """What stands in the way of mining a site: the verdict (excluded, conditional, free) and
+    why, every overlapping zone in hectares and as a share of the site (with the 3D rule:
+    footprints and depth intervals must both overlap), zones within `radius_m`, overlapping
+    mining rights, free ground and the municipalities touched. The body is a GeoJSON Point
+    (with `buffer_m`), Polygon or MultiPolygon, or a Feature of one, in any supported CRS
+    (a `crs` member or the Content-Crs header), or `{"deposit": id}` / `{"permit": id}`;
+    `depth_top_m` / `depth_bottom_m` give the depth interval in metres below surface."""
+    site = parse_site(await json_body(request), content_crs, settings.screening_max_area_km2)
+    query = screen_query(site, options)
+    async with request.app.state.pool.acquire() as conn:
+        row = await conn.fetchrow(query.text, *query.values)
+    if row is None:
+        raise missing_reference(site)
+    report = report_from_row(row, site, options)
+    if f == "geojson":
+        return Response(report_geojson(report), media_type=GEOJSON)
+    if f == "html":
+        return render(request, "screening.html", report=report, map=report_map(report))
+    return Response(report_json(report), media_type="application/json")
+
+
+@router.post("/screening/batch", response_class=Response,
+             openapi_extra=_body_doc({"type": "FeatureCollection", "features": [
+                 {"type": "Feature", "id": "target-1", "geometry": SITE_EXAMPLE, "properties": {"name": "Target 1"}}]}),
+             responses={200: {"content": {GEOJSON: {}, "text/csv": {}}}})
+async def screen_batch(
+    request: Request,
+    options: ScreeningOptions = Depends(screening_options),
+    f: Literal["geojson", "csv"] = Query("geojson", description="geojson or csv (one row per site)."),
+    content_crs: str | None = Header(None, alias="Content-Crs", description="CRS of the body's coordinates."),
+    settings: Settings = Depends(settings_of),
+):
+    """Screen a FeatureCollection of up to 10,000 sites (Points with `buffer_m`, Polygons,
+    MultiPolygons; `buffer_m`, `depth_top_m`, `depth_bottom_m` in each feature's properties):
+    one row per site, in input order, with its verdict, the zones that decided it, the rights
+    holding ground there and the municipalities (INE codes). Streamed."""
+    body = await json_body(request)
+    sites = parse_sites(body, content_crs, settings.screening_max_area_km2, settings.screening_max_batch)
+    params = Params()
+    source = posted_sites_source(sites, params)
+    return await _stream(request, batch_query(source, params, options, geojson=f == "geojson"), f, "screening")
+
+
+@router.get("/screening/deposits", response_class=Response,
+            responses={200: {"content": {GEOJSON: {}, "text/csv": {}}}})
+async def screen_deposits(
+    request: Request,
+    options: ScreeningOptions = Depends(screening_options),
+    commodity: list[str] | None = Query(None, description="INSPIRE commodity name or chemical symbol, any "
+                                        "case; comma-separated or repeated (W,Li). Default: every commodity."),
+    area: str | None = Query(None, description="Admin area by INE code (24) or name (leon). Default: everywhere."),
+    f: Literal["geojson", "csv"] = Query("geojson", description="geojson or csv (one row per deposit)."),
+):
+    """Screen every deposit of the chosen commodities in an area, as one streamed table:
+    verdict, constraining zones (3D rule with each deposit's own depth interval), holding
+    rights and municipalities."""
+    params = Params()
+    area_code = None
+    if area is not None:
+        async with request.app.state.pool.acquire() as conn:
+            area_code = (await resolve_area(conn, area)).code
+    source = deposits_source(parse_commodities(commodity), area_code, params)
+    return await _stream(request, batch_query(source, params, options, geojson=f == "geojson"), f, "deposit-screening")
+
+
+async def _stream(request: Request, query: SqlQuery, f: str, filename: str) -> Response:
+    pool = request.app.state.pool
+    if f == "csv":
+        return await _stream_csv(pool, query, {"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+
+    def tail(returned, _next_key, _matched):
+        return feature_collection_tail(returned, returned, [{"rel": "self", "type": GEOJSON, "href": same_query(request)}])
+
+    return await stream_features(pool, query, ALL_ROWS, None, tail)
+
+
+async def _csv_chunks(pool: asyncpg.Pool, query: SqlQuery) -> AsyncIterator[bytes]:
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        async for record in conn.cursor(query.text, *query.values, prefetch=1000):
+            writer.writerow(record[1:])
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode()
+
+
+async def _stream_csv(pool: asyncpg.Pool, query: SqlQuery, headers: dict) -> StreamingResponse:
+    """CSV rows as PostgreSQL gives them; the query starts before the response does, so its
+    errors still come back as problem+json."""
+    chunks = _csv_chunks(pool, query)
+    first = await chunks.__anext__()
+
+    async def rest() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return StreamingResponse(rest(), media_type=CSV, headers=headers)
