@@ -32,6 +32,10 @@ Semantics worth knowing:
 - CASEI lower-cases; ACCENTI strips the diacritics of Latin letters (á → a, ñ → n).
 - Arithmetic `/`, `%` and `div` by zero give NULL (the row does not match) instead of failing
   the whole request.
+- A string literal compared (=, <>, IN) with a queryable that has an `enum` must be one of
+  its codes; a near miss is refused with a did-you-mean instead of silently matching nothing.
+- Filters are at most MAX_FILTER_CHARS characters and MAX_FILTER_DEPTH levels deep (see
+  _parse for why); identical filters are parsed once (an LRU cache of 256).
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ class FilterTranslator:
 
         if "null" in (a.type, b.type):
             raise self._error("NULL cannot be compared", "x IS NULL, x IS NOT NULL")
-        if group(a.type) == group(b.type) and a.type not in ("geometry", "array", "string_array"):
+        if group(a.type) == group(b.type) and a.type not in ("geometry", "string_array"):
             return
         hint = {
             "date": "DATE('2020-01-31')",
