@@ -68,7 +68,7 @@ def site_source(site: Site, params: Params) -> str:
     elif site.reference[0] == "deposit":
         base = f"SELECT geom, depth_top_m AS top, depth_bottom_m AS bottom FROM deposits WHERE id = {params(site.reference[1])}"
     else:
-        base = f"SELECT geom, NULL::float8, NULL::float8 FROM permits WHERE id = {params(site.reference[1])}"
+        base = f"SELECT geom, NULL::float8 AS top, NULL::float8 AS bottom FROM permits WHERE id = {params(site.reference[1])}"
     geom = "b.geom"
     if site.buffer_m:
         geom = f"ST_Buffer(b.geom::geography, {params(site.buffer_m)}::float8, 'quad_segs=16')::geometry"
@@ -159,10 +159,12 @@ def _zone_ref(zone: dict) -> dict:
     return {"zone_id": zone["id"], "name": zone["name"], "legal_effect": zone["legal_effect"]}
 
 
-def reasons_for(zones: list[dict], counted: tuple[str, ...]) -> list[dict]:
-    """The zones and rules that decided the verdict, and the overlaps that did not count."""
+def reasons_for(verdict: str, zones: list[dict], counted: tuple[str, ...]) -> list[dict]:
+    """The zones of the deciding legal effect that constrain the site, and the overlaps that
+    the 3D rule set aside."""
+    deciding = next((effect for effect, v in VERDICTS if v == verdict), None)
     reasons = [{**_zone_ref(z), "rule": f"{z['legal_effect']} zone overlaps the site in footprint and depth"}
-               for z in zones if z["constrains"]]
+               for z in zones if z["constrains"] and z["legal_effect"] == deciding]
     reasons += [{**_zone_ref(z), "rule": "footprints overlap but depth intervals do not (3D rule): "
                  "the zone does not constrain the site"}
                 for z in zones if z["legal_effect"] in counted and not z["depth_overlap"]]
@@ -182,7 +184,7 @@ def report_from_row(row, site: Site, options: ScreeningOptions) -> dict:
     verdict = verdict_of({z["legal_effect"] for z in zones if z["constrains"]})
     return {
         "verdict": verdict,
-        "reasons": reasons_for(zones, options.legal_effects),
+        "reasons": reasons_for(verdict, zones, options.legal_effects),
         "counted_legal_effects": list(options.legal_effects),
         "radius_m": options.radius_m,
         "site": site_json,
