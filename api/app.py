@@ -16,6 +16,7 @@ from api.routes import map as web_map
 from api.routes import ogc, ogc_items
 from api.routes import tiles
 from api.routes import screening
+from geo.counts import CountCache
 from geo.db import create_pool, database_url
 from geo.settings import Settings, get_settings
 
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.counts = CountCache(settings.count_cache_size)
     # Level 1: gzip at the default level 6 halves the throughput of big pages (OGC.md).
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     errors.install(app)

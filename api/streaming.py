@@ -11,15 +11,11 @@ import asyncpg
 import orjson
 from starlette.responses import StreamingResponse
 
+from geo.counts import UNCACHED, CountCache
 from geo.sql import SqlQuery
 
 GEOJSON = "application/geo+json"
 CHUNK_ROWS = 500
-
-
-async def _count(pool: asyncpg.Pool, query: SqlQuery) -> int:
-    async with pool.acquire() as conn:
-        return await conn.fetchval(query.text, *query.values)
 
 
 async def _features(
@@ -28,10 +24,11 @@ async def _features(
     limit: int,
     count: SqlQuery | None,
     tail: Callable[[int, Any, int | None], dict],
+    counts: CountCache,
 ) -> AsyncIterator[bytes]:
     """The collection's bytes: page rows are (keyset value, feature text); limit + 1 rows are
     read so that the tail knows whether there is a next page (last key, or None)."""
-    counting = asyncio.create_task(_count(pool, count)) if count else None
+    counting = asyncio.create_task(counts.count(pool, count)) if count else None
     try:
         async with pool.acquire() as conn, conn.transaction(readonly=True):
             returned, last_key, more = 0, None, False
@@ -75,10 +72,12 @@ async def stream_features(
     tail: Callable[[int, Any, int | None], dict],
     media_type: str = GEOJSON,
     headers: dict | None = None,
+    counts: CountCache = UNCACHED,
 ) -> StreamingResponse:
     """A streaming response; the query runs before the response starts, so its errors are
-    still answered as problem+json rather than as a truncated body."""
-    body = _features(pool, page, limit, count, tail)
+    still answered as problem+json rather than as a truncated body. The count comes from
+    `counts` when it has it for the current data."""
+    body = _features(pool, page, limit, count, tail, counts)
     first = await body.__anext__()
 
     async def rest() -> AsyncIterator[bytes]:

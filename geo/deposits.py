@@ -25,6 +25,9 @@ class DepositSearch:
     after_id: int | None = None
 
 
+# Every table a search reads (protection_zone_parts follows protection_zones).
+SEARCHED_TABLES = ("deposits", "admin_areas", "protection_zones")
+
 CRITICAL = [c.code for c in v.COMMODITIES if c.critical]
 STRATEGIC = [c.code for c in v.COMMODITIES if c.strategic]
 
@@ -104,7 +107,7 @@ def count_query(search: DepositSearch) -> SqlQuery:
     """The exact number of deposits matching the search, all pages together."""
     params = Params()
     where = _where(search, params, with_cursor=False)
-    return SqlQuery(f"SELECT count(*) FROM deposits d WHERE {where}", tuple(params.values))
+    return SqlQuery(f"SELECT count(*) FROM deposits d WHERE {where}", tuple(params.values), SEARCHED_TABLES)
 
 
 def one_query(deposit_id: int) -> SqlQuery:

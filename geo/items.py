@@ -277,7 +277,8 @@ def count_query(query: ItemsQuery) -> SqlQuery:
     """The exact number of items matching the query, all pages together."""
     params = Params()
     source = query.collection.from_sql(params)
-    return SqlQuery(f"SELECT count(*) FROM {source} WHERE {where_sql(query, params)}", tuple(params.values))
+    return SqlQuery(f"SELECT count(*) FROM {source} WHERE {where_sql(query, params)}", tuple(params.values),
+                    query.collection.tables)
 
 
 def item_query(collection: Collection, feature_id: str, crs: Crs) -> SqlQuery:

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
 
     default_limit: int = 100
     max_limit: int = 10_000
+    # Exact counts (numberMatched) remembered until their tables change (geo/counts.py); 0: none.
+    count_cache_size: int = 1024
     db_pool_min: int = 1
     db_pool_max: int = 10
 

@@ -23,3 +23,6 @@ class SqlQuery:
 
     text: str
     values: tuple
+    # The change-tracked tables whose rows the statement reads: a count over them is remembered
+    # until one of them changes (geo/counts.py). Empty: never remembered.
+    tables: tuple[str, ...] = ()

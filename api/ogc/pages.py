@@ -17,6 +17,7 @@ from fastapi import Request
 from api.links import same_query
 from api.ogc.documents import link
 from api.ogc.negotiation import GEOJSON, HTML
+from geo.counts import UNCACHED, CountCache
 from geo.items import Cursor, ItemsQuery, count_query, selected_properties
 from geo.sql import SqlQuery
 
@@ -31,16 +32,11 @@ class Page:
     matched: int
 
 
-async def _count(pool: asyncpg.Pool, query: SqlQuery) -> int:
-    async with pool.acquire() as conn:
-        return await conn.fetchval(query.text, *query.values)
-
-
-async def read_page(pool: asyncpg.Pool, query: ItemsQuery, page: SqlQuery) -> Page:
+async def read_page(pool: asyncpg.Pool, query: ItemsQuery, page: SqlQuery, counts: CountCache = UNCACHED) -> Page:
     """The page's rows and the exact number matched, counted at the same time on a second
-    connection. Rows are at most `limit` (the page is bounded in memory by it)."""
-    count = count_query(query)
-    counting = asyncio.create_task(_count(pool, count))
+    connection unless `counts` has it for the current data. Rows are at most `limit` (the
+    page is bounded in memory by it)."""
+    counting = asyncio.create_task(counts.count(pool, count_query(query)))
     try:
         async with pool.acquire() as conn:
             rows = await conn.fetch(page.text, *page.values)

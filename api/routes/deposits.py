@@ -59,7 +59,8 @@ async def list_deposits(request: Request, search: DepositSearch = Depends(deposi
         return feature_collection_tail(returned, matched, links)
 
     return await stream_features(
-        request.app.state.pool, page_query(search), search.limit, count_query(search), tail
+        request.app.state.pool, page_query(search), search.limit, count_query(search), tail,
+        counts=request.app.state.counts,
     )
 
 

@@ -31,9 +31,9 @@ async def collection_items(request: Request, query: ItemsQuery = Depends(items_q
     if unchanged := not_modified(request, etag):
         return unchanged
     headers = {**cache_headers(etag), "Content-Crs": f"<{query.crs.uri}>"}
-    pool = request.app.state.pool
+    pool, counts = request.app.state.pool, request.app.state.counts
     if f in ("csv", "fgb"):
-        page = await read_page(pool, query, records_query(query, "wkt" if f == "csv" else "wkb"))
+        page = await read_page(pool, query, records_query(query, "wkt" if f == "csv" else "wkb"), counts)
         links = page_links(request, page, FEATURE_FORMATS[f])
         # Files have no room for links: paging travels in the Link header (RFC 8288).
         headers["Link"] = ", ".join(f'<{x["href"]}>; rel="{x["rel"]}"' for x in links if x["rel"] in ("next", "prev"))
@@ -41,7 +41,7 @@ async def collection_items(request: Request, query: ItemsQuery = Depends(items_q
         name = f'{query.collection.id}.{f}'
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return Response(body, media_type=FEATURE_FORMATS[f], headers={k: v for k, v in headers.items() if v})
-    page = await read_page(pool, query, page_query(query))
+    page = await read_page(pool, query, page_query(query), counts)
     if f == "html":
         features = [orjson.loads(row[1]) for row in page.rows]
         shown = [query.collection.by_name[n] for n in query.properties] if query.properties is not None \

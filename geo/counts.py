@@ -1,0 +1,50 @@
+"""Exact counts remembered until the data changes: `numberMatched` without recounting every page."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import asyncpg
+
+from geo.sql import SqlQuery
+
+# What a count depends on besides its statement: the change counters (migration 0005) of the
+# tables it reads, and the day, since which protection zones are in force follows current_date.
+_STATE = (
+    "SELECT current_date, array_agg(version ORDER BY table_name), count(*) "
+    "FROM table_changes WHERE table_name = ANY($1::text[])"
+)
+
+
+class CountCache:
+    """The most recently used exact counts, by statement, bound values, day and the versions of
+    the tables in `SqlQuery.tables`. A write to any of those tables bumps its counter in the
+    writing transaction, so a count is never served for data it was not made from: requests that
+    see the new counter miss and count again. Size 0 counts every time."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._counts: OrderedDict[tuple, int] = OrderedDict()
+
+    async def count(self, pool: asyncpg.Pool, query: SqlQuery) -> int:
+        async with pool.acquire() as conn:
+            if not self.size or not query.tables:
+                return await conn.fetchval(query.text, *query.values)
+            day, versions, tracked = await conn.fetchrow(_STATE, sorted(set(query.tables)))
+            if tracked < len(set(query.tables)):
+                # A table without a counter: nothing would tell when the count goes stale.
+                return await conn.fetchval(query.text, *query.values)
+            # repr: the values may hold lists (commodity codes), which do not hash.
+            key = (query.text, repr(query.values), day, tuple(versions))
+            if key in self._counts:
+                self._counts.move_to_end(key)
+                return self._counts[key]
+            matched = await conn.fetchval(query.text, *query.values)
+        self._counts[key] = matched
+        if len(self._counts) > self.size:
+            self._counts.popitem(last=False)
+        return matched
+
+
+# For callers without a cache of their own: counts every time.
+UNCACHED = CountCache(0)
