@@ -57,10 +57,11 @@ def report_geojson(report: dict) -> bytes:
 def report_map(report: dict) -> dict:
     """SVG path data of the site, zone overlaps, permits and nearby context, in a square
     viewBox of MAP_SIZE units around the site (LAEA metres, north up)."""
-    layers = [("site", report["site"]["geometry"], "site")]
+    # Drawn in this order: the site's outline last, on top of what fills it.
+    layers = [("free", report["free_ground"]["geometry"], "free ground")]
     layers += [(f"zone {z['legal_effect']}", z["geometry"], z["name"]) for z in report["zones"]]
     layers += [("permit", p["geometry"], p["registry_number"]) for p in report["permits"]]
-    layers.append(("free", report["free_ground"]["geometry"], "free ground"))
+    layers.append(("site", report["site"]["geometry"], "site"))
     shapes = [(css, shapely.transform(shape(g), _project), title) for css, g, title in layers]
     x0, y0, x1, y1 = shapely.GeometryCollection([g for _, g, _ in shapes]).bounds
     # A point site with point pieces has no extent: show a kilometre around it.

@@ -265,9 +265,8 @@ def _flip(kind: str, raw: list) -> list:
 
 
 def _check_lonlat(kind: str, raw: list, where: str) -> None:
-    points = np.array(raw if kind == "Point" else
-                      [p for ring in (raw if kind == "Polygon" else [r for poly in raw for r in poly]) for p in ring])
-    points = points.reshape(-1, 2)
+    rings = [[raw]] if kind == "Point" else raw if kind == "Polygon" else [r for polygon in raw for r in polygon]
+    points = np.array([p for ring in rings for p in ring])
     allowed = "longitude within ±180 and latitude within ±90 (check the axis order of the CRS)"
     if (bad := np.abs(points[:, 1]) > 90).any():
         raise InvalidParameter(where, f"latitude out of range: {points[bad][0][1]:g}", allowed)

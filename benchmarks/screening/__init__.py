@@ -1,0 +1,1 @@
+"""Site screening benchmarks (issue 4): see benchmarks/README.md."""
