@@ -62,6 +62,7 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
     rows = validate(layer, mapping, table.columns, geometry, table.geometry_columns, options.repair,
                     progress.stage("validating", len(table)))
     report.ignored_columns = rows.ignored_columns
+    report.notes += rows.notes
     report.repairs = rows.repairs
     reading = [replace(p, source_id=rows.ids[p.row - 1]) for p in table.problems]
     position = crs_.position_problems(geometry, rows.ids, mapping.region, choice.crs.is_geographic)
@@ -78,7 +79,7 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
             try:
                 with conn.begin_nested():
                     write_rows(conn, layer, rows, source, options.replace_source, report,
-                               progress.stage("writing", len(rows.records)))
+                               progress.stage("writing", len(rows.rows)))
                 report.outcome = "written"
             except DBAPIError as exc:
                 report.problems.append(Problem(None, None, "database", str(exc.orig).strip()))

@@ -27,17 +27,19 @@ _POLYGONAL = ("Polygon", "MultiPolygon")
 
 @dataclass
 class ValidRows:
-    """The rows that passed, as records in `columns` order, and what was wrong with the rest."""
+    """The rows that passed, column by column, and what was wrong with the rest."""
 
     columns: list[str]
-    records: list[tuple] = field(default_factory=list)
-    geometry: list[str] = field(default_factory=list)  # hex EWKB, SRID 4326
+    # Column name -> the valid rows' values, in row order.
+    values: dict[str, list] = field(default_factory=dict)
+    geometry: list[str] = field(default_factory=list)  # hex WKB, lon/lat
     rows: list[int] = field(default_factory=list)
     # The record id of every row (None where it has none), valid or not.
     ids: list[str | None] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     repairs: list[Repair] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def keys(self) -> list[str]:
@@ -47,13 +49,9 @@ class ValidRows:
     def drop(self, bad_rows: set[int]) -> None:
         """Leave out rows found bad after validation (by position)."""
         keep = [k for k, row in enumerate(self.rows) if row not in bad_rows]
-        self.records = [self.records[k] for k in keep]
+        self.values = {name: [column[k] for k in keep] for name, column in self.values.items()}
         self.geometry = [self.geometry[k] for k in keep]
         self.rows = [self.rows[k] for k in keep]
-
-    @property
-    def rejected_rows(self) -> set[int]:
-        return {p.row for p in self.problems if p.row is not None}
 
 
 class _Bad(ValueError):
@@ -135,17 +133,20 @@ def _items(value) -> list[str]:
 
 def _list(value, spec: Field) -> list[str]:
     items = _items(value)
-    if spec.name == "commodities":
-        codes = []
-        for item in items:
-            code = v.commodity_code(item)
-            if code is None:
-                hint = v.suggest_commodity(item)
-                raise _Bad(f"unknown commodity {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
-                           + " (allowed: INSPIRE commodity names or chemical symbols)")
+    if not items and spec.required:
+        raise _Bad("required field is empty")
+    if spec.name != "commodities":
+        return [_code(item, spec) for item in items]
+    codes = []
+    for item in items:
+        code = v.commodity_code(item)
+        if code is None:
+            hint = v.suggest_commodity(item)
+            raise _Bad(f"unknown commodity {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
+                       + " (allowed: INSPIRE commodity names or chemical symbols)")
+        if code not in codes:  # 'W; tungsten' names one commodity
             codes.append(code)
-        return codes
-    return [_code(item, spec) for item in items]
+    return codes
 
 
 _CONVERT: dict[str, Callable] = {"text": _text, "number": _number, "integer": _integer,
@@ -170,42 +171,37 @@ def _geometry_checks(layer: Layer, geometry: np.ndarray, repair: bool, ids: list
     """Promote polygons to multipolygons, repair if asked, and report each bad geometry."""
     missing = shapely.is_missing(geometry)
     out = geometry.copy()
-    bad = set()
     for i in map(int, np.flatnonzero(missing)):
         validated.problems.append(Problem(i + 1, ids[i], "geometry", "no geometry (null)"))
-        bad.add(i)
-    present = np.flatnonzero(~missing).astype(int)
-    if shapely.has_z(geometry[present]).any():
-        out[present] = shapely.force_2d(geometry[present])
+    present = np.flatnonzero(~missing)
+    if shapely.has_z(out[present]).any():
+        out[present] = shapely.force_2d(out[present])
+        validated.notes.append("Z coordinates dropped: Veta stores 2D geometries (depths are fields)")
     empty = shapely.is_empty(out[present])
     for i in map(int, present[empty]):
         validated.problems.append(Problem(i + 1, ids[i], "geometry", "empty geometry"))
-        bad.add(i)
     check = present[~empty]
-    valid = shapely.is_valid(out[check])
-    for i in map(int, check[~valid]):
+    invalid = check[~shapely.is_valid(out[check])]
+    for i in map(int, invalid):
         reason = shapely.is_valid_reason(out[i])
-        if not repair:
+        if repair:
+            out[i], action = _repaired(out[i])
+            validated.repairs.append(Repair(i + 1, ids[i], reason, action))
+        else:
             validated.problems.append(Problem(i + 1, ids[i], "geometry",
                                               f"invalid geometry: {reason} (--repair makes it valid)"))
-            bad.add(i)
-            continue
-        fixed, action = _repaired(out[i])
-        out[i] = fixed
-        validated.repairs.append(Repair(i + 1, ids[i], reason, action))
-    for i in map(int, check):
-        if i in bad:
-            continue
-        name = out[i].geom_type
-        if name == "Polygon" and "MultiPolygon" in layer.geometry_types:
-            out[i] = shapely.MultiPolygon([out[i]])
-        elif name == "MultiPoint" and "Point" in layer.geometry_types and len(out[i].geoms) == 1:
-            out[i] = out[i].geoms[0]
-        elif name not in layer.geometry_types:
-            allowed = ", ".join(layer.geometry_types + (("Polygon",) if "MultiPolygon" in layer.geometry_types else ()))
-            validated.problems.append(Problem(i + 1, ids[i], "geometry",
-                                              f"a {name} cannot be a {layer.name} geometry (allowed: {allowed})"))
-            bad.add(i)
+    if len(invalid) and not repair:
+        check = np.setdiff1d(check, invalid)
+    kinds = shapely.get_type_id(out[check])
+    if "MultiPolygon" in layer.geometry_types:
+        polygons = check[kinds == shapely.GeometryType.POLYGON]
+        out[polygons] = shapely.multipolygons(out[polygons], indices=np.arange(len(polygons)))
+        kinds[kinds == shapely.GeometryType.POLYGON] = shapely.GeometryType.MULTIPOLYGON
+    allowed = {getattr(shapely.GeometryType, t.upper()) for t in layer.geometry_types}
+    names = ", ".join(layer.geometry_types + (("Polygon",) if "MultiPolygon" in layer.geometry_types else ()))
+    for i in map(int, check[~np.isin(kinds, list(allowed))]):
+        validated.problems.append(Problem(i + 1, ids[i], "geometry",
+                                          f"a {out[i].geom_type} cannot be a {layer.name} geometry (allowed: {names})"))
     return out
 
 
@@ -225,10 +221,9 @@ def _repaired(geom) -> tuple[object, str]:
     return result, action
 
 
-def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np.ndarray,
-             geometry_columns: tuple[str, ...], repair: bool,
-             progress: Callable[[int], None] = lambda n: None) -> ValidRows:
-    """Every row checked; valid rows converted, invalid rows reported with field and reason."""
+def _mapped_fields(layer: Layer, mapping: Mapping, columns: pd.DataFrame) -> dict[str, list[str]]:
+    """Veta field -> file columns, refusing a mapping that names a missing column or leaves a
+    required field without a column or constant."""
     mapping.check_against(layer)
     sources = mapping.columns_for(layer, list(columns.columns))
     for name, cols in sources.items():
@@ -243,98 +238,176 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
             "mapping", f"required field(s) {', '.join(missing)} of {layer.name} come from no column "
             f"(file columns: {', '.join(map(str, columns.columns))})",
             "a [fields] entry naming a column, or a [constants] value")
-    written = [f for f in layer.fields if f in supplied]
-    derived = []
-    if "commodities" in written and "commodity_importance" not in supplied and layer.name == "deposits":
-        derived.append("commodity_importance")
+    return sources
+
+
+def _convert_column(spec: Field, raw: pd.Series, values: dict[str, str] | None) -> tuple[list, dict[int, str]]:
+    """One field for every row: the values, and the reason for each cell that failed. Each
+    distinct cell is converted once (files repeat their code-list values a lot)."""
+    if spec.kind == "text" and spec.allowed is None and values is None and \
+            pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
+        return _plain_text_column(spec, raw)
+    try:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    except TypeError:  # list cells (GeoJSON arrays, Parquet lists) are not hashable
+        converted = [_convert_cell(spec, cell, values) for cell in raw]
+        return [c[0] for c in converted], {i: c[1] for i, c in enumerate(converted) if c[1]}
+    converted = [_convert_cell(spec, u, values) for u in uniques] + [_convert_cell(spec, None, values)]
+    out = np.empty(len(converted), dtype=object)
+    out[:] = [c[0] for c in converted]
+    errors = {}
+    failed = [k for k, c in enumerate(converted) if c[1]]
+    if failed:
+        codes_all = np.where(codes < 0, len(converted) - 1, codes)
+        for i in np.flatnonzero(np.isin(codes_all, failed)):
+            errors[int(i)] = converted[codes_all[i]][1]
+    return out[codes].tolist(), errors
+
+
+def _plain_text_column(spec: Field, raw: pd.Series) -> tuple[list, dict[int, str]]:
+    """Free text (names, ids, remarks) done by pandas: strip, blank is NULL, length limit."""
+    text = raw.astype("string[pyarrow]").str.strip()
+    blank = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
+    errors = {}
+    if spec.required:
+        errors.update({int(i): "required field is empty" for i in np.flatnonzero(blank)})
+    if spec.max_length:
+        lengths = text.str.len().to_numpy(dtype=float, na_value=0)
+        for i in np.flatnonzero(lengths > spec.max_length):
+            errors[int(i)] = f"{int(lengths[i])} characters, at most {spec.max_length} allowed"
+    out = text.to_numpy(dtype=object, na_value=None)
+    out[blank] = None
+    return out.tolist(), errors
+
+
+def _convert_cell(spec: Field, cell, values: dict[str, str] | None) -> tuple[object, str | None]:
+    if _blank(cell):
+        return None, ("required field is empty" if spec.required else None)
+    if values is not None:
+        key = str(cell).strip()
+        if key not in values:
+            return None, (f"value {key!r} is not in the mapping's [values.{spec.name}] table "
+                          f"(allowed: {', '.join(values)})")
+        cell = values[key] or None
+        if cell is None:
+            return None, ("required field is empty" if spec.required else None)
+    try:
+        return _CONVERT[spec.kind](cell, spec), None
+    except _Bad as exc:
+        return None, str(exc)
+
+
+def _commodity_column(spec: Field, cells: list[list]) -> tuple[list, list, dict[int, str]]:
+    """Deposit commodities from one or more columns, with their importance by column."""
+    if len(cells) == 1:
+        listed = Field(spec.name, "list", spec.required, allowed=spec.allowed)
+        codes, errors = _convert_column(listed, pd.Series(cells[0], dtype=object), None)
+        # The first commodity is the main one, the rest by-products (one list per length).
+        by_length = {k: [v.COMMODITY_IMPORTANCE[0]] + [v.COMMODITY_IMPORTANCE[1]] * (k - 1)
+                     for k in {len(c) for c in codes if c is not None}}
+        return codes, [None if c is None else by_length[len(c)] for c in codes], errors
+    codes, importance, errors, seen = [], [], {}, {}
+    for i, row in enumerate(zip(*cells, strict=True)):
+        key = tuple(str(c) if isinstance(c, list | np.ndarray) else c for c in row)
+        if key not in seen:
+            try:
+                found = _commodities(list(row), spec)
+                seen[key] = (*found, "required field is empty" if not found[0] else None)
+            except _Bad as exc:
+                seen[key] = (None, None, str(exc))
+        c, imp, error = seen[key]
+        codes.append(c)
+        importance.append(imp)
+        if error:
+            errors[i] = error
+    return codes, importance, errors
+
+
+def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np.ndarray,
+             geometry_columns: tuple[str, ...], repair: bool,
+             progress: Callable[[int], None] = lambda n: None) -> ValidRows:
+    """Every row checked; valid rows converted, invalid rows reported with field and reason."""
+    sources = _mapped_fields(layer, mapping, columns)
+    n = len(columns)
+    written = [f for f in layer.fields if f in sources or f in mapping.constants]
+    values: dict[str, list] = {}
+    errors: dict[str, dict[int, str]] = {}
+    for name in written:
+        spec = layer.fields[name]
+        if name in mapping.constants:
+            value, error = _convert_cell(spec, mapping.constants[name], None)
+            if error:
+                raise InvalidParameter(f"mapping [constants] {name}", error)
+            values[name] = [value] * n
+        elif name == "commodities" and layer.name == "deposits":
+            cells = [columns[c].tolist() for c in sources[name]]
+            values[name], importance, errors[name] = _commodity_column(spec, cells)
+            if "commodity_importance" not in sources and "commodity_importance" not in mapping.constants:
+                values["commodity_importance"] = importance
+        else:
+            values[name], errors[name] = _convert_column(spec, columns[sources[name][0]],
+                                                         mapping.values.get(name))
+        progress(n // (len(written) + 1))
     if layer.name == "admin_areas":
-        derived.append("name_folded")
-    validated = ValidRows(columns=written + derived)
+        values["name_folded"] = [None if x is None else v.fold(x) for x in values["name"]]
+    for name in layer.fields:  # lists the database requires even when empty
+        if name in values and layer.fields[name].kind == "list" and not layer.fields[name].required:
+            values[name] = [[] if x is None else x for x in values[name]]
+
+    validated = ValidRows(columns=list(values))
     used = {c for cols in sources.values() for c in cols} | set(geometry_columns)
     validated.ignored_columns = [str(c) for c in columns.columns if c not in used]
-
     key_field = layer.record_id
-    cells = {name: [columns[c].to_numpy(dtype=object) for c in cols] for name, cols in sources.items()}
-    n = len(columns)
-    ids = [None] * n
-    if key_field in cells:
-        ids = [None if _blank(x) else _text(x, Field(key_field, "text", True)) for x in cells[key_field][0]]
-    elif key_field in mapping.constants:
-        ids = [str(mapping.constants[key_field])] * n
+    ids = [None if x is None else str(x) for x in values[key_field]]
     validated.ids = ids
 
-    geometry = _geometry_checks(layer, geometry, repair, ids, validated)
-    bad_rows = validated.rejected_rows
+    for name, by_row in errors.items():
+        validated.problems += [Problem(i + 1, ids[i], name, reason) for i, reason in by_row.items()]
     first_row: dict[str, int] = {}
-    valid_geometry = []
-    for i in range(n):
-        row, problems, record = i + 1, [], {}
-        for name in written:
-            spec = layer.fields[name]
-            raw = [mapping.constants[name]] if name in mapping.constants else [c[i] for c in cells[name]]
-            table = mapping.values.get(name)
-            if table is not None and not _blank(raw[0]) and name not in mapping.constants:
-                key = str(raw[0]).strip()
-                if key not in table:
-                    problems.append(Problem(row, ids[i], name, f"value {key!r} is not in the mapping's "
-                                            f"[values.{name}] table (allowed: {', '.join(table)})"))
-                    continue
-                raw = [table[key] or None]
-            try:
-                if name == "commodities" and layer.name == "deposits":
-                    record["commodities"], importance = _commodities(raw, spec)
-                    if "commodity_importance" in derived:
-                        record["commodity_importance"] = importance
-                    value = record["commodities"]
-                    if not value and spec.required:
-                        raise _Bad("required field is empty")
-                    continue
-                value = None if _blank(raw[0]) else _CONVERT[spec.kind](raw[0], spec)
-            except _Bad as exc:
-                problems.append(Problem(row, ids[i], name, str(exc)))
-                continue
-            if value is None and spec.required:
-                problems.append(Problem(row, ids[i], name, "required field is empty"))
-            record[name] = value if spec.kind != "list" or value is not None else []
-        problems += _rules(layer, record, row, ids[i])
-        if ids[i] is not None:
-            if ids[i] in first_row:
-                problems.append(Problem(row, ids[i], key_field,
-                                        f"duplicate id: row {first_row[ids[i]]} has the same {key_field}"))
-            else:
-                first_row[ids[i]] = row
-        validated.problems += problems
-        if (i + 1) % 10_000 == 0:
-            progress(10_000)
-        if problems or row in bad_rows:
+    for i, key in enumerate(ids):
+        if key is None:
             continue
-        if "name_folded" in derived:
-            record["name_folded"] = v.fold(record["name"])
-        validated.records.append(tuple(record.get(c) for c in validated.columns))
-        validated.rows.append(row)
-        valid_geometry.append(geometry[i])
-    progress(n % 10_000)
+        if key in first_row:
+            validated.problems.append(Problem(i + 1, key, key_field,
+                                              f"duplicate id: row {first_row[key]} has the same {key_field}"))
+        else:
+            first_row[key] = i + 1
+    validated.problems += _rules(values, ids)
+    geometry = _geometry_checks(layer, geometry, repair, ids, validated)
     validated.problems.sort(key=lambda p: (p.row or 0))
-    if valid_geometry:
-        validated.geometry = shapely.to_wkb(shapely.set_srid(np.array(valid_geometry, dtype=object), 4326),
-                                            hex=True, include_srid=True).tolist()
+
+    good = np.ones(n, dtype=bool)
+    good[[p.row - 1 for p in validated.problems if p.row is not None]] = False
+    keep = np.flatnonzero(good)
+    validated.values = values if len(keep) == n else {
+        name: [column[i] for i in keep] for name, column in values.items()}
+    validated.rows = (keep + 1).tolist()
+    if len(keep):
+        validated.geometry = shapely.to_wkb(geometry[keep], hex=True).tolist()
+    progress(n - (n // (len(written) + 1)) * len(written))
     return validated
 
 
-def _rules(layer: Layer, record: dict, row: int, source_id: str | None) -> list[Problem]:
+def _rules(values: dict[str, list], ids: list) -> list[Problem]:
     """The table's cross-field CHECKs, answered per row instead of failing the whole write."""
     problems = []
-    top, bottom = record.get("depth_top_m"), record.get("depth_bottom_m")
-    if top is not None and top < 0:
-        problems.append(Problem(row, source_id, "depth_top_m", f"{top} is above the surface (allowed: ≥ 0 m)"))
-    if bottom is not None and bottom <= (top or 0):
-        problems.append(Problem(row, source_id, "depth_bottom_m",
-                                f"bottom {bottom} m is not below the top {top or 0} m"))
+    n = len(ids)
+    if "depth_top_m" in values or "depth_bottom_m" in values:
+        top = np.array(values.get("depth_top_m", [None] * n), dtype=float)  # None is NaN
+        bottom = np.array(values.get("depth_bottom_m", [None] * n), dtype=float)
+        for i in map(int, np.flatnonzero(top < 0)):
+            problems.append(Problem(i + 1, ids[i], "depth_top_m", f"{top[i]} is above the surface (allowed: ≥ 0 m)"))
+        for i in map(int, np.flatnonzero(bottom <= np.nan_to_num(top, nan=0.0))):
+            problems.append(Problem(i + 1, ids[i], "depth_bottom_m",
+                                    f"bottom {bottom[i]} m is not below the top {np.nan_to_num(top[i])} m"))
     for start, end in (("applied_on", "granted_on"), ("valid_from", "valid_to")):
-        if record.get(start) and record.get(end) and record[end] < record[start]:
-            problems.append(Problem(row, source_id, end, f"{record[end]} is before {start} {record[start]}"))
-    codes, importance = record.get("commodities"), record.get("commodity_importance")
-    if codes is not None and importance is not None and len(codes) != len(importance):
-        problems.append(Problem(row, source_id, "commodity_importance",
-                                f"{len(importance)} importances for {len(codes)} commodities"))
+        if start in values and end in values:
+            for i, (a, b) in enumerate(zip(values[start], values[end], strict=True)):
+                if a and b and b < a:
+                    problems.append(Problem(i + 1, ids[i], end, f"{b} is before {start} {a}"))
+    if "commodities" in values and "commodity_importance" in values:
+        for i, (codes, importance) in enumerate(zip(values["commodities"], values["commodity_importance"], strict=True)):
+            if codes is not None and importance is not None and len(codes) != len(importance):
+                problems.append(Problem(i + 1, ids[i], "commodity_importance",
+                                        f"{len(importance)} importances for {len(codes)} commodities"))
     return problems
