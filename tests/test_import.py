@@ -18,6 +18,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from geo.cli import app
+from geo.errors import InvalidParameter
 from geo.importing.pipeline import ImportOptions, import_file
 from geo.settings import get_settings
 
@@ -354,3 +355,37 @@ def test_dry_run_validates_and_writes_nothing(engine, tmp_path):
                                                repair=True, dry_run=True))
     assert report.outcome == "dry_run" and len(report.repairs) == 14
     assert rows(engine, "SELECT count(*) FROM protection_zones WHERE source = 't-dry'")[0][0] == 0
+
+
+# --- presets --------------------------------------------------------------------------------
+
+def test_mrds_preset_maps_commodity_columns_to_importance_and_development_status(engine, tmp_path):
+    (lon1, lat1), (lon2, lat2) = PLACES["penadelseo"], PLACES["medulas"]
+    csv = write(tmp_path / "mrds.csv",
+                "dep_id,url,site_name,latitude,longitude,commod1,commod2,commod3,dev_stat\n"
+                f'10001,https://mrdata.usgs.gov/mrds/10001,Pena del Seo,{lat1},{lon1},Tungsten,"Tin, Bismuth",Gold,Past Producer\n'
+                f"10002,https://mrdata.usgs.gov/mrds/10002,Las Medulas,{lat2},{lon2},Gold,,,Occurrence\n")
+    report = import_file(engine, ImportOptions(csv, mapping="preset:mrds", source="t-mrds"))
+    assert report.outcome == "written" and report.inserted == 2, report.problems
+    found = {r[0]: r[1:] for r in rows(engine, "SELECT source_id, commodities, commodity_importance, occurrence_type, "
+                                               "mine_status, location_precision FROM deposits WHERE source = 't-mrds'")}
+    assert found["10001"] == (["tungsten", "tin", "bismuth", "gold"], ["main", "by_product", "by_product", "trace"],
+                              "mineralDeposit", "closed", "approximate")
+    assert found["10002"] == (["gold"], ["main"], "occurrence", None, "approximate")
+    db = stored(engine, "deposits", "t-mrds")
+    assert (db["10001"].x, db["10001"].y) == (lon1, lat1)
+
+
+def test_miteco_preset_reads_the_catastro_minero_export(engine):
+    report = import_file(engine, ImportOptions(DATA / "catastro_minero_sample.csv", mapping="preset:miteco",
+                                               source="t-miteco", dry_run=True))
+    assert report.outcome == "dry_run" and report.layer == "permits"
+    assert report.rows_read == 4 and not report.problems
+
+
+def test_an_unknown_preset_or_mapping_field_is_refused_naming_what_is_allowed(engine, tmp_path):
+    with pytest.raises(InvalidParameter, match="preset:natura2000"):
+        import_file(engine, ImportOptions(MUNICIPALITIES, mapping="preset:natura", source="t-x"))
+    mapping = write(tmp_path / "m.toml", MUNICIPALITY_ZONES.replace('name = "name"', 'nmae = "name"'))
+    with pytest.raises(InvalidParameter, match="not a field of protection_zones"):
+        import_file(engine, ImportOptions(MUNICIPALITIES, mapping=str(mapping), source="t-x"))

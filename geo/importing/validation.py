@@ -59,13 +59,12 @@ class _Bad(ValueError):
 
 
 def _blank(value) -> bool:
-    if value is None:
+    """No value: None, NaN, NaT or only spaces."""
+    if value is None or value is pd.NaT:
         return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    if value is pd.NaT or (isinstance(value, str) and not value.strip()):
-        return True
-    return False
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and not value.strip()
 
 
 def _text(value, spec: Field):
