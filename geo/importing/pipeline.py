@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -14,8 +14,8 @@ from geo.errors import InvalidParameter
 from geo.importing import crs as crs_
 from geo.importing.layers import LAYERS
 from geo.importing.mapping import load_mapping
-from geo.importing.reading import checksum, read_source
 from geo.importing.progress import Stages
+from geo.importing.reading import checksum, read_source
 from geo.importing.report import ImportReport, Problem
 from geo.importing.validation import validate
 from geo.importing.writing import record_run, write_rows
@@ -40,7 +40,7 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
     """Run one import; the report says what happened. Nothing is written unless every row
     passed (or --skip-invalid), and then everything is written in one transaction."""
     progress = progress or Stages()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     mapping = load_mapping(options.mapping)
     layer_name = options.layer or mapping.layer
     if layer_name not in LAYERS:
@@ -85,7 +85,9 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
                 report.problems.append(Problem(None, None, "database", str(exc.orig).strip()))
                 report.inserted = report.updated = report.unchanged = report.deleted = 0
                 report.outcome = "refused"
-        record_run(conn, report, checksum(options.path), started, datetime.now(timezone.utc),
-                   getpass.getuser(), options.dry_run)
+        finished = datetime.now(UTC)
+        report.seconds = (finished - started).total_seconds()
+        record_run(conn, report, checksum(options.path), started, finished, getpass.getuser(),
+                   options.dry_run)
     return report
 

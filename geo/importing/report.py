@@ -42,6 +42,7 @@ class ImportReport:
     unchanged: int = 0
     deleted: int = 0
     rejected: int = 0
+    seconds: float = 0.0
     # CRS found, CRS used and the transformation PROJ chose (with its accuracy).
     crs: dict = field(default_factory=dict)
     mapping: str = ""
@@ -64,7 +65,8 @@ def print_report(report: ImportReport, console: Console) -> None:
     console.print(
         f"[bold]{report.file}[/] → {report.layer} (source {report.source}): [bold]{report.outcome}[/]; "
         f"read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
-        f"unchanged {report.unchanged}, deleted {report.deleted}, rejected {report.rejected}")
+        f"unchanged {report.unchanged}, deleted {report.deleted}, rejected {report.rejected} "
+        f"in {report.seconds:.1f} s ({report.rows_read / max(report.seconds, 1e-9):,.0f} rows/s)")
     if report.crs:
         console.print("CRS: " + ", ".join(f"{k} {v}" for k, v in report.crs.items()))
     for note in report.notes:
@@ -76,8 +78,7 @@ def print_report(report: ImportReport, console: Console) -> None:
         if not rows:
             continue
         table = Table(title=f"{title} ({len(rows)})", show_lines=False)
-        for column in ("row", "source id", "field" if title == "Problems" else "was", 
-                       "reason" if title == "Problems" else "done"):
+        for column in ("row", "source id", *(("field", "reason") if title == "Problems" else ("was", "done"))):
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*("" if x is None else str(x) for x in row))

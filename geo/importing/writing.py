@@ -18,7 +18,7 @@ from geo.importing.layers import Layer
 from geo.importing.report import ImportReport
 from geo.importing.validation import ValidRows
 
-COPY_BATCH = 50_000
+COPY_BATCH = 10_000
 _ARROW_TYPES = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64(), "date": pa.date32()}
 
 
