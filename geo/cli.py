@@ -104,6 +104,7 @@ def import_command(
     import json
 
     from rich.console import Console
+    from rich.markup import escape
 
     from geo.db import sync_engine
     from geo.errors import VetaError
@@ -120,7 +121,7 @@ def import_command(
         result = import_file(engine, options, stages)
     except VetaError as exc:
         stages.close()
-        console.print(f"[red]error[/]: {exc.detail}")
+        console.print(f"[red]error[/]: {escape(exc.detail)}")
         raise typer.Exit(2) from None
     finally:
         engine.dispose()
@@ -142,6 +143,7 @@ def export_command(
 ) -> None:
     """Export a layer, streamed from the database in batches (constant memory)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
     from geo.errors import VetaError
@@ -151,7 +153,7 @@ def export_command(
     try:
         plan = plan_export(layer, format, crs, filter)
     except VetaError as exc:
-        console.print(f"[red]error[/]: {exc.detail}")
+        console.print(f"[red]error[/]: {escape(exc.detail)}")
         raise typer.Exit(2) from None
     with Progress(console=console, disable=not console.is_terminal) as bars:
         task = bars.add_task("exporting", total=None)

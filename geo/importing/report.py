@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -63,16 +64,16 @@ class ImportReport:
 def print_report(report: ImportReport, console: Console) -> None:
     """The report on screen: counts, notes, then one line per problem and per repair."""
     console.print(
-        f"[bold]{report.file}[/] → {report.layer} (source {report.source}): [bold]{report.outcome}[/]; "
+        f"[bold]{escape(report.file)}[/] → {report.layer} (source {escape(report.source)}): [bold]{report.outcome}[/]; "
         f"read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
         f"unchanged {report.unchanged}, deleted {report.deleted}, rejected {report.rejected} "
         f"in {report.seconds:.1f} s ({report.rows_read / max(report.seconds, 1e-9):,.0f} rows/s)")
     if report.crs:
-        console.print("CRS: " + ", ".join(f"{k} {v}" for k, v in report.crs.items()))
+        console.print(escape("CRS: " + ", ".join(f"{k} {v}" for k, v in report.crs.items())))
     for note in report.notes:
-        console.print(f"note: {note}")
+        console.print(escape(f"note: {note}"))
     if report.ignored_columns:
-        console.print("columns not imported: " + ", ".join(report.ignored_columns))
+        console.print(escape("columns not imported: " + ", ".join(report.ignored_columns)))
     for title, rows in (("Problems", [(p.row, p.source_id, p.field, p.reason) for p in report.problems]),
                         ("Repairs", [(r.row, r.source_id, r.reason, r.action) for r in report.repairs])):
         if not rows:
@@ -81,5 +82,5 @@ def print_report(report: ImportReport, console: Console) -> None:
         for column in ("row", "source id", *(("field", "reason") if title == "Problems" else ("was", "done"))):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*("" if x is None else str(x) for x in row))
+            table.add_row(*("" if x is None else escape(str(x)) for x in row))
         console.print(table)

@@ -228,8 +228,9 @@ def _mapped_fields(layer: Layer, mapping: Mapping, columns: pd.DataFrame) -> dic
     for name, cols in sources.items():
         for col in cols:
             if col not in columns.columns:
-                raise InvalidParameter(f"mapping [fields] {name}", f"no column {col!r} in the file",
-                                       list(columns.columns))
+                hint = v.suggest(col, [str(c) for c in columns.columns])
+                raise InvalidParameter(f"mapping [fields] {name}", f"no column {col!r} in the file"
+                                       + (f"; did you mean {hint!r}?" if hint else ""), list(columns.columns))
     supplied = set(sources) | set(mapping.constants)
     missing = [f.name for f in layer.fields.values() if f.required and f.name not in supplied]
     if missing:
