@@ -80,7 +80,7 @@ def test_conformance_declares_what_qgis_needs_for_filter_push_down_and_crs(clien
 
 def test_openapi_declares_limit_default_and_maximum(client):
     api = client.get("/api").json()
-    parameters = api["paths"]["/collections/{collection_id}/items"]["get"]["parameters"]
+    parameters = api["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]
     limit = next(p for p in parameters if p["name"] == "limit")["schema"]
     assert limit["default"] == 100 and limit["maximum"] == 10_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, time, timezone
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 
 from api.params import parse_bbox
 from geo.collections import Collection, Property, get_collection
@@ -142,7 +142,7 @@ def _filter(text: str | None, lang: str | None, crs: str | None) -> CqlFilter | 
 
 def items_query(
     request: Request,
-    collection_id: str,
+    collection_id: str = Path(alias="collectionId"),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Features per page."),
     bbox: str | None = Query(None, description="minx,miny,maxx,maxy in bbox-crs (default CRS84 lon/lat)."),
     bbox_crs: str | None = Query(None, alias="bbox-crs", description="CRS of bbox (URI), default CRS84."),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.links import base_url
@@ -75,8 +75,8 @@ async def list_collections(request: Request):
     return _document(request, body, "ogc_collections.html", etag, collections=docs)
 
 
-@router.get("/collections/{collection_id}", response_class=Response, responses=_JSON_OR_HTML)
-async def describe_collection(request: Request, collection_id: str):
+@router.get("/collections/{collectionId}", response_class=Response, responses=_JSON_OR_HTML)
+async def describe_collection(request: Request, collection_id: str = Path(alias="collectionId")):
     """One collection's metadata: extent, CRS list and storageCrs, links to items and queryables."""
     collection = get_collection(collection_id)
     check_known(request, ("f",))
@@ -88,9 +88,9 @@ async def describe_collection(request: Request, collection_id: str):
     return _document(request, doc, "ogc_collection.html", etag, doc=doc, properties=collection.properties)
 
 
-@router.get("/collections/{collection_id}/queryables", response_class=Response,
+@router.get("/collections/{collectionId}/queryables", response_class=Response,
             responses={200: {"content": {SCHEMA: {}}}})
-async def collection_queryables(request: Request, collection_id: str):
+async def collection_queryables(request: Request, collection_id: str = Path(alias="collectionId")):
     """The properties a filter may name, as JSON Schema (OGC API – Features Part 3)."""
     collection = get_collection(collection_id)
     check_known(request, ("f",))

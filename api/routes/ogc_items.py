@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from api.links import base_url, same_query
@@ -22,7 +22,7 @@ router = APIRouter(tags=["OGC API – Features"])
 _FEATURES = {200: {"content": {GEOJSON: {}, HTML: {}, CSV: {}, FLATGEOBUF: {}}}}
 
 
-@router.get("/collections/{collection_id}/items", response_class=Response, responses=_FEATURES)
+@router.get("/collections/{collectionId}/items", response_class=Response, responses=_FEATURES)
 async def collection_items(request: Request, query: ItemsQuery = Depends(items_query)):
     """A page of features: filter by bbox, datetime, CQL2 `filter` or property=value; choose the
     CRS, sort order and properties; follow the `next` link for the following page."""
@@ -52,12 +52,12 @@ async def collection_items(request: Request, query: ItemsQuery = Depends(items_q
     return Response(geojson_body(request, page), media_type=GEOJSON, headers=headers)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", response_class=Response,
+@router.get("/collections/{collectionId}/items/{featureId}", response_class=Response,
             responses={200: {"content": {GEOJSON: {}, HTML: {}}}})
 async def collection_item(
     request: Request,
-    collection_id: str,
-    feature_id: str,
+    collection_id: str = Path(alias="collectionId"),
+    feature_id: str = Path(alias="featureId"),
     crs: str | None = Query(None, description="CRS of the geometry (URI), default CRS84."),
 ):
     """One feature with all its properties, including those only shown on its own page."""
