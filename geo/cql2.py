@@ -29,7 +29,7 @@ Semantics worth knowing:
 - T_ functions take instants (DATE, TIMESTAMP, date/datetime queryables), read as the
   interval [t, t], and intervals (INTERVAL(start, end) of literals, '..' for an open end, or
   queryables, whose NULL reads as an open end). Dates compare with timestamps as midnight UTC.
-- CASEI lower-cases; ACCENTI strips the diacritics of Latin letters (á → a, ñ → n).
+- CASEI lower-cases; ACCENTI drops diacritics after Unicode decomposition (á → a, ñ → n).
 - Arithmetic `/`, `%` and `div` by zero give NULL (the row does not match) instead of failing
   the whole request.
 - A string literal compared (=, <>, IN) with a queryable that has an `enum` must be one of

@@ -10,7 +10,6 @@ import json
 import math
 import re
 import string
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -109,19 +108,10 @@ _OPERATOR_NAMES = (
 )
 
 
-def _accent_table() -> tuple[str, str]:
-    """Latin letters with diacritics and their bare letters, for SQL translate()."""
-    accented, bare = [], []
-    for code in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
-        char = chr(code)
-        base = unicodedata.normalize("NFD", char)[0]
-        if base != char and base.isascii() and base.isalpha():
-            accented.append(char)
-            bare.append(base)
-    return "".join(accented), "".join(bare)
-
-
-_ACCENTED, _BARE = _accent_table()
+# ACCENTI: decompose (NFD) and drop the combining diacritical marks, so á, ñ, ç compare as
+# a, n, c in any Latin script. (translate() with a table of accented letters cost 200 µs a row;
+# this costs about what LIKE itself does.)
+_STRIP_ACCENTS = "regexp_replace(normalize({}, NFD), '[\\u0300-\\u036f]', '', 'g')"
 
 
 class FilterTranslator:
@@ -318,8 +308,7 @@ class FilterTranslator:
                 )
             if op == "casei":
                 return _Value(f"lower({inner.sql})", "string")
-            accented, bare = self.params(_ACCENTED), self.params(_BARE)
-            return _Value(f"translate({inner.sql}, {accented}::text, {bare}::text)", "string")
+            return _Value(_STRIP_ACCENTS.format(inner.sql), "string")
         if op in _ARITHMETIC:
             self._arity(op, args, 2)
             return self._arithmetic(op, *args)
@@ -374,11 +363,14 @@ class FilterTranslator:
     def _geometry_literal(self, node: dict) -> str:
         """A literal in filter-crs, as SQL of the same geometry in EPSG:4326 lon/lat."""
         if "bbox" in node:
-            geojson = self._bbox_polygon(node["bbox"])
-        else:
-            geojson = node
+            x1, y1, x2, y2 = self._bbox(node["bbox"])
+            self._in_range(x1, y1, x2, y2)
+            corners = ", ".join(
+                f"{self.params(float(v))}::double precision" for v in (x1, y1, x2, y2)
+            )
+            return self._to_storage(f"ST_MakeEnvelope({corners}, {self.crs.srid})")
         try:
-            shape = shapely.geometry.shape(geojson)
+            shape = shapely.geometry.shape(node)
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
             raise self._error(f"malformed geometry: {error}", "WKT or GeoJSON geometries") from None
         if not shape.is_valid:
@@ -386,20 +378,13 @@ class FilterTranslator:
                 f"invalid geometry: {explain_validity(shape)}",
                 "valid simple-feature geometries (closed, non-self-intersecting rings)",
             )
-        if self.crs.geographic and not shape.is_empty:
-            x_min, y_min, x_max, y_max = shape.bounds
-            lon, lat = (
-                ((y_min, y_max), (x_min, x_max))
-                if self.crs.northing_first
-                else ((x_min, x_max), (y_min, y_max))
-            )
-            if lon[0] < -180 or lon[1] > 180 or lat[0] < -90 or lat[1] > 90:
-                order = "latitude, longitude" if self.crs.northing_first else "longitude, latitude"
-                raise self._error(
-                    f"coordinates out of range for {self.crs.uri} ({order} order)",
-                    "longitude -180..180, latitude -90..90",
-                )
-        sql = f"ST_SetSRID(ST_GeomFromGeoJSON({self.params(json.dumps(geojson))}::text), {self.crs.srid})"
+        if not shape.is_empty:
+            self._in_range(*shape.bounds)
+        geojson = self.params(json.dumps(node))
+        return self._to_storage(f"ST_SetSRID(ST_GeomFromGeoJSON({geojson}::text), {self.crs.srid})")
+
+    def _to_storage(self, sql: str) -> str:
+        """Geometry SQL in filter-crs (and its axis order) turned into EPSG:4326 lon/lat."""
         if self.crs.northing_first:
             sql = f"ST_FlipCoordinates({sql})"
         if self.crs.srid != 4326:
@@ -410,8 +395,27 @@ class FilterTranslator:
             sql = f"ST_Transform({sql}, 4326)"
         return sql
 
-    def _bbox_polygon(self, bbox) -> dict:
-        if not isinstance(bbox, list) or len(bbox) not in (4, 6):
+    def _in_range(self, x_min: float, y_min: float, x_max: float, y_max: float) -> None:
+        """Coordinates of a geographic filter-crs must be longitudes and latitudes."""
+        if not self.crs.geographic:
+            return
+        lat_first = self.crs.northing_first
+        lon, lat = (
+            ((y_min, y_max), (x_min, x_max)) if lat_first else ((x_min, x_max), (y_min, y_max))
+        )
+        if lon[0] < -180 or lon[1] > 180 or lat[0] < -90 or lat[1] > 90:
+            order = "latitude, longitude" if lat_first else "longitude, latitude"
+            raise self._error(
+                f"coordinates out of range for {self.crs.uri} ({order} order)",
+                "longitude -180..180, latitude -90..90",
+            )
+
+    def _bbox(self, bbox) -> tuple[float, float, float, float]:
+        if (
+            not isinstance(bbox, list)
+            or len(bbox) not in (4, 6)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
+        ):
             raise self._error("BBOX needs 4 (or 6) numbers", "BBOX(minx, miny, maxx, maxy)")
         x1, y1, x2, y2 = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
         if x1 > x2 or y1 > y2:
@@ -420,10 +424,7 @@ class FilterTranslator:
                 "(boxes across the antimeridian are not supported)",
                 f"BBOX(min, min, max, max) in the axis order of {self.crs.uri}",
             )
-        return {
-            "type": "Polygon",
-            "coordinates": [[[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]]],
-        }
+        return x1, y1, x2, y2
 
     # -- temporal ---------------------------------------------------------------------------
 

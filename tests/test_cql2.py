@@ -500,6 +500,7 @@ def test_injection_through_syntax_or_names_is_refused(run, filter, lang):
         ),
         ("S_INTERSECTS(geometry, BBOX(-5, 42, -7, 43))", "minimum above its maximum"),
         ("S_INTERSECTS(geometry, POINT(200 42))", "coordinates out of range"),
+        ("S_INTERSECTS(geometry, BBOX(-7, -95, -5, 43))", "coordinates out of range"),
         ("T_AFTER(name, DATE('2020-01-01'))", "needs dates or timestamps"),
         ("levenshtein(name, 'x') = 1", "unsupported operator or function 'levenshtein'"),
         ("name + 1 = 2", "arithmetic + needs numbers"),
@@ -522,6 +523,7 @@ def test_bad_filters_are_invalid_parameters_naming_filter(run, filter, reason):
         '{"op": "isNull", "args": {"bogus": 1}}',
         "not json",
         '{"op":"=","args":[{"property":"retrieved_at"},{"timestamp":"yesterday"}]}',
+        '{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":["a",1,2,3]}]}',
     ],
 )
 def test_bad_cql2_json_is_an_invalid_parameter(run, filter):
