@@ -213,6 +213,7 @@ def test_casei_and_accenti_ignore_case_and_accents(run, deposits):
     assert run("name LIKE '%médulas%'") == set()  # case matters without CASEI
     assert run("CASEI(name) LIKE CASEI('%MÉDULAS%')") == expected
     assert run("ACCENTI(CASEI(name)) LIKE ACCENTI(CASEI('%MEDULAS%'))") == expected
+    assert run("ACCENTI('Ça, déjà, Ñandú, Łódź') = 'Ca, deja, Nandu, Łodz'") == set(deposits["id"])
     assert run("ACCENTI(name) = ACCENTI('Las Medulas')") == where(
         deposits, lambda r: r["name"] == "Las Médulas"
     )
@@ -432,7 +433,25 @@ def test_instant_during_an_interval_and_timestamps_against_dates(run, permits):
     assert run("applied_on >= DATE('2024-01-01')", table="permits") == where(
         permits, lambda r: r.applied_on >= date(2024, 1, 1)
     )
+    every = set(permits["id"])
     assert run("T_BEFORE(created_at, TIMESTAMP('2000-01-01T00:00:00Z'))", table="permits") == set()
+    assert run("T_AFTER(created_at, TIMESTAMP('2000-01-01T00:00:00Z'))", table="permits") == every
+
+
+def test_temporal_functions_in_cql2_json(run, permits):
+    cql = {
+        "op": "t_intersects",
+        "args": [
+            {"interval": [{"property": "granted_on"}, {"property": "expires_on"}]},
+            {"interval": [{"date": "2030-01-01"}, ".."]},
+        ],
+    }
+    assert run(json.dumps(cql), "cql2-json", table="permits") == where(
+        permits,
+        lambda r: ALLEN["T_INTERSECTS"](
+            _period(r.granted_on, r.expires_on), (date(2030, 1, 1), INFINITY)
+        ),
+    )
 
 
 # -- injection ------------------------------------------------------------------------------------
