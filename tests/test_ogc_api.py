@@ -112,6 +112,17 @@ def test_queryables_are_a_json_schema_of_the_properties_and_geometry(client):
     assert "geometry" in schema["properties"]
 
 
+def test_collection_schema_types_every_property(client):
+    schema = client.get("/collections/deposits/schema").json()
+    properties = schema["properties"]["properties"]["properties"]
+    assert properties["depth_top_m"]["type"] == "number"
+    assert properties["retrieved_at"]["format"] == "date"
+    assert properties["critical_raw_material"]["type"] == "boolean"
+    links = client.get("/collections/deposits").json()["links"]
+    assert any(link["rel"] == "describedby" and link["href"].endswith("/collections/deposits/schema")
+               for link in links)
+
+
 @pytest.mark.parametrize("path", [
     "/", "/conformance", "/collections", "/collections/permits", "/collections/permits/items",
     "/collections/admin_areas/items/24",

@@ -52,6 +52,13 @@ def test_ogrinfo_counts_every_collection_as_the_database_does(live_server, engin
     assert feature_count(output) == database_count(engine, COLLECTIONS[collection_id])
 
 
+def test_gdal_types_columns_from_the_collection_schema(live_server):
+    output = run("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}", "permits")
+    assert re.search(r"^area_ha: Real", output, re.M)
+    assert re.search(r"^granted_on: Date", output, re.M)
+    assert re.search(r"^registry_number: String", output, re.M)
+
+
 def test_ogr2ogr_copies_every_layer_whole_following_next_links(live_server, engine, tmp_path):
     # GDAL's default page of 10 features: every layer takes many pages, so paging is exercised.
     out = tmp_path / "veta.gpkg"

@@ -78,7 +78,9 @@ def collection_doc(request: Request, collection: Collection, extent: tuple) -> d
         *(link(f"{items}?f={f}" if f != "geojson" else items, "items", media, f"Features as {title}")
           for f, media, title in ITEM_FORMATS),
         link(f"{href}/queryables", REL_QUERYABLES, SCHEMA, "Properties a filter may name"),
-        link(f"{href}/queryables", "describedby", SCHEMA, "The features' properties (JSON Schema)"),
+        link(f"{href}/schema", "describedby", SCHEMA, "The features (JSON Schema)"),
+        # GDAL 3.6 looks for this spelling only; with it, it types its columns from the schema.
+        link(f"{href}/schema", "describedBy", SCHEMA, "The features (JSON Schema)"),
     ]
     doc: dict = {
         "id": collection.id,
@@ -99,3 +101,23 @@ def collection_doc(request: Request, collection: Collection, extent: tuple) -> d
     doc["crs"] = [c.uri for c in SUPPORTED]
     doc["storageCrs"] = STORAGE.uri
     return doc
+
+
+def feature_schema(request: Request, collection: Collection) -> dict:
+    """JSON Schema of the features of an items page: the types of their properties."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base_url(request)}/collections/{collection.id}/schema",
+        "title": collection.title,
+        "type": "object",
+        "required": ["type", "geometry", "properties"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": collection.id_type},
+            "geometry": {"$ref": f"https://geojson.org/schema/{collection.geometry_type}.json"},
+            "properties": {
+                "type": "object",
+                "properties": {p.name: p.json_schema() for p in collection.properties},
+            },
+        },
+    }

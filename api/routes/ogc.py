@@ -100,3 +100,17 @@ async def collection_queryables(request: Request, collection_id: str = Path(alia
         return unchanged
     schema = queryables_schema(collection.id, collection.title, queryables(collection), base_url(request))
     return JSONResponse(schema, media_type=SCHEMA, headers=cache_headers(etag))
+
+
+@router.get("/collections/{collectionId}/schema", response_class=Response,
+            responses={200: {"content": {SCHEMA: {}}}})
+async def collection_schema(request: Request, collection_id: str = Path(alias="collectionId")):
+    """The JSON Schema of the collection's features (GDAL types its columns from it)."""
+    collection = get_collection(collection_id)
+    check_known(request, ("f",))
+    negotiate(request, {"json": SCHEMA})
+    etag = etag_of(request)
+    if unchanged := not_modified(request, etag):
+        return unchanged
+    return JSONResponse(documents.feature_schema(request, collection), media_type=SCHEMA,
+                        headers=cache_headers(etag))
