@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import re
 import threading
 from collections.abc import Mapping
@@ -174,6 +175,10 @@ def _parser_thread() -> ThreadPoolExecutor:
     finally:
         threading.stack_size(previous)
     return executor
+
+
+# A forked child has no parser thread, only its parent's executor: it starts its own.
+os.register_at_fork(after_in_child=_parser_thread.cache_clear)
 
 
 def _parse_to_json(text: str, lang: str):
