@@ -56,10 +56,16 @@ const style = {
     { id: "osm", type: "raster", source: "osm", layout: { visibility: "none" } },
     {
       id: "zones-fill", type: "fill", source: "protection_zones", "source-layer": "protection_zones",
-      paint: { "fill-color": matchColour("legal_effect", LEGAL_EFFECT_COLOURS, "#999"), "fill-opacity": 0.35 },
+      // Zones overlap (a national park inside a biosphere reserve): the strictest effect on top.
+      layout: { "fill-sort-key": ["match", ["get", "legal_effect"], "exclusion", 4, "conditional", 3, "safeguarding", 2, 1] },
+      paint: {
+        "fill-color": matchColour("legal_effect", LEGAL_EFFECT_COLOURS, "#999"),
+        "fill-opacity": ["match", ["get", "legal_effect"], "exclusion", 0.5, 0.3],
+      },
     },
     {
       id: "zones-line", type: "line", source: "protection_zones", "source-layer": "protection_zones",
+      layout: { "line-sort-key": ["match", ["get", "legal_effect"], "exclusion", 4, "conditional", 3, "safeguarding", 2, 1] },
       paint: { "line-color": matchColour("legal_effect", LEGAL_EFFECT_COLOURS, "#999"), "line-width": 1.2 },
     },
     {
@@ -372,7 +378,7 @@ map.on("dblclick", (event) => {
   showSite(ring, true);
   setDrawing(false);
   showSite(ring, true);
-  screen({ geometry: { type: "Polygon", coordinates: [ring] } }, "the drawn polygon");
+  screen({ type: "Polygon", coordinates: [ring] }, "the drawn polygon");
 });
 
 function number(value, digits) {
@@ -381,7 +387,7 @@ function number(value, digits) {
 
 function screeningHtml(result, what) {
   const verdict = result.verdict;
-  const reasons = (result.reasons || []).map((r) => `<li>${escapeHtml(typeof r === "string" ? r : r.reason || r.name || JSON.stringify(r))}</li>`);
+  const reasons = (result.reasons || []).map((r) => `<li>${r.name ? `<b>${escapeHtml(r.name)}</b>: ` : ""}${escapeHtml(r.rule)}</li>`);
   const zones = (result.zones || []).map((z) => `<tr><td>${escapeHtml(z.name)}</td><td>${escapeHtml(z.legal_effect)}</td>
     <td>${number(z.overlap_ha, 1)}</td><td>${typeof z.share === "number" ? number(z.share * 100, 1) + " %" : ""}</td></tr>`);
   const permits = (result.permits || []).map((p) => `<tr><td>${escapeHtml(p.name || p.registry_number)}</td><td>${escapeHtml(p.status)}</td>
@@ -405,6 +411,7 @@ async function screen(body, what) {
       body: JSON.stringify(body),
     });
     out.innerHTML = screeningHtml(result, what);
+    out.scrollIntoView({ block: "nearest" });
   } catch (error) {
     out.innerHTML = `<p class="error">Screening failed: ${escapeHtml(error.message)}</p>`;
   }
