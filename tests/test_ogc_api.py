@@ -9,6 +9,7 @@ from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import geopandas
+import pandas
 import pyogrio
 import pytest
 import shapely
@@ -243,6 +244,34 @@ def test_datetime_selects_rights_whose_validity_meets_the_interval(client, engin
     assert {f["id"] for f in open_end["features"]} == {r.id for r in rows if r.expires_on is None or r.expires_on >= start}
 
 
+def test_a_filter_geometry_in_utm_selects_what_lies_in_it_in_utm(client, deposits):
+    west, south, east, north = 230_000, 4_700_000, 320_000, 4_780_000
+    polygon = f"POLYGON(({west} {south},{east} {south},{east} {north},{west} {north},{west} {south}))"
+    utm = deposits.to_crs(25830)
+    expected = set(utm[utm.intersects(box(west, south, east, north))]["id"])
+    page = client.get("/collections/deposits/items", params={
+        "filter": f"S_INTERSECTS(geometry, {polygon})", "filter-crs": EPSG.format(25830), "limit": 10000}).json()
+    assert {f["id"] for f in page["features"]} == expected and expected
+
+
+def test_cql2_json_and_cql2_text_select_the_same(client, deposits):
+    text = client.get("/collections/deposits/items", params={
+        "filter": "main_commodity = 'tungsten' OR depth_top_m > 300", "limit": 10000}).json()
+    as_json = client.get("/collections/deposits/items", params={
+        "filter-lang": "cql2-json", "limit": 10000,
+        "filter": '{"op":"or","args":[{"op":"=","args":[{"property":"main_commodity"},"tungsten"]},'
+                  '{"op":">","args":[{"property":"depth_top_m"},300]}]}'}).json()
+    expected = set(deposits[(deposits["main_commodity"] == "tungsten") | (deposits["depth_top_m"] > 300)]["id"])
+    assert {f["id"] for f in text["features"]} == {f["id"] for f in as_json["features"]} == expected
+
+
+def test_a_temporal_cql2_filter_agrees_with_the_datetime_parameter(client):
+    by_datetime = client.get("/collections/permits/items?datetime=2020-01-01/2020-12-31&limit=1000").json()
+    by_filter = client.get("/collections/permits/items", params={"limit": 1000, "filter":
+        "T_INTERSECTS(INTERVAL(granted_on, expires_on), INTERVAL('2020-01-01', '2020-12-31'))"}).json()
+    assert {f["id"] for f in by_filter["features"]} == {f["id"] for f in by_datetime["features"]}
+
+
 def test_a_property_as_query_parameter_filters_by_equality(client, deposits):
     page = client.get("/collections/deposits/items?main_commodity=tungsten&limit=1000").json()
     assert {f["id"] for f in page["features"]} == set(deposits[deposits["main_commodity"] == "tungsten"]["id"])
@@ -309,6 +338,20 @@ def test_flatgeobuf_download_round_trips_count_crs_and_geometry(client, deposits
     utm = deposits.to_crs(25830).set_index("id")
     for row in frame.head(50).itertuples():
         assert row.geometry.equals_exact(utm.loc[int(row.id), "geom"], 0.01)
+
+
+def test_flatgeobuf_keeps_dates_typed(client, engine):
+    response = client.get("/collections/permits/items?f=fgb&limit=1000")
+    frame = pyogrio.read_dataframe(io.BytesIO(response.content))
+    assert str(frame["granted_on"].dtype).startswith("datetime64")
+    with engine.connect() as conn:
+        granted = dict(conn.execute(text("SELECT id, granted_on FROM permits")).all())
+    assert len(frame) == len(granted)
+    for row in frame.itertuples():
+        if granted[row.id] is None:
+            assert pandas.isna(row.granted_on)
+        else:
+            assert row.granted_on.date() == granted[row.id]
 
 
 def test_csv_pages_link_to_the_next_page_in_the_link_header(client):

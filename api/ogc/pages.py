@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import asyncpg
 import geopandas
 import orjson
+import pandas
 import shapely
 from fastapi import Request
 
@@ -109,6 +110,10 @@ def flatgeobuf_body(query: ItemsQuery, page: Page) -> bytes:
     geometry = shapely.from_wkb([row[-1] for row in page.rows])
     crs = "OGC:CRS84" if query.crs.srid == 4326 and not query.crs.northing_first else f"EPSG:{query.crs.srid}"
     frame = geopandas.GeoDataFrame(records, columns=columns, geometry=geometry, crs=crs)
+    for prop in selected_properties(query):
+        if prop.format in ("date", "date-time"):
+            # As dates, not text: GDAL writes datetime64 columns as typed date fields.
+            frame[prop.name] = pandas.to_datetime(frame[prop.name], utc=prop.format == "date-time")
     out = io.BytesIO()
     frame.to_file(out, driver="FlatGeobuf", engine="pyogrio")
     return out.getvalue()
