@@ -202,7 +202,9 @@ def _parse(text: str, lang: str):
         )
     try:
         tree = _parser_thread().submit(_parse_to_json, text, lang).result()
-    except (cql2.ParseError, ValueError) as error:
+    # cql2 raises ParseError for bad syntax and a bare Exception for some literals it parsed
+    # but cannot represent (POINT EMPTY): both are the filter's fault.
+    except Exception as error:  # noqa: BLE001
         raise InvalidParameter(
             "filter",
             f"not valid {lang}: {_parse_message(str(error))}",

@@ -373,6 +373,11 @@ class FilterTranslator:
             shape = shapely.geometry.shape(node)
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
             raise self._error(f"malformed geometry: {error}", "WKT or GeoJSON geometries") from None
+        # shapely closes an open ring quietly, PostGIS refuses it: say so rather than guess.
+        if any(ring and ring[0] != ring[-1] for ring in _rings(node)):
+            raise self._error(
+                "a polygon ring is not closed", "rings whose last point repeats the first"
+            )
         if not shape.is_valid:
             raise self._error(
                 f"invalid geometry: {explain_validity(shape)}",
@@ -511,6 +516,19 @@ class FilterTranslator:
 
     def _error(self, reason: str, allowed) -> InvalidParameter:
         return InvalidParameter("filter", reason, allowed)
+
+
+def _rings(geojson: dict):
+    """Every polygon ring of a GeoJSON geometry, collections included."""
+    kind = geojson.get("type")
+    if kind == "Polygon":
+        yield from geojson["coordinates"]
+    elif kind == "MultiPolygon":
+        for polygon in geojson["coordinates"]:
+            yield from polygon
+    elif kind == "GeometryCollection":
+        for member in geojson["geometries"]:
+            yield from _rings(member)
 
 
 def _cast(sql: str, sql_type: str, common: str) -> str:

@@ -502,6 +502,7 @@ def test_injection_through_syntax_or_names_is_refused(run, filter, lang):
     "filter, reason",
     [
         ("name = ", "not valid cql2-text: at line 1, column 8"),
+        ("S_INTERSECTS(geometry, POINT EMPTY)", "not valid cql2-text"),
         ("", "empty"),
         ("colour = 'red'", "unknown property 'colour'"),
         ("depth_top_m = 'deep'", "compares 'depth_top_m' (number) with \"deep\" (string)"),
@@ -518,6 +519,7 @@ def test_injection_through_syntax_or_names_is_refused(run, filter, lang):
             "invalid geometry: Self-intersection",
         ),
         ("S_INTERSECTS(geometry, BBOX(-5, 42, -7, 43))", "minimum above its maximum"),
+        ("S_INTERSECTS(geometry, POLYGON((-7 42, -5 42, -5 43, -7 43)))", "ring is not closed"),
         ("S_INTERSECTS(geometry, POINT(200 42))", "coordinates out of range"),
         ("S_INTERSECTS(geometry, BBOX(-7, -95, -5, 43))", "coordinates out of range"),
         ("T_AFTER(name, DATE('2020-01-01'))", "needs dates or timestamps"),
@@ -541,6 +543,7 @@ def test_bad_filters_are_invalid_parameters_naming_filter(run, filter, reason):
         '{"op": "=", "args": [{"property": "name"}]}',
         '{"op": "isNull", "args": {"bogus": 1}}',
         "not json",
+        '{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Point","coordinates":[]}]}',
         '{"op":"=","args":[{"property":"retrieved_at"},{"timestamp":"yesterday"}]}',
         '{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":["a",1,2,3]}]}',
     ],
