@@ -152,12 +152,12 @@ def export_command(
     console = Console(stderr=True)
     try:
         plan = plan_export(layer, format, crs, filter)
+        with Progress(console=console, disable=not console.is_terminal) as bars:
+            task = bars.add_task("exporting", total=None)
+            write_export(_url(), plan, output, lambda n: bars.advance(task, n))
     except VetaError as exc:
         console.print(f"[red]error[/]: {escape(exc.detail)}")
         raise typer.Exit(2) from None
-    with Progress(console=console, disable=not console.is_terminal) as bars:
-        task = bars.add_task("exporting", total=None)
-        write_export(_url(), plan, output, lambda n: bars.advance(task, n))
     console.print(f"{output}: {plan.layer.name} as {format}, {plan.crs.to_string()}")
 
 

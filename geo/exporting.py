@@ -18,7 +18,7 @@ from pyproj.exceptions import CRSError
 from geo.cql2 import Queryable, cql2_where
 from geo.db import SESSION_SETTINGS, libpq_url
 from geo.errors import InvalidParameter
-from geo.importing.layers import LAYERS, Layer
+from geo.importing.layers import LAYERS, SHAPEFILE_NAMES, Layer
 from geo.sql import Params, SqlQuery
 
 
@@ -30,10 +30,12 @@ class Format:
     suffix: str
     media_type: str
     layer_options: tuple[tuple[str, str], ...] = ()
+    dataset_options: tuple[tuple[str, str], ...] = ()
 
 
 FORMATS: dict[str, Format] = {
-    "gpkg": Format("GPKG", ".gpkg", "application/geopackage+sqlite3"),
+    # GeoPackage 1.2: read without warnings by the GDAL 3.6 of Debian 12 and the QGIS built on it.
+    "gpkg": Format("GPKG", ".gpkg", "application/geopackage+sqlite3", dataset_options=(("VERSION", "1.2"),)),
     "shp": Format("ESRI Shapefile", ".shp", "application/x-shapefile", (("ENCODING", "UTF-8"),)),
     "geojson": Format("GeoJSON", ".geojson", "application/geo+json", (("RFC7946", "NO"),)),
     "fgb": Format("FlatGeobuf", ".fgb", "application/flatgeobuf"),
@@ -41,6 +43,7 @@ FORMATS: dict[str, Format] = {
     "csv": Format("CSV", ".csv", "text/csv", (("GEOMETRY", "AS_WKT"),)),
 }
 BATCH_ROWS = 10_000
+_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 # Lists (commodities) become one text column, items joined like the importer splits them.
 LIST_SEPARATOR = ";"
 _ARROW = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64(), "date": pa.date32(),
@@ -55,6 +58,7 @@ class ExportPlan:
     format: Format
     crs: CRS
     query: SqlQuery
+    # The file's columns (Shapefile: short names) and their Arrow types, in SELECT order.
     columns: tuple[tuple[str, pa.DataType], ...]
 
 
@@ -107,6 +111,8 @@ def plan_export(layer_name: str, format_name: str, crs: str | None = None, filte
     order = ", ".join(f"t.{k}" for k in layer.key)
     text = (f"SELECT {', '.join(select)}, ST_AsBinary({geom}) FROM {table.name} t "
             f"WHERE {where} ORDER BY {order}")
+    if fmt.driver == "ESRI Shapefile":
+        columns = [(SHAPEFILE_NAMES.get(n, n), t) for n, t in columns]
     return ExportPlan(layer, fmt, target, SqlQuery(text, tuple(params.values)), tuple(columns))
 
 
@@ -154,8 +160,19 @@ def write_export(url: str, plan: ExportPlan, path: Path, progress: Callable[[int
                 writer.write_batch(batch)
         return
     types = plan.layer.geometry_types
-    pyogrio.write_arrow(
-        pa.RecordBatchReader.from_batches(schema, batches), str(path), layer=str(plan.layer.name),
-        driver=plan.format.driver, geometry_name="geometry",
-        geometry_type=types[0] if len(types) == 1 else "Unknown", crs=plan.crs.to_wkt(),
-        layer_options=dict(plan.format.layer_options) or None)
+    try:
+        pyogrio.write_arrow(
+            pa.RecordBatchReader.from_batches(schema, batches), str(path), layer=str(plan.layer.name),
+            driver=plan.format.driver, geometry_name="geometry",
+            geometry_type=types[0] if len(types) == 1 else "Unknown", crs=plan.crs.to_wkt(),
+            layer_options=dict(plan.format.layer_options) or None,
+            dataset_options=dict(plan.format.dataset_options) or None)
+    except pyogrio.errors.DataLayerError:
+        shapefile = plan.format.driver == "ESRI Shapefile"
+        for part in [path, *(path.with_suffix(s) for s in _SHAPEFILE_PARTS if shapefile)]:
+            part.unlink(missing_ok=True)  # no half-written file is left behind
+        if shapefile and len(types) > 1:
+            raise InvalidParameter("format", f"a Shapefile holds one geometry type, and these "
+                                   f"{plan.layer.name} mix {' and '.join(types)}",
+                                   [f for f in FORMATS if f != "shp"]) from None
+        raise

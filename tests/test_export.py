@@ -15,6 +15,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from geo.cli import app
+from geo.errors import InvalidParameter
 from geo.exporting import plan_export, write_export
 from geo.importing.pipeline import ImportOptions, import_file
 from geo.settings import get_settings
@@ -92,9 +93,12 @@ def test_export_then_import_round_trips_every_deposit_field_and_coordinate(engin
     assert_same(original, records(engine, "deposits", DEPOSIT_FIELDS, "source_id", "source = :s", s=copy_source))
 
 
-def test_export_then_import_round_trips_permits(engine, db_url, permits_source, tmp_path):
-    path = tmp_path / "permits.gpkg"
-    write_export(db_url, plan_export("permits", "gpkg", filter=f"source = '{permits_source}'"), path)
+@pytest.mark.parametrize("fmt", ["gpkg", "shp"])
+def test_export_then_import_round_trips_permits(engine, db_url, permits_source, fmt, tmp_path):
+    """Shapefile field names are cut to 10 characters: Veta's short names read back as fields."""
+    plan = plan_export("permits", fmt, filter=f"source = '{permits_source}'")
+    path = tmp_path / f"permits{plan.format.suffix}"
+    write_export(db_url, plan, path)
     original = records(engine, "permits", PERMIT_FIELDS, "registry_number", "source = :s", s=permits_source)
     # Permits are matched by registry number: the re-import finds every record unchanged.
     report = import_file(engine, ImportOptions(path, layer="permits", source=permits_source))
@@ -150,6 +154,16 @@ def test_download_refuses_bad_options_with_a_problem(client, params, parameter):
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["invalid_params"][0]["name"] == parameter
+
+
+def test_a_shapefile_of_points_and_polygons_is_refused_and_nothing_is_left(client, db_url, deposits_source, tmp_path):
+    response = client.get("/downloads/deposits", params={"format": "shp", "filter": f"source = '{deposits_source}'"})
+    assert response.status_code == 400
+    assert "one geometry type" in response.json()["detail"]
+    out = tmp_path / "deposits.shp"
+    with pytest.raises(InvalidParameter):
+        write_export(db_url, plan_export("deposits", "shp", filter=f"source = '{deposits_source}'"), out)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_download_of_an_unknown_layer_is_not_found(client):

@@ -98,3 +98,13 @@ LAYERS: dict[str, Layer] = {
         models.AdminArea, ("code",), ("MultiPolygon",), {"level": v.ADMIN_LEVELS},
     ),
 }
+
+# Shapefile (dBase) field names have at most 10 characters: the names Veta writes there, and
+# reads back as the same fields.
+SHAPEFILE_NAMES = {
+    "occurrence_type": "occ_type", "commodities": "commodity", "commodity_importance": "importance",
+    "deposit_type": "dep_type", "mine_status": "mine_stat", "depth_top_m": "depth_top",
+    "depth_bottom_m": "depth_bot", "location_precision": "loc_prec", "retrieved_at": "retrieved",
+    "registry_number": "registry", "designation_scheme": "desig_sch", "designation": "desig",
+    "legal_effect": "effect", "legal_basis": "basis", "parent_code": "parent",
+}

@@ -18,7 +18,8 @@ location_precision = "approximate"
 [values.designation]         # source value = Veta value, for one field
 A = "SPA"
 ```
-Without a mapping, file columns named like Veta fields (any case) fill those fields.
+Without a mapping, file columns named like Veta fields (any case, or the short names of a
+Shapefile that Veta exported) fill those fields.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 
 from geo.errors import InvalidParameter
-from geo.importing.layers import LAYERS, Layer
+from geo.importing.layers import LAYERS, SHAPEFILE_NAMES, Layer
 
 # Spain: the Peninsula, the Balearic and Canary Islands, Ceuta and Melilla (lon/lat).
 SPAIN = (-18.5, 27.4, 4.6, 44.0)
@@ -65,7 +66,12 @@ class Mapping:
         if self.fields:
             return {f: ([c] if isinstance(c, str) else list(c)) for f, c in self.fields.items()}
         by_name = {c.casefold(): c for c in columns}
-        return {f: [by_name[f]] for f in layer.fields if f in by_name and f not in self.constants}
+        found = {}
+        for f in layer.fields:
+            column = by_name.get(f) or by_name.get(SHAPEFILE_NAMES.get(f, f))
+            if column is not None and f not in self.constants:
+                found[f] = [column]
+        return found
 
     def check_against(self, layer: Layer) -> None:
         """Every field, constant and value table names a field of the layer."""

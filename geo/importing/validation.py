@@ -196,6 +196,10 @@ def _geometry_checks(layer: Layer, geometry: np.ndarray, repair: bool, ids: list
         polygons = check[kinds == shapely.GeometryType.POLYGON]
         out[polygons] = shapely.multipolygons(out[polygons], indices=np.arange(len(polygons)))
         kinds[kinds == shapely.GeometryType.POLYGON] = shapely.GeometryType.MULTIPOLYGON
+    # One ring orientation (exterior counter-clockwise, as RFC 7946) whatever the file used:
+    # Shapefiles store the other one, and a re-import must not look like a change.
+    polygonal = check[kinds == shapely.GeometryType.MULTIPOLYGON]
+    out[polygonal] = shapely.orient_polygons(out[polygonal], exterior_cw=False)
     allowed = {getattr(shapely.GeometryType, t.upper()) for t in layer.geometry_types}
     names = ", ".join(layer.geometry_types + (("Polygon",) if "MultiPolygon" in layer.geometry_types else ()))
     for i in map(int, check[~np.isin(kinds, list(allowed))]):
