@@ -105,13 +105,14 @@ def overhead(veta: str, database_url: str) -> dict:
     return {"path": url.removeprefix(veta), **api_and_sql(url, database_url, page_query(query), count_query(query))}
 
 
-def main(veta_path: str = VETA_ITEMS) -> dict:
+def main(veta_path: str = VETA_ITEMS, remember_counts: bool = True) -> dict:
     """Every request type against both servers on the 100,000-deposit database, the deep page
     against the first, and (for the OGC items) the API against its SQL. `veta_path` may be
-    /deposits, Veta's own search, which pages the same way but has no CQL2."""
+    /deposits, Veta's own search, which pages the same way but has no CQL2; without
+    `remember_counts` Veta counts on every request, as tipg does."""
     url = data.url_of(data.LARGE_DB)
     rows = []
-    with servers.veta(url) as veta, servers.tipg(url) as tipg:
+    with servers.veta(url, remember_counts) as veta, servers.tipg(url) as tipg:
         for request in REQUEST_TYPES:
             if request.cql2 and veta_path != VETA_ITEMS:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 
 import asyncpg
@@ -34,8 +35,9 @@ class CountCache:
             if tracked < len(set(query.tables)):
                 # A table without a counter: nothing would tell when the count goes stale.
                 return await conn.fetchval(query.text, *query.values)
-            # repr: the values may hold lists (commodity codes), which do not hash.
-            key = (query.text, repr(query.values), day, tuple(versions))
+            # A digest: the values may hold lists, which do not hash, and outlines, which are big.
+            statement = hashlib.blake2b(repr((query.text, query.values)).encode(), digest_size=16).digest()
+            key = (statement, day, tuple(versions))
             if key in self._counts:
                 self._counts.move_to_end(key)
                 return self._counts[key]

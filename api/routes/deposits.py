@@ -32,13 +32,13 @@ async def deposit_search(
     cursor: str | None = Query(None, description="Paging cursor; take it from the `next` link."),
     settings: Settings = Depends(settings_of),
 ) -> DepositSearch:
-    area_code = None
+    outline = None
     if area is not None:
         async with request.app.state.pool.acquire() as conn:
-            area_code = (await resolve_area(conn, area)).code
+            outline = (await resolve_area(conn, area)).outline
     return DepositSearch(
         commodities=parse_commodities(commodity),
-        area_code=area_code,
+        area=outline,
         protection=protection,
         legal_effects=parse_choices(legal_effect, v.LEGAL_EFFECTS, "legal_effect") or v.RESTRICTING_LEGAL_EFFECTS,
         bbox=parse_bbox(bbox),
