@@ -389,3 +389,28 @@ def test_an_unknown_preset_or_mapping_field_is_refused_naming_what_is_allowed(en
     mapping = write(tmp_path / "m.toml", MUNICIPALITY_ZONES.replace('name = "name"', 'nmae = "name"'))
     with pytest.raises(InvalidParameter, match="not a field of protection_zones"):
         import_file(engine, ImportOptions(MUNICIPALITIES, mapping=str(mapping), source="t-x"))
+
+
+def test_admin_areas_with_an_unknown_parent_are_reported_per_row(engine, tmp_path):
+    """Municipalities as admin areas under a province code that does not exist; dry run, so the
+    sample's areas are untouched."""
+    mapping = write(tmp_path / "areas.toml", """
+layer = "admin_areas"
+[fields]
+code = "id"
+name = "name"
+parent_code = "prov_id"
+[constants]
+level = "municipality"
+""")
+    frame = gpd.read_file(MUNICIPALITIES)
+    frame.loc[frame["id"] == "24073", "prov_id"] = "99"
+    frame["id"] = "T" + frame["id"]
+    path = tmp_path / "areas.gpkg"
+    frame.to_file(path)
+    report = import_file(engine, ImportOptions(path, mapping=str(mapping), source="t-areas", repair=True, dry_run=True))
+    parents = [p for p in report.problems if p.field == "parent_code"]
+    known = {r[0] for r in rows(engine, "SELECT code FROM admin_areas")}
+    expected = {f"T{i}" for i, prov in zip(gpd.read_file(MUNICIPALITIES)["id"], frame["prov_id"], strict=True)
+                if prov not in known}
+    assert {p.source_id for p in parents} == expected and "T24073" in expected

@@ -18,7 +18,7 @@ from geo.importing.progress import Stages
 from geo.importing.reading import checksum, read_source
 from geo.importing.report import ImportReport, Problem
 from geo.importing.validation import validate
-from geo.importing.writing import record_run, write_rows
+from geo.importing.writing import missing_parents, record_run, write_rows
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,12 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
     reading = [replace(p, source_id=rows.ids[p.row - 1]) for p in table.problems]
     position = crs_.position_problems(geometry, rows.ids, mapping.region, choice.crs.is_geographic)
     rows.drop({p.row for p in reading + position})
-    report.problems = sorted(reading + position + rows.problems, key=lambda p: p.row or 0)
-    report.rejected = len({p.row for p in report.problems})
 
     with engine.begin() as conn:
+        references = missing_parents(conn, layer, rows)
+        rows.drop({p.row for p in references})
+        report.problems = sorted(reading + position + references + rows.problems, key=lambda p: p.row or 0)
+        report.rejected = len({p.row for p in report.problems})
         if options.dry_run:
             report.outcome = "dry_run"
         elif report.problems and not options.skip_invalid:

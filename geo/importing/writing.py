@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.importing.layers import Layer
-from geo.importing.report import ImportReport
+from geo.importing.report import ImportReport, Problem
 from geo.importing.validation import ValidRows
 
 COPY_BATCH = 10_000
@@ -94,6 +94,20 @@ def _delete_absent(conn: Connection, layer: Layer, source: str, keys: list[str])
         text(f"DELETE FROM {layer.table.name} WHERE source = :source AND NOT ({key} = ANY(:keys))"),
         {"source": source, "keys": keys})
     return result.rowcount
+
+
+def missing_parents(conn: Connection, layer: Layer, rows: ValidRows) -> list[Problem]:
+    """Admin areas whose parent_code is neither in the database nor in the file: reported per
+    row rather than failing the whole write on the foreign key."""
+    if "parent_code" not in rows.values:
+        return []
+    codes = set(rows.values["code"])
+    wanted = {p for p in rows.values["parent_code"] if p is not None and p not in codes}
+    known = set(conn.execute(text("SELECT code FROM admin_areas WHERE code = ANY(:codes)"),
+                             {"codes": sorted(wanted)}).scalars())
+    return [Problem(row, code, "parent_code", f"no admin area {parent!r}, in the database or the file")
+            for row, code, parent in zip(rows.rows, rows.values["code"], rows.values["parent_code"], strict=True)
+            if parent in wanted - known]
 
 
 def record_run(conn: Connection, report: ImportReport, checksum: str, started: datetime,
