@@ -30,8 +30,8 @@ Semantics worth knowing:
   interval [t, t], and intervals (INTERVAL(start, end) of literals, '..' for an open end, or
   queryables, whose NULL reads as an open end). Dates compare with timestamps as midnight UTC.
 - CASEI lower-cases; ACCENTI drops diacritics after Unicode decomposition (á → a, ñ → n).
-- Arithmetic `/`, `%` and `div` by zero give NULL (the row does not match) instead of failing
-  the whole request.
+- Arithmetic `/`, `%` and `div` by zero, and `^` without a real or double-precision result,
+  give NULL (the row does not match) instead of failing the whole request.
 - A string literal compared (=, <>, IN) with a queryable that has an `enum` must be one of
   its codes; a near miss is refused with a did-you-mean instead of silently matching nothing.
 - Filters are at most MAX_FILTER_CHARS characters and MAX_FILTER_DEPTH levels deep (see

@@ -346,7 +346,16 @@ class FilterTranslator:
             return _Value(f"mod({a.sql}::numeric, NULLIF({b.sql}, 0)::numeric)", "number")
         if op == "div":
             return _Value(f"div({a.sql}::numeric, NULLIF({b.sql}, 0)::numeric)", "integer")
-        return _Value(f"power({a.sql}::double precision, {b.sql})", "number")
+        # Powers with no real result, or beyond double precision (|b·ln|a|| > 700), are NULL
+        # like a division by zero: PostgreSQL would fail the whole request.
+        base, exponent = f"{a.sql}::double precision", f"{b.sql}::double precision"
+        return _Value(
+            f"(CASE WHEN {base} = 0 THEN CASE WHEN {exponent} >= 0 THEN power(0, {exponent}) END"
+            f" WHEN {base} < 0 AND {exponent} <> trunc({exponent}) THEN NULL"
+            f" WHEN abs({exponent} * ln(abs({base}))) > 700 THEN NULL"
+            f" ELSE power({base}, {exponent}) END)",
+            "number",
+        )
 
     # -- spatial ----------------------------------------------------------------------------
 

@@ -227,6 +227,11 @@ def test_arithmetic_and_division_by_zero(run, deposits):
         deposits, lambda r: r.depth_top_m is not None and r.depth_top_m * 2 + 10 >= 210
     )
     assert run("depth_top_m / 0 > 1") == set()
+    assert run("depth_top_m ^ 2 > 40000") == where(
+        deposits, lambda r: r.depth_top_m is not None and r.depth_top_m**2 > 40000
+    )
+    for impossible in ("-2.5 ^ 0.5", "0 ^ -1", "10 ^ 400", "10 ^ -400"):
+        assert run(f"{impossible} > 0 OR {impossible} <= 0") == set()
     assert run("depth_top_m div 100 = 1") == where(
         deposits, lambda r: r.depth_top_m is not None and math.trunc(r.depth_top_m / 100) == 1
     )
