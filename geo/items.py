@@ -51,27 +51,32 @@ class CqlFilter:
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a page starts: after (or, for a prev link, before) the row with these keys."""
+    """Where a page starts: after (or, for a prev link, before) the row with these keys, in the
+    sort order `order` (a sortby value; '' for the default order by id)."""
 
     keys: tuple[str | None, ...]
+    order: str = ""
     backwards: bool = False
 
     def encode(self) -> str:
-        raw = orjson.dumps([list(self.keys), self.backwards])
+        raw = orjson.dumps([list(self.keys), self.order, self.backwards])
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str, width: int, parameter: str = "cursor") -> Cursor:
+    def decode(cls, text: str, order: str, parameter: str = "cursor") -> Cursor:
+        """The cursor of a next/prev link, which must belong to the same sort order."""
         allowed = "the value of a next or prev link of the same query"
         try:
-            keys, backwards = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-            valid = (isinstance(keys, list) and len(keys) == width and isinstance(backwards, bool)
+            keys, cursor_order, backwards = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            valid = (isinstance(keys, list) and isinstance(backwards, bool) and isinstance(cursor_order, str)
                      and all(k is None or isinstance(k, str) for k in keys))
         except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
             valid = False
         if not valid:
             raise InvalidParameter(parameter, f"malformed cursor {text!r}", allowed)
-        return cls(tuple(keys), backwards)
+        if cursor_order != order:
+            raise InvalidParameter(parameter, f"the cursor pages by sortby={cursor_order!r}, not {order!r}", allowed)
+        return cls(tuple(keys), order, backwards)
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,9 @@ class ItemsQuery:
     cursor: Cursor | None = None
 
     @property
-    def cursor_width(self) -> int:
-        return len(self.sortby) + 1
+    def order(self) -> str:
+        """The sort order as a sortby value, the part of a cursor that must not change."""
+        return ",".join(("-" if k.descending else "") + k.name for k in self.sortby)
 
 
 def geometry_sql(collection: Collection, crs: Crs) -> str:

@@ -399,6 +399,10 @@ def test_a_different_query_has_a_different_etag(client):
     ("limit=10001", "limit"),
     ("limit=many", "limit"),
     ("cursor=not-a-cursor", "cursor"),
+    # A cursor of the default order (by id) used with another sort order, and one with a key
+    # that is not of the id's type.
+    ("cursor=W1siNTAiXSwiIixmYWxzZV0&sortby=name", "cursor"),
+    ("cursor=W1siYWJjIl0sIiIsZmFsc2Vd", "cursor"),
     ("f=xml", "f"),
     ("colour=red", "colour"),
     ("size_class=gigantic", "size_class"),

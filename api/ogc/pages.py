@@ -31,6 +31,8 @@ class Page:
     has_prev: bool
     has_next: bool
     matched: int
+    # The sort order the rows' keys belong to, carried into the cursors of next/prev links.
+    order: str
 
 
 async def read_page(pool: asyncpg.Pool, query: ItemsQuery, page: SqlQuery, counts: CountCache = UNCACHED) -> Page:
@@ -50,8 +52,8 @@ async def read_page(pool: asyncpg.Pool, query: ItemsQuery, page: SqlQuery, count
     if query.cursor and query.cursor.backwards:
         # Read backwards from the cursor: put in order; the page we came from follows.
         rows.reverse()
-        return Page(rows, has_prev=beyond, has_next=True, matched=matched)
-    return Page(rows, has_prev=query.cursor is not None, has_next=beyond, matched=matched)
+        return Page(rows, has_prev=beyond, has_next=True, matched=matched, order=query.order)
+    return Page(rows, has_prev=query.cursor is not None, has_next=beyond, matched=matched, order=query.order)
 
 
 def page_links(request: Request, page: Page, media_type: str) -> list[dict]:
@@ -61,10 +63,10 @@ def page_links(request: Request, page: Page, media_type: str) -> list[dict]:
     if f != "html":
         links.append(link(same_query(request, f="html"), "alternate", HTML, "This page as HTML"))
     if page.rows and page.has_next:
-        after = Cursor(tuple(page.rows[-1][0])).encode()
+        after = Cursor(tuple(page.rows[-1][0]), page.order).encode()
         links.append(link(same_query(request, cursor=after), "next", media_type, "Next page"))
     if page.rows and page.has_prev:
-        before = Cursor(tuple(page.rows[0][0]), backwards=True).encode()
+        before = Cursor(tuple(page.rows[0][0]), page.order, backwards=True).encode()
         links.append(link(same_query(request, cursor=before), "prev", media_type, "Previous page"))
     return links
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date, datetime, time, timezone
 
 from fastapi import Path, Query, Request
@@ -40,7 +41,7 @@ def _bbox(text: str | None, crs: Crs) -> Bbox | None:
     minx, miny, maxx, maxy = parse_bbox(text, "bbox", lonlat=False)
     if crs.northing_first:
         minx, miny, maxx, maxy = miny, minx, maxy, maxx
-    if crs.srid in (4326, 4258) and not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+    if crs.geographic and not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise InvalidParameter("bbox", "longitude must be within ±180 and latitude within ±90",
                                "minLat,minLon,maxLat,maxLon" if crs.northing_first else "minLon,minLat,maxLon,maxLat")
     return Bbox(minx, miny, maxx, maxy, crs)
@@ -109,26 +110,49 @@ def _properties(text: str | None, collection: Collection) -> tuple[str, ...] | N
     return tuple(dict.fromkeys(names))
 
 
-def _value(prop: Property, text: str) -> str:
-    """A property=value test's value, checked against the property's type."""
-    allowed = {"integer": "an integer", "number": "a number", "boolean": "true or false"}.get(
-        prop.type, {"date": "a date (2020-01-31)", "date-time": "an RFC 3339 date-time"}.get(prop.format, "text"))
+_TYPE_ALLOWED = {"integer": "an integer", "number": "a number", "boolean": "true or false",
+                 "date": "a date (2020-01-31)", "date-time": "an RFC 3339 date-time"}
+
+
+def _typed(text: str, type_: str, format_: str | None = None) -> bool:
+    """Whether the text is a value of this JSON Schema type (and format)."""
     try:
-        if prop.type == "integer":
+        if type_ == "integer":
             int(text)
-        elif prop.type == "number" and not math.isfinite(float(text)):
-            raise ValueError
-        elif prop.type == "boolean" and text not in ("true", "false"):
-            raise ValueError
-        elif prop.format == "date":
+        elif type_ == "number":
+            return math.isfinite(float(text))
+        elif type_ == "boolean":
+            return text in ("true", "false")
+        elif format_ == "date":
             date.fromisoformat(text)
-        elif prop.format == "date-time":
+        elif format_ == "date-time":
             datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidParameter(prop.name, f"{text!r} is not of the property's type", allowed) from None
+        return False
+    return True
+
+
+def _value(prop: Property, text: str) -> str:
+    """A property=value test's value, checked against the property's type and code list."""
+    if not _typed(text, prop.type, prop.format):
+        raise InvalidParameter(prop.name, f"{text!r} is not of the property's type",
+                               _TYPE_ALLOWED.get(prop.format or prop.type, "text"))
     if prop.enum and text not in prop.enum:
         raise InvalidParameter(prop.name, f"unknown value {text!r}", prop.enum)
     return text
+
+
+def _cursor(text: str, query: ItemsQuery) -> Cursor:
+    """The cursor of a next/prev link, its keys checked against the types they are compared as."""
+    cursor = Cursor.decode(text, query.order)
+    collection = query.collection
+    types = [(p.type, p.format) for p in (collection.by_name[k.name] for k in query.sortby)]
+    types.append((collection.id_type, None))
+    keys_fit = len(cursor.keys) == len(types) and cursor.keys[-1] is not None and all(
+        key is None or _typed(key, *type_) for key, type_ in zip(cursor.keys, types))
+    if not keys_fit:
+        raise InvalidParameter("cursor", f"malformed cursor {text!r}", "the value of a next or prev link of the same query")
+    return cursor
 
 
 def _filter(text: str | None, lang: str | None, crs: str | None) -> CqlFilter | None:
@@ -160,18 +184,17 @@ def items_query(
     check_known(request, ITEMS_PARAMETERS, collection)
     if bbox_crs is not None and bbox is None:
         raise InvalidParameter("bbox-crs", "given without a bbox", "only together with bbox")
-    sort = _sortby(sortby, collection)
     equals = tuple((name, _value(collection.by_name[name], value))
                    for name, value in request.query_params.multi_items() if name in collection.by_name)
-    return ItemsQuery(
+    query = ItemsQuery(
         collection=collection,
         limit=limit,
         crs=parse_crs(crs, "crs"),
         bbox=_bbox(bbox, parse_crs(bbox_crs, "bbox-crs") if bbox_crs else CRS84),
         datetime=_datetime(datetime_, collection),
-        sortby=sort,
+        sortby=_sortby(sortby, collection),
         properties=_properties(properties, collection),
         filter=_filter(filter_, filter_lang, filter_crs),
         equals=equals,
-        cursor=Cursor.decode(cursor, len(sort) + 1) if cursor is not None else None,
     )
+    return query if cursor is None else replace(query, cursor=_cursor(cursor, query))

@@ -15,7 +15,7 @@ from api.ogc.params import ITEM_PARAMETERS, check_known, items_query
 from geo.collections import get_collection
 from geo.crs import parse_crs
 from geo.errors import NotFound
-from geo.items import ItemsQuery, item_query, page_query, records_query
+from geo.items import ItemsQuery, item_query, page_query, records_query, selected_properties
 
 router = APIRouter(tags=["OGC API – Features"])
 
@@ -44,10 +44,8 @@ async def collection_items(request: Request, query: ItemsQuery = Depends(items_q
     page = await read_page(pool, query, page_query(query), counts)
     if f == "html":
         features = [orjson.loads(row[1]) for row in page.rows]
-        shown = [query.collection.by_name[n] for n in query.properties] if query.properties is not None \
-            else query.collection.properties
         return render(request, "ogc_items.html", headers, root=base_url(request), collection=query.collection,
-                      features=features, properties=shown, returned=len(page.rows), matched=page.matched,
+                      features=features, properties=selected_properties(query), returned=len(page.rows), matched=page.matched,
                       links=page_links(request, page, HTML))
     return Response(geojson_body(request, page), media_type=GEOJSON, headers=headers)
 
