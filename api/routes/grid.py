@@ -15,7 +15,14 @@ from geo import cuadricula as grid
 from geo import vocabulary as v
 from geo.areas import resolve_area
 from geo.errors import InvalidParameter, NotFound
-from geo.grid_cells import GroundQuery, area_bounds_query, cell_query, cells_query, check_cap, free_query
+from geo.grid_cells import (
+    GroundQuery,
+    area_bounds_query,
+    cell_query,
+    cells_query,
+    check_cap,
+    free_query,
+)
 
 router = APIRouter(tags=["grid"])
 

@@ -18,8 +18,14 @@ from geo import vocabulary as v
 from geo.errors import InvalidParameter, NotFound
 from geo.permit_rules import validate_right
 from geo.permits import (
-    CONFLICT_REASONS, PermitSearch, conflicts_query, count_query, exists_query, history_query,
-    one_query, page_query,
+    CONFLICT_REASONS,
+    PermitSearch,
+    conflicts_query,
+    count_query,
+    exists_query,
+    history_query,
+    one_query,
+    page_query,
 )
 from geo.settings import Settings
 

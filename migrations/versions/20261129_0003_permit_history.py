@@ -4,10 +4,9 @@ Revision ID: 0003
 Revises: 0001
 Create Date: 2026-11-29 05:40:00
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
-
 
 revision = '0003'
 down_revision = '0001'
