@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import shapely.geometry
+from shapely.errors import ShapelyError
 from shapely.validation import explain_validity
 
 from geo.crs import Crs
@@ -380,7 +381,7 @@ class FilterTranslator:
             return self._to_storage(f"ST_MakeEnvelope({corners}, {self.crs.srid})")
         try:
             shape = shapely.geometry.shape(node)
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+        except (ShapelyError, ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
             raise self._error(f"malformed geometry: {error}", "WKT or GeoJSON geometries") from None
         # shapely closes an open ring quietly, PostGIS refuses it: say so rather than guess.
         if any(ring and ring[0] != ring[-1] for ring in _rings(node)):

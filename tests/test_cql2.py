@@ -548,6 +548,7 @@ def test_bad_filters_are_invalid_parameters_naming_filter(run, filter, reason):
         '{"op": "=", "args": [{"property": "name"}]}',
         '{"op": "isNull", "args": {"bogus": 1}}',
         "not json",
+        '{"op":"s_within","args":[{"property":"geometry"},{"type":"GeometryCollection","coordinates":[],"geometries":[]}]}',
         '{"op":"s_intersects","args":[{"property":"geometry"},{"type":"Point","coordinates":[]}]}',
         '{"op":"=","args":[{"property":"retrieved_at"},{"timestamp":"yesterday"}]}',
         '{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":["a",1,2,3]}]}',
