@@ -121,6 +121,10 @@ class Collection:
         return self.source(params) if callable(self.source) else self.source
 
     @property
+    def id_sql_type(self) -> str:
+        return SQL_TYPES[(self.id_type, None)]
+
+    @property
     def tables(self) -> tuple[str, ...]:
         return (self.table, *self.reads)
 

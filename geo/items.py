@@ -210,8 +210,7 @@ def _order_terms(query: ItemsQuery) -> list[tuple[str, str, bool]]:
         prop = query.collection.by_name[key.name]
         terms.append((f"({prop.sql} IS NULL)", "boolean", False))
         terms.append((prop.sql, prop.sql_type, key.descending))
-    id_type = "text" if query.collection.id_type == "string" else "bigint"
-    terms.append((query.collection.id_sql, id_type, False))
+    terms.append((query.collection.id_sql, query.collection.id_sql_type, False))
     return terms
 
 
@@ -232,14 +231,8 @@ def _keyset_sql(query: ItemsQuery, terms: list[tuple[str, str, bool]], params: P
     return "(" + " OR ".join(alternatives) + ")"
 
 
-def _simple_keyset_sql(query: ItemsQuery, params: Params) -> str:
-    # Paging by id alone: one comparison the primary key index answers.
-    id_type = "text" if query.collection.id_type == "string" else "bigint"
-    op = "<" if query.cursor.backwards else ">"
-    return f"{query.collection.id_sql} {op} CAST({params(query.cursor.keys[-1])}::text AS {id_type})"
-
-
 def selected_properties(query: ItemsQuery) -> tuple[Property, ...]:
+    """The properties a page shows: those named by `properties`, else all."""
     if query.properties is None:
         return query.collection.properties
     return tuple(query.collection.by_name[name] for name in query.properties)
@@ -251,7 +244,7 @@ def _page_query(query: ItemsQuery, columns: str) -> SqlQuery:
     conditions = [where_sql(query, params)]
     terms = _order_terms(query)
     if query.cursor:
-        conditions.append(_simple_keyset_sql(query, params) if len(terms) == 1 else _keyset_sql(query, terms, params))
+        conditions.append(_keyset_sql(query, terms, params))
     reverse = query.cursor is not None and query.cursor.backwards
     order = ", ".join(f"{expr} {'DESC' if desc != reverse else 'ASC'}" for expr, _, desc in terms)
     # The cursor keeps each sort key's value (its NULL flag follows from it) and the id.
@@ -291,10 +284,9 @@ def item_query(collection: Collection, feature_id: str, crs: Crs) -> SqlQuery:
     """One feature, with its detail properties, by id (the id as text from the URL)."""
     params = Params()
     source = collection.from_sql(params)
-    id_type = "text" if collection.id_type == "string" else "bigint"
     feature = feature_sql(collection, crs, collection.properties + collection.detail)
     text = (f"SELECT {feature} FROM {source} "
-            f"WHERE {collection.id_sql} = CAST({params(feature_id)}::text AS {id_type})")
+            f"WHERE {collection.id_sql} = CAST({params(feature_id)}::text AS {collection.id_sql_type})")
     return SqlQuery(text, tuple(params.values))
 
 
