@@ -313,7 +313,9 @@ class FilterTranslator:
         if op in _ARITHMETIC:
             self._arity(op, args, 2)
             return self._arithmetic(op, *args)
-        raise self._error(f"unsupported operator or function {node['op']!r}", _OPERATOR_NAMES)
+        near = suggest(str(node["op"]), _OPERATOR_NAMES)
+        hint = f"; did you mean {near}?" if near else ""
+        raise self._error(f"unsupported operator or function {node['op']!r}{hint}", _OPERATOR_NAMES)
 
     def _number(self, number: float) -> _Value:
         if isinstance(number, float) and not math.isfinite(number):
@@ -327,7 +329,9 @@ class FilterTranslator:
     def _property(self, name) -> _Value:
         queryable = self.fields.get(name) if isinstance(name, str) else None
         if queryable is None:
-            raise self._error(f"unknown property {name!r}", sorted(self.fields))
+            near = suggest(name, list(self.fields)) if isinstance(name, str) else None
+            hint = f"; did you mean {near!r}?" if near else ""
+            raise self._error(f"unknown property {name!r}{hint}", sorted(self.fields))
         return _Value(f"({queryable.sql})", queryable.type, enum=queryable.enum)
 
     def _arithmetic(self, op: str, left, right) -> _Value:

@@ -510,6 +510,8 @@ def test_injection_through_syntax_or_names_is_refused(run, filter, lang):
         ("S_INTERSECTS(geometry, POINT EMPTY)", "not valid cql2-text"),
         ("", "empty"),
         ("colour = 'red'", "unknown property 'colour'"),
+        ("depth_top = 1", "unknown property 'depth_top'; did you mean 'depth_top_m'?"),
+        ("S_INTERSECT(geometry, POINT(1 2))", "did you mean S_INTERSECTS?"),
         ("depth_top_m = 'deep'", "compares 'depth_top_m' (number) with \"deep\" (string)"),
         ("retrieved_at > '2020-01-01'", "compares 'retrieved_at' (date)"),
         ("retrieved_at = DATE('2020-02-30')", "bad date '2020-02-30'"),
