@@ -63,29 +63,34 @@ PERMIT_FIELDS = {
 LEON_BOX = (-6.4137, 42.4521, -5.6173, 42.9489)
 
 
-@pytest.fixture(scope="module")
-def run(db_url):
+class FilterRunner:
     """Runs a filter on a table through asyncpg and returns the matching ids."""
-    loop = asyncio.new_event_loop()
-    conn = loop.run_until_complete(
-        asyncpg.connect(libpq_url(db_url), server_settings=SESSION_SETTINGS)
-    )
 
-    def ids(
-        filter: str, lang: str = "cql2-text", crs: str | None = None, table: str = "deposits"
+    def __init__(self, url: str):
+        self.loop = asyncio.new_event_loop()
+        self.conn = self.loop.run_until_complete(
+            asyncpg.connect(libpq_url(url), server_settings=SESSION_SETTINGS)
+        )
+
+    def __call__(
+        self, filter: str, lang: str = "cql2-text", crs: str | None = None, table: str = "deposits"
     ) -> set[int]:
         alias, fields = ("d", DEPOSIT_FIELDS) if table == "deposits" else ("p", PERMIT_FIELDS)
         params = Params()
         where = cql2_where(filter, lang, fields, params, crs)
-        rows = loop.run_until_complete(
-            conn.fetch(f"SELECT {alias}.id FROM {table} {alias} WHERE {where}", *params.values)
-        )
-        return {r["id"] for r in rows}
+        sql = f"SELECT {alias}.id FROM {table} {alias} WHERE {where}"
+        return {r["id"] for r in self.loop.run_until_complete(self.conn.fetch(sql, *params.values))}
 
-    ids.conn, ids.loop = conn, loop
-    yield ids
-    loop.run_until_complete(conn.close())
-    loop.close()
+    def close(self) -> None:
+        self.loop.run_until_complete(self.conn.close())
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def run(db_url):
+    runner = FilterRunner(db_url)
+    yield runner
+    runner.close()
 
 
 @pytest.fixture(scope="module")
@@ -107,12 +112,9 @@ def deposits(engine) -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="module")
 def permits(engine) -> pd.DataFrame:
-    frame = pd.read_sql("SELECT id, applied_on, granted_on, expires_on FROM permits", engine)
-    return (
-        frame.set_index("id", drop=False)
-        .astype(object)
-        .where(frame.set_index("id", drop=False).notna(), None)
-    )
+    sql = "SELECT id, applied_on, granted_on, expires_on FROM permits"
+    frame = pd.read_sql(sql, engine).set_index("id", drop=False)
+    return frame.astype(object).where(frame.notna(), None)
 
 
 def where(frame, predicate) -> set[int]:
