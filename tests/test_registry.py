@@ -124,6 +124,16 @@ def test_as_of_reads_the_geometry_the_right_had_then(client, registry, lifecycle
     assert feature["properties"]["cell_count"] == 4
 
 
+def test_a_deleted_right_is_there_before_its_deletion_and_gone_after(client, registry):
+    registry.add("GONE", cells(I0 + 6, J0, 1, 1), applied_on=date(2022, 1, 1))
+    with registry.engine.begin() as conn:
+        record_as(conn, "pytest", date(2023, 1, 1))
+        conn.execute(text("DELETE FROM permits WHERE registry_number = :n"), {"n": PREFIX + "GONE"})
+    assert as_of(client, "2022-06-01", "GONE")["status"] == "applied"
+    assert as_of(client, "2023-01-01", "GONE") is None
+    assert as_of(client, None, "GONE") is None
+
+
 def test_the_history_records_every_change_with_its_day_and_author(client, registry, lifecycle):
     body = client.get(f"/permits/{registry.ids[lifecycle]}/history").json()
     steps = [(c["effective_on"], c["action"], c["status"], c["changed_by"]) for c in body["changes"]]
