@@ -230,6 +230,8 @@ def test_validate_reports_every_problem_and_the_snapped_proposal(client):
     ({"right_type": "investigation"}, {"type": "Point", "coordinates": [-6, 42]}, "body"),
     ({"right_type": "investigation"}, {"type": "Polygon", "coordinates": [[[300000, 4700000], [300600, 4700000], [300600, 4700600], [300000, 4700000]]]}, "body"),
     ({"right_type": "quarry"}, {"type": "Polygon", "coordinates": [[[-6, 42], [-5.99, 42], [-5.99, 42.01], [-6, 42]]]}, "right_type"),
+    # Half of Spain: more cells than one request may generate.
+    ({"right_type": "exploration"}, {"type": "Polygon", "coordinates": [[[-9, 37], [-3, 37], [-3, 43], [-9, 37]]]}, "body"),
 ])
 def test_validate_refuses_what_it_cannot_judge(client, params, payload, name):
     response = client.post("/permits/validate", params=params, json=payload)

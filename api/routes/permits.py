@@ -14,8 +14,10 @@ from shapely.geometry import shape
 from api.links import same_query
 from api.params import parse_bbox, parse_choices, parse_cursor, parse_limit, settings_of
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
+from geo import cuadricula as grid
 from geo import vocabulary as v
 from geo.errors import InvalidParameter, NotFound
+from geo.grid_cells import check_cap
 from geo.permit_rules import validate_right
 from geo.permits import (
     CONFLICT_REASONS,
@@ -181,7 +183,9 @@ async def validate_permit(
     the geometry snaps to (the cells it covers at least half of), which may have problems of
     its own (they are listed too). Answers 200 whether or not the right is valid."""
     geometry, kind = _geometry_and_type(body, right_type)
-    result = validate_right(geometry, kind, request.app.state.settings.right_cell_limits)
+    settings = request.app.state.settings
+    check_cap(*grid.cells_in_bbox(*geometry.bounds), settings.grid_max_cells, "body", "the right's bbox")
+    result = validate_right(geometry, kind, settings.right_cell_limits)
     low, high = result.limits
     proposal = {
         "type": "Feature",
