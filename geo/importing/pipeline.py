@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from geo.errors import InvalidParameter
-from geo.importing import crs as crs_
+from geo.importing.crs import choose_crs, position_problems, to_lonlat
 from geo.importing.layers import LAYERS
 from geo.importing.mapping import load_mapping
 from geo.importing.progress import Stages
@@ -57,15 +57,15 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
     progress.stage("reading", None)(0)
     table = read_source(options.path, mapping, layer.name)
     report.rows_read = len(table)
-    choice = crs_.choose_crs(table.crs, options.crs, mapping.crs, table.geometry)
-    geometry, report.crs = crs_.to_lonlat(table.geometry, choice)
+    choice = choose_crs(table.crs, options.crs, mapping.crs, table.geometry)
+    geometry, report.crs = to_lonlat(table.geometry, choice)
     rows = validate(layer, mapping, table.columns, geometry, table.geometry_columns, options.repair,
                     progress.stage("validating", len(table)))
     report.ignored_columns = rows.ignored_columns
     report.notes += rows.notes
     report.repairs = rows.repairs
     reading = [replace(p, source_id=rows.ids[p.row - 1]) for p in table.problems]
-    position = crs_.position_problems(geometry, rows.ids, mapping.region, choice.crs.is_geographic)
+    position = position_problems(geometry, rows.ids, mapping.region, choice.crs.is_geographic)
     rows.drop({p.row for p in reading + position})
 
     with engine.begin() as conn:
