@@ -127,8 +127,8 @@ def cells_in_bbox(west: float, south: float, east: float, north: float) -> tuple
 
 
 def cells_covering(geometry: BaseGeometry) -> list[Cell]:
-    """Every cell a geometry reaches into: for areas, cells sharing a positive area with it;
-    for points, the cell each point falls in. Sorted by (i, j)."""
+    """Every cell a geometry reaches into: for areas, the cells it shares more than a
+    tolerance-wide sliver with; for points, the cell each point falls in. Sorted by (i, j)."""
     if geometry.is_empty:
         return []
     if geometry.geom_type in ("Point", "MultiPoint"):
@@ -153,13 +153,12 @@ def snap(geometry: BaseGeometry) -> list[Cell]:
     return [c for c, f in zip(cells, fractions) if f >= 0.5]
 
 
-def whole_and_partial(geometry: BaseGeometry) -> tuple[list[Cell], list[Cell]]:
-    """The cells an area covers entirely and those it covers only in part."""
+def partial_cells(geometry: BaseGeometry) -> list[Cell]:
+    """The cells an area covers only in part (neither none nor all of it)."""
     cells, fractions = _cell_fractions(geometry)
-    # Within a cell lon/lat is uniform to 1e-5, so planar fractions are good to far below 1e-6.
-    whole = [c for c, f in zip(cells, fractions) if f >= 1 - 1e-6]
-    partial = [c for c, f in zip(cells, fractions) if 1e-6 < f < 1 - 1e-6]
-    return whole, partial
+    # Fractions are of lon/lat area; within a cell that is proportional to true area to 1e-5,
+    # and the 1e-6 margin only absorbs floating-point noise of the intersection.
+    return [c for c, f in zip(cells, fractions) if 1e-6 < f < 1 - 1e-6]
 
 
 def _cell_fractions(geometry: BaseGeometry) -> tuple[list[Cell], np.ndarray]:
@@ -201,20 +200,6 @@ def quadrangle_area_m2(west: float, south: float, east: float, north: float) -> 
 
     b2 = (_A * (1 - _F)) ** 2
     return b2 / 2 * math.radians(east - west) * (q(north) - q(south))
-
-
-def dms(degrees: float, positive: str, negative: str) -> str:
-    """A grid coordinate as sexagesimal text: -6.0 -> 6°00′00″W (whole seconds)."""
-    total = round(abs(degrees) * 3600)
-    d, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{d}°{m:02d}′{s:02d}″{positive if degrees >= 0 else negative}"
-
-
-def corner_label(cell: Cell) -> str:
-    """The cell's south-west corner as the registry writes it: 6°00′00″W 42°30′00″N."""
-    west, south, _, _ = cell.bounds
-    return f"{dms(west, 'E', 'W')} {dms(south, 'N', 'S')}"
 
 
 # SQL for the same grid, so PostGIS can generate cells in bulk with identical arithmetic.

@@ -75,7 +75,7 @@ def validate_right(geometry: BaseGeometry, right_type: str,
             f"{len(off_grid)} vertices are not on the 20″ grid lines (tolerance "
             f"{VERTEX_TOLERANCE_DEG:g}°), e.g. {quoted}"))
 
-    _, partial = grid.whole_and_partial(_onto_lines(geometry))
+    partial = grid.partial_cells(_onto_lines(geometry))
     if partial:
         problems.append(Problem(
             "partial_cells",

@@ -99,8 +99,11 @@ def test_near_six_degrees_west():
 def test_ids_round_trip_and_name_the_south_west_corner():
     for cell in (Cell(-1080, 7650), Cell(0, 0), Cell(-1, -1), Cell(32399, 16199)):
         assert grid.parse_id(cell.id) == cell
-    assert grid.corner_label(Cell(-1080, 7650)) == "6°00′00″W 42°30′00″N"
-    assert grid.corner_label(Cell(-1007, 7651)) == "5°35′40″W 42°30′20″N"
+    # The numbers are the south-west corner in 20″ steps: 1080 × 20″ = 6°, 7650 × 20″ = 42°30′.
+    assert Cell(-1080, 7650).bounds[:2] == (-6.0, 42.5)
+    # 1007 × 20″ = 5°35′40″ west, 7651 × 20″ = 42°30′20″ north.
+    assert grid.parse_id("W01007N07651").bounds[:2] == pytest.approx(
+        (-(5 + 35 / 60 + 40 / 3600), 42.5 + 20 / 3600), abs=1e-12)
 
 
 @pytest.mark.parametrize("bad", ["W1080N7650", "X01080N07650", "W00000N07650", "E99999N00000", ""])
