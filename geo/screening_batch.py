@@ -1,13 +1,15 @@
 """Screening many sites in one set-based statement: a verdict row per site, in input order.
 
-The sites come from the request (arrays unnested in SQL) or from the deposits table; every
-site meets the zones through the same rule as a single screening (geo/protection.py), each
-lookup driven by the GiST index of the zone parts, so rows stream out as they are decided.
+The sites come from the request (arrays unnested in SQL) or from the deposits table. Zones,
+rights and municipalities meet all sites in three joins (zones through their parts and the
+rule in geo/protection.py), aggregated per site and joined back: no statement per site.
 """
 
 from __future__ import annotations
 
-from geo.protection import zone_constrains
+from dataclasses import dataclass
+
+from geo.protection import zones_constraining_each
 from geo.registry import HOLDING, effective_status_sql
 from geo.screening import ScreeningOptions, verdict_sql
 from geo.sites import Site
@@ -20,24 +22,34 @@ COLUMNS = (
 )
 
 
-def posted_sites_source(sites: list[Site], params: Params) -> str:
-    """SQL FROM item `s` of posted sites (key, name, geom grown by its buffer, depths, ord)."""
+@dataclass(frozen=True)
+class SiteSource:
+    """Sites as a FROM item `s` (key, name, geom, depth_top_m, depth_bottom_m, ord), written
+    wherever a join needs it, and the WITH clause it may rely on."""
+
+    from_item: str
+    with_clause: str = ""
+
+
+def posted_sites_source(sites: list[Site], params: Params) -> SiteSource:
+    """The posted sites, buffered once (a materialized CTE: every join reads the same rows)."""
     arrays = (
         f"{params([s.key for s in sites])}::text[]", f"{params([s.name for s in sites])}::text[]",
         f"{params([s.wkb for s in sites])}::bytea[]", f"{params([s.buffer_m for s in sites])}::float8[]",
         f"{params([s.depth_top_m for s in sites])}::float8[]", f"{params([s.depth_bottom_m for s in sites])}::float8[]",
     )
-    return (
-        "(SELECT u.key, u.name, CASE WHEN u.buffer_m IS NULL THEN ST_GeomFromWKB(u.wkb, 4326) "
-        "ELSE ST_Buffer(ST_GeomFromWKB(u.wkb, 4326)::geography, u.buffer_m, 'quad_segs=16')::geometry END AS geom, "
-        "u.top AS depth_top_m, u.bottom AS depth_bottom_m, u.ord "
-        f"FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS u(key, name, wkb, buffer_m, top, bottom, ord)) s"
+    return SiteSource(
+        "posted s",
+        "WITH posted AS MATERIALIZED (SELECT u.key, u.name, CASE WHEN u.buffer_m IS NULL "
+        "THEN ST_GeomFromWKB(u.wkb, 4326) ELSE ST_Buffer(ST_GeomFromWKB(u.wkb, 4326)::geography, "
+        "u.buffer_m, 'quad_segs=16')::geometry END AS geom, u.top AS depth_top_m, u.bottom AS depth_bottom_m, u.ord "
+        f"FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS u(key, name, wkb, buffer_m, top, bottom, ord)) ",
     )
 
 
-def deposits_source(commodities: tuple[str, ...], area_code: str | None, params: Params) -> str:
-    """SQL FROM item `s` of the deposits holding any of `commodities` (all when empty) that
-    intersect the admin area `area_code` (anywhere when None), in id order."""
+def deposits_source(commodities: tuple[str, ...], area_code: str | None, params: Params) -> SiteSource:
+    """The deposits holding any of `commodities` (all when empty) that intersect the admin area
+    `area_code` (anywhere when None); a plain subquery, so that joins use the deposits' index."""
     conditions = ["TRUE"]
     if commodities:
         conditions.append(f"d.commodities && {params(list(commodities))}::text[]")
@@ -45,15 +57,15 @@ def deposits_source(commodities: tuple[str, ...], area_code: str | None, params:
         # As in /deposits: a deposit outline across a border belongs to both sides.
         conditions.append("EXISTS (SELECT 1 FROM admin_areas a "
                           f"WHERE a.code = {params(area_code)} AND ST_Intersects(a.geom, d.geom))")
-    return (
+    return SiteSource(
         "(SELECT d.id::text AS key, d.name, d.geom, d.depth_top_m, d.depth_bottom_m, d.id AS ord "
         f"FROM deposits d WHERE {' AND '.join(conditions)}) s"
     )
 
 
-def batch_query(source: str, params: Params, options: ScreeningOptions, geojson: bool) -> SqlQuery:
+def batch_query(source: SiteSource, params: Params, options: ScreeningOptions, geojson: bool) -> SqlQuery:
     """Rows (ord, GeoJSON Feature text) when geojson, else (ord, *COLUMNS) for CSV."""
-    counted = list(options.legal_effects)
+    sites = source.from_item
     effective = effective_status_sql("p", "current_date")
     values = {
         "id": "s.key",
@@ -73,15 +85,17 @@ def batch_query(source: str, params: Params, options: ScreeningOptions, geojson:
     else:
         select = ", ".join(f"{values[k]} AS {k}" for k in COLUMNS)
     text = (
-        f"SELECT s.ord, {select} FROM {source} "
-        "LEFT JOIN LATERAL (SELECT array_agg(DISTINCT z.legal_effect::text) AS effects, "
-        "string_agg(z.id::text, ',' ORDER BY z.id) AS ids, string_agg(z.name, '; ' ORDER BY z.id) AS names "
-        f"FROM protection_zones z WHERE {zone_constrains('z', 's', counted, params)}) c ON TRUE "
-        "LEFT JOIN LATERAL (SELECT string_agg(p.registry_number, ',' ORDER BY p.registry_number) AS registry_numbers "
-        "FROM permits p WHERE ST_Intersects(p.geom, s.geom) "
-        f"AND {effective} = ANY({params(list(HOLDING))}::text[])) r ON TRUE "
-        "LEFT JOIN LATERAL (SELECT string_agg(a.code, ',' ORDER BY a.code) AS codes FROM admin_areas a "
-        "WHERE a.level = 'municipality' AND ST_Intersects(a.geom, s.geom)) m ON TRUE "
+        f"{source.with_clause}SELECT s.ord, {select} FROM {sites} "
+        "LEFT JOIN (SELECT c.key, array_agg(DISTINCT c.legal_effect::text) AS effects, "
+        "string_agg(c.id::text, ',' ORDER BY c.id) AS ids, string_agg(c.name, '; ' ORDER BY c.id) AS names "
+        f"FROM ({zones_constraining_each(sites, 'ord', list(options.legal_effects), params)}) c "
+        "GROUP BY c.key) c ON c.key = s.ord "
+        "LEFT JOIN (SELECT s.ord AS key, string_agg(p.registry_number, ',' ORDER BY p.registry_number) AS registry_numbers "
+        f"FROM {sites} JOIN permits p ON ST_Intersects(p.geom, s.geom) "
+        f"WHERE {effective} = ANY({params(list(HOLDING))}::text[]) GROUP BY s.ord) r ON r.key = s.ord "
+        "LEFT JOIN (SELECT s.ord AS key, string_agg(a.code, ',' ORDER BY a.code) AS codes "
+        f"FROM {sites} JOIN admin_areas a ON a.level = 'municipality' AND ST_Intersects(a.geom, s.geom) "
+        "GROUP BY s.ord) m ON m.key = s.ord "
         "ORDER BY s.ord"
     )
     return SqlQuery(text, tuple(params.values))

@@ -15,6 +15,7 @@ Raw numbers go to benchmarks/results/screening.json.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import io
 import json
@@ -23,8 +24,8 @@ import statistics
 import time
 from collections import Counter
 from contextlib import contextmanager
-from datetime import date
 
+import asyncpg
 import geopandas as gpd
 import httpx
 import numpy as np
@@ -32,9 +33,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from benchmarks import data
-from benchmarks.screening.zones import insert_zones
+from benchmarks.screening.zones import CORRIDORS, insert_zones
 from benchmarks.servers import veta
-from geo.db import sync_engine
+from geo.db import SESSION_SETTINGS, libpq_url, sync_engine
+from geo.deposits import DepositSearch, count_query
 
 DB = "veta_bench_screening"
 SITES = 100
@@ -47,8 +49,9 @@ def prepare(fresh: bool) -> tuple[str, str]:
     url = data.prepare(DB, data.SYNTHETIC_DEPOSITS, fresh)
     engine = sync_engine(url)
     with engine.connect() as conn:
-        have = conn.execute(text("SELECT count(*) FROM protection_zones WHERE source = 'benchmark-screening'")).scalar()
-    if have != 5_000:
+        have = conn.execute(text("SELECT count(*) FILTER (WHERE name LIKE 'Benchmark river corridor%') "
+                                 "FROM protection_zones WHERE source = 'benchmark-screening'")).scalar()
+    if have != CORRIDORS:
         started = time.perf_counter()
         vertices = insert_zones(engine)
         print(f"inserted 5,000 zones, {vertices:,} vertices, in {time.perf_counter() - started:.1f} s", flush=True)
@@ -79,6 +82,25 @@ def single_site(url: str, sites: list[dict]) -> dict:
             times.append((time.perf_counter() - started) * 1000)
     return {"sites": len(times), "p50_ms": statistics.median(times),
             "p95_ms": float(np.percentile(times, 95)), "max_ms": max(times)}
+
+
+def rule_per_deposit(url: str) -> dict:
+    """The zone rule as /deposits?protection=outside applies it, one probe per deposit (the
+    count statement geo/deposits.py builds), timed through asyncpg with the service's settings."""
+    query = count_query(DepositSearch(protection="outside"))
+
+    async def run() -> tuple[int, int, float]:
+        conn = await asyncpg.connect(libpq_url(url), server_settings=SESSION_SETTINGS)
+        try:
+            total = await conn.fetchval("SELECT count(*) FROM deposits")
+            started = time.perf_counter()
+            outside = await conn.fetchval(query.text, *query.values)
+            return total, outside, time.perf_counter() - started
+        finally:
+            await conn.close()
+
+    total, outside, seconds = asyncio.run(run())
+    return {"deposits": total, "outside": outside, "seconds": seconds, "deposits_per_s": total / seconds}
 
 
 def batch(url: str) -> dict:
@@ -126,8 +148,8 @@ def geopandas_sjoin(engine: Engine) -> dict:
     zones = gpd.read_postgis(
         "SELECT legal_effect, depth_top_m, depth_bottom_m, geom FROM protection_zones "
         "WHERE legal_effect IN ('exclusion', 'conditional') "
-        "AND (valid_from IS NULL OR valid_from <= :d) AND (valid_to IS NULL OR valid_to >= :d)",
-        engine, geom_col="geom", params={"d": date.today()})
+        "AND (valid_from IS NULL OR valid_from <= current_date) AND (valid_to IS NULL OR valid_to >= current_date)",
+        engine, geom_col="geom")
     started = time.perf_counter()
     pairs = gpd.sjoin(deposits, zones, predicate="intersects", how="inner", lsuffix="d", rsuffix="z")
     inf = np.inf
@@ -154,18 +176,26 @@ def main() -> dict:
         vertices, parts = conn.execute(text(
             "SELECT (SELECT sum(ST_NPoints(geom)) FROM protection_zones), (SELECT count(*) FROM protection_zone_parts)")).one()
     result = {"zones_vertices": int(vertices), "parts": parts, "load_average_before": os.getloadavg()}
+
+    def measured(name: str, value: dict) -> None:
+        result[name] = value
+        print(f"{name}: {json.dumps(value)}", flush=True)
+
     sample_engine = sync_engine(sample_url)
     with veta(sample_url) as server:
-        result["single_sample"] = single_site(server, sample_sites(sample_engine))
+        measured("single_sample", single_site(server, sample_sites(sample_engine)))
     sample_engine.dispose()
     sites = sample_sites(engine)
+    measured("geopandas", geopandas_sjoin(engine))
     with veta(url) as server:
-        result["single_detailed"] = single_site(server, sites)
-        result["batch_subdivided"] = batch(server)
-    with whole_polygons_as_parts(engine), veta(url) as server:
-        result["single_whole"] = single_site(server, sites)
-        result["batch_whole"] = batch(server)
-    result["geopandas"] = geopandas_sjoin(engine)
+        measured("single_detailed", single_site(server, sites))
+        measured("batch_subdivided", batch(server))
+    measured("rule_subdivided", rule_per_deposit(url))
+    with whole_polygons_as_parts(engine):
+        measured("rule_whole", rule_per_deposit(url))
+        with veta(url) as server:
+            measured("single_whole", single_site(server, sites))
+            measured("batch_whole", batch(server))
     engine.dispose()
     if not result["geopandas"]["verdicts"] == result["batch_subdivided"]["verdicts"] == result["batch_whole"]["verdicts"]:
         raise RuntimeError(f"verdicts differ: {json.dumps(result)}")
@@ -195,6 +225,12 @@ def table(r: dict) -> str:
         f"| GET /screening/deposits?f=csv, whole polygons | {whole['seconds']:.1f} | {whole['deposits_per_s']:,.0f} | 1.0x |",
         f"| geopandas sjoin in memory (verdict only) | {gp['seconds']:.1f} | {gp['deposits_per_s']:,.0f} | "
         f"{gp['deposits_per_s'] / whole['deposits_per_s']:.1f}x |",
+        "",
+        "| the zone rule per deposit (/deposits?protection=outside, count) | seconds | deposits/s | ratio |",
+        "|---|---|---|---|",
+        f"| subdivided parts | {r['rule_subdivided']['seconds']:.1f} | {r['rule_subdivided']['deposits_per_s']:,.0f} | "
+        f"{r['rule_subdivided']['deposits_per_s'] / r['rule_whole']['deposits_per_s']:.1f}x |",
+        f"| whole polygons | {r['rule_whole']['seconds']:.1f} | {r['rule_whole']['deposits_per_s']:,.0f} | 1.0x |",
         "",
         f"Verdicts (equal in all three): {sub['verdicts']}",
     ])
