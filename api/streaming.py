@@ -25,31 +25,28 @@ async def _features(
     count: SqlQuery | None,
     tail: Callable[[int, Any, int | None], dict],
     counts: CountCache,
-) -> AsyncIterator[bytes]:
-    """The collection's bytes: page rows are (keyset value, feature text); limit + 1 rows are
-    read so that the tail knows whether there is a next page (last key, or None)."""
+) -> list[bytes]:
+    """The collection's bytes, in chunks of CHUNK_ROWS features: page rows are (keyset value,
+    feature text); limit + 1 rows are read so that the tail knows whether there is a next page
+    (last key, or None). The page is read in one round trip and its connection given back
+    before the first byte goes out, so a client that hangs up mid-body holds no connection."""
     counting = asyncio.create_task(counts.count(pool, count)) if count else None
     try:
-        async with pool.acquire() as conn, conn.transaction(readonly=True):
-            returned, last_key, more = 0, None, False
-            chunk = [b'{"type":"FeatureCollection","features":[']
-            async for key, feature in conn.cursor(page.text, *page.values, prefetch=min(limit + 1, 1000)):
-                if returned == limit:
-                    more = True
-                    break
-                chunk.append((b"," if returned else b"") + feature.encode())
-                returned += 1
-                last_key = key
-                if len(chunk) >= CHUNK_ROWS:
-                    yield b"".join(chunk)
-                    chunk = []
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(page.text, *page.values)
         matched = await counting if counting else None
-        members = tail(returned, last_key if more else None, matched)
-        chunk.append(b"]," + orjson.dumps(members)[1:])
-        yield b"".join(chunk)
     finally:
         if counting and not counting.done():
             counting.cancel()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    members = tail(len(rows), rows[-1][0] if more else None, matched)
+    chunks = [b'{"type":"FeatureCollection","features":[']
+    for start in range(0, len(rows), CHUNK_ROWS):
+        features = ",".join(feature for _, feature in rows[start:start + CHUNK_ROWS])
+        chunks.append((b"," if start else b"") + features.encode())
+    chunks.append(b"]," + orjson.dumps(members)[1:])
+    return chunks
 
 
 def feature_collection_tail(
@@ -77,12 +74,10 @@ async def stream_features(
     """A streaming response; the query runs before the response starts, so its errors are
     still answered as problem+json rather than as a truncated body. The count comes from
     `counts` when it has it for the current data."""
-    body = _features(pool, page, limit, count, tail, counts)
-    first = await body.__anext__()
+    chunks = await _features(pool, page, limit, count, tail, counts)
 
-    async def rest() -> AsyncIterator[bytes]:
-        yield first
-        async for part in body:
-            yield part
+    async def body() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
 
-    return StreamingResponse(rest(), media_type=media_type, headers=headers)
+    return StreamingResponse(body(), media_type=media_type, headers=headers)
