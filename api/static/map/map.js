@@ -177,7 +177,8 @@ function depositFilter() {
     conditions.push(["in", `, ${filters.commodity},`, ["concat", ", ", ["get", "commodities"], ","]]);
   }
   if (filters.areaIds) {
-    conditions.push(["in", ["get", "id"], ["literal", filters.areaIds]]);
+    // `match` looks ids up in a hash table; `in` would scan the whole list for every feature.
+    conditions.push(filters.areaIds.length ? ["match", ["get", "id"], filters.areaIds, true, false] : false);
   }
   return ["all", ...conditions];
 }

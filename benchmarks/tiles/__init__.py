@@ -1,0 +1,1 @@
+"""Vector tile latency benchmark (python -m benchmarks.tiles)."""
