@@ -25,8 +25,15 @@ MVT = "application/vnd.mapbox-vector-tile"
 # A collection not listed here carries all its properties.
 TILE_PROPERTIES: dict[str, tuple[str, ...]] = {
     "deposits": ("name", "main_commodity", "commodities", "mine_status", "protection_status"),
-    "deposit_screening": ("name", "commodity", "commodities", "protection_status",
-                          "protection_zones", "nearest_zone_name", "nearest_zone_distance_m"),
+    "deposit_screening": (
+        "name",
+        "commodity",
+        "commodities",
+        "protection_status",
+        "protection_zones",
+        "nearest_zone_name",
+        "nearest_zone_distance_m",
+    ),
     "permits": ("registry_number", "name", "right_type", "status", "holder"),
     "protection_zones": ("name", "designation", "legal_effect"),
     "admin_areas": ("code", "name", "level"),
@@ -41,8 +48,14 @@ ATTRIBUTION: dict[str, str] = {
 
 # TileJSON field types and OGC geometry dimensions of the registry's JSON-Schema/GeoJSON types.
 FIELD_TYPES = {"string": "String", "integer": "Number", "number": "Number", "boolean": "Boolean"}
-GEOMETRY_DIMENSIONS = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1,
-                       "Polygon": 2, "MultiPolygon": 2}
+GEOMETRY_DIMENSIONS = {
+    "Point": 0,
+    "MultiPoint": 0,
+    "LineString": 1,
+    "MultiLineString": 1,
+    "Polygon": 2,
+    "MultiPolygon": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -72,8 +85,12 @@ class TileLayer:
 
     def fields(self) -> dict[str, Property]:
         """Every attribute of a tile feature: `id` (the item id) and the chosen properties."""
-        item_id = Property("id", self.collection.id_sql, self.collection.id_type,
-                           f"Item id in /collections/{self.id}/items")
+        item_id = Property(
+            "id",
+            self.collection.id_sql,
+            self.collection.id_type,
+            f"Item id in /collections/{self.id}/items",
+        )
         return {"id": item_id, **{p.name: p for p in self.properties}}
 
 
@@ -96,13 +113,20 @@ def tile_layers() -> tuple[TileLayer, ...]:
 def checked_tile(z: int, x: int, y: int) -> morecantile.Tile:
     """The tile z/x/y of WebMercatorQuad, or InvalidParameter naming the coordinate out of range."""
     if not TILE_MATRIX_SET.minzoom <= z <= TILE_MATRIX_SET.maxzoom:
-        raise InvalidParameter("z", f"zoom {z} is out of range",
-                               f"{TILE_MATRIX_SET.minzoom} to {TILE_MATRIX_SET.maxzoom}")
+        raise InvalidParameter(
+            "z",
+            f"zoom {z} is out of range",
+            f"{TILE_MATRIX_SET.minzoom} to {TILE_MATRIX_SET.maxzoom}",
+        )
     matrix = TILE_MATRIX_SET.matrix(z)
     if not 0 <= x < matrix.matrixWidth:
-        raise InvalidParameter("x", f"column {x} does not exist at zoom {z}", f"0 to {matrix.matrixWidth - 1}")
+        raise InvalidParameter(
+            "x", f"column {x} does not exist at zoom {z}", f"0 to {matrix.matrixWidth - 1}"
+        )
     if not 0 <= y < matrix.matrixHeight:
-        raise InvalidParameter("y", f"row {y} does not exist at zoom {z}", f"0 to {matrix.matrixHeight - 1}")
+        raise InvalidParameter(
+            "y", f"row {y} does not exist at zoom {z}", f"0 to {matrix.matrixHeight - 1}"
+        )
     return morecantile.Tile(x, y, z)
 
 

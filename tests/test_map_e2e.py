@@ -17,8 +17,16 @@ from sqlalchemy import text
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DEPOSIT_LAYERS = "['deposits-points', 'deposits-polygons']"
 
 # Resolves once the map has drawn everything it is going to draw (tiles loaded, no transition).
@@ -66,14 +74,19 @@ class MapPage:
             return image.read()
 
     def rendered_deposit_ids(self) -> set[int]:
-        return set(self.page.evaluate(
-            f"window.vetaMap.queryRenderedFeatures({{layers: {DEPOSIT_LAYERS}}}).map(f => f.properties.id)"))
+        return set(
+            self.page.evaluate(
+                f"window.vetaMap.queryRenderedFeatures({{layers: {DEPOSIT_LAYERS}}}).map(f => f.properties.id)"
+            )
+        )
 
     def click_lonlat(self, lon: float, lat: float, double: bool = False) -> None:
         x, y = self.page.evaluate(
             """([lon, lat]) => { const p = window.vetaMap.project([lon, lat]);
                const r = window.vetaMap.getContainer().getBoundingClientRect();
-               return [r.left + p.x, r.top + p.y]; }""", [lon, lat])
+               return [r.left + p.x, r.top + p.y]; }""",
+            [lon, lat],
+        )
         if double:
             self.page.mouse.dblclick(x, y)
         else:
@@ -90,7 +103,9 @@ class MapPage:
             box.check()
         for box in self.page.query_selector_all("input[data-layers]"):
             box.set_checked(box.get_attribute("id") != "basemap")
-        self.page.evaluate("window.vetaMap.fitBounds([[-7.1, 41.95], [-4.7, 43.25]], {padding: 20, animate: false})")
+        self.page.evaluate(
+            "window.vetaMap.fitBounds([[-7.1, 41.95], [-4.7, 43.25]], {padding: 20, animate: false})"
+        )
         self.settle()
 
 
@@ -121,7 +136,9 @@ def geometries(engine, sql: str) -> list[dict]:
 
 def depth_overlap(top_a, bottom_a, top_b, bottom_b) -> bool:
     inf = float("inf")
-    return (top_a or 0) < (inf if bottom_b is None else bottom_b) and (top_b or 0) < (inf if bottom_a is None else bottom_a)
+    return (top_a or 0) < (inf if bottom_b is None else bottom_b) and (top_b or 0) < (
+        inf if bottom_a is None else bottom_a
+    )
 
 
 def verdict_for(site, zones: list[dict], top_m=None, bottom_m=None) -> str:
@@ -129,19 +146,29 @@ def verdict_for(site, zones: list[dict], top_m=None, bottom_m=None) -> str:
     site's footprint and depth interval (none: the whole column)."""
     today = date.today()
     effects = {
-        z["legal_effect"] for z in zones
+        z["legal_effect"]
+        for z in zones
         if (z["valid_from"] is None or z["valid_from"] <= today)
         and (z["valid_to"] is None or z["valid_to"] >= today)
         and z["geom"].intersects(site)
         and depth_overlap(z["depth_top_m"], z["depth_bottom_m"], top_m, bottom_m)
     }
-    return "excluded" if "exclusion" in effects else "conditional" if "conditional" in effects else "free"
+    return (
+        "excluded"
+        if "exclusion" in effects
+        else "conditional"
+        if "conditional" in effects
+        else "free"
+    )
 
 
 @pytest.fixture(scope="module")
 def zones(engine) -> list[dict]:
-    return geometries(engine, "SELECT id, name, legal_effect, valid_from, valid_to, depth_top_m, depth_bottom_m, "
-                              "ST_AsBinary(geom) AS geom FROM protection_zones")
+    return geometries(
+        engine,
+        "SELECT id, name, legal_effect, valid_from, valid_to, depth_top_m, depth_bottom_m, "
+        "ST_AsBinary(geom) AS geom FROM protection_zones",
+    )
 
 
 def test_the_page_loads_with_no_console_errors_and_fetches_nothing_from_elsewhere(loaded_map):
@@ -150,8 +177,11 @@ def test_the_page_loads_with_no_console_errors_and_fetches_nothing_from_elsewher
     assert [m.text for m in map_page.console if m.type == "error"] == []
     # No CDN, and the online basemap stays off until the user switches it on.
     # (MapLibre starts its web worker from a blob: URL of the page's own origin.)
-    elsewhere = [u for u in map_page.requests
-                 if not (u.removeprefix("blob:").startswith(map_page.base_url) or u.startswith("data:"))]
+    elsewhere = [
+        u
+        for u in map_page.requests
+        if not (u.removeprefix("blob:").startswith(map_page.base_url) or u.startswith("data:"))
+    ]
     assert elsewhere == []
     assert any("/static/vendor/maplibre-gl/maplibre-gl.js" in url for url in map_page.requests)
     attribution = map_page.page.inner_text(".maplibregl-ctrl-attrib")
@@ -161,7 +191,9 @@ def test_the_page_loads_with_no_console_errors_and_fetches_nothing_from_elsewher
 def test_the_layers_draw_and_switching_them_off_changes_the_picture(map_page, tmp_path_factory):
     shots = tmp_path_factory.mktemp("map")
     for layer in ("zones-fill", "permits-fill", "deposits-points", "admin-lines"):
-        count = map_page.page.evaluate(f"window.vetaMap.queryRenderedFeatures({{layers: ['{layer}']}}).length")
+        count = map_page.page.evaluate(
+            f"window.vetaMap.queryRenderedFeatures({{layers: ['{layer}']}}).length"
+        )
         assert count > 0, f"{layer} drew nothing"
     with_layers = map_page.screenshot(shots / "layers_on.png")
     for box in map_page.page.query_selector_all("input[data-layers]:checked"):
@@ -179,7 +211,12 @@ def test_a_commodity_filter_draws_only_deposits_holding_it(map_page, engine, tmp
     before_ids = map_page.rendered_deposit_ids()
     before = map_page.screenshot(shots / "all_commodities.png")
     with engine.connect() as conn:
-        tungsten = {i for (i,) in conn.execute(text("SELECT id FROM deposits WHERE 'tungsten' = ANY(commodities)"))}
+        tungsten = {
+            i
+            for (i,) in conn.execute(
+                text("SELECT id FROM deposits WHERE 'tungsten' = ANY(commodities)")
+            )
+        }
     map_page.page.select_option("#commodity", "tungsten")
     map_page.settle()
     after_ids = map_page.rendered_deposit_ids()
@@ -190,9 +227,14 @@ def test_a_commodity_filter_draws_only_deposits_holding_it(map_page, engine, tmp
 
 
 def test_the_protection_filter_hides_deposits_of_unchecked_statuses(map_page, engine, zones):
-    deposits = geometries(engine, "SELECT id, ST_AsBinary(geom) AS geom, depth_top_m, depth_bottom_m FROM deposits")
-    excluded = {d["id"] for d in deposits
-                if verdict_for(d["geom"], zones, d["depth_top_m"], d["depth_bottom_m"]) == "excluded"}
+    deposits = geometries(
+        engine, "SELECT id, ST_AsBinary(geom) AS geom, depth_top_m, depth_bottom_m FROM deposits"
+    )
+    excluded = {
+        d["id"]
+        for d in deposits
+        if verdict_for(d["geom"], zones, d["depth_top_m"], d["depth_bottom_m"]) == "excluded"
+    }
     before = map_page.rendered_deposit_ids()
     assert before & excluded
     map_page.page.uncheck("#protection input[value=excluded]")
@@ -203,13 +245,21 @@ def test_the_protection_filter_hides_deposits_of_unchecked_statuses(map_page, en
 
 
 def test_the_area_filter_keeps_the_deposits_of_that_area(map_page, engine):
-    areas = geometries(engine, "SELECT code, name, ST_AsBinary(geom) AS geom FROM admin_areas WHERE level = 'municipality'")
+    areas = geometries(
+        engine,
+        "SELECT code, name, ST_AsBinary(geom) AS geom FROM admin_areas WHERE level = 'municipality'",
+    )
     deposits = geometries(engine, "SELECT id, ST_AsBinary(geom) AS geom FROM deposits")
     tree = shapely.STRtree([d["geom"] for d in deposits])
-    inside = {a["code"]: {deposits[i]["id"] for i in tree.query(a["geom"], predicate="intersects")} for a in areas}
+    inside = {
+        a["code"]: {deposits[i]["id"] for i in tree.query(a["geom"], predicate="intersects")}
+        for a in areas
+    }
     code = max(inside, key=lambda c: len(inside[c]))
     map_page.page.select_option("#area", code)
-    map_page.page.wait_for_function("document.querySelector('#filter-status').textContent.includes('deposits in')")
+    map_page.page.wait_for_function(
+        "document.querySelector('#filter-status').textContent.includes('deposits in')"
+    )
     map_page.settle()
     shown = map_page.rendered_deposit_ids()
     assert shown and shown <= inside[code]
@@ -217,11 +267,16 @@ def test_the_area_filter_keeps_the_deposits_of_that_area(map_page, engine):
 
 def test_clicking_a_deposit_pops_up_its_properties_and_screens_it(map_page, engine, zones):
     some_id = min(map_page.rendered_deposit_ids())
-    [deposit] = geometries(engine, "SELECT id, name, depth_top_m, depth_bottom_m, ST_AsBinary(geom) AS geom "
-                                   f"FROM deposits WHERE id = {some_id}")
+    [deposit] = geometries(
+        engine,
+        "SELECT id, name, depth_top_m, depth_bottom_m, ST_AsBinary(geom) AS geom "
+        f"FROM deposits WHERE id = {some_id}",
+    )
     # True coordinates from the database: tile coordinates are quantised to the tile's zoom.
     point = deposit["geom"].representative_point()
-    map_page.page.evaluate("([lon, lat]) => window.vetaMap.jumpTo({center: [lon, lat], zoom: 16})", [point.x, point.y])
+    map_page.page.evaluate(
+        "([lon, lat]) => window.vetaMap.jumpTo({center: [lon, lat], zoom: 16})", [point.x, point.y]
+    )
     map_page.settle()
     map_page.click_lonlat(point.x, point.y)
     popup = map_page.page.wait_for_selector(".maplibregl-popup .popup")
@@ -230,16 +285,27 @@ def test_clicking_a_deposit_pops_up_its_properties_and_screens_it(map_page, engi
     assert link == f"{map_page.base_url}/collections/deposits/items/{deposit['id']}?f=html"
     popup.query_selector("[data-screen-deposit]").click()
     verdict = map_page.page.wait_for_selector("#verdict")
-    assert verdict.inner_text() == verdict_for(deposit["geom"], zones, deposit["depth_top_m"], deposit["depth_bottom_m"])
+    assert verdict.inner_text() == verdict_for(
+        deposit["geom"], zones, deposit["depth_top_m"], deposit["depth_bottom_m"]
+    )
 
 
-def test_drawing_a_polygon_shows_the_screening_verdict_and_overlaps(map_page, zones, tmp_path_factory):
+def test_drawing_a_polygon_shows_the_screening_verdict_and_overlaps(
+    map_page, zones, tmp_path_factory
+):
     zone = next(z for z in zones if z["legal_effect"] == "exclusion")
     centre = zone["geom"].representative_point()
-    corners = [(centre.x - 0.01, centre.y - 0.008), (centre.x + 0.012, centre.y - 0.006),
-               (centre.x + 0.01, centre.y + 0.009), (centre.x - 0.009, centre.y + 0.007)]
+    corners = [
+        (centre.x - 0.01, centre.y - 0.008),
+        (centre.x + 0.012, centre.y - 0.006),
+        (centre.x + 0.01, centre.y + 0.009),
+        (centre.x - 0.009, centre.y + 0.007),
+    ]
     expected = verdict_for(shapely.Polygon(corners), zones)
-    map_page.page.evaluate("([lon, lat]) => window.vetaMap.jumpTo({center: [lon, lat], zoom: 12})", [centre.x, centre.y])
+    map_page.page.evaluate(
+        "([lon, lat]) => window.vetaMap.jumpTo({center: [lon, lat], zoom: 12})",
+        [centre.x, centre.y],
+    )
     map_page.settle()
     map_page.page.click("#draw")
     for lon, lat in corners[:-1]:

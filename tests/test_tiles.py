@@ -60,7 +60,9 @@ def rows(engine, sql: str) -> list[dict]:
 
 def depth_overlap(top_a, bottom_a, top_b, bottom_b) -> bool:
     inf = float("inf")
-    return (top_a or 0) < (inf if bottom_b is None else bottom_b) and (top_b or 0) < (inf if bottom_a is None else bottom_a)
+    return (top_a or 0) < (inf if bottom_b is None else bottom_b) and (top_b or 0) < (
+        inf if bottom_a is None else bottom_a
+    )
 
 
 def expected_status(deposit: dict, zones: list[dict]) -> str:
@@ -68,26 +70,41 @@ def expected_status(deposit: dict, zones: list[dict]) -> str:
     the deposit's footprint and depth interval."""
     today = date.today()
     effects = {
-        z["legal_effect"] for z in zones
+        z["legal_effect"]
+        for z in zones
         if (z["valid_from"] is None or z["valid_from"] <= today)
         and (z["valid_to"] is None or z["valid_to"] >= today)
         and z["geom"].intersects(deposit["geom"])
-        and depth_overlap(z["depth_top_m"], z["depth_bottom_m"], deposit["depth_top_m"], deposit["depth_bottom_m"])
+        and depth_overlap(
+            z["depth_top_m"], z["depth_bottom_m"], deposit["depth_top_m"], deposit["depth_bottom_m"]
+        )
     }
-    return "excluded" if "exclusion" in effects else "conditional" if "conditional" in effects else "free"
+    return (
+        "excluded"
+        if "exclusion" in effects
+        else "conditional"
+        if "conditional" in effects
+        else "free"
+    )
 
 
 @pytest.fixture(scope="module")
 def deposits(engine) -> dict[int, dict]:
-    found = rows(engine, "SELECT id, name, commodities, mine_status, depth_top_m, depth_bottom_m, "
-                         "ST_AsBinary(geom) AS geom FROM deposits")
+    found = rows(
+        engine,
+        "SELECT id, name, commodities, mine_status, depth_top_m, depth_bottom_m, "
+        "ST_AsBinary(geom) AS geom FROM deposits",
+    )
     return {d["id"]: d for d in found}
 
 
 @pytest.fixture(scope="module")
 def zones(engine) -> list[dict]:
-    return rows(engine, "SELECT id, name, designation, legal_effect, valid_from, valid_to, depth_top_m, "
-                        "depth_bottom_m, ST_AsBinary(geom) AS geom FROM protection_zones")
+    return rows(
+        engine,
+        "SELECT id, name, designation, legal_effect, valid_from, valid_to, depth_top_m, "
+        "depth_bottom_m, ST_AsBinary(geom) AS geom FROM protection_zones",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +126,18 @@ def pixel_to_mercator(tile: morecantile.Tile, px: float, py: float) -> tuple[flo
     return left + px / EXTENT * (right - left), top - py / EXTENT * (top - bottom)
 
 
-def test_every_deposit_inside_a_tile_is_in_it_with_its_attributes_and_position(client, deposits, zones, busy_tiles):
+def test_every_deposit_inside_a_tile_is_in_it_with_its_attributes_and_position(
+    client, deposits, zones, busy_tiles
+):
     for tile in busy_tiles:
         features = {f["id"]: f for f in get_layer(client, "deposits", tile)}
         box = mercator_box(tile)
         inside = [d for d in deposits.values() if box.contains(d["geom"])]
         assert inside, f"the sample should have deposits in {tile}"
         for d in inside:
-            assert d["id"] in features, f"deposit {d['id']} lies in {tile} but is missing from the tile"
+            assert d["id"] in features, (
+                f"deposit {d['id']} lies in {tile} but is missing from the tile"
+            )
             props = features[d["id"]]["properties"]
             assert props["id"] == d["id"]
             assert props["name"] == d["name"]
@@ -135,7 +156,9 @@ def test_no_deposit_from_outside_the_tile_buffer(client, deposits, busy_tiles):
     for tile in busy_tiles:
         buffered = mercator_box(tile, BUFFER)
         for feature in get_layer(client, "deposits", tile):
-            assert buffered.intersects(deposits[feature["id"]]["geom"]), f"deposit {feature['id']} is outside {tile}"
+            assert buffered.intersects(deposits[feature["id"]]["geom"]), (
+                f"deposit {feature['id']} is outside {tile}"
+            )
 
 
 def test_deposits_in_the_buffer_are_kept_for_symbols_at_the_edge(client, deposits, busy_tiles):
@@ -145,11 +168,15 @@ def test_deposits_in_the_buffer_are_kept_for_symbols_at_the_edge(client, deposit
     assert {d["id"] for d in deposits.values() if ring.contains(d["geom"])} <= ids
 
 
-def test_zone_tiles_hold_exactly_the_zones_meeting_the_tile_with_their_legal_effect(client, zones, busy_tiles):
+def test_zone_tiles_hold_exactly_the_zones_meeting_the_tile_with_their_legal_effect(
+    client, zones, busy_tiles
+):
     for tile in busy_tiles[:2]:
         box, buffered = mercator_box(tile), mercator_box(tile, BUFFER)
         response = client.get(tile_url("protection_zones", tile))
-        features = [] if response.status_code == 204 else get_layer(client, "protection_zones", tile)
+        features = (
+            [] if response.status_code == 204 else get_layer(client, "protection_zones", tile)
+        )
         found = {f["id"]: f["properties"] for f in features}
         for z in zones:
             if z["geom"].intersects(box):
@@ -190,15 +217,18 @@ def test_an_empty_tile_is_204_not_an_error(client):
     assert "max-age" in response.headers["cache-control"]
 
 
-@pytest.mark.parametrize(("path", "parameter"), [
-    ("25/0/0", "z"),
-    ("-1/0/0", "z"),
-    ("3/8/0", "x"),
-    ("3/0/8", "y"),
-    ("3/-1/0", "x"),
-    ("0/0/1", "y"),
-    ("3/a/0", "x"),
-])
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("25/0/0", "z"),
+        ("-1/0/0", "z"),
+        ("3/8/0", "x"),
+        ("3/0/8", "y"),
+        ("3/-1/0", "x"),
+        ("0/0/1", "y"),
+        ("3/a/0", "x"),
+    ],
+)
 def test_out_of_range_tile_coordinates_are_a_400_problem_naming_them(client, path, parameter):
     response = client.get(f"/collections/deposits/tiles/WebMercatorQuad/{path}")
     assert response.status_code == 400
@@ -225,23 +255,37 @@ def test_tiles_are_cacheable_and_revalidate_with_their_etag(client, busy_tiles):
     assert other.status_code == 200 and other.content == first.content
 
 
-def test_tileset_metadata_describes_the_layer_and_a_working_tile_template(client, engine, busy_tiles):
+def test_tileset_metadata_describes_the_layer_and_a_working_tile_template(
+    client, engine, busy_tiles
+):
     listing = client.get("/collections/deposits/tiles").json()
     [tileset_ref] = listing["tilesets"]
-    assert tileset_ref["tileMatrixSetURI"] == "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+    assert (
+        tileset_ref["tileMatrixSetURI"]
+        == "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+    )
     assert tileset_ref["dataType"] == "vector"
     self_href = next(link["href"] for link in tileset_ref["links"] if link["rel"] == "self")
     tileset = client.get(self_href).json()
     [layer] = tileset["layers"]
     assert layer["id"] == "deposits"
-    assert {"id", "name", "main_commodity", "commodities", "mine_status", "protection_status"} <= set(
-        layer["propertiesSchema"]["properties"])
+    assert {
+        "id",
+        "name",
+        "main_commodity",
+        "commodities",
+        "mine_status",
+        "protection_status",
+    } <= set(layer["propertiesSchema"]["properties"])
     template = next(link["href"] for link in tileset["links"] if link["rel"] == "item")
     tile = busy_tiles[1]
     filled = template.format(tileMatrix=tile.z, tileRow=tile.y, tileCol=tile.x)
     assert client.get(filled).content == client.get(tile_url("deposits", tile)).content
     with engine.connect() as conn:
-        lonlat = [wkb.loads(bytes(g)) for (g,) in conn.execute(text("SELECT ST_AsBinary(geom) FROM deposits"))]
+        lonlat = [
+            wkb.loads(bytes(g))
+            for (g,) in conn.execute(text("SELECT ST_AsBinary(geom) FROM deposits"))
+        ]
     expected = shapely.GeometryCollection(lonlat).bounds
     bbox = tileset["boundingBox"]
     assert bbox["lowerLeft"] + bbox["upperRight"] == pytest.approx(list(expected), abs=1e-9)
@@ -253,7 +297,12 @@ def test_tilejson_points_at_the_tiles_and_credits_ign_for_boundaries(client, bus
     assert "Instituto Geográfico Nacional" in tilejson["attribution"]
     deposits = client.get("/collections/deposits/tiles/WebMercatorQuad/tilejson.json").json()
     tile = busy_tiles[2]
-    url = deposits["tiles"][0].replace("{z}", str(tile.z)).replace("{x}", str(tile.x)).replace("{y}", str(tile.y))
+    url = (
+        deposits["tiles"][0]
+        .replace("{z}", str(tile.z))
+        .replace("{x}", str(tile.x))
+        .replace("{y}", str(tile.y))
+    )
     assert client.get(url).content == client.get(tile_url("deposits", tile)).content
     assert set(deposits["vector_layers"][0]["fields"]) >= {"id", "name", "protection_status"}
 
@@ -265,8 +314,15 @@ def test_the_tile_statement_can_use_the_spatial_index(engine, busy_tiles):
     sql = query.text
     for n in range(len(query.values), 0, -1):  # $10 before $1
         value = query.values[n - 1]
-        literal = f"'{value}'" if isinstance(value, str) else (
-            "ARRAY[" + ",".join(f"'{v}'" for v in value) + "]" if isinstance(value, list) else str(value))
+        literal = (
+            f"'{value}'"
+            if isinstance(value, str)
+            else (
+                "ARRAY[" + ",".join(f"'{v}'" for v in value) + "]"
+                if isinstance(value, list)
+                else str(value)
+            )
+        )
         sql = sql.replace(f"${n}", literal)
     with engine.connect() as conn:
         conn.execute(text("SET LOCAL enable_seqscan = off"))

@@ -8,7 +8,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.links import base_url
-from geo.tiles import FIELD_TYPES, MVT, TILE_MATRIX_SET, TileLayer, checked_tile, extent_query, tile_layer, tile_query
+from geo.tiles import (
+    FIELD_TYPES,
+    MVT,
+    TILE_MATRIX_SET,
+    TileLayer,
+    checked_tile,
+    extent_query,
+    tile_layer,
+    tile_query,
+)
 
 router = APIRouter(tags=["tiles"])
 
@@ -42,8 +51,16 @@ async def _extent(request: Request, layer: TileLayer) -> list[float] | None:
 async def list_tile_matrix_sets(request: Request) -> dict:
     """The tiling schemes Veta serves tiles in (WebMercatorQuad)."""
     href = f"{base_url(request)}/tileMatrixSets/{TMS_ID}"
-    return {"tileMatrixSets": [{"id": TMS_ID, "title": TILE_MATRIX_SET.title, "uri": TILE_MATRIX_SET.uri,
-                                "links": [{"rel": "self", "type": "application/json", "href": href}]}]}
+    return {
+        "tileMatrixSets": [
+            {
+                "id": TMS_ID,
+                "title": TILE_MATRIX_SET.title,
+                "uri": TILE_MATRIX_SET.uri,
+                "links": [{"rel": "self", "type": "application/json", "href": href}],
+            }
+        ]
+    }
 
 
 @router.get(f"/tileMatrixSets/{TMS_ID}")
@@ -58,17 +75,22 @@ async def list_tilesets(request: Request, collection_id: str) -> dict:
     layer = tile_layer(collection_id)
     tiles = _tiles_url(request, layer)
     return {
-        "tilesets": [{
-            "title": f"{layer.collection.title} ({TMS_ID})",
-            "dataType": "vector",
-            "crs": TILE_MATRIX_SET.crs.root,
-            "tileMatrixSetURI": TILE_MATRIX_SET.uri,
-            "links": [
-                {"rel": "self", "type": "application/json", "href": f"{tiles}/{TMS_ID}"},
-                {"rel": REL_TILING_SCHEME, "type": "application/json",
-                 "href": f"{base_url(request)}/tileMatrixSets/{TMS_ID}"},
-            ],
-        }],
+        "tilesets": [
+            {
+                "title": f"{layer.collection.title} ({TMS_ID})",
+                "dataType": "vector",
+                "crs": TILE_MATRIX_SET.crs.root,
+                "tileMatrixSetURI": TILE_MATRIX_SET.uri,
+                "links": [
+                    {"rel": "self", "type": "application/json", "href": f"{tiles}/{TMS_ID}"},
+                    {
+                        "rel": REL_TILING_SCHEME,
+                        "type": "application/json",
+                        "href": f"{base_url(request)}/tileMatrixSets/{TMS_ID}",
+                    },
+                ],
+            }
+        ],
         "links": [{"rel": "self", "type": "application/json", "href": tiles}],
     }
 
@@ -101,12 +123,23 @@ async def get_tileset(request: Request, collection_id: str) -> dict:
         "layers": [description],
         "links": [
             {"rel": "self", "type": "application/json", "href": f"{tiles}/{TMS_ID}"},
-            {"rel": REL_TILING_SCHEME, "type": "application/json",
-             "href": f"{base_url(request)}/tileMatrixSets/{TMS_ID}"},
-            {"rel": "item", "type": MVT, "templated": True,
-             # The path is z/x/y (TileJSON order): column before row.
-             "href": f"{tiles}/{TMS_ID}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}"},
-            {"rel": "describedby", "type": "application/json", "href": f"{tiles}/{TMS_ID}/tilejson.json"},
+            {
+                "rel": REL_TILING_SCHEME,
+                "type": "application/json",
+                "href": f"{base_url(request)}/tileMatrixSets/{TMS_ID}",
+            },
+            {
+                "rel": "item",
+                "type": MVT,
+                "templated": True,
+                # The path is z/x/y (TileJSON order): column before row.
+                "href": f"{tiles}/{TMS_ID}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}",
+            },
+            {
+                "rel": "describedby",
+                "type": "application/json",
+                "href": f"{tiles}/{TMS_ID}/tilejson.json",
+            },
         ],
     }
     if extent:
@@ -130,13 +163,15 @@ async def get_tilejson(request: Request, collection_id: str) -> dict:
         "minzoom": ZOOMS[0],
         "maxzoom": ZOOMS[1],
         "bounds": extent,
-        "vector_layers": [{
-            "id": layer.id,
-            "description": layer.collection.description,
-            "minzoom": ZOOMS[0],
-            "maxzoom": ZOOMS[1],
-            "fields": {name: FIELD_TYPES[p.type] for name, p in layer.fields().items()},
-        }],
+        "vector_layers": [
+            {
+                "id": layer.id,
+                "description": layer.collection.description,
+                "minzoom": ZOOMS[0],
+                "maxzoom": ZOOMS[1],
+                "fields": {name: FIELD_TYPES[p.type] for name, p in layer.fields().items()},
+            }
+        ],
     }
     if layer.attribution:
         tilejson["attribution"] = layer.attribution
@@ -163,4 +198,3 @@ async def get_tile(request: Request, collection_id: str, z: int, x: int, y: int)
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=MVT, headers=headers)
-

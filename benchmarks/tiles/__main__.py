@@ -39,9 +39,11 @@ def leon_tiles(url: str) -> dict[int, list[morecantile.Tile]]:
     """The tiles over León's bounding box at each zoom; at z14 a seeded sample of them."""
     engine = sync_engine(url)
     with engine.connect() as conn:
-        west, south, east, north = conn.execute(text(
-            "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM admin_areas WHERE code = '24'"
-        )).one()
+        west, south, east, north = conn.execute(
+            text(
+                "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM admin_areas WHERE code = '24'"
+            )
+        ).one()
     engine.dispose()
     tiles = {z: list(TILE_MATRIX_SET.tiles(west, south, east, north, [z])) for z in ZOOMS}
     rng = random.Random(SEED)
@@ -57,7 +59,9 @@ def percentile(values: list[float], q: float) -> float:
 def over_http(base: str, layer: str, tiles: list[morecantile.Tile], requests: int) -> dict:
     times, sizes, empty = [], [], 0
     with httpx.Client(base_url=base, headers={"Accept-Encoding": "gzip"}, timeout=120) as client:
-        client.get(f"/collections/{layer}/tiles/WebMercatorQuad/{tiles[0].z}/{tiles[0].x}/{tiles[0].y}")
+        client.get(
+            f"/collections/{layer}/tiles/WebMercatorQuad/{tiles[0].z}/{tiles[0].x}/{tiles[0].y}"
+        )
         for i in range(requests):
             t = tiles[i % len(tiles)]
             start = time.perf_counter()
@@ -67,9 +71,14 @@ def over_http(base: str, layer: str, tiles: list[morecantile.Tile], requests: in
                 raise RuntimeError(f"{response.status_code} on {t}: {response.text[:200]}")
             empty += response.status_code == 204
             sizes.append(int(response.headers.get("content-length", len(response.content))))
-    return {"requests": requests, "tiles": len(tiles), "empty": empty,
-            "p50_ms": 1000 * statistics.median(times), "p99_ms": 1000 * percentile(times, 0.99),
-            "mean_bytes_on_wire": statistics.mean(sizes)}
+    return {
+        "requests": requests,
+        "tiles": len(tiles),
+        "empty": empty,
+        "p50_ms": 1000 * statistics.median(times),
+        "p99_ms": 1000 * percentile(times, 0.99),
+        "mean_bytes_on_wire": statistics.mean(sizes),
+    }
 
 
 async def in_database(url: str, layer: str, tiles: list[morecantile.Tile], requests: int) -> dict:
@@ -84,8 +93,11 @@ async def in_database(url: str, layer: str, tiles: list[morecantile.Tile], reque
             sizes.append(len(tile or b""))
     finally:
         await conn.close()
-    return {"sql_p50_ms": 1000 * statistics.median(times), "sql_p99_ms": 1000 * percentile(times, 0.99),
-            "mean_mvt_bytes": statistics.mean(sizes)}
+    return {
+        "sql_p50_ms": 1000 * statistics.median(times),
+        "sql_p99_ms": 1000 * percentile(times, 0.99),
+        "mean_mvt_bytes": statistics.mean(sizes),
+    }
 
 
 def main(fresh: bool = False) -> dict:
@@ -95,28 +107,42 @@ def main(fresh: bool = False) -> dict:
     with servers.veta(url) as base:
         for layer in LAYERS:
             for z in ZOOMS:
-                row = {"layer": layer, "z": z,
-                       **over_http(base, layer, tiles[z], REQUESTS[z]),
-                       **asyncio.run(in_database(url, layer, tiles[z], REQUESTS[z]))}
+                row = {
+                    "layer": layer,
+                    "z": z,
+                    **over_http(base, layer, tiles[z], REQUESTS[z]),
+                    **asyncio.run(in_database(url, layer, tiles[z], REQUESTS[z])),
+                }
                 print(json.dumps(row), flush=True)
                 results.append(row)
-    return {"database": DATABASE, "deposits": data.SYNTHETIC_DEPOSITS, "results": results,
-            "load_average": os.getloadavg(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    return {
+        "database": DATABASE,
+        "deposits": data.SYNTHETIC_DEPOSITS,
+        "results": results,
+        "load_average": os.getloadavg(),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
 
 
 def table(result: dict) -> str:
-    lines = ["| layer | z | tiles | requests | p50 ms | p99 ms | SQL p50 ms | SQL p99 ms | MVT KiB | on wire KiB (gzip) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| layer | z | tiles | requests | p50 ms | p99 ms | SQL p50 ms | SQL p99 ms | MVT KiB | on wire KiB (gzip) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["results"]:
-        lines.append(f"| {r['layer']} | {r['z']} | {r['tiles']} | {r['requests']} | {r['p50_ms']:.1f} | "
-                     f"{r['p99_ms']:.1f} | {r['sql_p50_ms']:.1f} | {r['sql_p99_ms']:.1f} | "
-                     f"{r['mean_mvt_bytes'] / 1024:.1f} | {r['mean_bytes_on_wire'] / 1024:.1f} |")
+        lines.append(
+            f"| {r['layer']} | {r['z']} | {r['tiles']} | {r['requests']} | {r['p50_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['sql_p50_ms']:.1f} | {r['sql_p99_ms']:.1f} | "
+            f"{r['mean_mvt_bytes'] / 1024:.1f} | {r['mean_bytes_on_wire'] / 1024:.1f} |"
+        )
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m benchmarks.tiles", description=__doc__)
-    parser.add_argument("--fresh", action="store_true", help="drop and rebuild the benchmark database")
+    parser.add_argument(
+        "--fresh", action="store_true", help="drop and rebuild the benchmark database"
+    )
     args = parser.parse_args()
     result = main(args.fresh)
     data.RESULTS.mkdir(exist_ok=True)

@@ -368,6 +368,11 @@ map.on("click", (event) => {
   showSite(vertices, false);
 });
 
+// While drawing, the outline follows the pointer to show where the next corner would go.
+map.on("mousemove", (event) => {
+  if (drawing && vertices.length) showSite([...vertices, [event.lngLat.lng, event.lngLat.lat]], false);
+});
+
 map.on("dblclick", (event) => {
   if (!drawing) return;
   event.preventDefault();
