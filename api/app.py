@@ -19,6 +19,7 @@ from api.routes import screening
 from geo.counts import CountCache
 from geo.db import create_pool, database_url
 from geo.settings import Settings, get_settings
+from geo.tile_cache import TileCache
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.counts = CountCache(settings.count_cache_size)
+    app.state.tiles = TileCache(settings.tile_cache_mb * 2**20)
     # Level 1: gzip at the default level 6 halves the throughput of big pages (OGC.md).
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     errors.install(app)

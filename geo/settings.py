@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     max_limit: int = 10_000
     # Exact counts (numberMatched) remembered until their tables change (geo/counts.py); 0: none.
     count_cache_size: int = 1024
+    # Vector tiles remembered until their tables change (geo/tile_cache.py), in MiB; 0: none.
+    tile_cache_mb: int = 64
     db_pool_min: int = 1
     db_pool_max: int = 10
 

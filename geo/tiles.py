@@ -76,6 +76,11 @@ class TileLayer:
         return self.collection.id_type == "integer"
 
     @property
+    def tables(self) -> tuple[str, ...]:
+        """The tables whose rows the layer's tiles are made from."""
+        return tuple(dict.fromkeys((*self.collection.tables, *self.rows.tables)))
+
+    @property
     def attribution(self) -> str | None:
         return ATTRIBUTION.get(self.id)
 

@@ -328,3 +328,32 @@ def test_the_tile_statement_can_use_the_spatial_index(engine, busy_tiles):
         conn.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
     assert "ix_deposits_geom" in plan
+
+
+def test_an_edit_shows_in_the_next_tile_and_changes_its_etag(client, engine, busy_tiles):
+    tile = busy_tiles[2]
+    url = tile_url("deposits", tile)
+    before = client.get(url)
+    assert client.get(url, headers={"If-None-Match": before.headers["etag"]}).status_code == 304
+    # A new deposit at the tile's centre, through SQL as any other writer would.
+    lon, lat = TO_MERCATOR.transform(*mercator_box(tile).centroid.coords[0], direction="INVERSE")
+    with engine.begin() as conn:
+        new_id = conn.execute(
+            text(
+                "INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, "
+                "location_precision, source, source_id, geom) VALUES ('Tile test lode', 'prospect', "
+                "ARRAY['lithium'], ARRAY['main'], 'exact', 'test_tiles', 'edit-1', "
+                "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) RETURNING id"
+            ),
+            {"lon": lon, "lat": lat},
+        ).scalar_one()
+    try:
+        after = client.get(url, headers={"If-None-Match": before.headers["etag"]})
+        assert after.status_code == 200
+        assert after.headers["etag"] != before.headers["etag"]
+        layer = mapbox_vector_tile.decode(after.content)["deposits"]
+        assert new_id in {f["id"] for f in layer["features"]}
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM deposits WHERE id = :id"), {"id": new_id})
+    assert client.get(url).content == before.content

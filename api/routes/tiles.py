@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.links import base_url
+from geo.tile_cache import TileCache, data_state, tile_key
 from geo.tiles import (
     FIELD_TYPES,
     MVT,
@@ -34,10 +35,19 @@ def _tiles_url(request: Request, layer: TileLayer) -> str:
     return f"{base_url(request)}/collections/{layer.id}/tiles"
 
 
+def _etag(request: Request, digest: str) -> str:
+    # Weak: gzip may re-encode the body. The app version: new code may make other tiles.
+    return f'W/"{request.app.version}-{digest}"'
+
+
+def _cache_headers(etag: str) -> dict[str, str]:
+    return {"Cache-Control": CACHE_CONTROL, "ETag": etag}
+
+
 def _matches(if_none_match: str | None, etag: str) -> bool:
     """If-None-Match holds this ETag (weak or strong) or '*'."""
     tags = {t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")}
-    return etag in tags or "*" in tags
+    return etag.removeprefix("W/") in tags or "*" in tags
 
 
 async def _extent(request: Request, layer: TileLayer) -> list[float] | None:
@@ -187,14 +197,23 @@ async def get_tile(request: Request, collection_id: str, z: int, x: int, y: int)
     """A Mapbox Vector Tile (extent 4096, buffer 64) with one layer named after the collection;
     204 when no feature falls in the tile."""
     layer = tile_layer(collection_id)
-    query = tile_query(layer, checked_tile(z, x, y))
+    tile = checked_tile(z, x, y)
+    cache: TileCache = request.app.state.tiles
     async with request.app.state.pool.acquire() as conn:
-        data = await conn.fetchval(query.text, *query.values)
-    headers = {"Cache-Control": CACHE_CONTROL}
+        state = await data_state(conn, layer.tables)
+        # Tracked tables: the ETag names the data state, so a revalidation costs no tile.
+        key = tile_key(layer.id, tile, state) if state else None
+        if key and _matches(request.headers.get("if-none-match"), _etag(request, key)):
+            return Response(status_code=304, headers=_cache_headers(_etag(request, key)))
+        data = cache.get(key) if key else None
+        if data is None:
+            query = tile_query(layer, tile)
+            data = await conn.fetchval(query.text, *query.values) or b""
+            if key:
+                cache.put(key, data)
+    etag = _etag(request, key or hashlib.blake2b(data, digest_size=16).hexdigest())
     if not data:
-        return Response(status_code=204, headers=headers)
-    etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
-    headers["ETag"] = etag
+        return Response(status_code=204, headers=_cache_headers(etag))
     if _matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    return Response(data, media_type=MVT, headers=headers)
+        return Response(status_code=304, headers=_cache_headers(etag))
+    return Response(data, media_type=MVT, headers=_cache_headers(etag))

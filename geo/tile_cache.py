@@ -1,0 +1,58 @@
+"""Tiles remembered until their data changes: a low-zoom tile over many deposits is made once.
+
+A tile depends on the rows of its tables (migration 0005's change counters) and on the day,
+since which protection zones are in force follows current_date. Both are in the key, so a tile
+is never served for data it was not made from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from datetime import date
+
+import asyncpg
+import morecantile
+
+_STATE = (
+    "SELECT current_date, array_agg(version ORDER BY table_name), count(*) "
+    "FROM table_changes WHERE table_name = ANY($1::text[])"
+)
+
+
+async def data_state(conn: asyncpg.Connection, tables: tuple[str, ...]) -> tuple | None:
+    """The day and the change counters of these tables; None if one is not change-tracked."""
+    day, versions, tracked = await conn.fetchrow(_STATE, sorted(set(tables)))
+    if tracked < len(set(tables)):
+        return None
+    return (day, tuple(versions))
+
+
+def tile_key(layer_id: str, tile: morecantile.Tile, state: tuple[date, tuple[int, ...]]) -> str:
+    """A short digest naming one tile of one state of the data; also the tile's ETag."""
+    raw = repr((layer_id, tile.z, tile.x, tile.y, state[0].isoformat(), state[1]))
+    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
+
+class TileCache:
+    """The most recently used tiles, up to `budget` bytes in all (0: remember nothing)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._tiles: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        tile = self._tiles.get(key)
+        if tile is not None:
+            self._tiles.move_to_end(key)
+        return tile
+
+    def put(self, key: str, tile: bytes) -> None:
+        if not self.budget or len(tile) > self.budget or key in self._tiles:
+            return
+        self._tiles[key] = tile
+        self.used += len(tile)
+        while self.used > self.budget:
+            _, evicted = self._tiles.popitem(last=False)
+            self.used -= len(evicted)
