@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
@@ -37,7 +39,8 @@ async def collection_items(request: Request, query: ItemsQuery = Depends(items_q
         links = page_links(request, page, FEATURE_FORMATS[f])
         # Files have no room for links: paging travels in the Link header (RFC 8288).
         headers["Link"] = ", ".join(f'<{x["href"]}>; rel="{x["rel"]}"' for x in links if x["rel"] in ("next", "prev"))
-        body = csv_body(query, page) if f == "csv" else flatgeobuf_body(query, page)
+        # Encoding 10,000 rows takes a noticeable fraction of a second: off the event loop.
+        body = await asyncio.to_thread(csv_body if f == "csv" else flatgeobuf_body, query, page)
         name = f'{query.collection.id}.{f}'
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return Response(body, media_type=FEATURE_FORMATS[f], headers={k: v for k, v in headers.items() if v})
