@@ -9,6 +9,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.ogc import openapi as ogc_openapi
 from api.routes import areas, deposits, vocabularies
 from api.routes import grid, permits
 from api.routes import downloads
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Level 1: gzip at the default level 6 halves the throughput of big pages (OGC.md).
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     errors.install(app)
+    ogc_openapi.install(app)
     app.include_router(deposits.router)
     app.include_router(areas.router)
     app.include_router(vocabularies.router)

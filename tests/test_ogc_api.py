@@ -86,6 +86,24 @@ def test_openapi_declares_limit_default_and_maximum(client):
     assert limit["default"] == 100 and limit["maximum"] == 10_000
 
 
+def test_the_api_definition_is_openapi_3_0_as_declared(client):
+    # Conformance says oas30 and the landing page's service-desc type says version=3.0.
+    api = client.get("/api").json()
+    assert api["openapi"].startswith("3.0.")
+
+    def nodes(node):
+        if isinstance(node, dict):
+            yield node
+            for value in node.values():
+                yield from nodes(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from nodes(value)
+
+    # OpenAPI 3.1's way of saying "optional"; 3.0 says nullable.
+    assert not any(n.get("type") == "null" for n in nodes(api))
+
+
 def test_every_collection_is_listed_with_crs_list_storage_crs_and_items_link(client):
     collections = {c["id"]: c for c in client.get("/collections").json()["collections"]}
     assert set(COLLECTIONS) <= set(collections)
