@@ -176,7 +176,7 @@ def conflicts_query(permit_id: int) -> SqlQuery:
     return SqlQuery(text, tuple(params.values))
 
 
-def exists_query(permit_id: int) -> SqlQuery:
+def summary_query(permit_id: int) -> SqlQuery:
     """The right's registry number and status today (None if there is no such right)."""
     params = Params()
     return SqlQuery(

@@ -24,10 +24,10 @@ from geo.permits import (
     PermitSearch,
     conflicts_query,
     count_query,
-    exists_query,
     history_query,
     one_query,
     page_query,
+    summary_query,
 )
 from geo.settings import Settings
 
@@ -86,7 +86,7 @@ async def _fetch_one(request: Request, query) -> str | None:
 
 
 async def _permit_or_404(request: Request, permit_id: int) -> dict:
-    found = await _fetch_one(request, exists_query(permit_id))
+    found = await _fetch_one(request, summary_query(permit_id))
     if found is None:
         raise NotFound(f"no right with id {permit_id}")
     return orjson.loads(found)
