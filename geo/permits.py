@@ -20,6 +20,7 @@ class PermitSearch:
     as_of: date | None = None  # None: the registry now
     statuses: tuple[str, ...] = ()  # effective statuses on that day
     right_types: tuple[str, ...] = ()
+    area_code: str | None = None
     bbox: tuple[float, float, float, float] | None = None
     limit: int = 100
     after_id: int | None = None
@@ -70,6 +71,10 @@ def _where(search: PermitSearch, params: Params, day: str, with_cursor: bool) ->
         conditions.append(f"{effective_status_sql('p', day)} = ANY({params(list(search.statuses))}::text[])")
     if search.right_types:
         conditions.append(f"p.right_type = ANY({params(list(search.right_types))}::text[])")
+    if search.area_code:
+        # A right in an area shares ground with it; one only touching its border is not in it.
+        conditions.append("EXISTS (SELECT 1 FROM admin_areas a WHERE a.code = "
+                          f"{params(search.area_code)} AND ST_Relate(a.geom, p.geom, '2********'))")
     if search.bbox:
         west, south, east, north = search.bbox
         conditions.append(f"ST_Intersects(p.geom, ST_MakeEnvelope({params(west)}, {params(south)}, "

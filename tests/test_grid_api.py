@@ -264,3 +264,17 @@ def test_grid_cells_items_in_a_bbox_and_one_item_agree_with_the_grid(client, eng
     item = client.get(f"/collections/grid_cells/items/{held}").json()
     assert item["properties"]["free"] is False
     assert shape(item["geometry"]).normalize().equals_exact(box_of(*ij_of(held)).normalize(), 1e-9)
+
+
+# --- the registry by area --------------------------------------------------------------------
+
+def test_rights_in_an_area_are_those_sharing_ground_with_it(client, engine):
+    with engine.connect() as conn:
+        area = shapely.from_wkb(conn.execute(text("SELECT ST_AsBinary(geom) FROM admin_areas WHERE code = :c"),
+                                             {"c": CARUCEDO}).scalar())
+        rights = conn.execute(text("SELECT registry_number, ST_AsBinary(geom) FROM permits")).all()
+    expected = {number for number, g in rights if shapely.from_wkb(g).intersection(area).area > 0}
+    body = client.get("/permits", params={"area": "carucedo", "limit": 1000}).json()
+    assert {f["properties"]["registry_number"] for f in body["features"]} == expected
+    assert body["numberMatched"] == len(expected) > 0
+    assert client.get("/permits", params={"area": "Narnia"}).json()["invalid_params"][0]["name"] == "area"

@@ -16,6 +16,7 @@ from api.params import parse_bbox, parse_choices, parse_cursor, parse_limit, set
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
 from geo import cuadricula as grid
 from geo import vocabulary as v
+from geo.areas import resolve_area
 from geo.errors import InvalidParameter, NotFound
 from geo.grid_cells import check_cap
 from geo.permit_rules import validate_right
@@ -43,22 +44,30 @@ def parse_day(text: str | None, parameter: str) -> date | None:
         raise InvalidParameter(parameter, f"not a date: {text!r}", "a day as YYYY-MM-DD") from None
 
 
-def permit_search(
+async def permit_search(
+    request: Request,
     as_of: str | None = Query(None, description="Read the registry as it stood on this day (YYYY-MM-DD), "
                               "from the history of every right; statuses are read with that day's lapse rule."),
     status: list[str] | None = Query(None, description="Effective status on the day, comma-separated: "
                                      + ", ".join(v.PERMIT_STATUSES) + ". A granted or extended right past "
                                      "its expires_on date reads as lapsed."),
     right_type: list[str] | None = Query(None, description="Right types, comma-separated: " + ", ".join(v.RIGHT_TYPES)),
+    area: str | None = Query(None, description="Admin area by INE code (24, 24115) or name (leon, "
+                             "Ponferrada): the rights sharing ground with it."),
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)."),
     limit: int | None = Query(None, description="Features per page: default 100, maximum 10,000."),
     cursor: str | None = Query(None, description="Paging cursor; take it from the `next` link."),
     settings: Settings = Depends(settings_of),
 ) -> PermitSearch:
+    area_code = None
+    if area is not None:
+        async with request.app.state.pool.acquire() as conn:
+            area_code = (await resolve_area(conn, area)).code
     return PermitSearch(
         as_of=parse_day(as_of, "as_of"),
         statuses=parse_choices(status, v.PERMIT_STATUSES, "status"),
         right_types=parse_choices(right_type, v.RIGHT_TYPES, "right_type"),
+        area_code=area_code,
         bbox=parse_bbox(bbox),
         limit=parse_limit(limit, settings),
         after_id=parse_cursor(cursor),
