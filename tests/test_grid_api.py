@@ -204,10 +204,11 @@ def twelve_cells() -> shapely.Polygon:
 
 
 def test_validate_accepts_a_twelve_cell_right(client):
-    feature = {"type": "Feature", "properties": {"right_type": "investigation"},
+    feature = {"type": "Feature", "properties": {"right_type": "investigation", "name": "Peña Sintética"},
                "geometry": shapely.geometry.mapping(twelve_cells())}
     body = client.post("/permits/validate", json=feature).json()
     assert body["valid"] is True and body["problems"] == []
+    assert body["proposal"]["properties"]["name"] == "Peña Sintética"
     assert body["cell_count"] == 12
     assert body["area_ha"] == pytest.approx(geodesic_ha(twelve_cells()), rel=1e-4)
     assert shape(body["proposal"]["geometry"]).symmetric_difference(twelve_cells()).area < 1e-15

@@ -196,10 +196,12 @@ async def validate_permit(
     check_cap(*grid.cells_in_bbox(*geometry.bounds), settings.grid_max_cells, "body", "the right's bbox")
     result = validate_right(geometry, kind, settings.right_cell_limits)
     low, high = result.limits
+    # A Feature's own properties travel with its proposal.
+    given = (body.get("properties") if body.get("type") == "Feature" else None) or {}
     proposal = {
         "type": "Feature",
         "geometry": shapely.geometry.mapping(result.proposal_geometry()) if result.proposal else None,
-        "properties": {"right_type": kind, "cell_count": len(result.proposal),
+        "properties": {**given, "right_type": kind, "cell_count": len(result.proposal),
                        "area_ha": round(result.area_ha, 4), "cells": [c.id for c in result.proposal]},
     }
     return {
