@@ -207,6 +207,9 @@ def test_zipped_natura2000_shapefile_in_laea_lands_where_pyproj_says(engine, tmp
     for site in sites:
         expected = shapely.transform(site["geometry"], lambda c: np.column_stack(to_lonlat.transform(c[:, 0], c[:, 1])))
         assert shapely.hausdorff_distance(db[site["SITECODE"]], expected) < 1e-9
+    # The unzipped folder is read the same way.
+    again = import_file(engine, ImportOptions(folder, mapping="preset:natura2000", source="t-n2k", dry_run=True))
+    assert again.rows_read == 5 and not again.problems
     zones = {r[0]: r[1:] for r in rows(engine, "SELECT source_id, designation, designation_scheme, legal_effect "
                                                 "FROM protection_zones WHERE source = 't-n2k'")}
     assert zones["ES4100000"] == ("SPA", "natura2000", "conditional")
@@ -424,3 +427,29 @@ level = "municipality"
     expected = {f"T{i}" for i, prov in zip(gpd.read_file(MUNICIPALITIES)["id"], frame["prov_id"], strict=True)
                 if prov not in known}
     assert {p.source_id for p in parents} == expected and "T24073" in expected
+
+
+def test_kml_placemarks_load_as_zones(engine, tmp_path):
+    lon, lat = PLACES["leon"]
+    frame = gpd.GeoDataFrame({"Name": ["Zona A", "Zona B"], "Description": ["first", "second"]},
+                             geometry=[box(lon, lat, lon + 0.01, lat + 0.01), box(lon - 0.02, lat, lon - 0.01, lat + 0.01)],
+                             crs="EPSG:4326")
+    path = tmp_path / "zones.kml"
+    frame.to_file(path, driver="KML")
+    mapping = write(tmp_path / "kml.toml", """
+layer = "protection_zones"
+[fields]
+source_id = "Name"
+name = "Name"
+remarks = "description"
+[constants]
+designation_scheme = "other"
+designation = "KML import test"
+legal_effect = "informative"
+""")
+    report = import_file(engine, ImportOptions(path, mapping=str(mapping), source="t-kml"))
+    assert report.inserted == 2, report.problems
+    assert dict(rows(engine, "SELECT source_id, remarks FROM protection_zones WHERE source = 't-kml'")) == {
+        "Zona A": "first", "Zona B": "second"}
+    db = stored(engine, "protection_zones", "t-kml")
+    assert shapely.hausdorff_distance(db["Zona A"], box(lon, lat, lon + 0.01, lat + 0.01)) < 1e-9
