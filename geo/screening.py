@@ -26,9 +26,6 @@ DEFAULT_RADIUS_M = 5_000.0
 MAX_RADIUS_M = 50_000.0
 # Metres per degree of latitude, rounded down so that a search box in degrees is never short.
 METRES_PER_DEGREE = 110_000.0
-# The site's geometry as a scalar computed once: each statement below is then a plain indexed
-# filter on the zone parts or the permits.
-SITE = "(SELECT geom FROM s)"
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,8 @@ def site_source(site: Site, params: Params) -> str:
     if site.has_depth:  # the request's interval replaces a deposit's own
         top, bottom = f"{params(site.depth_top_m)}::float8", f"{params(site.depth_bottom_m)}::float8"
     return (
-        f"(SELECT g.geom, g.depth_top_m, g.depth_bottom_m, ST_Area(g.geom::geography) AS area_m2 "
+        f"(SELECT g.geom, g.geom::geography AS geog, g.depth_top_m, g.depth_bottom_m, "
+        f"ST_Area(g.geom::geography) AS area_m2 "
         f"FROM (SELECT {geom} AS geom, {top} AS depth_top_m, {bottom} AS depth_bottom_m FROM ({base}) b) g) s"
     )
 
@@ -96,8 +94,8 @@ def screen_query(site: Site, options: ScreeningOptions) -> SqlQuery:
     text = f"""
 WITH s AS (SELECT * FROM {site_source(site, params)}),
 hits AS (
-    SELECT part.zone_id, ST_Intersection(part.geom, {SITE}) AS piece
-    FROM protection_zone_parts part WHERE ST_Intersects(part.geom, {SITE})),
+    SELECT part.zone_id, ST_Intersection(part.geom, s.geom) AS piece
+    FROM protection_zone_parts part, s WHERE ST_Intersects(part.geom, s.geom)),
 zones AS (
     SELECT z.id, z.name, z.designation_scheme, z.designation, z.legal_effect,
            z.depth_top_m, z.depth_bottom_m, h.piece, h.overlap_m2,
@@ -112,19 +110,20 @@ nearby AS (
     -- Parts in a box at least radius_m wide around the site; one geodesic distance each.
     SELECT z.id, z.name, z.designation_scheme, z.designation, z.legal_effect,
            z.depth_top_m, z.depth_bottom_m,
-           min(ST_Distance(part.geom::geography, {SITE}::geography)) AS distance_m
-    FROM protection_zone_parts part JOIN protection_zones z ON z.id = part.zone_id
-    WHERE part.geom && ST_Expand({SITE}, {radius} / {METRES_PER_DEGREE}
-             / cos(radians(least(89, greatest(abs(ST_YMin({SITE})), abs(ST_YMax({SITE}))) + {radius} / {METRES_PER_DEGREE}))),
+           min(ST_Distance(part.geom::geography, s.geog)) AS distance_m
+    FROM s JOIN protection_zone_parts part
+      ON part.geom && ST_Expand(s.geom, {radius} / {METRES_PER_DEGREE}
+             / cos(radians(least(89, greatest(abs(ST_YMin(s.geom)), abs(ST_YMax(s.geom))) + {radius} / {METRES_PER_DEGREE}))),
            {radius} / {METRES_PER_DEGREE})
-      AND {zone_in_force('z')} AND z.id NOT IN (SELECT zone_id FROM hits)
+    JOIN protection_zones z ON z.id = part.zone_id
+    WHERE {zone_in_force('z')} AND z.id NOT IN (SELECT zone_id FROM hits)
     GROUP BY z.id
-    HAVING min(ST_Distance(part.geom::geography, {SITE}::geography)) <= {radius}),
+    HAVING min(ST_Distance(part.geom::geography, s.geog)) <= {radius}),
 rights AS (
     SELECT p.id, p.registry_number, p.name, p.right_type, p.holder, {effective} AS status,
            {effective} = ANY({params(list(HOLDING))}::text[]) AS holds_ground,
-           ST_Intersection(p.geom, {SITE}) AS piece
-    FROM permits p WHERE ST_Intersects(p.geom, {SITE}) {not_own}),
+           ST_Intersection(p.geom, s.geom) AS piece
+    FROM permits p, s WHERE ST_Intersects(p.geom, s.geom) {not_own}),
 free AS (
     SELECT ST_Difference(s.geom, coalesce((SELECT ST_Union(ST_CollectionExtract(b.piece, 3)) FROM (
         SELECT piece FROM zones WHERE legal_effect = 'exclusion' AND depth_overlap
