@@ -198,9 +198,13 @@ def grid_snap(
     limits = get_settings().right_cell_limits
     rows, geometries, failed = [], [], 0
     for index, feature in frame.iterrows():
-        kind = feature.get("right_type") if "right_type" in frame.columns else None
+        declared = feature.get("right_type")  # NaN where a feature has none
+        kind = declared if isinstance(declared, str) and declared else right_type
+        if not kind:
+            typer.echo(f"feature {index}: no right_type property and no --right-type option", err=True)
+            raise typer.Exit(2)
         try:
-            result = validate_right(feature.geometry, kind or right_type or "", limits)
+            result = validate_right(feature.geometry, kind, limits)
         except VetaError as exc:
             typer.echo(f"feature {index}: {exc.detail}", err=True)
             raise typer.Exit(2) from None

@@ -70,3 +70,11 @@ def test_import_catastro_loads_the_export_and_is_idempotent(veta, engine):
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM permits WHERE source = 'catastro-minero' AND registry_number LIKE 'SYN-%'"))
             conn.execute(text("DELETE FROM permit_history WHERE registry_number LIKE 'SYN-15%'"))
+
+
+def test_snap_needs_a_right_type_from_the_file_or_the_option(veta, tmp_path):
+    source = tmp_path / "untyped.geojson"
+    source.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": mapping(twelve_cells())}))
+    result = veta("grid", "snap", source)
+    assert result.exit_code == 2
+    assert "no right_type property and no --right-type option" in result.output
