@@ -28,9 +28,6 @@ class LoadResult:
     p99_ms: float
     errors: int
 
-    def as_dict(self) -> dict:
-        return self.__dict__.copy()
-
 
 def require_wrk() -> str:
     """The wrk binary; installed from Debian when missing, like the Makefile's system packages."""
@@ -38,8 +35,9 @@ def require_wrk() -> str:
     if found:
         return found
     sudo = [] if os.geteuid() == 0 else ["sudo"]
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "wrk"], check=True,
-                   env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
     return shutil.which("wrk") or "wrk"
 
 

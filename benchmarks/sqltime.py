@@ -33,7 +33,7 @@ async def _p50_ms(run, repeat: int, seconds: float) -> float:
     return statistics.median(times) * 1000
 
 
-async def _timings(url: str, page: SqlQuery, count: SqlQuery | None, repeat: int, seconds: float) -> dict:
+async def _timings(url: str, page: SqlQuery, count: SqlQuery, repeat: int, seconds: float) -> dict:
     first, second = await _connect(url), await _connect(url)
     try:
         async def page_rows():
@@ -46,18 +46,14 @@ async def _timings(url: str, page: SqlQuery, count: SqlQuery | None, repeat: int
             # As the service runs them: the count on its own connection, beside the page.
             return await asyncio.gather(page_rows(), count_value())
 
-        result = {"page_ms": await _p50_ms(page_rows, repeat, seconds),
-                  "page_explain_ms": await _explain_ms(first, page)}
-        if count is not None:
-            result |= {
-                "count_ms": await _p50_ms(count_value, repeat, seconds),
-                "count_explain_ms": await _explain_ms(second, count),
-                "together_ms": await _p50_ms(together, repeat, seconds),
-            }
-        else:
-            result["together_ms"] = result["page_ms"]
-        result["rows"] = len(await page_rows())
-        return result
+        return {
+            "page_ms": await _p50_ms(page_rows, repeat, seconds),
+            "page_explain_ms": await _explain_ms(first, page),
+            "count_ms": await _p50_ms(count_value, repeat, seconds),
+            "count_explain_ms": await _explain_ms(second, count),
+            "together_ms": await _p50_ms(together, repeat, seconds),
+            "rows": len(await page_rows()),
+        }
     finally:
         await first.close()
         await second.close()
@@ -69,13 +65,13 @@ async def _explain_ms(conn: asyncpg.Connection, query: SqlQuery) -> float:
     return plan["Planning Time"] + plan["Execution Time"]
 
 
-def sql_timings(url: str, page: SqlQuery, count: SqlQuery | None, repeat: int = 200, seconds: float = 1) -> dict:
+def sql_timings(url: str, page: SqlQuery, count: SqlQuery, repeat: int = 200, seconds: float = 1) -> dict:
     """p50 of the page statement, the count statement and both side by side (ms; each at most
     `repeat` runs or `seconds`), with EXPLAIN ANALYZE's own figures and the number of page rows."""
     return asyncio.run(_timings(url, page, count, repeat, seconds))
 
 
-def api_and_sql(api_url: str, database_url: str, page: SqlQuery, count: SqlQuery | None,
+def api_and_sql(api_url: str, database_url: str, page: SqlQuery, count: SqlQuery,
                 rounds: int = 3, seconds: float = 2) -> dict:
     """One request at a time through the API (wrk, one connection) and the same statements run
     directly, alternating in `rounds` rounds of about `seconds` each so that both see the same
