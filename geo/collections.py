@@ -10,7 +10,8 @@ such as vector tiles) is one `Collection`, registered once. A layer is declared,
         source="grid_cells t",                       # a FROM item aliased t: a table or (SELECT …) t
         table="grid_cells",                          # the table behind it: extent, change tracking
                                                      # (SELECT track_table_changes('grid_cells')
-                                                     # in its migration gives it ETags)
+                                                     # in its migration lets counts and
+                                                     # tiles be remembered until it changes)
         properties=(
             Property("code", "t.code", "string", "Cell code"),
             Property("area_ha", "t.area_ha", "number", "Area in hectares", sortable=False),
@@ -98,7 +99,7 @@ class Collection:
     # More properties shown only on the single-item page (long texts, lists, time stamps).
     detail: tuple[Property, ...] = ()
     keywords: tuple[str, ...] = ()
-    # Other tables whose changes change this collection's features (for ETags).
+    # Other tables whose changes change this collection's features (for remembered counts and tiles).
     reads: tuple[str, ...] = ()
     by_name: dict[str, Property] = field(init=False, repr=False, compare=False)
 

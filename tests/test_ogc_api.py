@@ -386,10 +386,24 @@ def test_etag_answers_304_until_the_data_changes(client, engine):
     etag = first.headers["ETag"]
     assert "max-age" in first.headers["Cache-Control"]
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    rename = "UPDATE protection_zones SET name = :name WHERE id = (SELECT min(id) FROM protection_zones)"
     with engine.begin() as conn:
-        conn.execute(text("UPDATE protection_zones SET remarks = remarks WHERE id = 1"))
-    changed = client.get(url, headers={"If-None-Match": etag})
-    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+        before = conn.execute(text("SELECT name FROM protection_zones ORDER BY id LIMIT 1")).scalar()
+        conn.execute(text(rename), {"name": before + " (renamed)"})
+    try:
+        changed = client.get(url, headers={"If-None-Match": etag})
+        assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(rename), {"name": before})
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_every_document_has_an_etag_and_answers_304(client):
+    for path in ("/", "/conformance", "/collections", "/collections/deposits", "/collections/deposits/queryables",
+                 "/collections/deposits/items/1", "/collections/deposits/items?f=csv&limit=3"):
+        etag = client.get(path).headers["ETag"]
+        assert client.get(path, headers={"If-None-Match": etag}).status_code == 304, path
 
 
 def test_a_different_query_has_a_different_etag(client):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from api.links import base_url, same_query
-from api.ogc.caching import cache_headers, data_etag, not_modified
+from api.ogc.caching import cached
 from api.ogc.html import render
 from api.ogc.negotiation import CSV, FEATURE_FORMATS, FLATGEOBUF, GEOJSON, HTML, negotiate
 from api.ogc.pages import csv_body, flatgeobuf_body, geojson_body, page_links, read_page
@@ -29,28 +29,27 @@ async def collection_items(request: Request, query: ItemsQuery = Depends(items_q
     """A page of features: filter by bbox, datetime, CQL2 `filter` or property=value; choose the
     CRS, sort order and properties; follow the `next` link for the following page."""
     f = negotiate(request, FEATURE_FORMATS)
-    etag = await data_etag(request, query.collection.tables)
-    if unchanged := not_modified(request, etag):
-        return unchanged
-    headers = {**cache_headers(etag), "Content-Crs": f"<{query.crs.uri}>"}
+    headers = {"Content-Crs": f"<{query.crs.uri}>"}
     pool, counts = request.app.state.pool, request.app.state.counts
     if f in ("csv", "fgb"):
         page = await read_page(pool, query, records_query(query, "wkt" if f == "csv" else "wkb"), counts)
         links = page_links(request, page, FEATURE_FORMATS[f])
         # Files have no room for links: paging travels in the Link header (RFC 8288).
-        headers["Link"] = ", ".join(f'<{x["href"]}>; rel="{x["rel"]}"' for x in links if x["rel"] in ("next", "prev"))
+        paging = [f'<{x["href"]}>; rel="{x["rel"]}"' for x in links if x["rel"] in ("next", "prev")]
+        if paging:
+            headers["Link"] = ", ".join(paging)
+        headers["Content-Disposition"] = f'attachment; filename="{query.collection.id}.{f}"'
         # Encoding 10,000 rows takes a noticeable fraction of a second: off the event loop.
         body = await asyncio.to_thread(csv_body if f == "csv" else flatgeobuf_body, query, page)
-        name = f'{query.collection.id}.{f}'
-        headers["Content-Disposition"] = f'attachment; filename="{name}"'
-        return Response(body, media_type=FEATURE_FORMATS[f], headers={k: v for k, v in headers.items() if v})
+        return cached(request, Response(body, media_type=FEATURE_FORMATS[f], headers=headers))
     page = await read_page(pool, query, page_query(query), counts)
     if f == "html":
         features = [orjson.loads(row[1]) for row in page.rows]
-        return render(request, "ogc_items.html", headers, root=base_url(request), collection=query.collection,
-                      features=features, properties=selected_properties(query), returned=len(page.rows), matched=page.matched,
-                      links=page_links(request, page, HTML))
-    return Response(geojson_body(request, page), media_type=GEOJSON, headers=headers)
+        return cached(request, render(
+            request, "ogc_items.html", headers, root=base_url(request), collection=query.collection,
+            features=features, properties=selected_properties(query), returned=len(page.rows),
+            matched=page.matched, links=page_links(request, page, HTML)))
+    return cached(request, Response(geojson_body(request, page), media_type=GEOJSON, headers=headers))
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", response_class=Response,
@@ -68,18 +67,15 @@ async def collection_item(
     target = parse_crs(crs, "crs")
     if collection.id_type == "integer" and not feature_id.isdigit():
         raise NotFound(f"no feature {feature_id!r} in {collection.id}: its ids are integers")
-    etag = await data_etag(request, collection.tables)
-    if unchanged := not_modified(request, etag):
-        return unchanged
     query = item_query(collection, feature_id, target)
     async with request.app.state.pool.acquire() as conn:
         feature = await conn.fetchval(query.text, *query.values)
     if feature is None:
         raise NotFound(f"no feature {feature_id!r} in {collection.id}")
-    headers = {**cache_headers(etag), "Content-Crs": f"<{target.uri}>"}
+    headers = {"Content-Crs": f"<{target.uri}>"}
     if f == "html":
-        return render(request, "ogc_item.html", headers, root=base_url(request), collection=collection,
-                      feature=orjson.loads(feature))
+        return cached(request, render(request, "ogc_item.html", headers, root=base_url(request),
+                                      collection=collection, feature=orjson.loads(feature)))
     root = f"{base_url(request)}/collections/{collection.id}"
     links = [
         {"href": same_query(request), "rel": "self", "type": GEOJSON},
@@ -87,4 +83,4 @@ async def collection_item(
         {"href": root, "rel": "collection", "type": "application/json"},
     ]
     body = feature[:-1] + ',"links":' + orjson.dumps(links).decode() + "}"
-    return Response(body, media_type=GEOJSON, headers=headers)
+    return cached(request, Response(body, media_type=GEOJSON, headers=headers))
