@@ -3,9 +3,10 @@
 Database: veta_bench_tiles, made by benchmarks/data.py's generator (the León sample plus 100,000
 seeded synthetic deposits spread over the province). For each layer and zoom, the tiles covering
 the province (at z14 a seeded sample of them) are requested one at a time from Veta over
-loopback (httpx, keep-alive, gzip as browsers ask), cycling until enough requests are made;
-p50/p99 of the wall time, and the same tile statements run directly through asyncpg (the
-database's own time). Raw numbers go to benchmarks/results/tiles.json.
+loopback (httpx, keep-alive, gzip as browsers ask), cycling until enough requests are made:
+p50/p99 of the wall time with the tile cache off (every tile made by PostGIS) and with it on
+after one pass over the tiles (remembered), and the same tile statements run directly through
+asyncpg (the database's own time). Raw numbers go to benchmarks/results/tiles.json.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import asyncpg
 import httpx
@@ -56,29 +59,46 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def over_http(base: str, layer: str, tiles: list[morecantile.Tile], requests: int) -> dict:
+def over_http(
+    base: str, layer: str, tiles: list[morecantile.Tile], requests: int, warm: bool
+) -> dict:
+    """Wall times of `requests` tile requests cycling over `tiles`; `warm`: each tile is asked for
+    once before the timing starts, so the timed requests find it remembered."""
     times, sizes, empty = [], [], 0
+    paths = [f"/collections/{layer}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}" for t in tiles]
     with httpx.Client(base_url=base, headers={"Accept-Encoding": "gzip"}, timeout=120) as client:
-        client.get(
-            f"/collections/{layer}/tiles/WebMercatorQuad/{tiles[0].z}/{tiles[0].x}/{tiles[0].y}"
-        )
+        for path in paths if warm else paths[:1]:
+            client.get(path)
         for i in range(requests):
-            t = tiles[i % len(tiles)]
             start = time.perf_counter()
-            response = client.get(f"/collections/{layer}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}")
+            response = client.get(paths[i % len(paths)])
             times.append(time.perf_counter() - start)
             if response.status_code not in (200, 204):
-                raise RuntimeError(f"{response.status_code} on {t}: {response.text[:200]}")
+                raise RuntimeError(
+                    f"{response.status_code} on {paths[i % len(paths)]}: {response.text[:200]}"
+                )
             empty += response.status_code == 204
             sizes.append(int(response.headers.get("content-length", len(response.content))))
+    prefix = "warm" if warm else "cold"
     return {
         "requests": requests,
         "tiles": len(tiles),
         "empty": empty,
-        "p50_ms": 1000 * statistics.median(times),
-        "p99_ms": 1000 * percentile(times, 0.99),
+        f"{prefix}_p50_ms": 1000 * statistics.median(times),
+        f"{prefix}_p99_ms": 1000 * percentile(times, 0.99),
         "mean_bytes_on_wire": statistics.mean(sizes),
     }
+
+
+@contextmanager
+def veta(url: str, tile_cache_mb: int) -> Iterator[str]:
+    """Veta on the benchmark database with this tile cache (servers.veta passes os.environ on)."""
+    os.environ["VETA_TILE_CACHE_MB"] = str(tile_cache_mb)
+    try:
+        with servers.veta(url) as base:
+            yield base
+    finally:
+        del os.environ["VETA_TILE_CACHE_MB"]
 
 
 async def in_database(url: str, layer: str, tiles: list[morecantile.Tile], requests: int) -> dict:
@@ -103,22 +123,18 @@ async def in_database(url: str, layer: str, tiles: list[morecantile.Tile], reque
 def main(fresh: bool = False) -> dict:
     url = data.prepare(DATABASE, data.SYNTHETIC_DEPOSITS, fresh=fresh)
     tiles = leon_tiles(url)
-    results = []
-    with servers.veta(url) as base:
-        for layer in LAYERS:
-            for z in ZOOMS:
-                row = {
-                    "layer": layer,
-                    "z": z,
-                    **over_http(base, layer, tiles[z], REQUESTS[z]),
-                    **asyncio.run(in_database(url, layer, tiles[z], REQUESTS[z])),
-                }
+    rows = {(layer, z): {"layer": layer, "z": z} for layer in LAYERS for z in ZOOMS}
+    for cache_mb, warm in ((0, False), (256, True)):
+        with veta(url, cache_mb) as base:
+            for (layer, z), row in rows.items():
+                row.update(over_http(base, layer, tiles[z], REQUESTS[z], warm))
                 print(json.dumps(row), flush=True)
-                results.append(row)
+    for (layer, z), row in rows.items():
+        row.update(asyncio.run(in_database(url, layer, tiles[z], REQUESTS[z])))
     return {
         "database": DATABASE,
         "deposits": data.SYNTHETIC_DEPOSITS,
-        "results": results,
+        "results": list(rows.values()),
         "load_average": os.getloadavg(),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
@@ -126,13 +142,17 @@ def main(fresh: bool = False) -> dict:
 
 def table(result: dict) -> str:
     lines = [
-        "| layer | z | tiles | requests | p50 ms | p99 ms | SQL p50 ms | SQL p99 ms | MVT KiB | on wire KiB (gzip) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        (
+            "| layer | z | tiles | requests | p50 ms | p99 ms | remembered p50 ms "
+            "| remembered p99 ms | SQL p50 ms | SQL p99 ms | MVT KiB | on wire KiB (gzip) |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["results"]:
         lines.append(
-            f"| {r['layer']} | {r['z']} | {r['tiles']} | {r['requests']} | {r['p50_ms']:.1f} | "
-            f"{r['p99_ms']:.1f} | {r['sql_p50_ms']:.1f} | {r['sql_p99_ms']:.1f} | "
+            f"| {r['layer']} | {r['z']} | {r['tiles']} | {r['requests']} | {r['cold_p50_ms']:.1f} | "
+            f"{r['cold_p99_ms']:.1f} | {r['warm_p50_ms']:.1f} | {r['warm_p99_ms']:.1f} | "
+            f"{r['sql_p50_ms']:.1f} | {r['sql_p99_ms']:.1f} | "
             f"{r['mean_mvt_bytes'] / 1024:.1f} | {r['mean_bytes_on_wire'] / 1024:.1f} |"
         )
     return "\n".join(lines)
