@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from scratch import VETA, load_average, run, scratch_database
 from sqlalchemy import text
 
 from geo.db import sync_engine
-from scratch import VETA, load_average, run, scratch_database
 
 FORMATS = ("gpkg", "fgb", "parquet", "csv", "geojson", "shp")
 FILL = """
