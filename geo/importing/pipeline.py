@@ -54,8 +54,9 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
     layer = LAYERS[layer_name]
     report = ImportReport(file=str(options.path), layer=layer.name, source=source, mapping=mapping.name)
 
-    progress.stage("reading", None)(0)
+    read = progress.stage("reading", None)
     table = read_source(options.path, mapping, layer.name)
+    read(len(table))
     report.rows_read = len(table)
     choice = choose_crs(table.crs, options.crs, mapping.crs, table.geometry)
     geometry, report.crs = to_lonlat(table.geometry, choice)
@@ -80,8 +81,7 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
         else:
             try:
                 with conn.begin_nested():
-                    write_rows(conn, layer, rows, source, options.replace_source, report,
-                               progress.stage("writing", len(rows.rows)))
+                    write_rows(conn, layer, rows, source, options.replace_source, report, progress)
                 report.outcome = "written"
             except DBAPIError as exc:
                 report.problems.append(Problem(None, None, "database", str(exc.orig).strip()))

@@ -27,10 +27,10 @@ class Stages:
 
 
 class TerminalStages(Stages):
-    """One bar per stage (reading, validating, writing) with rows per second."""
+    """One bar per stage (reading, validating, copying, storing) with rows per second."""
 
     def __init__(self, console: Console):
-        self.bars = Progress(SpinnerColumn(), TextColumn("{task.description:<10}"), BarColumn(),
+        self.bars = Progress(SpinnerColumn(), TextColumn("{task.description:<11}"), BarColumn(),
                              MofNCompleteColumn(), TaskProgressColumn(),
                              TextColumn("{task.fields[rate]}"),
                              TimeElapsedColumn(), console=console, transient=False)
@@ -40,11 +40,12 @@ class TerminalStages(Stages):
         task = self.bars.add_task(name, total=total, rate="")
 
         def advance(n: int) -> None:
+            if total is None:  # a stage of unknown length reports once, when it is done
+                self.bars.update(task, completed=n, total=n)
+                return
             self.bars.advance(task, n)
             speed = self.bars.tasks[task].speed
             self.bars.update(task, rate=f"{speed:,.0f} rows/s" if speed else "")
-            if total is None or self.bars.tasks[task].completed >= total:
-                self.bars.update(task, completed=total or 1, total=total or 1)
 
         return advance
 

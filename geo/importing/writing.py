@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.importing.layers import Layer
+from geo.importing.progress import Stages
 from geo.importing.report import ImportReport, Problem
 from geo.importing.validation import ValidRows
 
@@ -128,12 +129,14 @@ def record_run(conn: Connection, report: ImportReport, checksum: str, started: d
 
 
 def write_rows(conn: Connection, layer: Layer, rows: ValidRows, source: str, replace_source: bool,
-               report: ImportReport, progress: Callable[[int], None]) -> None:
+               report: ImportReport, stages: Stages) -> None:
     """Stage, upsert and (optionally) delete; the counts go into the report. The caller owns
     the transaction, so a failure anywhere leaves the database as it was."""
     _staging(conn, layer, rows.columns)
-    _copy(conn, layer, rows, progress)
+    _copy(conn, layer, rows, stages.stage("copying", len(rows.rows)))
+    stored = stages.stage("storing", None)  # the database's own work: indexes, constraints
     report.unchanged = _drop_unchanged(conn, layer, rows.columns, source)
     report.inserted, report.updated = _update_and_insert(conn, layer, rows.columns, source)
     if replace_source:
         report.deleted = _delete_absent(conn, layer, source, rows.keys)
+    stored(len(rows.rows))
