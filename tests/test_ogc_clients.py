@@ -54,9 +54,9 @@ def test_ogrinfo_counts_every_collection_as_the_database_does(live_server, engin
 
 def test_gdal_types_columns_from_the_collection_schema(live_server):
     output = run("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}", "permits")
-    assert re.search(r"^area_ha: Real", output, re.M)
-    assert re.search(r"^granted_on: Date", output, re.M)
-    assert re.search(r"^registry_number: String", output, re.M)
+    assert re.search(r"^area_ha: Real", output, re.MULTILINE)
+    assert re.search(r"^granted_on: Date", output, re.MULTILINE)
+    assert re.search(r"^registry_number: String", output, re.MULTILINE)
 
 
 def test_ogr2ogr_copies_every_layer_whole_following_next_links(live_server, engine, tmp_path):

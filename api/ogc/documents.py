@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from api.links import base_url, same_query
-from api.ogc.negotiation import GEOJSON, HTML, JSON, OPENAPI, SCHEMA, CSV, FLATGEOBUF
+from api.ogc.negotiation import CSV, FLATGEOBUF, GEOJSON, HTML, JSON, OPENAPI, SCHEMA
 from geo.collections import Collection
 from geo.cql2 import CONFORMANCE_CLASSES as CQL2_CLASSES
 from geo.crs import STORAGE, SUPPORTED

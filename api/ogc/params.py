@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from fastapi import Path, Query, Request
 
@@ -52,7 +52,7 @@ def _instant(text: str, end: bool) -> datetime:
     try:
         if "T" not in text.upper():
             day = date.fromisoformat(text)
-            return datetime.combine(day, time.max if end else time.min, timezone.utc)
+            return datetime.combine(day, time.max if end else time.min, UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidParameter("datetime", f"not an RFC 3339 date or date-time: {text!r}",
