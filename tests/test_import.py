@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -453,3 +454,19 @@ legal_effect = "informative"
         "Zona A": "first", "Zona B": "second"}
     db = stored(engine, "protection_zones", "t-kml")
     assert shapely.hausdorff_distance(db["Zona A"], box(lon, lat, lon + 0.01, lat + 0.01)) < 1e-9
+
+
+def test_wdpa_preset_turns_iucn_categories_into_legal_effects_and_years_into_dates(engine, tmp_path):
+    lon, lat = PLACES["villablino"]
+    frame = gpd.GeoDataFrame(
+        {"WDPAID": [555001, 555002], "NAME": ["Core", "Landscape"], "DESIG_ENG": ["National Park", "Biosphere Reserve"],
+         "IUCN_CAT": ["II", "Not Reported"], "STATUS_YR": [1918, 2003]},
+        geometry=[box(lon, lat, lon + 0.05, lat + 0.05), box(lon - 0.1, lat - 0.1, lon + 0.1, lat + 0.1)], crs="EPSG:4326")
+    path = tmp_path / "wdpa.gpkg"
+    frame.to_file(path)
+    report = import_file(engine, ImportOptions(path, mapping="preset:wdpa", source="t-wdpa"))
+    assert report.inserted == 2, report.problems
+    found = {r[0]: r[1:] for r in rows(engine, "SELECT source_id, name, designation, legal_effect, valid_from "
+                                               "FROM protection_zones WHERE source = 't-wdpa'")}
+    assert found["555001"] == ("Core", "National Park", "exclusion", date(1918, 1, 1))
+    assert found["555002"] == ("Landscape", "Biosphere Reserve", "informative", date(2003, 1, 1))
