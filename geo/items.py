@@ -295,10 +295,16 @@ def extent_query(collection: Collection) -> SqlQuery:
     params = Params()
     source = collection.from_sql(params)
     temporal = "NULL::text AS first, NULL::text AS last"
-    if collection.temporal:
+    if len(collection.temporal) == 1:
+        # An instant: unknown (NULL) ones are left out.
+        instant = collection.by_name[collection.temporal[0]].sql
+        temporal = f"min({instant})::text AS first, max({instant})::text AS last"
+    elif collection.temporal:
+        # Validity intervals: one open end (NULL) makes the extent open on that side.
         first = collection.by_name[collection.temporal[0]].sql
-        last = collection.by_name[collection.temporal[-1]].sql
-        temporal = f"min({first})::text AS first, max({last})::text AS last"
+        last = collection.by_name[collection.temporal[1]].sql
+        temporal = (f"CASE WHEN bool_or({first} IS NULL) THEN NULL ELSE min({first}) END::text AS first, "
+                    f"CASE WHEN bool_or({last} IS NULL) THEN NULL ELSE max({last}) END::text AS last")
     text = (f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), first, last FROM "
             f"(SELECT ST_Extent({collection.geometry_sql}) AS e, {temporal} FROM {source}) extent")
     return SqlQuery(text, tuple(params.values))

@@ -121,6 +121,14 @@ def test_collection_extent_is_the_bounding_box_of_its_features(client, deposits)
     assert (west, south, east, north) == pytest.approx(tuple(deposits.total_bounds), abs=1e-6)
 
 
+def test_temporal_extent_is_open_where_a_validity_is_open(client, engine):
+    with engine.connect() as conn:
+        starts, ends = conn.execute(text("SELECT array_agg(valid_from), array_agg(valid_to) FROM protection_zones")).one()
+    first, last = client.get("/collections/protection_zones").json()["extent"]["temporal"]["interval"][0]
+    assert first == (None if None in starts else min(starts).isoformat())
+    assert last == (None if None in ends else max(ends).isoformat())
+
+
 def test_queryables_are_a_json_schema_of_the_properties_and_geometry(client):
     response = client.get("/collections/deposit_screening/queryables")
     assert response.headers["content-type"] == "application/schema+json"
