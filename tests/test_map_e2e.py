@@ -186,6 +186,45 @@ def test_the_page_loads_with_no_console_errors_and_fetches_nothing_from_elsewher
     assert any("/static/vendor/maplibre-gl/maplibre-gl.js" in url for url in map_page.requests)
     attribution = map_page.page.inner_text(".maplibregl-ctrl-attrib")
     assert "Instituto Geográfico Nacional de España, CC BY 4.0" in attribution
+    assert "OpenStreetMap" not in attribution
+    legend = map_page.page.inner_text("#legend")
+    for entry in (
+        "exclusion",
+        "conditional",
+        "granted",
+        "lapsed",
+        "tungsten",
+        "lithium",
+        "excluded",
+    ):
+        assert entry in legend
+
+
+def test_the_online_basemap_is_drawn_once_switched_on(map_page, tmp_path_factory):
+    # No network here: the page's requests to the tile server are answered with a grey tile.
+    grey = np.full((3, 256, 256), 200, dtype=np.uint8)
+    with MemoryFile() as f:
+        with f.open(driver="PNG", width=256, height=256, count=3, dtype="uint8") as image:
+            image.write(grey)
+        png = f.read()
+    asked: list[str] = []
+
+    def answer(route):
+        asked.append(route.request.url)
+        route.fulfill(status=200, content_type="image/png", body=png)
+
+    map_page.page.route("https://tile.openstreetmap.org/**", answer)
+    try:
+        map_page.page.check("#basemap")
+        map_page.settle()
+        assert asked
+        assert "OpenStreetMap contributors" in map_page.page.inner_text(".maplibregl-ctrl-attrib")
+        map_page.page.locator("#map").screenshot(
+            path=str(tmp_path_factory.mktemp("map") / "osm.png")
+        )
+    finally:
+        map_page.page.uncheck("#basemap")
+        map_page.page.unroute("https://tile.openstreetmap.org/**")
 
 
 def test_the_layers_draw_and_switching_them_off_changes_the_picture(map_page, tmp_path_factory):
