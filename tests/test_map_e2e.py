@@ -14,7 +14,11 @@ from rasterio.io import MemoryFile
 from shapely import wkb
 from sqlalchemy import text
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    # Screenshots are read as plain PNG rasters: no georeferencing is expected.
+    pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning"),
+]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
