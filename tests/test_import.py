@@ -470,3 +470,25 @@ def test_wdpa_preset_turns_iucn_categories_into_legal_effects_and_years_into_dat
                                                "FROM protection_zones WHERE source = 't-wdpa'")}
     assert found["555001"] == ("Core", "National Park", "exclusion", date(1918, 1, 1))
     assert found["555002"] == ("Landscape", "Biosphere Reserve", "informative", date(2003, 1, 1))
+
+
+def test_numeric_geojson_feature_ids_are_read_as_the_fid_column(engine, tmp_path):
+    """GDAL turns a Feature's numeric "id" into the feature id: it must not vanish."""
+    lon, lat = PLACES["leon"]
+    path = write(tmp_path / "ids.geojson", json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": 41, "properties": {"n": "a"}, "geometry": {"type": "Point", "coordinates": [lon, lat]}},
+        {"type": "Feature", "id": 42, "properties": {"n": "b"}, "geometry": {"type": "Point", "coordinates": [lon, lat]}},
+    ]}))
+    mapping = write(tmp_path / "m.toml", """
+layer = "deposits"
+[fields]
+source_id = "fid"
+name = "n"
+[constants]
+commodities = "W"
+occurrence_type = "occurrence"
+location_precision = "exact"
+""")
+    report = import_file(engine, ImportOptions(path, mapping=str(mapping), source="t-fid"))
+    assert report.inserted == 2, report.problems
+    assert sorted(stored(engine, "deposits", "t-fid")) == ["41", "42"]

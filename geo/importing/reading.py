@@ -21,6 +21,9 @@ from geo.importing.report import Problem
 _XY_NAMES = (("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"), ("x", "y"),
              ("easting", "northing"), ("utm_x", "utm_y"))
 _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
+# Formats whose feature id is data (a GeoJSON Feature's numeric "id", a GeoPackage's primary
+# key): read as a column `fid`, so that a mapping can use it and it is never dropped unseen.
+_FID_FORMATS = (".geojson", ".json", ".gpkg")
 
 
 @dataclass
@@ -146,13 +149,17 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
             geometry, used, problems = _csv_geometry(frame, mapping)
             return SourceTable(frame, geometry, None, used, problems)
         frame = pyogrio.read_dataframe(gdal_path, layer=_file_layer(gdal_path, mapping, target),
-                                       use_arrow=True)
+                                       fid_as_index=suffix in _FID_FORMATS,
+                                       # pyogrio 0.13's Arrow path fails on GeoJSON ids read as FIDs
+                                       use_arrow=suffix not in (".geojson", ".json"))
     except pyogrio.errors.DataSourceError as exc:
         raise InvalidParameter("PATH", f"cannot read {path}: {exc}",
                                "GeoPackage, Shapefile (folder or .zip), GeoJSON, FlatGeobuf, "
                                "GeoParquet, KML or CSV") from None
     if not hasattr(frame, "geometry"):
         raise InvalidParameter("PATH", f"{path} has no geometry column")
+    if suffix in _FID_FORMATS and "fid" not in frame.columns:
+        frame = frame.reset_index(names="fid")
     return SourceTable(pd.DataFrame(frame.drop(columns=frame.geometry.name)),
                        frame.geometry.to_numpy(), frame.crs)
 
