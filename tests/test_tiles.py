@@ -357,3 +357,18 @@ def test_an_edit_shows_in_the_next_tile_and_changes_its_etag(client, engine, bus
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM deposits WHERE id = :id"), {"id": new_id})
     assert client.get(url).content == before.content
+
+
+def test_the_tiling_scheme_is_served_as_the_tileset_links_to_it(client):
+    tileset = client.get("/collections/protection_zones/tiles/WebMercatorQuad").json()
+    scheme_url = next(
+        link["href"]
+        for link in tileset["links"]
+        if link["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
+    )
+    scheme = client.get(scheme_url).json()
+    assert scheme["id"] == "WebMercatorQuad"
+    assert [m["id"] for m in scheme["tileMatrices"]] == [str(z) for z in range(25)]
+    assert scheme["tileMatrices"][3]["matrixWidth"] == 8
+    listing = client.get("/tileMatrixSets").json()
+    assert [s["id"] for s in listing["tileMatrixSets"]] == ["WebMercatorQuad"]
