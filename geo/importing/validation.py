@@ -93,18 +93,21 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
     derived_importance = False  # made from column order, so it matches the commodities
     for name in written:
         spec = layer.fields[name]
-        if name in mapping.constants:
-            value, error = convert_cell(spec, mapping.constants[name], None)
-            if error:
-                raise InvalidParameter(f"mapping [constants] {name}", error)
-            values[name] = [value] * n
-        elif name == "commodities" and layer.name == "deposits":
-            cells = [columns[c].tolist() for c in sources[name]]
+        if name == "commodities" and layer.name == "deposits":
+            cells = ([[mapping.constants[name]] * n] if name in mapping.constants
+                     else [columns[c].tolist() for c in sources[name]])
             values[name], importance, errors[name] = commodity_column(spec, cells)
+            if name in mapping.constants and errors[name]:
+                raise InvalidParameter(f"mapping [constants] {name}", next(iter(errors[name].values())))
             derived_importance = ("commodity_importance" not in sources
                                   and "commodity_importance" not in mapping.constants)
             if derived_importance:
                 values["commodity_importance"] = importance
+        elif name in mapping.constants:
+            value, error = convert_cell(spec, mapping.constants[name], None)
+            if error:
+                raise InvalidParameter(f"mapping [constants] {name}", error)
+            values[name] = [value] * n
         else:
             values[name], errors[name] = convert_column(spec, columns[sources[name][0]],
                                                          mapping.values.get(name))
