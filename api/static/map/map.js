@@ -292,7 +292,7 @@ function popupHtml(collection, properties) {
     .filter(([key]) => key !== "name")
     .map(([key, value]) => `<tr><th>${escapeHtml(key.replaceAll("_", " "))}</th><td>${escapeHtml(value)}</td></tr>`);
   const screen = collection === "deposits"
-    ? `<button type="button" data-screen-deposit="${escapeHtml(properties.id)}">Screen this deposit</button>` : "";
+    ? `<button type="button" data-screen-deposit="${escapeHtml(properties.id)}" data-name="${escapeHtml(properties.name)}">Screen this deposit</button>` : "";
   return `<div class="popup"><h3>${escapeHtml(properties.name)}</h3><table>${rows.join("")}</table>
     <div class="actions"><a href="${itemPage(collection, properties.id)}" target="_blank">Open item page</a>${screen}</div></div>`;
 }
@@ -317,7 +317,7 @@ document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-screen-deposit]");
   if (button) {
     popup.remove();
-    screen({ deposit: Number(button.dataset.screenDeposit) }, `deposit ${button.dataset.screenDeposit}`);
+    screen({ deposit: Number(button.dataset.screenDeposit) }, `the deposit ${button.dataset.name}`);
   }
 });
 
@@ -398,7 +398,7 @@ function screeningHtml(result, what) {
     <td>${number(z.overlap_ha, 1)}</td><td>${typeof z.share === "number" ? number(z.share * 100, 1) + " %" : ""}</td></tr>`);
   const permits = (result.permits || []).map((p) => `<tr><td>${escapeHtml(p.name || p.registry_number)}</td><td>${escapeHtml(p.status)}</td>
     <td>${number(p.overlap_ha, 1)}</td></tr>`);
-  const area = result.site && typeof result.site.area_ha === "number" ? ` · site ${number(result.site.area_ha, 1)} ha` : "";
+  const area = result.site && result.site.area_ha > 0 ? ` · site ${number(result.site.area_ha, 1)} ha` : "";
   return `<p>Screening of ${escapeHtml(what)}${area}</p>
     <p><span class="verdict verdict-${escapeHtml(verdict)}" id="verdict">${escapeHtml(verdict)}</span>
     ${escapeHtml(VERDICT_TEXT[verdict] || "")}</p>
