@@ -61,3 +61,12 @@ def negotiate(request: Request, formats: dict[str, str]) -> str:
             return alias
     offered = ", ".join(sorted(set(formats.values())))
     raise HTTPException(406, f"none of the accepted media types is offered here; offered: {offered}")
+
+
+def f_parameter(formats: dict[str, str]) -> dict:
+    """The `f` query parameter for the OpenAPI document (it is read by negotiate, not by FastAPI)."""
+    return {"parameters": [{
+        "name": "f", "in": "query", "required": False,
+        "description": "Response format; without it, the Accept header decides (JSON by default).",
+        "schema": {"type": "string", "enum": list(formats)},
+    }]}

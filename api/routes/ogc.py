@@ -9,7 +9,7 @@ from api.links import base_url
 from api.ogc import documents
 from api.ogc.caching import cached
 from api.ogc.html import render
-from api.ogc.negotiation import DOCUMENT_FORMATS, JSON, SCHEMA, negotiate
+from api.ogc.negotiation import DOCUMENT_FORMATS, JSON, SCHEMA, f_parameter, negotiate
 from api.ogc.params import check_known
 from geo.collections import Collection, all_collections, get_collection
 from geo.cql2 import queryables_schema
@@ -18,6 +18,7 @@ from geo.items import extent_query, queryables
 router = APIRouter(tags=["OGC API – Features"])
 
 _JSON_OR_HTML = {200: {"content": {JSON: {}, "text/html": {}}}}
+_F = f_parameter(DOCUMENT_FORMATS)
 
 
 def _document(request: Request, body: dict, template: str, **context) -> Response:
@@ -34,14 +35,14 @@ def _schema(request: Request, schema: dict) -> Response:
     return cached(request, JSONResponse(schema, media_type=SCHEMA))
 
 
-@router.get("/", response_class=Response, responses=_JSON_OR_HTML)
+@router.get("/", response_class=Response, responses=_JSON_OR_HTML, openapi_extra=_F)
 async def landing_page(request: Request):
     """The landing page: links to the API definition, conformance and the collections."""
     doc = documents.landing(request)
     return _document(request, doc, "ogc_landing.html", doc=doc)
 
 
-@router.get("/conformance", response_class=Response, responses=_JSON_OR_HTML)
+@router.get("/conformance", response_class=Response, responses=_JSON_OR_HTML, openapi_extra=_F)
 async def conformance(request: Request):
     """The conformance classes implemented (OGC API – Features Parts 1, 2 and 3, CQL2)."""
     return _document(request, {"conformsTo": documents.CONFORMANCE}, "ogc_conformance.html",
@@ -54,7 +55,7 @@ async def _extent(request: Request, collection: Collection) -> tuple:
         return tuple(await conn.fetchrow(query.text, *query.values))
 
 
-@router.get("/collections", response_class=Response, responses=_JSON_OR_HTML)
+@router.get("/collections", response_class=Response, responses=_JSON_OR_HTML, openapi_extra=_F)
 async def list_collections(request: Request):
     """Every feature collection with its extent, CRSs and links."""
     check_known(request, ("f",))
@@ -64,7 +65,7 @@ async def list_collections(request: Request):
     return _document(request, body, "ogc_collections.html", collections=docs)
 
 
-@router.get("/collections/{collectionId}", response_class=Response, responses=_JSON_OR_HTML)
+@router.get("/collections/{collectionId}", response_class=Response, responses=_JSON_OR_HTML, openapi_extra=_F)
 async def describe_collection(request: Request, collection_id: str = Path(alias="collectionId")):
     """One collection's metadata: extent, CRS list and storageCrs, links to items and queryables."""
     collection = get_collection(collection_id)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from api.links import base_url, same_query
 from api.ogc.caching import cached
 from api.ogc.html import render
-from api.ogc.negotiation import CSV, FEATURE_FORMATS, FLATGEOBUF, GEOJSON, HTML, negotiate
+from api.ogc.negotiation import CSV, FEATURE_FORMATS, FLATGEOBUF, GEOJSON, HTML, f_parameter, negotiate
 from api.ogc.pages import csv_body, flatgeobuf_body, geojson_body, page_links, read_page
 from api.ogc.params import ITEM_PARAMETERS, check_known, items_query
 from geo.collections import get_collection
@@ -22,9 +22,11 @@ from geo.items import ItemsQuery, item_query, page_query, records_query, selecte
 router = APIRouter(tags=["OGC API – Features"])
 
 _FEATURES = {200: {"content": {GEOJSON: {}, HTML: {}, CSV: {}, FLATGEOBUF: {}}}}
+ITEM_FORMATS = {k: v for k, v in FEATURE_FORMATS.items() if k in ("json", "geojson", "html")}
 
 
-@router.get("/collections/{collectionId}/items", response_class=Response, responses=_FEATURES)
+@router.get("/collections/{collectionId}/items", response_class=Response, responses=_FEATURES,
+            openapi_extra=f_parameter(FEATURE_FORMATS))
 async def collection_items(request: Request, query: ItemsQuery = Depends(items_query)):
     """A page of features: filter by bbox, datetime, CQL2 `filter` or property=value; choose the
     CRS, sort order and properties; follow the `next` link for the following page."""
@@ -53,7 +55,7 @@ async def collection_items(request: Request, query: ItemsQuery = Depends(items_q
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", response_class=Response,
-            responses={200: {"content": {GEOJSON: {}, HTML: {}}}})
+            responses={200: {"content": {GEOJSON: {}, HTML: {}}}}, openapi_extra=f_parameter(ITEM_FORMATS))
 async def collection_item(
     request: Request,
     collection_id: str = Path(alias="collectionId"),
@@ -63,7 +65,7 @@ async def collection_item(
     """One feature with all its properties, including those only shown on its own page."""
     collection = get_collection(collection_id)
     check_known(request, ITEM_PARAMETERS)
-    f = negotiate(request, {k: v for k, v in FEATURE_FORMATS.items() if k in ("json", "geojson", "html")})
+    f = negotiate(request, ITEM_FORMATS)
     target = parse_crs(crs, "crs")
     if collection.id_type == "integer" and not feature_id.isdigit():
         raise NotFound(f"no feature {feature_id!r} in {collection.id}: its ids are integers")
