@@ -11,7 +11,15 @@ from fastapi.responses import Response
 from api.links import base_url, same_query
 from api.ogc.caching import cached
 from api.ogc.html import render
-from api.ogc.negotiation import CSV, FEATURE_FORMATS, FLATGEOBUF, GEOJSON, HTML, f_parameter, negotiate
+from api.ogc.negotiation import (
+    CSV,
+    FEATURE_FORMATS,
+    FLATGEOBUF,
+    GEOJSON,
+    HTML,
+    f_parameter,
+    negotiate,
+)
 from api.ogc.pages import csv_body, flatgeobuf_body, geojson_body, page_links, read_page
 from api.ogc.params import ITEM_PARAMETERS, check_known, items_query
 from geo.collections import get_collection
