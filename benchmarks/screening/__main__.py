@@ -8,8 +8,10 @@ Measures, through Veta's HTTP API on loopback:
   second, with the subdivided zone parts and with the parts table holding the whole polygons
   instead (the same SQL, as if there were no subdivision);
 - geopandas `sjoin` of the same deposits with the same zones, in memory, to the same verdicts
-  (checked equal to the service's).
-Raw numbers go to benchmarks/results/screening.json.
+  (checked equal to the service's);
+- the zone rule one deposit at a time, as /deposits?protection=outside applies it.
+The variants alternate in 3 rounds (the parts tables swapped by renaming); each figure is the
+median round. Raw numbers go to benchmarks/results/screening.json.
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ from geo.db import SESSION_SETTINGS, libpq_url, sync_engine
 from geo.deposits import DepositSearch, count_query
 
 DB = "veta_bench_screening"
-SITES = 100
+WHOLE = "bench_whole_parts"
+SAVED = "bench_subdivided_parts"
+SITES = 60
+ROUNDS = 3
 BUFFER_M = 2_000
 
 
@@ -118,27 +123,51 @@ def batch(url: str) -> dict:
 
 
 @contextmanager
-def whole_polygons_as_parts(engine: Engine):
-    """The parts table holding each zone's whole polygons (no subdivision), restored after."""
+def serving(url: str):
+    """Veta on `url`'s database; a start is retried, since other work on this shared machine can
+    take the port or half-write a file of the tree at the wrong moment."""
+    for attempt in range(3):
+        try:
+            server = veta(url)
+            base = server.__enter__()
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
+            time.sleep(5)
+    try:
+        yield base
+    finally:
+        server.__exit__(None, None, None)
+
+
+def build_whole_parts(engine: Engine) -> None:
+    """A copy of the parts table holding each zone's whole polygons instead (no subdivision)."""
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE bench_saved_parts AS TABLE protection_zone_parts"))
-        conn.execute(text("DELETE FROM protection_zone_parts"))
-        conn.execute(text("INSERT INTO protection_zone_parts (zone_id, geom) "
-                          "SELECT id, (ST_Dump(geom)).geom FROM protection_zones"))
-    _analyze(engine)
+        conn.execute(text(f"DROP TABLE IF EXISTS {WHOLE}"))
+        conn.execute(text(f"CREATE TABLE {WHOLE} (LIKE protection_zone_parts INCLUDING ALL)"))
+        conn.execute(text(f"INSERT INTO {WHOLE} (zone_id, geom) SELECT id, (ST_Dump(geom)).geom FROM protection_zones"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"VACUUM ANALYZE {WHOLE}"))
+
+
+@contextmanager
+def parts_table(engine: Engine, whole: bool):
+    """Run the block with protection_zone_parts holding whole polygons (whole=True) or the
+    subdivided parts: the same SQL either way; swapped by renaming, instantly, so that both
+    variants can alternate in short rounds under the same load."""
+    if not whole:
+        yield
+        return
+    with engine.begin() as conn:
+        for old, new in [("protection_zone_parts", SAVED), (WHOLE, "protection_zone_parts")]:
+            conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
     try:
         yield
     finally:
         with engine.begin() as conn:
-            conn.execute(text("DELETE FROM protection_zone_parts"))
-            conn.execute(text("INSERT INTO protection_zone_parts SELECT * FROM bench_saved_parts"))
-            conn.execute(text("DROP TABLE bench_saved_parts"))
-        _analyze(engine)
-
-
-def _analyze(engine: Engine) -> None:
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE protection_zone_parts"))
+            for old, new in [("protection_zone_parts", WHOLE), (SAVED, "protection_zone_parts")]:
+                conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
 
 
 def geopandas_sjoin(engine: Engine) -> dict:
@@ -182,20 +211,26 @@ def main() -> dict:
         print(f"{name}: {json.dumps(value)}", flush=True)
 
     sample_engine = sync_engine(sample_url)
-    with veta(sample_url) as server:
+    with serving(sample_url) as server:
         measured("single_sample", single_site(server, sample_sites(sample_engine)))
     sample_engine.dispose()
     sites = sample_sites(engine)
-    measured("geopandas", geopandas_sjoin(engine))
-    with veta(url) as server:
-        measured("single_detailed", single_site(server, sites))
-        measured("batch_subdivided", batch(server))
-    measured("rule_subdivided", rule_per_deposit(url))
-    with whole_polygons_as_parts(engine):
-        measured("rule_whole", rule_per_deposit(url))
-        with veta(url) as server:
-            measured("single_whole", single_site(server, sites))
-            measured("batch_whole", batch(server))
+    build_whole_parts(engine)
+    # Every variant once per round, in turn, so that all of them see the same mix of load.
+    rounds: dict[str, list[dict]] = {}
+    for _ in range(ROUNDS):
+        rounds.setdefault("geopandas", []).append(geopandas_sjoin(engine))
+        for whole in (False, True):
+            name = "whole" if whole else "subdivided"
+            with parts_table(engine, whole):
+                with serving(url) as server:
+                    rounds.setdefault(f"single_{name}", []).append(single_site(server, sites))
+                    rounds.setdefault(f"batch_{name}", []).append(batch(server))
+                rounds.setdefault(f"rule_{name}", []).append(rule_per_deposit(url))
+        print({k: [round(r.get("seconds", r.get("p50_ms", 0)), 1) for r in v] for k, v in rounds.items()}, flush=True)
+    for name, runs in rounds.items():
+        key = "p50_ms" if name.startswith("single") else "seconds"
+        measured(name, {**sorted(runs, key=lambda r: r[key])[len(runs) // 2], "rounds": [r[key] for r in runs]})
     engine.dispose()
     if not result["geopandas"]["verdicts"] == result["batch_subdivided"]["verdicts"] == result["batch_whole"]["verdicts"]:
         raise RuntimeError(f"verdicts differ: {json.dumps(result)}")
@@ -215,7 +250,7 @@ def table(r: dict) -> str:
         "| single site (POST /screening, 2 km buffer) | p50 ms | p95 ms |",
         "|---|---|---|",
         f"| León sample (18 zones) | {r['single_sample']['p50_ms']:.1f} | {r['single_sample']['p95_ms']:.1f} |",
-        f"| 5,000 detailed zones, subdivided parts | {r['single_detailed']['p50_ms']:.1f} | {r['single_detailed']['p95_ms']:.1f} |",
+        f"| 5,000 detailed zones, subdivided parts | {r['single_subdivided']['p50_ms']:.1f} | {r['single_subdivided']['p95_ms']:.1f} |",
         f"| 5,000 detailed zones, whole polygons | {r['single_whole']['p50_ms']:.1f} | {r['single_whole']['p95_ms']:.1f} |",
         "",
         f"| batch: {sub['deposits']:,} deposits | seconds | deposits/s | vs whole polygons |",
