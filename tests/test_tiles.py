@@ -372,3 +372,21 @@ def test_the_tiling_scheme_is_served_as_the_tileset_links_to_it(client):
     assert scheme["tileMatrices"][3]["matrixWidth"] == 8
     listing = client.get("/tileMatrixSets").json()
     assert [s["id"] for s in listing["tileMatrixSets"]] == ["WebMercatorQuad"]
+
+
+def test_the_tile_cache_keeps_the_most_recently_used_tiles_within_its_budget():
+    from geo.tile_cache import TileCache
+
+    cache = TileCache(budget=10)
+    cache.put("a", b"1234")
+    cache.put("b", b"5678")
+    assert cache.get("a") == b"1234"  # now the most recently used
+    cache.put("c", b"90ab")  # 12 bytes > 10: the least recently used ("b") goes
+    assert cache.get("b") is None
+    assert cache.get("a") == b"1234" and cache.get("c") == b"90ab"
+    assert cache.used == 8
+    cache.put("huge", b"x" * 11)  # larger than the whole budget: not kept, nothing evicted
+    assert cache.get("huge") is None and cache.used == 8
+    nothing = TileCache(budget=0)
+    nothing.put("empty", b"")
+    assert nothing.get("empty") is None
