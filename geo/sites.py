@@ -87,7 +87,7 @@ def parse_sites(body: object, content_crs: str | None, max_area_km2: float, max_
         key = str(feature["id"]) if feature.get("id") is not None else str(i)
         name = (feature.get("properties") or {}).get("name")
         sites.append(replace(_feature(feature, path, crs, max_area_km2), key=key,
-                             name=name if isinstance(name, str) else None))
+                             name=None if name is None else str(name)))
     return sites
 
 

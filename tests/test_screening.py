@@ -45,7 +45,7 @@ def reproject(geom, transformer: Transformer):
 
 def circle(lon: float, lat: float, radius_m: float, quad_segs: int = 16):
     """A lon/lat polygon of points radius_m from the centre (geodesically, to projection accuracy)."""
-    to_local, to_lonlat = local(lon, lat)
+    _, to_lonlat = local(lon, lat)
     return reproject(Point(0, 0).buffer(radius_m, quad_segs=quad_segs), to_lonlat)
 
 
@@ -219,7 +219,7 @@ def test_the_same_site_in_other_crs_gives_the_same_answer(client, engine, world,
 
 
 def test_site_across_the_leon_zamora_boundary_lists_municipalities_and_overlaps(client, engine, world):
-    to_local, to_lonlat = local(world["on_border"].x, world["on_border"].y)
+    _, to_lonlat = local(world["on_border"].x, world["on_border"].y)
     site = reproject(box(-1500, -1500, 1500, 1500), to_lonlat)
     assert site.intersects(world["leon"]) and site.intersects(world["zamora"])
     report = _screen(client, mapping(site))

@@ -20,7 +20,14 @@ from api.streaming import GEOJSON, feature_collection_tail, stream_features
 from geo import vocabulary as v
 from geo.areas import resolve_area
 from geo.errors import InvalidParameter
-from geo.screening import DEFAULT_RADIUS_M, MAX_RADIUS_M, ScreeningOptions, missing_reference, report_from_row, screen_query
+from geo.screening import (
+    DEFAULT_RADIUS_M,
+    MAX_RADIUS_M,
+    ScreeningOptions,
+    missing_reference,
+    report_from_row,
+    screen_query,
+)
 from geo.screening_batch import COLUMNS, batch_query, deposits_source, posted_sites_source
 from geo.settings import Settings
 from geo.sites import SITE_FORMS, parse_site, parse_sites

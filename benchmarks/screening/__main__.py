@@ -242,33 +242,29 @@ def main() -> dict:
 
 
 def table(r: dict) -> str:
-    sub, whole, gp = r["batch_subdivided"], r["batch_whole"], r["geopandas"]
-    return "\n".join([
-        f"Zones: 5,000 synthetic, {r['zones_vertices']:,} vertices, {r['parts']:,} parts; "
-        f"load average {r['load_average_before'][0]:.1f} before, {r['load_average_after'][0]:.1f} after.",
+    """The README's table: one row per round, each comparison within its round."""
+    rows = [
+        (f"Zones: 5,000 synthetic, {r['zones_vertices']:,} vertices, {r['parts']:,} parts; load average "
+         f"{r['load_average_before'][0]:.1f} before, {r['load_average_after'][0]:.1f} after. Single site on the "
+         f"sample: p50 {r['single_sample']['p50_ms']:.1f} ms, p95 {r['single_sample']['p95_ms']:.1f} ms."),
         "",
-        "| single site (POST /screening, 2 km buffer) | p50 ms | p95 ms |",
-        "|---|---|---|",
-        f"| León sample (18 zones) | {r['single_sample']['p50_ms']:.1f} | {r['single_sample']['p95_ms']:.1f} |",
-        f"| 5,000 detailed zones, subdivided parts | {r['single_subdivided']['p50_ms']:.1f} | {r['single_subdivided']['p95_ms']:.1f} |",
-        f"| 5,000 detailed zones, whole polygons | {r['single_whole']['p50_ms']:.1f} | {r['single_whole']['p95_ms']:.1f} |",
-        "",
-        f"| batch: {sub['deposits']:,} deposits | seconds | deposits/s | vs whole polygons |",
-        "|---|---|---|---|",
-        f"| GET /screening/deposits?f=csv, subdivided parts | {sub['seconds']:.1f} | {sub['deposits_per_s']:,.0f} | "
-        f"{sub['deposits_per_s'] / whole['deposits_per_s']:.1f}x |",
-        f"| GET /screening/deposits?f=csv, whole polygons | {whole['seconds']:.1f} | {whole['deposits_per_s']:,.0f} | 1.0x |",
-        f"| geopandas sjoin in memory (verdict only) | {gp['seconds']:.1f} | {gp['deposits_per_s']:,.0f} | "
-        f"{gp['deposits_per_s'] / whole['deposits_per_s']:.1f}x |",
-        "",
-        "| the zone rule per deposit (/deposits?protection=outside, count) | seconds | deposits/s | ratio |",
-        "|---|---|---|---|",
-        f"| subdivided parts | {r['rule_subdivided']['seconds']:.1f} | {r['rule_subdivided']['deposits_per_s']:,.0f} | "
-        f"{r['rule_subdivided']['deposits_per_s'] / r['rule_whole']['deposits_per_s']:.1f}x |",
-        f"| whole polygons | {r['rule_whole']['seconds']:.1f} | {r['rule_whole']['deposits_per_s']:,.0f} | 1.0x |",
-        "",
-        f"Verdicts (equal in all three): {sub['verdicts']}",
-    ])
+        ("| round | single site p50, parts / whole (ms) | batch, parts / whole / geopandas (s) "
+         "| batch deposits/s with parts | rule per deposit, parts / whole (s) |"),
+        "|---|---|---|---|---|",
+    ]
+    deposits = r["batch_subdivided"]["deposits"]
+    for i in range(len(r["geopandas"]["rounds"])):
+        single, single_whole = r["single_subdivided"]["rounds"][i], r["single_whole"]["rounds"][i]
+        batch_s, batch_whole = r["batch_subdivided"]["rounds"][i], r["batch_whole"]["rounds"][i]
+        pandas_s = r["geopandas"]["rounds"][i]
+        rule, rule_whole = r["rule_subdivided"]["rounds"][i], r["rule_whole"]["rounds"][i]
+        rows.append(
+            f"| {i + 1} | {single:.1f} / {single_whole:.1f} ({single_whole / single:.1f}x) "
+            f"| {batch_s:.1f} / {batch_whole:.1f} / {pandas_s:.1f} ({batch_whole / batch_s:.1f}x; "
+            f"{pandas_s / batch_s:.1f}x geopandas) | {deposits / batch_s:,.0f} "
+            f"| {rule:.1f} / {rule_whole:.1f} ({rule_whole / rule:.1f}x) |")
+    rows += ["", f"Verdicts (equal for the service and geopandas): {r['batch_subdivided']['verdicts']}"]
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

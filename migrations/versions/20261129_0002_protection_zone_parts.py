@@ -3,10 +3,9 @@
 Revision ID: 0002
 Revises: 0001
 """
-from alembic import op
 import geoalchemy2
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'
