@@ -79,6 +79,17 @@ class Property:
 
 
 @dataclass(frozen=True)
+class ListQueryable:
+    """A queryable over a list column, not shown as a property: CQL2 compares it element-wise,
+    so `commodity = 'tin'` and `commodity IN ('tin','tungsten')` hold when any element does."""
+
+    name: str
+    sql: str
+    description: str
+    enum: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Collection:
     """A feature collection: its rows (`source`, aliased t), id, geometry and properties."""
 
@@ -99,6 +110,7 @@ class Collection:
     # More properties shown only on the single-item page (long texts, lists, time stamps).
     detail: tuple[Property, ...] = ()
     keywords: tuple[str, ...] = ()
+    list_queryables: tuple[ListQueryable, ...] = ()
     # Other tables whose changes change this collection's features (for remembered counts and tiles).
     reads: tuple[str, ...] = ()
     by_name: dict[str, Property] = field(init=False, repr=False, compare=False)
@@ -112,6 +124,8 @@ class Collection:
         names = [p.name for p in self.properties]
         if len(set(names)) != len(names):
             raise ValueError(f"collection {self.id}: duplicate property names")
+        if {q.name for q in self.list_queryables} & set(names):
+            raise ValueError(f"collection {self.id}: a list queryable has a property's name")
         for name in self.temporal:
             if name not in names:
                 raise ValueError(f"collection {self.id}: temporal property {name} is not a property")

@@ -171,11 +171,16 @@ _CQL2_TYPES = {"date": "date", "date-time": "datetime"}
 
 
 def queryables(collection: Collection) -> dict[str, Queryable]:
-    """What a CQL2 filter on the collection may name: every property, and `geometry`."""
+    """What a CQL2 filter on the collection may name: every property, its list queryables and
+    `geometry`."""
     fields = {
         p.name: Queryable(p.name, p.sql, _CQL2_TYPES.get(p.format, p.type), p.description, p.enum)
         for p in collection.properties
     }
+    fields.update(
+        (q.name, Queryable(q.name, q.sql, "string_array", q.description, q.enum))
+        for q in collection.list_queryables
+    )
     fields["geometry"] = Queryable("geometry", collection.geometry_sql, "geometry",
                                    f"The feature's geometry ({collection.geometry_type})")
     return fields

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from geo import vocabulary as v
-from geo.collections import Collection, Property, register
+from geo.collections import Collection, ListQueryable, Property, register
 from geo.protection import zone_constrains, zone_in_force
 from geo.sql import Params
 
@@ -51,6 +51,12 @@ DEPOSIT_PROPERTIES = (
     *PROVENANCE,
     Property("retrieved_at", "t.retrieved_at", "string", "When the source record was retrieved", "date"),
 )
+# Filters ask for a commodity anywhere in the list, not only the main one.
+COMMODITY_QUERYABLE = ListQueryable(
+    "commodity", "t.commodities",
+    "Any commodity of the deposit (INSPIRE code): commodity IN ('tungsten','lithium') matches a "
+    "deposit holding either, as its main commodity or a by-product", v.COMMODITY_CODES,
+)
 DEPOSIT_DETAIL = (
     Property("commodity_importance", "array_to_string(t.commodity_importance, ', ')", "string",
              "Importance of each commodity, in the order of `commodities`"),
@@ -64,6 +70,7 @@ register(Collection(
     source="deposits t",
     table="deposits",
     properties=DEPOSIT_PROPERTIES,
+    list_queryables=(COMMODITY_QUERYABLE,),
     detail=DEPOSIT_DETAIL,
     temporal=("retrieved_at",),
     keywords=("mineral resources", "INSPIRE", "deposits"),
@@ -116,8 +123,6 @@ register(Collection(
     table="deposits",
     reads=("protection_zones",),
     properties=(
-        Property("commodity", "t.commodities[1]", "string", "Main commodity (INSPIRE code)",
-                 enum=v.COMMODITY_CODES),
         Property("protection_status", "t.protection_status", "string",
                  "excluded: an exclusion zone constrains the deposit; conditional: only conditional "
                  "zones do; free: none does", enum=("free", "conditional", "excluded")),
@@ -130,8 +135,9 @@ register(Collection(
         Property("nearest_zone_name", "t.nearest_zone_name", "string", "Name of that zone"),
         Property("nearest_zone_distance_m", "t.nearest_zone_distance_m", "number",
                  "Geodesic distance to that zone in metres (0 inside it)"),
-        *(p for p in DEPOSIT_PROPERTIES if p.name != "main_commodity"),
+        *DEPOSIT_PROPERTIES,
     ),
+    list_queryables=(COMMODITY_QUERYABLE,),
     detail=DEPOSIT_DETAIL,
     temporal=("retrieved_at",),
     keywords=("screening", "protection", "Minatura2020"),
@@ -162,6 +168,9 @@ register(Collection(
         Property("source_id", "t.source_id", "string", "The record's id at its source"),
         Property("licence", "t.licence", "string", "Licence of the source data", sortable=False),
     ),
+    list_queryables=(ListQueryable(
+        "commodity", "t.commodities", "Any commodity the right covers (INSPIRE code)", v.COMMODITY_CODES,
+    ),),
     detail=(
         Property("remarks", "t.remarks", "string", "How the record was made: approximations, caveats"),
         Property("created_at", "t.created_at", "string", "When the record was created here", "date-time"),

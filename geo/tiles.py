@@ -27,7 +27,7 @@ TILE_PROPERTIES: dict[str, tuple[str, ...]] = {
     "deposits": ("name", "main_commodity", "commodities", "mine_status", "protection_status"),
     "deposit_screening": (
         "name",
-        "commodity",
+        "main_commodity",
         "commodities",
         "protection_status",
         "protection_zones",
