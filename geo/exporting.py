@@ -104,8 +104,9 @@ def plan_export(layer_name: str, format_name: str, crs: str | None = None, filte
     columns += [(name, _ARROW[f.kind]) for name, f in layer.fields.items()]
     columns += [("source", pa.string())]
     columns += [(c, pa.timestamp("us", tz="UTC")) for c in ("updated_at",) if c in table.columns]
-    select = [f"array_to_string(t.{n}, '{LIST_SEPARATOR}')" if layer.fields.get(n) and layer.fields[n].kind == "list"
-              else f"t.{n}" for n, _ in columns]
+    lists = {n for n, f in layer.fields.items() if f.kind == "list"}
+    select = [f"array_to_string(t.{n}, '{LIST_SEPARATOR}')" if n in lists else f"t.{n}"
+              for n, _ in columns]
     epsg = target.to_epsg()
     geom = "t.geom" if epsg == 4326 else f"ST_Transform(t.geom, {params(epsg)}::int)"
     order = ", ".join(f"t.{k}" for k in layer.key)
@@ -150,7 +151,8 @@ def _geoparquet_metadata(plan: ExportPlan) -> dict[bytes, bytes]:
     return {b"geo": json.dumps(geo).encode()}
 
 
-def write_export(url: str, plan: ExportPlan, path: Path, progress: Callable[[int], None] = lambda n: None) -> None:
+def write_export(url: str, plan: ExportPlan, path: Path,
+                 progress: Callable[[int], None] = lambda n: None) -> None:
     """Stream the plan's rows into the file at path (replacing it)."""
     batches = _record_batches(url, plan, progress)
     schema = _schema(plan)

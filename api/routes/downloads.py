@@ -19,8 +19,11 @@ from geo.importing.layers import LAYERS
 router = APIRouter(tags=["downloads"])
 
 
+MEDIA_TYPES = {f.media_type: {} for f in FORMATS.values()} | {"application/zip": {}}
+
+
 @router.get("/downloads/{layer}", response_class=FileResponse,
-            responses={200: {"content": {f.media_type: {} for f in FORMATS.values()} | {"application/zip": {}}}})
+            responses={200: {"content": MEDIA_TYPES}})
 async def download(
     request: Request,
     layer: str,

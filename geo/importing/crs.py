@@ -38,7 +38,8 @@ def parse_crs(text: str, parameter: str) -> CRS:
     try:
         return CRS.from_user_input(text)
     except CRSError:
-        raise InvalidParameter(parameter, f"unknown CRS {text!r}", "an EPSG code such as EPSG:25830") from None
+        raise InvalidParameter(parameter, f"unknown CRS {text!r}",
+                               "an EPSG code such as EPSG:25830") from None
 
 
 def choose_crs(file_crs: CRS | None, option: str | None, mapping_crs: str | None,
@@ -54,7 +55,8 @@ def choose_crs(file_crs: CRS | None, option: str | None, mapping_crs: str | None
     if len(present):
         west, south, east, north = shapely.total_bounds(present)
         if -180 <= west and east <= 180 and -90 <= south and north <= 90:
-            return CrsChoice(CRS.from_epsg(4326), "assumed lon/lat (no CRS given; every coordinate is within ±180/±90)")
+            return CrsChoice(CRS.from_epsg(4326),
+                             "assumed lon/lat (no CRS given; every coordinate is within ±180/±90)")
         seen = f"x {west:.6g}…{east:.6g}, y {south:.6g}…{north:.6g}"
     else:
         seen = "no coordinates"
@@ -93,13 +95,14 @@ def to_lonlat(geometry: np.ndarray, choice: CrsChoice) -> tuple[np.ndarray, dict
     return moved, info
 
 
-def position_problems(geometry: np.ndarray, rows_ids: list[str | None], region: tuple[float, float, float, float],
-                      geographic_source: bool) -> list[Problem]:
+def position_problems(geometry: np.ndarray, ids: list[str | None],
+                      region: tuple[float, float, float, float], geographic_source: bool) -> list[Problem]:
     """A row whose geometry lies outside the region: swapped lat/lon when swapping fixes it."""
     west, south, east, north = region
     bounds = shapely.bounds(geometry)
     present = ~shapely.is_missing(geometry)
-    outside = present & ((bounds[:, 2] < west) | (bounds[:, 0] > east) | (bounds[:, 3] < south) | (bounds[:, 1] > north))
+    outside = present & ((bounds[:, 2] < west) | (bounds[:, 0] > east)
+                         | (bounds[:, 3] < south) | (bounds[:, 1] > north))
     problems = []
     for i in np.flatnonzero(outside):
         x0, y0, x1, y1 = bounds[i]
@@ -110,5 +113,5 @@ def position_problems(geometry: np.ndarray, rows_ids: list[str | None], region: 
         else:
             reason = (f"position lon {x0:.4f}, lat {y0:.4f} is far outside the expected region "
                       f"({west}, {south}, {east}, {north}); wrong CRS or coordinates?")
-        problems.append(Problem(int(i) + 1, rows_ids[i], "geometry", reason))
+        problems.append(Problem(int(i) + 1, ids[i], "geometry", reason))
     return problems

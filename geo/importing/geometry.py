@@ -51,7 +51,8 @@ def check_geometries(layer: Layer, geometry: np.ndarray, repair: bool, ids: list
     names = ", ".join(layer.geometry_types + (("Polygon",) if "MultiPolygon" in layer.geometry_types else ()))
     for i in map(int, check[~np.isin(kinds, list(allowed))]):
         problems.append(Problem(i + 1, ids[i], "geometry",
-                                          f"a {out[i].geom_type} cannot be a {layer.name} geometry (allowed: {names})"))
+                                f"a {out[i].geom_type} cannot be a {layer.name} geometry "
+                                f"(allowed: {names})"))
     return out
 
 
@@ -59,8 +60,8 @@ def _repaired(geom) -> tuple[object, str]:
     """make_valid, keeping the polygonal parts: the repaired shape and what changed."""
     fixed = shapely.make_valid(geom)
     parts = shapely.get_parts(fixed)
-    polygons = [p for part in parts for p in (shapely.get_parts(part) if part.geom_type == "MultiPolygon" else [part])
-                if p.geom_type == "Polygon"]
+    polygons = [p for part in parts if part.geom_type in _POLYGONAL
+                for p in shapely.get_parts(part)]
     dropped = len(parts) - sum(1 for p in parts if p.geom_type in _POLYGONAL)
     result = shapely.MultiPolygon(polygons) if polygons else fixed
     before, after = geom.area, result.area

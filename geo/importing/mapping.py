@@ -101,9 +101,10 @@ def _load_text(text: str, name: str) -> Mapping:
     region = doc.get("region", SPAIN)
     if not (isinstance(region, list | tuple) and len(region) == 4
             and all(isinstance(x, int | float) for x in region)):
-        raise InvalidParameter("mapping region", f"{name}: {region!r}", "[west, south, east, north] in degrees")
-    return Mapping(name=name, region=tuple(region), layer=doc.get("layer"), source=doc.get("source"), crs=doc.get("crs"),
-                   file_layer=doc.get("file_layer"), reader=doc.get("reader"),
+        raise InvalidParameter("mapping region", f"{name}: {region!r}",
+                               "[west, south, east, north] in degrees")
+    return Mapping(name=name, region=tuple(region), layer=doc.get("layer"), source=doc.get("source"),
+                   crs=doc.get("crs"), file_layer=doc.get("file_layer"), reader=doc.get("reader"),
                    x=geometry.get("x"), y=geometry.get("y"), wkt=geometry.get("wkt"),
                    fields=doc.get("fields", {}), constants=doc.get("constants", {}), values=values)
 

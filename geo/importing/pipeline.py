@@ -1,4 +1,4 @@
-"""One import from start to end: read → map → reproject → validate → write all or nothing → record."""
+"""One import from start to end: read, map, reproject, validate, write all or nothing, record."""
 
 from __future__ import annotations
 

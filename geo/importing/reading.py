@@ -68,7 +68,8 @@ def _file_layer(path: str, mapping: Mapping, target: str) -> str | None:
     names = [str(n) for n, _ in pyogrio.list_layers(path)]
     if mapping.file_layer:
         if mapping.file_layer not in names:
-            raise InvalidParameter("mapping file_layer", f"no layer {mapping.file_layer!r} in the file", names)
+            raise InvalidParameter("mapping file_layer",
+                                   f"no layer {mapping.file_layer!r} in the file", names)
         return mapping.file_layer
     if len(names) <= 1:
         return None

@@ -64,7 +64,8 @@ class ImportReport:
 def print_report(report: ImportReport, console: Console) -> None:
     """The report on screen: counts, notes, then one line per problem and per repair."""
     console.print(
-        f"[bold]{escape(report.file)}[/] → {report.layer} (source {escape(report.source)}): [bold]{report.outcome}[/]; "
+        f"[bold]{escape(report.file)}[/] → {report.layer} (source {escape(report.source)}): "
+        f"[bold]{report.outcome}[/]; "
         f"read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
         f"unchanged {report.unchanged}, deleted {report.deleted}, rejected {report.rejected} "
         f"in {report.seconds:.1f} s ({report.rows_read / max(report.seconds, 1e-9):,.0f} rows/s)")
@@ -79,7 +80,8 @@ def print_report(report: ImportReport, console: Console) -> None:
         if not rows:
             continue
         table = Table(title=f"{title} ({len(rows)})", show_lines=False)
-        for column in ("row", "source id", *(("field", "reason") if title == "Problems" else ("was", "done"))):
+        headers = ("field", "reason") if title == "Problems" else ("was", "done")
+        for column in ("row", "source id", *headers):
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*("" if x is None else escape(str(x)) for x in row))

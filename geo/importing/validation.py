@@ -161,7 +161,8 @@ def _rules(values: dict[str, list], ids: list, check_importance: bool) -> list[P
         top = np.array(values.get("depth_top_m", [None] * n), dtype=float)  # None is NaN
         bottom = np.array(values.get("depth_bottom_m", [None] * n), dtype=float)
         for i in map(int, np.flatnonzero(top < 0)):
-            problems.append(Problem(i + 1, ids[i], "depth_top_m", f"{top[i]} is above the surface (allowed: ≥ 0 m)"))
+            problems.append(Problem(i + 1, ids[i], "depth_top_m",
+                                    f"{top[i]} is above the surface (allowed: ≥ 0 m)"))
         for i in map(int, np.flatnonzero(bottom <= np.nan_to_num(top, nan=0.0))):
             problems.append(Problem(i + 1, ids[i], "depth_bottom_m",
                                     f"bottom {bottom[i]} m is not below the top {np.nan_to_num(top[i])} m"))
@@ -171,7 +172,8 @@ def _rules(values: dict[str, list], ids: list, check_importance: bool) -> list[P
                 if a and b and b < a:
                     problems.append(Problem(i + 1, ids[i], end, f"{b} is before {start} {a}"))
     if check_importance and "commodities" in values and "commodity_importance" in values:
-        for i, (codes, importance) in enumerate(zip(values["commodities"], values["commodity_importance"], strict=True)):
+        pairs = zip(values["commodities"], values["commodity_importance"], strict=True)
+        for i, (codes, importance) in enumerate(pairs):
             if codes is not None and importance is not None and len(codes) != len(importance):
                 problems.append(Problem(i + 1, ids[i], "commodity_importance",
                                         f"{len(importance)} importances for {len(codes)} commodities"))

@@ -56,11 +56,17 @@ def _copy(conn: Connection, layer: Layer, rows: ValidRows, progress: Callable[[i
             progress(chunk.num_rows)
 
 
+def _staged(columns: list[str]) -> dict[str, str]:
+    """Target column -> its value from a staged row `s` (the run's source is a parameter)."""
+    return {c: f"s.{c}" for c in columns} | {"geom": "ST_SetSRID(s.geom, 4326)",
+                                             "source": "CAST(:source AS varchar)"}
+
+
 def _drop_unchanged(conn: Connection, layer: Layer, columns: list[str], source: str) -> int:
     """Take out the staged rows identical to their stored record (one hash join instead of a
     conflict check per row); their number is the run's `unchanged`."""
     conn.execute(text("ANALYZE import_staging"))
-    staged = {c: f"s.{c}" for c in columns} | {"geom": "ST_SetSRID(s.geom, 4326)", "source": "CAST(:source AS varchar)"}
+    staged = _staged(columns)
     match = " AND ".join(f"t.{k} = {staged[k]}" for k in layer.key)
     compared = [c for c in staged if c not in layer.key]
     return conn.execute(text(
@@ -74,7 +80,7 @@ def _update_and_insert(conn: Connection, layer: Layer, columns: list[str], sourc
     Plain joins, not INSERT … ON CONFLICT, which checks every row one by one; an import that
     races another one on the same ids fails on the unique key and writes nothing."""
     table = layer.table.name
-    staged = {c: f"s.{c}" for c in columns} | {"geom": "ST_SetSRID(s.geom, 4326)", "source": "CAST(:source AS varchar)"}
+    staged = _staged(columns)
     match = " AND ".join(f"t.{k} = {staged[k]}" for k in layer.key)
     changing = [c for c in staged if c not in layer.key]
     updated = conn.execute(text(
@@ -107,7 +113,8 @@ def missing_parents(conn: Connection, layer: Layer, rows: ValidRows) -> list[Pro
     known = set(conn.execute(text("SELECT code FROM admin_areas WHERE code = ANY(:codes)"),
                              {"codes": sorted(wanted)}).scalars())
     return [Problem(row, code, "parent_code", f"no admin area {parent!r}, in the database or the file")
-            for row, code, parent in zip(rows.rows, rows.values["code"], rows.values["parent_code"], strict=True)
+            for row, code, parent in zip(rows.rows, rows.values["code"], rows.values["parent_code"],
+                                         strict=True)
             if parent in wanted - known]
 
 
