@@ -111,6 +111,9 @@ class Collection:
     detail: tuple[Property, ...] = ()
     keywords: tuple[str, ...] = ()
     list_queryables: tuple[ListQueryable, ...] = ()
+    # A fixed lon/lat extent (west, south, east, north) for generated collections, whose
+    # extent would otherwise cost generating every row.
+    extent: tuple[float, float, float, float] | None = None
     # Other tables whose changes change this collection's features (for remembered counts and tiles).
     reads: tuple[str, ...] = ()
     by_name: dict[str, Property] = field(init=False, repr=False, compare=False)

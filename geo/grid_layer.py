@@ -41,6 +41,7 @@ register(Collection(
     table="permits",
     reads=("protection_zones",),
     geometry_type="Polygon",
+    extent=EXTENT,
     geometry_sql="t.geom",
     id_sql="t.id",
     id_type="string",

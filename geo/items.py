@@ -298,6 +298,9 @@ def item_query(collection: Collection, feature_id: str, crs: Crs) -> SqlQuery:
 def extent_query(collection: Collection) -> SqlQuery:
     """The collection's lon/lat bounding box and, if it has one, its temporal extent (as text)."""
     params = Params()
+    if collection.extent:
+        bounds = ", ".join(f"{params(x)}::float8" for x in collection.extent)
+        return SqlQuery(f"SELECT {bounds}, NULL::text, NULL::text", tuple(params.values))
     source = collection.from_sql(params)
     temporal = "NULL::text AS first, NULL::text AS last"
     if len(collection.temporal) == 1:

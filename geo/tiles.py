@@ -159,13 +159,3 @@ def tile_query(layer: TileLayer, tile: morecantile.Tile) -> SqlQuery:
         f"WHERE {geometry} && {search_box}) tile WHERE tile.mvt_geom IS NOT NULL"
     )
     return SqlQuery(text, tuple(params.values))
-
-
-def extent_query(layer: TileLayer) -> SqlQuery:
-    """The layer's lon/lat extent as (west, south, east, north), NULLs when it is empty."""
-    params = Params()
-    return SqlQuery(
-        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent("
-        f"{layer.collection.geometry_sql}) AS e FROM {layer.collection.from_sql(params)}) s",
-        tuple(params.values),
-    )

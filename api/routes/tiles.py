@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.links import base_url
+from geo.items import extent_query
 from geo.tile_cache import TileCache, data_state, tile_key
 from geo.tiles import (
     FIELD_TYPES,
@@ -15,7 +16,6 @@ from geo.tiles import (
     TILE_MATRIX_SET,
     TileLayer,
     checked_tile,
-    extent_query,
     tile_layer,
     tile_query,
 )
@@ -51,7 +51,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 
 
 async def _extent(request: Request, layer: TileLayer) -> list[float] | None:
-    query = extent_query(layer)
+    query = extent_query(layer.collection)
     async with request.app.state.pool.acquire() as conn:
         row = await conn.fetchrow(query.text, *query.values)
     return None if row[0] is None else [row[0], row[1], row[2], row[3]]
