@@ -14,6 +14,8 @@ _FEATURES_1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
 REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
 REL_DATA = "http://www.opengis.net/def/rel/ogc/1.0/data"
 REL_QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+REL_TILESETS = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+REL_TILING_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 
 # Exactly what is implemented: Part 1 (core, GeoJSON, HTML, OpenAPI 3.0), Part 2 (crs), Part 3
 # and CQL2 as geo.cql2 implements them, queryables as query parameters (?name=value) and sortby.
@@ -64,6 +66,8 @@ def landing(request: Request) -> dict:
             link(f"{root}/conformance", REL_CONFORMANCE, JSON, "Conformance classes implemented"),
             link(f"{root}/collections", "data", JSON, "The feature collections"),
             link(f"{root}/collections", REL_DATA, JSON, "The feature collections"),
+            link(f"{root}/tileMatrixSets", REL_TILING_SCHEMES, JSON, "Tiling schemes of the vector tiles"),
+            link(f"{root}/map", "related", HTML, "The web map"),
         ],
     }
 
@@ -81,6 +85,7 @@ def collection_doc(request: Request, collection: Collection, extent: tuple) -> d
         link(f"{href}/schema", "describedby", SCHEMA, "The features (JSON Schema)"),
         # GDAL 3.6 looks for this spelling only; with it, it types its columns from the schema.
         link(f"{href}/schema", "describedBy", SCHEMA, "The features (JSON Schema)"),
+        link(f"{href}/tiles", REL_TILESETS, JSON, "Vector tiles (Mapbox Vector Tile)"),
     ]
     doc: dict = {
         "id": collection.id,
