@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -44,6 +45,15 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     return response
 
 
+async def _data_error(request: Request, exc: asyncpg.exceptions.DataError) -> JSONResponse:
+    # Values that pass every check yet cannot be computed (1e300 * 1e300 in a CQL2 filter):
+    # the request's fault, and only a filter carries arithmetic the database evaluates.
+    parameter = "filter" if "filter" in request.query_params else "request"
+    reason = f"the database could not evaluate it: {exc}"
+    return problem(400, "Invalid parameter", f"{parameter}: {reason}", "invalid-parameter",
+                   str(request.url), invalid_params=[{"name": parameter, "reason": reason}])
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url)
     return problem(500, "Internal server error", "the server failed to answer; see its log",
@@ -55,4 +65,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(VetaError, _veta_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(asyncpg.exceptions.DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected)
