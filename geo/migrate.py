@@ -38,6 +38,6 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
+def upgrade(url: str, revision: str = "head") -> None:
     """Apply every migration up to revision."""
     command.upgrade(alembic_config(url), revision)
