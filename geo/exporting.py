@@ -86,6 +86,9 @@ def _queryables(layer: Layer) -> dict[str, Queryable]:
              "list": "string_array"}
     fields = {name: Queryable(name, f"t.{name}", kinds[f.kind], name, f.allowed)
               for name, f in layer.fields.items()}
+    if "commodities" in fields:  # the name the OGC API's filters use for the same list
+        fields["commodity"] = Queryable("commodity", "t.commodities", "string_array", "any commodity",
+                                        layer.fields["commodities"].allowed)
     fields["source"] = Queryable("source", "t.source", "string", "source")
     fields["geometry"] = Queryable("geometry", "t.geom", "geometry", "geometry")
     return fields

@@ -121,7 +121,7 @@ def test_cli_export_writes_the_filtered_layer_in_the_asked_crs(engine, db_url, d
     get_settings.cache_clear()
     out = tmp_path / "deposits.gpkg"
     result = CliRunner().invoke(app, ["export", "--layer", "deposits", "--format", "gpkg", "--crs", "EPSG:25829",
-                                      "--filter", f"source = '{deposits_source}' AND commodities = 'tungsten'",
+                                      "--filter", f"source = '{deposits_source}' AND commodity = 'tungsten'",
                                       "-o", str(out)])
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output
