@@ -162,9 +162,9 @@ def _geometry_site(geometry: dict, options: dict, path: str, crs: Crs | None, ma
         raise InvalidParameter(f"{path}type", f"a site cannot be a {kind!r}", SITE_TYPES)
     crs = _agree(crs, _member_crs(geometry, path)) or CRS84
     merged = {**geometry, **options}
-    option_path = options_path if options else path
-    buffer_m = _buffer(merged, option_path)
-    depth = _depth(merged, option_path)
+    buffer_path = options_path if "buffer_m" in options else path
+    buffer_m = _buffer(merged, buffer_path)
+    depth = _depth(merged, options_path if set(DEPTH_MEMBERS) & set(options) else path)
     where = f"{path}coordinates"
     raw = _coordinates(kind, geometry.get("coordinates"), where)
     if crs.northing_first:
@@ -174,7 +174,7 @@ def _geometry_site(geometry: dict, options: dict, path: str, crs: Crs | None, ma
     source = shape({"type": kind, "coordinates": raw})
     _check_valid(source, where, crs)
     lonlat = _to_lonlat(source, crs, where)
-    _check_area(lonlat, buffer_m, max_area_km2, where, f"{option_path}buffer_m")
+    _check_area(lonlat, buffer_m, max_area_km2, where, f"{buffer_path}buffer_m")
     return Site(wkb=shapely.to_wkb(lonlat), buffer_m=buffer_m, **depth)
 
 
