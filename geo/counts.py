@@ -7,14 +7,8 @@ from collections import OrderedDict
 
 import asyncpg
 
+from geo.data_state import data_state
 from geo.sql import SqlQuery
-
-# What a count depends on besides its statement: the change counters (migration 0005) of the
-# tables it reads, and the day, since which protection zones are in force follows current_date.
-_STATE = (
-    "SELECT current_date, array_agg(version ORDER BY table_name), count(*) "
-    "FROM table_changes WHERE table_name = ANY($1::text[])"
-)
 
 
 class CountCache:
@@ -31,13 +25,12 @@ class CountCache:
         async with pool.acquire() as conn:
             if not self.size or not query.tables:
                 return await conn.fetchval(query.text, *query.values)
-            day, versions, tracked = await conn.fetchrow(_STATE, sorted(set(query.tables)))
-            if tracked < len(set(query.tables)):
-                # A table without a counter: nothing would tell when the count goes stale.
+            state = await data_state(conn, query.tables)
+            if state is None:
                 return await conn.fetchval(query.text, *query.values)
             # A digest: the values may hold lists, which do not hash, and outlines, which are big.
             statement = hashlib.blake2b(repr((query.text, query.values)).encode(), digest_size=16).digest()
-            key = (statement, day, tuple(versions))
+            key = (statement, *state)
             if key in self._counts:
                 self._counts.move_to_end(key)
                 return self._counts[key]

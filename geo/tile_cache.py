@@ -11,21 +11,7 @@ import hashlib
 from collections import OrderedDict
 from datetime import date
 
-import asyncpg
 import morecantile
-
-_STATE = (
-    "SELECT current_date, array_agg(version ORDER BY table_name), count(*) "
-    "FROM table_changes WHERE table_name = ANY($1::text[])"
-)
-
-
-async def data_state(conn: asyncpg.Connection, tables: tuple[str, ...]) -> tuple | None:
-    """The day and the change counters of these tables; None if one is not change-tracked."""
-    day, versions, tracked = await conn.fetchrow(_STATE, sorted(set(tables)))
-    if tracked < len(set(tables)):
-        return None
-    return (day, tuple(versions))
 
 
 def tile_key(layer_id: str, tile: morecantile.Tile, state: tuple[date, tuple[int, ...]]) -> str:

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.links import base_url
+from geo.data_state import data_state
 from geo.items import extent_query
-from geo.tile_cache import TileCache, data_state, tile_key
+from geo.tile_cache import TileCache, tile_key
 from geo.tiles import (
     FIELD_TYPES,
     MVT,
