@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from geo import vocabulary as v
+from geo.layers import DEPOSIT_DETAIL, DEPOSIT_PROPERTIES
 from geo.protection import zone_constrains
 from geo.sql import Params, SqlQuery
 
@@ -29,29 +30,10 @@ class DepositSearch:
 # Every table a search reads (protection_zone_parts follows protection_zones).
 SEARCHED_TABLES = ("deposits", "admin_areas", "protection_zones")
 
-CRITICAL = [c.code for c in v.COMMODITIES if c.critical]
-STRATEGIC = [c.code for c in v.COMMODITIES if c.strategic]
-
-
-def _properties(params: Params, with_zones: bool) -> str:
-    """SQL json object of the flat, scalar properties QGIS shows as columns."""
-    pairs = [
-        ("name", "d.name"),
-        ("main_commodity", "d.commodities[1]"),
-        ("commodities", "array_to_string(d.commodities, ', ')"),
-        ("critical_raw_material", f"d.commodities && {params(CRITICAL)}::text[]"),
-        ("strategic_raw_material", f"d.commodities && {params(STRATEGIC)}::text[]"),
-        ("occurrence_type", "d.occurrence_type"),
-        ("deposit_type", "d.deposit_type"),
-        ("size_class", "d.size_class"),
-        ("mine_status", "d.mine_status"),
-        ("depth_top_m", "d.depth_top_m"),
-        ("depth_bottom_m", "d.depth_bottom_m"),
-        ("location_precision", "d.location_precision"),
-        ("source", "d.source"),
-        ("source_id", "d.source_id"),
-        ("licence", "d.licence"),
-    ]
+def _properties(properties, with_zones: bool = False) -> str:
+    """SQL json object of the properties: those of the `deposits` collection (geo/layers.py),
+    so /deposits and /collections/deposits/items show a deposit alike."""
+    pairs = [(p.name, p.sql) for p in properties]
     if with_zones:
         pairs += [("protection_zones", "zones.names"), ("legal_effects", "zones.effects")]
     return "json_build_object(" + ", ".join(f"'{k}', {e}" for k, e in pairs) + ")"
@@ -60,26 +42,26 @@ def _properties(params: Params, with_zones: bool) -> str:
 def _where(search: DepositSearch, params: Params, with_cursor: bool) -> str:
     conditions = ["TRUE"]
     if search.commodities:
-        conditions.append(f"d.commodities && {params(list(search.commodities))}::text[]")
+        conditions.append(f"t.commodities && {params(list(search.commodities))}::text[]")
     if search.area:
         # A deposit is in an area when it intersects it (a polygon deposit across a border
         # belongs to both sides). The outline is a constant rather than a join to admin_areas:
         # the planner then knows how much of the table the area covers, and for a page of a
         # wide area walks the ids instead of collecting and sorting every match (20x faster
         # over 100,000 deposits, see benchmarks/README.md).
-        conditions.append(f"ST_Intersects(d.geom, ST_GeomFromEWKB({params(search.area)}))")
+        conditions.append(f"ST_Intersects(t.geom, ST_GeomFromEWKB({params(search.area)}))")
     if search.bbox:
         west, south, east, north = search.bbox
         envelope = f"ST_MakeEnvelope({params(west)}, {params(south)}, {params(east)}, {params(north)}, 4326)"
-        conditions.append(f"ST_Intersects(d.geom, {envelope})")
+        conditions.append(f"ST_Intersects(t.geom, {envelope})")
     if search.protection != "any":
         constrained = (
             "EXISTS (SELECT 1 FROM protection_zones z WHERE "
-            f"{zone_constrains('z', 'd', list(search.legal_effects), params)})"
+            f"{zone_constrains('z', 't', list(search.legal_effects), params)})"
         )
         conditions.append(constrained if search.protection == "inside" else f"NOT {constrained}")
     if with_cursor and search.after_id is not None:
-        conditions.append(f"d.id > {params(search.after_id)}")
+        conditions.append(f"t.id > {params(search.after_id)}")
     return " AND ".join(conditions)
 
 
@@ -92,18 +74,18 @@ def page_query(search: DepositSearch) -> SqlQuery:
         zones = (
             ", LATERAL (SELECT string_agg(z.name, '; ' ORDER BY z.name) AS names, "
             "string_agg(DISTINCT z.legal_effect, ', ') AS effects FROM protection_zones z WHERE "
-            f"{zone_constrains('z', 'd', list(search.legal_effects), params)}) zones"
+            f"{zone_constrains('z', 't', list(search.legal_effects), params)}) zones"
         )
-    properties = _properties(params, with_zones)
+    properties = _properties(DEPOSIT_PROPERTIES, with_zones)
     where = _where(search, params, with_cursor=True)
     # The page's rows are chosen first and only they are joined to their zones: joined before
     # the ORDER BY … LIMIT, the zone lookup ran for every match (5,053 rows for a 101-row page
     # of the inside headline over 100,000 deposits, see benchmarks/README.md).
-    page = f"SELECT d.* FROM deposits d WHERE {where} ORDER BY d.id LIMIT {params(search.limit + 1)}"
+    page = f"SELECT t.* FROM deposits t WHERE {where} ORDER BY t.id LIMIT {params(search.limit + 1)}"
     text = (
-        "SELECT d.id, '{\"type\":\"Feature\",\"id\":' || d.id || ',\"geometry\":' || "
-        "ST_AsGeoJSON(d.geom) || ',\"properties\":' || " + properties + "::text || '}' "
-        f"FROM ({page}) d{zones} ORDER BY d.id"
+        "SELECT t.id, '{\"type\":\"Feature\",\"id\":' || t.id || ',\"geometry\":' || "
+        "ST_AsGeoJSON(t.geom) || ',\"properties\":' || " + properties + "::text || '}' "
+        f"FROM ({page}) t{zones} ORDER BY t.id"
     )
     return SqlQuery(text, tuple(params.values))
 
@@ -112,20 +94,16 @@ def count_query(search: DepositSearch) -> SqlQuery:
     """The exact number of deposits matching the search, all pages together."""
     params = Params()
     where = _where(search, params, with_cursor=False)
-    return SqlQuery(f"SELECT count(*) FROM deposits d WHERE {where}", tuple(params.values), SEARCHED_TABLES)
+    return SqlQuery(f"SELECT count(*) FROM deposits t WHERE {where}", tuple(params.values), SEARCHED_TABLES)
 
 
 def one_query(deposit_id: int) -> SqlQuery:
     """One deposit as a GeoJSON Feature, with every attribute of its record."""
     params = Params()
-    properties = _properties(params, with_zones=False)
+    properties = _properties(DEPOSIT_PROPERTIES + DEPOSIT_DETAIL)
     text = (
-        "SELECT '{\"type\":\"Feature\",\"id\":' || d.id || ',\"geometry\":' || "
-        "ST_AsGeoJSON(d.geom) || ',\"properties\":' || (" + properties + "::jsonb || "
-        "jsonb_build_object('commodity_list', to_jsonb(d.commodities), "
-        "'commodity_importance', to_jsonb(d.commodity_importance), "
-        "'source_url', d.source_url, 'retrieved_at', d.retrieved_at, 'remarks', d.remarks, "
-        "'created_at', d.created_at, 'updated_at', d.updated_at))::text || '}' "
-        f"FROM deposits d WHERE d.id = {params(deposit_id)}"
+        "SELECT '{\"type\":\"Feature\",\"id\":' || t.id || ',\"geometry\":' || "
+        "ST_AsGeoJSON(t.geom) || ',\"properties\":' || " + properties + "::text || '}' "
+        f"FROM deposits t WHERE t.id = {params(deposit_id)}"
     )
     return SqlQuery(text, tuple(params.values))
