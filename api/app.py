@@ -10,13 +10,19 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.ogc import openapi as ogc_openapi
-from api.routes import areas, deposits, vocabularies
-from api.routes import grid, permits
-from api.routes import downloads
+from api.routes import (
+    areas,
+    deposits,
+    downloads,
+    grid,
+    ogc,
+    ogc_items,
+    permits,
+    screening,
+    tiles,
+    vocabularies,
+)
 from api.routes import map as web_map
-from api.routes import ogc, ogc_items
-from api.routes import tiles
-from api.routes import screening
 from geo.counts import CountCache
 from geo.db import create_pool, database_url
 from geo.settings import Settings, get_settings

@@ -204,7 +204,7 @@ def _parse(text: str, lang: str):
         tree = _parser_thread().submit(_parse_to_json, text, lang).result()
     # cql2 raises ParseError for bad syntax and a bare Exception for some literals it parsed
     # but cannot represent (POINT EMPTY): both are the filter's fault.
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise InvalidParameter(
             "filter",
             f"not valid {lang}: {_parse_message(str(error))}",

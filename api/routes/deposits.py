@@ -9,7 +9,12 @@ from fastapi.responses import Response
 
 from api.links import same_query
 from api.params import (
-    parse_bbox, parse_choices, parse_commodities, parse_cursor, parse_limit, settings_of,
+    parse_bbox,
+    parse_choices,
+    parse_commodities,
+    parse_cursor,
+    parse_limit,
+    settings_of,
 )
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
 from geo import vocabulary as v

@@ -32,6 +32,9 @@ from geo.permits import (
 )
 from geo.settings import Settings
 
+STATUS_HELP = "Effective status on the day, comma-separated: " + ", ".join(v.PERMIT_STATUSES)
+RIGHT_TYPE_HELP = "Right types, comma-separated: " + ", ".join(v.RIGHT_TYPES)
+
 router = APIRouter(tags=["permits"])
 
 
@@ -48,10 +51,9 @@ async def permit_search(
     request: Request,
     as_of: str | None = Query(None, description="Read the registry as it stood on this day (YYYY-MM-DD), "
                               "from the history of every right; statuses are read with that day's lapse rule."),
-    status: list[str] | None = Query(None, description="Effective status on the day, comma-separated: "
-                                     + ", ".join(v.PERMIT_STATUSES) + ". A granted or extended right past "
+    status: list[str] | None = Query(None, description=STATUS_HELP + ". A granted or extended right past "
                                      "its expires_on date reads as lapsed."),
-    right_type: list[str] | None = Query(None, description="Right types, comma-separated: " + ", ".join(v.RIGHT_TYPES)),
+    right_type: list[str] | None = Query(None, description=RIGHT_TYPE_HELP),
     area: str | None = Query(None, description="Admin area by INE code (24, 24115) or name (leon, "
                              "Ponferrada): the rights sharing ground with it."),
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)."),

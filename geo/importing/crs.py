@@ -54,7 +54,7 @@ def choose_crs(file_crs: CRS | None, option: str | None, mapping_crs: str | None
     present = geometry[~shapely.is_missing(geometry)]
     if len(present):
         west, south, east, north = shapely.total_bounds(present)
-        if -180 <= west and east <= 180 and -90 <= south and north <= 90:
+        if west >= -180 and east <= 180 and south >= -90 and north <= 90:
             return CrsChoice(CRS.from_epsg(4326),
                              "assumed lon/lat (no CRS given; every coordinate is within ±180/±90)")
         seen = f"x {west:.6g}…{east:.6g}, y {south:.6g}…{north:.6g}"

@@ -4,10 +4,9 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-29 05:09:45.604981
 """
-from alembic import op
 import geoalchemy2
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
