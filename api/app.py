@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.ogc import openapi as ogc_openapi
+from api.params import reject_unknown_query_parameters
 from api.routes import (
     areas,
     deposits,
@@ -57,16 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     errors.install(app)
     ogc_openapi.install(app)
-    app.include_router(deposits.router)
-    app.include_router(areas.router)
-    app.include_router(vocabularies.router)
-    app.include_router(permits.router)
-    app.include_router(grid.router)
+    for router in (deposits.router, areas.router, vocabularies.router, permits.router, grid.router,
+                   downloads.router, tiles.router, web_map.router, screening.router):
+        app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(ogc.router)
     app.include_router(ogc_items.router)
-    app.include_router(downloads.router)
-    app.include_router(tiles.router)
-    app.include_router(web_map.router)
-    app.include_router(screening.router)
     app.mount("/static", StaticFiles(directory=web_map.STATIC_DIR), name="static")
     return app

@@ -86,3 +86,20 @@ def parse_cursor(value: str | None, parameter: str = "cursor") -> int | None:
 
 
 LimitQuery = Query(None, description="Features per page (default 100, maximum 10,000).")
+
+
+def _declared(dependant) -> set[str]:
+    names = {p.alias or p.name for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _declared(sub)
+    return names
+
+
+async def reject_unknown_query_parameters(request: Request) -> None:
+    """Refuse query parameters the route does not declare: a misspelt `comodity=W` is an error,
+    not a filter silently dropped. (The OGC routes check their own, queryables included.)"""
+    route = request.scope.get("route")
+    declared = _declared(route.dependant) if route else set()
+    for name in request.query_params:
+        if name not in declared:
+            raise InvalidParameter(name, "unknown query parameter", sorted(declared) or "none")

@@ -230,3 +230,8 @@ def test_areas_lists_the_municipalities_of_leon(client, engine):
         count = conn.execute(text("SELECT count(*) FROM admin_areas WHERE level = 'municipality'")).scalar()
     assert body["numberReturned"] == count == 211
     assert _problem(client.get("/areas?level=galaxy"), 400, "level")
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(client):
+    body = _problem(client.get("/deposits?comodity=W"), 400, "comodity")
+    assert "commodity" in body["invalid_params"][0]["allowed"]
