@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from api.app import create_app
 from geo.cluster import LocalCluster
@@ -54,6 +55,17 @@ def engine(db_url):
     eng = sync_engine(db_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="module")
+def remove_test_records(engine):
+    """For modules whose sources all start with 't-' (used with `pytest.mark.usefixtures`): the
+    records go when the module ends, so that other test files on this worker's database (the
+    map, the OGC API) see only the sample."""
+    yield
+    with engine.begin() as conn:
+        for table in ("deposits", "protection_zones", "permits", "admin_areas"):
+            conn.execute(text(f"DELETE FROM {table} WHERE source LIKE 't-%'"))
 
 
 @pytest.fixture(scope="session")

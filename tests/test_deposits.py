@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 import shapely
+from oracle import RESTRICTING, effects_on
 from shapely import wkb
 from sqlalchemy import text
 
@@ -16,14 +15,6 @@ def _geometries(engine, sql: str, **params) -> list[dict]:
     with engine.connect() as conn:
         rows = conn.execute(text(sql), params).mappings().all()
     return [{**row, "geom": wkb.loads(bytes(row["geom"]))} for row in rows]
-
-
-def _overlaps(top_a, bottom_a, top_b, bottom_b) -> bool:
-    """Depth intervals (None top = surface, None bottom = unbounded) sharing some volume."""
-    inf = float("inf")
-    return (top_a or 0) < (bottom_b if bottom_b is not None else inf) and (top_b or 0) < (
-        bottom_a if bottom_a is not None else inf
-    )
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +33,10 @@ def sample(engine):
     return deposits, zones, leon
 
 
-def _constrained(deposit: dict, zones: list[dict], effects=("exclusion", "conditional")) -> bool:
-    today = date.today()
-    return any(
-        z["legal_effect"] in effects
-        and (z["valid_from"] is None or z["valid_from"] <= today)
-        and (z["valid_to"] is None or z["valid_to"] >= today)
-        and z["geom"].intersects(deposit["geom"])
-        and _overlaps(z["depth_top_m"], z["depth_bottom_m"], deposit["depth_top_m"], deposit["depth_bottom_m"])
-        for z in zones
-    )
+def _constrained(deposit: dict, zones: list[dict], effects=RESTRICTING) -> bool:
+    """Some zone with one of `effects`, in force, meets the deposit's footprint and depth interval."""
+    met = effects_on(deposit["geom"], zones, deposit["depth_top_m"], deposit["depth_bottom_m"])
+    return bool(met & set(effects))
 
 
 def _ids(response) -> set[int]:

@@ -45,14 +45,8 @@ def rows(engine, sql: str, **params) -> list:
         return conn.execute(text(sql), params).all()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def remove_test_records(engine):
-    """Every source here starts with 't-'; the records go when the module ends, so that other
-    test files on this worker's database (the map, the OGC API) see only the sample."""
-    yield
-    with engine.begin() as conn:
-        for table in ("deposits", "protection_zones", "permits", "admin_areas"):
-            conn.execute(text(f"DELETE FROM {table} WHERE source LIKE 't-%'"))
+# Every source here starts with 't-'; the records go when the module ends (see conftest.py).
+pytestmark = pytest.mark.usefixtures("remove_test_records")
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import pytest
 import shapely
+from oracle import in_force
 from pyproj import Geod
 from shapely.affinity import translate
 from shapely.geometry import shape
@@ -137,8 +138,7 @@ def independent_free_cells(engine, code: str) -> set[str]:
                                   "WHERE legal_effect = 'exclusion'")).all()
     held = [shapely.from_wkb(g) for status, expires, g in permits
             if status in HOLDING and not (status in ("granted", "extended") and expires and expires <= today)]
-    excluded = [shapely.from_wkb(g) for start, end, g in zones
-                if (start is None or start <= today) and (end is None or end >= today)]
+    excluded = [shapely.from_wkb(g) for start, end, g in zones if in_force(start, end, today)]
     blocked = shapely.union_all(held + excluded)
     west, south, east, north = area.bounds
     free = set()

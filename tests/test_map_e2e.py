@@ -4,9 +4,8 @@ through shapely, not from the page."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
+import oracle
 import pytest
 import shapely
 from playwright.sync_api import sync_playwright
@@ -138,32 +137,10 @@ def geometries(engine, sql: str) -> list[dict]:
     return [{**r, "geom": wkb.loads(bytes(r["geom"]))} for r in found]
 
 
-def depth_overlap(top_a, bottom_a, top_b, bottom_b) -> bool:
-    inf = float("inf")
-    return (top_a or 0) < (inf if bottom_b is None else bottom_b) and (top_b or 0) < (
-        inf if bottom_a is None else bottom_a
-    )
-
-
 def verdict_for(site, zones: list[dict], top_m=None, bottom_m=None) -> str:
     """The zone rule (DOMAIN.md) in shapely: the strictest restricting zone in force that meets the
     site's footprint and depth interval (none: the whole column)."""
-    today = date.today()
-    effects = {
-        z["legal_effect"]
-        for z in zones
-        if (z["valid_from"] is None or z["valid_from"] <= today)
-        and (z["valid_to"] is None or z["valid_to"] >= today)
-        and z["geom"].intersects(site)
-        and depth_overlap(z["depth_top_m"], z["depth_bottom_m"], top_m, bottom_m)
-    }
-    return (
-        "excluded"
-        if "exclusion" in effects
-        else "conditional"
-        if "conditional" in effects
-        else "free"
-    )
+    return oracle.verdict(oracle.effects_on(site, zones, top_m, bottom_m))
 
 
 @pytest.fixture(scope="module")

@@ -3,16 +3,12 @@ zone rule: footprints intersect (touching counts), depth intervals overlap, zone
 
 from __future__ import annotations
 
-import math
-from datetime import date
-
 import geopandas
 import numpy
 import pytest
 import shapely
+from oracle import RESTRICTING, depths_overlap, in_force, verdict
 from pyproj import Transformer
-
-RESTRICTING = ("exclusion", "conditional")
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +16,7 @@ def zones(engine) -> geopandas.GeoDataFrame:
     frame = geopandas.read_postgis(
         "SELECT id, name, legal_effect, depth_top_m, depth_bottom_m, valid_from, valid_to, geom "
         "FROM protection_zones", engine, geom_col="geom")
-    today = date.today()
-    keep = [z.legal_effect in RESTRICTING and (z.valid_from is None or z.valid_from <= today)
-            and (z.valid_to is None or z.valid_to >= today) for z in frame.itertuples()]
+    keep = [z.legal_effect in RESTRICTING and in_force(z.valid_from, z.valid_to) for z in frame.itertuples()]
     return frame[keep]
 
 
@@ -36,13 +30,6 @@ def deposits(engine) -> geopandas.GeoDataFrame:
 def served(client) -> dict[int, dict]:
     page = client.get("/collections/deposit_screening/items?limit=10000").json()
     return {f["id"]: f["properties"] for f in page["features"]}
-
-
-def depths_overlap(a_top, a_bottom, b_top, b_bottom) -> bool:
-    """A missing top is the surface, a missing bottom is unbounded; touching planes do not overlap."""
-    def value(x, default):
-        return default if x is None or (isinstance(x, float) and math.isnan(x)) else x
-    return value(a_top, 0) < value(b_bottom, math.inf) and value(b_top, 0) < value(a_bottom, math.inf)
 
 
 def depth_relevant(zone, deposit) -> bool:
@@ -66,14 +53,8 @@ def geodesic_distances_m(zone_geoms, deposit_geom) -> numpy.ndarray:
 def test_protection_status_and_zones_follow_the_3d_rule(zones, deposits, served):
     for deposit in deposits.itertuples():
         constraining = [z for z in zones.itertuples() if z.geom.intersects(deposit.geom) and depth_relevant(z, deposit)]
-        if any(z.legal_effect == "exclusion" for z in constraining):
-            status = "excluded"
-        elif constraining:
-            status = "conditional"
-        else:
-            status = "free"
         properties = served[deposit.id]
-        assert properties["protection_status"] == status, deposit.id
+        assert properties["protection_status"] == verdict(z.legal_effect for z in constraining), deposit.id
         names = "; ".join(z.name for z in sorted(constraining, key=lambda z: (z.name, z.id))) or None
         assert properties["protection_zones"] == names, deposit.id
 

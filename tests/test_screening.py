@@ -14,6 +14,7 @@ from datetime import date
 
 import pytest
 import shapely
+from oracle import RESTRICTING, depths_overlap, in_force, verdict
 from pyproj import CRS, Geod, Transformer
 from shapely import wkb
 from shapely.geometry import Point, box, mapping, shape
@@ -128,12 +129,7 @@ def _table(engine, table: str, where: str = "TRUE", **params) -> list[dict]:
 
 
 def _in_force(zone: dict) -> bool:
-    return (zone["valid_from"] is None or zone["valid_from"] <= TODAY) and (zone["valid_to"] is None or zone["valid_to"] >= TODAY)
-
-
-def _depths_overlap(top_a, bottom_a, top_b, bottom_b) -> bool:
-    inf = float("inf")
-    return (top_a or 0) < (inf if bottom_b is None else bottom_b) and (top_b or 0) < (inf if bottom_a is None else bottom_a)
+    return in_force(zone["valid_from"], zone["valid_to"], TODAY)
 
 
 def _screen(client, body, **query):
@@ -149,15 +145,14 @@ def _utm30(geom):
 def _expected(engine, site, depth=(None, None)) -> dict:
     """The screening of a lon/lat site recomputed with shapely and pyproj from the tables."""
     zones = [z for z in _table(engine, "protection_zones") if _in_force(z) and z["geom"].intersects(site)]
-    constraining = {z["legal_effect"] for z in zones if z["legal_effect"] in ("exclusion", "conditional")
-                    and _depths_overlap(z["depth_top_m"], z["depth_bottom_m"], *depth)}
-    verdict = "excluded" if "exclusion" in constraining else "conditional" if constraining else "free"
+    constraining = {z["legal_effect"] for z in zones if z["legal_effect"] in RESTRICTING
+                    and depths_overlap(z["depth_top_m"], z["depth_bottom_m"], *depth)}
     permits = [p for p in _table(engine, "permits") if p["geom"].intersects(site)]
     blockers = [z["geom"] for z in zones if z["legal_effect"] == "exclusion"
-                and _depths_overlap(z["depth_top_m"], z["depth_bottom_m"], *depth)]
+                and depths_overlap(z["depth_top_m"], z["depth_bottom_m"], *depth)]
     blockers += [p["geom"] for p in permits if p["status"] in ("applied", "admitted", "granted", "extended")
                  and (p["expires_on"] is None or p["expires_on"] >= TODAY)]
-    return {"verdict": verdict, "zones": {z["id"]: z for z in zones}, "permits": {p["id"]: p for p in permits},
+    return {"verdict": verdict(constraining), "zones": {z["id"]: z for z in zones}, "permits": {p["id"]: p for p in permits},
             "free": site.difference(shapely.union_all(blockers)) if blockers else site}
 
 

@@ -7,12 +7,12 @@ tile grid, pyproj for Web Mercator, shapely for the zone rule), never taken from
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
 
 import mapbox_vector_tile
 import morecantile
 import pytest
 import shapely
+from oracle import effects_on, verdict
 from pyproj import Transformer
 from shapely import wkb
 from sqlalchemy import text
@@ -58,34 +58,10 @@ def rows(engine, sql: str) -> list[dict]:
     return [{**r, "geom": to_mercator(wkb.loads(bytes(r["geom"])))} for r in found]
 
 
-def depth_overlap(top_a, bottom_a, top_b, bottom_b) -> bool:
-    inf = float("inf")
-    return (top_a or 0) < (inf if bottom_b is None else bottom_b) and (top_b or 0) < (
-        inf if bottom_a is None else bottom_a
-    )
-
-
 def expected_status(deposit: dict, zones: list[dict]) -> str:
     """The zone rule (DOMAIN.md), in shapely: the strictest restricting zone in force that meets
     the deposit's footprint and depth interval."""
-    today = date.today()
-    effects = {
-        z["legal_effect"]
-        for z in zones
-        if (z["valid_from"] is None or z["valid_from"] <= today)
-        and (z["valid_to"] is None or z["valid_to"] >= today)
-        and z["geom"].intersects(deposit["geom"])
-        and depth_overlap(
-            z["depth_top_m"], z["depth_bottom_m"], deposit["depth_top_m"], deposit["depth_bottom_m"]
-        )
-    }
-    return (
-        "excluded"
-        if "exclusion" in effects
-        else "conditional"
-        if "conditional" in effects
-        else "free"
-    )
+    return verdict(effects_on(deposit["geom"], zones, deposit["depth_top_m"], deposit["depth_bottom_m"]))
 
 
 @pytest.fixture(scope="module")
