@@ -39,7 +39,8 @@ def _properties(properties, with_zones: bool = False) -> str:
     return "json_build_object(" + ", ".join(f"'{k}', {e}" for k, e in pairs) + ")"
 
 
-def _where(search: DepositSearch, params: Params, with_cursor: bool) -> str:
+def where_sql(search: DepositSearch, params: Params, with_cursor: bool = False) -> str:
+    """SQL: the conditions a deposit row `t` meets to match the search (the cursor optional)."""
     conditions = ["TRUE"]
     if search.commodities:
         conditions.append(f"t.commodities && {params(list(search.commodities))}::text[]")
@@ -77,7 +78,7 @@ def page_query(search: DepositSearch) -> SqlQuery:
             f"{zone_constrains('z', 't', list(search.legal_effects), params)}) zones"
         )
     properties = _properties(DEPOSIT_PROPERTIES, with_zones)
-    where = _where(search, params, with_cursor=True)
+    where = where_sql(search, params, with_cursor=True)
     # The page's rows are chosen first and only they are joined to their zones: joined before
     # the ORDER BY … LIMIT, the zone lookup ran for every match (5,053 rows for a 101-row page
     # of the inside headline over 100,000 deposits, see benchmarks/README.md).
@@ -93,7 +94,7 @@ def page_query(search: DepositSearch) -> SqlQuery:
 def count_query(search: DepositSearch) -> SqlQuery:
     """The exact number of deposits matching the search, all pages together."""
     params = Params()
-    where = _where(search, params, with_cursor=False)
+    where = where_sql(search, params)
     return SqlQuery(f"SELECT count(*) FROM deposits t WHERE {where}", tuple(params.values), SEARCHED_TABLES)
 
 

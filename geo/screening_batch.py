@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geo.deposits import DepositSearch, where_sql
 from geo.protection import zones_constraining_each
 from geo.registry import HOLDING, effective_status_sql
 from geo.screening import ScreeningOptions, verdict_sql
@@ -47,19 +48,12 @@ def posted_sites_source(sites: list[Site], params: Params) -> SiteSource:
     )
 
 
-def deposits_source(commodities: tuple[str, ...], area_code: str | None, params: Params) -> SiteSource:
-    """The deposits holding any of `commodities` (all when empty) that intersect the admin area
-    `area_code` (anywhere when None); a plain subquery, so that joins use the deposits' index."""
-    conditions = ["TRUE"]
-    if commodities:
-        conditions.append(f"d.commodities && {params(list(commodities))}::text[]")
-    if area_code:
-        # As in /deposits: a deposit outline across a border belongs to both sides.
-        conditions.append("EXISTS (SELECT 1 FROM admin_areas a "
-                          f"WHERE a.code = {params(area_code)} AND ST_Intersects(a.geom, d.geom))")
+def deposits_source(search: DepositSearch, params: Params) -> SiteSource:
+    """The deposits matching a /deposits search (commodities, area, bbox, protection); a plain
+    subquery, so that joins use the deposits' index."""
     return SiteSource(
-        "(SELECT d.id::text AS key, d.name, d.geom, d.depth_top_m, d.depth_bottom_m, d.id AS ord "
-        f"FROM deposits d WHERE {' AND '.join(conditions)}) s"
+        "(SELECT t.id::text AS key, t.name, t.geom, t.depth_top_m, t.depth_bottom_m, t.id AS ord "
+        f"FROM deposits t WHERE {where_sql(search, params)}) s"
     )
 
 

@@ -19,6 +19,7 @@ from api.screening_output import report_geojson, report_json, report_map
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
 from geo import vocabulary as v
 from geo.areas import resolve_area
+from geo.deposits import DepositSearch
 from geo.errors import InvalidParameter
 from geo.screening import (
     DEFAULT_RADIUS_M,
@@ -136,11 +137,11 @@ async def screen_deposits(
     verdict, constraining zones (3D rule with each deposit's own depth interval), holding
     rights and municipalities."""
     params = Params()
-    area_code = None
+    outline = None
     if area is not None:
         async with request.app.state.pool.acquire() as conn:
-            area_code = (await resolve_area(conn, area)).code
-    source = deposits_source(parse_commodities(commodity), area_code, params)
+            outline = (await resolve_area(conn, area)).outline
+    source = deposits_source(DepositSearch(commodities=parse_commodities(commodity), area=outline), params)
     return await _stream(request, batch_query(source, params, options, geojson=f == "geojson"), f, "deposit-screening")
 
 
