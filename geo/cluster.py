@@ -47,7 +47,8 @@ def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     """Run a server command, as the postgres OS user when we are root."""
     if _as_root():
         cmd = ["runuser", "-u", "postgres", "--", *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    # From "/": the postgres user may not enter the caller's working directory (say /root/…).
+    return subprocess.run(cmd, capture_output=True, text=True, cwd="/", **kwargs)
 
 
 def _traversable_by_postgres(path: Path) -> bool:
@@ -84,7 +85,13 @@ class LocalCluster:
     @property
     def log_file(self) -> Path:
         # Beside the data directory, wherever it really is: the postgres user writes it.
-        return self.data_dir.resolve().parent / "postgres.log"
+        return self.server_dir.parent / "postgres.log"
+
+    @property
+    def server_dir(self) -> Path:
+        """The data directory as the server sees it: the link under .veta/ resolved, since the
+        postgres user may not be able to pass through the checkout to follow it."""
+        return self.data_dir.resolve()
 
     def url(self, database: str = DB_NAME) -> str:
         return f"postgresql://{DB_USER}@127.0.0.1:{self.port()}/{database}"
@@ -127,7 +134,7 @@ class LocalCluster:
     def is_running(self) -> bool:
         if not (self.data_dir / "PG_VERSION").exists():
             return False
-        return _run([str(postgres_bindir() / "pg_ctl"), "status", "-D", str(self.data_dir)]).returncode == 0
+        return _run([str(postgres_bindir() / "pg_ctl"), "status", "-D", str(self.server_dir)]).returncode == 0
 
     def start(self) -> str:
         """Create the cluster if needed, start it if stopped; return the admin database URL."""
@@ -144,7 +151,7 @@ class LocalCluster:
                 shutil.chown(log, "postgres", "postgres")
             result = _run([
                 str(postgres_bindir() / "pg_ctl"), "start", "-w", "-t", "60",
-                "-D", str(self.data_dir), "-l", str(log), "-o", f"-p {port}",
+                "-D", str(self.server_dir), "-l", str(log), "-o", f"-p {port}",
             ])
             if result.returncode != 0:
                 tail = log.read_text()[-2000:] if log.exists() else ""
@@ -162,4 +169,4 @@ class LocalCluster:
 
     def stop(self) -> None:
         if self.is_running():
-            _run([str(postgres_bindir() / "pg_ctl"), "stop", "-m", "fast", "-D", str(self.data_dir)])
+            _run([str(postgres_bindir() / "pg_ctl"), "stop", "-m", "fast", "-D", str(self.server_dir)])
