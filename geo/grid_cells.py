@@ -19,7 +19,7 @@ from geo.cuadricula import Cell
 from geo.errors import InvalidParameter
 from geo.protection import zone_in_force
 from geo.registry import HOLDING, effective_status_sql
-from geo.sql import Params, SqlQuery
+from geo.sql import Params, SqlQuery, text_array
 
 # Cell corners are written exactly (17 significant digits round-trip every float), so a cell
 # sent back to /permits/validate lies on the grid lines bit for bit.
@@ -70,23 +70,28 @@ def cell_query(cell: Cell, legal_effects: tuple[str, ...]) -> SqlQuery:
         f"WHERE ST_Intersects(z.geom, c.core) AND {zone_in_force('z')})"
     )
     properties = (f"({CELL_PROPERTIES}::jsonb || jsonb_build_object('rights', {holders}, 'zones', {zones}, "
-                  f"'free', NOT {_held_or_excluded(params, legal_effects)}))")
+                  f"'free', NOT {held_or_excluded('c', _counted(legal_effects, params))}))")
     one = range(cell.i, cell.i + 1), range(cell.j, cell.j + 1)
     text = f"SELECT {_feature(properties)} FROM {grid.sql_cells(_envelope(*one, params))}"
     return SqlQuery(text, tuple(params.values))
 
 
-def _held_or_excluded(params: Params, legal_effects: tuple[str, ...]) -> str:
-    """SQL: cell c is held by a right today or meets a counted zone in force."""
+def held_or_excluded(cell: str, legal_effects: str) -> str:
+    """SQL: cell `cell` is held by a right today or meets a zone in force whose legal effect is
+    in `legal_effects` (an SQL text[] expression). The one rule of what is not free ground."""
     return (
-        "(EXISTS (SELECT 1 FROM permits p WHERE ST_Intersects(p.geom, c.core) "
-        f"AND {effective_status_sql('p', 'current_date')} = ANY({params(list(HOLDING))}::text[])) "
+        f"(EXISTS (SELECT 1 FROM permits p WHERE ST_Intersects(p.geom, {cell}.core) "
+        f"AND {effective_status_sql('p', 'current_date')} = ANY({text_array(HOLDING)})) "
         # Zones are tested through their subdivided parts (migration 0002): a national park is
         # one huge polygon, its parts are small and indexed.
         "OR EXISTS (SELECT 1 FROM protection_zone_parts zp JOIN protection_zones z ON z.id = zp.zone_id "
-        f"WHERE ST_Intersects(zp.geom, c.core) AND z.legal_effect = ANY({params(list(legal_effects))}::text[]) "
+        f"WHERE ST_Intersects(zp.geom, {cell}.core) AND z.legal_effect = ANY({legal_effects}) "
         f"AND {zone_in_force('z')}))"
     )
+
+
+def _counted(legal_effects: tuple[str, ...], params: Params) -> str:
+    return f"{params(list(legal_effects))}::text[]"
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ def free_query(ground: GroundQuery) -> SqlQuery:
         f"WITH parts AS (SELECT ST_Subdivide({area}, {AREA_PART_VERTICES}) AS geom), "
         f"meeting AS (SELECT DISTINCT ON (c.j, c.i) c.* FROM parts CROSS JOIN LATERAL {grid.sql_cells('parts.geom')} "
         "WHERE ST_Intersects(c.core, parts.geom) ORDER BY c.j, c.i), "
-        f"free AS (SELECT c.* FROM meeting c WHERE NOT {_held_or_excluded(params, ground.legal_effects)}) "
+        f"free AS (SELECT c.* FROM meeting c WHERE NOT {held_or_excluded('c', _counted(ground.legal_effects, params))}) "
     )
     if not ground.merge:
         text = free + f"SELECT 1, c.area_ha, {_feature(CELL_PROPERTIES)} FROM free c"

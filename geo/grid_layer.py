@@ -11,20 +11,15 @@ from __future__ import annotations
 
 from geo import cuadricula as grid
 from geo.collections import Collection, Property, register
-from geo.protection import zone_in_force
-from geo.registry import HOLDING, effective_status_sql
+from geo.grid_cells import held_or_excluded
+from geo.sql import text_array
 
 # west, south, east, north: León province (its bbox, rounded out to whole minutes).
 EXTENT = (-7.1, 42.0, -4.7, 43.25)
 
 _CELLS = grid.sql_cells("ST_MakeEnvelope({}, {}, {}, {}, 4326)".format(*map(repr, EXTENT)))
-_HOLDING = "ARRAY[" + ", ".join(f"'{s}'" for s in HOLDING) + "]::text[]"
-_FREE = (
-    "NOT EXISTS (SELECT 1 FROM permits p WHERE ST_Intersects(p.geom, t.core) "
-    f"AND {effective_status_sql('p', 'current_date')} = ANY({_HOLDING})) "
-    "AND NOT EXISTS (SELECT 1 FROM protection_zones z WHERE ST_Intersects(z.geom, t.core) "
-    f"AND z.legal_effect = 'exclusion' AND {zone_in_force('z')})"
-)
+# As /grid/free by default: only exclusion zones take ground.
+_FREE = f"NOT {held_or_excluded('t', text_array(('exclusion',)))}"
 
 register(Collection(
     id="grid_cells",

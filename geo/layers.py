@@ -5,12 +5,7 @@ from __future__ import annotations
 from geo import vocabulary as v
 from geo.collections import Collection, ListQueryable, Property, register
 from geo.protection import zone_constrains, zone_in_force
-from geo.sql import Params
-
-
-def _text_array(values) -> str:
-    """A SQL text[] literal of code-list constants (never of user input)."""
-    return "ARRAY[" + ", ".join("'" + x.replace("'", "''") + "'" for x in values) + "]::text[]"
+from geo.sql import Params, text_array
 
 
 def _area_ha(geom: str = "t.geom") -> str:
@@ -35,9 +30,9 @@ DEPOSIT_PROPERTIES = (
              enum=v.COMMODITY_CODES),
     Property("commodities", "array_to_string(t.commodities, ', ')", "string",
              "All commodities, main first, comma-separated INSPIRE codes"),
-    Property("critical_raw_material", f"t.commodities && {_text_array(c.code for c in v.COMMODITIES if c.critical)}",
+    Property("critical_raw_material", f"t.commodities && {text_array(c.code for c in v.COMMODITIES if c.critical)}",
              "boolean", "Holds a critical raw material (Regulation (EU) 2024/1252, Annex II)"),
-    Property("strategic_raw_material", f"t.commodities && {_text_array(c.code for c in v.COMMODITIES if c.strategic)}",
+    Property("strategic_raw_material", f"t.commodities && {text_array(c.code for c in v.COMMODITIES if c.strategic)}",
              "boolean", "Holds a strategic raw material (Regulation (EU) 2024/1252, Annex I)"),
     Property("occurrence_type", "t.occurrence_type", "string", "INSPIRE mineral occurrence type",
              enum=v.OCCURRENCE_TYPES),

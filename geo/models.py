@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo import vocabulary as v
+from geo.sql import quoted_list, text_array
 
 SRID = 4326
 
@@ -47,14 +48,12 @@ class Base(DeclarativeBase):
 
 def one_of(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:
     """CHECK that a text column holds a value of a code list (NULL allowed)."""
-    quoted = ", ".join("'" + x.replace("'", "''") + "'" for x in values)
-    return CheckConstraint(f"{column} IN ({quoted})", name=name or column)
+    return CheckConstraint(f"{column} IN ({quoted_list(values)})", name=name or column)
 
 
 def all_of(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:
     """CHECK that every element of a text[] column is in a code list."""
-    quoted = ", ".join("'" + x.replace("'", "''") + "'" for x in values)
-    return CheckConstraint(f"{column} <@ ARRAY[{quoted}]::text[]", name=name or column)
+    return CheckConstraint(f"{column} <@ {text_array(values)}", name=name or column)
 
 
 def depth_interval(prefix: str = "depth") -> CheckConstraint:

@@ -8,7 +8,7 @@ from datetime import date
 from geo import cuadricula as grid
 from geo.grid_cells import EXACT
 from geo.registry import CONCESSIONS, HOLDING, IN_FORCE, as_of_source, effective_status_sql
-from geo.sql import Params, SqlQuery
+from geo.sql import Params, SqlQuery, text_array
 
 CELLS_PER_SQUARE_DEGREE = grid.PER_DEGREE * grid.PER_DEGREE
 
@@ -130,11 +130,6 @@ def history_query(permit_id: int) -> SqlQuery:
     return SqlQuery(text, tuple(params.values))
 
 
-def _text_array(values: tuple[str, ...]) -> str:
-    """A SQL text[] literal of code-list constants (never of user input)."""
-    return "ARRAY[" + ", ".join(f"'{x}'" for x in values) + "]::text[]"
-
-
 # Why another right stands in this one's way, strongest reason first.
 CONFLICT_REASONS = {
     "concession_overlap": "two concessions may not share a cell",
@@ -153,11 +148,11 @@ def conflicts_query(permit_id: int) -> SqlQuery:
     concessions. A right without an application date has no priority by date."""
     params = Params()
     other_status = effective_status_sql("q", "current_date")
-    concessions = _text_array(CONCESSIONS)
+    concessions = text_array(CONCESSIONS)
     reason = (
         f"CASE WHEN t.right_type = ANY({concessions}) AND q.right_type = ANY({concessions}) "
         "THEN 'concession_overlap' "
-        f"WHEN {other_status} = ANY({_text_array(IN_FORCE)}) THEN 'granted_right' "
+        f"WHEN {other_status} = ANY({text_array(IN_FORCE)}) THEN 'granted_right' "
         "WHEN q.applied_on < t.applied_on THEN 'earlier_application' END"
     )
     properties = (
@@ -175,7 +170,7 @@ def conflicts_query(permit_id: int) -> SqlQuery:
         "CROSS JOIN LATERAL (SELECT count(*) AS n, sum(c.area_ha) AS ha, array_agg(c.id ORDER BY c.id) AS ids, "
         f"ST_Simplify(ST_Union(c.geom), 0) AS geom FROM {grid.sql_cells('o.shared')} "
         "WHERE ST_Intersects(c.core, o.shared)) s "
-        f"WHERE t.id = {params(permit_id)} AND {other_status} = ANY({_text_array(HOLDING)}) "
+        f"WHERE t.id = {params(permit_id)} AND {other_status} = ANY({text_array(HOLDING)}) "
         "AND o.reason IS NOT NULL AND s.n > 0 ORDER BY q.id"
     )
     return SqlQuery(text, tuple(params.values))

@@ -26,3 +26,14 @@ class SqlQuery:
     # The change-tracked tables whose rows the statement reads: a count over them is remembered
     # until one of them changes (geo/counts.py). Empty: never remembered.
     tables: tuple[str, ...] = ()
+
+
+def quoted_list(values) -> str:
+    """SQL string literals of code-list constants, comma-separated ('a', 'b'). Never for user
+    input: that travels as Params."""
+    return ", ".join("'" + x.replace("'", "''") + "'" for x in values)
+
+
+def text_array(values) -> str:
+    """A SQL text[] literal of code-list constants (never of user input)."""
+    return f"ARRAY[{quoted_list(values)}]::text[]"
