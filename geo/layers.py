@@ -5,6 +5,7 @@ from __future__ import annotations
 from geo import vocabulary as v
 from geo.collections import Collection, ListQueryable, Property, register
 from geo.protection import zone_constrains, zone_in_force
+from geo.registry import effective_status_sql
 from geo.sql import Params, text_array
 
 
@@ -151,7 +152,11 @@ register(Collection(
         Property("holder", "t.holder", "string", "Holder (company)"),
         Property("right_type", "t.right_type", "string", "Kind of right", enum=v.RIGHT_TYPES),
         Property("section", "t.section", "string", "Resource section (A-D)", enum=v.SECTIONS),
-        Property("status", "t.status", "string", "Registry status", enum=v.PERMIT_STATUSES),
+        # As /permits: a granted or extended right past expires_on reads as lapsed (geo/registry.py).
+        Property("status", effective_status_sql("t", "current_date"), "string",
+                 "Status today: the registry status, lapsed from expires_on on", enum=v.PERMIT_STATUSES),
+        Property("registry_status", "t.status", "string", "Status as recorded in the registry",
+                 enum=v.PERMIT_STATUSES),
         Property("applied_on", "t.applied_on", "string", "Application date", "date"),
         Property("granted_on", "t.granted_on", "string", "Grant date", "date"),
         Property("expires_on", "t.expires_on", "string", "Expiry date", "date"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import geopandas
@@ -482,3 +482,23 @@ def test_cql2_crafted_as_sql_injection_is_a_literal_or_refused(client, engine, d
     broken_out = "name = 'x'; DROP TABLE deposits; --"
     assert_problem(client.get("/collections/deposits/items", params={"filter": broken_out}), "filter")
     assert count_rows(engine, "deposits") == len(deposits)
+
+
+def test_a_right_past_its_expiry_reads_as_lapsed_in_the_permits_collection(client, engine):
+    expired = date.today() - timedelta(days=1)
+    with engine.begin() as conn:
+        permit_id = conn.execute(text(
+            "INSERT INTO permits (registry_number, name, right_type, status, applied_on, granted_on, "
+            "expires_on, commodities, source, geom) VALUES ('T-OGC-LAPSE', 'Expired test right', 'investigation', "
+            "'granted', :applied, :granted, :expires, ARRAY['tin'], 'test', ST_GeomFromText("
+            "'MULTIPOLYGON(((-6 42.5,-5.99444444444444 42.5,-5.99444444444444 42.5055555555556,"
+            "-6 42.5055555555556,-6 42.5)))', 4326)) RETURNING id"),
+            {"applied": expired - timedelta(days=800), "granted": expired - timedelta(days=700),
+             "expires": expired}).scalar()
+    try:
+        properties = client.get(f"/collections/permits/items/{permit_id}").json()["properties"]
+        assert properties["status"] == "lapsed"
+        assert properties["registry_status"] == "granted"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM permits WHERE id = :id"), {"id": permit_id})
