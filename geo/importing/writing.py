@@ -20,6 +20,8 @@ from geo.importing.report import ImportReport, Problem
 from geo.importing.validation import ValidRows
 
 COPY_BATCH = 10_000
+# Below this many new rows, keeping the indexes up to date costs less than any rebuild.
+BULK_MIN_ROWS = 20_000
 _ARROW_TYPES = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64(), "date": pa.date32()}
 
 
@@ -75,10 +77,21 @@ def _drop_unchanged(conn: Connection, layer: Layer, columns: list[str], source: 
         f"({', '.join(staged[c] for c in compared)})"), {"source": source}).rowcount
 
 
-def _update_and_insert(conn: Connection, layer: Layer, columns: list[str], source: str) -> tuple[int, int]:
-    """Update the records whose staged row differs, insert the new ones: (inserted, updated).
-    Plain joins, not INSERT … ON CONFLICT, which checks every row one by one; an import that
-    races another one on the same ids fails on the unique key and writes nothing."""
+def _holds_records(conn: Connection, layer: Layer, source: str) -> bool:
+    """Whether any staged row may match a stored record. A first import of a source cannot,
+    when records are matched within their source: it skips the comparing joins."""
+    if "source" not in layer.key:
+        return True
+    return conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {layer.table.name} WHERE source = :source)"),
+                        {"source": source}).scalar_one()
+
+
+def _update(conn: Connection, layer: Layer, columns: list[str], source: str) -> int:
+    """Update the records whose staged row differs and take those rows out of staging, so that
+    what is left is new. Plain joins, not INSERT … ON CONFLICT, which checks every row one by
+    one; and no anti-join of the INSERT against its own target, which the planner runs as a
+    scan of the table per row when it believes the table empty (after a VACUUM of an emptied
+    table), walking the rows the statement itself is adding."""
     table = layer.table.name
     staged = _staged(columns)
     match = " AND ".join(f"t.{k} = {staged[k]}" for k in layer.key)
@@ -86,11 +99,40 @@ def _update_and_insert(conn: Connection, layer: Layer, columns: list[str], sourc
     updated = conn.execute(text(
         f"UPDATE {table} t SET " + ", ".join(f"{c} = {staged[c]}" for c in changing)
         + f" FROM import_staging s WHERE {match}"), {"source": source}).rowcount
-    inserted = conn.execute(text(
-        f"INSERT INTO {table} ({', '.join(staged)}) SELECT {', '.join(staged.values())} "
-        f"FROM import_staging s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})"),
-        {"source": source}).rowcount
-    return inserted, updated
+    if updated:
+        conn.execute(text(f"DELETE FROM import_staging s USING {table} t WHERE {match}"), {"source": source})
+    return updated
+
+
+def _insert(conn: Connection, layer: Layer, columns: list[str], source: str) -> int:
+    """Insert what is left in staging; an import that races another one on the same ids fails
+    on the unique key and writes nothing."""
+    staged = _staged(columns)
+    return conn.execute(text(
+        f"INSERT INTO {layer.table.name} ({', '.join(staged)}) SELECT {', '.join(staged.values())} "
+        "FROM import_staging s"), {"source": source}).rowcount
+
+
+def _bulk_insert_worthwhile(conn: Connection, layer: Layer, new_rows: int) -> bool:
+    """Whether to drop the table's secondary (GiST, GIN) indexes for the insert and build them
+    again after: building costs a few µs a row of the whole table, keeping them up to date
+    row by row several times that for each new row (benchmarks/import). Only for loads at
+    least as large as the table, since the rebuild locks readers out until the commit."""
+    if new_rows < BULK_MIN_ROWS:
+        return False
+    stored = conn.execute(text(f"SELECT count(*) FROM {layer.table.name}")).scalar_one()
+    return new_rows >= stored
+
+
+def _drop_secondary_indexes(conn: Connection, layer: Layer) -> list[str]:
+    """Drop the table's indexes that back no constraint; their definitions, to build again."""
+    indexes = conn.execute(text(
+        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "WHERE x.indrelid = CAST(:table AS regclass) AND NOT x.indisunique ORDER BY i.relname"),
+        {"table": layer.table.name}).all()
+    for name, _ in indexes:
+        conn.execute(text(f'DROP INDEX "{name}"'))
+    return [definition for _, definition in indexes]
 
 
 def _delete_absent(conn: Connection, layer: Layer, source: str, keys: list[str]) -> int:
@@ -142,8 +184,18 @@ def write_rows(conn: Connection, layer: Layer, rows: ValidRows, source: str, rep
     _staging(conn, layer, rows.columns)
     _copy(conn, layer, rows, stages.stage("copying", len(rows.rows)))
     stored = stages.stage("storing", None)  # the database's own work: indexes, constraints
-    report.unchanged = _drop_unchanged(conn, layer, rows.columns, source)
-    report.inserted, report.updated = _update_and_insert(conn, layer, rows.columns, source)
+    if _holds_records(conn, layer, source):
+        report.unchanged = _drop_unchanged(conn, layer, rows.columns, source)
+        report.updated = _update(conn, layer, rows.columns, source)
+    new_rows = len(rows.rows) - report.unchanged - report.updated
+    rebuilt = _bulk_insert_worthwhile(conn, layer, new_rows)
+    indexes = _drop_secondary_indexes(conn, layer) if rebuilt else []
+    report.inserted = _insert(conn, layer, rows.columns, source)
+    for definition in indexes:
+        conn.execute(text(definition))
+    if rebuilt:
+        report.notes.append(f"bulk load: {layer.table.name}'s {len(indexes)} secondary indexes were "
+                            f"rebuilt after inserting {new_rows:,} rows (readers waited for it)")
     if replace_source:
         report.deleted = _delete_absent(conn, layer, source, rows.keys)
     stored(len(rows.rows))
