@@ -17,6 +17,7 @@ from pyproj.exceptions import CRSError
 from pyproj.transformer import TransformerGroup
 
 from geo.errors import InvalidParameter
+from geo.importing.points import Points
 from geo.importing.report import Problem
 
 # Geometries are stored in lon/lat as EPSG:4326. Spanish data is ETRS89, which differs from
@@ -42,8 +43,23 @@ def parse_crs(text: str, parameter: str) -> CRS:
                                "an EPSG code such as EPSG:25830") from None
 
 
+def _bounds(geometry: np.ndarray | Points) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's (west, south, east, north), NaN where it has no geometry, and which rows have one."""
+    if isinstance(geometry, Points):
+        return geometry.bounds(), np.ones(len(geometry), dtype=bool)
+    return shapely.bounds(geometry), ~shapely.is_missing(geometry)
+
+
+def _present_bounds(geometry: np.ndarray | Points) -> tuple[int, np.ndarray]:
+    """How many rows have a geometry, and the (west, south, east, north) of those."""
+    if isinstance(geometry, Points):
+        return len(geometry), geometry.total_bounds()
+    present = geometry[~shapely.is_missing(geometry)]
+    return len(present), shapely.total_bounds(present)
+
+
 def choose_crs(file_crs: CRS | None, option: str | None, mapping_crs: str | None,
-               geometry: np.ndarray) -> CrsChoice:
+               geometry: np.ndarray | Points) -> CrsChoice:
     """The CRS of the coordinates, or a refusal that says how to name it."""
     if option:
         return CrsChoice(parse_crs(option, "--crs"), "--crs")
@@ -51,9 +67,8 @@ def choose_crs(file_crs: CRS | None, option: str | None, mapping_crs: str | None
         return CrsChoice(file_crs, "file")
     if mapping_crs:
         return CrsChoice(parse_crs(mapping_crs, "mapping crs"), "mapping")
-    present = geometry[~shapely.is_missing(geometry)]
-    if len(present):
-        west, south, east, north = shapely.total_bounds(present)
+    present, (west, south, east, north) = _present_bounds(geometry)
+    if present:
         if west >= -180 and east <= 180 and south >= -90 and north <= 90:
             return CrsChoice(CRS.from_epsg(4326),
                              "assumed lon/lat (no CRS given; every coordinate is within ±180/±90)")
@@ -64,10 +79,9 @@ def choose_crs(file_crs: CRS | None, option: str | None, mapping_crs: str | None
                            "--crs EPSG:25830 (or 25829, 3035, 23030 …), or crs in the mapping file")
 
 
-def _transformer(crs: CRS, geometry: np.ndarray) -> tuple[Transformer, dict]:
+def _transformer(crs: CRS, geometry: np.ndarray | Points) -> tuple[Transformer, dict]:
     """The most accurate available transformation for the data's area, and a note on it."""
-    present = geometry[~shapely.is_missing(geometry)]
-    west, south, east, north = shapely.total_bounds(present)
+    _, (west, south, east, north) = _present_bounds(geometry)
     lon_lat = Transformer.from_crs(crs, 4326, always_xy=True).transform_bounds(west, south, east, north)
     area = AreaOfInterest(*(float(v) for v in lon_lat)) if np.all(np.isfinite(lon_lat)) else None
     group = TransformerGroup(crs, TARGET, always_xy=True, area_of_interest=area)
@@ -84,23 +98,29 @@ def _transformer(crs: CRS, geometry: np.ndarray) -> tuple[Transformer, dict]:
     return chosen, info
 
 
-def to_lonlat(geometry: np.ndarray, choice: CrsChoice) -> tuple[np.ndarray, dict]:
+def to_lonlat(geometry: np.ndarray | Points, choice: CrsChoice) -> tuple[np.ndarray | Points, dict]:
     """The geometries in lon/lat ETRS89 (stored as EPSG:4326), and how they got there."""
     info = {"crs": choice.crs.to_string(), "from": choice.origin}
-    if choice.crs in _LONLAT or not len(geometry) or shapely.is_missing(geometry).all():
+    if choice.crs in _LONLAT or not _present_bounds(geometry)[0]:
         return geometry, info
     transformer, how = _transformer(choice.crs, geometry)
     info.update(how)
-    moved = shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
-    return moved, info
+
+    def move(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+
+    if isinstance(geometry, Points):
+        moved = move(geometry.xy)
+        # A point PROJ cannot transform comes back infinite: shapely's checks report it.
+        return (Points(moved) if np.isfinite(moved).all() else shapely.points(moved)), info
+    return shapely.transform(geometry, move), info
 
 
-def position_problems(geometry: np.ndarray, ids: list[str | None],
+def position_problems(geometry: np.ndarray | Points, ids: list[str | None],
                       region: tuple[float, float, float, float], geographic_source: bool) -> list[Problem]:
     """A row whose geometry lies outside the region: swapped lat/lon when swapping fixes it."""
     west, south, east, north = region
-    bounds = shapely.bounds(geometry)
-    present = ~shapely.is_missing(geometry)
+    bounds, present = _bounds(geometry)
     outside = present & ((bounds[:, 2] < west) | (bounds[:, 0] > east)
                          | (bounds[:, 3] < south) | (bounds[:, 1] > north))
     problems = []

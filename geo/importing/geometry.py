@@ -7,14 +7,20 @@ import numpy as np
 import shapely
 
 from geo.importing.layers import Layer
+from geo.importing.points import Points
 from geo.importing.report import Problem, Repair
 
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
 
-def check_geometries(layer: Layer, geometry: np.ndarray, repair: bool, ids: list,
-                     problems: list[Problem], repairs: list[Repair], notes: list[str]) -> np.ndarray:
+def check_geometries(layer: Layer, geometry: np.ndarray | Points, repair: bool, ids: list,
+                     problems: list[Problem], repairs: list[Repair],
+                     notes: list[str]) -> np.ndarray | Points:
     """The geometries made fit for the layer; each bad one reported, each repair noted."""
+    if isinstance(geometry, Points):
+        if "Point" in layer.geometry_types:
+            return geometry  # present, non-empty, valid, 2D and of an allowed type: nothing to do
+        geometry = geometry.shapes()
     missing = shapely.is_missing(geometry)
     out = geometry.copy()
     for i in map(int, np.flatnonzero(missing)):

@@ -4,6 +4,7 @@ through pyarrow, CSV with lon/lat, x/y or WKT columns, and the Catastro Minero C
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from pyproj import CRS
 
 from geo.errors import InvalidParameter
 from geo.importing.mapping import Mapping
+from geo.importing.points import Points, read_points
 from geo.importing.report import Problem
 
 # Column names taken as coordinates in a CSV that has no mapping, in order of preference.
@@ -28,10 +30,11 @@ _FID_FORMATS = (".geojson", ".json", ".gpkg")
 
 @dataclass
 class SourceTable:
-    """A file's rows: attribute columns, one geometry per row (None where missing), its CRS."""
+    """A file's rows: attribute columns, one geometry per row (None where missing), its CRS.
+    Plain 2D points come as coordinates (Points), anything else as shapely geometries."""
 
     columns: pd.DataFrame
-    geometry: np.ndarray
+    geometry: np.ndarray | Points
     crs: CRS | None
     # Columns that made the geometry (x/y or WKT): used, so never reported as ignored.
     geometry_columns: tuple[str, ...] = ()
@@ -149,20 +152,75 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
             frame = pyogrio.read_dataframe(gdal_path, read_geometry=False)
             geometry, used, problems = _csv_geometry(frame, mapping)
             return SourceTable(frame, geometry, None, used, problems)
-        frame = pyogrio.read_dataframe(gdal_path, layer=_file_layer(gdal_path, mapping, target),
-                                       fid_as_index=suffix in _FID_FORMATS,
-                                       # pyogrio 0.13's Arrow path fails on GeoJSON ids read as FIDs
-                                       use_arrow=suffix not in (".geojson", ".json"))
+        layer = _file_layer(gdal_path, mapping, target)
+        if suffix in (".geojson", ".json"):  # pyogrio 0.13's Arrow path fails on GeoJSON ids read as FIDs
+            frame = pyogrio.read_dataframe(gdal_path, layer=layer, fid_as_index=True, use_arrow=False)
+        else:
+            return _read_arrow(path, gdal_path, layer, fids=suffix in _FID_FORMATS)
     except pyogrio.errors.DataSourceError as exc:
-        raise InvalidParameter("PATH", f"cannot read {path}: {exc}",
-                               "GeoPackage, Shapefile (folder or .zip), GeoJSON, FlatGeobuf, "
-                               "GeoParquet, KML or CSV") from None
+        raise _unreadable(path, exc) from None
     if not hasattr(frame, "geometry"):
         raise InvalidParameter("PATH", f"{path} has no geometry column")
-    if suffix in _FID_FORMATS and "fid" not in frame.columns:
+    if "fid" not in frame.columns:
         frame = frame.reset_index(names="fid")
     return SourceTable(pd.DataFrame(frame.drop(columns=frame.geometry.name)),
                        frame.geometry.to_numpy(), frame.crs)
+
+
+def _unreadable(path: Path, reason: object) -> InvalidParameter:
+    return InvalidParameter("PATH", f"cannot read {path}: {reason}",
+                            "GeoPackage, Shapefile (folder or .zip), GeoJSON, FlatGeobuf, "
+                            "GeoParquet, KML or CSV")
+
+
+def _read_arrow(path: Path, gdal_path: str, layer: str | None, fids: bool) -> SourceTable:
+    """A GDAL format read as Arrow: attribute columns as pyogrio.read_dataframe makes them, the
+    geometries as coordinates when they are all plain points, else as shapely geometries."""
+    meta, table = pyogrio.read_arrow(gdal_path, layer=layer, return_fids=fids, datetime_as_string=True)
+    geometry_name = meta["geometry_name"] or "wkb_geometry"
+    if geometry_name not in table.column_names:
+        raise InvalidParameter("PATH", f"{path} has no geometry column")
+    wkb = table.column(geometry_name)
+    try:
+        columns = table.drop_columns([geometry_name]).to_pandas()
+    except UnicodeDecodeError:
+        raise _unreadable(path, "the file is not encoded in UTF-8") from None
+    if fids:  # the feature id is data, as column `fid` (a column of that name wins)
+        columns = (columns.drop(columns=meta["fid_column"]) if "fid" in meta["fields"]
+                   else columns.rename(columns={meta["fid_column"]: "fid"}))
+    for name, dtype, subtype in zip(meta["fields"], meta["dtypes"], meta["ogr_subtypes"], strict=True):
+        if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]":
+            columns[name] = _datetimes(columns[name])
+        elif subtype == "OFSTJSON" and pd.api.types.infer_dtype(columns[name]) == "string":
+            columns[name] = _json(columns[name])
+    geometry = read_points(wkb)
+    if geometry is None:
+        geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
+    crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
+    return SourceTable(columns, geometry, crs)
+
+
+def _datetimes(text: pd.Series) -> pd.Series:
+    """Date-times GDAL gave as ISO 8601 text, parsed as pyogrio.read_dataframe does: mixed
+    offsets taken to UTC, to the millisecond (GDAL's precision); text that does not parse is
+    left as it is."""
+    try:
+        return pd.to_datetime(text, format="ISO8601").dt.as_unit("ms")
+    except ValueError as exc:
+        if "Mixed timezones detected" not in str(exc):
+            return text
+    try:
+        return pd.to_datetime(text, utc=True, format="ISO8601").dt.as_unit("ms")
+    except ValueError:
+        return text
+
+
+def _json(text: pd.Series) -> pd.Series:
+    """JSON fields (GeoJSON arrays, lists in a GeoPackage) as Python values, as pyogrio reads them."""
+    try:
+        return text.map(json.loads, na_action="ignore")
+    except ValueError:
+        return text
 
 
 def _read_catastro_minero(path: Path) -> SourceTable:

@@ -3,12 +3,12 @@ duplicate ids and the geometry; the rows that pass become database-ready columns
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from geo import vocabulary as v
@@ -17,6 +17,7 @@ from geo.importing.cells import commodity_column, convert_cell, convert_column
 from geo.importing.geometry import check_geometries
 from geo.importing.layers import Layer
 from geo.importing.mapping import Mapping
+from geo.importing.points import Points, hex_wkb
 from geo.importing.report import Problem, Repair
 
 
@@ -27,7 +28,8 @@ class ValidRows:
     columns: list[str]
     # Column name -> the valid rows' values, in row order.
     values: dict[str, list] = field(default_factory=dict)
-    geometry: list[str] = field(default_factory=list)  # hex WKB, lon/lat
+    # Hex WKB, lon/lat, of the valid rows.
+    geometry: pa.LargeStringArray = field(default_factory=lambda: pa.array([], pa.large_string()))
     rows: list[int] = field(default_factory=list)
     # The record id of every row (None where it has none), valid or not.
     ids: list[str | None] = field(default_factory=list)
@@ -47,17 +49,8 @@ class ValidRows:
             return
         keep = [k for k, row in enumerate(self.rows) if row not in bad_rows]
         self.values = {name: [column[k] for k in keep] for name, column in self.values.items()}
-        self.geometry = [self.geometry[k] for k in keep]
+        self.geometry = self.geometry.take(np.array(keep, dtype=np.int64))
         self.rows = [self.rows[k] for k in keep]
-
-
-def hex_wkb(geometry: np.ndarray) -> list[str]:
-    """Each geometry as hex WKB (what COPY gives PostGIS): one hexlify over all of them is
-    several times faster than GEOS writing hex per geometry."""
-    wkb = shapely.to_wkb(geometry)
-    ends = np.cumsum([len(w) for w in wkb]) * 2
-    text = binascii.hexlify(b"".join(wkb)).decode()
-    return [text[start:end] for start, end in zip(np.concatenate(([0], ends[:-1])), ends, strict=True)]
 
 
 def _mapped_fields(layer: Layer, mapping: Mapping, columns: pd.DataFrame) -> dict[str, list[str]]:
@@ -81,7 +74,7 @@ def _mapped_fields(layer: Layer, mapping: Mapping, columns: pd.DataFrame) -> dic
     return sources
 
 
-def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np.ndarray,
+def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np.ndarray | Points,
              geometry_columns: tuple[str, ...], repair: bool,
              progress: Callable[[int], None] = lambda n: None) -> ValidRows:
     """Every row checked; valid rows converted, invalid rows reported with field and reason."""
@@ -148,7 +141,8 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
         name: [column[i] for i in keep] for name, column in values.items()}
     validated.rows = (keep + 1).tolist()
     if len(keep):
-        validated.geometry = hex_wkb(geometry[keep])
+        validated.geometry = hex_wkb(geometry.take(keep).wkb() if isinstance(geometry, Points)
+                                     else pa.array(shapely.to_wkb(geometry[keep]), pa.large_binary()))
     progress(n - (n // (len(written) + 1)) * len(written))
     return validated
 
