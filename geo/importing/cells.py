@@ -136,21 +136,56 @@ def convert_column(spec: Field, raw: pd.Series, values: dict[str, str] | None) -
     if spec.kind == "text" and spec.allowed is None and values is None and \
             pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
         return _plain_text_column(spec, raw)
+    if spec.kind == "number" and values is None and pd.api.types.is_numeric_dtype(raw) and \
+            not pd.api.types.is_bool_dtype(raw):
+        return _number_column(spec, raw)
     try:
-        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+        codes, converted, errors = _convert_distinct(spec, raw, values)
     except TypeError:  # list cells (GeoJSON arrays, Parquet lists) are not hashable
-        converted = [convert_cell(spec, cell, values) for cell in raw]
-        return [c[0] for c in converted], {i: c[1] for i, c in enumerate(converted) if c[1]}
+        converted, errors = _convert_cells(spec, raw, values)
+        return converted.tolist(), errors
+    return converted[codes].tolist(), errors
+
+
+def _convert_distinct(spec: Field, raw: pd.Series,
+                      values: dict[str, str] | None) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Each distinct cell converted once: per row the index of its converted value (-1, the last,
+    for a blank cell), the converted values, and the reason for each row that failed."""
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
     converted = [convert_cell(spec, u, values) for u in uniques] + [convert_cell(spec, None, values)]
-    out = np.empty(len(converted), dtype=object)
-    out[:] = [c[0] for c in converted]
+    out = _objects(c[0] for c in converted)
     errors = {}
     failed = [k for k, c in enumerate(converted) if c[1]]
     if failed:
         codes_all = np.where(codes < 0, len(converted) - 1, codes)
         for i in np.flatnonzero(np.isin(codes_all, failed)):
             errors[int(i)] = converted[codes_all[i]][1]
-    return out[codes].tolist(), errors
+    return codes, out, errors
+
+
+def _convert_cells(spec: Field, raw: pd.Series, values: dict[str, str] | None) -> tuple[np.ndarray, dict[int, str]]:
+    """Cell by cell, for cells that cannot be compared (lists): the values and the failures."""
+    converted = [convert_cell(spec, cell, values) for cell in raw]
+    return _objects(c[0] for c in converted), {i: c[1] for i, c in enumerate(converted) if c[1]}
+
+
+def _objects(items) -> np.ndarray:
+    """A one-dimensional object array of the items, lists included (never a 2-D array)."""
+    return np.fromiter(items, dtype=object)
+
+
+def _number_column(spec: Field, raw: pd.Series) -> tuple[list, dict[int, str]]:
+    """A column the file already holds as numbers: taken as they are, cell by cell only where a
+    number is not finite (a blank, or an infinity to report)."""
+    numbers = raw.to_numpy(dtype=float, na_value=np.nan)
+    out = numbers.tolist()
+    rest = np.flatnonzero(~np.isfinite(numbers))
+    if not len(rest):
+        return out, {}
+    codes, converted, errors = _convert_distinct(spec, raw.iloc[rest], None)
+    for i, value in zip(rest.tolist(), converted[codes].tolist(), strict=True):
+        out[i] = value
+    return out, {int(rest[k]): reason for k, reason in errors.items()}
 
 
 def _plain_text_column(spec: Field, raw: pd.Series) -> tuple[list, dict[int, str]]:
@@ -190,11 +225,16 @@ def commodity_column(spec: Field, cells: list[list]) -> tuple[list, list, dict[i
     """Deposit commodities from one or more columns, with their importance by column."""
     if len(cells) == 1:
         listed = Field(spec.name, "list", spec.required, allowed=spec.allowed)
-        codes, errors = convert_column(listed, pd.Series(cells[0], dtype=object), None)
-        # The first commodity is the main one, the rest by-products (one list per length).
-        by_length = {k: [v.COMMODITY_IMPORTANCE[0]] + [v.COMMODITY_IMPORTANCE[1]] * (k - 1)
-                     for k in {len(c) for c in codes if c is not None}}
-        return codes, [None if c is None else by_length[len(c)] for c in codes], errors
+        raw = pd.Series(cells[0], dtype=object)
+        try:
+            codes, converted, errors = _convert_distinct(listed, raw, None)
+        except TypeError:  # list cells: each row on its own
+            codes, (converted, errors) = np.arange(len(raw)), _convert_cells(listed, raw, None)
+        # The first commodity is the main one, the rest by-products.
+        importance = _objects(None if c is None else
+                              [v.COMMODITY_IMPORTANCE[0]] + [v.COMMODITY_IMPORTANCE[1]] * (len(c) - 1)
+                              for c in converted)
+        return converted[codes].tolist(), importance[codes].tolist(), errors
     codes, importance, errors, seen = [], [], {}, {}
     for i, row in enumerate(zip(*cells, strict=True)):
         key = tuple(str(c) if isinstance(c, list | np.ndarray) else c for c in row)

@@ -115,20 +115,13 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
     used = {c for cols in sources.values() for c in cols} | set(geometry_columns)
     validated.ignored_columns = [str(c) for c in columns.columns if c not in used]
     key_field = layer.record_id
-    ids = [None if x is None else str(x) for x in values[key_field]]
+    ids = (values[key_field] if layer.fields[key_field].kind == "text"  # str or None already
+           else [None if x is None else str(x) for x in values[key_field]])
     validated.ids = ids
 
     for name, by_row in errors.items():
         validated.problems += [Problem(i + 1, ids[i], name, reason) for i, reason in by_row.items()]
-    first_row: dict[str, int] = {}
-    for i, key in enumerate(ids):
-        if key is None:
-            continue
-        if key in first_row:
-            validated.problems.append(Problem(i + 1, key, key_field,
-                                              f"duplicate id: row {first_row[key]} has the same {key_field}"))
-        else:
-            first_row[key] = i + 1
+    validated.problems += _duplicates(ids, key_field)
     validated.problems += _rules(values, ids, check_importance=not derived_importance)
     geometry = check_geometries(layer, geometry, repair, ids, validated.problems, validated.repairs,
                                 validated.notes)
@@ -145,6 +138,18 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
                                      else pa.array(shapely.to_wkb(geometry[keep]), pa.large_binary()))
     progress(n - (n // (len(written) + 1)) * len(written))
     return validated
+
+
+def _duplicates(ids: list[str | None], key_field: str) -> list[Problem]:
+    """Each row whose id an earlier row already has, naming the first one."""
+    keys = pd.Series(ids, dtype=object)
+    later = keys.duplicated().to_numpy()
+    repeated = np.flatnonzero(later & keys.notna().to_numpy())
+    if not len(repeated):
+        return []
+    first_row = dict(zip(keys[~later], (np.flatnonzero(~later) + 1).tolist(), strict=True))
+    return [Problem(i + 1, ids[i], key_field, f"duplicate id: row {first_row[ids[i]]} has the same {key_field}")
+            for i in map(int, repeated)]
 
 
 def _rules(values: dict[str, list], ids: list, check_importance: bool) -> list[Problem]:
