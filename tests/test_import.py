@@ -486,3 +486,34 @@ location_precision = "exact"
     report = import_file(engine, ImportOptions(path, mapping=str(mapping), source="t-fid"))
     assert report.inserted == 2, report.problems
     assert sorted(stored(engine, "deposits", "t-fid")) == ["41", "42"]
+
+
+def test_a_geopackage_of_points_with_a_missing_and_an_empty_one_is_checked_row_by_row(engine, tmp_path):
+    """Plain 2D points are read as coordinates; one odd row sends the whole file through the
+    per-geometry checks, which must report it by row and load the rest where pyproj says.
+    Depths held as numbers: an infinite one is reported, a missing one stays NULL."""
+    to_utm = Transformer.from_crs(4258, 25830, always_xy=True)
+    names = list(PLACES)
+    points = [Point(to_utm.transform(*PLACES[n])) for n in names]
+    odd = {"ponferrada": None, "penadelseo": Point()}
+    frame = gpd.GeoDataFrame(
+        {"source_id": names, "name": names, "commodities": "W", "occurrence_type": "occurrence",
+         "location_precision": "exact", "depth_top_m": [np.inf, np.nan, 1.0, 2.0, 3.0],
+         "fid": [11, 12, 13, 14, 15]},
+        geometry=[odd.get(n, p) for n, p in zip(names, points, strict=True)], crs="EPSG:25830")
+    path = tmp_path / "odd.gpkg"
+    frame.to_file(path, layer="deposits")
+    report = import_file(engine, ImportOptions(path, layer="deposits", source="t-odd-points", skip_invalid=True))
+    problems = {(p.row, p.source_id, p.field): p.reason for p in report.problems}
+    assert problems == {
+        (1, "medulas", "depth_top_m"): "not a finite number: inf",
+        (3, "ponferrada", "geometry"): "no geometry (null)",
+        (4, "penadelseo", "geometry"): "empty geometry",
+    }
+    assert report.inserted == 2 and report.ignored_columns == ["fid"]
+    db = stored(engine, "deposits", "t-odd-points")
+    for name in ("leon", "villablino"):
+        lon, lat = PLACES[name]
+        assert db[name].x == pytest.approx(lon, abs=1e-9) and db[name].y == pytest.approx(lat, abs=1e-9)
+    depths = dict(rows(engine, "SELECT source_id, depth_top_m FROM deposits WHERE source = 't-odd-points'"))
+    assert depths == {"leon": None, "villablino": 3.0}

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Stages:
@@ -30,6 +23,17 @@ class TerminalStages(Stages):
     """One bar per stage (reading, validating, copying, storing) with rows per second."""
 
     def __init__(self, console: Console):
+        # Imported here: rich.progress costs 0.1 s of start-up that a run into a pipe never uses.
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.bars = Progress(SpinnerColumn(), TextColumn("{task.description:<11}"), BarColumn(),
                              MofNCompleteColumn(), TaskProgressColumn(),
                              TextColumn("{task.fields[rate]}"),
