@@ -221,11 +221,11 @@ def convert_cell(spec: Field, cell, values: dict[str, str] | None) -> tuple[obje
         return None, str(exc)
 
 
-def commodity_column(spec: Field, cells: list[list]) -> tuple[list, list, dict[int, str]]:
+def commodity_column(spec: Field, cells: list[pd.Series]) -> tuple[list, list, dict[int, str]]:
     """Deposit commodities from one or more columns, with their importance by column."""
     if len(cells) == 1:
         listed = Field(spec.name, "list", spec.required, allowed=spec.allowed)
-        raw = pd.Series(cells[0], dtype=object)
+        raw = cells[0]
         try:
             codes, converted, errors = _convert_distinct(listed, raw, None)
         except TypeError:  # list cells: each row on its own

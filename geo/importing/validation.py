@@ -87,8 +87,8 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
     for name in written:
         spec = layer.fields[name]
         if name == "commodities" and layer.name == "deposits":
-            cells = ([[mapping.constants[name]] * n] if name in mapping.constants
-                     else [columns[c].tolist() for c in sources[name]])
+            cells = ([pd.Series([mapping.constants[name]] * n, dtype=object)] if name in mapping.constants
+                     else [columns[c] for c in sources[name]])
             values[name], importance, errors[name] = commodity_column(spec, cells)
             if name in mapping.constants and errors[name]:
                 raise InvalidParameter(f"mapping [constants] {name}", next(iter(errors[name].values())))
@@ -142,6 +142,8 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
 
 def _duplicates(ids: list[str | None], key_field: str) -> list[Problem]:
     """Each row whose id an earlier row already has, naming the first one."""
+    if len(set(ids) - {None}) == len(ids) - ids.count(None):  # the usual case, found fastest
+        return []
     keys = pd.Series(ids, dtype=object)
     later = keys.duplicated().to_numpy()
     repeated = np.flatnonzero(later & keys.notna().to_numpy())
