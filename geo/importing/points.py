@@ -60,19 +60,26 @@ def hex_wkb(wkb: pa.LargeBinaryArray) -> pa.LargeStringArray:
 def read_points(wkb: pa.Array | pa.ChunkedArray) -> Points | None:
     """The points of a WKB column when every row is a plain little-endian 2D point with finite
     coordinates; None otherwise (nulls, other types, Z or M, empty points are shapely's job)."""
-    if isinstance(wkb, pa.ChunkedArray):
-        wkb = wkb.combine_chunks()
+    chunks = [_point_coordinates(c) for c in (wkb.chunks if isinstance(wkb, pa.ChunkedArray) else [wkb])]
+    if not chunks or any(c is None for c in chunks):
+        return None
+    xy = np.concatenate(chunks)
+    return Points(xy) if len(xy) and np.isfinite(xy).all() else None
+
+
+def _point_coordinates(wkb: pa.Array) -> np.ndarray | None:
+    """(rows, 2) coordinates of one Arrow chunk of WKB, or None unless all are plain 2D points."""
     if isinstance(wkb.type, pa.ExtensionType):
         wkb = wkb.storage
     if wkb.null_count or not (pa.types.is_binary(wkb.type) or pa.types.is_large_binary(wkb.type)):
         return None
+    if not len(wkb):
+        return np.empty((0, 2))
     offset_type = np.int64 if pa.types.is_large_binary(wkb.type) else np.int32
     offsets = np.frombuffer(wkb.buffers()[1], offset_type)[wkb.offset:wkb.offset + len(wkb) + 1]
-    if len(wkb) == 0 or np.any(np.diff(offsets) != _POINT_WKB.itemsize):
+    if np.any(np.diff(offsets) != _POINT_WKB.itemsize):
         return None
-    data = np.frombuffer(wkb.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
-    records = data.view(_POINT_WKB)
+    records = np.frombuffer(wkb.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].view(_POINT_WKB)
     if np.any(records["order"] != 1) or np.any(records["type"] != 1):
         return None
-    xy = np.column_stack((records["x"], records["y"]))
-    return Points(xy) if np.isfinite(xy).all() else None
+    return np.column_stack((records["x"], records["y"]))
