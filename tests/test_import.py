@@ -517,3 +517,44 @@ def test_a_geopackage_of_points_with_a_missing_and_an_empty_one_is_checked_row_b
         assert db[name].x == pytest.approx(lon, abs=1e-9) and db[name].y == pytest.approx(lat, abs=1e-9)
     depths = dict(rows(engine, "SELECT source_id, depth_top_m FROM deposits WHERE source = 't-odd-points'"))
     assert depths == {"leon": None, "villablino": 3.0}
+
+
+def test_csv_cells_are_read_as_written_decimal_commas_wkt_and_bad_cells_per_row(engine, tmp_path):
+    """x/y cells with a decimal comma or spaces are numbers; a cell that is not one, or a lone
+    blank, is a problem of its row; WKT that GEOS cannot parse is reported with GEOS's reason."""
+    lon, lat = PLACES["leon"]
+    comma = f"{lon}".replace(".", ",")
+    xy = write(tmp_path / "xy.csv", "ref;site;metals;kind;lon;lat\n"
+               f"a;Comma;Au;prospect;{comma};{lat}\n"
+               f"b;Spaces;Au;prospect;  {lon} ; {lat} \n"
+               f"c;Lone blank;Au;prospect;{lon};\n"
+               f"d;Infinite;Au;prospect;inf;{lat}\n")
+    mapping = write(tmp_path / "m.toml", DEPOSIT_CSV_MAPPING.replace('"easting"', '"lon"').replace('"northing"', '"lat"'))
+    report = import_file(engine, ImportOptions(xy, mapping=str(mapping), source="t-csv-cells", skip_invalid=True))
+    assert {(p.row, p.field): p.reason for p in report.problems} == {
+        (3, "lon/lat"): f"not a coordinate pair: '{lon}', ''",
+        (3, "geometry"): "no geometry (null)",
+        (4, "lon/lat"): f"not a coordinate pair: 'inf', '{lat}'",
+        (4, "geometry"): "no geometry (null)",
+    }
+    db = stored(engine, "deposits", "t-csv-cells")
+    assert db["a"].equals_exact(Point(lon, lat), 0) and db["b"].equals_exact(Point(lon, lat), 0)
+
+    wkt = write(tmp_path / "wkt.csv", "ref;site;metals;kind;wkt\n"
+                f"a;Point;Au;prospect;POINT ({lon} {lat})\n"
+                "b;Broken;Au;prospect;POINT (1\n"
+                "c;No place;Au;prospect;\n")
+    wkt_mapping = write(tmp_path / "w.toml", DEPOSIT_CSV_MAPPING.replace('x = "easting"\ny = "northing"', 'wkt = "wkt"'))
+    report = import_file(engine, ImportOptions(wkt, mapping=str(wkt_mapping), source="t-csv-wkt", skip_invalid=True))
+    problems = {(p.row, p.field): p.reason for p in report.problems}
+    assert problems[(2, "wkt")].startswith("not WKT: ParseException")
+    assert problems[(3, "geometry")] == "no geometry (null)"
+    assert stored(engine, "deposits", "t-csv-wkt")["a"].equals_exact(Point(lon, lat), 0)
+
+
+def test_a_csv_that_is_not_utf8_is_refused_before_any_row_is_read(engine, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("ref;site;metals;kind;lon;lat\na;Peña;Au;prospect;-5.5;42.6\n".encode("latin-1"))
+    mapping = write(tmp_path / "m.toml", DEPOSIT_CSV_MAPPING.replace('"easting"', '"lon"').replace('"northing"', '"lat"'))
+    with pytest.raises(InvalidParameter, match="UTF-8"):
+        import_file(engine, ImportOptions(path, mapping=str(mapping), source="t-latin1"))

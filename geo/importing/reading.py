@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
 from pyproj import CRS
@@ -100,37 +101,63 @@ def _csv_geometry(frame: pd.DataFrame, mapping: Mapping) -> tuple[np.ndarray, tu
         if name not in frame.columns:
             raise InvalidParameter("mapping [geometry]", f"no column {name!r} in the file",
                                    list(frame.columns))
-    geometry = np.full(len(frame), None, dtype=object)
-    problems = []
     if wkt:
-        for i, text in enumerate(frame[wkt]):
-            if _blank(text):
-                continue
-            try:
-                geometry[i] = shapely.from_wkt(str(text))
-            except shapely.errors.GEOSException as exc:
-                problems.append(Problem(i + 1, None, wkt, f"not WKT: {exc}"))
+        geometry, problems = _wkt_shapes(frame[wkt])
         return geometry, used, problems
-    for i, (xv, yv) in enumerate(zip(frame[x], frame[y], strict=True)):
-        if _blank(xv) and _blank(yv):
-            continue
-        try:
-            geometry[i] = shapely.Point(_number(xv), _number(yv))
-        except ValueError:
-            problems.append(Problem(i + 1, None, f"{x}/{y}", f"not a coordinate pair: {xv!r}, {yv!r}"))
+    xs, x_blank = _coordinates(frame[x])
+    ys, y_blank = _coordinates(frame[y])
+    empty = x_blank & y_blank
+    bad = ~empty & ~(np.isfinite(xs) & np.isfinite(ys))
+    problems = [Problem(i + 1, None, f"{x}/{y}", f"not a coordinate pair: {frame[x].iat[i]!r}, {frame[y].iat[i]!r}")
+                for i in map(int, np.flatnonzero(bad))]
+    if not (empty.any() or bad.any()):
+        return Points(np.column_stack((xs, ys))), used, problems
+    geometry = np.full(len(frame), None, dtype=object)
+    good = ~(empty | bad)
+    geometry[good] = shapely.points(xs[good], ys[good])
     return geometry, used, problems
 
 
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == ""
+def _text(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Cells as stripped text, and which are blank (missing, or only spaces)."""
+    text = np.strings.strip(cells.to_numpy(dtype=str, na_value=""))
+    return text, cells.isna().to_numpy() | (text == "")
 
 
-def _number(value) -> float:
-    """A coordinate as written in files: a decimal comma is accepted ('-5,57')."""
-    number = float(str(value).strip().replace(",", "."))
-    if not np.isfinite(number):
-        raise ValueError(value)
-    return number
+def _coordinates(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates as written in files, a decimal comma accepted ('-5,57'): each cell's number
+    (NaN where blank or not a finite number), and which cells are blank."""
+    text, blank = _text(cells)
+    numbers = np.full(len(text), np.nan)
+    written = np.strings.replace(text[~blank], ",", ".")
+    try:
+        numbers[~blank] = written.astype(np.float64)  # as float() reads each, all at once
+    except ValueError:  # some cell is not a number: each on its own
+        numbers[~blank] = [_number(t) for t in written]
+    numbers[~np.isfinite(numbers)] = np.nan
+    return numbers, blank
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+
+def _wkt_shapes(cells: pd.Series) -> tuple[np.ndarray, list[Problem]]:
+    """Shapes from WKT cells (None where blank); a cell that is not WKT is a problem of its row."""
+    text, blank = _text(cells)
+    geometry = np.full(len(text), None, dtype=object)
+    geometry[~blank] = shapely.from_wkt(cells.astype(object).to_numpy()[~blank].astype(str),
+                                        on_invalid="ignore")
+    problems = []
+    for i in map(int, np.flatnonzero(~blank & shapely.is_missing(geometry))):
+        try:  # again on its own, for GEOS's reason
+            geometry[i] = shapely.from_wkt(str(cells.iat[i]))
+        except shapely.errors.GEOSException as exc:
+            problems.append(Problem(i + 1, None, cells.name, f"not WKT: {exc}"))
+    return geometry, problems
 
 
 def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
@@ -149,7 +176,7 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
     gdal_path = _gdal_path(path)
     try:
         if suffix in (".csv", ".txt", ".tsv"):
-            frame = pyogrio.read_dataframe(gdal_path, read_geometry=False)
+            frame = _frame(*pyogrio.read_arrow(gdal_path, read_geometry=False, datetime_as_string=True))
             geometry, used, problems = _csv_geometry(frame, mapping)
             return SourceTable(frame, geometry, None, used, problems)
         layer = _file_layer(gdal_path, mapping, target)
@@ -159,6 +186,8 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
             return _read_arrow(path, gdal_path, layer, fids=suffix in _FID_FORMATS)
     except pyogrio.errors.DataSourceError as exc:
         raise _unreadable(path, exc) from None
+    except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
+        raise _unreadable(path, f"{exc} (text must be UTF-8)") from None
     if not hasattr(frame, "geometry"):
         raise InvalidParameter("PATH", f"{path} has no geometry column")
     if "fid" not in frame.columns:
@@ -181,23 +210,28 @@ def _read_arrow(path: Path, gdal_path: str, layer: str | None, fids: bool) -> So
     if geometry_name not in table.column_names:
         raise InvalidParameter("PATH", f"{path} has no geometry column")
     wkb = table.column(geometry_name)
-    try:
-        columns = table.drop_columns([geometry_name]).to_pandas()
-    except UnicodeDecodeError:
-        raise _unreadable(path, "the file is not encoded in UTF-8") from None
+    columns = _frame(meta, table.drop_columns([geometry_name]))
     if fids:  # the feature id is data, as column `fid` (a column of that name wins)
         columns = (columns.drop(columns=meta["fid_column"]) if "fid" in meta["fields"]
                    else columns.rename(columns={meta["fid_column"]: "fid"}))
-    for name, dtype, subtype in zip(meta["fields"], meta["dtypes"], meta["ogr_subtypes"], strict=True):
-        if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]":
-            columns[name] = _datetimes(columns[name])
-        elif subtype == "OFSTJSON" and pd.api.types.infer_dtype(columns[name]) == "string":
-            columns[name] = _json(columns[name])
     geometry = read_points(wkb)
     if geometry is None:
         geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
     crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
     return SourceTable(columns, geometry, crs)
+
+
+def _frame(meta: dict, table: pa.Table) -> pd.DataFrame:
+    """Attribute columns as pyogrio.read_dataframe makes them; text that is not UTF-8 is refused
+    here rather than when a value is first used."""
+    table.validate(full=True)
+    frame = table.to_pandas()
+    for name, dtype, subtype in zip(meta["fields"], meta["dtypes"], meta["ogr_subtypes"], strict=True):
+        if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]":
+            frame[name] = _datetimes(frame[name])
+        elif subtype == "OFSTJSON" and pd.api.types.infer_dtype(frame[name]) == "string":
+            frame[name] = _json(frame[name])
+    return frame
 
 
 def _datetimes(text: pd.Series) -> pd.Series:
