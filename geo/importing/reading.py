@@ -119,8 +119,9 @@ def _csv_geometry(frame: pd.DataFrame, mapping: Mapping) -> tuple[np.ndarray, tu
 
 
 def _text(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Cells as stripped text, and which are blank (missing, or only spaces)."""
-    text = np.strings.strip(cells.to_numpy(dtype=str, na_value=""))
+    """Cells as stripped text (numpy's variable-width strings, Python's str.strip), and which
+    are blank (missing, or only spaces)."""
+    text = np.strings.strip(np.array(cells.to_numpy(dtype=object, na_value=""), dtype=np.dtypes.StringDType()))
     return text, cells.isna().to_numpy() | (text == "")
 
 
@@ -131,7 +132,7 @@ def _coordinates(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     numbers = np.full(len(text), np.nan)
     written = np.strings.replace(text[~blank], ",", ".")
     try:
-        numbers[~blank] = written.astype(np.float64)  # as float() reads each, all at once
+        numbers[~blank] = written.astype(np.float64)  # what float() makes of each, all at once
     except ValueError:  # some cell is not a number: each on its own
         numbers[~blank] = [_number(t) for t in written]
     numbers[~np.isfinite(numbers)] = np.nan
@@ -149,8 +150,7 @@ def _wkt_shapes(cells: pd.Series) -> tuple[np.ndarray, list[Problem]]:
     """Shapes from WKT cells (None where blank); a cell that is not WKT is a problem of its row."""
     text, blank = _text(cells)
     geometry = np.full(len(text), None, dtype=object)
-    geometry[~blank] = shapely.from_wkt(cells.astype(object).to_numpy()[~blank].astype(str),
-                                        on_invalid="ignore")
+    geometry[~blank] = shapely.from_wkt(cells.to_numpy(dtype=object)[~blank], on_invalid="ignore")
     problems = []
     for i in map(int, np.flatnonzero(~blank & shapely.is_missing(geometry))):
         try:  # again on its own, for GEOS's reason
