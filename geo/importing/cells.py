@@ -136,9 +136,11 @@ def convert_column(spec: Field, raw: pd.Series, values: dict[str, str] | None) -
     if spec.kind == "text" and spec.allowed is None and values is None and \
             pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
         return _plain_text_column(spec, raw)
-    if spec.kind == "number" and values is None and pd.api.types.is_numeric_dtype(raw) and \
-            not pd.api.types.is_bool_dtype(raw):
-        return _number_column(spec, raw)
+    if spec.kind == "number" and values is None:
+        if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+            return _number_column(spec, raw, raw.to_numpy(dtype=float, na_value=np.nan))
+        if pd.api.types.infer_dtype(raw, skipna=True) == "string":  # numbers as text (CSV)
+            return _number_column(spec, raw, written_numbers(raw)[0])
     try:
         codes, converted, errors = _convert_distinct(spec, raw, values)
     except TypeError:  # list cells (GeoJSON arrays, Parquet lists) are not hashable
@@ -174,10 +176,9 @@ def _objects(items) -> np.ndarray:
     return np.fromiter(items, dtype=object)
 
 
-def _number_column(spec: Field, raw: pd.Series) -> tuple[list, dict[int, str]]:
-    """A column the file already holds as numbers: taken as they are, cell by cell only where a
-    number is not finite (a blank, or an infinity to report)."""
-    numbers = raw.to_numpy(dtype=float, na_value=np.nan)
+def _number_column(spec: Field, raw: pd.Series, numbers: np.ndarray) -> tuple[list, dict[int, str]]:
+    """A column of numbers read all at once: taken as they are, cell by cell only where one is
+    not a finite number (a blank, or a cell to report)."""
     out = numbers.tolist()
     rest = np.flatnonzero(~np.isfinite(numbers))
     if not len(rest):
@@ -186,6 +187,34 @@ def _number_column(spec: Field, raw: pd.Series) -> tuple[list, dict[int, str]]:
     for i, value in zip(rest.tolist(), converted[codes].tolist(), strict=True):
         out[i] = value
     return out, {int(rest[k]): reason for k, reason in errors.items()}
+
+
+def stripped_text(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Cells as text without surrounding spaces (numpy's variable-width strings, stripped as
+    str.strip does), and which are blank (missing, or only spaces)."""
+    text = np.strings.strip(np.array(cells.to_numpy(dtype=object, na_value=""), dtype=np.dtypes.StringDType()))
+    return text, cells.isna().to_numpy() | (text == "")
+
+
+def written_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers as written in files, a decimal comma accepted ('-5,57'): each cell's number (NaN
+    where blank, not a number or not finite), and which cells are blank."""
+    text, blank = stripped_text(cells)
+    numbers = np.full(len(text), np.nan)
+    written = np.strings.replace(text[~blank], ",", ".")
+    try:
+        numbers[~blank] = written.astype(np.float64)  # what float() makes of each, all at once
+    except ValueError:  # some cell is not a number: each on its own
+        numbers[~blank] = [_float_or_nan(t) for t in written]
+    numbers[~np.isfinite(numbers)] = np.nan
+    return numbers, blank
+
+
+def _float_or_nan(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
 
 
 def _plain_text_column(spec: Field, raw: pd.Series) -> tuple[list, dict[int, str]]:

@@ -16,6 +16,7 @@ import shapely
 from pyproj import CRS
 
 from geo.errors import InvalidParameter
+from geo.importing.cells import stripped_text, written_numbers
 from geo.importing.mapping import Mapping
 from geo.importing.points import Points, read_points
 from geo.importing.report import Problem
@@ -104,8 +105,8 @@ def _csv_geometry(frame: pd.DataFrame, mapping: Mapping) -> tuple[np.ndarray, tu
     if wkt:
         geometry, problems = _wkt_shapes(frame[wkt])
         return geometry, used, problems
-    xs, x_blank = _coordinates(frame[x])
-    ys, y_blank = _coordinates(frame[y])
+    xs, x_blank = written_numbers(frame[x])
+    ys, y_blank = written_numbers(frame[y])
     empty = x_blank & y_blank
     bad = ~empty & ~(np.isfinite(xs) & np.isfinite(ys))
     problems = [Problem(i + 1, None, f"{x}/{y}", f"not a coordinate pair: {frame[x].iat[i]!r}, {frame[y].iat[i]!r}")
@@ -118,38 +119,10 @@ def _csv_geometry(frame: pd.DataFrame, mapping: Mapping) -> tuple[np.ndarray, tu
     return geometry, used, problems
 
 
-def _text(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Cells as stripped text (numpy's variable-width strings, Python's str.strip), and which
-    are blank (missing, or only spaces)."""
-    text = np.strings.strip(np.array(cells.to_numpy(dtype=object, na_value=""), dtype=np.dtypes.StringDType()))
-    return text, cells.isna().to_numpy() | (text == "")
-
-
-def _coordinates(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates as written in files, a decimal comma accepted ('-5,57'): each cell's number
-    (NaN where blank or not a finite number), and which cells are blank."""
-    text, blank = _text(cells)
-    numbers = np.full(len(text), np.nan)
-    written = np.strings.replace(text[~blank], ",", ".")
-    try:
-        numbers[~blank] = written.astype(np.float64)  # what float() makes of each, all at once
-    except ValueError:  # some cell is not a number: each on its own
-        numbers[~blank] = [_number(t) for t in written]
-    numbers[~np.isfinite(numbers)] = np.nan
-    return numbers, blank
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return np.nan
-
-
 def _wkt_shapes(cells: pd.Series) -> tuple[np.ndarray, list[Problem]]:
     """Shapes from WKT cells (None where blank); a cell that is not WKT is a problem of its row."""
-    text, blank = _text(cells)
-    geometry = np.full(len(text), None, dtype=object)
+    _, blank = stripped_text(cells)
+    geometry = np.full(len(cells), None, dtype=object)
     geometry[~blank] = shapely.from_wkt(cells.to_numpy(dtype=object)[~blank], on_invalid="ignore")
     problems = []
     for i in map(int, np.flatnonzero(~blank & shapely.is_missing(geometry))):
