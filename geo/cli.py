@@ -95,7 +95,8 @@ def import_command(
     source: str = typer.Option(None, help="The records' source name (default: the mapping's)."),
     repair: bool = typer.Option(False, "--repair", help="Make invalid geometries valid, and report how."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Write the good rows, report the rest."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; write nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; write nothing (exit status 1 "
+                                 "where the import would be refused)."),
     replace_source: bool = typer.Option(False, "--replace-source",
                                         help="Delete the source's records that are not in the file."),
     report: Path = typer.Option(None, help="Write the full report as JSON to this file."),
@@ -129,8 +130,8 @@ def import_command(
     print_report(result, console)
     if report:
         report.write_text(json.dumps(result.as_dict(), default=str, ensure_ascii=False, indent=2))
-    if result.outcome == "refused":
-        raise typer.Exit(1)
+    if result.outcome == "refused" or (dry_run and result.problems and not skip_invalid):
+        raise typer.Exit(1)  # a dry run fails where the import itself would: usable as a check
 
 
 @app.command("export")

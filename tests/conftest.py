@@ -17,13 +17,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from api.app import create_app
+from geo.cli import app as veta_app
 from geo.cluster import LocalCluster
 from geo.db import sync_engine, with_database
 from geo.migrate import create_database, drop_database, upgrade
 from geo.sample import load_sample
-from geo.settings import PROJECT_ROOT, Settings
+from geo.settings import PROJECT_ROOT, Settings, get_settings
 
 SAMPLE_DATA = PROJECT_ROOT / "sample_data"
 
@@ -105,3 +107,17 @@ def live_server(db_url) -> str:
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture
+def cli(db_url, monkeypatch):
+    """Run `veta …` against the test database; returns (exit code, output)."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+
+    def run(*args):
+        result = CliRunner().invoke(veta_app, [str(a) for a in args])
+        return result.exit_code, result.output
+
+    yield run
+    get_settings.cache_clear()

@@ -128,3 +128,38 @@ def test_the_deposit_geometry_check_still_refuses_an_invalid_footprint(engine):
             "INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, location_precision, "
             "source, source_id, geom) VALUES ('x', 'occurrence', ARRAY['tungsten'], ARRAY['main'], 'exact', "
             "'t-check', 'bowtie', ST_GeomFromText(:wkt, 4326))"), {"wkt": bowtie})
+
+
+UTM_MAPPING = ('layer = "deposits"\n[geometry]\nx = "easting"\ny = "northing"\n[fields]\nsource_id = "ref"\n'
+               'name = "site"\n[constants]\ncommodities = "W"\noccurrence_type = "occurrence"\n'
+               'location_precision = "approximate"\n')
+
+
+def test_a_position_the_crs_cannot_transform_is_one_problem_even_with_repair(cli, engine, tmp_path):
+    """PROJ answers infinity for an easting of 1e20: no shape to repair, one clear line."""
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(UTM_MAPPING)
+    path = tmp_path / "utm.csv"
+    path.write_text("ref,site,easting,northing\nu1,Good,300000,4700000\nu2,Far,1e20,4700000\n")
+    report = import_file(engine, ImportOptions(path, mapping=str(mapping), crs="EPSG:25830", source="t-inf",
+                                               repair=True))
+    assert report.outcome == "refused" and not report.repairs
+    assert [(p.row, p.source_id, p.field) for p in report.problems] == [(2, "u2", "geometry")]
+    assert "not finite" in report.problems[0].reason
+    code, output = cli("import", path, "--mapping", mapping, "--crs", "EPSG:25830", "--source", "t-inf",
+                        "--repair")
+    assert code == 1 and "not finite" in output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM deposits WHERE source = 't-inf'")).scalar_one() == 0
+
+
+def test_a_dry_run_exits_1_where_the_import_would_be_refused(cli, tmp_path):
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(UTM_MAPPING)
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text("ref,site,easting,northing\nd1,Good,300000,4700000\n")
+    bad.write_text("ref,site,easting,northing\nd1,Good,300000,4700000\nd2,,300100,4700000\n")  # no name
+    common = ("--mapping", mapping, "--crs", "EPSG:25830", "--source", "t-dry-exit", "--dry-run")
+    assert cli("import", good, *common)[0] == 0
+    assert cli("import", bad, *common)[0] == 1
+    assert cli("import", bad, *common, "--skip-invalid")[0] == 0  # would write the good row

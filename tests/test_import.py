@@ -16,12 +16,9 @@ from pyproj import Geod, Transformer
 from pyproj.transformer import TransformerGroup
 from shapely.geometry import Point, box
 from sqlalchemy import text
-from typer.testing import CliRunner
 
-from geo.cli import app
 from geo.errors import InvalidParameter
 from geo.importing.pipeline import ImportOptions, import_file
-from geo.settings import get_settings
 
 DATA = Path(__file__).parent / "data"
 MUNICIPALITIES = DATA / "cyl_municipalities_unrepaired.geojson"
@@ -74,20 +71,6 @@ def stored(engine, table: str, source: str) -> dict[str, shapely.Geometry]:
 
 # Every source here starts with 't-'; the records go when the module ends (see conftest.py).
 pytestmark = pytest.mark.usefixtures("remove_test_records")
-
-
-@pytest.fixture
-def cli(db_url, monkeypatch):
-    """Run `veta …` against the test database; returns (exit code, output)."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    get_settings.cache_clear()
-
-    def run(*args: str):
-        result = CliRunner().invoke(app, [str(a) for a in args])
-        return result.exit_code, result.output
-
-    yield run
-    get_settings.cache_clear()
 
 
 def write(path: Path, content: str) -> Path:

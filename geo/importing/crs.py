@@ -121,7 +121,8 @@ def position_problems(geometry: np.ndarray | Points, ids: list[str | None],
     """A row whose geometry lies outside the region: swapped lat/lon when swapping fixes it."""
     west, south, east, north = region
     bounds, present = _bounds(geometry)
-    outside = present & ((bounds[:, 2] < west) | (bounds[:, 0] > east)
+    # Non-finite positions are the geometry check's to report (geometry.py), once.
+    outside = present & np.isfinite(bounds).all(axis=1) & ((bounds[:, 2] < west) | (bounds[:, 0] > east)
                          | (bounds[:, 3] < south) | (bounds[:, 1] > north))
     problems = []
     for i in np.flatnonzero(outside):

@@ -33,6 +33,14 @@ def check_geometries(layer: Layer, geometry: np.ndarray | Points, repair: bool, 
     for i in map(int, present[empty]):
         problems.append(Problem(i + 1, ids[i], "geometry", "empty geometry"))
     check = present[~empty]
+    # Coordinates that are not numbers (PROJ's answer for a position it cannot transform, or
+    # NaN in the file) have no valid shape to repair towards: refused, even with --repair.
+    infinite = check[~np.isfinite(shapely.bounds(out[check])).all(axis=1)]
+    for i in map(int, infinite):
+        problems.append(Problem(i + 1, ids[i], "geometry",
+                                "coordinates are not finite numbers after the transformation to lon/lat: "
+                                "a position the CRS cannot transform, or NaN/infinity in the file (right CRS?)"))
+    check = np.setdiff1d(check, infinite)
     invalid = check[~shapely.is_valid(out[check])]
     for i in map(int, invalid):
         reason = shapely.is_valid_reason(out[i])
