@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyarrow import csv
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -41,13 +42,22 @@ def _arrow_column(layer: Layer, name: str, values: list) -> pa.Array:
     return pa.array(values, _ARROW_TYPES[kind])
 
 
-def _copy(conn: Connection, layer: Layer, rows: ValidRows, progress: Callable[[int], None]) -> None:
-    """The valid rows as CSV written by Arrow (C++) and sent with COPY: the bulk path."""
+def _copy(conn: Connection, layer: Layer, rows: ValidRows, into: str, progress: Callable[[int], None],
+          source: str | None = None) -> int:
+    """The valid rows as CSV written by Arrow (C++) and sent with COPY: the bulk path. Into
+    the staging table as they are, or, given the source, straight into the layer's table: the
+    source as a column and each geometry as 'SRID=4326;' + hex WKB, which PostGIS reads into a
+    geometry(…, 4326) column."""
     names = [*rows.columns, "geom"]
-    table = pa.table([*(_arrow_column(layer, c, rows.values[c]) for c in rows.columns),
-                      rows.geometry], names=names)
+    columns = [*(_arrow_column(layer, c, rows.values[c]) for c in rows.columns), rows.geometry]
+    if source is not None:
+        names.append("source")
+        columns[-1] = pc.binary_join_element_wise(pa.scalar("SRID=4326;", pa.large_string()), rows.geometry,
+                                                  pa.scalar("", pa.large_string()))
+        columns.append(pa.array([source] * len(rows.rows), pa.string()))
+    table = pa.table(columns, names=names)
     cursor = conn.connection.driver_connection.cursor()
-    statement = f"COPY import_staging ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
+    statement = f"COPY {into} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
     with cursor.copy(statement) as copy:
         for start in range(0, table.num_rows, COPY_BATCH):
             chunk = table.slice(start, COPY_BATCH)
@@ -56,6 +66,7 @@ def _copy(conn: Connection, layer: Layer, rows: ValidRows, progress: Callable[[i
             csv.write_csv(chunk, buffer, csv.WriteOptions(include_header=False))
             copy.write(buffer.getvalue())
             progress(chunk.num_rows)
+    return table.num_rows
 
 
 def _staged(columns: list[str]) -> dict[str, str]:
@@ -182,17 +193,23 @@ def record_run(conn: Connection, report: ImportReport, checksum: str, started: d
 def write_rows(conn: Connection, layer: Layer, rows: ValidRows, source: str, replace_source: bool,
                report: ImportReport, stages: Stages) -> None:
     """Stage, upsert and (optionally) delete; the counts go into the report. The caller owns
-    the transaction, so a failure anywhere leaves the database as it was."""
-    _staging(conn, layer, rows.columns)
-    _copy(conn, layer, rows, stages.stage("copying", len(rows.rows)))
+    the transaction, so a failure anywhere leaves the database as it was. A first import of a
+    source has nothing to compare with: its rows are copied straight into the table."""
+    copying = stages.stage("copying", len(rows.rows))
     stored = stages.stage("storing", None)  # the database's own work: indexes, constraints
-    if _holds_records(conn, layer, source):
+    compare = _holds_records(conn, layer, source)
+    if compare:
+        _staging(conn, layer, rows.columns)
+        _copy(conn, layer, rows, "import_staging", copying)
         report.unchanged = _drop_unchanged(conn, layer, rows.columns, source)
         report.updated = _update(conn, layer, rows.columns, source)
     new_rows = len(rows.rows) - report.unchanged - report.updated
     rebuilt = _bulk_insert_worthwhile(conn, layer, new_rows)
     indexes = _drop_secondary_indexes(conn, layer) if rebuilt else []
-    report.inserted = _insert(conn, layer, rows.columns, source)
+    if compare:
+        report.inserted = _insert(conn, layer, rows.columns, source)
+    else:
+        report.inserted = _copy(conn, layer, rows, layer.table.name, copying, source)
     for definition in indexes:
         conn.execute(text(definition))
     if rebuilt:
