@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
@@ -56,6 +57,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tiles = TileCache(settings.tile_cache_mb * 2**20)
     # Level 1: gzip at the default level 6 halves the throughput of big pages (OGC.md).
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
+    if settings.cors_origins:
+        # Other sites' web maps read the collections, tiles and screening from the browser; the
+        # headers they need to see (caching, the CRS of the coordinates, download names) exposed.
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "HEAD", "POST"],
+                           allow_headers=["Content-Type", "Content-Crs", "Accept", "If-None-Match"],
+                           expose_headers=["ETag", "Content-Crs", "Content-Disposition"], max_age=3600)
     errors.install(app)
     ogc_openapi.install(app)
     for router in (deposits.router, areas.router, vocabularies.router, permits.router, grid.router,

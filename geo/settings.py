@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     port: int = 8000
     # Public base URL for links; empty: taken from each request.
     base_url: str = ""
+    # Web pages of these origins may call the API from a browser (CORS); "*": any, as befits an
+    # open read service; an empty list: none (VETA_CORS_ORIGINS='["https://maps.example.org"]').
+    cors_origins: list[str] = ["*"]
 
     default_limit: int = 100
     max_limit: int = 10_000
