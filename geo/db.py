@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from geo.cluster import LocalCluster
 from geo.settings import Settings
+
+if TYPE_CHECKING:
+    import asyncpg
 
 # Applied to every connection the service opens. PostGIS functions are costed so high that
 # bbox queries trigger JIT and parallel workers, which only cost at these sizes; prepared
@@ -54,7 +57,10 @@ def sync_engine(url: str) -> Engine:
 
 
 async def create_pool(url: str, settings: Settings) -> asyncpg.Pool:
-    """The request-serving connection pool."""
+    """The request-serving connection pool (asyncpg imported here: the command line never
+    needs it, and it costs every command ~0.2 s of start-up)."""
+    import asyncpg
+
     return await asyncpg.create_pool(
         libpq_url(url),
         min_size=settings.db_pool_min,
