@@ -141,7 +141,8 @@ def _drop_secondary_indexes(conn: Connection, layer: Layer) -> list[str]:
     """Drop the table's indexes that back no constraint; their definitions, to build again."""
     indexes = conn.execute(text(
         "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-        "WHERE x.indrelid = CAST(:table AS regclass) AND NOT x.indisunique ORDER BY i.relname"),
+        "WHERE x.indrelid = CAST(:table AS regclass) AND NOT x.indisunique "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY i.relname"),
         {"table": layer.table.name}).all()
     for name, _ in indexes:
         conn.execute(text(f'DROP INDEX "{name}"'))
