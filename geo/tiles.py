@@ -153,9 +153,12 @@ def tile_query(layer: TileLayer, tile: morecantile.Tile) -> SqlQuery:
         f"{EXTENT}, {BUFFER}) AS mvt_geom"
     )
     feature_id = ", 'mvt_id'" if layer.integer_ids else ""
+    # OFFSET 0 keeps the row subquery from being flattened into the outer one, which would
+    # evaluate ST_AsMVTGeom twice per row (for the IS NOT NULL test and for the output):
+    # 10–20 % of a z6 deposits tile.
     text = (
         f"SELECT ST_AsMVT(tile, {params(layer.id)}, {EXTENT}, 'mvt_geom'{feature_id}) "
         f"FROM (SELECT {', '.join(columns)} FROM {layer.rows.from_sql(params)} "
-        f"WHERE {geometry} && {search_box}) tile WHERE tile.mvt_geom IS NOT NULL"
+        f"WHERE {geometry} && {search_box} OFFSET 0) tile WHERE tile.mvt_geom IS NOT NULL"
     )
     return SqlQuery(text, tuple(params.values))
