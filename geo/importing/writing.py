@@ -129,8 +129,9 @@ def _insert(conn: Connection, layer: Layer, columns: list[str], source: str) -> 
 def _bulk_insert_worthwhile(conn: Connection, layer: Layer, new_rows: int) -> bool:
     """Whether to drop the table's secondary (GiST, GIN) indexes for the insert and build them
     again after: building costs a few µs a row of the whole table, keeping them up to date
-    row by row several times that for each new row (benchmarks/import). Only for loads at
-    least as large as the table, since the rebuild locks readers out until the commit."""
+    row by row about three times that for each new row (benchmarks/import/table_costs.py).
+    Only for loads at least as large as the table, since the rebuild locks readers out until
+    the commit."""
     if new_rows < BULK_MIN_ROWS:
         return False
     stored = conn.execute(text(f"SELECT count(*) FROM {layer.table.name}")).scalar_one()
