@@ -29,8 +29,10 @@ def secondary_indexes(engine) -> list[tuple[str, str]]:
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'deposits' ORDER BY indexname")).all()
 
 
-def bulk_file(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
-    """BULK_ROWS points over León in EPSG:25830, and their UTM coordinates."""
+@pytest.fixture(scope="module")
+def bulk_file(tmp_path_factory) -> tuple[Path, np.ndarray, np.ndarray]:
+    """BULK_ROWS points over León in EPSG:25830, and their UTM coordinates (written once)."""
+    tmp_path = tmp_path_factory.mktemp("bulk")
     rng = np.random.default_rng(11)
     x, y = rng.uniform(180_000, 360_000, BULK_ROWS), rng.uniform(4_660_000, 4_780_000, BULK_ROWS)
     frame = gpd.GeoDataFrame({
@@ -43,8 +45,8 @@ def bulk_file(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     return path, x, y
 
 
-def test_a_load_larger_than_the_table_rebuilds_its_indexes_and_every_row_lands(engine, tmp_path):
-    path, x, y = bulk_file(tmp_path)
+def test_a_load_larger_than_the_table_rebuilds_its_indexes_and_every_row_lands(engine, bulk_file):
+    path, x, y = bulk_file
     before = secondary_indexes(engine)
     report = import_file(engine, ImportOptions(path, layer="deposits", source="t-bulk"))
     assert report.outcome == "written" and report.inserted == BULK_ROWS, report.problems
@@ -73,10 +75,10 @@ def test_a_load_larger_than_the_table_rebuilds_its_indexes_and_every_row_lands(e
         assert (point.x, point.y) == pytest.approx((lon[i], lat[i]), abs=1e-9)
 
 
-def test_a_load_after_the_table_was_emptied_and_vacuumed_inserts_every_row(engine, tmp_path):
+def test_a_load_after_the_table_was_emptied_and_vacuumed_inserts_every_row(engine, bulk_file):
     """A VACUUM of an emptied table tells the planner it is empty: an INSERT that checked its
     own target row by row then scanned the table once per row (minutes for this file)."""
-    path, _, _ = bulk_file(tmp_path)
+    path, _, _ = bulk_file
     assert import_file(engine, ImportOptions(path, layer="deposits", source="t-vacuumed")).inserted == BULK_ROWS
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM deposits WHERE source = 't-vacuumed'"))

@@ -58,6 +58,8 @@ def main() -> None:
             "probe && (whole polygons)": (PROBE.format(parts="whole_parts", test="p.geom && t.geom"), False),
             "probe ST_Intersects (parts, SP-GiST)": (
                 PROBE.format(parts="protection_zone_parts", test="ST_Intersects(p.geom, t.geom)"), False),
+            "probe ST_Intersects (parts, GiST)": (
+                PROBE.format(parts="protection_zone_parts", test="ST_Intersects(p.geom, t.geom)"), True),
             "probe ST_Intersects (whole polygons)": (
                 PROBE.format(parts="whole_parts", test="ST_Intersects(p.geom, t.geom)"), False),
             "batch zone join (parts)": (ZONE_JOIN.format(parts="protection_zone_parts"), False),

@@ -54,7 +54,7 @@ def _copy(conn: Connection, layer: Layer, rows: ValidRows, into: str, progress: 
         names.append("source")
         columns[-1] = pc.binary_join_element_wise(pa.scalar("SRID=4326;", pa.large_string()), rows.geometry,
                                                   pa.scalar("", pa.large_string()))
-        columns.append(pa.array([source] * len(rows.rows), pa.string()))
+        columns.append(pa.repeat(pa.scalar(source, pa.string()), len(rows.rows)))
     table = pa.table(columns, names=names)
     cursor = conn.connection.driver_connection.cursor()
     statement = f"COPY {into} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
