@@ -8,6 +8,7 @@ from fastapi import Query, Request
 
 from geo import vocabulary as v
 from geo.errors import InvalidParameter
+from geo.limits import checked_id
 from geo.settings import Settings
 
 
@@ -80,9 +81,10 @@ def parse_cursor(value: str | None, parameter: str = "cursor") -> int | None:
     if value is None:
         return None
     try:
-        return int(value)
+        last_id = int(value)
     except ValueError:
         raise InvalidParameter(parameter, f"malformed cursor {value!r}", "the value from a next link") from None
+    return checked_id(last_id, parameter)
 
 
 LimitQuery = Query(None, description="Features per page (default 100, maximum 10,000).")

@@ -19,8 +19,9 @@ import shapely.geometry
 from shapely.errors import ShapelyError
 from shapely.validation import explain_validity
 
-from geo.crs import Crs
+from geo.crs import Crs, check_area_of_use
 from geo.errors import InvalidParameter
+from geo.limits import check_vertices, densify_step
 from geo.sql import Params
 from geo.vocabulary import suggest
 
@@ -379,10 +380,15 @@ class FilterTranslator:
         if "bbox" in node:
             x1, y1, x2, y2 = self._bbox(node["bbox"])
             self._in_range(x1, y1, x2, y2)
+            self._in_area_of_use(x1, y1, x2, y2)
             corners = ", ".join(
                 f"{self.params(float(v))}::double precision" for v in (x1, y1, x2, y2)
             )
-            return self._to_storage(f"ST_MakeEnvelope({corners}, {self.crs.srid})")
+            perimeter = 2 * ((x2 - x1) + (y2 - y1))
+            return self._to_storage(f"ST_MakeEnvelope({corners}, {self.crs.srid})", perimeter)
+        members = node.get("geometries")
+        parts = [g.get("coordinates") for g in members if isinstance(g, dict)] if isinstance(members, list) else []
+        check_vertices(node.get("coordinates", parts), "filter")
         try:
             shape = shapely.geometry.shape(node)
         except (ShapelyError, ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
@@ -399,18 +405,26 @@ class FilterTranslator:
             )
         if not shape.is_empty:
             self._in_range(*shape.bounds)
+            self._in_area_of_use(*shape.bounds)
         geojson = self.params(json.dumps(node))
-        return self._to_storage(f"ST_SetSRID(ST_GeomFromGeoJSON({geojson}::text), {self.crs.srid})")
+        return self._to_storage(f"ST_SetSRID(ST_GeomFromGeoJSON({geojson}::text), {self.crs.srid})",
+                                shape.length)
 
-    def _to_storage(self, sql: str) -> str:
+    def _in_area_of_use(self, x1: float, y1: float, x2: float, y2: float) -> None:
+        """Bounds in filter-crs axis order, checked against the CRS's area of use."""
+        bounds = (y1, x1, y2, x2) if self.crs.northing_first else (x1, y1, x2, y2)
+        check_area_of_use(self.crs, bounds, "filter", "filter-crs")
+
+    def _to_storage(self, sql: str, perimeter: float) -> str:
         """Geometry SQL in filter-crs (and its axis order) turned into EPSG:4326 lon/lat."""
         if self.crs.northing_first:
             sql = f"ST_FlipCoordinates({sql})"
         if self.crs.srid != 4326:
             if not self.crs.geographic:
                 # Straight edges in a projected CRS are curves in lon/lat: densify every 1 km
-                # before transforming so the lon/lat polygon follows the one the user drew.
-                sql = f"ST_Segmentize({sql}, 1000)"
+                # before transforming so the lon/lat polygon follows the one the user drew,
+                # coarser for shapes so large that 1 km would make millions of vertices.
+                sql = f"ST_Segmentize({sql}, {self.params(densify_step(perimeter))}::float8)"
             sql = f"ST_Transform({sql}, 4326)"
         return sql
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 from pyproj import CRS as ProjCRS
+from pyproj import Transformer
 
 from geo.errors import InvalidParameter
+from geo.settings import get_settings
 
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -66,3 +70,50 @@ def parse_crs(text: str | None, parameter: str) -> Crs:
     if crs is None:
         raise InvalidParameter(parameter, f"unsupported CRS {text!r}", [c.uri for c in SUPPORTED])
     return crs
+
+
+# The SRIDs the database's spatial_ref_sys holds, read once when the service starts
+# (remember_postgis_srids); None until then, and in tools that never ask PostGIS to transform.
+_postgis_srids: frozenset[int] | None = None
+
+
+def remember_postgis_srids(srids) -> None:
+    """Record which SRIDs PostGIS can transform to; every served CRS must be one of them."""
+    global _postgis_srids
+    _postgis_srids = frozenset(srids)
+    missing = [c.uri for c in SUPPORTED if c.srid not in _postgis_srids]
+    if missing:
+        raise RuntimeError(f"PostGIS's spatial_ref_sys lacks served CRSs: {', '.join(missing)}")
+
+
+def postgis_knows(srid: int) -> bool:
+    """Whether PostGIS can transform to `srid` (True while its list has not been read)."""
+    return _postgis_srids is None or srid in _postgis_srids
+
+
+@lru_cache
+def _projected_extent(srid: int, margin_deg: float) -> tuple[float, float, float, float]:
+    """x/y bounds (easting, northing) of the CRS's EPSG area of use widened by `margin_deg`."""
+    west, south, east, north = ProjCRS.from_epsg(srid).area_of_use.bounds
+    to_crs = Transformer.from_crs(4326, srid, always_xy=True)
+    widened = (max(west - margin_deg, -180), max(south - margin_deg, -89.9),
+               min(east + margin_deg, 180), min(north + margin_deg, 89.9))
+    bounds = to_crs.transform_bounds(*widened, densify_pts=51)
+    # Pseudo-Mercator has no northing beyond ±85.06°: its own area of use is then the limit.
+    return bounds if np.isfinite(bounds).all() else to_crs.transform_bounds(west, south, east, north)
+
+
+def check_area_of_use(crs: Crs, bounds: tuple[float, float, float, float], parameter: str,
+                      crs_parameter: str) -> None:
+    """Refuse coordinates (x/y bounds, easting first) of a projected CRS far outside the area
+    it is defined for: there the projection fails or means nothing (a 1e8 m box in UTM)."""
+    if crs.geographic:
+        return
+    margin = get_settings().crs_area_margin_deg
+    x_min, y_min, x_max, y_max = _projected_extent(crs.srid, margin)
+    if bounds[0] < x_min or bounds[1] < y_min or bounds[2] > x_max or bounds[3] > y_max:
+        raise InvalidParameter(
+            parameter,
+            f"coordinates outside the area of use of {crs.uri} ({crs_parameter}) widened by {margin:g}°",
+            f"easting {x_min:,.0f} to {x_max:,.0f}, northing {y_min:,.0f} to {y_max:,.0f}",
+        )

@@ -135,7 +135,8 @@ def _bbox_sql(bbox: Bbox, collection: Collection, params: Params) -> str:
                 f"{params(bbox.maxx)}, {params(bbox.maxy)}, {bbox.crs.srid:d})")
     if bbox.crs.srid != 4326:
         # A box in a projected CRS has curved sides in lon/lat: densify it (about 100 points a
-        # side) before transforming so the index test selects what lies inside the box.
+        # side) before transforming so the index test selects what lies inside the box; its
+        # size is bounded by the CRS's area of use (geo.crs.check_area_of_use).
         side = f"{params(max(bbox.maxx - bbox.minx, bbox.maxy - bbox.miny) / 100)}::float8"
         envelope = f"ST_Transform(ST_Segmentize({envelope}, {side}), 4326)"
     return f"ST_Intersects({collection.geometry_sql}, {envelope})"

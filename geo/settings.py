@@ -54,6 +54,23 @@ class Settings(BaseSettings):
     screening_max_area_km2: float = 5_000.0
     screening_max_batch: int = 10_000
 
+    # Hostile input (geo/limits.py, api/guard.py, geo/timed_pool.py). The most vertices one
+    # geometry of a request may have (BBOX, filter literals, sites, plans).
+    geometry_max_vertices: int = 10_000
+    # Coordinates must lie within their CRS's area of use (EPSG) widened by this many degrees.
+    crs_area_margin_deg: float = 5.0
+    # The longest URL (path and query) and request body accepted; longer: 414, larger: 413.
+    max_url_bytes: int = 65_536
+    max_body_mb: float = 16.0
+    # Statement timeout by kind of request (seconds; answered 503 with Retry-After), the
+    # Retry-After advised, and how long to wait for the database before answering 503.
+    statement_timeout_read_s: float = 15.0
+    statement_timeout_screening_s: float = 30.0
+    statement_timeout_batch_s: float = 300.0
+    statement_timeout_export_s: float = 600.0
+    retry_after_s: int = 10
+    db_connect_timeout_s: float = 1.0
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -19,8 +19,9 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from geo.crs import CRS84, Crs, parse_crs
+from geo.crs import CRS84, Crs, check_area_of_use, parse_crs
 from geo.errors import InvalidParameter
+from geo.limits import check_vertices, checked_id
 
 GEOD = Geod(ellps="WGS84")
 SITE_TYPES = ("Point", "Polygon", "MultiPolygon")
@@ -132,6 +133,7 @@ def _reference(body: dict) -> Site:
     ident = body[kind]
     if isinstance(ident, bool) or not isinstance(ident, int) or ident < 1:
         raise InvalidParameter(kind, f"expected a {kind} id, got {ident!r}", "a positive integer id")
+    checked_id(ident, kind)
     return Site(reference=(kind, ident), buffer_m=_buffer(body, ""), **_depth(body, ""))
 
 
@@ -166,14 +168,17 @@ def _geometry_site(geometry: dict, options: dict, path: str, crs: Crs | None, ma
     buffer_m = _buffer(merged, buffer_path)
     depth = _depth(merged, options_path if set(DEPTH_MEMBERS) & set(options) else path)
     where = f"{path}coordinates"
+    check_vertices(geometry.get("coordinates"), where)
     raw = _coordinates(kind, geometry.get("coordinates"), where)
     if crs.northing_first:
         raw = _flip(kind, raw)
     if crs.geographic:
         _check_lonlat(kind, raw, where)
     source = shape({"type": kind, "coordinates": raw})
+    check_area_of_use(crs, source.bounds, where, "crs")
     _check_valid(source, where, crs)
     lonlat = _to_lonlat(source, crs, where)
+    _check_antimeridian(lonlat, where)
     _check_area(lonlat, buffer_m, max_area_km2, where, f"{buffer_path}buffer_m")
     return Site(wkb=shapely.to_wkb(lonlat), buffer_m=buffer_m, **depth)
 
@@ -300,6 +305,24 @@ def _to_lonlat(geometry: BaseGeometry, crs: Crs, where: str) -> BaseGeometry:
         raise InvalidParameter(where, f"invalid geometry in longitude/latitude: {explain_validity(lonlat)}",
                                "a simple polygon whose rings neither cross themselves nor each other")
     return lonlat
+
+
+def _check_antimeridian(lonlat: BaseGeometry, where: str) -> None:
+    """Refuse a site with an edge spanning more than 180° of longitude: it crosses the
+    antimeridian, and read as planar lon/lat it would be a strip around the whole Earth.
+    Refused rather than split: Veta's data lies in Spain, so such a site is a mistake."""
+    for ring in _rings_of(lonlat):
+        lons = shapely.get_coordinates(ring)[:, 0]
+        if len(lons) > 1 and (np.abs(np.diff(lons)) > 180).any():
+            raise InvalidParameter(where, "the site crosses the antimeridian (180° longitude)",
+                                   "a site on one side of 180°; split one that crosses it into two")
+
+
+def _rings_of(geometry: BaseGeometry):
+    for polygon in getattr(geometry, "geoms", [geometry]):
+        if polygon.geom_type == "Polygon":
+            yield polygon.exterior
+            yield from polygon.interiors
 
 
 def _check_area(lonlat: BaseGeometry, buffer_m: float | None, max_area_km2: float,

@@ -10,7 +10,7 @@ from fastapi import Path, Query, Request
 
 from api.params import parse_bbox
 from geo.collections import Collection, Property, get_collection
-from geo.crs import CRS84, Crs, parse_crs
+from geo.crs import CRS84, Crs, check_area_of_use, parse_crs
 from geo.errors import InvalidParameter
 from geo.items import Bbox, CqlFilter, Cursor, ItemsQuery, SortKey
 from geo.settings import Settings
@@ -44,6 +44,7 @@ def _bbox(text: str | None, crs: Crs) -> Bbox | None:
     if crs.geographic and not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise InvalidParameter("bbox", "longitude must be within ±180 and latitude within ±90",
                                "minLat,minLon,maxLat,maxLon" if crs.northing_first else "minLon,minLat,maxLon,maxLat")
+    check_area_of_use(crs, (minx, miny, maxx, maxy), "bbox", "bbox-crs")
     return Bbox(minx, miny, maxx, maxy, crs)
 
 
@@ -118,7 +119,8 @@ def _typed(text: str, type_: str, format_: str | None = None) -> bool:
     """Whether the text is a value of this JSON Schema type (and format)."""
     try:
         if type_ == "integer":
-            int(text)
+            # Compared as bigint: a longer one would fail in the database, not here.
+            return -2**63 <= int(text) < 2**63
         elif type_ == "number":
             return math.isfinite(float(text))
         elif type_ == "boolean":

@@ -21,6 +21,7 @@ from geo import vocabulary as v
 from geo.areas import resolve_area
 from geo.deposits import DepositSearch, count_query, one_query, page_query
 from geo.errors import NotFound
+from geo.limits import path_id
 from geo.settings import Settings
 
 router = APIRouter(tags=["deposits"])
@@ -72,7 +73,7 @@ async def list_deposits(request: Request, search: DepositSearch = Depends(deposi
 @router.get("/deposits/{deposit_id}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
 async def get_deposit(request: Request, deposit_id: int):
     """One deposit as a GeoJSON Feature with all its attributes."""
-    query = one_query(deposit_id)
+    query = one_query(path_id(deposit_id, "deposit with id"))
     async with request.app.state.pool.acquire() as conn:
         feature = await conn.fetchval(query.text, *query.values)
     if feature is None:

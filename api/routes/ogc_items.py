@@ -26,6 +26,7 @@ from geo.collections import get_collection
 from geo.crs import parse_crs
 from geo.errors import NotFound
 from geo.items import ItemsQuery, item_query, page_query, records_query, selected_properties
+from geo.limits import path_id
 
 router = APIRouter(tags=["OGC API – Features"])
 
@@ -77,6 +78,8 @@ async def collection_item(
     target = parse_crs(crs, "crs")
     if collection.id_type == "integer" and not feature_id.isdigit():
         raise NotFound(f"no feature {feature_id!r} in {collection.id}: its ids are integers")
+    if collection.id_type == "integer":
+        path_id(int(feature_id), f"feature in {collection.id} with id")
     query = item_query(collection, feature_id, target)
     async with request.app.state.pool.acquire() as conn:
         feature = await conn.fetchval(query.text, *query.values)

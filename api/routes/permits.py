@@ -19,6 +19,7 @@ from geo import vocabulary as v
 from geo.areas import resolve_area
 from geo.errors import InvalidParameter, NotFound
 from geo.grid_cells import check_cap
+from geo.limits import path_id
 from geo.permit_rules import validate_right
 from geo.permits import (
     CONFLICT_REASONS,
@@ -97,7 +98,7 @@ async def _fetch_one(request: Request, query) -> str | None:
 
 
 async def _permit_or_404(request: Request, permit_id: int) -> dict:
-    found = await _fetch_one(request, summary_query(permit_id))
+    found = await _fetch_one(request, summary_query(path_id(permit_id, "right with id")))
     if found is None:
         raise NotFound(f"no right with id {permit_id}")
     return orjson.loads(found)
@@ -106,7 +107,7 @@ async def _permit_or_404(request: Request, permit_id: int) -> dict:
 @router.get("/permits/{permit_id}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
 async def get_permit(request: Request, permit_id: int):
     """One right as a GeoJSON Feature with all its attributes."""
-    feature = await _fetch_one(request, one_query(permit_id))
+    feature = await _fetch_one(request, one_query(path_id(permit_id, "right with id")))
     if feature is None:
         raise NotFound(f"no right with id {permit_id}")
     return Response(feature, media_type=GEOJSON)

@@ -1,0 +1,181 @@
+"""Hostile input: each finding of the probe (issue 18) reproduced, with its neighbours.
+
+Every answer must be a fast 4xx problem+json naming the parameter (or the right answer),
+never a 500 or a driver's message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from pyproj import CRS, Transformer
+
+from geo.settings import get_settings
+
+PROBLEM = "application/problem+json"
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
+
+
+def refused(response, status: int, parameter: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    if parameter:
+        assert [p["name"] for p in body["invalid_params"]] == [parameter], body
+    return body
+
+
+# -- finding 1: a huge projected BBOX in a filter -------------------------------------------
+
+
+@pytest.mark.parametrize("extent", [1e9, 4e9, 1e12])
+def test_a_giant_projected_bbox_in_a_filter_is_refused_before_any_sql(client, extent):
+    started = time.monotonic()
+    response = client.get("/collections/deposits/items", params={
+        "filter": f"S_INTERSECTS(geometry,BBOX({-extent},{-extent},{extent},{extent}))",
+        "filter-crs": EPSG.format(3857)})
+    body = refused(response, 400, "filter")
+    assert "area of use" in body["detail"] and "filter-crs" in body["detail"]
+    assert time.monotonic() - started < 1
+
+
+def test_a_whole_world_mercator_bbox_in_a_filter_is_answered(client):
+    # The largest box the CRS's area of use allows: densified coarsely, not at 1 km.
+    response = client.get("/collections/deposits/items", params={
+        "filter": "S_INTERSECTS(geometry,BBOX(-20037508,-20037508,20037508,20037508))",
+        "filter-crs": EPSG.format(3857), "limit": 1})
+    assert response.status_code == 200, response.text
+    assert response.json()["numberMatched"] > 0
+
+
+@pytest.mark.parametrize("lang", ["cql2-text", "cql2-json"])
+def test_a_filter_polygon_with_too_many_vertices_is_refused(client, monkeypatch, lang):
+    # A 64 KB URL holds about 4,000 vertices: the limit is lowered to show it is checked.
+    monkeypatch.setattr(get_settings(), "geometry_max_vertices", 100)
+    ring = [[-6.0 + i * 1e-5, 42.0] for i in range(101)] + [[-6.0, 42.5], [-6.0, 42.0]]
+    if lang == "cql2-text":
+        text = "S_INTERSECTS(geometry,POLYGON((" + ",".join(f"{x} {y}" for x, y in ring) + ")))"
+    else:
+        text = json.dumps({"op": "s_intersects", "args": [{"property": "geometry"},
+                                                          {"type": "Polygon", "coordinates": [ring]}]})
+    body = refused(client.get("/collections/deposits/items", params={"filter": text, "filter-lang": lang}),
+                   400, "filter")
+    assert "100 vertices" in body["detail"]
+    monkeypatch.setattr(get_settings(), "geometry_max_vertices", 103)
+    assert client.get("/collections/deposits/items", params={"filter": text, "filter-lang": lang}).status_code == 200
+
+
+# -- finding 2: a bbox outside the projection's domain -------------------------------------
+
+
+def test_a_bbox_far_outside_its_projected_crs_is_refused_naming_bbox(client):
+    body = refused(client.get("/collections/deposits/items", params={
+        "bbox": "0,0,1e8,1e8", "bbox-crs": EPSG.format(25830)}), 400, "bbox")
+    assert "bbox-crs" in body["detail"]
+
+
+def test_the_same_box_in_a_filter_is_refused_naming_filter(client):
+    refused(client.get("/collections/deposits/items", params={
+        "filter": "S_INTERSECTS(geometry,BBOX(0,0,1e8,1e8))", "filter-crs": EPSG.format(25830)}), 400, "filter")
+
+
+def test_a_bbox_of_leon_in_utm_30_still_selects_what_a_lonlat_bbox_does(client):
+    # León's west reaches 7.1°W, a degree beyond zone 30's area of use: within the margin.
+    to_utm = Transformer.from_crs(4326, 25830, always_xy=True)
+    lonlat = (-7.1, 42.0, -4.7, 43.3)
+    xs, ys = to_utm.transform([lonlat[0], lonlat[2]], [lonlat[1], lonlat[3]])
+    utm = client.get("/collections/deposits/items", params={
+        "bbox": f"{min(xs)},{min(ys)},{max(xs)},{max(ys)}", "bbox-crs": EPSG.format(25830), "limit": 1})
+    assert utm.status_code == 200, utm.text
+    assert utm.json()["numberMatched"] > 0
+
+
+def test_a_site_far_outside_its_projected_crs_is_refused(client):
+    body = refused(client.post("/screening", json={"type": "Point", "coordinates": [1e8, 1e8], "buffer_m": 10},
+                               headers={"Content-Crs": f"<{EPSG.format(25830)}>"}), 400, "coordinates")
+    assert "area of use" in body["detail"]
+
+
+# -- finding 5: sites across the antimeridian ----------------------------------------------
+
+
+def test_a_site_across_the_antimeridian_is_refused_not_screened_as_a_strip(client):
+    site = {"type": "Polygon", "coordinates": [[[179.99, 0], [-179.99, 0], [-179.99, 0.01], [179.99, 0.01], [179.99, 0]]]}
+    body = refused(client.post("/screening", json=site), 400, "coordinates")
+    assert "antimeridian" in body["detail"]
+
+
+def test_a_site_touching_the_antimeridian_from_one_side_is_screened(client):
+    site = {"type": "Polygon", "coordinates": [[[179.9, 0], [180, 0], [180, 0.1], [179.9, 0.1], [179.9, 0]]]}
+    response = client.post("/screening", json=site)
+    assert response.status_code == 200, response.text
+    assert response.json()["verdict"] == "free"
+
+
+def test_a_batch_site_across_the_antimeridian_is_refused_naming_the_feature(client):
+    crossing = {"type": "Polygon", "coordinates": [[[179.99, 0], [-179.99, 0], [-179.99, 0.01], [179.99, 0.01], [179.99, 0]]]}
+    batch = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-6.77, 42.47]}, "properties": {}},
+        {"type": "Feature", "geometry": crossing, "properties": {}}]}
+    refused(client.post("/screening/batch", json=batch), 400, "features[1].geometry.coordinates")
+
+
+# -- finding 6: ids beyond the integer range -----------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/deposits/2147483648", "/permits/2147483648", "/permits/99999999999/history",
+                                  "/permits/2147483648/conflicts", "/collections/deposits/items/2147483648"])
+def test_a_path_id_beyond_the_id_range_is_not_found(client, path):
+    refused(client.get(path), 404, "")
+
+
+def test_the_largest_id_is_simply_not_found(client):
+    refused(client.get("/deposits/2147483647"), 404, "")
+
+
+@pytest.mark.parametrize("path", ["/deposits", "/permits"])
+def test_a_cursor_beyond_the_id_range_is_refused_naming_cursor(client, path):
+    refused(client.get(path, params={"cursor": "99999999999"}), 400, "cursor")
+
+
+@pytest.mark.parametrize("kind", ["deposit", "permit"])
+def test_a_reference_beyond_the_id_range_is_refused_naming_it(client, kind):
+    refused(client.post("/screening", json={kind: 2147483648}), 400, kind)
+
+
+def test_a_property_filter_beyond_bigint_is_refused_naming_the_property(client):
+    refused(client.get("/collections/deposit_screening/items", params={"nearest_zone_id": str(2**63)}),
+            400, "nearest_zone_id")
+
+
+# -- geometry limits on sites --------------------------------------------------------------
+
+
+def test_a_site_with_too_many_vertices_is_refused_before_it_is_parsed(client):
+    n = 10_001
+    ring = [[-6.0 + 0.1 * i / n, 42.0] for i in range(n)] + [[-5.9, 42.1], [-6.0, 42.0]]
+    body = refused(client.post("/screening", json={"type": "Polygon", "coordinates": [ring]}), 400, "coordinates")
+    assert "10,000 vertices" in body["detail"]
+
+
+def test_a_site_at_the_vertex_limit_is_screened(client):
+    n = 9_990
+    ring = [[-6.0 + 0.01 * i / n, 42.0] for i in range(n)] + [[-5.99, 42.01], [-6.0, 42.0]]
+    response = client.post("/screening", json={"type": "Polygon", "coordinates": [ring]})
+    assert response.status_code == 200, response.text
+
+
+def test_the_projected_area_of_use_is_the_epsg_one_widened_by_the_margin():
+    from geo.crs import _projected_extent
+
+    west, south, east, north = CRS.from_epsg(25830).area_of_use.bounds
+    x_min, y_min, x_max, y_max = _projected_extent(25830, 5.0)
+    to_utm = Transformer.from_crs(4326, 25830, always_xy=True)
+    # Its corners (and the margin beyond them, on the equator side) lie inside the extent.
+    for lon, lat in ((west - 4.9, south - 4.9), (east + 4.9, south - 4.9), (west, north), (east, north)):
+        x, y = to_utm.transform(lon, lat)
+        assert x_min <= x <= x_max and y_min <= y <= y_max
+    x, _ = to_utm.transform(west - 6, south)
+    assert x < x_min
