@@ -10,6 +10,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.guard import Guard
 from api.ogc import openapi as ogc_openapi
 from api.params import reject_unknown_query_parameters
 from api.routes import (
@@ -26,6 +27,7 @@ from api.routes import (
 )
 from api.routes import map as web_map
 from geo.counts import CountCache
+from geo.crs import remember_postgis_srids
 from geo.db import create_pool, database_url
 from geo.settings import Settings, get_settings
 from geo.tile_cache import TileCache
@@ -38,6 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.pool = await create_pool(database_url(settings), settings)
+        async with app.state.pool.acquire() as conn:
+            remember_postgis_srids(r[0] for r in await conn.fetch("SELECT srid FROM spatial_ref_sys"))
         try:
             yield
         finally:
@@ -63,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "HEAD", "POST"],
                            allow_headers=["Content-Type", "Content-Crs", "Accept", "If-None-Match"],
                            expose_headers=["ETag", "Content-Crs", "Content-Disposition"], max_age=3600)
+    # Outermost but for the error handlers: URL, body and NUL checks before anything else.
+    app.add_middleware(Guard, settings=settings)
     errors.install(app)
     ogc_openapi.install(app)
     for router in (deposits.router, areas.router, vocabularies.router, permits.router, grid.router,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 import asyncpg
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from geo.errors import VetaError
+from geo.timed_pool import DatabaseBusy, DatabaseUnavailable
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://veta.example/problems/"
@@ -24,7 +26,18 @@ def problem(status: int, title: str, detail: str, slug: str, instance: str, **ex
 
 
 async def _veta_error(request: Request, exc: VetaError) -> JSONResponse:
-    return problem(exc.status, exc.title, exc.detail, exc.slug, str(request.url), **exc.extensions())
+    response = problem(exc.status, exc.title, exc.detail, exc.slug, str(request.url), **exc.extensions())
+    if exc.status == 503:
+        response.headers["Retry-After"] = str(request.app.state.settings.retry_after_s)
+    return response
+
+
+async def _export_database_error(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+    # Exports read through psycopg in a worker thread, outside geo.timed_pool: the same answers.
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return await _veta_error(request, DatabaseBusy("the export took longer than its "
+                                                       f"{request.app.state.settings.statement_timeout_export_s:g} s limit"))
+    return await _veta_error(request, DatabaseUnavailable(f"the database cannot be reached ({exc})"))
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -66,4 +79,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(asyncpg.exceptions.DataError, _data_error)
+    app.add_exception_handler(psycopg.OperationalError, _export_database_error)
     app.add_exception_handler(Exception, _unexpected)

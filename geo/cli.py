@@ -79,9 +79,11 @@ def serve(
     """Serve the HTTP API."""
     import uvicorn
 
+    from api.server import ProblemHttpToolsProtocol
+
     settings = get_settings()
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, proxy_headers=True)
+                port=port or settings.port, proxy_headers=True, http=ProblemHttpToolsProtocol)
 
 
 @app.command("import")

@@ -12,7 +12,7 @@ from geo.cluster import LocalCluster
 from geo.settings import Settings
 
 if TYPE_CHECKING:
-    import asyncpg
+    from geo.timed_pool import TimedPool
 
 # Applied to every connection the service opens. PostGIS functions are costed so high that
 # bbox queries trigger JIT and parallel workers, which only cost at these sizes; prepared
@@ -56,14 +56,18 @@ def sync_engine(url: str) -> Engine:
     return create_engine(sqlalchemy_url(url), future=True)
 
 
-async def create_pool(url: str, settings: Settings) -> asyncpg.Pool:
-    """The request-serving connection pool (asyncpg imported here: the command line never
-    needs it, and it costs every command ~0.2 s of start-up)."""
+async def create_pool(url: str, settings: Settings) -> TimedPool:
+    """The request-serving connection pool, with per-kind statement timeouts (asyncpg imported
+    here: the command line never needs it, and it costs every command ~0.2 s of start-up)."""
     import asyncpg
 
-    return await asyncpg.create_pool(
+    from geo.timed_pool import TimedPool, pool_settings
+
+    pool = await asyncpg.create_pool(
         libpq_url(url),
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
-        server_settings=SESSION_SETTINGS,
+        server_settings={**SESSION_SETTINGS, **pool_settings(settings)},
+        timeout=settings.db_connect_timeout_s,
     )
+    return TimedPool(pool, settings)

@@ -16,9 +16,11 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geo.cql2 import Queryable, cql2_where
+from geo.crs import postgis_knows
 from geo.db import SESSION_SETTINGS, libpq_url
 from geo.errors import InvalidParameter
 from geo.importing.layers import LAYERS, SHAPEFILE_NAMES, Layer
+from geo.spreadsheet import safe_column
 from geo.sql import Params, SqlQuery
 
 
@@ -78,6 +80,10 @@ def parse_export_crs(text: str | None, parameter: str = "crs") -> CRS:
         crs = None
     if crs is None or crs.to_epsg() is None:
         raise InvalidParameter(parameter, f"unknown CRS {text!r}", "an EPSG code such as EPSG:25830")
+    if not postgis_knows(crs.to_epsg()):
+        raise InvalidParameter(parameter, f"EPSG:{crs.to_epsg()} ({crs.name}) is not in PostGIS's "
+                               "spatial_ref_sys, so the database cannot transform to it",
+                               "an EPSG code PostGIS knows, such as EPSG:25830")
     return crs
 
 
@@ -120,11 +126,14 @@ def plan_export(layer_name: str, format_name: str, crs: str | None = None, filte
     return ExportPlan(layer, fmt, target, SqlQuery(text, tuple(params.values)), tuple(columns))
 
 
-def _batches(url: str, plan: ExportPlan, progress: Callable[[int], None]) -> Iterator[list[tuple]]:
+def _batches(url: str, plan: ExportPlan, progress: Callable[[int], None],
+             statement_timeout_s: float | None) -> Iterator[list[tuple]]:
     """The rows, BATCH_ROWS at a time, from a server-side cursor (never all in memory)."""
     with psycopg.connect(libpq_url(url)) as conn:
         for name, value in SESSION_SETTINGS.items():
             conn.execute(f"SET {name} = '{value}'")
+        if statement_timeout_s is not None:
+            conn.execute(f"SET statement_timeout = {int(statement_timeout_s * 1000):d}")
         with psycopg.RawServerCursor(conn, "veta_export") as cursor:
             cursor.itersize = BATCH_ROWS
             cursor.execute(plan.query.text, plan.query.values)
@@ -137,12 +146,14 @@ def _schema(plan: ExportPlan) -> pa.Schema:
     return pa.schema([pa.field(n, t) for n, t in plan.columns] + [pa.field("geometry", pa.binary())])
 
 
-def _record_batches(url: str, plan: ExportPlan, progress: Callable[[int], None]) -> Iterator[pa.RecordBatch]:
+def _record_batches(url: str, plan: ExportPlan, progress: Callable[[int], None],
+                    statement_timeout_s: float | None) -> Iterator[pa.RecordBatch]:
     schema = _schema(plan)
-    for rows in _batches(url, plan, progress):
+    cell = safe_column if plan.format.driver == "CSV" else (lambda column: column)
+    for rows in _batches(url, plan, progress, statement_timeout_s):
         columns = list(zip(*rows, strict=True))
         yield pa.RecordBatch.from_arrays(
-            [pa.array(values, type=field.type) for values, field in zip(columns, schema, strict=True)],
+            [cell(pa.array(values, type=field.type)) for values, field in zip(columns, schema, strict=True)],
             schema=schema)
 
 
@@ -154,10 +165,11 @@ def _geoparquet_metadata(plan: ExportPlan) -> dict[bytes, bytes]:
     return {b"geo": json.dumps(geo).encode()}
 
 
-def write_export(url: str, plan: ExportPlan, path: Path,
-                 progress: Callable[[int], None] = lambda n: None) -> None:
-    """Stream the plan's rows into the file at path (replacing it)."""
-    batches = _record_batches(url, plan, progress)
+def write_export(url: str, plan: ExportPlan, path: Path, progress: Callable[[int], None] = lambda n: None,
+                 statement_timeout_s: float | None = None) -> None:
+    """Stream the plan's rows into the file at path (replacing it); a statement running longer
+    than statement_timeout_s is cancelled (psycopg.errors.QueryCanceled)."""
+    batches = _record_batches(url, plan, progress, statement_timeout_s)
     schema = _schema(plan)
     if plan.format.driver is None:
         with pq.ParquetWriter(path, schema.with_metadata(_geoparquet_metadata(plan))) as writer:

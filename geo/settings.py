@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # Coordinates must lie within their CRS's area of use (EPSG) widened by this many degrees.
     crs_area_margin_deg: float = 5.0
     # The longest URL (path and query) and request body accepted; longer: 414, larger: 413.
-    max_url_bytes: int = 65_536
+    max_url_bytes: int = 32_768
     max_body_mb: float = 16.0
     # Statement timeout by kind of request (seconds; answered 503 with Retry-After), the
     # Retry-After advised, and how long to wait for the database before answering 503.

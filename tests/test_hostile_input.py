@@ -6,13 +6,24 @@ never a 500 or a driver's message.
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import http.client
+import io
 import json
+import socket
+import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
+import pyarrow as pa
 import pytest
+from fastapi.testclient import TestClient
 from pyproj import CRS, Transformer
 
-from geo.settings import get_settings
+from api.app import create_app
+from geo.settings import Settings, get_settings
 
 PROBLEM = "application/problem+json"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -179,3 +190,189 @@ def test_the_projected_area_of_use_is_the_epsg_one_widened_by_the_margin():
         assert x_min <= x <= x_max and y_min <= y <= y_max
     x, _ = to_utm.transform(west - 6, south)
     assert x < x_min
+
+
+# -- findings 3, 4 and 8: exports, NUL bytes, URL length, CSV --------------------------------
+
+
+@pytest.mark.parametrize("crs", ["EPSG:9707", "EPSG:4326+5773"])
+def test_an_export_crs_postgis_lacks_is_refused_naming_crs(client, crs):
+    body = refused(client.get("/downloads/deposits", params={"format": "csv", "crs": crs}), 400, "crs")
+    assert "spatial_ref_sys" in body["detail"]
+
+
+@pytest.mark.parametrize(("target", "parameter"), [
+    ("/downloads/deposits?format=csv&filter=name%20%3D%20%27a%00b%27", "filter"),
+    ("/collections/deposits/items?filter=name%00", "filter"),
+    ("/deposits?area=le%00on", "area"),
+])
+def test_a_nul_in_a_query_parameter_is_refused_naming_it(client, target, parameter):
+    refused(client.get(target), 400, parameter)
+
+
+def test_a_url_over_the_limit_is_refused_414_by_the_live_server(live_server):
+    # Beyond 64 KB the HTTP parser itself would answer a text/plain 400: the guard must speak first.
+    for size in (40_000, 70_000, 200_000):
+        status, headers, body = raw_get(live_server, "/deposits?area=" + "a" * size)
+        assert status == 414, body[:200]
+        assert headers["content-type"].startswith(PROBLEM)
+        assert json.loads(body)["invalid_params"][0]["name"] == "url"
+
+
+def test_a_url_just_under_the_limit_is_read(live_server):
+    status, _, body = raw_get(live_server, "/deposits?area=" + "a" * 32_000)
+    assert status == 400 and json.loads(body)["invalid_params"][0]["name"] == "area"
+
+
+def raw_get(base: str, target: str) -> tuple[int, dict, bytes]:
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.putrequest("GET", target, skip_accept_encoding=True)
+    connection.endheaders()
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+
+
+def test_a_body_announced_over_the_limit_is_refused_413_unread(live_server):
+    host, port = live_server.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"POST /screening HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 62914560\r\n\r\n" + b"[" * 1000)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+        answer = answer.decode()
+    assert answer.startswith("HTTP/1.1 413"), answer
+    assert PROBLEM in answer and '"name":"body"' in answer
+    assert time.monotonic() - started < 1
+
+
+def test_a_chunked_body_growing_over_the_limit_is_refused_413(live_server):
+    def chunks():
+        for _ in range(20):
+            yield b" " * 2**20
+
+    response = httpx.post(live_server + "/screening", content=chunks(), headers={"Content-Type": "application/json"})
+    refused(response, 413, "body")
+
+
+def test_a_body_under_the_limit_is_read(client):
+    site = {"type": "Point", "coordinates": [-6.7708, 42.4694], "buffer_m": 10, "padding": "x" * 2**20}
+    refused(client.post("/screening", json=site), 400, "padding")
+
+
+def test_csv_cells_that_would_be_formulas_are_quoted_for_spreadsheets(client):
+    batch = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": name, "geometry": {"type": "Point", "coordinates": [-6.77, 42.47]},
+         "properties": {"name": name}} for name in ("=HYPERLINK(\"x\")", "+1", "-1", "@SUM(A1)", "Calamocos")]}
+    response = client.post("/screening/batch", params={"f": "csv"}, json=batch)
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["name"] for r in rows] == ["'=HYPERLINK(\"x\")", "'+1", "'-1", "'@SUM(A1)", "Calamocos"]
+
+
+def test_the_spreadsheet_rule_keeps_numbers_and_quotes_text_columns():
+    from geo.spreadsheet import safe_column, safe_row
+
+    assert safe_row(["=1", -1.5, None, "a-b"]) == ["'=1", -1.5, None, "a-b"]
+    assert safe_column(pa.array(["-x", None, "y"])).to_pylist() == ["'-x", None, "y"]
+    assert safe_column(pa.array([-1, 2])).to_pylist() == [-1, 2]
+
+
+# -- statement timeouts and an unreachable database ----------------------------------------
+
+
+class Proxy:
+    """A TCP relay to the test database that can be cut (every connection dropped, new ones
+    refused at once) and restored, as a database restart or a network fault looks to Veta."""
+
+    def __init__(self, host: str, port: int):
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self.listener.accept()
+            if not self.up:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.up = False
+        for s in self.sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        self.sockets = []
+
+    def restore(self) -> None:
+        self.up = True
+
+
+@pytest.fixture(scope="module")
+def proxied(db_url):
+    parts = urlsplit(db_url)
+    proxy = Proxy(parts.hostname, parts.port)
+    url = urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}")))
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        yield proxy, client
+    proxy.restore()
+
+
+def test_an_unreachable_database_is_503_with_retry_after_within_a_second_and_recovers(proxied):
+    proxy, client = proxied
+    assert client.get("/deposits/1").status_code in (200, 404)
+    proxy.cut()
+    try:
+        for _ in range(3):  # the broken pooled connection, then fresh attempts refused
+            started = time.monotonic()
+            response = client.get("/deposits", params={"limit": 1})
+            assert time.monotonic() - started < 1.5
+            body = refused(response, 503, "")
+            assert body["type"].endswith("database-unavailable")
+            assert response.headers["Retry-After"] == "10"
+    finally:
+        proxy.restore()
+    assert client.get("/deposits", params={"limit": 1}).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def impatient(settings):
+    """An app whose batch requests may run one millisecond: every batch query is cancelled."""
+    with TestClient(create_app(settings.model_copy(update={"statement_timeout_batch_s": 0.001}))) as client:
+        yield client
+
+
+def test_a_statement_past_its_kinds_timeout_is_503_with_retry_after(impatient):
+    response = impatient.get("/screening/deposits", params={"area": "leon", "f": "csv"})
+    body = refused(response, 503, "")
+    assert body["type"].endswith("statement-timeout") and "0.001 s" in body["detail"]
+    assert response.headers["Retry-After"] == "10"
+
+
+def test_other_kinds_keep_their_own_timeout_on_the_same_pool(impatient):
+    for _ in range(3):  # connections returned by the cancelled batch are reset to the default
+        assert impatient.get("/screening/deposits", params={"area": "leon"}).status_code == 503
+        assert impatient.get("/deposits", params={"area": "leon", "limit": 5}).status_code == 200
+        assert impatient.post("/screening", json={"deposit": 1}).status_code in (200, 404)

@@ -19,6 +19,7 @@ from api.ogc.documents import link
 from api.ogc.negotiation import GEOJSON, HTML
 from geo.counts import UNCACHED, CountCache
 from geo.items import Cursor, ItemsQuery, count_query, selected_properties
+from geo.spreadsheet import safe_cell
 from geo.sql import SqlQuery
 
 
@@ -100,7 +101,7 @@ def csv_body(query: ItemsQuery, page: Page) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*_columns(query), "wkt"])
     for row in page.rows:
-        writer.writerow([_text(v) for v in list(row)[1:]])
+        writer.writerow([_text(safe_cell(v)) for v in list(row)[1:]])
     return out.getvalue().encode()
 
 

@@ -41,7 +41,9 @@ async def download(
     (folder / "data").mkdir()
     path = folder / "data" / f"{layer}{plan.format.suffix}"
     try:
-        await run_in_threadpool(write_export, database_url(request.app.state.settings), plan, path)
+        settings = request.app.state.settings
+        await run_in_threadpool(write_export, database_url(settings), plan, path,
+                                statement_timeout_s=settings.statement_timeout_export_s)
         media_type, filename = plan.format.media_type, path.name
         if format == "shp":  # a Shapefile is several files: sent as one zip
             path = Path(shutil.make_archive(str(folder / layer), "zip", folder / "data"))

@@ -32,6 +32,7 @@ from geo.screening import (
 from geo.screening_batch import COLUMNS, batch_query, deposits_source, posted_sites_source
 from geo.settings import Settings
 from geo.sites import SITE_FORMS, parse_site, parse_sites
+from geo.spreadsheet import safe_row
 from geo.sql import Params, SqlQuery
 
 router = APIRouter(tags=["screening"])
@@ -162,7 +163,7 @@ async def _csv_chunks(pool: asyncpg.Pool, query: SqlQuery) -> AsyncIterator[byte
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(COLUMNS)
         async for record in conn.cursor(query.text, *query.values, prefetch=1000):
-            writer.writerow(record[1:])
+            writer.writerow(safe_row(record[1:]))
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue().encode()
                 buffer.seek(0)

@@ -1,0 +1,105 @@
+"""ASGI guard in front of the app: URL length, body size and NUL bytes, and the request's kind.
+
+Answers before any route runs: 414 for a URL over VETA_MAX_URL_BYTES, 413 when Content-Length
+announces more than VETA_MAX_BODY_MB (the body is never read) or when a body without one grows
+past it while streaming, 400 for a NUL byte in the query string (PostgreSQL text cannot hold
+one). It also tells geo.timed_pool which statement timeout the request's queries get.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import problem
+from geo.errors import VetaError
+from geo.settings import Settings
+from geo.timed_pool import REQUEST_KIND
+
+# Path prefixes and the statement-timeout kind of their requests; the rest are `read`.
+KIND_BY_PREFIX = (("/screening/batch", "batch"), ("/screening/deposits", "batch"),
+                  ("/screening", "screening"), ("/downloads/", "export"))
+
+
+class BodyTooLarge(VetaError):
+    """A request body grew past the limit while it was being read."""
+
+    status = 413
+    title = "Content too large"
+    slug = "content-too-large"
+
+    def extensions(self) -> dict:
+        return {"invalid_params": [{"name": "body", "reason": "too large", "allowed": self.detail}]}
+
+
+def request_kind(path: str) -> str:
+    return next((kind for prefix, kind in KIND_BY_PREFIX if path.startswith(prefix)), "read")
+
+
+class Guard:
+    """Pure ASGI middleware (no body buffering), outermost but for the error handlers."""
+
+    def __init__(self, app: ASGIApp, settings: Settings):
+        self.app = app
+        self.max_url = settings.max_url_bytes
+        self.max_body = int(settings.max_body_mb * 2**20)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        token = REQUEST_KIND.set(request_kind(scope["path"]))
+        try:
+            await self.app(scope, self._limited(receive), send)
+        finally:
+            REQUEST_KIND.reset(token)
+
+    def _refusal(self, scope: Scope):
+        instance = scope["path"]
+        url_bytes = len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
+        if url_bytes > self.max_url:
+            reason = f"the URL has {url_bytes:,} bytes, more than the {self.max_url:,} allowed"
+            return problem(414, "URI too long", reason, "uri-too-long", instance,
+                           invalid_params=[{"name": "url", "reason": reason,
+                                            "allowed": f"at most {self.max_url:,} bytes; send large "
+                                                       "geometries in a POST body"}])
+        if b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]:
+            name = next((k for k, v in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+                         if "\x00" in k or "\x00" in v), "query")
+            reason = "contains a NUL character (%00)"
+            return problem(400, "Invalid parameter", f"{name}: {reason}", "invalid-parameter", instance,
+                           invalid_params=[{"name": name, "reason": reason, "allowed": "text without NUL"}])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            return self._too_large(instance, int(declared))
+        return None
+
+    def _too_large(self, instance: str, size: int | None):
+        limit = f"at most {self.max_body / 2**20:g} MiB"
+        reason = f"the body has {size:,} bytes" if size is not None else "the body is too large"
+        response = problem(413, "Content too large", f"body: {reason}, {limit}", "content-too-large", instance,
+                           invalid_params=[{"name": "body", "reason": reason, "allowed": limit}])
+        # The body is never read: the connection cannot carry another request after it.
+        response.headers["Connection"] = "close"
+        return response
+
+    def _limited(self, receive: Receive) -> Receive:
+        """`receive` that counts body bytes and stops reading at the limit."""
+        received = 0
+        max_body = self.max_body
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > max_body:
+                    raise BodyTooLarge(f"body: more than the {max_body / 2**20:g} MiB allowed")
+            return message
+
+        return limited
