@@ -121,7 +121,7 @@ def import_command(
     stages = TerminalStages(console) if console.is_terminal else Stages()
     engine = sync_engine(_url())
     try:
-        result = import_file(engine, options, stages)
+        result = import_file(engine, options, stages, waiting=lambda message: console.print(escape(message)))
     except VetaError as exc:
         stages.close()
         console.print(f"[red]error[/]: {escape(exc.detail)}")

@@ -19,7 +19,7 @@ from geo import vocabulary as v
 from geo.areas import resolve_area
 from geo.errors import InvalidParameter, NotFound
 from geo.grid_cells import check_cap
-from geo.limits import path_id
+from geo.limits import check_vertices, path_id
 from geo.permit_rules import validate_right
 from geo.permits import (
     CONFLICT_REASONS,
@@ -170,6 +170,7 @@ def _geometry_and_type(body: dict, right_type: str | None) -> tuple[shapely.Geom
             raise InvalidParameter("body.geometry", "the Feature has no geometry", allowed)
     if body.get("type") not in ("Polygon", "MultiPolygon"):
         raise InvalidParameter("body", f"a right is an area, got {body.get('type')!r}", allowed)
+    check_vertices(body.get("coordinates"), "body")
     try:
         geometry = shape(body)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
@@ -183,8 +184,9 @@ def _geometry_and_type(body: dict, right_type: str | None) -> tuple[shapely.Geom
     return geometry, right_type
 
 
+# A plain function: FastAPI runs it in a worker thread, so a large right never stalls the loop.
 @router.post("/permits/validate")
-async def validate_permit(
+def validate_permit(
     request: Request,
     body: dict = Body(..., examples=[VALIDATE_EXAMPLE]),
     right_type: str | None = Query(None, description="Right type, if the body is a bare geometry: " + ", ".join(v.RIGHT_TYPES)),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
 import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.links import same_query
 from api.ogc.html import render
@@ -56,12 +57,18 @@ def screening_options(
     return ScreeningOptions(legal_effects=effects or v.RESTRICTING_LEGAL_EFFECTS, radius_m=radius)
 
 
-async def json_body(request: Request) -> object:
-    raw = await request.body()
+def _decoded(raw: bytes) -> object:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidParameter("body", f"not JSON: {exc}", SITE_FORMS) from None
+
+
+async def parsed_body(request: Request, parse: Callable, *args):
+    """The body read (api.guard bounds its size), then decoded and validated by `parse` in a
+    worker thread: a large upload never stalls the event loop and the other clients on it."""
+    raw = await request.body()
+    return await run_in_threadpool(lambda: parse(_decoded(raw), *args))
 
 
 def _body_doc(example: dict) -> dict:
@@ -88,7 +95,7 @@ async def screen_site(
     (with `buffer_m`), Polygon or MultiPolygon, or a Feature of one, in any supported CRS
     (a `crs` member or the Content-Crs header), or `{"deposit": id}` / `{"permit": id}`;
     `depth_top_m` / `depth_bottom_m` give the depth interval in metres below surface."""
-    site = parse_site(await json_body(request), content_crs, settings.screening_max_area_km2)
+    site = await parsed_body(request, parse_site, content_crs, settings.screening_max_area_km2)
     query = screen_query(site, options)
     async with request.app.state.pool.acquire() as conn:
         row = await conn.fetchrow(query.text, *query.values)
@@ -117,8 +124,8 @@ async def screen_batch(
     MultiPolygons; `buffer_m`, `depth_top_m`, `depth_bottom_m` in each feature's properties):
     one row per site, in input order, with its verdict, the zones that decided it, the rights
     holding ground there and the municipalities (INE codes). Streamed."""
-    body = await json_body(request)
-    sites = parse_sites(body, content_crs, settings.screening_max_area_km2, settings.screening_max_batch)
+    sites = await parsed_body(request, parse_sites, content_crs, settings.screening_max_area_km2,
+                              settings.screening_max_batch)
     params = Params()
     source = posted_sites_source(sites, params)
     return await _stream(request, batch_query(source, params, options, geojson=f == "geojson"), f, "screening")

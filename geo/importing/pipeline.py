@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from geo.importing.mapping import load_mapping
 from geo.importing.progress import Stages
 from geo.importing.reading import checksum, read_source
 from geo.importing.report import ImportReport, Problem
+from geo.importing.turns import wait_for_turn
 from geo.importing.validation import validate
 from geo.importing.writing import missing_parents, record_run, write_rows
 
@@ -36,7 +38,8 @@ class ImportOptions:
     replace_source: bool = False
 
 
-def import_file(engine: Engine, options: ImportOptions, progress: Stages | None = None) -> ImportReport:
+def import_file(engine: Engine, options: ImportOptions, progress: Stages | None = None,
+                waiting: Callable[[str], None] = lambda message: None) -> ImportReport:
     """Run one import; the report says what happened. Nothing is written unless every row
     passed (or --skip-invalid), and then everything is written in one transaction."""
     progress = progress or Stages()
@@ -70,6 +73,10 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
     rows.drop({p.row for p in reading + position})
 
     with engine.begin() as conn:
+        if not options.dry_run:
+            waited = wait_for_turn(conn, layer.name, waiting)
+            if waited:
+                report.notes.append(f"waited {waited:.1f} s for another import of {layer.name} to finish")
         references = missing_parents(conn, layer, rows)
         rows.drop({p.row for p in references})
         report.problems = sorted(reading + position + references + rows.problems, key=lambda p: p.row or 0)
