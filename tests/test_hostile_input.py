@@ -406,3 +406,21 @@ def test_a_right_with_too_many_vertices_is_refused_before_it_is_validated(client
     body = refused(client.post("/permits/validate", params={"right_type": "investigation"},
                                json={"type": "Polygon", "coordinates": [ring]}), 400, "body")
     assert "10,000 vertices" in body["detail"]
+
+
+# -- the API definition declares the problem answers -----------------------------------------
+
+
+def test_every_operation_declares_its_problem_answers(client):
+    document = client.get("/api").json()
+    assert "Problem" in document["components"]["schemas"]
+    operations = [(path, op) for path, item in document["paths"].items() for op in item.values()]
+    assert len(operations) >= 30
+    for path, op in operations:
+        expected = {"400", "414"} | ({"404"} if "{" in path else set()) | ({"413"} if "requestBody" in op else set())
+        expected |= set() if path in ("/api", "/api.html") else {"503"}
+        assert expected <= set(op["responses"]), (path, sorted(op["responses"]))
+        assert "422" not in op["responses"]
+        for code in expected:
+            assert "application/problem+json" in op["responses"][code]["content"], (path, code)
+    assert "Retry-After" in document["paths"]["/screening"]["post"]["responses"]["503"]["headers"]

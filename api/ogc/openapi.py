@@ -10,6 +10,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api.problem_responses import declare_problems
+
 VERSION = "3.0.3"
 _NULL = {"type": "null"}
 
@@ -42,7 +44,7 @@ def install(app: FastAPI) -> None:
 
     def openapi_30() -> dict:
         if app.openapi_schema is None or app.openapi_schema.get("openapi") != VERSION:
-            app.openapi_schema = {**as_openapi_30(generate()), "openapi": VERSION}
+            app.openapi_schema = {**as_openapi_30(declare_problems(generate())), "openapi": VERSION}
         return app.openapi_schema
 
     app.openapi = openapi_30

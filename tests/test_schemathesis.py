@@ -1,0 +1,36 @@
+"""Every operation of the API definition probed with generated requests (schemathesis): no
+5xx, and every answer declared there (status code, media type, problem+json body).
+
+Bounded: EXAMPLES requests per operation, derandomised so a run repeats the last one, against a
+real uvicorn serving the test database (so api.guard and the server's protocol are in the path).
+"""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from api.app import create_app
+from geo.settings import Settings
+
+# About a minute for all operations on two busy cores.
+EXAMPLES = 12
+CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
+
+
+# The document /api serves, built without a database (the test runs before any server is up).
+schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_generated_requests_get_declared_answers_and_never_a_5xx(case, live_server):
+    response = case.call(base_url=live_server, timeout=60)
+    case.validate_response(response, checks=CHECKS)
