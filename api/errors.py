@@ -29,6 +29,8 @@ async def _veta_error(request: Request, exc: VetaError) -> JSONResponse:
     response = problem(exc.status, exc.title, exc.detail, exc.slug, str(request.url), **exc.extensions())
     if exc.status == 503:
         response.headers["Retry-After"] = str(request.app.state.settings.retry_after_s)
+    if exc.status == 413:  # the rest of the body is never read: the connection cannot go on
+        response.headers["Connection"] = "close"
     return response
 
 

@@ -36,6 +36,10 @@ class InvalidParameter(VetaError):
             detail += f" (allowed: {shown})"
         super().__init__(detail)
 
+    def __reduce__(self):
+        # Raised in a worker process (api.body_parsing) and pickled back whole.
+        return (type(self), (self.parameter, self.reason, self.allowed))
+
     def extensions(self) -> dict:
         entry = {"name": self.parameter, "reason": self.reason}
         if self.allowed:

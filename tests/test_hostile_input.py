@@ -424,3 +424,29 @@ def test_every_operation_declares_its_problem_answers(client):
         for code in expected:
             assert "application/problem+json" in op["responses"][code]["content"], (path, code)
     assert "Retry-After" in document["paths"]["/screening"]["post"]["responses"]["503"]["headers"]
+
+
+def large_batch(sites: int, last: dict | None = None) -> dict:
+    """Over the in-process threshold: 300-vertex squares across León, and maybe a last feature."""
+    features = []
+    for i in range(sites):
+        lon, lat = -6.9 + (i % 50) * 0.04, 42.3 + (i // 50) * 0.02
+        ring = [[lon + 0.01 * k / 300, lat] for k in range(300)] + [[lon + 0.01, lat + 0.01], [lon, lat + 0.01], [lon, lat]]
+        features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+                         "properties": {"name": f"s{i}"}})
+    return {"type": "FeatureCollection", "features": features + ([last] if last else [])}
+
+
+def test_a_large_batch_is_parsed_in_a_worker_process_and_screened(client):
+    from api.body_parsing import IN_PROCESS_BYTES
+
+    body = large_batch(40)
+    assert len(json.dumps(body)) > IN_PROCESS_BYTES
+    response = client.post("/screening/batch", params={"f": "csv"}, json=body)
+    assert response.status_code == 200, response.text
+    assert [r["name"] for r in csv.DictReader(io.StringIO(response.text))] == [f"s{i}" for i in range(40)]
+
+
+def test_a_mistake_in_a_large_batch_comes_back_from_the_worker_naming_its_field(client):
+    last = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-6, 42]}, "properties": {}, "oops": 1}
+    refused(client.post("/screening/batch", json=large_batch(40, last)), 400, "features[40].oops")

@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
 import asyncpg
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
+from api.body_parsing import parse_body
 from api.links import same_query
 from api.ogc.html import render
 from api.params import parse_choices, parse_commodities, settings_of
@@ -57,18 +56,10 @@ def screening_options(
     return ScreeningOptions(legal_effects=effects or v.RESTRICTING_LEGAL_EFFECTS, radius_m=radius)
 
 
-def _decoded(raw: bytes) -> object:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidParameter("body", f"not JSON: {exc}", SITE_FORMS) from None
-
-
 async def parsed_body(request: Request, parse: Callable, *args):
-    """The body read (api.guard bounds its size), then decoded and validated by `parse` in a
-    worker thread: a large upload never stalls the event loop and the other clients on it."""
-    raw = await request.body()
-    return await run_in_threadpool(lambda: parse(_decoded(raw), *args))
+    """The body read (api.guard bounds its size), then decoded and validated by `parse` off the
+    event loop (api.body_parsing): a large upload never stalls the other clients."""
+    return await parse_body(await request.body(), parse, SITE_FORMS, *args)
 
 
 def _body_doc(example: dict) -> dict:

@@ -1,0 +1,47 @@
+"""Request bodies decoded and validated away from the event loop: small ones in a worker
+thread, large ones in a worker process.
+
+Validating a body is pure Python (every position checked, shapely built); in a thread it still
+holds the GIL, and one 15 MB batch stalled every other client on the loop for seconds. A
+process has its own interpreter: the loop only waits for the answer (sites as WKB, or the
+InvalidParameter naming the field).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+
+from geo.errors import InvalidParameter
+
+# Bodies up to this size are parsed in a thread: a process round trip costs more than they do.
+IN_PROCESS_BYTES = 256 * 1024
+_processes: ProcessPoolExecutor | None = None
+
+
+def _pool() -> ProcessPoolExecutor:
+    global _processes
+    if _processes is None:
+        # Spawned, not forked: the server has threads and an event loop a fork would copy.
+        _processes = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+    return _processes
+
+
+def decode_and_parse(raw: bytes, parse: Callable, allowed: str, *args):
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidParameter("body", f"not JSON: {exc}", allowed) from None
+    return parse(body, *args)
+
+
+async def parse_body(raw: bytes, parse: Callable, allowed: str, *args):
+    """`parse(decoded body, *args)` off the event loop; `allowed` says what a body may be."""
+    if len(raw) <= IN_PROCESS_BYTES:
+        return await run_in_threadpool(decode_and_parse, raw, parse, allowed, *args)
+    return await asyncio.get_running_loop().run_in_executor(_pool(), decode_and_parse, raw, parse, allowed, *args)
