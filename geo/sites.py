@@ -87,6 +87,9 @@ def parse_sites(body: object, content_crs: str | None, max_area_km2: float, max_
             raise InvalidParameter(path[:-1], "expected a GeoJSON Feature", allowed)
         key = str(feature["id"]) if feature.get("id") is not None else str(i)
         name = (feature.get("properties") or {}).get("name")
+        for field, text in ((f"{path}id", key), (f"{path}properties.name", name)):
+            if isinstance(text, str) and "\x00" in text:
+                raise InvalidParameter(field, "contains a NUL character", "text without NUL")
         sites.append(replace(_feature(feature, path, crs, max_area_km2), key=key,
                              name=None if name is None else str(name)))
     return sites

@@ -450,3 +450,13 @@ def test_a_large_batch_is_parsed_in_a_worker_process_and_screened(client):
 def test_a_mistake_in_a_large_batch_comes_back_from_the_worker_naming_its_field(client):
     last = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-6, 42]}, "properties": {}, "oops": 1}
     refused(client.post("/screening/batch", json=large_batch(40, last)), 400, "features[40].oops")
+
+
+@pytest.mark.parametrize(("feature", "field"), [
+    ({"id": "a\u0000b", "properties": {}}, "features[0].id"),
+    ({"properties": {"name": "x\u0000y"}}, "features[0].properties.name"),
+])
+def test_a_nul_in_a_batch_sites_text_is_refused_naming_it(client, feature, field):
+    batch = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-6.77, 42.47]}, **feature}]}
+    refused(client.post("/screening/batch", json=batch), 400, field)
