@@ -64,8 +64,8 @@ async def attack(base: str, body_size: int | None, body: bytes | None, seconds: 
             else:
                 sender = asyncio.create_task(send(writer, body, length))
                 status_line = await reader.readline()
-            answer = status_line.split()[1].decode()
-        except ConnectionResetError:
+            answer = status_line.split()[1].decode() if status_line else "closed"
+        except ConnectionError:  # reset, or a broken pipe
             answer = "reset"
         answers.append((answer, time.monotonic() - started))
         if sender is not None:
