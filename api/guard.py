@@ -79,9 +79,9 @@ class Guard:
             return self._too_large(instance, int(declared))
         return None
 
-    def _too_large(self, instance: str, size: int | None):
+    def _too_large(self, instance: str, size: int):
         limit = f"at most {self.max_body / 2**20:g} MiB"
-        reason = f"the body has {size:,} bytes" if size is not None else "the body is too large"
+        reason = f"the body has {size:,} bytes"
         response = problem(413, "Content too large", f"body: {reason}, {limit}", "content-too-large", instance,
                            invalid_params=[{"name": "body", "reason": reason, "allowed": limit}])
         # The body is never read: the connection cannot carry another request after it.

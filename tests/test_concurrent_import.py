@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 
 import geopandas as gpd
@@ -67,3 +69,19 @@ def test_a_dry_run_never_waits(engine, deposits_file):
         report = import_file(engine, ImportOptions(deposits_file, layer="deposits", source="t-dry", dry_run=True),
                              waiting=pytest.fail)
     assert report.outcome == "dry_run"
+
+
+def test_exported_csv_quotes_names_a_spreadsheet_would_run(engine, client):
+    # Here because this module's records (source 't-…') are removed after it.
+    insert = ("INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, "
+              "location_precision, source, source_id, geom) VALUES (:name, 'occurrence', ARRAY['tungsten'], "
+              "ARRAY['main'], 'exact', 't-formula', :source_id, ST_SetSRID(ST_MakePoint(-6, 42.7), 4326))")
+    with engine.begin() as conn:
+        for name in ("=cmd|' /C calc'!A0", "-2+3", "Mina Ñ"):
+            conn.execute(text(insert), {"name": name, "source_id": name})
+    for path, params in (("/downloads/deposits", {"format": "csv", "filter": "source = 't-formula'"}),
+                         ("/collections/deposits/items", {"f": "csv", "filter": "source = 't-formula'"})):
+        response = client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        names = sorted(row["name"] for row in csv.DictReader(io.StringIO(response.text)))
+        assert names == ["'-2+3", "'=cmd|' /C calc'!A0", "Mina Ñ"], path

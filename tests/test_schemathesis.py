@@ -7,8 +7,9 @@ real uvicorn serving the test database (so api.guard and the server's protocol a
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -25,12 +26,19 @@ CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 # The document /api serves, built without a database (the test runs before any server is up).
-schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
+SCHEMA = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
+# One test per operation with its own id: schemathesis's own parametrisation gives every
+# operation the same node id, and pytest-xdist then runs only one of them.
+OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 
 
-@schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
-def test_generated_requests_get_declared_answers_and_never_a_5xx(case, live_server):
-    response = case.call(base_url=live_server, timeout=60)
-    case.validate_response(response, checks=CHECKS)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
+def test_generated_requests_get_declared_answers_and_never_a_5xx(operation, live_server):
+    @given(case=operation.as_strategy())
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def probe(case):
+        response = case.call(base_url=live_server, timeout=60)
+        case.validate_response(response, checks=CHECKS)
+
+    probe()
