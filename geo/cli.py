@@ -149,11 +149,15 @@ def export_command(
     from rich.markup import escape
     from rich.progress import Progress
 
+    from geo.crs import remember_postgis_srids
+    from geo.db import spatial_ref_srids
     from geo.errors import VetaError
     from geo.exporting import plan_export, write_export
 
     console = Console(stderr=True)
     try:
+        if crs is not None:  # only a CRS PostGIS can transform to, as over HTTP
+            remember_postgis_srids(spatial_ref_srids(_url()))
         plan = plan_export(layer, format, crs, filter)
         with Progress(console=console, disable=not console.is_terminal) as bars:
             task = bars.add_task("exporting", total=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from geo.cluster import LocalCluster
@@ -49,6 +49,16 @@ def libpq_url(url: str) -> str:
     """Any postgres URL (plain or SQLAlchemy-style) in the plain libpq form asyncpg accepts."""
     scheme, rest = url.split("://", 1)
     return f"postgresql://{rest}"
+
+
+def spatial_ref_srids(url: str) -> list[int]:
+    """The SRIDs PostGIS can transform to (its spatial_ref_sys), for tools outside the service."""
+    engine = sync_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text("SELECT srid FROM spatial_ref_sys")).scalars())
+    finally:
+        engine.dispose()
 
 
 def sync_engine(url: str) -> Engine:

@@ -460,3 +460,10 @@ def test_a_nul_in_a_batch_sites_text_is_refused_naming_it(client, feature, field
     batch = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-6.77, 42.47]}, **feature}]}
     refused(client.post("/screening/batch", json=batch), 400, field)
+
+
+def test_the_command_line_export_refuses_a_crs_postgis_lacks_too(cli, tmp_path):
+    code, output = cli("export", "--layer", "deposits", "--format", "csv", "-o", tmp_path / "d.csv",
+                       "--crs", "EPSG:9707")
+    assert code == 2 and "spatial_ref_sys" in output
+    assert not (tmp_path / "d.csv").exists()
