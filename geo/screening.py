@@ -56,6 +56,12 @@ def _share(m2: str) -> str:
     return f"round(CASE WHEN s.area_m2 > 0 THEN {m2} / s.area_m2 ELSE 1 END::numeric, 6)"
 
 
+def _free_share(geom: str) -> str:
+    # A point site is wholly free or not at all.
+    return (f"round(CASE WHEN s.area_m2 > 0 THEN {_polygonal_area(geom)} / s.area_m2 "
+            f"WHEN ST_IsEmpty({geom}) THEN 0 ELSE 1 END::numeric, 6)")
+
+
 def _polygonal_area(geom: str) -> str:
     return f"coalesce(ST_Area(ST_CollectionExtract({geom}, 3)::geography), 0)"
 
@@ -125,7 +131,9 @@ rights AS (
            ST_Intersection(p.geom, s.geom) AS piece
     FROM permits p, s WHERE ST_Intersects(p.geom, s.geom) {not_own}),
 free AS (
-    SELECT ST_Difference(s.geom, coalesce((SELECT ST_Union(ST_CollectionExtract(b.piece, 3)) FROM (
+    -- Pieces of the site's own dimension: a point inside a zone or right is a point piece,
+    -- and a polygon site only loses the polygons it shares (not lines along an edge).
+    SELECT ST_Difference(s.geom, coalesce((SELECT ST_Union(ST_CollectionExtract(b.piece, ST_Dimension(s.geom) + 1)) FROM (
         SELECT piece FROM zones WHERE legal_effect = 'exclusion' AND depth_overlap
         UNION ALL SELECT piece FROM rights WHERE holds_ground) b),
         ST_GeomFromText('GEOMETRYCOLLECTION EMPTY', 4326))) AS geom
@@ -148,7 +156,7 @@ SELECT
       'overlap_ha', {_ha(_polygonal_area('piece'))}, 'share', {_share(_polygonal_area('piece'))},
       'geometry', ST_AsGeoJSON(piece)::json)
       ORDER BY {_polygonal_area('piece')} DESC, id), '[]') FROM rights)::text,
-  (SELECT json_build_object('area_ha', {_ha(_polygonal_area('geom'))}, 'share', {_share(_polygonal_area('geom'))},
+  (SELECT json_build_object('area_ha', {_ha(_polygonal_area('geom'))}, 'share', {_free_share('geom')},
       'geometry', ST_AsGeoJSON(geom)::json) FROM free)::text,
   (SELECT coalesce(json_agg(json_build_object('code', a.code, 'name', a.name) ORDER BY a.code), '[]')
    FROM admin_areas a WHERE a.level = 'municipality' AND ST_Intersects(a.geom, s.geom))::text
