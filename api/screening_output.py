@@ -29,7 +29,7 @@ def report_features(report: dict) -> list[dict]:
     """The site and its pieces as features, each with a `role` QGIS can style by."""
     site = report["site"]
     features = [_feature("site", site["geometry"], {
-        "verdict": report["verdict"], **_without_geometry(site),
+        "verdict": report["verdict"], "ground_status": report["ground_status"], **_without_geometry(site),
         "reasons": "; ".join(r.get("name", "") + (": " if r.get("name") else "") + r["rule"] for r in report["reasons"]),
         "municipalities": ", ".join(f"{m['name']} ({m['code']})" for m in report["municipalities"]),
     })]
@@ -51,7 +51,7 @@ def _feature(role: str, geometry: dict, properties: dict) -> dict:
 
 def report_geojson(report: dict) -> bytes:
     return orjson.dumps({"type": "FeatureCollection", "features": report_features(report),
-                         "verdict": report["verdict"]})
+                         "verdict": report["verdict"], "ground_status": report["ground_status"]})
 
 
 def report_map(report: dict) -> dict:

@@ -14,6 +14,7 @@ import orjson
 
 from geo import vocabulary as v
 from geo.errors import InvalidParameter
+from geo.ground import ground_status_sql, on_site_sql
 from geo.protection import zone_constrains, zone_in_force
 from geo.registry import HOLDING, effective_status_sql
 from geo.sites import Site
@@ -128,7 +129,7 @@ nearby AS (
 rights AS (
     SELECT p.id, p.registry_number, p.name, p.right_type, p.holder, {effective} AS status,
            {effective} = ANY({params(list(HOLDING))}::text[]) AS holds_ground,
-           ST_Intersection(p.geom, s.geom) AS piece
+           ST_Intersection(p.geom, s.geom) AS piece, {on_site_sql('p.geom', 's.geom')} AS on_site
     FROM permits p, s WHERE ST_Intersects(p.geom, s.geom) {not_own}),
 free AS (
     -- Pieces of the site's own dimension: a point inside a zone or right is a point piece,
@@ -159,7 +160,8 @@ SELECT
   (SELECT json_build_object('area_ha', {_ha(_polygonal_area('geom'))}, 'share', {_free_share('geom')},
       'geometry', ST_AsGeoJSON(geom)::json) FROM free)::text,
   (SELECT coalesce(json_agg(json_build_object('code', a.code, 'name', a.name) ORDER BY a.code), '[]')
-   FROM admin_areas a WHERE a.level = 'municipality' AND ST_Intersects(a.geom, s.geom))::text
+   FROM admin_areas a WHERE a.level = 'municipality' AND ST_Intersects(a.geom, s.geom))::text,
+  (SELECT {ground_status_sql('array_agg(status::text) FILTER (WHERE on_site)')} FROM rights)
 FROM s
 """
     return SqlQuery(text, tuple(params.values))
@@ -186,7 +188,7 @@ def reasons_for(verdict: str, zones: list[dict], counted: tuple[str, ...]) -> li
 
 def report_from_row(row, site: Site, options: ScreeningOptions) -> dict:
     """The screening report (a plain dict, ready for JSON, GeoJSON or the HTML page)."""
-    site_json, zones, nearby, permits, free_ground, municipalities = (orjson.loads(c) for c in row)
+    site_json, zones, nearby, permits, free_ground, municipalities = (orjson.loads(c) for c in row[:6])
     if site.reference:
         site_json["reference"] = {site.reference[0]: site.reference[1]}
     if site.buffer_m:
@@ -194,6 +196,7 @@ def report_from_row(row, site: Site, options: ScreeningOptions) -> dict:
     verdict = verdict_of({z["legal_effect"] for z in zones if z["constrains"]})
     return {
         "verdict": verdict,
+        "ground_status": row[6],
         "reasons": reasons_for(verdict, zones, options.legal_effects),
         "counted_legal_effects": list(options.legal_effects),
         "radius_m": options.radius_m,

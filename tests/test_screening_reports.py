@@ -115,3 +115,57 @@ def test_an_unexpected_error_is_a_500_problem_not_a_dropped_connection(failing_c
     assert body["status"] == 500 and body["type"].endswith("internal-error")
     # The server keeps answering on the same client.
     assert failing_client.get("/vocabularies").status_code == 200
+
+
+# --- the ground status beside the verdict -------------------------------------------------------
+
+def _expected_ground(permits: list[dict], site) -> str:
+    """open / applied_for / held from the rights standing on the site (not only along an edge)."""
+    today = date.today()
+    statuses = set()
+    for p in permits:
+        status = p["status"]
+        if status in ("granted", "extended") and p["expires_on"] is not None and p["expires_on"] < today:
+            status = "lapsed"
+        on_site = p["geom"].intersects(site) and (site.geom_type == "Point" or not p["geom"].touches(site))
+        if on_site:
+            statuses.add(status)
+    if statuses & {"granted", "extended"}:
+        return "held"
+    return "applied_for" if statuses & {"applied", "admitted"} else "open"
+
+
+def test_ground_status_stands_beside_the_verdict_for_points_in_every_sample_right(client, engine):
+    permits = _sample_permits(engine)
+    seen = set()
+    for permit in permits:
+        point = _point_inside(permit["geom"])
+        report = client.post("/screening", json=mapping(point)).json()
+        expected = _expected_ground(permits, point)
+        assert report["ground_status"] == expected, permit["registry_number"]
+        assert report["verdict"] in ("excluded", "conditional", "free")
+        seen.add(expected)
+    # The sample has rights of each kind, so every status was checked at least once.
+    assert seen == {"open", "applied_for", "held"}, seen
+
+
+def test_batch_and_deposit_screening_carry_the_same_ground_status(client, engine):
+    permits = _sample_permits(engine)
+    points = [_point_inside(p["geom"]) for p in permits]
+    batch = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": i, "geometry": mapping(pt), "properties": {}} for i, pt in enumerate(points)]}
+    rows = client.post("/screening/batch", json=batch).json()["features"]
+    assert [r["properties"]["ground_status"] for r in rows] == [_expected_ground(permits, pt) for pt in points]
+
+    deposits = _rows(engine, "SELECT id, ST_AsBinary(geom) AS wkb FROM deposits WHERE source NOT LIKE 't%'")
+    items = client.get("/collections/deposit_screening/items", params={"limit": 10000}).json()["features"]
+    by_id = {f["id"]: f["properties"]["ground_status"] for f in items}
+    expected = {d["id"]: _expected_ground(permits, d["geom"]) for d in deposits}
+    assert {i: by_id[i] for i in expected} == expected
+    assert set(expected.values()) >= {"open", "applied_for"} or set(expected.values()) >= {"open", "held"}
+
+
+def test_the_html_report_shows_the_ground_status(client, engine):
+    held = [p for p in _sample_permits(engine) if p["status"] == "applied"]
+    page = client.post("/screening?f=html", json=mapping(_point_inside(held[0]["geom"]))).text
+    assert "ground applied for" in page

@@ -81,7 +81,7 @@ async def screen_site(
     settings: Settings = Depends(settings_of),
 ):
     """What stands in the way of mining a site: the verdict (excluded, conditional, free) and
-    why, every overlapping zone in hectares and as a share of the site (with the 3D rule:
+    why, the ground status (open, applied_for, held: the mining rights on the site), every overlapping zone in hectares and as a share of the site (with the 3D rule:
     footprints and depth intervals must both overlap), zones within `radius_m`, overlapping
     mining rights, free ground and the municipalities touched. The body is a GeoJSON Point
     (with `buffer_m`), Polygon or MultiPolygon, or a Feature of one, in any supported CRS

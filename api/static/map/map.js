@@ -23,7 +23,12 @@ const PROTECTION_STROKES = { excluded: "#b00020", conditional: "#f57c00", free: 
 const VERDICT_TEXT = {
   excluded: "Excluded: mining is prohibited here",
   conditional: "Conditional: mining needs an assessment",
-  free: "Free: no restricting zone",
+  free: "Free of restricting zones (the ground may still be taken: see the ground status)",
+};
+const GROUND_TEXT = {
+  open: "Ground open: no mining right applied for or held here",
+  applied_for: "Ground applied for: another right's application covers part of the site",
+  held: "Ground held: a granted mining right in force covers part of the site",
 };
 
 function matchColour(property, table, fallback) {
@@ -402,6 +407,8 @@ function screeningHtml(result, what) {
   return `<p>Screening of ${escapeHtml(what)}${area}</p>
     <p><span class="verdict verdict-${escapeHtml(verdict)}" id="verdict">${escapeHtml(verdict)}</span>
     ${escapeHtml(VERDICT_TEXT[verdict] || "")}</p>
+    <p><span class="ground ground-${escapeHtml(result.ground_status)}" id="ground-status">${escapeHtml((result.ground_status || "").replace("_", " "))}</span>
+    ${escapeHtml(GROUND_TEXT[result.ground_status] || "")}</p>
     ${reasons.length ? `<ul>${reasons.join("")}</ul>` : ""}
     <h3>Overlapping zones</h3>
     ${zones.length ? `<table><tr><th>Zone</th><th>Effect</th><th>ha</th><th>Share</th></tr>${zones.join("")}</table>` : "<p class=\"note\">None.</p>"}
