@@ -15,6 +15,7 @@ import pyogrio
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo.areas import AREA_QUERYABLE, area_codes_sql, area_sql
 from geo.cql2 import Queryable, cql2_where
 from geo.db import SESSION_SETTINGS, libpq_url
 from geo.errors import InvalidParameter
@@ -90,18 +91,22 @@ def _queryables(layer: Layer) -> dict[str, Queryable]:
         fields["commodity"] = Queryable("commodity", "t.commodities", "string_array", "any commodity",
                                         layer.fields["commodities"].allowed)
     fields["source"] = Queryable("source", "t.source", "string", "source")
+    fields["area"] = Queryable("area", area_codes_sql("t.geom"), "string_array", AREA_QUERYABLE)
     fields["geometry"] = Queryable("geometry", "t.geom", "geometry", "geometry")
     return fields
 
 
 def plan_export(layer_name: str, format_name: str, crs: str | None = None, filter: str | None = None,
-                filter_lang: str = "cql2-text", filter_crs: str | None = None) -> ExportPlan:
+                filter_lang: str = "cql2-text", filter_crs: str | None = None,
+                area: bytes | None = None) -> ExportPlan:
     """Check every option and build the statement; nothing has run yet."""
     if layer_name not in LAYERS:
         raise InvalidParameter("layer", f"unknown layer {layer_name!r}", list(LAYERS))
     layer, fmt, target = LAYERS[layer_name], parse_format(format_name), parse_export_crs(crs)
     params = Params()
     where = cql2_where(filter, filter_lang, _queryables(layer), params, filter_crs) if filter else "TRUE"
+    if area is not None:  # the outline of an admin area (area=)
+        where = f"{where} AND {area_sql('t.geom', params(area))}"
     table = layer.table
     columns = [(c, pa.int64()) for c in ("id",) if c in table.columns]
     columns += [(name, _ARROW[f.kind]) for name, f in layer.fields.items()]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from api.links import base_url, same_query
+from api.params import admin_area, outline_of
 from api.ogc.caching import cached
 from api.ogc.html import render
 from api.ogc.negotiation import (
@@ -22,6 +24,7 @@ from api.ogc.negotiation import (
 )
 from api.ogc.pages import csv_body, flatgeobuf_body, geojson_body, page_links, read_page
 from api.ogc.params import ITEM_PARAMETERS, check_known, items_query
+from geo.areas import AreaRef
 from geo.collections import get_collection
 from geo.crs import parse_crs
 from geo.errors import NotFound
@@ -35,9 +38,11 @@ ITEM_FORMATS = {k: v for k, v in FEATURE_FORMATS.items() if k in ("json", "geojs
 
 @router.get("/collections/{collectionId}/items", response_class=Response, responses=_FEATURES,
             openapi_extra=f_parameter(FEATURE_FORMATS))
-async def collection_items(request: Request, query: ItemsQuery = Depends(items_query)):
-    """A page of features: filter by bbox, datetime, CQL2 `filter` or property=value; choose the
-    CRS, sort order and properties; follow the `next` link for the following page."""
+async def collection_items(request: Request, query: ItemsQuery = Depends(items_query),
+                           area: AreaRef | None = Depends(admin_area)):
+    """A page of features: filter by bbox, admin area, datetime, CQL2 `filter` or property=value;
+    choose the CRS, sort order and properties; follow the `next` link for the following page."""
+    query = replace(query, area=outline_of(area))
     f = negotiate(request, FEATURE_FORMATS)
     headers = {"Content-Crs": f"<{query.crs.uri}>"}
     pool, counts = request.app.state.pool, request.app.state.counts
