@@ -15,8 +15,7 @@ from api.params import admin_area, outline_of
 from geo.areas import AreaRef
 from geo.db import database_url
 from geo.errors import NotFound
-from geo.exporting import FORMATS, plan_export, write_export
-from geo.importing.layers import LAYERS
+from geo.exporting import EXPORT_LAYERS, FORMATS, plan_export, write_export
 
 router = APIRouter(tags=["downloads"])
 
@@ -37,8 +36,8 @@ async def download(
     area: AreaRef | None = Depends(admin_area),
 ):
     """The layer written to a temporary file from the database in batches, then streamed."""
-    if layer not in LAYERS:
-        raise NotFound(f"no layer {layer!r}; layers: {', '.join(LAYERS)}")
+    if layer not in EXPORT_LAYERS:
+        raise NotFound(f"no layer {layer!r}; layers: {', '.join(EXPORT_LAYERS)}")
     plan = plan_export(layer, format, crs, filter, filter_lang, filter_crs, outline_of(area))
     folder = Path(tempfile.mkdtemp(prefix="veta-download-"))
     (folder / "data").mkdir()
