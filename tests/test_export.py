@@ -138,7 +138,7 @@ def test_cli_export_writes_the_filtered_layer_in_the_asked_crs(engine, db_url, d
                                       "-o", str(out)])
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    frame = pyogrio.read_dataframe(out)
+    frame = pyogrio.read_dataframe(out, layer="deposits")
     assert list(frame["source_id"]) == ["rt-1"]
     assert frame.crs.to_epsg() == 25829
     lon, lat = -6.840123456789, 42.560987654321
