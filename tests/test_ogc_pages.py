@@ -60,3 +60,34 @@ def test_no_page_is_wider_than_a_1280_px_window(live_server):
                 assert width <= 1280, (path, width)
         finally:
             browser.close()
+
+
+def test_the_api_page_loads_nothing_from_other_sites(client):
+    page = client.get("/api.html").text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sources and all(s.startswith("/static/swagger-ui/") for s in sources), sources
+    for source in sources:
+        assert client.get(source).status_code == 200, source
+
+
+@pytest.mark.e2e
+def test_the_api_page_works_offline(live_server):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            blocked = []
+
+            def only_veta(route):
+                if route.request.url.startswith(live_server):
+                    route.continue_()
+                else:
+                    blocked.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_veta)
+            page.goto(live_server + "/api.html")
+            page.wait_for_selector(".opblock", timeout=60_000)
+            assert page.locator(".opblock").count() > 20 and not blocked
+        finally:
+            browser.close()
