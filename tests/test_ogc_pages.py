@@ -1,9 +1,11 @@
 """The OGC API's HTML pages read as finished pages: features titled by name, yes/no rather than
 True/False, hectares with two decimals, a link to the map, and no page wider than a 1280 px
-window (checked in the headless Chromium the map's test uses)."""
+window (checked in the headless Chromium the map's test uses), and a map of the features from Veta's own tiles."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 
 import pytest
@@ -91,3 +93,37 @@ def test_the_api_page_works_offline(live_server):
             assert page.locator(".opblock").count() > 20 and not blocked
         finally:
             browser.close()
+
+
+@pytest.mark.e2e
+def test_an_item_page_maps_its_feature_from_vetas_tiles(live_server, client):
+    feature = client.get("/collections/deposits/items", params={"limit": 1}).json()["features"][0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1024, "height": 700})
+            page.set_default_timeout(90_000)
+            tiles = []
+            page.on("request", lambda r: tiles.append(r.url) if "/tiles/WebMercatorQuad/" in r.url else None)
+            page.goto(f"{live_server}/collections/deposits/items/{feature['id']}?f=html")
+            page.wait_for_function("window.vetaPageMap && window.vetaPageMap.loaded()")
+            page.evaluate("() => new Promise((resolve) => { window.vetaPageMap.once('idle', resolve); "
+                          "window.vetaPageMap.triggerRepaint(); })")
+            shown = page.evaluate("window.vetaPageMap.queryRenderedFeatures().map((f) => f.id)")
+            assert feature["id"] in shown
+            assert tiles and all(t.startswith(f"{live_server}/collections/deposits/tiles/") for t in tiles)
+        finally:
+            browser.close()
+
+
+def test_collection_and_items_pages_carry_a_map_fitted_to_their_features(client):
+    extent = client.get("/collections/permits").json()["extent"]["spatial"]["bbox"][0]
+    page = client.get("/collections/permits", headers=HTML).text
+    bounds = json.loads(html.unescape(re.search(r'data-bounds="([^"]*)"', page).group(1)))
+    assert bounds == [extent[:2], extent[2:]]
+    features = client.get("/collections/permits/items", params={"limit": 5}).json()["features"]
+    page = client.get("/collections/permits/items", params={"limit": 5}, headers=HTML).text
+    bounds = json.loads(html.unescape(re.search(r'data-bounds="([^"]*)"', page).group(1)))
+    xs = [x for f in features for ring in f["geometry"]["coordinates"] for part in ring for x, _ in part]
+    assert bounds[0][0] == pytest.approx(min(xs)) and bounds[1][0] == pytest.approx(max(xs))
+    assert "/collections/permits/tiles/WebMercatorQuad/{z}/{x}/{y}" in page

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shapely
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from shapely.geometry import shape
 from starlette.responses import Response
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -34,7 +36,20 @@ def feature_title(feature: dict) -> str:
     return f"{label} ({feature.get('id')})" if label is not None else str(feature.get("id"))
 
 
+def bounds(features: list[dict]) -> list[list[float]] | None:
+    """[[west, south], [east, north]] of the features' GeoJSON geometries, for the page's map
+    (None: no geometry, or one not in lon/lat)."""
+    shapes = [shape(f["geometry"]) for f in features if f.get("geometry")]
+    if not shapes:
+        return None
+    west, south, east, north = shapely.total_bounds(shapes)
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        return None
+    return [[float(west), float(south)], [float(east), float(north)]]
+
+
 TEMPLATES.env.filters["human"] = human
+TEMPLATES.env.filters["bounds"] = bounds
 TEMPLATES.env.filters["feature_title"] = feature_title
 
 
