@@ -26,7 +26,7 @@ from api.ogc.pages import csv_body, flatgeobuf_body, geojson_body, page_links, r
 from api.ogc.params import ITEM_PARAMETERS, check_known, items_query
 from geo.areas import AreaRef
 from geo.collections import get_collection
-from geo.crs import parse_crs
+from geo.crs import Crs, parse_crs
 from geo.errors import NotFound
 from geo.items import ItemsQuery, item_query, page_query, records_query, selected_properties
 
@@ -34,6 +34,11 @@ router = APIRouter(tags=["OGC API – Features"])
 
 _FEATURES = {200: {"content": {GEOJSON: {}, HTML: {}, CSV: {}, FLATGEOBUF: {}}}}
 ITEM_FORMATS = {k: v for k, v in FEATURE_FORMATS.items() if k in ("json", "geojson", "html")}
+
+
+def _lonlat(crs: Crs) -> bool:
+    """Whether the page's coordinates are lon/lat, which its map can fit itself to."""
+    return crs.srid == 4326 and not crs.northing_first
 
 
 @router.get("/collections/{collectionId}/items", response_class=Response, responses=_FEATURES,
@@ -62,7 +67,7 @@ async def collection_items(request: Request, query: ItemsQuery = Depends(items_q
         features = [orjson.loads(row[1]) for row in page.rows]
         return cached(request, render(
             request, "ogc_items.html", headers, root=base_url(request), collection=query.collection,
-            features=features, properties=selected_properties(query), returned=len(page.rows),
+            features=features, lonlat=_lonlat(query.crs), properties=selected_properties(query), returned=len(page.rows),
             matched=page.matched, links=page_links(request, page, HTML)))
     return cached(request, Response(geojson_body(request, page), media_type=GEOJSON, headers=headers))
 
@@ -90,7 +95,7 @@ async def collection_item(
     headers = {"Content-Crs": f"<{target.uri}>"}
     if f == "html":
         return cached(request, render(request, "ogc_item.html", headers, root=base_url(request),
-                                      collection=collection, feature=orjson.loads(feature)))
+                                      collection=collection, feature=orjson.loads(feature), lonlat=_lonlat(target)))
     root = f"{base_url(request)}/collections/{collection.id}"
     links = [
         {"href": same_query(request), "rel": "self", "type": GEOJSON},
