@@ -10,6 +10,11 @@
   const highlight = box.dataset.highlight ? Number(box.dataset.highlight) : null;
   const noMap = (why) => { box.classList.add("no-map"); box.textContent = `No map: ${why}.`; };
   if (!window.maplibregl) { noMap("the map library did not load"); return; }
+  const canvas = document.createElement("canvas");
+  if (!(canvas.getContext("webgl2") || canvas.getContext("webgl"))) {
+    noMap("this browser cannot draw WebGL maps (turned off or not supported)");
+    return;
+  }
   const source = { type: "vector", tiles: [box.dataset.tiles], minzoom: 0, maxzoom: 16 };
   const picked = highlight === null ? ["literal", false] : ["==", ["id"], highlight];
   const layers = [
