@@ -173,13 +173,14 @@ $("#legend").innerHTML = [
 
 // ---- Filters ----------------------------------------------------------------------------------
 
-const filters = { commodity: "", statuses: ["free", "conditional", "excluded"], areaIds: null };
+const filters = { commodities: [], statuses: ["free", "conditional", "excluded"], areaIds: null, area: "" };
 
 function depositFilter() {
   const conditions = [["in", ["get", "protection_status"], ["literal", filters.statuses]]];
-  if (filters.commodity) {
+  if (filters.commodities.length) {
     // `commodities` is "tungsten, tin": match whole codes, so "tin" does not match "platinum…".
-    conditions.push(["in", `, ${filters.commodity},`, ["concat", ", ", ["get", "commodities"], ","]]);
+    const list = ["concat", ", ", ["get", "commodities"], ","];
+    conditions.push(["any", ...filters.commodities.map((code) => ["in", `, ${code},`, list])]);
   }
   if (filters.areaIds) {
     // `match` looks ids up in a hash table; `in` would scan the whole list for every feature.
@@ -192,10 +193,37 @@ function applyFilters() {
   const common = depositFilter();
   map.setFilter("deposits-points", ["all", IS_POINT, common]);
   map.setFilter("deposits-polygons", ["all", IS_POLYGON, common]);
+  countMatches();
+}
+
+// How many deposits pass every filter, counted by the server (deposit_screening, the same rules
+// as /deposits); a later count supersedes one still on its way.
+let countRequest = 0;
+async function countMatches() {
+  const request = ++countRequest;
+  const out = $("#match-count");
+  if (!filters.statuses.length) {
+    out.textContent = "0 deposits pass the filters.";
+    return;
+  }
+  const quoted = (values) => values.map((v) => `'${v}'`).join(", ");
+  const conditions = [`protection_status IN (${quoted(filters.statuses)})`];
+  if (filters.commodities.length) conditions.push(`commodity IN (${quoted(filters.commodities)})`);
+  const params = new URLSearchParams({ filter: conditions.join(" AND "), limit: "1", properties: "name" });
+  if (filters.area) params.set("area", filters.area);
+  try {
+    const page = await getJson(`${ROOT}collections/deposit_screening/items?${params}`);
+    if (request === countRequest) {
+      out.textContent = `${page.numberMatched.toLocaleString("en")} deposits pass the filters.`;
+      out.dataset.count = page.numberMatched;
+    }
+  } catch (error) {
+    if (request === countRequest) out.textContent = `Could not count the deposits: ${error.message}`;
+  }
 }
 
 $("#commodity").addEventListener("change", (event) => {
-  filters.commodity = event.target.value;
+  filters.commodities = [...event.target.selectedOptions].map((o) => o.value).filter(Boolean);
   applyFilters();
 });
 
@@ -238,6 +266,7 @@ async function depositIdsIn(code) {
 $("#area").addEventListener("change", async (event) => {
   const code = event.target.value;
   const status = $("#filter-status");
+  filters.area = code;
   if (!code) {
     filters.areaIds = null;
     map.getSource("area").setData({ type: "FeatureCollection", features: [] });

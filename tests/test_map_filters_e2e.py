@@ -1,0 +1,46 @@
+"""The map's deposit filters take several commodities at once, and the count of what passes
+them is the count /deposits gives for the same question."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from test_map_e2e import MapPage, browser  # noqa: F401  (the browser fixture)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def map_page(browser, live_server):  # noqa: F811
+    page = MapPage(browser, live_server)
+    yield page
+    page.page.close()
+
+
+def _count(map_page) -> int:
+    return int(map_page.page.get_attribute("#match-count", "data-count"))
+
+
+def test_two_commodities_at_once_and_the_count_equals_deposits_number_matched(map_page, client, engine):
+    with engine.connect() as conn:
+        holding = {i for (i,) in conn.execute(text(
+            "SELECT id FROM deposits WHERE commodities && ARRAY['tungsten', 'lithium']"))}
+    before = map_page.rendered_deposit_ids()
+    map_page.page.select_option("#commodity", ["tungsten", "lithium"])
+    map_page.settle()
+    shown = map_page.rendered_deposit_ids()
+    assert shown == before & holding
+    assert 0 < len(shown) < len(before)
+    both = client.get("/deposits", params={"commodity": "W,Li", "limit": 1}).json()["numberMatched"]
+    map_page.page.wait_for_function(f"document.querySelector('#match-count').dataset.count === '{both}'")
+
+    # The headline question: only free deposits, in León.
+    map_page.page.uncheck("#protection input[value=excluded]")
+    map_page.page.uncheck("#protection input[value=conditional]")
+    map_page.page.select_option("#area", "24")
+    map_page.page.wait_for_function("document.querySelector('#filter-status').textContent.includes('deposits in')")
+    expected = client.get("/deposits", params={"commodity": "W,Li", "area": "leon", "protection": "outside",
+                                                "limit": 1}).json()["numberMatched"]
+    map_page.page.wait_for_function(f"document.querySelector('#match-count').dataset.count === '{expected}'")
+    assert _count(map_page) == expected > 0
+    assert f"{expected:,} deposits pass the filters" in map_page.page.inner_text("#match-count")
