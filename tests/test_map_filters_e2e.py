@@ -1,7 +1,10 @@
-"""The map's deposit filters take several commodities at once, and the count of what passes
-them is the count /deposits gives for the same question."""
+"""The map's deposit filters take several commodities at once, the count of what passes them is
+the count /deposits gives for the same question, and a screening can be taken away (a report in
+a new tab, a GeoJSON file)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from sqlalchemy import text
@@ -44,3 +47,25 @@ def test_two_commodities_at_once_and_the_count_equals_deposits_number_matched(ma
     map_page.page.wait_for_function(f"document.querySelector('#match-count').dataset.count === '{expected}'")
     assert _count(map_page) == expected > 0
     assert f"{expected:,} deposits pass the filters" in map_page.page.inner_text("#match-count")
+
+
+def test_a_screening_on_the_map_opens_as_a_report_and_downloads_as_geojson(map_page, client):
+    deposit = client.get("/deposits", params={"limit": 1}).json()["features"][0]
+    expected = client.post("/screening", json={"deposit": deposit["id"]}).json()
+    page = map_page.page
+    page.evaluate("(id) => screen({deposit: id}, `deposit ${id}`)", deposit["id"])
+    page.wait_for_selector("#download-geojson")
+    with page.expect_download() as download:
+        page.click("#download-geojson")
+    with open(download.value.path(), encoding="utf-8") as f:
+        collection = json.load(f)
+    assert collection["verdict"] == expected["verdict"] and collection["ground_status"] == expected["ground_status"]
+    assert [f["properties"]["role"] for f in collection["features"]][0] == "site"
+    assert download.value.suggested_filename == f"screening-deposit-{deposit['id']}.geojson"
+    with page.context.expect_page() as opened:
+        page.click("#open-report")
+    report = opened.value
+    report.wait_for_load_state()
+    heading = report.inner_text("h1").lower()  # the badges are upper case by CSS
+    assert "site screening" in heading and expected["verdict"] in heading
+    report.close()

@@ -444,6 +444,33 @@ function screeningHtml(result, what) {
     ${permits.length ? `<h3>Overlapping mining rights</h3><table><tr><th>Right</th><th>Status</th><th>ha</th></tr>${permits.join("")}</table>` : ""}`;
 }
 
+// The same screening as a printable report (a new tab) or a GeoJSON file of the site and its
+// pieces, asked again of the server in that format.
+async function takeAway(body, format, what) {
+  const tab = format === "html" ? window.open("", "_blank") : null;
+  try {
+    const response = await fetch(`${ROOT}screening?f=${format}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+    const url = URL.createObjectURL(await response.blob());
+    if (tab) {
+      tab.location.href = url;
+      return;
+    }
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = `screening-${what.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "") || "site"}.geojson`;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (error) {
+    if (tab) tab.close();
+    $("#screening").insertAdjacentHTML("beforeend", `<p class="error">Could not get the ${format === "html" ? "report" : "file"}: ${escapeHtml(error.message)}</p>`);
+  }
+}
+
 async function screen(body, what) {
   const out = $("#screening");
   out.innerHTML = `<p class="note">Screening ${escapeHtml(what)}…</p>`;
@@ -452,7 +479,11 @@ async function screen(body, what) {
       method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
     });
-    out.innerHTML = screeningHtml(result, what);
+    out.innerHTML = screeningHtml(result, what) + `<p class="take-away">
+      <button type="button" id="open-report">Open report</button>
+      <button type="button" id="download-geojson">Download GeoJSON</button></p>`;
+    $("#open-report").addEventListener("click", () => takeAway(body, "html", what));
+    $("#download-geojson").addEventListener("click", () => takeAway(body, "geojson", what));
     out.scrollIntoView({ block: "nearest" });
   } catch (error) {
     out.innerHTML = `<p class="error">Screening failed: ${escapeHtml(error.message)}</p>`;
