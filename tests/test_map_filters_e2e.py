@@ -1,6 +1,6 @@
 """The map's deposit filters take several commodities at once, the count of what passes them is
-the count /deposits gives for the same question, and a screening can be taken away (a report in
-a new tab, a GeoJSON file)."""
+the count /deposits gives for the same question, a screening can be taken away (a report in a
+new tab, a GeoJSON file), and a copied address restores view, layers and filters."""
 
 from __future__ import annotations
 
@@ -69,3 +69,34 @@ def test_a_screening_on_the_map_opens_as_a_report_and_downloads_as_geojson(map_p
     heading = report.inner_text("h1").lower()  # the badges are upper case by CSS
     assert "site screening" in heading and expected["verdict"] in heading
     report.close()
+
+
+def test_the_address_restores_view_layers_and_filters(browser, live_server):  # noqa: F811
+    first = MapPage(browser, live_server)
+    page = first.page
+    page.select_option("#commodity", ["tungsten", "tin"])
+    page.uncheck("#protection input[value=excluded]")
+    page.uncheck("input[data-layers='permits-fill,permits-line']")
+    page.select_option("#area", "24115")
+    page.wait_for_function("document.querySelector('#filter-status').textContent.includes('deposits in')")
+    page.evaluate("window.vetaMap.jumpTo({center: [-6.6, 42.55], zoom: 11.5})")
+    first.settle()
+    page.wait_for_function("location.hash.includes('11.5')")
+    shared = page.url
+    count = page.get_attribute("#match-count", "data-count")
+    page.close()
+
+    second = browser.new_page(viewport={"width": 1024, "height": 700})
+    second.set_default_timeout(90_000)
+    second.goto(shared)
+    second.wait_for_function("window.vetaMap && window.vetaMap.loaded()")
+    second.wait_for_function("document.querySelector('#filter-status').textContent.includes('deposits in')")
+    second.wait_for_function(f"document.querySelector('#match-count').dataset.count === '{count}'")
+    selected = second.evaluate("[...document.querySelector('#commodity').selectedOptions].map(o => o.value)")
+    assert sorted(selected) == ["tin", "tungsten"]
+    assert second.evaluate("[...document.querySelectorAll('#protection input:checked')].map(b => b.value)") == ["free", "conditional"]
+    assert second.input_value("#area") == "24115"
+    assert second.evaluate("window.vetaMap.getLayoutProperty('permits-fill', 'visibility')") == "none"
+    zoom, (lon, lat) = second.evaluate("[window.vetaMap.getZoom(), window.vetaMap.getCenter().toArray()]")
+    assert zoom == pytest.approx(11.5, abs=0.01) and (lon, lat) == pytest.approx((-6.6, 42.55), abs=1e-3)
+    second.close()

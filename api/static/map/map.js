@@ -123,8 +123,11 @@ const style = {
   ],
 };
 
+// Read before anything rewrites the address: the state a shared link carries.
+const SHARED = new URLSearchParams(location.search);
 const map = new maplibregl.Map({
-  container: "map", style, bounds: LEON, attributionControl: false,
+  // The view (zoom/lat/lon) lives in the address's hash, so a copied link restores it.
+  container: "map", style, bounds: LEON, attributionControl: false, hash: "view",
   fitBoundsOptions: { padding: 20 }, doubleClickZoom: true,
 });
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
@@ -154,6 +157,7 @@ for (const box of document.querySelectorAll("input[data-layers]")) {
     for (const id of box.dataset.layers.split(",")) {
       map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
     }
+    saveState();
   });
 }
 
@@ -194,6 +198,48 @@ function applyFilters() {
   map.setFilter("deposits-points", ["all", IS_POINT, common]);
   map.setFilter("deposits-polygons", ["all", IS_POLYGON, common]);
   countMatches();
+  saveState();
+}
+
+// ---- A shareable address: layers and filters in the query, the view in the hash --------------
+
+let stateRestored = false;
+const layerKey = (box) => box.dataset.layers.split(",")[0];
+
+function saveState() {
+  if (!stateRestored) return; // until the shared state is applied, the address still carries it
+  const params = new URLSearchParams();
+  if (filters.commodities.length) params.set("commodity", filters.commodities.join(","));
+  if (filters.statuses.length < 3) params.set("protection", filters.statuses.join(",") || "none");
+  if (filters.area) params.set("area", filters.area);
+  params.set("layers", [...document.querySelectorAll("input[data-layers]:checked")].map(layerKey).join(","));
+  history.replaceState(null, "", `${location.pathname}?${params}${location.hash}`);
+}
+
+async function restoreState() {
+  const commodities = (SHARED.get("commodity") || "").split(",");
+  for (const option of $("#commodity").options) option.selected = Boolean(option.value) && commodities.includes(option.value);
+  filters.commodities = [...$("#commodity").selectedOptions].map((o) => o.value);
+  if (SHARED.has("protection")) {
+    const statuses = SHARED.get("protection").split(",");
+    for (const box of document.querySelectorAll("#protection input")) box.checked = statuses.includes(box.value);
+    filters.statuses = [...document.querySelectorAll("#protection input:checked")].map((b) => b.value);
+  }
+  if (SHARED.has("layers")) {
+    const shown = SHARED.get("layers").split(",");
+    for (const box of document.querySelectorAll("input[data-layers]")) {
+      box.checked = shown.includes(layerKey(box));
+      box.dispatchEvent(new Event("change"));
+    }
+  }
+  const code = SHARED.get("area");
+  stateRestored = true;
+  if (code && areaFeatures.has(code)) {
+    $("#area").value = code;
+    await chooseArea(code, false); // the shared view, not the area's, is the one to show
+  } else {
+    applyFilters();
+  }
 }
 
 // How many deposits pass every filter, counted by the server (deposit_screening, the same rules
@@ -263,8 +309,9 @@ async function depositIdsIn(code) {
   return ids;
 }
 
-$("#area").addEventListener("change", async (event) => {
-  const code = event.target.value;
+$("#area").addEventListener("change", (event) => chooseArea(event.target.value, true));
+
+async function chooseArea(code, fit) {
   const status = $("#filter-status");
   filters.area = code;
   if (!code) {
@@ -276,7 +323,7 @@ $("#area").addEventListener("change", async (event) => {
   }
   const area = areaFeatures.get(code);
   map.getSource("area").setData(area);
-  map.fitBounds(bboxOf(area.geometry), { padding: 30 });
+  if (fit) map.fitBounds(bboxOf(area.geometry), { padding: 30 });
   status.textContent = "Finding the deposits of the area…";
   try {
     filters.areaIds = await depositIdsIn(code);
@@ -286,7 +333,7 @@ $("#area").addEventListener("change", async (event) => {
     status.textContent = `Area filter failed: ${error.message}`;
   }
   applyFilters();
-});
+}
 
 async function loadChoices() {
   const commodities = await getJson(`${ROOT}vocabularies/commodities`);
@@ -492,5 +539,7 @@ async function screen(body, what) {
 
 map.on("load", () => {
   applyFilters();
-  loadChoices().catch((error) => { $("#filter-status").textContent = `Could not load the filter lists: ${error.message}`; });
+  loadChoices().then(restoreState).catch((error) => {
+    $("#filter-status").textContent = `Could not load the filter lists: ${error.message}`;
+  });
 });
