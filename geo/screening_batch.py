@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geo.deposits import DepositSearch, where_sql
-from geo.protection import zones_constraining_each
 from geo.ground import ground_status_sql, on_site_sql
+from geo.protection import zones_constraining_each
 from geo.registry import HOLDING, effective_status_sql
 from geo.screening import ScreeningOptions, verdict_sql
 from geo.sites import Site

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import morecantile
 
-from geo.collections import Collection, Property, all_collections, get_collection
 from geo.areas import area_sql
+from geo.collections import Collection, Property, all_collections, get_collection
 from geo.errors import InvalidParameter
 from geo.sql import Params, SqlQuery
 

@@ -16,7 +16,6 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from geo.cli import app
-from geo.errors import InvalidParameter
 from geo.exporting import plan_export, write_export
 from geo.importing.pipeline import ImportOptions, import_file
 from geo.settings import get_settings

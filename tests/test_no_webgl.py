@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import sync_playwright
-
 from test_map_e2e import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e

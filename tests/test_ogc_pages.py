@@ -10,7 +10,6 @@ import re
 
 import pytest
 from playwright.sync_api import sync_playwright
-
 from test_map_e2e import CHROMIUM, CHROMIUM_ARGS
 
 HTML = {"Accept": "text/html"}

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from api.links import base_url, same_query
-from api.params import admin_area, outline_of
 from api.ogc.caching import cached
 from api.ogc.html import render
 from api.ogc.negotiation import (
@@ -24,6 +23,7 @@ from api.ogc.negotiation import (
 )
 from api.ogc.pages import csv_body, flatgeobuf_body, geojson_body, page_links, read_page
 from api.ogc.params import ITEM_PARAMETERS, check_known, items_query
+from api.params import admin_area, outline_of
 from geo.areas import AreaRef
 from geo.collections import get_collection
 from geo.crs import Crs, parse_crs
