@@ -25,6 +25,7 @@ from api.routes import (
     tiles,
     vocabularies,
 )
+from api.routes import docs as api_docs
 from api.routes import map as web_map
 from geo.counts import CountCache
 from geo.crs import remember_postgis_srids
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Mineral deposits, mining rights and land-use protection zones of Castilla y León.",
         lifespan=lifespan,
         openapi_url="/api",
-        docs_url="/api.html",
+        docs_url=None,  # api/routes/docs.py: served from the package, offline
         redoc_url=None,
     )
     app.state.settings = settings
@@ -76,5 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(ogc.router)
     app.include_router(ogc_items.router)
+    app.include_router(api_docs.router, dependencies=[Depends(reject_unknown_query_parameters)])
+    app.mount(api_docs.ASSETS, StaticFiles(directory=api_docs.ASSETS_DIR), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=web_map.STATIC_DIR), name="static")
     return app

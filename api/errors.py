@@ -75,6 +75,33 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
                    "internal-error", str(request.url))
 
 
+class UnexpectedErrors:
+    """ASGI middleware: an exception no handler took becomes a 500 problem+json, logged once,
+    instead of Starlette re-raising it to the server, which drops the client's connection."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception as exc:
+            if started:  # half a body already went out: nothing well-formed can follow it
+                raise
+            response = await _unexpected(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on an app."""
     app.add_exception_handler(VetaError, _veta_error)
@@ -82,4 +109,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(asyncpg.exceptions.DataError, _data_error)
     app.add_exception_handler(psycopg.OperationalError, _export_database_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(UnexpectedErrors)

@@ -7,6 +7,7 @@ import math
 from fastapi import Query, Request
 
 from geo import vocabulary as v
+from geo.areas import AreaRef, resolve_area
 from geo.errors import InvalidParameter
 from geo.limits import checked_id
 from geo.settings import Settings
@@ -85,6 +86,23 @@ def parse_cursor(value: str | None, parameter: str = "cursor") -> int | None:
     except ValueError:
         raise InvalidParameter(parameter, f"malformed cursor {value!r}", "the value from a next link") from None
     return checked_id(last_id, parameter)
+
+
+AREA_DESCRIPTION = ("Admin area by INE code (24, 24089) or name, accent- and case-insensitive (leon); "
+                    "a feature is in the area when it intersects it.")
+
+
+async def admin_area(request: Request, area: str | None = Query(None, description=AREA_DESCRIPTION)) -> AreaRef | None:
+    """FastAPI dependency: the `area` every collection, download, tile and screening takes,
+    resolved once to its outline (None: no area given)."""
+    if area is None:
+        return None
+    async with request.app.state.pool.acquire() as conn:
+        return await resolve_area(conn, area)
+
+
+def outline_of(area: AreaRef | None) -> bytes | None:
+    return None if area is None else area.outline
 
 
 LimitQuery = Query(None, description="Features per page (default 100, maximum 10,000).")

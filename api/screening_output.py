@@ -29,7 +29,7 @@ def report_features(report: dict) -> list[dict]:
     """The site and its pieces as features, each with a `role` QGIS can style by."""
     site = report["site"]
     features = [_feature("site", site["geometry"], {
-        "verdict": report["verdict"], **_without_geometry(site),
+        "verdict": report["verdict"], "ground_status": report["ground_status"], **_without_geometry(site),
         "reasons": "; ".join(r.get("name", "") + (": " if r.get("name") else "") + r["rule"] for r in report["reasons"]),
         "municipalities": ", ".join(f"{m['name']} ({m['code']})" for m in report["municipalities"]),
     })]
@@ -51,7 +51,7 @@ def _feature(role: str, geometry: dict, properties: dict) -> dict:
 
 def report_geojson(report: dict) -> bytes:
     return orjson.dumps({"type": "FeatureCollection", "features": report_features(report),
-                         "verdict": report["verdict"]})
+                         "verdict": report["verdict"], "ground_status": report["ground_status"]})
 
 
 def report_map(report: dict) -> dict:
@@ -69,26 +69,38 @@ def report_map(report: dict) -> dict:
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     scale = MAP_SIZE / span
 
-    def path(geom) -> str:
-        if geom.is_empty:
-            return ""
-        if geom.geom_type == "Point":
-            x, y = (geom.x - cx) * scale + MAP_SIZE / 2, (cy - geom.y) * scale + MAP_SIZE / 2
-            return f"M{x - 4:.1f},{y:.1f}a4,4 0 1,0 8,0a4,4 0 1,0 -8,0"
-        rings = []
-        for polygon in getattr(geom, "geoms", [geom]):
-            if polygon.geom_type != "Polygon":
-                rings.append(path(polygon))
-                continue
-            for ring in (polygon.exterior, *polygon.interiors):
-                xy = np.asarray(ring.coords)
-                pts = " ".join(f"{(x - cx) * scale + MAP_SIZE / 2:.1f},{(cy - y) * scale + MAP_SIZE / 2:.1f}" for x, y in xy)
-                rings.append(f"M{pts}Z")
-        return "".join(rings)
+    def xy(x: float, y: float) -> tuple[float, float]:
+        return (x - cx) * scale + MAP_SIZE / 2, (cy - y) * scale + MAP_SIZE / 2
 
     return {"size": MAP_SIZE, "scale_m": _scale_bar(span),
             "scale_px": _scale_bar(span) * scale,
-            "paths": [{"class": css, "d": path(g), "title": title} for css, g, title in shapes if not g.is_empty]}
+            "paths": [{"class": css, "d": "".join(_part_path(p, xy) for p in _singles(g)), "title": title}
+                      for css, g, title in shapes if not g.is_empty]}
+
+
+def _singles(geometry) -> list:
+    """The points, lines and polygons of a geometry, however its collections nest: an overlap
+    can come out as any mix of them (a site with an edge on a cuadrícula line touches the
+    right along it)."""
+    parts = [geometry]
+    while any(p.geom_type.startswith(("Multi", "GeometryCollection")) for p in parts):
+        parts = [q for p in parts for q in shapely.get_parts(p)]
+    return [p for p in parts if not p.is_empty]
+
+
+def _point(x: float, y: float) -> str:
+    return f"{x:.1f},{y:.1f}"
+
+
+def _part_path(part, xy) -> str:
+    """SVG path data of one Point, LineString or Polygon."""
+    if part.geom_type == "Point":
+        x, y = xy(part.x, part.y)
+        return f"M{x - 4:.1f},{y:.1f}a4,4 0 1,0 8,0a4,4 0 1,0 -8,0"
+    if part.geom_type in ("LineString", "LinearRing"):
+        return "M" + " L".join(_point(*xy(x, y)) for x, y in part.coords)
+    return "".join("M" + " ".join(_point(*xy(x, y)) for x, y in ring.coords) + "Z"
+                   for ring in (part.exterior, *part.interiors))
 
 
 def _project(xy: np.ndarray) -> np.ndarray:

@@ -51,10 +51,15 @@ def db_url() -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Apply the migrations up to REVISION (default: the newest)."""
-    from geo.migrate import upgrade
+    """Apply the migrations up to REVISION (default: the newest), and say which."""
+    from geo.migrate import current_revision, upgrade
 
-    upgrade(_url(), revision)
+    url = _url()
+    applied = upgrade(url, revision)
+    for script in applied:
+        typer.echo(f"applied {script.revision}: {script.doc}")
+    now = current_revision(url)
+    typer.echo(f"database at revision {now}" + ("" if applied else " already; nothing to apply"))
 
 
 @app.command("load-sample")
@@ -138,7 +143,8 @@ def import_command(
 
 @app.command("export")
 def export_command(
-    layer: str = typer.Option(..., help="deposits, permits, protection_zones or admin_areas."),
+    layer: str = typer.Option(..., help="deposits (points), deposit_footprints (outlines), deposit_screening, "
+                              "permits, protection_zones or admin_areas."),
     format: str = typer.Option(..., "--format", help="gpkg, shp, geojson, fgb, parquet or csv."),
     output: Path = typer.Option(..., "-o", "--output", help="The file to write (replaced)."),
     crs: str = typer.Option(None, help="The output CRS (default EPSG:4326 lon/lat)."),
@@ -161,11 +167,13 @@ def export_command(
         plan = plan_export(layer, format, crs, filter)
         with Progress(console=console, disable=not console.is_terminal) as bars:
             task = bars.add_task("exporting", total=None)
-            write_export(_url(), plan, output, lambda n: bars.advance(task, n))
+            counts = write_export(_url(), plan, output, lambda n: bars.advance(task, n))
     except VetaError as exc:
         console.print(f"[red]error[/]: {escape(exc.detail)}")
         raise typer.Exit(2) from None
-    console.print(f"{output}: {plan.layer.name} as {format}, {plan.crs.to_string()}")
+    console.print(f"{output} ({format}, {plan.crs.to_string()}):")
+    for name, n in counts.items():
+        console.print(f"  {name}: {n:,} feature{'s' if n != 1 else ''}")
 
 
 # --- The cuadrícula and the registry of mining rights (issue 5) ------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
@@ -15,6 +15,7 @@ import pyogrio
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo.areas import AREA_QUERYABLE, area_codes_sql, area_sql
 from geo.cql2 import Queryable, cql2_where
 from geo.crs import postgis_knows
 from geo.db import SESSION_SETTINGS, libpq_url
@@ -56,12 +57,48 @@ _ARROW = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64(), "d
 class ExportPlan:
     """A checked export: which layer, format and CRS, and the statement that reads the rows."""
 
-    layer: Layer
+    name: str
+    # One geometry type per file layer: QGIS shows a mixed one as "Geometry: Unknown".
+    geometry_type: str
     format: Format
     crs: CRS
     query: SqlQuery
     # The file's columns (Shapefile: short names) and their Arrow types, in SELECT order.
     columns: tuple[tuple[str, pa.DataType], ...]
+    # Layers written into the same file after this one (a GeoPackage of deposits also holds
+    # their footprints).
+    companions: tuple[ExportPlan, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableView:
+    """An exported layer over an import layer's table: its geometry and which rows."""
+
+    table_layer: str
+    geometry: str
+    geometry_type: str
+    where: str = "TRUE"
+
+
+# A deposit is a point or an outline. Exported, every deposit is a point (an outline's point on
+# its surface) in `deposits`, and the outlines are a layer of their own: import the points,
+# then the footprints, and the outlines replace the points again.
+TABLE_VIEWS = {
+    "deposits": TableView("deposits", "CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom "
+                          "ELSE ST_PointOnSurface(t.geom) END", "Point"),
+    "deposit_footprints": TableView("deposits", "t.geom", "MultiPolygon", "GeometryType(t.geom) <> 'POINT'"),
+    **{name: TableView(name, "t.geom", layer.geometry_types[0])
+       for name, layer in LAYERS.items() if name != "deposits"},
+}
+# Collections computed in the database (geo/layers.py), exported with their properties.
+SCREENED = {"deposit_screening": ("Point", "CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom "
+                                           "ELSE ST_PointOnSurface(t.geom) END")}
+EXPORT_LAYERS = (*TABLE_VIEWS, *SCREENED)
+# A GeoPackage of the first also holds the second.
+GPKG_COMPANIONS = {"deposits": "deposit_footprints", "deposit_screening": "deposit_footprints"}
+_PROPERTY_ARROW = {("string", None): pa.string(), ("number", None): pa.float64(), ("integer", None): pa.int64(),
+                   ("boolean", None): pa.bool_(), ("string", "date"): pa.date32(),
+                   ("string", "date-time"): pa.timestamp("us", tz="UTC")}
 
 
 def parse_format(name: str, parameter: str = "format") -> Format:
@@ -96,34 +133,109 @@ def _queryables(layer: Layer) -> dict[str, Queryable]:
         fields["commodity"] = Queryable("commodity", "t.commodities", "string_array", "any commodity",
                                         layer.fields["commodities"].allowed)
     fields["source"] = Queryable("source", "t.source", "string", "source")
+    fields["area"] = Queryable("area", area_codes_sql("t.geom"), "string_array", AREA_QUERYABLE)
     fields["geometry"] = Queryable("geometry", "t.geom", "geometry", "geometry")
     return fields
 
 
 def plan_export(layer_name: str, format_name: str, crs: str | None = None, filter: str | None = None,
-                filter_lang: str = "cql2-text", filter_crs: str | None = None) -> ExportPlan:
-    """Check every option and build the statement; nothing has run yet."""
-    if layer_name not in LAYERS:
-        raise InvalidParameter("layer", f"unknown layer {layer_name!r}", list(LAYERS))
-    layer, fmt, target = LAYERS[layer_name], parse_format(format_name), parse_export_crs(crs)
+                filter_lang: str = "cql2-text", filter_crs: str | None = None,
+                area: bytes | None = None, companions: bool = True) -> ExportPlan:
+    """Check every option and build the statement(s); nothing has run yet. `area` is the
+    outline (EWKB) of an admin area the features must intersect."""
+    if layer_name not in EXPORT_LAYERS:
+        raise InvalidParameter("layer", f"unknown layer {layer_name!r}", list(EXPORT_LAYERS))
+    fmt, target = parse_format(format_name), parse_export_crs(crs)
+    args = (layer_name, fmt, target, filter, filter_lang, filter_crs, area)
+    plan = _screened_plan(*args) if layer_name in SCREENED else _table_plan(*args)
+    companion = GPKG_COMPANIONS.get(layer_name)
+    if companions and companion and fmt.driver == "GPKG":
+        # The outlines of exactly the deposits exported as points, in the same file.
+        same_rows = _screened_rows(layer_name, filter, filter_lang, filter_crs, area) if layer_name in SCREENED else None
+        extra = _table_plan(companion, fmt, target, None if same_rows else filter, filter_lang, filter_crs,
+                            area, same_rows)
+        plan = replace(plan, companions=(extra,))
+    return plan
+
+
+def _geometry(geometry: str, target: CRS, params: Params) -> str:
+    epsg = target.to_epsg()
+    return geometry if epsg == 4326 else f"ST_Transform({geometry}, {params(epsg)}::int)"
+
+
+def _screened_query(name: str, filter: str | None, filter_lang: str, filter_crs: str | None, area: bytes | None):
+    from geo.collections import get_collection
+    from geo.items import CqlFilter, ItemsQuery
+
+    return ItemsQuery(get_collection(name), filter=CqlFilter(filter, filter_lang, filter_crs) if filter else None,
+                      area=area)
+
+
+def _screened_rows(name: str, filter: str | None, filter_lang: str, filter_crs: str | None,
+                   area: bytes | None) -> Callable[[Params], str]:
+    """SQL condition on `t.id`: the row is one of the computed collection's filtered rows."""
+    from geo.items import where_sql
+
+    query = _screened_query(name, filter, filter_lang, filter_crs, area)
+    return lambda params: (f"t.id IN (SELECT t.id FROM {query.collection.from_sql(params)} "
+                           f"WHERE {where_sql(query, params)})")
+
+
+def _table_plan(name: str, fmt: Format, target: CRS, filter: str | None, filter_lang: str,
+                filter_crs: str | None, area: bytes | None,
+                rows: Callable[[Params], str] | None = None) -> ExportPlan:
+    view = TABLE_VIEWS[name]
+    layer = LAYERS[view.table_layer]
     params = Params()
-    where = cql2_where(filter, filter_lang, _queryables(layer), params, filter_crs) if filter else "TRUE"
+    conditions = [view.where]
+    if filter:
+        conditions.append(cql2_where(filter, filter_lang, _queryables(layer), params, filter_crs))
+    if area is not None:  # the outline of an admin area (area=)
+        conditions.append(area_sql("t.geom", params(area)))
+    if rows is not None:
+        conditions.append(rows(params))
     table = layer.table
     columns = [(c, pa.int64()) for c in ("id",) if c in table.columns]
-    columns += [(name, _ARROW[f.kind]) for name, f in layer.fields.items()]
+    columns += [(n, _ARROW[f.kind]) for n, f in layer.fields.items()]
     columns += [("source", pa.string())]
     columns += [(c, pa.timestamp("us", tz="UTC")) for c in ("updated_at",) if c in table.columns]
     lists = {n for n, f in layer.fields.items() if f.kind == "list"}
     select = [f"array_to_string(t.{n}, '{LIST_SEPARATOR}')" if n in lists else f"t.{n}"
               for n, _ in columns]
-    epsg = target.to_epsg()
-    geom = "t.geom" if epsg == 4326 else f"ST_Transform(t.geom, {params(epsg)}::int)"
     order = ", ".join(f"t.{k}" for k in layer.key)
-    text = (f"SELECT {', '.join(select)}, ST_AsBinary({geom}) FROM {table.name} t "
-            f"WHERE {where} ORDER BY {order}")
+    text = (f"SELECT {', '.join(select)}, ST_AsBinary({_geometry(view.geometry, target, params)}) "
+            f"FROM {table.name} t WHERE {' AND '.join(conditions)} ORDER BY {order}")
     if fmt.driver == "ESRI Shapefile":
         columns = [(SHAPEFILE_NAMES.get(n, n), t) for n, t in columns]
-    return ExportPlan(layer, fmt, target, SqlQuery(text, tuple(params.values)), tuple(columns))
+    return ExportPlan(name, view.geometry_type, fmt, target, SqlQuery(text, tuple(params.values)), tuple(columns))
+
+
+def _screened_plan(name: str, fmt: Format, target: CRS, filter: str | None, filter_lang: str,
+                   filter_crs: str | None, area: bytes | None) -> ExportPlan:
+    """A computed collection (deposit_screening) with every property, filtered as its items are."""
+    from geo.items import where_sql
+
+    query = _screened_query(name, filter, filter_lang, filter_crs, area)
+    collection = query.collection
+    geometry_type, geometry = SCREENED[name]
+    params = Params()
+    source = collection.from_sql(params)
+    where = where_sql(query, params)
+    properties = collection.properties
+    columns = [("id", pa.int64())] + [(p.name, _PROPERTY_ARROW[(p.type, p.format)]) for p in properties]
+    select = [f"{collection.id_sql} AS id"] + [f"{p.sql} AS {p.name}" for p in properties]
+    text = (f"SELECT {', '.join(select)}, ST_AsBinary({_geometry(geometry, target, params)}) "
+            f"FROM {source} WHERE {where} ORDER BY {collection.id_sql}")
+    if fmt.driver == "ESRI Shapefile":
+        # dBase names: at most 10 characters, kept unique by a running number.
+        short = []
+        for n, t in columns:
+            cut = SHAPEFILE_NAMES.get(n, n)[:10]
+            while cut in (c for c, _ in short):
+                cut = f"{cut[:8]}{len(short):02d}"
+            short.append((cut, t))
+        columns = short
+    return ExportPlan(name, geometry_type, fmt, target, SqlQuery(text, tuple(params.values)), tuple(columns))
 
 
 def _batches(url: str, plan: ExportPlan, progress: Callable[[int], None],
@@ -158,17 +270,37 @@ def _record_batches(url: str, plan: ExportPlan, progress: Callable[[int], None],
 
 
 def _geoparquet_metadata(plan: ExportPlan) -> dict[bytes, bytes]:
-    types = list(plan.layer.geometry_types)
     geo = {"version": "1.1.0", "primary_column": "geometry",
-           "columns": {"geometry": {"encoding": "WKB", "geometry_types": types,
+           "columns": {"geometry": {"encoding": "WKB", "geometry_types": [plan.geometry_type],
                                     "crs": plan.crs.to_json_dict()}}}
     return {b"geo": json.dumps(geo).encode()}
 
 
 def write_export(url: str, plan: ExportPlan, path: Path, progress: Callable[[int], None] = lambda n: None,
-                 statement_timeout_s: float | None = None) -> None:
-    """Stream the plan's rows into the file at path (replacing it); a statement running longer
-    than statement_timeout_s is cancelled (psycopg.errors.QueryCanceled)."""
+                 statement_timeout_s: float | None = None) -> dict[str, int]:
+    """Stream the plan's rows (and its companions' into the same file) into the file at path,
+    replacing it; how many features each layer got. A statement running longer than
+    statement_timeout_s is cancelled (psycopg.errors.QueryCanceled)."""
+    counts: dict[str, int] = {}
+    for i, each in enumerate((plan, *plan.companions)):
+        counts[each.name] = 0
+
+        def counted(n: int, name: str = each.name) -> None:
+            counts[name] += n
+            progress(n)
+
+        try:
+            _write_layer(url, each, path, counted, append=i > 0, statement_timeout_s=statement_timeout_s)
+        except BaseException:
+            shapefile = plan.format.driver == "ESRI Shapefile"
+            for part in [path, *(path.with_suffix(s) for s in _SHAPEFILE_PARTS if shapefile)]:
+                part.unlink(missing_ok=True)  # no half-written file is left behind
+            raise
+    return counts
+
+
+def _write_layer(url: str, plan: ExportPlan, path: Path, progress: Callable[[int], None], append: bool,
+                 statement_timeout_s: float | None) -> None:
     batches = _record_batches(url, plan, progress, statement_timeout_s)
     schema = _schema(plan)
     if plan.format.driver is None:
@@ -176,20 +308,9 @@ def write_export(url: str, plan: ExportPlan, path: Path, progress: Callable[[int
             for batch in batches:
                 writer.write_batch(batch)
         return
-    types = plan.layer.geometry_types
-    try:
-        pyogrio.write_arrow(
-            pa.RecordBatchReader.from_batches(schema, batches), str(path), layer=str(plan.layer.name),
-            driver=plan.format.driver, geometry_name="geometry",
-            geometry_type=types[0] if len(types) == 1 else "Unknown", crs=plan.crs.to_wkt(),
-            layer_options=dict(plan.format.layer_options) or None,
-            dataset_options=dict(plan.format.dataset_options) or None)
-    except pyogrio.errors.DataLayerError:
-        shapefile = plan.format.driver == "ESRI Shapefile"
-        for part in [path, *(path.with_suffix(s) for s in _SHAPEFILE_PARTS if shapefile)]:
-            part.unlink(missing_ok=True)  # no half-written file is left behind
-        if shapefile and len(types) > 1:
-            raise InvalidParameter("format", f"a Shapefile holds one geometry type, and these "
-                                   f"{plan.layer.name} mix {' and '.join(types)}",
-                                   [f for f in FORMATS if f != "shp"]) from None
-        raise
+    pyogrio.write_arrow(
+        pa.RecordBatchReader.from_batches(schema, batches), str(path), layer=plan.name,
+        driver=plan.format.driver, geometry_name="geometry", geometry_type=plan.geometry_type,
+        crs=plan.crs.to_wkt(), append=append,
+        layer_options=dict(plan.format.layer_options) or None,
+        dataset_options=None if append else dict(plan.format.dataset_options) or None)

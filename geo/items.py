@@ -15,6 +15,7 @@ from datetime import datetime
 
 import orjson
 
+from geo.areas import AREA_QUERYABLE, area_codes_sql, area_sql
 from geo.collections import Collection, Property
 from geo.cql2 import Queryable, cql2_where
 from geo.crs import CRS84, Crs
@@ -95,6 +96,8 @@ class ItemsQuery:
     filter: CqlFilter | None = None
     # Property = value tests from query parameters (OGC API Features Part 1 /req/core/fc-filters).
     equals: tuple[tuple[str, str], ...] = ()
+    # The outline (EWKB) of the admin area the features must intersect (`area=`).
+    area: bytes | None = None
     cursor: Cursor | None = None
 
     @property
@@ -182,6 +185,8 @@ def queryables(collection: Collection) -> dict[str, Queryable]:
         (q.name, Queryable(q.name, q.sql, "string_array", q.description, q.enum))
         for q in collection.list_queryables
     )
+    if "area" not in fields:
+        fields["area"] = Queryable("area", area_codes_sql(collection.geometry_sql), "string_array", AREA_QUERYABLE)
     fields["geometry"] = Queryable("geometry", collection.geometry_sql, "geometry",
                                    f"The feature's geometry ({collection.geometry_type})")
     return fields
@@ -198,6 +203,8 @@ def where_sql(query: ItemsQuery, params: Params) -> str:
     conditions = []
     if query.bbox:
         conditions.append(_bbox_sql(query.bbox, collection, params))
+    if query.area:
+        conditions.append(area_sql(collection.geometry_sql, params(query.area)))
     if query.datetime:
         conditions.append(_datetime_sql(query, params))
     for name, value in query.equals:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from geo import vocabulary as v
 from geo.collections import Collection, ListQueryable, Property, register
+from geo.ground import DESCRIPTION as GROUND_DESCRIPTION
+from geo.ground import GROUND_STATUSES, ground_status_sql, on_site_sql
 from geo.protection import zone_constrains, zone_in_force
 from geo.registry import effective_status_sql
 from geo.sql import Params, text_array
@@ -78,9 +80,10 @@ def _screening_source(params: Params) -> str:
     # row per deposit, so the planner drops the join when a query uses none of its columns
     # (a count, or a page without them) and evaluates it once when it does.
     restricting = list(v.RESTRICTING_LEGAL_EFFECTS)
+    rights_statuses = f"array_agg({effective_status_sql('p', 'current_date')}::text)"
     return (
         "(SELECT d.*, CASE WHEN inside.excluded THEN 'excluded' WHEN inside.zones > 0 THEN 'conditional' "
-        "ELSE 'free' END AS protection_status, inside.names AS zone_names, inside.ids AS zone_ids, "
+        "ELSE 'free' END AS protection_status, ground.ground_status, inside.names AS zone_names, inside.ids AS zone_ids, "
         "near.id AS nearest_zone_id, near.name AS nearest_zone_name, near.distance_m AS nearest_zone_distance_m "
         "FROM deposits d "
         "LEFT JOIN LATERAL (SELECT count(*) AS zones, bool_or(z.legal_effect = 'exclusion') AS excluded, "
@@ -101,7 +104,9 @@ def _screening_source(params: Params) -> str:
         "CROSS JOIN (SELECT cosd(ST_Y(ST_Centroid(d.geom))) AS k) k "
         f"WHERE z.legal_effect = ANY({params(restricting)}::text[]) AND {zone_in_force('z')} "
         "AND depth_intervals_overlap(z.depth_top_m, z.depth_bottom_m, d.depth_top_m, d.depth_bottom_m) "
-        "ORDER BY part.geom <-> d.geom LIMIT 10) part JOIN protection_zones z ON z.id = part.zone_id) c) near ON TRUE"
+        "ORDER BY part.geom <-> d.geom LIMIT 10) part JOIN protection_zones z ON z.id = part.zone_id) c) near ON TRUE "
+        f"LEFT JOIN LATERAL (SELECT {ground_status_sql(rights_statuses)} "
+        f"AS ground_status FROM permits p WHERE {on_site_sql('p.geom', 'd.geom')}) ground ON TRUE"
         ") t"
     )
 
@@ -122,6 +127,9 @@ register(Collection(
         Property("protection_status", "t.protection_status", "string",
                  "excluded: an exclusion zone constrains the deposit; conditional: only conditional "
                  "zones do; free: none does", enum=("free", "conditional", "excluded")),
+        Property("ground_status", "t.ground_status", "string",
+                 "Mining rights on the deposit today, beside protection_status: " + GROUND_DESCRIPTION,
+                 enum=GROUND_STATUSES),
         Property("protection_zones", "t.zone_names", "string",
                  "Names of the restricting zones that constrain the deposit, '; '-separated"),
         Property("protection_zone_ids", "t.zone_ids", "string",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -38,6 +40,23 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Apply every migration up to revision."""
-    command.upgrade(alembic_config(url), revision)
+def current_revision(url: str) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    engine = sync_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> list[Script]:
+    """Apply every migration up to revision; the migrations applied, oldest first."""
+    config = alembic_config(url)
+    before = current_revision(url)
+    command.upgrade(config, revision)
+    after = current_revision(url)
+    if after == before:
+        return []
+    scripts = ScriptDirectory.from_config(config)
+    return list(reversed(list(scripts.iterate_revisions(after, before or "base"))))

@@ -14,6 +14,7 @@ import orjson
 
 from geo import vocabulary as v
 from geo.errors import InvalidParameter
+from geo.ground import ground_status_sql, on_site_sql
 from geo.protection import zone_constrains, zone_in_force
 from geo.registry import HOLDING, effective_status_sql
 from geo.sites import Site
@@ -54,6 +55,12 @@ def _ha(m2: str) -> str:
 def _share(m2: str) -> str:
     # A point site lies wholly inside whatever it touches.
     return f"round(CASE WHEN s.area_m2 > 0 THEN {m2} / s.area_m2 ELSE 1 END::numeric, 6)"
+
+
+def _free_share(geom: str) -> str:
+    # A point site is wholly free or not at all.
+    return (f"round(CASE WHEN s.area_m2 > 0 THEN {_polygonal_area(geom)} / s.area_m2 "
+            f"WHEN ST_IsEmpty({geom}) THEN 0 ELSE 1 END::numeric, 6)")
 
 
 def _polygonal_area(geom: str) -> str:
@@ -122,10 +129,12 @@ nearby AS (
 rights AS (
     SELECT p.id, p.registry_number, p.name, p.right_type, p.holder, {effective} AS status,
            {effective} = ANY({params(list(HOLDING))}::text[]) AS holds_ground,
-           ST_Intersection(p.geom, s.geom) AS piece
+           ST_Intersection(p.geom, s.geom) AS piece, {on_site_sql('p.geom', 's.geom')} AS on_site
     FROM permits p, s WHERE ST_Intersects(p.geom, s.geom) {not_own}),
 free AS (
-    SELECT ST_Difference(s.geom, coalesce((SELECT ST_Union(ST_CollectionExtract(b.piece, 3)) FROM (
+    -- Pieces of the site's own dimension: a point inside a zone or right is a point piece,
+    -- and a polygon site only loses the polygons it shares (not lines along an edge).
+    SELECT ST_Difference(s.geom, coalesce((SELECT ST_Union(ST_CollectionExtract(b.piece, ST_Dimension(s.geom) + 1)) FROM (
         SELECT piece FROM zones WHERE legal_effect = 'exclusion' AND depth_overlap
         UNION ALL SELECT piece FROM rights WHERE holds_ground) b),
         ST_GeomFromText('GEOMETRYCOLLECTION EMPTY', 4326))) AS geom
@@ -148,10 +157,11 @@ SELECT
       'overlap_ha', {_ha(_polygonal_area('piece'))}, 'share', {_share(_polygonal_area('piece'))},
       'geometry', ST_AsGeoJSON(piece)::json)
       ORDER BY {_polygonal_area('piece')} DESC, id), '[]') FROM rights)::text,
-  (SELECT json_build_object('area_ha', {_ha(_polygonal_area('geom'))}, 'share', {_share(_polygonal_area('geom'))},
+  (SELECT json_build_object('area_ha', {_ha(_polygonal_area('geom'))}, 'share', {_free_share('geom')},
       'geometry', ST_AsGeoJSON(geom)::json) FROM free)::text,
   (SELECT coalesce(json_agg(json_build_object('code', a.code, 'name', a.name) ORDER BY a.code), '[]')
-   FROM admin_areas a WHERE a.level = 'municipality' AND ST_Intersects(a.geom, s.geom))::text
+   FROM admin_areas a WHERE a.level = 'municipality' AND ST_Intersects(a.geom, s.geom))::text,
+  (SELECT {ground_status_sql('array_agg(status::text) FILTER (WHERE on_site)')} FROM rights)
 FROM s
 """
     return SqlQuery(text, tuple(params.values))
@@ -178,7 +188,7 @@ def reasons_for(verdict: str, zones: list[dict], counted: tuple[str, ...]) -> li
 
 def report_from_row(row, site: Site, options: ScreeningOptions) -> dict:
     """The screening report (a plain dict, ready for JSON, GeoJSON or the HTML page)."""
-    site_json, zones, nearby, permits, free_ground, municipalities = (orjson.loads(c) for c in row)
+    site_json, zones, nearby, permits, free_ground, municipalities = (orjson.loads(c) for c in row[:6])
     if site.reference:
         site_json["reference"] = {site.reference[0]: site.reference[1]}
     if site.buffer_m:
@@ -186,6 +196,7 @@ def report_from_row(row, site: Site, options: ScreeningOptions) -> dict:
     verdict = verdict_of({z["legal_effect"] for z in zones if z["constrains"]})
     return {
         "verdict": verdict,
+        "ground_status": row[6],
         "reasons": reasons_for(verdict, zones, options.legal_effects),
         "counted_legal_effects": list(options.legal_effects),
         "radius_m": options.radius_m,

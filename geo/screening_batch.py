@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geo.deposits import DepositSearch, where_sql
+from geo.ground import ground_status_sql, on_site_sql
 from geo.protection import zones_constraining_each
 from geo.registry import HOLDING, effective_status_sql
 from geo.screening import ScreeningOptions, verdict_sql
@@ -18,7 +19,7 @@ from geo.sql import Params, SqlQuery
 
 # The columns of a batch row, in order (CSV header and GeoJSON properties alike).
 COLUMNS = (
-    "id", "name", "verdict", "constraining_zone_ids", "constraining_zones", "constraining_legal_effects",
+    "id", "name", "verdict", "ground_status", "constraining_zone_ids", "constraining_zones", "constraining_legal_effects",
     "site_area_ha", "holding_permits", "municipalities",
 )
 
@@ -69,6 +70,7 @@ def batch_query(source: SiteSource, params: Params, options: ScreeningOptions, g
         "constraining_zones": "c.names",
         "constraining_legal_effects": "array_to_string(c.effects, ',')",
         "site_area_ha": "round((ST_Area(s.geom::geography) / 10000)::numeric, 4)",
+        "ground_status": ground_status_sql("r.on_site"),
         "holding_permits": "r.registry_numbers",
         "municipalities": "m.codes",
     }
@@ -84,7 +86,8 @@ def batch_query(source: SiteSource, params: Params, options: ScreeningOptions, g
         "string_agg(c.id::text, ',' ORDER BY c.id) AS ids, string_agg(c.name, '; ' ORDER BY c.id) AS names "
         f"FROM ({zones_constraining_each(sites, 'ord', list(options.legal_effects), params)}) c "
         "GROUP BY c.key) c ON c.key = s.ord "
-        "LEFT JOIN (SELECT s.ord AS key, string_agg(p.registry_number, ',' ORDER BY p.registry_number) AS registry_numbers "
+        "LEFT JOIN (SELECT s.ord AS key, string_agg(p.registry_number, ',' ORDER BY p.registry_number) AS registry_numbers, "
+        f"array_agg({effective}::text) FILTER (WHERE {on_site_sql('p.geom', 's.geom')}) AS on_site "
         f"FROM {sites} JOIN permits p ON ST_Intersects(p.geom, s.geom) "
         f"WHERE {effective} = ANY({params(list(HOLDING))}::text[]) GROUP BY s.ord) r ON r.key = s.ord "
         "LEFT JOIN (SELECT s.ord AS key, string_agg(a.code, ',' ORDER BY a.code) AS codes "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import morecantile
 
+from geo.areas import area_sql
 from geo.collections import Collection, Property, all_collections, get_collection
 from geo.errors import InvalidParameter
 from geo.sql import Params, SqlQuery
@@ -135,8 +136,9 @@ def checked_tile(z: int, x: int, y: int) -> morecantile.Tile:
     return morecantile.Tile(x, y, z)
 
 
-def tile_query(layer: TileLayer, tile: morecantile.Tile) -> SqlQuery:
-    """One statement returning the tile's MVT bytes (empty when no feature falls in it)."""
+def tile_query(layer: TileLayer, tile: morecantile.Tile, area: bytes | None = None) -> SqlQuery:
+    """One statement returning the tile's MVT bytes (empty when no feature falls in it), of the
+    features in an admin area when `area` (its outline, EWKB) is given."""
     params = Params()
     z, x, y = params(tile.z), params(tile.x), params(tile.y)
     columns = [f"({layer.collection.id_sql})::bigint AS mvt_id"] if layer.integer_ids else []
@@ -153,12 +155,13 @@ def tile_query(layer: TileLayer, tile: morecantile.Tile) -> SqlQuery:
         f"{EXTENT}, {BUFFER}) AS mvt_geom"
     )
     feature_id = ", 'mvt_id'" if layer.integer_ids else ""
+    in_area = f"AND {area_sql(geometry, params(area))}" if area else ""
     # OFFSET 0 keeps the row subquery from being flattened into the outer one, which would
     # evaluate ST_AsMVTGeom twice per row (for the IS NOT NULL test and for the output):
     # 10–20 % of a z6 deposits tile.
     text = (
         f"SELECT ST_AsMVT(tile, {params(layer.id)}, {EXTENT}, 'mvt_geom'{feature_id}) "
         f"FROM (SELECT {', '.join(columns)} FROM {layer.rows.from_sql(params)} "
-        f"WHERE {geometry} && {search_box} OFFSET 0) tile WHERE tile.mvt_geom IS NOT NULL"
+        f"WHERE {geometry} && {search_box} {in_area} OFFSET 0) tile WHERE tile.mvt_geom IS NOT NULL"
     )
     return SqlQuery(text, tuple(params.values))

@@ -10,12 +10,12 @@ from datetime import date
 import pyogrio
 import pytest
 import shapely
+import shapely.geometry
 from pyproj import Transformer
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from geo.cli import app
-from geo.errors import InvalidParameter
 from geo.exporting import plan_export, write_export
 from geo.importing.pipeline import ImportOptions, import_file
 from geo.settings import get_settings
@@ -82,16 +82,34 @@ def assert_same(original: dict, copy: dict) -> None:
         assert shapely.equals_exact(geom, copied_geom, tolerance=1e-9), key
 
 
-@pytest.mark.parametrize("fmt", ["gpkg", "geojson", "fgb", "parquet", "csv"])
+@pytest.mark.parametrize("fmt", ["gpkg", "geojson", "fgb", "parquet", "csv", "shp"])
 def test_export_then_import_round_trips_every_deposit_field_and_coordinate(engine, db_url, deposits_source, fmt, tmp_path):
+    """Deposits are exported as points, their outlines as a second layer (one file for a
+    GeoPackage): importing the points, then the footprints, gives back every deposit."""
     plan = plan_export("deposits", fmt, filter=f"source = '{deposits_source}'")
     path = tmp_path / f"deposits{plan.format.suffix}"
-    write_export(db_url, plan, path)
+    counts = write_export(db_url, plan, path)
+    files = [(path, "deposits")]
+    if fmt == "gpkg":
+        assert counts == {"deposits": 3, "deposit_footprints": 1}
+        files.append((path, "deposit_footprints"))
+    else:
+        assert counts == {"deposits": 3}
+        footprints = tmp_path / f"deposit_footprints{plan.format.suffix}"
+        assert write_export(db_url, plan_export("deposit_footprints", fmt, filter=f"source = '{deposits_source}'"),
+                            footprints) == {"deposit_footprints": 1}
+        files.append((footprints, None))
+    if fmt not in ("csv", "parquet"):  # CSV has no geometry type; this GDAL reads no Parquet
+        assert [pyogrio.read_info(f, layer=layer)["geometry_type"] for f, layer in files] == [
+            "Point", "Polygon" if fmt == "shp" else "MultiPolygon"]  # a Shapefile does not tell multi
     copy_source = f"t-rt-copy-{fmt}"
-    report = import_file(engine, ImportOptions(path, layer="deposits", source=copy_source))
-    assert report.inserted == 3 and not report.problems
+    for i, (file, layer) in enumerate(files):
+        mapping = tmp_path / f"layer{i}.toml"
+        mapping.write_text(f'file_layer = "{layer}"\n' if layer else "")
+        report = import_file(engine, ImportOptions(file, layer="deposits", source=copy_source, mapping=str(mapping)))
+        assert not report.problems and (report.inserted, report.updated) == ((3, 0) if i == 0 else (0, 1))
     # What the file holds beyond Veta's fields is named, not silently dropped.
-    assert {"id", "source", "updated_at"} <= set(report.ignored_columns)
+    assert {"id", "source"} <= set(report.ignored_columns)
     original = records(engine, "deposits", DEPOSIT_FIELDS, "source_id", "source = :s", s=deposits_source)
     assert original["rt-1"][DEPOSIT_FIELDS.index("retrieved_at")] == date(2024, 5, 1)
     assert_same(original, records(engine, "deposits", DEPOSIT_FIELDS, "source_id", "source = :s", s=copy_source))
@@ -119,7 +137,7 @@ def test_cli_export_writes_the_filtered_layer_in_the_asked_crs(engine, db_url, d
                                       "-o", str(out)])
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    frame = pyogrio.read_dataframe(out)
+    frame = pyogrio.read_dataframe(out, layer="deposits")
     assert list(frame["source_id"]) == ["rt-1"]
     assert frame.crs.to_epsg() == 25829
     lon, lat = -6.840123456789, 42.560987654321
@@ -160,14 +178,34 @@ def test_download_refuses_bad_options_with_a_problem(client, params, parameter):
     assert response.json()["invalid_params"][0]["name"] == parameter
 
 
-def test_a_shapefile_of_points_and_polygons_is_refused_and_nothing_is_left(client, db_url, deposits_source, tmp_path):
-    response = client.get("/downloads/deposits", params={"format": "shp", "filter": f"source = '{deposits_source}'"})
-    assert response.status_code == 400
-    assert "one geometry type" in response.json()["detail"]
-    out = tmp_path / "deposits.shp"
-    with pytest.raises(InvalidParameter):
-        write_export(db_url, plan_export("deposits", "shp", filter=f"source = '{deposits_source}'"), out)
-    assert list(tmp_path.iterdir()) == []
+def test_the_screened_deposits_export_as_a_geopackage_of_points_and_footprints(client, engine, tmp_path):
+    screened = client.get("/collections/deposit_screening/items", params={
+        "filter": "protection_status = 'free'", "area": "leon", "limit": 10000}).json()
+    response = client.get("/downloads/deposit_screening", params={
+        "format": "gpkg", "filter": "protection_status = 'free'", "area": "leon"})
+    assert response.status_code == 200, response.text
+    out = tmp_path / "screening.gpkg"
+    out.write_bytes(response.content)
+    layers = dict(pyogrio.list_layers(out))
+    assert layers == {"deposit_screening": "Point", "deposit_footprints": "MultiPolygon"}
+    points = pyogrio.read_dataframe(out, layer="deposit_screening")
+    assert sorted(points["id"]) == sorted(f["id"] for f in screened["features"])
+    assert set(points["protection_status"]) == {"free"} and "ground_status" in points.columns
+    footprints = pyogrio.read_dataframe(out, layer="deposit_footprints")
+    outlined = {f["id"] for f in screened["features"] if f["geometry"]["type"] != "Point"}
+    assert set(footprints["id"]) == outlined
+    # Each point lies on its deposit: on the outline where there is one.
+    for row in points.itertuples():
+        original = shapely.geometry.shape(next(f["geometry"] for f in screened["features"] if f["id"] == row.id))
+        assert original.intersects(row.geometry.buffer(1e-9)), row.id
+
+
+def test_the_cli_says_how_many_features_each_layer_got(cli, deposits_source, tmp_path):
+    code, output = cli("export", "--layer", "deposits", "--format", "gpkg", "--filter",
+                       f"source = '{deposits_source}'", "-o", tmp_path / "d.gpkg")
+    assert code == 0, output
+    lines = [line.strip() for line in output.splitlines()]
+    assert "deposits: 3 features" in lines and "deposit_footprints: 1 feature" in lines
 
 
 def test_download_of_an_unknown_layer_is_not_found(client):

@@ -265,6 +265,28 @@ def test_swapped_and_far_away_positions_are_reported_per_row(engine, tmp_path):
     assert "far outside" in by_id["berlin"].reason and by_id["berlin"].row == 3
 
 
+def test_a_point_in_lisbon_is_far_outside_spain_though_inside_its_box(engine, tmp_path):
+    csv = write(tmp_path / "lisbon.csv",
+                "ref;site;metals;kind;lon;lat\n"
+                "lisbon;Lisboa;Au;prospect;-9.1393;38.7223\n"
+                "tenerife;Tenerife;Au;prospect;-16.55;28.30\n")
+    mapping = write(tmp_path / "m.toml", DEPOSIT_CSV_MAPPING.replace('"easting"', '"lon"').replace('"northing"', '"lat"'))
+    report = import_file(engine, ImportOptions(csv, mapping=str(mapping), source="t-lisbon", dry_run=True))
+    assert [(p.source_id, "far outside Spain" in p.reason) for p in report.problems] == [("lisbon", True)]
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("", "is empty"),
+    ("ref;site;metals;kind;lon;lat\n", "has no rows to import"),
+])
+def test_empty_and_header_only_files_are_refused_with_a_clear_message(cli, engine, tmp_path, content, reason):
+    csv = write(tmp_path / "nothing.csv", content)
+    code, output = cli("import", csv, "--layer", "deposits", "--source", "t-nothing")
+    assert code == 2 and reason in " ".join(output.split()) and "Traceback" not in output, output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM import_runs WHERE source = 't-nothing'")).scalar() == 0
+
+
 # --- all or nothing, and the report ---------------------------------------------------------
 
 def test_a_file_with_one_bad_row_writes_nothing_and_the_report_names_the_row(cli, engine, tmp_path):

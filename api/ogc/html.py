@@ -4,11 +4,53 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shapely
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from shapely.geometry import shape
 from starlette.responses import Response
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+# The property that names a feature in a page title, by preference.
+TITLE_PROPERTIES = ("name", "registry_number", "cell_id", "code")
+
+
+def human(value: object, name: str = "") -> str:
+    """A property value as a reader wants it: yes/no, grouped digits, hectares with two
+    decimals, nothing for null."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if name.endswith(("_ha", "_m")) else f"{value:,}"
+    if isinstance(value, int) and not name.endswith("id"):
+        return f"{value:,}"
+    return str(value)
+
+
+def feature_title(feature: dict) -> str:
+    """A feature's name for headings and titles (its id when it has none)."""
+    properties = feature.get("properties") or {}
+    label = next((properties[p] for p in TITLE_PROPERTIES if properties.get(p)), None)
+    return f"{label} ({feature.get('id')})" if label is not None else str(feature.get("id"))
+
+
+def bounds(features: list[dict]) -> list[list[float]] | None:
+    """[[west, south], [east, north]] of the features' GeoJSON geometries, for the page's map
+    (None: no geometry, or one not in lon/lat)."""
+    shapes = [shape(f["geometry"]) for f in features if f.get("geometry")]
+    if not shapes:
+        return None
+    west, south, east, north = shapely.total_bounds(shapes)
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        return None
+    return [[float(west), float(south)], [float(east), float(north)]]
+
+
+TEMPLATES.env.filters["human"] = human
+TEMPLATES.env.filters["bounds"] = bounds
+TEMPLATES.env.filters["feature_title"] = feature_title
 
 
 def render(request: Request, template: str, headers: dict | None = None, **context) -> Response:

@@ -21,7 +21,7 @@ MAX_LIMIT: int = _DEFAULTS["max_limit"].default
 
 ITEMS_PARAMETERS = (
     "f", "limit", "bbox", "bbox-crs", "crs", "datetime", "sortby", "properties",
-    "filter", "filter-lang", "filter-crs", "cursor",
+    "filter", "filter-lang", "filter-crs", "cursor", "area",
 )
 ITEM_PARAMETERS = ("f", "crs")
 

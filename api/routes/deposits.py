@@ -9,6 +9,8 @@ from fastapi.responses import Response
 
 from api.links import same_query
 from api.params import (
+    admin_area,
+    outline_of,
     parse_bbox,
     parse_choices,
     parse_commodities,
@@ -18,7 +20,7 @@ from api.params import (
 )
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
 from geo import vocabulary as v
-from geo.areas import resolve_area
+from geo.areas import AreaRef
 from geo.deposits import DepositSearch, count_query, one_query, page_query
 from geo.errors import NotFound
 from geo.limits import path_id
@@ -30,7 +32,7 @@ router = APIRouter(tags=["deposits"])
 async def deposit_search(
     request: Request,
     commodity: list[str] | None = Query(None, description="INSPIRE commodity name or chemical symbol, any case; comma-separated or repeated (W,Li)."),
-    area: str | None = Query(None, description="Admin area by INE code (24, 24089) or name, accent- and case-insensitive (leon)."),
+    area: AreaRef | None = Depends(admin_area),
     protection: Literal["any", "inside", "outside"] = Query("any", description="outside: no counted zone constrains the deposit; inside: at least one does. A deposit on a zone boundary is inside."),
     legal_effect: list[str] | None = Query(None, description="Legal effects that count for `protection` (default exclusion,conditional)."),
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)."),
@@ -38,13 +40,9 @@ async def deposit_search(
     cursor: str | None = Query(None, description="Paging cursor; take it from the `next` link."),
     settings: Settings = Depends(settings_of),
 ) -> DepositSearch:
-    outline = None
-    if area is not None:
-        async with request.app.state.pool.acquire() as conn:
-            outline = (await resolve_area(conn, area)).outline
     return DepositSearch(
         commodities=parse_commodities(commodity),
-        area=outline,
+        area=outline_of(area),
         protection=protection,
         legal_effects=parse_choices(legal_effect, v.LEGAL_EFFECTS, "legal_effect") or v.RESTRICTING_LEGAL_EFFECTS,
         bbox=parse_bbox(bbox),

@@ -6,15 +6,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from api.params import admin_area, outline_of
+from geo.areas import AreaRef
 from geo.db import database_url
 from geo.errors import NotFound
-from geo.exporting import FORMATS, plan_export, write_export
-from geo.importing.layers import LAYERS
+from geo.exporting import EXPORT_LAYERS, FORMATS, plan_export, write_export
 
 router = APIRouter(tags=["downloads"])
 
@@ -32,11 +33,12 @@ async def download(
     filter: str | None = Query(None, description="A CQL2 filter on the layer's fields"),
     filter_lang: str = Query("cql2-text", alias="filter-lang", description="cql2-text or cql2-json"),
     filter_crs: str | None = Query(None, alias="filter-crs", description="CRS of the filter's geometries"),
+    area: AreaRef | None = Depends(admin_area),
 ):
     """The layer written to a temporary file from the database in batches, then streamed."""
-    if layer not in LAYERS:
-        raise NotFound(f"no layer {layer!r}; layers: {', '.join(LAYERS)}")
-    plan = plan_export(layer, format, crs, filter, filter_lang, filter_crs)
+    if layer not in EXPORT_LAYERS:
+        raise NotFound(f"no layer {layer!r}; layers: {', '.join(EXPORT_LAYERS)}")
+    plan = plan_export(layer, format, crs, filter, filter_lang, filter_crs, outline_of(area))
     folder = Path(tempfile.mkdtemp(prefix="veta-download-"))
     (folder / "data").mkdir()
     path = folder / "data" / f"{layer}{plan.format.suffix}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -13,7 +13,15 @@ router = APIRouter(tags=["map"])
 
 
 @router.get("/map", response_class=FileResponse, responses={200: {"content": {"text/html": {}}}})
-async def web_map() -> FileResponse:
+async def web_map(
+    # A shared link's state, applied by the page's script (api/static/map/map.js), which writes
+    # them as the user works; the view (zoom/lat/lon) travels in the hash.
+    commodity: str | None = Query(None, description="Commodity codes shown, comma-separated."),
+    protection: str | None = Query(None, description="Protection statuses shown, comma-separated."),
+    area: str | None = Query(None, description="INE code of the area filter."),
+    layers: str | None = Query(None, description="Layers switched on, comma-separated."),
+) -> FileResponse:
     """The web map: protection zones, mining rights and deposits from Veta's vector tiles;
-    filters, popups and site screening by drawing a polygon or clicking a deposit."""
+    filters, popups and site screening by drawing a polygon or clicking a deposit. The address
+    carries the filters and layers (query) and the view (hash), so a copied link restores them."""
     return FileResponse(STATIC_DIR / "map" / "index.html", media_type="text/html")

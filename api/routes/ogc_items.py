@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -22,8 +23,10 @@ from api.ogc.negotiation import (
 )
 from api.ogc.pages import csv_body, flatgeobuf_body, geojson_body, page_links, read_page
 from api.ogc.params import ITEM_PARAMETERS, check_known, items_query
+from api.params import admin_area, outline_of
+from geo.areas import AreaRef
 from geo.collections import get_collection
-from geo.crs import parse_crs
+from geo.crs import Crs, parse_crs
 from geo.errors import NotFound
 from geo.items import ItemsQuery, item_query, page_query, records_query, selected_properties
 from geo.limits import path_id
@@ -34,11 +37,18 @@ _FEATURES = {200: {"content": {GEOJSON: {}, HTML: {}, CSV: {}, FLATGEOBUF: {}}}}
 ITEM_FORMATS = {k: v for k, v in FEATURE_FORMATS.items() if k in ("json", "geojson", "html")}
 
 
+def _lonlat(crs: Crs) -> bool:
+    """Whether the page's coordinates are lon/lat, which its map can fit itself to."""
+    return crs.srid == 4326 and not crs.northing_first
+
+
 @router.get("/collections/{collectionId}/items", response_class=Response, responses=_FEATURES,
             openapi_extra=f_parameter(FEATURE_FORMATS))
-async def collection_items(request: Request, query: ItemsQuery = Depends(items_query)):
-    """A page of features: filter by bbox, datetime, CQL2 `filter` or property=value; choose the
-    CRS, sort order and properties; follow the `next` link for the following page."""
+async def collection_items(request: Request, query: ItemsQuery = Depends(items_query),
+                           area: AreaRef | None = Depends(admin_area)):
+    """A page of features: filter by bbox, admin area, datetime, CQL2 `filter` or property=value;
+    choose the CRS, sort order and properties; follow the `next` link for the following page."""
+    query = replace(query, area=outline_of(area))
     f = negotiate(request, FEATURE_FORMATS)
     headers = {"Content-Crs": f"<{query.crs.uri}>"}
     pool, counts = request.app.state.pool, request.app.state.counts
@@ -58,7 +68,7 @@ async def collection_items(request: Request, query: ItemsQuery = Depends(items_q
         features = [orjson.loads(row[1]) for row in page.rows]
         return cached(request, render(
             request, "ogc_items.html", headers, root=base_url(request), collection=query.collection,
-            features=features, properties=selected_properties(query), returned=len(page.rows),
+            features=features, lonlat=_lonlat(query.crs), properties=selected_properties(query), returned=len(page.rows),
             matched=page.matched, links=page_links(request, page, HTML)))
     return cached(request, Response(geojson_body(request, page), media_type=GEOJSON, headers=headers))
 
@@ -88,7 +98,7 @@ async def collection_item(
     headers = {"Content-Crs": f"<{target.uri}>"}
     if f == "html":
         return cached(request, render(request, "ogc_item.html", headers, root=base_url(request),
-                                      collection=collection, feature=orjson.loads(feature)))
+                                      collection=collection, feature=orjson.loads(feature), lonlat=_lonlat(target)))
     root = f"{base_url(request)}/collections/{collection.id}"
     links = [
         {"href": same_query(request), "rel": "self", "type": GEOJSON},

@@ -14,11 +14,11 @@ from fastapi.responses import Response, StreamingResponse
 from api.body_parsing import parse_body
 from api.links import same_query
 from api.ogc.html import render
-from api.params import parse_choices, parse_commodities, settings_of
+from api.params import admin_area, outline_of, parse_choices, parse_commodities, settings_of
 from api.screening_output import report_geojson, report_json, report_map
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
 from geo import vocabulary as v
-from geo.areas import resolve_area
+from geo.areas import AreaRef
 from geo.deposits import DepositSearch
 from geo.errors import InvalidParameter
 from geo.screening import (
@@ -80,7 +80,7 @@ async def screen_site(
     settings: Settings = Depends(settings_of),
 ):
     """What stands in the way of mining a site: the verdict (excluded, conditional, free) and
-    why, every overlapping zone in hectares and as a share of the site (with the 3D rule:
+    why, the ground status (open, applied_for, held: the mining rights on the site), every overlapping zone in hectares and as a share of the site (with the 3D rule:
     footprints and depth intervals must both overlap), zones within `radius_m`, overlapping
     mining rights, free ground and the municipalities touched. The body is a GeoJSON Point
     (with `buffer_m`), Polygon or MultiPolygon, or a Feature of one, in any supported CRS
@@ -129,18 +129,14 @@ async def screen_deposits(
     options: ScreeningOptions = Depends(screening_options),
     commodity: list[str] | None = Query(None, description="INSPIRE commodity name or chemical symbol, any "
                                         "case; comma-separated or repeated (W,Li). Default: every commodity."),
-    area: str | None = Query(None, description="Admin area by INE code (24) or name (leon). Default: everywhere."),
+    area: AreaRef | None = Depends(admin_area),
     f: Literal["geojson", "csv"] = Query("geojson", description="geojson or csv (one row per deposit)."),
 ):
     """Screen every deposit of the chosen commodities in an area, as one streamed table:
     verdict, constraining zones (3D rule with each deposit's own depth interval), holding
     rights and municipalities."""
     params = Params()
-    outline = None
-    if area is not None:
-        async with request.app.state.pool.acquire() as conn:
-            outline = (await resolve_area(conn, area)).outline
-    source = deposits_source(DepositSearch(commodities=parse_commodities(commodity), area=outline), params)
+    source = deposits_source(DepositSearch(commodities=parse_commodities(commodity), area=outline_of(area)), params)
     return await _stream(request, batch_query(source, params, options, geojson=f == "geojson"), f, "deposit-screening")
 
 

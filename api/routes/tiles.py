@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.links import base_url
+from api.params import admin_area, outline_of
+from geo.areas import AreaRef
 from geo.data_state import data_state
 from geo.items import extent_query
 from geo.tile_cache import TileCache, tile_key
@@ -194,21 +196,25 @@ async def get_tilejson(request: Request, collection_id: str) -> dict:
     response_class=Response,
     responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
 )
-async def get_tile(request: Request, collection_id: str, z: int, x: int, y: int):
-    """A Mapbox Vector Tile (extent 4096, buffer 64) with one layer named after the collection;
-    204 when no feature falls in the tile."""
+async def get_tile(request: Request, collection_id: str, z: int, x: int, y: int,
+                   area: AreaRef | None = Depends(admin_area)):
+    """A Mapbox Vector Tile (extent 4096, buffer 64) with one layer named after the collection,
+    of the features in `area` if given; 204 when no feature falls in the tile."""
     layer = tile_layer(collection_id)
     tile = checked_tile(z, x, y)
     cache: TileCache = request.app.state.tiles
+    tables, cache_name = layer.tables, layer.id
+    if area is not None:  # another tile, which also changes with the area's outline
+        tables, cache_name = (*tables, "admin_areas"), f"{layer.id}?area={area.code}"
     async with request.app.state.pool.acquire() as conn:
-        state = await data_state(conn, layer.tables)
+        state = await data_state(conn, tables)
         # Tracked tables: the ETag names the data state, so a revalidation costs no tile.
-        key = tile_key(layer.id, tile, state) if state else None
+        key = tile_key(cache_name, tile, state) if state else None
         if key and _matches(request.headers.get("if-none-match"), _etag(request, key)):
             return Response(status_code=304, headers=_cache_headers(_etag(request, key)))
         data = cache.get(key) if key else None
         if data is None:
-            query = tile_query(layer, tile)
+            query = tile_query(layer, tile, outline_of(area))
             data = await conn.fetchval(query.text, *query.values) or b""
             if key:
                 cache.put(key, data)

@@ -16,6 +16,7 @@ from pyproj.aoi import AreaOfInterest
 from pyproj.exceptions import CRSError
 from pyproj.transformer import TransformerGroup
 
+from geo import spain
 from geo.errors import InvalidParameter
 from geo.importing.points import Points
 from geo.importing.report import Problem
@@ -116,23 +117,42 @@ def to_lonlat(geometry: np.ndarray | Points, choice: CrsChoice) -> tuple[np.ndar
     return shapely.transform(geometry, move), info
 
 
+def _inside(geometry: np.ndarray | Points, rows: np.ndarray, region: tuple | None, swapped: bool) -> np.ndarray:
+    """Which of the rows lie in the region (None: Spain's land and territorial sea), read with
+    x and y exchanged when `swapped`."""
+    if isinstance(geometry, Points):
+        x, y = geometry.xy[rows, 0], geometry.xy[rows, 1]
+        if swapped:
+            x, y = y, x
+        if region is None:
+            return spain.within_spain(x, y)
+        west, south, east, north = region
+        return (west <= x) & (x <= east) & (south <= y) & (y <= north)
+    shapes = geometry[rows]
+    if swapped:
+        shapes = shapely.transform(shapes, lambda xy: xy[:, ::-1])
+    if region is None:
+        return spain.touches_spain(shapes)
+    return shapely.intersects(shapely.box(*region), shapes)
+
+
 def position_problems(geometry: np.ndarray | Points, ids: list[str | None],
-                      region: tuple[float, float, float, float], geographic_source: bool) -> list[Problem]:
+                      region: tuple[float, float, float, float] | None, geographic_source: bool) -> list[Problem]:
     """A row whose geometry lies outside the region: swapped lat/lon when swapping fixes it."""
-    west, south, east, north = region
     bounds, present = _bounds(geometry)
     # Non-finite positions are the geometry check's to report (geometry.py), once.
-    outside = present & np.isfinite(bounds).all(axis=1) & ((bounds[:, 2] < west) | (bounds[:, 0] > east)
-                         | (bounds[:, 3] < south) | (bounds[:, 1] > north))
+    rows = np.flatnonzero(present & np.isfinite(bounds).all(axis=1))
+    outside = rows[~_inside(geometry, rows, region, swapped=False)]
+    swapped_inside = _inside(geometry, outside, region, swapped=True) if geographic_source else np.zeros(len(outside), bool)
+    where = "Spain (land and 12 nautical miles of sea)" if region is None else f"the region {region}"
     problems = []
-    for i in np.flatnonzero(outside):
-        x0, y0, x1, y1 = bounds[i]
-        swapped_inside = west <= y0 and y1 <= east and south <= x0 and x1 <= north
-        if geographic_source and swapped_inside:
+    for i, swapped in zip(outside, swapped_inside):
+        x0, y0 = bounds[i][:2]
+        if swapped:
             reason = (f"latitude and longitude look swapped (x {x0:.6f}, y {y0:.6f}); "
                       "longitude is x, latitude is y")
         else:
-            reason = (f"position lon {x0:.4f}, lat {y0:.4f} is far outside the expected region "
-                      f"({west}, {south}, {east}, {north}); wrong CRS or coordinates?")
+            reason = (f"position lon {x0:.4f}, lat {y0:.4f} is far outside {where}; "
+                      "wrong CRS or coordinates?")
         problems.append(Problem(int(i) + 1, ids[i], "geometry", reason))
     return problems

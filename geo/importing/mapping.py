@@ -5,7 +5,7 @@ layer = "deposits"
 source = "minmod"            # default for --source
 crs = "EPSG:4326"            # used when the file declares none
 file_layer = "occurrences"   # which layer of a multi-layer file (GeoPackage)
-region = [-10, 35, 5, 44]    # lon/lat box the data must lie in (default: Spain)
+region = [-10, 35, 5, 44]    # lon/lat box the data must lie in (default: Spain and its sea)
 [geometry]
 x = "lon"                    # or: wkt = "geometry_wkt"; no [geometry]: the file's own
 y = "lat"
@@ -32,9 +32,6 @@ from pathlib import Path
 from geo.errors import InvalidParameter
 from geo.importing.layers import LAYERS, SHAPEFILE_NAMES, Layer
 
-# Spain: the Peninsula, the Balearic and Canary Islands, Ceuta and Melilla (lon/lat).
-SPAIN = (-18.5, 27.4, 4.6, 44.0)
-
 PRESET_PREFIX = "preset:"
 PRESETS = ("natura2000", "wdpa", "igme", "miteco", "mrds")
 _KEYS = {"layer", "source", "crs", "file_layer", "reader", "region", "geometry", "fields", "constants",
@@ -53,7 +50,8 @@ class Mapping:
     # A reader other than GDAL's for formats GDAL cannot read (the Catastro Minero CSV).
     reader: str | None = None
     # Where every position must lie (west, south, east, north in lon/lat); farther is an error.
-    region: tuple[float, float, float, float] = SPAIN
+    # None: Spain's land and territorial sea (geo/spain.py).
+    region: tuple[float, float, float, float] | None = None
     x: str | None = None
     y: str | None = None
     wkt: str | None = None
@@ -98,12 +96,12 @@ def _load_text(text: str, name: str) -> Mapping:
         raise InvalidParameter("mapping [geometry]", f"{name}: {geometry}",
                                "x and y columns, or a wkt column, or no [geometry] section")
     values = {f: {str(k): v for k, v in table.items()} for f, table in doc.get("values", {}).items()}
-    region = doc.get("region", SPAIN)
-    if not (isinstance(region, list | tuple) and len(region) == 4
-            and all(isinstance(x, int | float) for x in region)):
+    region = doc.get("region")
+    if region is not None and not (isinstance(region, list | tuple) and len(region) == 4
+                                   and all(isinstance(x, int | float) for x in region)):
         raise InvalidParameter("mapping region", f"{name}: {region!r}",
                                "[west, south, east, north] in degrees")
-    return Mapping(name=name, region=tuple(region), layer=doc.get("layer"), source=doc.get("source"),
+    return Mapping(name=name, region=None if region is None else tuple(region), layer=doc.get("layer"), source=doc.get("source"),
                    crs=doc.get("crs"), file_layer=doc.get("file_layer"), reader=doc.get("reader"),
                    x=geometry.get("x"), y=geometry.get("y"), wkt=geometry.get("wkt"),
                    fields=doc.get("fields", {}), constants=doc.get("constants", {}), values=values)

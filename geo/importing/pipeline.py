@@ -16,7 +16,7 @@ from geo.importing.crs import choose_crs, position_problems, to_lonlat
 from geo.importing.layers import LAYERS
 from geo.importing.mapping import load_mapping
 from geo.importing.progress import Stages
-from geo.importing.reading import checksum, read_source
+from geo.importing.reading import NOT_EMPTY, checksum, read_source
 from geo.importing.report import ImportReport, Problem
 from geo.importing.turns import wait_for_turn
 from geo.importing.validation import validate
@@ -60,6 +60,9 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
     read = progress.stage("reading", None)
     table = read_source(options.path, mapping, layer.name)
     read(len(table))
+    if not len(table):
+        raise InvalidParameter("PATH", f"{options.path} has no rows to import (a header only, or an empty layer)",
+                               NOT_EMPTY)
     report.rows_read = len(table)
     choice = choose_crs(table.crs, options.crs, mapping.crs, table.geometry)
     geometry, report.crs = to_lonlat(table.geometry, choice)

@@ -133,10 +133,15 @@ def _wkt_shapes(cells: pd.Series) -> tuple[np.ndarray, list[Problem]]:
     return geometry, problems
 
 
+NOT_EMPTY = "a file with at least one row of data"
+
+
 def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
     """Read every row of the file; nothing is filtered here."""
     if not path.exists():
         raise InvalidParameter("PATH", f"no such file or folder: {path}")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InvalidParameter("PATH", f"{path} is empty (0 bytes)", NOT_EMPTY)
     if mapping.reader == "catastro_minero":
         return _read_catastro_minero(path)
     suffix = path.suffix.casefold()

@@ -23,7 +23,12 @@ const PROTECTION_STROKES = { excluded: "#b00020", conditional: "#f57c00", free: 
 const VERDICT_TEXT = {
   excluded: "Excluded: mining is prohibited here",
   conditional: "Conditional: mining needs an assessment",
-  free: "Free: no restricting zone",
+  free: "Free of restricting zones (the ground may still be taken: see the ground status)",
+};
+const GROUND_TEXT = {
+  open: "Ground open: no mining right applied for or held here",
+  applied_for: "Ground applied for: another right's application covers part of the site",
+  held: "Ground held: a granted mining right in force covers part of the site",
 };
 
 function matchColour(property, table, fallback) {
@@ -118,8 +123,11 @@ const style = {
   ],
 };
 
+// Read before anything rewrites the address: the state a shared link carries.
+const SHARED = new URLSearchParams(location.search);
 const map = new maplibregl.Map({
-  container: "map", style, bounds: LEON, attributionControl: false,
+  // The view (zoom/lat/lon) lives in the address's hash, so a copied link restores it.
+  container: "map", style, bounds: LEON, attributionControl: false, hash: "view",
   fitBoundsOptions: { padding: 20 }, doubleClickZoom: true,
 });
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
@@ -149,6 +157,7 @@ for (const box of document.querySelectorAll("input[data-layers]")) {
     for (const id of box.dataset.layers.split(",")) {
       map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
     }
+    saveState();
   });
 }
 
@@ -168,13 +177,14 @@ $("#legend").innerHTML = [
 
 // ---- Filters ----------------------------------------------------------------------------------
 
-const filters = { commodity: "", statuses: ["free", "conditional", "excluded"], areaIds: null };
+const filters = { commodities: [], statuses: ["free", "conditional", "excluded"], areaIds: null, area: "" };
 
 function depositFilter() {
   const conditions = [["in", ["get", "protection_status"], ["literal", filters.statuses]]];
-  if (filters.commodity) {
+  if (filters.commodities.length) {
     // `commodities` is "tungsten, tin": match whole codes, so "tin" does not match "platinum…".
-    conditions.push(["in", `, ${filters.commodity},`, ["concat", ", ", ["get", "commodities"], ","]]);
+    const list = ["concat", ", ", ["get", "commodities"], ","];
+    conditions.push(["any", ...filters.commodities.map((code) => ["in", `, ${code},`, list])]);
   }
   if (filters.areaIds) {
     // `match` looks ids up in a hash table; `in` would scan the whole list for every feature.
@@ -187,10 +197,79 @@ function applyFilters() {
   const common = depositFilter();
   map.setFilter("deposits-points", ["all", IS_POINT, common]);
   map.setFilter("deposits-polygons", ["all", IS_POLYGON, common]);
+  countMatches();
+  saveState();
+}
+
+// ---- A shareable address: layers and filters in the query, the view in the hash --------------
+
+let stateRestored = false;
+const layerKey = (box) => box.dataset.layers.split(",")[0];
+
+function saveState() {
+  if (!stateRestored) return; // until the shared state is applied, the address still carries it
+  const params = new URLSearchParams();
+  if (filters.commodities.length) params.set("commodity", filters.commodities.join(","));
+  if (filters.statuses.length < 3) params.set("protection", filters.statuses.join(",") || "none");
+  if (filters.area) params.set("area", filters.area);
+  params.set("layers", [...document.querySelectorAll("input[data-layers]:checked")].map(layerKey).join(","));
+  history.replaceState(null, "", `${location.pathname}?${params}${location.hash}`);
+}
+
+async function restoreState() {
+  const commodities = (SHARED.get("commodity") || "").split(",");
+  for (const option of $("#commodity").options) option.selected = Boolean(option.value) && commodities.includes(option.value);
+  filters.commodities = [...$("#commodity").selectedOptions].map((o) => o.value);
+  if (SHARED.has("protection")) {
+    const statuses = SHARED.get("protection").split(",");
+    for (const box of document.querySelectorAll("#protection input")) box.checked = statuses.includes(box.value);
+    filters.statuses = [...document.querySelectorAll("#protection input:checked")].map((b) => b.value);
+  }
+  if (SHARED.has("layers")) {
+    const shown = SHARED.get("layers").split(",");
+    for (const box of document.querySelectorAll("input[data-layers]")) {
+      box.checked = shown.includes(layerKey(box));
+      box.dispatchEvent(new Event("change"));
+    }
+  }
+  const code = SHARED.get("area");
+  stateRestored = true;
+  if (code && areaFeatures.has(code)) {
+    $("#area").value = code;
+    await chooseArea(code, false); // the shared view, not the area's, is the one to show
+  } else {
+    applyFilters();
+  }
+}
+
+// How many deposits pass every filter, counted by the server (deposit_screening, the same rules
+// as /deposits); a later count supersedes one still on its way.
+let countRequest = 0;
+async function countMatches() {
+  const request = ++countRequest;
+  const out = $("#match-count");
+  if (!filters.statuses.length) {
+    out.textContent = "0 deposits pass the filters.";
+    return;
+  }
+  const quoted = (values) => values.map((v) => `'${v}'`).join(", ");
+  const conditions = [`protection_status IN (${quoted(filters.statuses)})`];
+  if (filters.commodities.length) conditions.push(`commodity IN (${quoted(filters.commodities)})`);
+  const params = new URLSearchParams({ filter: conditions.join(" AND "), limit: "1", properties: "name" });
+  if (filters.area) params.set("area", filters.area);
+  try {
+    const page = await getJson(`${ROOT}collections/deposit_screening/items?${params}`);
+    if (request === countRequest) {
+      out.textContent = `${page.numberMatched.toLocaleString("en")} deposits pass the filters.`;
+      out.dataset.count = page.numberMatched;
+    }
+  } catch (error) {
+    if (request === countRequest) out.textContent = `Could not count the deposits: ${error.message}`;
+  }
 }
 
 $("#commodity").addEventListener("change", (event) => {
-  filters.commodity = event.target.value;
+  filters.commodities = [...event.target.selectedOptions].map((o) => o.value).filter(Boolean);
   applyFilters();
 });
 
@@ -230,9 +309,11 @@ async function depositIdsIn(code) {
   return ids;
 }
 
-$("#area").addEventListener("change", async (event) => {
-  const code = event.target.value;
+$("#area").addEventListener("change", (event) => chooseArea(event.target.value, true));
+
+async function chooseArea(code, fit) {
   const status = $("#filter-status");
+  filters.area = code;
   if (!code) {
     filters.areaIds = null;
     map.getSource("area").setData({ type: "FeatureCollection", features: [] });
@@ -242,7 +323,7 @@ $("#area").addEventListener("change", async (event) => {
   }
   const area = areaFeatures.get(code);
   map.getSource("area").setData(area);
-  map.fitBounds(bboxOf(area.geometry), { padding: 30 });
+  if (fit) map.fitBounds(bboxOf(area.geometry), { padding: 30 });
   status.textContent = "Finding the deposits of the area…";
   try {
     filters.areaIds = await depositIdsIn(code);
@@ -252,7 +333,7 @@ $("#area").addEventListener("change", async (event) => {
     status.textContent = `Area filter failed: ${error.message}`;
   }
   applyFilters();
-});
+}
 
 async function loadChoices() {
   const commodities = await getJson(`${ROOT}vocabularies/commodities`);
@@ -402,10 +483,39 @@ function screeningHtml(result, what) {
   return `<p>Screening of ${escapeHtml(what)}${area}</p>
     <p><span class="verdict verdict-${escapeHtml(verdict)}" id="verdict">${escapeHtml(verdict)}</span>
     ${escapeHtml(VERDICT_TEXT[verdict] || "")}</p>
+    <p><span class="ground ground-${escapeHtml(result.ground_status)}" id="ground-status">${escapeHtml((result.ground_status || "").replace("_", " "))}</span>
+    ${escapeHtml(GROUND_TEXT[result.ground_status] || "")}</p>
     ${reasons.length ? `<ul>${reasons.join("")}</ul>` : ""}
     <h3>Overlapping zones</h3>
     ${zones.length ? `<table><tr><th>Zone</th><th>Effect</th><th>ha</th><th>Share</th></tr>${zones.join("")}</table>` : "<p class=\"note\">None.</p>"}
     ${permits.length ? `<h3>Overlapping mining rights</h3><table><tr><th>Right</th><th>Status</th><th>ha</th></tr>${permits.join("")}</table>` : ""}`;
+}
+
+// The same screening as a printable report (a new tab) or a GeoJSON file of the site and its
+// pieces, asked again of the server in that format.
+async function takeAway(body, format, what) {
+  const tab = format === "html" ? window.open("", "_blank") : null;
+  try {
+    const response = await fetch(`${ROOT}screening?f=${format}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+    const url = URL.createObjectURL(await response.blob());
+    if (tab) {
+      tab.location.href = url;
+      return;
+    }
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = `screening-${what.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "") || "site"}.geojson`;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (error) {
+    if (tab) tab.close();
+    $("#screening").insertAdjacentHTML("beforeend", `<p class="error">Could not get the ${format === "html" ? "report" : "file"}: ${escapeHtml(error.message)}</p>`);
+  }
 }
 
 async function screen(body, what) {
@@ -416,7 +526,11 @@ async function screen(body, what) {
       method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
     });
-    out.innerHTML = screeningHtml(result, what);
+    out.innerHTML = screeningHtml(result, what) + `<p class="take-away">
+      <button type="button" id="open-report">Open report</button>
+      <button type="button" id="download-geojson">Download GeoJSON</button></p>`;
+    $("#open-report").addEventListener("click", () => takeAway(body, "html", what));
+    $("#download-geojson").addEventListener("click", () => takeAway(body, "geojson", what));
     out.scrollIntoView({ block: "nearest" });
   } catch (error) {
     out.innerHTML = `<p class="error">Screening failed: ${escapeHtml(error.message)}</p>`;
@@ -425,5 +539,7 @@ async function screen(body, what) {
 
 map.on("load", () => {
   applyFilters();
-  loadChoices().catch((error) => { $("#filter-status").textContent = `Could not load the filter lists: ${error.message}`; });
+  loadChoices().then(restoreState).catch((error) => {
+    $("#filter-status").textContent = `Could not load the filter lists: ${error.message}`;
+  });
 });

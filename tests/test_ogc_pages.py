@@ -1,0 +1,128 @@
+"""The OGC API's HTML pages read as finished pages: features titled by name, yes/no rather than
+True/False, hectares with two decimals, a link to the map, and no page wider than a 1280 px
+window (checked in the headless Chromium the map's test uses), and a map of the features from Veta's own tiles."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pytest
+from playwright.sync_api import sync_playwright
+from test_map_e2e import CHROMIUM, CHROMIUM_ARGS
+
+HTML = {"Accept": "text/html"}
+
+
+def _cells(page: str) -> list[str]:
+    return re.findall(r"<td[^>]*>(.*?)</td>", page, flags=re.S)
+
+
+def test_an_item_page_is_titled_by_name_and_shows_yes_no(client):
+    feature = client.get("/collections/deposits/items", params={"limit": 1}).json()["features"][0]
+    page = client.get(f"/collections/deposits/items/{feature['id']}", headers=HTML).text
+    name = feature["properties"]["name"]
+    assert f"<h1>{name} ({feature['id']})</h1>" in page
+    assert f"<title>{name} ({feature['id']}) · Mineral deposits · Veta</title>" in page
+    cells = _cells(page)
+    assert "True" not in cells and "False" not in cells
+    assert ("yes" if feature["properties"]["critical_raw_material"] else "no") in cells
+
+
+def test_items_pages_show_human_values(client):
+    page = client.get("/collections/deposit_screening/items", params={"limit": 50}, headers=HTML).text
+    cells = _cells(page)
+    assert cells and "True" not in cells and "False" not in cells and "None" not in cells
+    permits = client.get("/collections/permits/items", params={"limit": 5}).json()["features"]
+    page = client.get("/collections/permits/items", params={"limit": 5}, headers=HTML).text
+    for permit in permits:
+        assert f"{permit['properties']['area_ha']:,.2f}" in page
+
+
+def test_the_landing_page_links_to_the_map(client):
+    page = client.get("/", headers=HTML).text
+    assert 'href="http://testserver/map"' in page
+
+
+@pytest.mark.e2e
+def test_no_page_is_wider_than_a_1280_px_window(live_server):
+    paths = ["/?f=html", "/collections?f=html", "/collections/deposit_screening?f=html",
+             "/collections/deposit_screening/items?f=html&limit=100", "/collections/permits/items?f=html&limit=100",
+             "/collections/deposit_screening/items/1?f=html", "/conformance?f=html"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            for path in paths:
+                response = page.goto(live_server + path)
+                assert response.status == 200, path
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 1280, (path, width)
+        finally:
+            browser.close()
+
+
+def test_the_api_page_loads_nothing_from_other_sites(client):
+    page = client.get("/api.html").text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sources and all(s.startswith("/static/swagger-ui/") for s in sources), sources
+    for source in sources:
+        assert client.get(source).status_code == 200, source
+
+
+@pytest.mark.e2e
+def test_the_api_page_works_offline(live_server):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            blocked = []
+
+            def only_veta(route):
+                if route.request.url.startswith(live_server):
+                    route.continue_()
+                else:
+                    blocked.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_veta)
+            page.goto(live_server + "/api.html")
+            page.wait_for_selector(".opblock", timeout=60_000)
+            assert page.locator(".opblock").count() > 20 and not blocked
+        finally:
+            browser.close()
+
+
+@pytest.mark.e2e
+def test_an_item_page_maps_its_feature_from_vetas_tiles(live_server, client):
+    feature = client.get("/collections/deposits/items", params={"limit": 1}).json()["features"][0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1024, "height": 700})
+            page.set_default_timeout(90_000)
+            tiles = []
+            page.on("request", lambda r: tiles.append(r.url) if "/tiles/WebMercatorQuad/" in r.url else None)
+            page.goto(f"{live_server}/collections/deposits/items/{feature['id']}?f=html")
+            page.wait_for_function("window.vetaPageMap && window.vetaPageMap.loaded()")
+            page.evaluate("() => new Promise((resolve) => { window.vetaPageMap.once('idle', resolve); "
+                          "window.vetaPageMap.triggerRepaint(); })")
+            shown = page.evaluate("window.vetaPageMap.queryRenderedFeatures().map((f) => f.id)")
+            assert feature["id"] in shown
+            assert tiles and all(t.startswith(f"{live_server}/collections/deposits/tiles/") for t in tiles)
+        finally:
+            browser.close()
+
+
+def test_collection_and_items_pages_carry_a_map_fitted_to_their_features(client):
+    extent = client.get("/collections/permits").json()["extent"]["spatial"]["bbox"][0]
+    page = client.get("/collections/permits", headers=HTML).text
+    bounds = json.loads(html.unescape(re.search(r'data-bounds="([^"]*)"', page).group(1)))
+    assert bounds == [extent[:2], extent[2:]]
+    features = client.get("/collections/permits/items", params={"limit": 5}).json()["features"]
+    page = client.get("/collections/permits/items", params={"limit": 5}, headers=HTML).text
+    bounds = json.loads(html.unescape(re.search(r'data-bounds="([^"]*)"', page).group(1)))
+    xs = [x for f in features for ring in f["geometry"]["coordinates"] for part in ring for x, _ in part]
+    assert bounds[0][0] == pytest.approx(min(xs)) and bounds[1][0] == pytest.approx(max(xs))
+    assert "/collections/permits/tiles/WebMercatorQuad/{z}/{x}/{y}" in page
