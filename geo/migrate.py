@@ -7,6 +7,7 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from geo import commodities
 from geo.db import sync_engine, with_database
 from geo.settings import PROJECT_ROOT
 
@@ -39,5 +40,11 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply every migration up to revision."""
+    """Apply every migration up to revision; at the head, bring the commodities table up to
+    the vocabulary (which changes without a migration)."""
     command.upgrade(alembic_config(url), revision)
+    if revision == "head":
+        engine = sync_engine(url)
+        with engine.begin() as connection:
+            commodities.sync_table(connection)
+        engine.dispose()
