@@ -223,6 +223,13 @@ def narrower(code: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def matching(value: str) -> tuple[str, ...]:
+    """What a search for a value matches: the commodity it names and every narrower one
+    ('PGM' -> platinumGroupMetal, platinum, palladium, ...); () when it names none."""
+    code = value if value in BY_CODE else code_of(value)
+    return narrower(code) if code else ()
+
+
 def expand(codes: Iterable[str]) -> tuple[str, ...]:
     """Codes with their narrower ones, each once, in order: what a search for them matches."""
     found: dict[str, None] = {}

@@ -15,6 +15,7 @@ import pyogrio
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo import commodities
 from geo.cql2 import Queryable, cql2_where
 from geo.db import SESSION_SETTINGS, libpq_url
 from geo.errors import InvalidParameter
@@ -88,7 +89,7 @@ def _queryables(layer: Layer) -> dict[str, Queryable]:
               for name, f in layer.fields.items()}
     if "commodities" in fields:  # the name the OGC API's filters use for the same list
         fields["commodity"] = Queryable("commodity", "t.commodities", "string_array", "any commodity",
-                                        layer.fields["commodities"].allowed)
+                                        layer.fields["commodities"].allowed, commodities.matching)
     fields["source"] = Queryable("source", "t.source", "string", "source")
     fields["geometry"] = Queryable("geometry", "t.geom", "geometry", "geometry")
     return fields
