@@ -312,3 +312,13 @@ def test_the_vocabulary_files_travel_with_the_package():
     assert {p.name for p in vocab.iterdir()} >= {"cgi_commodity_codes.csv", "commodities.toml",
                                                  "crma_2024_1252.toml", "README.md"}
     assert "CC BY 4.0" in (vocab / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_vocabulary_endpoint_gives_each_commodity_its_narrower_ones(client):
+    response = client.get("/vocabularies/commodities")
+    assert response.status_code == 200
+    by_code = {c["code"]: c for c in response.json()}
+    assert set(by_code) == set(commodities.CODES)
+    pgm = by_code["platinumGroupMetal"]
+    assert {"platinum", "palladium"} <= set(pgm["narrower"]) and pgm["critical"] and pgm["strategic"]
+    assert by_code["tin"]["name_es"] == "estaño" and by_code["tin"]["narrower"] == []

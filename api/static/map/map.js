@@ -169,12 +169,16 @@ $("#legend").innerHTML = [
 // ---- Filters ----------------------------------------------------------------------------------
 
 const filters = { commodity: "", statuses: ["free", "conditional", "excluded"], areaIds: null };
+// Commodity code -> the codes a choice of it matches: itself and its narrower ones (PGM: platinum…).
+const matchedCodes = {};
 
 function depositFilter() {
   const conditions = [["in", ["get", "protection_status"], ["literal", filters.statuses]]];
   if (filters.commodity) {
     // `commodities` is "tungsten, tin": match whole codes, so "tin" does not match "platinum…".
-    conditions.push(["in", `, ${filters.commodity},`, ["concat", ", ", ["get", "commodities"], ","]]);
+    const listed = ["concat", ", ", ["get", "commodities"], ","];
+    const codes = matchedCodes[filters.commodity] || [filters.commodity];
+    conditions.push(["any", ...codes.map((code) => ["in", `, ${code},`, listed])]);
   }
   if (filters.areaIds) {
     // `match` looks ids up in a hash table; `in` would scan the whole list for every feature.
@@ -256,6 +260,7 @@ $("#area").addEventListener("change", async (event) => {
 
 async function loadChoices() {
   const commodities = await getJson(`${ROOT}vocabularies/commodities`);
+  for (const c of commodities) matchedCodes[c.code] = [c.code, ...c.narrower];
   $("#commodity").append(...commodities
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((c) => new Option(c.symbol ? `${c.name} (${c.symbol})` : c.name, c.code)));
