@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pyogrio
 import pytest
+from alembic import command
 from sqlalchemy import text
 
 from geo import commodities
 from geo.db import sync_engine, with_database
 from geo.exporting import plan_export, write_export
 from geo.importing.pipeline import ImportOptions, import_file
-from geo.migrate import create_database, drop_database, upgrade
+from geo.migrate import alembic_config, create_database, drop_database, upgrade
 from geo.settings import PROJECT_ROOT
 
 CGI_CSV = PROJECT_ROOT / "geo" / "vocab" / "cgi_commodity_codes.csv"
@@ -303,6 +304,12 @@ def test_a_populated_database_upgrades_with_nothing_lost(db_url):
         assert after["d1"] == ["fluorite", "baryte"] and after["d4"] == ["HREE", "LREE"]
         assert permit == ["silicon", "quartz"] and estimate == "platinumGroupMetal"
         assert table_codes == set(commodities.CODES)
+
+        command.downgrade(alembic_config(url), "0008")  # and back, the old codes restored
+        engine = sync_engine(url)
+        with engine.connect() as conn:
+            assert dict(conn.execute(text("SELECT source_id, commodities FROM deposits")).all()) == before
+        engine.dispose()
     finally:
         drop_database(url)
 

@@ -116,7 +116,7 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
     validated = ValidRows(columns=list(values))
     validated.notes += [f"{f}: no column in the file, every row takes the default {d!r}"
                         for f, d in defaults.items()]
-    if "commodities" in sources and layer.name == "deposits":
+    if "commodities" in sources:
         validated.notes += commodity_notes([columns[c] for c in sources["commodities"]])
     used = {c for cols in sources.values() for c in cols} | set(geometry_columns)
     validated.ignored_columns = [str(c) for c in columns.columns if c not in used]

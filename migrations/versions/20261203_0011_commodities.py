@@ -66,5 +66,5 @@ def downgrade() -> None:
     op.create_check_constraint(op.f('ck_deposits_commodities'), 'deposits', f"commodities <@ {OLD_CODES}")
     op.create_check_constraint(op.f('ck_permits_commodities'), 'permits', f"commodities <@ {OLD_CODES}")
     op.create_check_constraint(op.f('ck_resource_estimates_commodity'), 'resource_estimates',
-                               f"ARRAY[commodity] <@ {OLD_CODES}")
+                               f"ARRAY[commodity::text] <@ {OLD_CODES}")
     op.drop_table('commodities')
