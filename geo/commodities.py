@@ -177,7 +177,8 @@ def read(value: str) -> Reading | None:
         return Reading(_ELEMENTS[oxide.group(1)], "oxide")
     if text in _ELEMENTS:
         return Reading(_ELEMENTS[text], "symbol")
-    if folded in _SYMBOLS_FOLDED and len(folded) <= 2 or folded in _SYMBOLS_FOLDED and folded not in _NAMES:
+    # Symbols in any case ('CU'), and formulas or group symbols ('PGM') no name spells.
+    if folded in _SYMBOLS_FOLDED and (len(folded) <= 2 or folded not in _NAMES):
         return Reading(_SYMBOLS_FOLDED[folded], "symbol")
     if folded in _NAMES:
         code, how = _NAMES[folded]

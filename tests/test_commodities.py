@@ -262,6 +262,25 @@ def test_the_database_refuses_a_code_it_does_not_know(engine):
             "ST_SetSRID(ST_MakePoint(-5.5, 42.6), 4326), 't-vocab-bad', 'x')"))
 
 
+def test_a_new_commodity_is_a_row_of_the_commodities_table_not_a_schema_change(engine):
+    insert = text(
+        "INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, location_precision, "
+        "geom, source, source_id) VALUES ('x', 'occurrence', ARRAY['testOnlyCommodity'], ARRAY['main'], "
+        "'exact', ST_SetSRID(ST_MakePoint(-5.5, 42.6), 4326), 't-vocab-new', 'x')")
+    with pytest.raises(Exception, match="unknown commodity code"), engine.begin() as conn:
+        conn.execute(insert)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO commodities (code, name, broader, critical, strategic) "
+                              "VALUES ('testOnlyCommodity', 'test only', '{}', false, false)"))
+            conn.execute(insert)
+            assert conn.execute(text("SELECT count(*) FROM deposits WHERE source = 't-vocab-new'")).scalar() == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM deposits WHERE source = 't-vocab-new'"))
+            conn.execute(text("DELETE FROM commodities WHERE code = 'testOnlyCommodity'"))
+
+
 # -- upgrading a populated database ------------------------------------------------------------
 
 def test_a_populated_database_upgrades_with_nothing_lost(db_url):
