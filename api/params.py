@@ -6,6 +6,7 @@ import math
 
 from fastapi import Query, Request
 
+from geo import commodities
 from geo import vocabulary as v
 from geo.areas import AreaRef, resolve_area
 from geo.errors import InvalidParameter
@@ -23,17 +24,18 @@ def split_values(values: list[str] | None) -> list[str]:
 
 
 def parse_commodities(values: list[str] | None, parameter: str = "commodity") -> tuple[str, ...]:
-    """INSPIRE names or chemical symbols, any case ('W', 'tungsten', 'Li') -> INSPIRE codes."""
+    """Commodity values of any form the vocabulary reads ('W', 'tungsten', 'Li', '% Cu') -> the
+    codes a search matches: each with its narrower ones ('PGM' -> platinum, palladium, ...)."""
     codes = []
     for item in split_values(values):
-        code = v.commodity_code(item)
+        code = commodities.code_of(item)
         if code is None:
-            hint = v.suggest_commodity(item)
+            hint = commodities.suggest(item)
             reason = f"unknown commodity {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
-            raise InvalidParameter(parameter, reason, "an INSPIRE commodity name or symbol, see /vocabularies/commodities")
-        if code not in codes:
-            codes.append(code)
-    return tuple(codes)
+            raise InvalidParameter(parameter, reason, "an INSPIRE commodity code, name (English or Spanish), "
+                                   "symbol or formula, see /vocabularies/commodities")
+        codes.append(code)
+    return commodities.expand(codes)
 
 
 def parse_choices(values: list[str] | None, allowed: tuple[str, ...], parameter: str) -> tuple[str, ...]:

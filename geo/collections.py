@@ -87,6 +87,8 @@ class ListQueryable:
     sql: str
     description: str
     enum: tuple[str, ...] | None = None
+    # For a hierarchical code list: what a value matches (itself and its narrower codes).
+    narrower: Callable[[str], tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ import functools
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -102,6 +102,9 @@ class Queryable:
     type: str
     description: str
     enum: tuple[str, ...] | None = None
+    # For a hierarchical code list (commodities): what a value matches, itself and its narrower
+    # codes; () for a value it does not know.
+    narrower: Callable[[str], tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         if self.type not in QUERYABLE_TYPES:

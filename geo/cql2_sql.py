@@ -38,6 +38,7 @@ class _Value:
     type: str
     enum: tuple[str, ...] | None = None
     text: str | None = None
+    narrower: Callable[[str], tuple[str, ...]] | None = None
 
 
 _NUMERIC = ("integer", "number")
@@ -155,6 +156,15 @@ class FilterTranslator:
         return f"({self.value(subject).sql} IS NULL)"
 
     def _comparison(self, op: str, left, right) -> str:
+        if op in ("=", "<>"):
+            for prop, literal in ((left, right), (right, left)):
+                if isinstance(prop, dict) and "property" in prop and isinstance(literal, str):
+                    a = self._property(prop["property"])
+                    if a.narrower and a.narrower(literal):
+                        # A broader commodity matches its narrower ones: one overlap, which the
+                        # GIN index serves.
+                        overlaps = f"{a.sql} && {self.params(list(a.narrower(literal)))}::text[]"
+                        return f"({overlaps})" if op == "=" else f"(NOT ({overlaps}))"
         a, b = self.value(left), self.value(right)
         if op in ("=", "<>"):
             self._in_code_list(a, b, left)
@@ -214,6 +224,8 @@ class FilterTranslator:
                 )
             for item in items:
                 self._in_code_list(a, _Value("", "string", text=item), subject)
+            if a.narrower:
+                items = list(dict.fromkeys(code for item in items for code in a.narrower(item)))
             return f"({a.sql} && {self.params(list(items))}::text[])"
         values = [self.value(i) for i in items]
         for item, v in zip(items, values):
@@ -230,6 +242,8 @@ class FilterTranslator:
     def _in_code_list(self, a: _Value, b: _Value, subject) -> None:
         """A literal compared with a coded property must be one of its codes: a near miss
         ('Tungsten', 'operatin') would otherwise silently match nothing."""
+        if a.narrower and b.text is not None and a.narrower(b.text):
+            return  # a value the list reads ('PGM', 'W'), not only its codes
         if a.enum and b.text is not None and b.text not in a.enum:
             near = suggest(b.text, a.enum)
             hint = f"; did you mean {near!r}?" if near else ""
@@ -333,7 +347,8 @@ class FilterTranslator:
             near = suggest(name, list(self.fields)) if isinstance(name, str) else None
             hint = f"; did you mean {near!r}?" if near else ""
             raise self._error(f"unknown property {name!r}{hint}", sorted(self.fields))
-        return _Value(f"({queryable.sql})", queryable.type, enum=queryable.enum)
+        return _Value(f"({queryable.sql})", queryable.type, enum=queryable.enum,
+                      narrower=queryable.narrower)
 
     def _arithmetic(self, op: str, left, right) -> _Value:
         a, b = self.value(left), self.value(right)

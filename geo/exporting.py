@@ -15,6 +15,7 @@ import pyogrio
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo import commodities
 from geo.areas import AREA_QUERYABLE, area_codes_sql, area_sql
 from geo.cql2 import Queryable, cql2_where
 from geo.crs import postgis_knows
@@ -131,7 +132,7 @@ def _queryables(layer: Layer) -> dict[str, Queryable]:
               for name, f in layer.fields.items()}
     if "commodities" in fields:  # the name the OGC API's filters use for the same list
         fields["commodity"] = Queryable("commodity", "t.commodities", "string_array", "any commodity",
-                                        layer.fields["commodities"].allowed)
+                                        layer.fields["commodities"].allowed, commodities.matching)
     fields["source"] = Queryable("source", "t.source", "string", "source")
     fields["area"] = Queryable("area", area_codes_sql("t.geom"), "string_array", AREA_QUERYABLE)
     fields["geometry"] = Queryable("geometry", "t.geom", "geometry", "geometry")

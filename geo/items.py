@@ -182,7 +182,7 @@ def queryables(collection: Collection) -> dict[str, Queryable]:
         for p in collection.properties
     }
     fields.update(
-        (q.name, Queryable(q.name, q.sql, "string_array", q.description, q.enum))
+        (q.name, Queryable(q.name, q.sql, "string_array", q.description, q.enum, q.narrower))
         for q in collection.list_queryables
     )
     if "area" not in fields:

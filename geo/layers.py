@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from geo import commodities
 from geo import vocabulary as v
 from geo.collections import Collection, ListQueryable, Property, register
 from geo.ground import DESCRIPTION as GROUND_DESCRIPTION
@@ -28,7 +29,8 @@ PROVENANCE_DETAIL = (
 )
 
 DEPOSIT_PROPERTIES = (
-    Property("name", "t.name", "string", "Name of the mineral occurrence"),
+    Property("name", "coalesce(t.name, t.source_id)", "string",
+             "Name of the mineral occurrence; its source id where the source gives no name"),
     Property("main_commodity", "t.commodities[1]", "string", "Main commodity (INSPIRE code)",
              enum=v.COMMODITY_CODES),
     Property("commodities", "array_to_string(t.commodities, ', ')", "string",
@@ -53,7 +55,9 @@ DEPOSIT_PROPERTIES = (
 COMMODITY_QUERYABLE = ListQueryable(
     "commodity", "t.commodities",
     "Any commodity of the deposit (INSPIRE code): commodity IN ('tungsten','lithium') matches a "
-    "deposit holding either, as its main commodity or a by-product", v.COMMODITY_CODES,
+    "deposit holding either, as its main commodity or a by-product; a broader commodity matches "
+    "its narrower ones (commodity = 'platinumGroupMetal' finds platinum and palladium)", v.COMMODITY_CODES,
+    narrower=commodities.matching,
 )
 DEPOSIT_DETAIL = (
     Property("commodity_importance", "array_to_string(t.commodity_importance, ', ')", "string",
@@ -178,6 +182,7 @@ register(Collection(
     ),
     list_queryables=(ListQueryable(
         "commodity", "t.commodities", "Any commodity the right covers (INSPIRE code)", v.COMMODITY_CODES,
+        narrower=commodities.matching,
     ),),
     detail=(
         Property("remarks", "t.remarks", "string", "How the record was made: approximations, caveats"),

@@ -9,6 +9,7 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from geo import commodities
 from geo.db import sync_engine, with_database
 from geo.settings import PROJECT_ROOT
 
@@ -51,10 +52,16 @@ def current_revision(url: str) -> str | None:
 
 
 def upgrade(url: str, revision: str = "head") -> list[Script]:
-    """Apply every migration up to revision; the migrations applied, oldest first."""
+    """Apply every migration up to revision; the migrations applied, oldest first. At the head,
+    bring the commodities table up to the vocabulary (which changes without a migration)."""
     config = alembic_config(url)
     before = current_revision(url)
     command.upgrade(config, revision)
+    if revision == "head":
+        engine = sync_engine(url)
+        with engine.begin() as connection:
+            commodities.sync_table(connection)
+        engine.dispose()
     after = current_revision(url)
     if after == before:
         return []

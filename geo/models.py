@@ -12,6 +12,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -128,13 +129,64 @@ class AdminArea(Base):
     )
 
 
+class CommodityCode(Base):
+    """A commodity Veta knows (geo/commodities.py): the reference the stored codes are checked
+    against, so that adding or renaming a commodity changes rows here, not the deposits table."""
+
+    __tablename__ = "commodities"
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    name_es: Mapped[str | None] = mapped_column(Text)
+    symbol: Mapped[str | None] = mapped_column(Text)
+    broader: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    critical: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    strategic: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    cgi_id: Mapped[str | None] = mapped_column(Text)
+    hierarchy_key: Mapped[str | None] = mapped_column(Text)
+
+
+# The commodity codes of deposits, permits and resource estimates must be rows of `commodities`.
+# A CHECK cannot read another table and a foreign key cannot hold an array, so statement-level
+# triggers do it: one set-wise lookup per statement, however many rows a COPY brings.
+# (table, column, whether the column is a list)
+COMMODITY_COLUMNS = (("deposits", "commodities", True), ("permits", "commodities", True),
+                     ("resource_estimates", "commodity", False))
+
+
+def commodity_trigger_sql(table: str, column: str, is_list: bool) -> list[str]:
+    """The function and triggers that refuse unknown commodity codes in table.column."""
+    values = f"unnest({column})" if is_list else column
+    function = f"{table}_commodities_known"
+    body = f"""
+CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    unknown text;
+BEGIN
+    SELECT string_agg(DISTINCT c, ', ') INTO unknown
+    FROM (SELECT {values} AS c FROM changed) AS listed
+    WHERE NOT EXISTS (SELECT 1 FROM commodities k WHERE k.code = c);
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown commodity code(s) in {table}.{column}: %', unknown
+            USING ERRCODE = 'check_violation', HINT = 'the known codes are the rows of table commodities';
+    END IF;
+    RETURN NULL;
+END $$"""
+    return [body] + [
+        f"CREATE TRIGGER {table}_commodities_known_{event.lower()} AFTER {event} ON {table} "
+        f"REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+        for event in ("INSERT", "UPDATE")
+    ]
+
+
 class Deposit(Timestamps, Provenance, Base):
     """A mineral occurrence (INSPIRE MineralOccurrence): a point or, where known, its outline."""
 
     __tablename__ = "deposits"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text, nullable=False)
+    # INSPIRE marks the name voidable: a deposit without one is shown by its source id.
+    name: Mapped[str | None] = mapped_column(Text)
     occurrence_type: Mapped[str] = mapped_column(String(32), nullable=False)
     # Commodity codes, main first; commodity_importance[i] is the importance of commodities[i].
     commodities: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
@@ -154,7 +206,6 @@ class Deposit(Timestamps, Provenance, Base):
         one_of("size_class", v.SIZE_CLASSES),
         one_of("mine_status", v.MINE_STATUSES),
         one_of("location_precision", v.LOCATION_PRECISIONS),
-        all_of("commodities", v.COMMODITY_CODES),
         all_of("commodity_importance", v.COMMODITY_IMPORTANCE),
         CheckConstraint(
             "cardinality(commodities) >= 1 AND "
@@ -188,7 +239,6 @@ class ResourceEstimate(Base):
     source: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        one_of("commodity", v.COMMODITY_CODES),
         one_of("classification", v.RESOURCE_CLASSIFICATIONS),
         one_of("category", v.RESOURCE_CATEGORIES),
         CheckConstraint("tonnage_t IS NULL OR tonnage_t >= 0", name="tonnage"),
@@ -223,7 +273,6 @@ class Permit(Timestamps, Base):
         one_of("right_type", v.RIGHT_TYPES),
         one_of("section", v.SECTIONS),
         one_of("status", v.PERMIT_STATUSES),
-        all_of("commodities", v.COMMODITY_CODES),
         CheckConstraint(
             "granted_on IS NULL OR applied_on IS NULL OR granted_on >= applied_on",
             name="granted_after_applied",

@@ -53,7 +53,7 @@ def deposits_source(search: DepositSearch, params: Params) -> SiteSource:
     """The deposits matching a /deposits search (commodities, area, bbox, protection); a plain
     subquery, so that joins use the deposits' index."""
     return SiteSource(
-        "(SELECT t.id::text AS key, t.name, t.geom, t.depth_top_m, t.depth_bottom_m, t.id AS ord "
+        "(SELECT t.id::text AS key, coalesce(t.name, t.source_id) AS name, t.geom, t.depth_top_m, t.depth_bottom_m, t.id AS ord "
         f"FROM deposits t WHERE {where_sql(search, params)}) s"
     )
 

@@ -1,85 +1,22 @@
 """The code lists of the domain: the one place every allowed value is defined.
 
 The database enforces the same lists through CHECK constraints generated from this module
-(see geo/models.py), so a value added here needs a migration as well.
+(see geo/models.py), so a value added here needs a migration as well; commodities are the
+exception, checked against the `commodities` table that `veta db upgrade` fills.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 
 from unidecode import unidecode
 
+from geo import commodities
 
-@dataclass(frozen=True)
-class Commodity:
-    """An INSPIRE commodity with its chemical symbol and its standing in EU law."""
-
-    code: str
-    name: str
-    symbol: str | None = None
-    # Regulation (EU) 2024/1252 (Critical Raw Materials Act), Annex II and Annex I.
-    critical: bool = False
-    strategic: bool = False
-    aliases: tuple[str, ...] = ()
-
-
-# Codes follow the INSPIRE Mineral Resources CommodityCodeValue code list (camelCase names).
-# Critical = Annex II, strategic = Annex I Section 1 of Regulation (EU) 2024/1252. The Act lists
-# some materials only in a grade (battery-grade lithium, nickel, manganese and graphite; boron
-# metallurgy grade); a deposit is flagged for the element.
-COMMODITIES: tuple[Commodity, ...] = (
-    Commodity("aluminium", "Aluminium / bauxite", "Al", True, True, ("bauxite", "alumina", "aluminum")),
-    Commodity("antimony", "Antimony", "Sb", True, False, ("antimonio",)),
-    Commodity("arsenic", "Arsenic", "As", True, False, ("arsenico",)),
-    Commodity("baryte", "Baryte", None, True, False, ("barite", "barita")),
-    Commodity("beryllium", "Beryllium", "Be", True, False, ("berilio",)),
-    Commodity("bismuth", "Bismuth", "Bi", True, True, ("bismuto",)),
-    Commodity("boron", "Boron", "B", True, True, ("boro",)),
-    Commodity("cobalt", "Cobalt", "Co", True, True, ("cobalto",)),
-    Commodity("cokingCoal", "Coking coal", None, True, False, ("coking coal", "metallurgical coal")),
-    Commodity("coal", "Coal", None, False, False, ("hard coal", "anthracite", "carbon", "antracita", "hulla")),
-    Commodity("copper", "Copper", "Cu", True, True, ("cobre",)),
-    Commodity("feldspar", "Feldspar", None, True, False, ("feldespato",)),
-    Commodity("fluorspar", "Fluorspar", None, True, False, ("fluorite", "fluorita")),
-    Commodity("gallium", "Gallium", "Ga", True, True, ("galio",)),
-    Commodity("germanium", "Germanium", "Ge", True, True, ("germanio",)),
-    Commodity("gold", "Gold", "Au", aliases=("oro",)),
-    Commodity("graphite", "Natural graphite", "C", True, True, ("natural graphite", "grafito")),
-    Commodity("hafnium", "Hafnium", "Hf", True, False, ("hafnio",)),
-    Commodity("helium", "Helium", "He", True, False, ("helio",)),
-    Commodity("heavyRareEarthElements", "Heavy rare earth elements", None, True, True, ("hree",)),
-    Commodity("iron", "Iron", "Fe", aliases=("hierro",)),
-    Commodity("kaolin", "Kaolin", None, aliases=("caolin",)),
-    Commodity("lead", "Lead", "Pb", aliases=("plomo",)),
-    Commodity("lightRareEarthElements", "Light rare earth elements", None, True, True, ("lree", "rare earths", "ree")),
-    Commodity("lithium", "Lithium", "Li", True, True, ("litio",)),
-    Commodity("magnesium", "Magnesium", "Mg", True, True, ("magnesio", "magnesite")),
-    Commodity("manganese", "Manganese", "Mn", True, True, ("manganeso",)),
-    Commodity("molybdenum", "Molybdenum", "Mo", aliases=("molibdeno",)),
-    Commodity("nickel", "Nickel", "Ni", True, True, ("niquel",)),
-    Commodity("niobium", "Niobium", "Nb", True, False, ("niobio", "columbium")),
-    Commodity("phosphateRock", "Phosphate rock", None, True, False, ("phosphate", "fosfato")),
-    Commodity("platinumGroupMetals", "Platinum group metals", "PGM", True, True, ("pgm", "pge", "platinum")),
-    Commodity("quartz", "Quartz / silica", None, aliases=("cuarzo", "silica")),
-    Commodity("scandium", "Scandium", "Sc", True, False, ("escandio",)),
-    Commodity("siliconMetal", "Silicon metal", "Si", True, True, ("silicon", "silicio")),
-    Commodity("silver", "Silver", "Ag", aliases=("plata",)),
-    Commodity("slate", "Slate", None, aliases=("pizarra", "roofing slate")),
-    Commodity("strontium", "Strontium", "Sr", True, False, ("estroncio",)),
-    Commodity("talc", "Talc", None, aliases=("talco",)),
-    Commodity("tantalum", "Tantalum", "Ta", True, False, ("tantalo", "coltan")),
-    Commodity("tin", "Tin", "Sn", aliases=("estano", "cassiterite", "casiterita")),
-    Commodity("titanium", "Titanium metal", "Ti", True, True, ("titanio",)),
-    Commodity("tungsten", "Tungsten", "W", True, True, ("wolfram", "wolframio", "wolframite", "scheelite")),
-    Commodity("uranium", "Uranium", "U", aliases=("uranio",)),
-    Commodity("vanadium", "Vanadium", "V", True, False, ("vanadio",)),
-    Commodity("zinc", "Zinc", "Zn", aliases=("blende", "sphalerite")),
-)
-
-COMMODITY_CODES: tuple[str, ...] = tuple(c.code for c in COMMODITIES)
-COMMODITY_BY_CODE: dict[str, Commodity] = {c.code: c for c in COMMODITIES}
+# The commodities are the CGI vocabulary with Veta's corrections (geo/commodities.py, geo/vocab/).
+COMMODITIES = commodities.COMMODITIES
+COMMODITY_CODES: tuple[str, ...] = commodities.CODES
+COMMODITY_BY_CODE = commodities.BY_CODE
 
 # Importance of a commodity within a deposit (EarthResourceML CommodityImportance, simplified).
 COMMODITY_IMPORTANCE = ("main", "by_product", "trace")
@@ -108,7 +45,8 @@ MINE_STATUSES = (
     "pendingApproval", "notYetOperating", "retention",
 )
 
-LOCATION_PRECISIONS = ("exact", "approximate")
+# "unknown": the source does not say (the default when a file has no such column).
+LOCATION_PRECISIONS = ("exact", "approximate", "unknown")
 
 # Legal effect of a land-use protection zone (Minatura2020 practice, DOMAIN.md).
 LEGAL_EFFECTS = ("exclusion", "conditional", "safeguarding", "informative")
@@ -136,17 +74,9 @@ def fold(text: str) -> str:
     return unidecode(text).strip().casefold()
 
 
-_COMMODITY_LOOKUP: dict[str, str] = {}
-for _c in COMMODITIES:
-    for _key in (_c.code, _c.name, *(_c.aliases)):
-        _COMMODITY_LOOKUP[fold(_key)] = _c.code
-    if _c.symbol:
-        _COMMODITY_LOOKUP[fold(_c.symbol)] = _c.code
-
-
 def commodity_code(text: str) -> str | None:
-    """The INSPIRE code for a commodity name, alias or chemical symbol ('W', 'Wolfram'), or None."""
-    return _COMMODITY_LOOKUP.get(fold(text))
+    """The INSPIRE code for a commodity value ('W', 'Wolfram', '% Cu'), or None."""
+    return commodities.code_of(text)
 
 
 def suggest(value: str, allowed: tuple[str, ...] | list[str]) -> str | None:
@@ -157,6 +87,5 @@ def suggest(value: str, allowed: tuple[str, ...] | list[str]) -> str | None:
 
 
 def suggest_commodity(value: str) -> str | None:
-    """The closest commodity code to an unknown commodity name."""
-    match = difflib.get_close_matches(fold(value), list(_COMMODITY_LOOKUP), n=1, cutoff=0.75)
-    return _COMMODITY_LOOKUP[match[0]] if match else None
+    """The closest commodity code to an unknown commodity value."""
+    return commodities.suggest(value)

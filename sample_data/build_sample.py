@@ -361,7 +361,7 @@ DEPOSIT_PROFILES = (
     ("quartz", 8, (), ("industrialMineral",), "any"),
     ("kaolin", 6, (), ("residual",), "south"),
     ("talc", 4, (), ("industrialMineral",), "north"),
-    ("fluorspar", 4, (("baryte",),), ("quartzVein",), "north"),
+    ("fluorite", 4, (("baryte",),), ("quartzVein",), "north"),
 )
 
 COAL_BASINS = [(lon, lat) for key, _, lon, lat, *_ in KNOWN_OCCURRENCES if key.endswith("-COAL")]

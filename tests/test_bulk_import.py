@@ -160,7 +160,7 @@ def test_a_dry_run_exits_1_where_the_import_would_be_refused(cli, tmp_path):
     mapping.write_text(UTM_MAPPING)
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
     good.write_text("ref,site,easting,northing\nd1,Good,300000,4700000\n")
-    bad.write_text("ref,site,easting,northing\nd1,Good,300000,4700000\nd2,,300100,4700000\n")  # no name
+    bad.write_text("ref,site,easting,northing\nd1,Good,300000,4700000\nd2,Bad,east,4700000\n")  # no number
     common = ("--mapping", mapping, "--crs", "EPSG:25830", "--source", "t-dry-exit", "--dry-run")
     assert cli("import", good, *common)[0] == 0
     assert cli("import", bad, *common)[0] == 1

@@ -4,6 +4,8 @@ through shapely, not from the page."""
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import oracle
 import pytest
@@ -12,6 +14,8 @@ from playwright.sync_api import sync_playwright
 from rasterio.io import MemoryFile
 from shapely import wkb
 from sqlalchemy import text
+
+from geo.settings import PROJECT_ROOT
 
 pytestmark = [
     pytest.mark.e2e,
@@ -335,3 +339,21 @@ def test_drawing_a_polygon_shows_the_screening_verdict_and_overlaps(
     assert verdict.inner_text() == expected == "excluded"
     assert zone["name"] in map_page.page.inner_text("#screening")
     map_page.page.screenshot(path=str(tmp_path_factory.mktemp("map") / "screening.png"))
+
+
+def test_a_broader_commodity_draws_the_deposits_of_its_narrower_ones(map_page, engine):
+    # Base metals in CGI's own file (copper, cobalt, lead, nickel, zinc), not from Veta's code.
+    with (PROJECT_ROOT / "geo" / "vocab" / "cgi_commodity_codes.csv").open(encoding="utf-8") as f:
+        base_metals = [r["code"] for r in csv.DictReader(f) if r["broader"] == "base-metal"]
+    before_ids = map_page.rendered_deposit_ids()
+    with engine.connect() as conn:
+        holding = dict(conn.execute(text(
+            "SELECT id, commodities FROM deposits WHERE commodities && CAST(:codes AS text[])"),
+            {"codes": base_metals}).all())
+    map_page.page.select_option("#commodity", "baseMetal")
+    map_page.settle()
+    after_ids = map_page.rendered_deposit_ids()
+    assert after_ids == before_ids & set(holding)
+    assert any("copper" not in holding[i] for i in after_ids)  # more than one narrower commodity
+    map_page.page.select_option("#commodity", "")
+    map_page.settle()

@@ -31,7 +31,7 @@ router = APIRouter(tags=["deposits"])
 
 async def deposit_search(
     request: Request,
-    commodity: list[str] | None = Query(None, description="INSPIRE commodity name or chemical symbol, any case; comma-separated or repeated (W,Li)."),
+    commodity: list[str] | None = Query(None, description="INSPIRE commodity code, name (English or Spanish), symbol or formula, any case; comma-separated or repeated (W,Li). A broader commodity finds its narrower ones (PGM, REE, aggregate)."),
     area: AreaRef | None = Depends(admin_area),
     protection: Literal["any", "inside", "outside"] = Query("any", description="outside: no counted zone constrains the deposit; inside: at least one does. A deposit on a zone boundary is inside."),
     legal_effect: list[str] | None = Query(None, description="Legal effects that count for `protection` (default exclusion,conditional)."),

@@ -127,8 +127,9 @@ async def screen_batch(
 async def screen_deposits(
     request: Request,
     options: ScreeningOptions = Depends(screening_options),
-    commodity: list[str] | None = Query(None, description="INSPIRE commodity name or chemical symbol, any "
-                                        "case; comma-separated or repeated (W,Li). Default: every commodity."),
+    commodity: list[str] | None = Query(None, description="INSPIRE commodity code, name, symbol or formula, "
+                                        "any case; comma-separated or repeated (W,Li); a broader commodity finds "
+                                        "its narrower ones (PGM). Default: every commodity."),
     area: AreaRef | None = Depends(admin_area),
     f: Literal["geojson", "csv"] = Query("geojson", description="geojson or csv (one row per deposit)."),
 ):

@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
+from geo import commodities
 from geo import vocabulary as v
 from geo.errors import NotFound
 
@@ -27,17 +28,23 @@ CODE_LISTS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _commodities() -> list[dict]:
+    """Each commodity with every commodity below it (`narrower`), which a search for it matches."""
+    return [{**asdict(c), "narrower": list(commodities.narrower(c.code)[1:])} for c in v.COMMODITIES]
+
+
 @router.get("/vocabularies")
 async def list_vocabularies() -> dict:
-    """Every code list by name; commodities with symbols and EU critical/strategic flags."""
-    return {"commodities": [asdict(c) for c in v.COMMODITIES], **{k: list(x) for k, x in CODE_LISTS.items()}}
+    """Every code list by name; commodities with labels, symbols, hierarchy and EU
+    critical/strategic flags."""
+    return {"commodities": _commodities(), **{k: list(x) for k, x in CODE_LISTS.items()}}
 
 
 @router.get("/vocabularies/{name}")
 async def get_vocabulary(name: str) -> list:
     """One code list."""
     if name == "commodities":
-        return [asdict(c) for c in v.COMMODITIES]
+        return _commodities()
     if name not in CODE_LISTS:
         raise NotFound(f"no code list {name!r}; known: commodities, {', '.join(CODE_LISTS)}")
     return list(CODE_LISTS[name])

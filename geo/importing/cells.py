@@ -11,6 +11,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from geo import commodities
 from geo import vocabulary as v
 from geo.importing.layers import Field
 
@@ -106,7 +107,8 @@ def _list(value, spec: Field) -> list[str]:
         if code is None:
             hint = v.suggest_commodity(item)
             raise _Bad(f"unknown commodity {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
-                       + " (allowed: INSPIRE commodity names or chemical symbols)")
+                       + " (allowed: a commodity's INSPIRE code, name in English or Spanish, symbol, "
+                         "formula or mineral; see /vocabularies/commodities)")
         if code not in codes:  # 'W; tungsten' names one commodity
             codes.append(code)
     return codes
@@ -279,3 +281,18 @@ def commodity_column(spec: Field, cells: list[pd.Series]) -> tuple[list, list, d
         if error:
             errors[i] = error
     return codes, importance, errors
+
+
+def commodity_notes(cells: list[pd.Series]) -> list[str]:
+    """One report note per distinct commodity value that was read as something other than
+    its code ('% Cu' -> 'copper' (grade)), so that every normalisation is said."""
+    items: dict[str, None] = {}
+    for series in cells:
+        try:
+            distinct = pd.unique(series)
+        except TypeError:  # list cells are not hashable
+            distinct = series
+        for cell in distinct:
+            if not _blank(cell):
+                items.update(dict.fromkeys(_items(cell)))
+    return list(commodities.notes_for(tuple(items)))

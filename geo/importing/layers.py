@@ -38,6 +38,8 @@ class Layer:
     key: tuple[str, ...]
     geometry_types: tuple[str, ...]
     fields: dict[str, Field] = field(default_factory=dict)
+    # Values a required field takes when the file has no column for it (the report says so).
+    defaults: dict[str, str] = field(default_factory=dict)
 
     @property
     def record_id(self) -> str:
@@ -58,7 +60,8 @@ def _kind(column) -> FieldKind:
 
 
 def _layer(model, key: tuple[str, ...], geometry_types: tuple[str, ...],
-           code_lists: dict[str, tuple[str, ...]], optional: tuple[str, ...] = ()) -> Layer:
+           code_lists: dict[str, tuple[str, ...]], optional: tuple[str, ...] = (),
+           defaults: dict[str, str] | None = None) -> Layer:
     table: Table = model.__table__
     fields = {}
     for column in table.columns:
@@ -69,7 +72,7 @@ def _layer(model, key: tuple[str, ...], geometry_types: tuple[str, ...],
         length = column.type.length if isinstance(column.type, String) else None
         fields[column.name] = Field(column.name, _kind(column), required, length,
                                     code_lists.get(column.name))
-    return Layer(table.name, table, key, geometry_types, fields)
+    return Layer(table.name, table, key, geometry_types, fields, defaults or {})
 
 
 LAYERS: dict[str, Layer] = {
@@ -81,6 +84,8 @@ LAYERS: dict[str, Layer] = {
          "commodity_importance": v.COMMODITY_IMPORTANCE},
         # Without importances the first commodity is the main one and the rest by-products.
         optional=("commodity_importance",),
+        # Most sources say neither what kind of occurrence a record is nor how exact its position.
+        defaults={"occurrence_type": "occurrence", "location_precision": "unknown"},
     ),
     # A mining right is identified by its registry number, whichever source reports it.
     "permits": _layer(

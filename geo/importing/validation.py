@@ -4,7 +4,7 @@ duplicate ids and the geometry; the rows that pass become database-ready columns
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,7 @@ import shapely
 
 from geo import vocabulary as v
 from geo.errors import InvalidParameter
-from geo.importing.cells import commodity_column, convert_cell, convert_column
+from geo.importing.cells import commodity_column, commodity_notes, convert_cell, convert_column
 from geo.importing.geometry import check_geometries
 from geo.importing.layers import Layer
 from geo.importing.mapping import Mapping
@@ -64,7 +64,7 @@ def _mapped_fields(layer: Layer, mapping: Mapping, columns: pd.DataFrame) -> dic
                 hint = v.suggest(col, [str(c) for c in columns.columns])
                 raise InvalidParameter(f"mapping [fields] {name}", f"no column {col!r} in the file"
                                        + (f"; did you mean {hint!r}?" if hint else ""), list(columns.columns))
-    supplied = set(sources) | set(mapping.constants)
+    supplied = set(sources) | set(mapping.constants) | set(layer.defaults)
     missing = [f.name for f in layer.fields.values() if f.required and f.name not in supplied]
     if missing:
         raise InvalidParameter(
@@ -79,6 +79,8 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
              progress: Callable[[int], None] = lambda n: None) -> ValidRows:
     """Every row checked; valid rows converted, invalid rows reported with field and reason."""
     sources = _mapped_fields(layer, mapping, columns)
+    defaults = {f: d for f, d in layer.defaults.items() if f not in sources and f not in mapping.constants}
+    mapping = replace(mapping, constants={**mapping.constants, **defaults})
     n = len(columns)
     written = [f for f in layer.fields if f in sources or f in mapping.constants]
     values: dict[str, list] = {}
@@ -112,6 +114,10 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
             values[name] = [[] if x is None else x for x in values[name]]
 
     validated = ValidRows(columns=list(values))
+    validated.notes += [f"{f}: no column in the file, every row takes the default {d!r}"
+                        for f, d in defaults.items()]
+    if "commodities" in sources:
+        validated.notes += commodity_notes([columns[c] for c in sources["commodities"]])
     used = {c for cols in sources.values() for c in cols} | set(geometry_columns)
     validated.ignored_columns = [str(c) for c in columns.columns if c not in used]
     key_field = layer.record_id

@@ -178,13 +178,16 @@ $("#legend").innerHTML = [
 // ---- Filters ----------------------------------------------------------------------------------
 
 const filters = { commodities: [], statuses: ["free", "conditional", "excluded"], areaIds: null, area: "" };
+// Commodity code -> the codes a choice of it matches: itself and its narrower ones (PGM: platinum…).
+const matchedCodes = {};
 
 function depositFilter() {
   const conditions = [["in", ["get", "protection_status"], ["literal", filters.statuses]]];
   if (filters.commodities.length) {
     // `commodities` is "tungsten, tin": match whole codes, so "tin" does not match "platinum…".
-    const list = ["concat", ", ", ["get", "commodities"], ","];
-    conditions.push(["any", ...filters.commodities.map((code) => ["in", `, ${code},`, list])]);
+    const listed = ["concat", ", ", ["get", "commodities"], ","];
+    const codes = filters.commodities.flatMap((code) => matchedCodes[code] || [code]);
+    conditions.push(["any", ...codes.map((code) => ["in", `, ${code},`, listed])]);
   }
   if (filters.areaIds) {
     // `match` looks ids up in a hash table; `in` would scan the whole list for every feature.
@@ -337,6 +340,7 @@ async function chooseArea(code, fit) {
 
 async function loadChoices() {
   const commodities = await getJson(`${ROOT}vocabularies/commodities`);
+  for (const c of commodities) matchedCodes[c.code] = [c.code, ...c.narrower];
   $("#commodity").append(...commodities
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((c) => new Option(c.symbol ? `${c.name} (${c.symbol})` : c.name, c.code)));
