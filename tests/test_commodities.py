@@ -195,7 +195,7 @@ def test_export_filter_finds_the_narrower_commodities(db_url, searchable, term, 
     out = tmp_path / "found.gpkg"
     write_export(db_url, plan_export("deposits", "gpkg", filter=f"commodity = '{term}' AND source = '{SEARCH_SOURCE}'"),
                  out)
-    frame = pyogrio.read_dataframe(out)
+    frame = pyogrio.read_dataframe(out, layer="deposits")
     assert set(frame["source_id"]) == _expected(term)
 
 
