@@ -312,3 +312,10 @@ def import_catastro(
 
 if __name__ == "__main__":
     app()
+
+
+# --- Rasters (issue 14) -----------------------------------------------------------------------
+
+from geo.rasters.cli import raster_app  # noqa: E402
+
+app.add_typer(raster_app, name="raster")

@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     screening_max_area_km2: float = 5_000.0
     screening_max_batch: int = 10_000
 
+    # Rasters (geo/rasters/): where their COGs are kept (empty: <state_dir>/rasters), the largest
+    # file `veta raster add` accepts, the most points one sampling request may hold and the most
+    # cells one constraint map may have.
+    raster_dir: Path | None = None
+    raster_max_file_mb: int = 4096
+    raster_max_points: int = 10_000
+    constraints_max_cells: int = 250_000_000
+
 
 @lru_cache
 def get_settings() -> Settings:
