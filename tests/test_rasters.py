@@ -433,3 +433,25 @@ def test_continuous_tile_rescales_with_the_colour_map(rclient, registered, grid,
     assert abs(int(rgba[0, 128, 128]) - cmap.get("greys")[level][0]) <= 40
     bad = rclient.get(f"/rasters/t-utm/tiles/WebMercatorQuad/20/{x}/{y}.png", params={"rescale": "5,1"})
     assert bad.status_code == 400 and bad.json()["invalid_params"][0]["name"] == "rescale"
+
+
+# --- Screening ------------------------------------------------------------------------------
+
+
+def test_screening_reports_carry_the_statistics_of_screening_rasters(rclient, registered, engine, grid):
+    cx, cy = grid[0] + 20 * CELL, grid[1] - 40 * CELL
+    site = mapping(utm_polygon_lonlat(box(cx - 700, cy - 500, cx + 650, cy + 900)))
+    assert rclient.post("/screening", json=site).json()["rasters"] == []
+    storage.set_screening(engine, "t-utm", True)
+    try:
+        report = rclient.post("/screening", json=site).json()
+        point = rclient.post("/screening", json={"type": "Point", "coordinates": list(cell_centre_lonlat(grid, 3, 4))}).json()
+    finally:
+        storage.set_screening(engine, "t-utm", False)
+    direct = rclient.post("/rasters/t-utm/statistics", json=site).json()
+    # The report's site went through PostGIS's GeoJSON (9 decimals): equal to a micro-cell.
+    assert len(report["rasters"]) == 1
+    assert report["rasters"][0] == {k: pytest.approx(v, rel=1e-6) if isinstance(v, float) else v
+                                    for k, v in direct.items()}
+    value = rclient.get("/rasters/t-utm/point", params=dict(zip(("lon", "lat"), cell_centre_lonlat(grid, 3, 4)))).json()
+    assert point["rasters"] == [{"raster": "t-utm", "units": "ppm", "values": value["properties"]["values"]}]

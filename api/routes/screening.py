@@ -21,6 +21,7 @@ from geo import vocabulary as v
 from geo.areas import resolve_area
 from geo.deposits import DepositSearch
 from geo.errors import InvalidParameter
+from geo.rasters.screening import screening_raster_statistics
 from geo.screening import (
     DEFAULT_RADIUS_M,
     MAX_RADIUS_M,
@@ -94,6 +95,7 @@ async def screen_site(
     if row is None:
         raise missing_reference(site)
     report = report_from_row(row, site, options)
+    report["rasters"] = await screening_raster_statistics(request.app.state.pool, report["site"]["geometry"], settings)
     if f == "geojson":
         return Response(report_geojson(report), media_type=GEOJSON)
     if f == "html":
