@@ -3,8 +3,14 @@ statistics and PNG tiles."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path
+
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api.links import base_url
@@ -12,6 +18,8 @@ from api.params import settings_of
 from api.routes.screening import json_body
 from geo.crs import CRS84_URI
 from geo.rasters.catalogue import all_rasters, raster_named
+from geo.rasters.constraints import fetch_sources, render
+from geo.rasters.constraints_run import plan_constraints
 from geo.rasters.sampling import METHODS, check_method, parse_points, sample_points
 from geo.rasters.storage import RasterInfo, raster_dir
 from geo.rasters.tiles import parse_rescale, raster_tile
@@ -170,3 +178,34 @@ async def raster_tile_png(
         info = await raster_named(conn, name, _directory(request))
     png = await run_in_threadpool(lambda: raster_tile(info, z, x, y, band=band, colormap=colormap, rescale=scale))
     return Response(png, media_type=PNG, headers={"Cache-Control": "public, max-age=60"})
+
+
+@router.get("/constraints.tif", response_class=Response, responses={200: {"content": {"image/tiff": {}}}})
+async def constraint_map(
+    request: Request,
+    bbox: str | None = Query(None, description="minx,miny,maxx,maxy in `crs` (default: the area's bounds)."),
+    area: str | None = Query(None, description="An admin area (INE code or name); cells outside it are nodata."),
+    crs: str = Query("EPSG:25830", description="A projected CRS Veta serves (URI or EPSG:n)."),
+    resolution: float = Query(100.0, description="Cell size in metres."),
+    date_: date | None = Query(None, alias="date", description="Zones in force on this day (default today)."),
+    depth_top_m: float | None = Query(None, description="Top of the depth interval (3D rule)."),
+    depth_bottom_m: float | None = Query(None, description="Bottom of the depth interval."),
+    settings: Settings = Depends(settings_of),
+):
+    """The constraint map as a Cloud-Optimised GeoTIFF: band 1 the most restrictive legal effect
+    in force at each cell centre (1 exclusion, 2 conditional, 3 safeguarding, 4 free; colour
+    table), band 2 the percentage of the cell that is free cuadrícula ground; 255 nodata."""
+    async with request.app.state.pool.acquire() as conn:
+        plan = await plan_constraints(conn, settings, area=area, bbox=bbox, crs=crs, resolution=resolution,
+                                      day=date_, depth_top_m=depth_top_m, depth_bottom_m=depth_bottom_m)
+        zones, free = await fetch_sources(conn, plan)
+    scratch = Path(tempfile.mkdtemp(prefix="veta-constraints-"))
+    output = scratch / "constraints.tif"
+    try:
+        await run_in_threadpool(render, plan, zones, free, output)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    # Sent from disk and deleted once sent: a province at 25 m is hundreds of megabytes.
+    return FileResponse(output, media_type="image/tiff; application=geotiff; profile=cloud-optimized",
+                        filename="constraints.tif", background=BackgroundTask(shutil.rmtree, scratch, True))
