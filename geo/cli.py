@@ -63,12 +63,15 @@ def load_sample(
 ) -> None:
     """Load the León sample data (idempotent: loading twice changes nothing)."""
     from geo.db import sync_engine
+    from geo.rasters.sample import NAME, load_sample_raster
     from geo.sample import load_sample as load
 
     engine = sync_engine(_url())
     counts = load(engine, if_empty=if_empty)
     for layer, n in counts.items():
         typer.echo(f"{layer}: {n}")
+    if load_sample_raster(engine, get_settings()):
+        typer.echo(f"rasters: {NAME}")
 
 
 @app.command("serve")

@@ -455,3 +455,33 @@ def test_screening_reports_carry_the_statistics_of_screening_rasters(rclient, re
                                     for k, v in direct.items()}
     value = rclient.get("/rasters/t-utm/point", params=dict(zip(("lon", "lat"), cell_centre_lonlat(grid, 3, 4)))).json()
     assert point["rasters"] == [{"raster": "t-utm", "units": "ppm", "values": value["properties"]["values"]}]
+
+
+# --- The sample raster ----------------------------------------------------------------------
+
+
+def test_load_sample_registers_the_density_raster(cli, monkeypatch, engine, raster_settings):
+    import json
+
+    from geo.settings import PROJECT_ROOT
+
+    monkeypatch.setenv("VETA_RASTER_DIR", str(raster_settings.raster_dir))
+    code, out = cli("load-sample")
+    assert code == 0 and "rasters: sample-w-li-density" in out
+    assert "rasters:" not in cli("load-sample")[1], "loading again changes nothing"
+    info = storage.find(engine, raster_settings, "sample-w-li-density")
+    try:
+        assert info.epsg == 25830 and info.resolution == (1000.0, 1000.0) and "Synthetic-derived" in info.description
+        features = json.loads((PROJECT_ROOT / "sample_data" / "deposits.geojson").read_text())["features"]
+        points = [shapely.geometry.shape(f["geometry"]).centroid for f in features
+                  if {"tungsten", "lithium"} & set(f["properties"]["commodities"])]
+        with rasterio.open(info.path) as src:
+            array = src.read(1)
+            row, col = np.unravel_index(np.argmax(array), array.shape)
+            x, y = src.xy(row, col)
+        # Occurrences per km² by a 5 km Gaussian kernel, summed here point by point.
+        expected = sum(math.exp(-((x - px) ** 2 + (y - py) ** 2) / (2 * 5000.0**2))
+                       for px, py in (TO_UTM.transform(p.x, p.y) for p in points)) / (2 * math.pi * 5000.0**2) * 1e6
+        assert array[row, col] == pytest.approx(expected, rel=1e-5) and expected > 0.01
+    finally:
+        storage.remove(engine, raster_settings, "sample-w-li-density")

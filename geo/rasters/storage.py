@@ -178,9 +178,11 @@ def convert_to_cog(src: rasterio.DatasetReader, destination: Path, categorical: 
 
 def register(engine: Engine, settings: Settings, path: Path, name: str, *, title: str | None = None,
              units: str | None = None, description: str | None = None, source: str | None = None,
-             licence: str | None = None, categorical: bool = False, screening: bool = False) -> RasterInfo:
+             licence: str | None = None, categorical: bool = False, screening: bool = False,
+             file_name: str | None = None) -> RasterInfo:
     """Register the raster at `path` as `name`: converted to a COG, described in the database.
-    Refused (nothing written) when the name is taken or the file is not usable."""
+    Refused (nothing written) when the name is taken or the file is not usable. `file_name`
+    fixes the COG's name (the sample raster, shared by databases on one machine)."""
     check_name(name)
     with engine.connect() as conn:
         if conn.execute(text("SELECT 1 FROM rasters WHERE name = :n"), {"n": name}).first():
@@ -188,13 +190,18 @@ def register(engine: Engine, settings: Settings, path: Path, name: str, *, title
                                    "a new name, or `veta raster remove` first")
     directory = raster_dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
-    file_name = f"{name}-{uuid.uuid4().hex[:8]}.tif"
+    shared = file_name is not None
+    file_name = file_name or f"{name}-{uuid.uuid4().hex[:8]}.tif"
     destination = directory / file_name
+    # Written under a name of its own and moved into place whole: another process may be
+    # writing the same fixed-name file.
+    scratch = directory / f".{uuid.uuid4().hex}.tif"
     with open_checked(Path(path), settings.raster_max_file_mb) as src:
         try:
-            convert_to_cog(src, destination, categorical)
-            with rasterio.open(destination) as cog:
+            convert_to_cog(src, scratch, categorical)
+            with rasterio.open(scratch) as cog:
                 values = describe(cog)
+            scratch.replace(destination)
             values.update(name=name, title=title, units=units, description=description, source=source,
                           licence=licence, categorical=categorical, screening=screening, file_name=file_name)
             with engine.begin() as conn:
@@ -206,7 +213,9 @@ def register(engine: Engine, settings: Settings, path: Path, name: str, *, title
                     ":transform, :bounds, ST_GeomFromText(:footprint, 4326), CAST(:statistics AS jsonb), "
                     ":categorical, :screening, :source, :licence)"), values)
         except BaseException:
-            destination.unlink(missing_ok=True)
+            scratch.unlink(missing_ok=True)
+            if not shared:
+                destination.unlink(missing_ok=True)
             raise
     return find(engine, settings, name)
 
