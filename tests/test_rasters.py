@@ -485,3 +485,30 @@ def test_load_sample_registers_the_density_raster(cli, monkeypatch, engine, rast
         assert array[row, col] == pytest.approx(expected, rel=1e-5) and expected > 0.01
     finally:
         storage.remove(engine, raster_settings, "sample-w-li-density")
+
+
+def test_deposit_screening_adds_raster_values_at_each_deposit(rclient, registered, grid, continuous):
+    answer = rclient.get("/screening/deposits", params={"raster_values": "t-utm,t-classes"})
+    assert answer.status_code == 200, answer.text
+    features = answer.json()["features"]
+    plain = rclient.get("/screening/deposits").json()["features"]
+    assert [f["id"] for f in features] == [f["id"] for f in plain]
+    found = 0
+    for feature in features:
+        values = feature["properties"]["raster_values"]
+        assert set(values) == {"t-utm", "t-classes"}
+        if feature["geometry"]["type"] != "Point":
+            continue
+        x, y = TO_UTM.transform(*feature["geometry"]["coordinates"])
+        col, row = int((x - grid[0]) // CELL), int((grid[1] - y) // CELL)
+        if 0 <= row < SIZE and 0 <= col < SIZE:
+            found += 1
+            expected = None if continuous[row, col] == NODATA else pytest.approx(float(continuous[row, col]))
+            assert values["t-utm"] == expected
+        else:
+            assert values["t-utm"] is None
+    assert found > 0, "some sample deposit lies on the test raster"
+    csv_lines = rclient.get("/screening/deposits", params={"raster_values": "t-utm", "f": "csv"}).text.splitlines()
+    assert csv_lines[0].endswith(",raster_t-utm") and len(csv_lines) == len(features) + 1
+    unknown = rclient.get("/screening/deposits", params={"raster_values": "nope"})
+    assert unknown.status_code == 400 and unknown.json()["invalid_params"][0]["name"] == "raster_values"
