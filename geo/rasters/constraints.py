@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 import rasterio
 import shapely
+from affine import Affine
 from pyproj import Transformer
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
@@ -169,7 +170,7 @@ def _render_window(window: Window, transform, ordered, zone_tree, free, free_tre
         hits = free_tree.query(frame, predicate="intersects")
         if len(hits):
             fine = rasterize([(free[i], 1) for i in hits], out_shape=(shape_[0] * SUBGRID, shape_[1] * SUBGRID),
-                             transform=transform * transform.scale(1 / SUBGRID), dtype="uint8")
+                             transform=transform @ Affine.scale(1 / SUBGRID), dtype="uint8")
             counts = fine.reshape(shape_[0], SUBGRID, shape_[1], SUBGRID).sum(axis=(1, 3), dtype=np.uint16)
             share = np.round(counts * (100 / SUBGRID**2)).astype("uint8")
     if outline is not None:
