@@ -326,7 +326,9 @@ app.add_typer(raster_app, name="raster")
 
 @app.command("constraints")
 def constraints_command(
-    output: Path = typer.Option(..., "-o", "--output", help="The GeoTIFF (COG) to write."),
+    output: Path = typer.Option(..., "-o", "--output", help="The classes, a GeoTIFF (COG) to write."),
+    free_share_output: Path = typer.Option(None, "--free-share-output",
+                                           help="Also write the free cuadrícula share (percent) on the same grid."),
     area: str = typer.Option(None, help="An admin area (INE code or name): its bbox, nodata outside it."),
     bbox: str = typer.Option(None, help="minx,miny,maxx,maxy in the CRS (instead of or within --area)."),
     crs: str = typer.Option("EPSG:25830", help="A projected CRS Veta serves."),
@@ -341,7 +343,7 @@ def constraints_command(
     from geo.rasters.constraints_run import run_constraints
 
     try:
-        summary = run_constraints(get_settings(), output, area=area, bbox=bbox, crs=crs, resolution=resolution,
+        summary = run_constraints(get_settings(), output, free_share_output=free_share_output, area=area, bbox=bbox, crs=crs, resolution=resolution,
                                   day=day.date() if day else None, depth_top_m=depth_top_m,
                                   depth_bottom_m=depth_bottom_m, register=register)
     except VetaError as exc:

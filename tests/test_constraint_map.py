@@ -4,18 +4,24 @@ of each cell in free cuadrícula ground, and it registers itself as a raster whe
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import numpy as np
 import pytest
 import rasterio
 import shapely
+from fastapi.testclient import TestClient
 from pyproj import Transformer
 from rasterio.io import MemoryFile
 from rio_cogeo.cogeo import cog_validate
 from shapely import wkb
 from shapely.geometry import box, shape
 from sqlalchemy import text
+
+from api.app import create_app
+from geo.rasters.constraints import COLOURS
+from geo.settings import Settings
 
 SOURCE = "t-constraints"
 TO_UTM = Transformer.from_crs(4326, 25830, always_xy=True)
@@ -97,7 +103,8 @@ def _expected_classes(engine, bbox, resolution, day, depth):
 
 def _read(content: bytes):
     with MemoryFile(content) as f, f.open() as tif:
-        return tif.read(1), tif.read(2), tif.colormap(1), tif.profile
+        colours = tif.colormap(1) if tif.colorinterp[0].name == "palette" else None
+        return tif.read(1), colours, tif.profile
 
 
 @pytest.mark.parametrize("day, depth", [(None, (None, None)), ("1999-06-01", (None, None)), (None, (100.0, 300.0))])
@@ -110,7 +117,8 @@ def test_classes_equal_a_shapely_rasterisation_at_cell_centres(client, engine, z
         params.update(depth_top_m=depth[0], depth_bottom_m=depth[1])
     answer = client.get("/constraints.tif", params=params)
     assert answer.status_code == 200, answer.text
-    classes, _, colours, profile = _read(answer.content)
+    classes, colours, profile = _read(answer.content)
+    assert profile["count"] == 1
     assert (profile["width"], profile["height"], profile["dtype"]) == (60, 50, "uint8")
     expected = _expected_classes(engine, bbox, 100, date.fromisoformat(day) if day else date.today(), depth)
     # A centre exactly on a zone edge may go either way between GDAL and GEOS: allow a handful.
@@ -137,8 +145,10 @@ def test_the_3d_rule_and_the_day_change_the_map(client, zones):
 
 def test_free_ground_band_is_the_share_of_free_cuadricula_cells(client, engine, zones):
     bbox = _bbox()
-    answer = client.get("/constraints.tif", params={"bbox": ",".join(map(str, bbox)), "resolution": 100})
-    _, share, _, _ = _read(answer.content)
+    answer = client.get("/constraints.tif", params={"bbox": ",".join(map(str, bbox)), "resolution": 100,
+                                                    "layer": "free_share"})
+    share, colours, _ = _read(answer.content)
+    assert colours is None
     lonlat = TO_LONLAT.transform_bounds(*bbox, densify_pts=21)
     ground = client.get("/grid/free", params={"bbox": ",".join(map(str, lonlat)), "merge": "true"}).json()
     free = shapely.union_all([shape(f["geometry"]) for f in ground["features"]])
@@ -156,18 +166,34 @@ def test_free_ground_band_is_the_share_of_free_cuadricula_cells(client, engine, 
     assert (share == 0).any() and (share == 100).any()
 
 
-def test_cli_renders_an_area_and_registers_it(cli, monkeypatch, tmp_path, engine, zones):
+def test_cli_renders_an_area_and_registers_it(cli, monkeypatch, tmp_path, engine, zones, db_url):
     monkeypatch.setenv("VETA_RASTER_DIR", str(tmp_path / "rasters"))
     out = tmp_path / "map.tif"
     x, y = TO_UTM.transform(*CENTRE)
+    share_out = tmp_path / "share.tif"
     code, text_ = cli("constraints", "--bbox", f"{x - 2000},{y - 2000},{x + 2000},{y + 2000}", "--resolution", 200,
-                      "-o", out, "--register", "t-cmap")
+                      "-o", out, "--free-share-output", share_out, "--register", "t-cmap")
     assert code == 0, text_
-    assert cog_validate(str(out), quiet=True)[0]
-    with rasterio.open(out) as tif:
-        assert (tif.width, tif.height, tif.count) == (20, 20, 2)
+    for path in (out, share_out):
+        assert cog_validate(str(path), quiet=True)[0]
+        with rasterio.open(path) as tif:
+            assert (tif.width, tif.height, tif.count) == (20, 20, 1)
     code, listing = cli("raster", "list")
     assert "t-cmap" in listing and "categorical" in listing
+    # Its tiles are drawn with its own colour table: one at z20 inside a cell, by its class.
+    with rasterio.open(out) as tif:
+        classes = tif.read(1)
+        row, col = 10, 10
+        cx, cy = tif.xy(row, col)
+    lon, lat = TO_LONLAT.transform(cx, cy)
+    z = 20
+    tx = int((lon + 180) / 360 * 2**z)
+    ty = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
+    with TestClient(create_app(Settings(database_url=db_url, raster_dir=tmp_path / "rasters"))) as own:
+        png = own.get(f"/rasters/t-cmap/tiles/WebMercatorQuad/{z}/{tx}/{ty}.png").content
+    with MemoryFile(png) as f, f.open() as image:
+        rgba = image.read()
+    assert (rgba[:3].reshape(3, -1).T == COLOURS[int(classes[row, col])][:3]).all()
     assert cli("raster", "remove", "t-cmap")[0] == 0
 
 

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse, Response
@@ -190,22 +191,26 @@ async def constraint_map(
     date_: date | None = Query(None, alias="date", description="Zones in force on this day (default today)."),
     depth_top_m: float | None = Query(None, description="Top of the depth interval (3D rule)."),
     depth_bottom_m: float | None = Query(None, description="Bottom of the depth interval."),
+    layer: Literal["classes", "free_share"] = Query("classes", description="classes (the legal effects) or "
+                                                   "free_share (percent of each cell in free cuadrícula ground)."),
     settings: Settings = Depends(settings_of),
 ):
-    """The constraint map as a Cloud-Optimised GeoTIFF: band 1 the most restrictive legal effect
-    in force at each cell centre (1 exclusion, 2 conditional, 3 safeguarding, 4 free; colour
-    table), band 2 the percentage of the cell that is free cuadrícula ground; 255 nodata."""
+    """The constraint map as a Cloud-Optimised GeoTIFF (uint8, 255 nodata): the most restrictive
+    legal effect in force at each cell centre (1 exclusion, 2 conditional, 3 safeguarding,
+    4 free; colour table), or with layer=free_share the percentage of each cell that is free
+    cuadrícula ground, on the same grid."""
     async with request.app.state.pool.acquire() as conn:
         plan = await plan_constraints(conn, settings, area=area, bbox=bbox, crs=crs, resolution=resolution,
                                       day=date_, depth_top_m=depth_top_m, depth_bottom_m=depth_bottom_m)
-        zones, free = await fetch_sources(conn, plan)
+        zones, free = await fetch_sources(conn, plan, with_free=layer == "free_share")
     scratch = Path(tempfile.mkdtemp(prefix="veta-constraints-"))
-    output = scratch / "constraints.tif"
+    classes = scratch / "classes.tif"
+    output = classes if layer == "classes" else scratch / "free_share.tif"
     try:
-        await run_in_threadpool(render, plan, zones, free, output)
+        await run_in_threadpool(render, plan, zones, free, classes, None if layer == "classes" else output)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     # Sent from disk and deleted once sent: a province at 25 m is hundreds of megabytes.
     return FileResponse(output, media_type="image/tiff; application=geotiff; profile=cloud-optimized",
-                        filename="constraints.tif", background=BackgroundTask(shutil.rmtree, scratch, True))
+                        filename=f"constraints-{layer}.tif", background=BackgroundTask(shutil.rmtree, scratch, True))

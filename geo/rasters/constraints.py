@@ -1,11 +1,11 @@
 """The constraint map: the legal-effect class in force at each cell centre, as a uint8 COG.
 
-Band 1 is the most restrictive legal effect of the zones in force on the chosen day whose
-depth interval overlaps the requested one (the 3D rule; no interval asked: the whole column):
-1 exclusion, 2 conditional, 3 safeguarding, 4 free, with a colour table. Band 2 is the share
-of each cell (percent) that is free cuadrícula ground today (no holding right, no exclusion
-zone in the cuadrícula cell), estimated on a 4 × 4 sub-grid per cell. 255 is nodata (outside
-the requested admin area). The grid is rendered in windows into a tiled GeoTIFF, then turned
+The classes are the most restrictive legal effect of the zones in force on the chosen day
+whose depth interval overlaps the requested one (the 3D rule; no interval asked: the whole
+column): 1 exclusion, 2 conditional, 3 safeguarding, 4 free, with a colour table. Its companion
+(same grid) is the share of each cell (percent) that is free cuadrícula ground today (no
+holding right, no exclusion zone in the cuadrícula cell), estimated on a 4 × 4 sub-grid per
+cell. 255 is nodata (outside the requested admin area). The grid is rendered in windows into a tiled GeoTIFF, then turned
 into a COG, so memory stays flat however large the map.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -115,47 +116,63 @@ def free_ground_geometries(rows, crs: Crs) -> list:
             for p in polygons]
 
 
-def render(request: ConstraintRequest, zones: list[tuple[str, bytes]], free: list, destination: Path) -> None:
-    """Write the constraint map of `request` as a COG at `destination`."""
-    from rio_cogeo.cogeo import cog_translate
-    from rio_cogeo.profiles import cog_profiles
-
+def render(request: ConstraintRequest, zones: list[tuple[str, bytes]], free: list, destination: Path,
+           share_destination: Path | None = None) -> None:
+    """Write the classes of `request` as a COG at `destination` and, when asked, the free-ground
+    share at `share_destination`. Two files, not two bands: GDAL marks the second band of a
+    paletted GeoTIFF as alpha, and GIS would hide every cell with no free ground."""
     rows, cols = request.shape
     transform = from_origin(request.bbox[0], request.bbox[3], request.resolution, request.resolution)
     # Most restrictive last: later shapes overwrite earlier ones.
     ordered = sorted(((shapely.from_wkb(wkb), CLASSES[effect]) for effect, wkb in zones), key=lambda s: -s[1])
     zone_tree = STRtree([g for g, _ in ordered]) if ordered else None
-    free_tree = STRtree(free) if free else None
+    free_tree = STRtree(free) if free and share_destination else None
     outline = None
     if request.area_outline is not None:
         to_map = Transformer.from_crs(4326, request.crs.srid, always_xy=True)
         outline = shapely.transform(shapely.segmentize(shapely.from_wkb(request.area_outline), 0.001),
                                     lambda xy: np.column_stack(to_map.transform(xy[:, 0], xy[:, 1])))
-    profile = {"driver": "GTiff", "width": cols, "height": rows, "count": 2, "dtype": "uint8",
+    profile = {"driver": "GTiff", "width": cols, "height": rows, "count": 1, "dtype": "uint8",
                "crs": f"EPSG:{request.crs.srid}", "transform": transform, "nodata": NODATA,
                "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate", "BIGTIFF": "IF_SAFER"}
-    with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
-        raw = Path(scratch) / "raw.tif"
-        with rasterio.open(raw, "w", **profile) as dst:
-            dst.write_colormap(1, {**{i: (0, 0, 0, 0) for i in range(256)}, **COLOURS})
-            dst.set_band_description(1, "legal effect: 1 exclusion, 2 conditional, 3 safeguarding, 4 free")
-            dst.set_band_description(2, "free cuadrícula ground, percent of the cell")
-            for row in range(0, rows, WINDOW):
-                for col in range(0, cols, WINDOW):
-                    window = Window(col, row, min(WINDOW, cols - col), min(WINDOW, rows - row))
-                    classes, share = _render_window(window, window_transform(window, transform),
-                                                    ordered, zone_tree, free, free_tree, outline)
-                    dst.write(classes, 1, window=window)
-                    dst.write(share, 2, window=window)
-            dst.update_tags(**{f"class_{k}": v for k, v in LEGEND.items()}, day=request.day.isoformat(),
-                            depth_top_m=str(request.depth_top_m), depth_bottom_m=str(request.depth_bottom_m))
-        cog = cog_profiles.get("deflate")
-        cog.update(blockxsize=512, blockysize=512)
-        cog_translate(str(raw), str(destination), cog, overview_resampling="nearest", quiet=True,
-                      in_memory=False, config={"GDAL_NUM_THREADS": "2", "GDAL_TIFF_OVR_BLOCKSIZE": "512"})
+    tags = {"day": request.day.isoformat(), "depth_top_m": str(request.depth_top_m),
+            "depth_bottom_m": str(request.depth_bottom_m)}
+    with tempfile.TemporaryDirectory(dir=destination.parent) as scratch, ExitStack() as files:
+        raw_classes, raw_share = Path(scratch) / "classes.tif", Path(scratch) / "share.tif"
+        classes_dst = files.enter_context(rasterio.open(raw_classes, "w", **profile))
+        classes_dst.write_colormap(1, {**{i: (0, 0, 0, 0) for i in range(256)}, **COLOURS})
+        classes_dst.set_band_description(1, "legal effect: 1 exclusion, 2 conditional, 3 safeguarding, 4 free")
+        classes_dst.update_tags(**{f"class_{k}": v for k, v in LEGEND.items()}, **tags)
+        share_dst = None
+        if share_destination is not None:
+            share_dst = files.enter_context(rasterio.open(raw_share, "w", **profile))
+            share_dst.set_band_description(1, "free cuadrícula ground, percent of the cell")
+            share_dst.update_tags(**tags)
+        for row in range(0, rows, WINDOW):
+            for col in range(0, cols, WINDOW):
+                window = Window(col, row, min(WINDOW, cols - col), min(WINDOW, rows - row))
+                classes, share = _render_window(window, window_transform(window, transform), ordered, zone_tree,
+                                                free, free_tree, outline, with_share=share_dst is not None)
+                classes_dst.write(classes, 1, window=window)
+                if share_dst is not None:
+                    share_dst.write(share, 1, window=window)
+        files.close()
+        _to_cog(raw_classes, destination)
+        if share_destination is not None:
+            _to_cog(raw_share, share_destination)
 
 
-def _render_window(window: Window, transform, ordered, zone_tree, free, free_tree, outline):
+def _to_cog(raw: Path, destination: Path) -> None:
+    from rio_cogeo.cogeo import cog_translate
+    from rio_cogeo.profiles import cog_profiles
+
+    cog = cog_profiles.get("deflate")
+    cog.update(blockxsize=512, blockysize=512)
+    cog_translate(str(raw), str(destination), cog, overview_resampling="nearest", quiet=True,
+                  in_memory=False, config={"GDAL_NUM_THREADS": "2", "GDAL_TIFF_OVR_BLOCKSIZE": "512"})
+
+
+def _render_window(window: Window, transform, ordered, zone_tree, free, free_tree, outline, with_share: bool):
     shape_ = (window.height, window.width)
     west, north = transform.c, transform.f
     east, south = west + transform.a * window.width, north + transform.e * window.height
@@ -166,7 +183,7 @@ def _render_window(window: Window, transform, ordered, zone_tree, free, free_tre
         if hits:
             rasterize([ordered[i] for i in hits], out=classes, transform=transform)
     share = np.zeros(shape_, dtype="uint8")
-    if free_tree is not None:
+    if with_share and free_tree is not None:
         hits = free_tree.query(frame, predicate="intersects")
         if len(hits):
             fine = rasterize([(free[i], 1) for i in hits], out_shape=(shape_[0] * SUBGRID, shape_[1] * SUBGRID),
@@ -188,10 +205,11 @@ async def area_bbox(conn, code: str, crs: Crs) -> tuple[float, float, float, flo
     return math.floor(west), math.floor(south), math.ceil(east), math.ceil(north)
 
 
-async def fetch_sources(conn, request: ConstraintRequest) -> tuple[list[tuple[str, bytes]], list]:
-    """The zone parts and the free ground the map is drawn from."""
+async def fetch_sources(conn, request: ConstraintRequest, with_free: bool) -> tuple[list[tuple[str, bytes]], list]:
+    """The zone parts and (when the free-ground share is wanted) the free ground."""
     zones = zones_query(request)
-    free = free_ground_query(request)
     zone_rows = [(r[0], bytes(r[1])) for r in await conn.fetch(zones.text, *zones.values)]
-    free_rows = await conn.fetch(free.text, *free.values)
-    return zone_rows, free_ground_geometries(free_rows, request.crs)
+    if not with_free:
+        return zone_rows, []
+    free = free_ground_query(request)
+    return zone_rows, free_ground_geometries(await conn.fetch(free.text, *free.values), request.crs)

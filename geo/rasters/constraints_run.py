@@ -53,8 +53,10 @@ async def plan_constraints(conn, settings: Settings, *, area: str | None, bbox: 
     return check_request(request, settings.constraints_max_cells)
 
 
-def run_constraints(settings: Settings, output: Path, *, register: str | None = None, **options) -> str:
-    """Render to `output` (and register it as `register`); a one-line summary."""
+def run_constraints(settings: Settings, output: Path, *, free_share_output: Path | None = None,
+                    register: str | None = None, **options) -> str:
+    """Render the classes to `output`, the free-ground share to `free_share_output` when given,
+    and register the classes as `register`; a one-line summary."""
     import asyncpg
 
     from geo.db import database_url, libpq_url, sync_engine
@@ -65,13 +67,13 @@ def run_constraints(settings: Settings, output: Path, *, register: str | None = 
         conn = await asyncpg.connect(libpq_url(url))
         try:
             request = await plan_constraints(conn, settings, **options)
-            return request, *await fetch_sources(conn, request)
+            return request, *await fetch_sources(conn, request, with_free=free_share_output is not None)
         finally:
             await conn.close()
 
     request, zones, free = asyncio.run(prepare())
     output = Path(output).resolve()
-    render(request, zones, free, output)
+    render(request, zones, free, output, Path(free_share_output).resolve() if free_share_output else None)
     rows, cols = request.shape
     summary = f"{output}: {cols} x {rows} cells of {request.resolution:g} m, {request.crs.label}, zones in force on {request.day}"
     if register:
@@ -80,8 +82,8 @@ def run_constraints(settings: Settings, output: Path, *, register: str | None = 
         engine = sync_engine(url)
         try:
             register_raster(engine, settings, output, register, title=f"Constraint map, {request.day}",
-                            description="Legal-effect classes (1 exclusion, 2 conditional, 3 safeguarding, 4 free) "
-                            "and the share of free cuadrícula ground (band 2, percent)",
+                            description="Legal-effect classes in force: 1 exclusion, 2 conditional, 3 safeguarding, "
+                            "4 free",
                             source="veta constraints", categorical=True)
         finally:
             engine.dispose()

@@ -56,6 +56,9 @@ def raster_tile(info: RasterInfo, z: int, x: int, y: int, *, band: int = 1, colo
         raise InvalidParameter("band", f"raster {info.name!r} has no band {band}", f"1 to {info.band_count}")
     colours = parse_colormap(colormap, info.categorical)
     with Reader(str(info.path)) as reader:
+        if info.categorical and colormap is None and reader.colormap:
+            # A colour table in the file (the constraint map's, a land-cover legend) wins.
+            colours = reader.colormap
         if not reader.tile_exists(x, y, z):
             return _empty_tile()
         try:
@@ -63,7 +66,10 @@ def raster_tile(info: RasterInfo, z: int, x: int, y: int, *, band: int = 1, colo
                                 resampling_method="nearest" if info.categorical else "bilinear")
         except TileOutsideBounds:
             return _empty_tile()
-    if not info.categorical or rescale:
+    if info.categorical and not rescale:
+        # Class codes index the colour map as they are.
+        image.array = image.array.astype("uint8")
+    else:
         stats = info.statistics[band - 1]
         low, high = rescale or (stats["min"] or 0.0, stats["max"] or 1.0)
         if low == high:
