@@ -41,5 +41,5 @@ def table(result: dict) -> str:
         "| map | cells | seconds | peak memory | files |",
         "|---|---:|---:|---:|---:|",
         f"| León, 25 m, EPSG:25830 | {w:,} x {h:,} | {result['seconds']:.1f} | {result['peak_rss_mib']:.0f} MiB "
-        f"| {result["file_mib"]:.1f} MiB |",
+        f"| {result['file_mib']:.1f} MiB |",
     ])
