@@ -23,7 +23,7 @@ from rasterio.windows import Window
 
 from benchmarks import data
 from geo.rasters.storage import convert_to_cog
-from geo.rasters.zonal import zonal_means_many
+from geo.rasters.zonal import zonal_statistics_many
 
 SIZE = 10_000
 CELL = 10.0
@@ -78,7 +78,7 @@ def main() -> dict:
     for indexes in rounds:
         chunk = [polygons[i] for i in indexes]
         start = time.perf_counter()
-        veta += zonal_means_many(path, chunk)
+        veta += zonal_statistics_many(path, chunk)
         times["veta"] += time.perf_counter() - start
         start = time.perf_counter()
         peer += zonal_stats(chunk, str(path), stats="count min max mean std median")

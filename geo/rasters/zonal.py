@@ -111,7 +111,7 @@ def zonal_statistics(info: RasterInfo, lonlat: BaseGeometry, *, band: int = 1,
     return stats
 
 
-def zonal_means_many(path, geometries: list[BaseGeometry], band: int = 1) -> list[dict]:
+def zonal_statistics_many(path, geometries: list[BaseGeometry], band: int = 1) -> list[dict]:
     """count, min, max, mean, std and median of many polygons already in the raster's CRS, in
     one pass of exactextract (the batch form: deposits' buffers, a set of sites)."""
     features = [{"type": "Feature", "properties": {}, "geometry": mapping(g)} for g in geometries]
