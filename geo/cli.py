@@ -68,12 +68,15 @@ def load_sample(
 ) -> None:
     """Load the León sample data (idempotent: loading twice changes nothing)."""
     from geo.db import sync_engine
+    from geo.rasters.sample import NAME, load_sample_raster
     from geo.sample import load_sample as load
 
     engine = sync_engine(_url())
     counts = load(engine, if_empty=if_empty)
     for layer, n in counts.items():
         typer.echo(f"{layer}: {n}")
+    if load_sample_raster(engine, get_settings()):
+        typer.echo(f"rasters: {NAME}")
 
 
 @app.command("serve")
@@ -326,3 +329,38 @@ def import_catastro(
 
 if __name__ == "__main__":
     app()
+
+
+# --- Rasters (issue 14) -----------------------------------------------------------------------
+
+from geo.rasters.cli import raster_app  # noqa: E402
+
+app.add_typer(raster_app, name="raster")
+
+
+@app.command("constraints")
+def constraints_command(
+    output: Path = typer.Option(..., "-o", "--output", help="The classes, a GeoTIFF (COG) to write."),
+    free_share_output: Path = typer.Option(None, "--free-share-output",
+                                           help="Also write the free cuadrícula share (percent) on the same grid."),
+    area: str = typer.Option(None, help="An admin area (INE code or name): its bbox, nodata outside it."),
+    bbox: str = typer.Option(None, help="minx,miny,maxx,maxy in the CRS (instead of or within --area)."),
+    crs: str = typer.Option("EPSG:25830", help="A projected CRS Veta serves."),
+    resolution: float = typer.Option(25.0, help="Cell size in metres."),
+    day: datetime = typer.Option(None, "--date", formats=["%Y-%m-%d"], help="Zones in force on this day (default today)."),
+    depth_top_m: float = typer.Option(None, help="Top of the depth interval, metres below surface."),
+    depth_bottom_m: float = typer.Option(None, help="Bottom of the depth interval."),
+    register: str = typer.Option(None, "--register", help="Also register the map as a raster of this name."),
+) -> None:
+    """Render the constraint map (legal-effect classes and free ground) as a COG."""
+    from geo.errors import VetaError
+    from geo.rasters.constraints_run import run_constraints
+
+    try:
+        summary = run_constraints(get_settings(), output, free_share_output=free_share_output, area=area, bbox=bbox, crs=crs, resolution=resolution,
+                                  day=day.date() if day else None, depth_top_m=depth_top_m,
+                                  depth_bottom_m=depth_bottom_m, register=register)
+    except VetaError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(summary)

@@ -437,3 +437,47 @@ class TableChange(Base):
     changed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+# --- Rasters (issue 14) -----------------------------------------------------------------------
+
+
+class Raster(Base):
+    """A registered raster: a Cloud-Optimised GeoTIFF under the raster directory, described here
+    (its own CRS and grid; the footprint in lon/lat for finding it on a map)."""
+
+    __tablename__ = "rasters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    units: Mapped[str | None] = mapped_column(Text)
+    # The COG's file name inside the raster directory (VETA_RASTER_DIR).
+    file_name: Mapped[str] = mapped_column(Text, nullable=False)
+    crs_wkt: Mapped[str] = mapped_column(Text, nullable=False)
+    epsg: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    band_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    data_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    nodata: Mapped[float | None] = mapped_column(Float)
+    # The affine transform (a, b, c, d, e, f) and the bounds (minx, miny, maxx, maxy) in the CRS.
+    transform: Mapped[list[float]] = mapped_column(ARRAY(Float), nullable=False)
+    bounds: Mapped[list[float]] = mapped_column(ARRAY(Float), nullable=False)
+    footprint = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=False), nullable=False)
+    # Per band: min, max, mean, std and the valid cell count, computed on registration.
+    statistics: Mapped[list] = mapped_column(JSONB, nullable=False)
+    # Categorical: values are class codes (hectares per class in zonal statistics).
+    categorical: Mapped[bool] = mapped_column(Boolean, server_default="false", nullable=False)
+    # Screening: every screening report includes this raster's statistics over the site.
+    screening: Mapped[bool] = mapped_column(Boolean, server_default="false", nullable=False)
+    source: Mapped[str | None] = mapped_column(Text)
+    licence: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+    __table_args__ = (
+        CheckConstraint("name ~ '^[a-z0-9][a-z0-9_-]*$'", name="name_slug"),
+    )

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     statement_timeout_export_s: float = 600.0
     retry_after_s: int = 10
     db_connect_timeout_s: float = 1.0
+    # Rasters (geo/rasters/): where their COGs are kept (empty: <state_dir>/rasters), the largest
+    # file `veta raster add` accepts, the most points one sampling request may hold and the most
+    # cells one constraint map may have.
+    raster_dir: Path | None = None
+    raster_max_file_mb: int = 4096
+    raster_max_points: int = 10_000
+    constraints_max_cells: int = 250_000_000
 
 
 @lru_cache

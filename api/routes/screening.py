@@ -14,13 +14,16 @@ from fastapi.responses import Response, StreamingResponse
 from api.body_parsing import parse_body
 from api.links import same_query
 from api.ogc.html import render
-from api.params import admin_area, outline_of, parse_choices, parse_commodities, settings_of
+from api.params import admin_area, outline_of, parse_choices, parse_commodities, settings_of, split_values
 from api.screening_output import report_geojson, report_json, report_map
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
 from geo import vocabulary as v
 from geo.areas import AreaRef
 from geo.deposits import DepositSearch
 from geo.errors import InvalidParameter
+from geo.rasters.batch_values import batch_with_raster_values, chosen_rasters, positions_query
+from geo.rasters.screening import screening_raster_statistics
+from geo.rasters.storage import raster_dir
 from geo.screening import (
     DEFAULT_RADIUS_M,
     MAX_RADIUS_M,
@@ -93,6 +96,7 @@ async def screen_site(
     if row is None:
         raise missing_reference(site)
     report = report_from_row(row, site, options)
+    report["rasters"] = await screening_raster_statistics(request.app.state.pool, report["site"]["geometry"], settings)
     if f == "geojson":
         return Response(report_geojson(report), media_type=GEOJSON)
     if f == "html":
@@ -132,13 +136,31 @@ async def screen_deposits(
                                         "its narrower ones (PGM). Default: every commodity."),
     area: AreaRef | None = Depends(admin_area),
     f: Literal["geojson", "csv"] = Query("geojson", description="geojson or csv (one row per deposit)."),
+    raster_values: list[str] | None = Query(None, description="Registered rasters whose value (band 1, nearest "
+                                            "cell) at each deposit is added, comma-separated (not streamed)."),
 ):
     """Screen every deposit of the chosen commodities in an area, as one streamed table:
     verdict, constraining zones (3D rule with each deposit's own depth interval), holding
     rights and municipalities."""
     params = Params()
-    source = deposits_source(DepositSearch(commodities=parse_commodities(commodity), area=outline_of(area)), params)
+    search = DepositSearch(commodities=parse_commodities(commodity), area=outline_of(area))
+    source = deposits_source(search, params)
+    if raster_values:
+        return await deposits_with_raster_values(request, search, source, params, options, f, split_values(raster_values))
     return await _stream(request, batch_query(source, params, options, geojson=f == "geojson"), f, "deposit-screening")
+
+
+async def deposits_with_raster_values(request: Request, search: DepositSearch, source, params: Params,
+                                      options: ScreeningOptions, f: str, names: list[str]) -> Response:
+    async with request.app.state.pool.acquire() as conn:
+        rasters = await chosen_rasters(conn, names, raster_dir(request.app.state.settings))
+    positions = Params()
+    body = await batch_with_raster_values(
+        request.app.state.pool, batch_query(source, params, options, geojson=f == "geojson"),
+        positions_query(deposits_source(search, positions), positions), rasters, f == "geojson")
+    if f == "csv":
+        return Response(body, media_type=CSV, headers={"Content-Disposition": 'attachment; filename="deposit-screening.csv"'})
+    return Response(body, media_type=GEOJSON)
 
 
 async def _stream(request: Request, query: SqlQuery, f: str, filename: str) -> Response:

@@ -15,7 +15,7 @@ from geo import commodities
 from geo.models import COMMODITY_COLUMNS, commodity_trigger_sql
 
 revision = '0011'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Raster benchmarks (issue 14): zonal statistics against rasterstats, the León constraint map."""

@@ -1,0 +1,1 @@
+"""Rasters: registered as Cloud-Optimised GeoTIFFs, sampled, summarised over zones, tiled."""
