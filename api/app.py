@@ -21,6 +21,7 @@ from api.routes import (
     ogc,
     ogc_items,
     permits,
+    planning,
     rasters,
     screening,
     tiles,
@@ -74,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     ogc_openapi.install(app)
     for router in (deposits.router, areas.router, vocabularies.router, permits.router, grid.router,
-                   downloads.router, tiles.router, web_map.router, screening.router, rasters.router):
+                   downloads.router, tiles.router, web_map.router, screening.router, rasters.router,
+                   planning.router):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(ogc.router)
     app.include_router(ogc_items.router)

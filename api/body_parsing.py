@@ -40,6 +40,15 @@ def decode_and_parse(raw: bytes, parse: Callable, allowed: str, *args):
     return parse(body, *args)
 
 
+def _as_decoded(body):
+    return body
+
+
+async def json_body(request, allowed: str) -> object:
+    """The request's JSON body, decoded off the event loop; `allowed` says what it may be."""
+    return await parse_body(await request.body(), _as_decoded, allowed)
+
+
 async def parse_body(raw: bytes, parse: Callable, allowed: str, *args):
     """`parse(decoded body, *args)` off the event loop; `allowed` says what a body may be."""
     if len(raw) <= IN_PROCESS_BYTES:

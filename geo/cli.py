@@ -364,3 +364,10 @@ def constraints_command(
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from None
     typer.echo(summary)
+
+
+# --- Land-use planning for minerals (issue 13) ---------------------------------------------------
+
+from geo.planning.cli import mdopi_app  # noqa: E402
+
+app.add_typer(mdopi_app, name="mdopi")

@@ -36,7 +36,7 @@ from geo.errors import NotFound
 from geo.sql import Params
 
 # Modules whose import registers collections (each calls register(...) at import time).
-LAYER_MODULES: tuple[str, ...] = ("geo.layers", "geo.grid_layer")
+LAYER_MODULES: tuple[str, ...] = ("geo.layers", "geo.grid_layer", "geo.planning.layer")
 
 # JSON Schema type (and format) -> the SQL type a keyset cursor value is cast back to.
 SQL_TYPES = {

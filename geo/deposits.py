@@ -25,10 +25,12 @@ class DepositSearch:
     bbox: tuple[float, float, float, float] | None = None
     limit: int = 100
     after_id: int | None = None
+    # MDoPI classes of the latest assessment (issue 13); empty: any.
+    mdopi: tuple[str, ...] = ()
 
 
 # Every table a search reads (protection_zone_parts follows protection_zones).
-SEARCHED_TABLES = ("deposits", "admin_areas", "protection_zones")
+SEARCHED_TABLES = ("deposits", "admin_areas", "protection_zones", "deposit_assessments")
 
 def _properties(properties, with_zones: bool = False) -> str:
     """SQL json object of the properties: those of the `deposits` collection (geo/layers.py),
@@ -61,6 +63,9 @@ def where_sql(search: DepositSearch, params: Params, with_cursor: bool = False) 
             f"{zone_constrains('z', 't', list(search.legal_effects), params)})"
         )
         conditions.append(constrained if search.protection == "inside" else f"NOT {constrained}")
+    if search.mdopi:
+        conditions.append("(SELECT x.mdopi_class FROM deposit_assessments x WHERE x.deposit_id = t.id "
+                          f"ORDER BY x.id DESC LIMIT 1) = ANY({params(list(search.mdopi))}::text[])")
     if with_cursor and search.after_id is not None:
         conditions.append(f"t.id > {params(search.after_id)}")
     return " AND ".join(conditions)

@@ -50,6 +50,10 @@ DEPOSIT_PROPERTIES = (
              enum=v.LOCATION_PRECISIONS),
     *PROVENANCE,
     Property("retrieved_at", "t.retrieved_at", "string", "When the source record was retrieved", "date"),
+    Property("mdopi", "(SELECT x.mdopi_class FROM deposit_assessments x WHERE x.deposit_id = t.id "
+             "ORDER BY x.id DESC LIMIT 1)", "string",
+             "MDoPI class of the latest assessment (empty: never assessed; see deposit_assessments)",
+             enum=v.MDOPI_CLASSES),
 )
 # Filters ask for a commodity anywhere in the list, not only the main one.
 COMMODITY_QUERYABLE = ListQueryable(
@@ -71,6 +75,7 @@ register(Collection(
     description="Mineral occurrences of León (INSPIRE Mineral Resources): points, or outlines where known.",
     source="deposits t",
     table="deposits",
+    reads=("deposit_assessments",),
     properties=DEPOSIT_PROPERTIES,
     list_queryables=(COMMODITY_QUERYABLE,),
     detail=DEPOSIT_DETAIL,
@@ -126,7 +131,7 @@ register(Collection(
     ),
     source=_screening_source,
     table="deposits",
-    reads=("protection_zones",),
+    reads=("protection_zones", "deposit_assessments"),
     properties=(
         Property("protection_status", "t.protection_status", "string",
                  "excluded: an exclusion zone constrains the deposit; conditional: only conditional "

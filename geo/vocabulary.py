@@ -89,3 +89,14 @@ def suggest(value: str, allowed: tuple[str, ...] | list[str]) -> str | None:
 def suggest_commodity(value: str) -> str | None:
     """The closest commodity code to an unknown commodity value."""
     return commodities.suggest(value)
+
+
+# Land-use planning for minerals (issue 13). Mineral Deposits of Public Importance (Minatura2020):
+# the level at which a deposit is of public importance, highest first; `none`: of none.
+MDOPI_CLASSES = ("eu", "national", "regional", "local", "none")
+# The four Minatura2020 assessment dimensions.
+MDOPI_DIMENSIONS = ("geological", "technical_economic", "land_use", "societal")
+# What a proposed plan would make of its land.
+PLAN_LAND_USES = ("protected_area", "urban", "infrastructure", "energy", "other")
+# The one-word answer to a planner, worst first.
+PLAN_VERDICTS = ("conflict", "caution", "clear")

@@ -38,6 +38,8 @@ async def deposit_search(
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)."),
     limit: int | None = Query(None, description="Features per page: default 100, maximum 10,000."),
     cursor: str | None = Query(None, description="Paging cursor; take it from the `next` link."),
+    mdopi: list[str] | None = Query(None, description="MDoPI classes of the latest assessment, comma-separated "
+                                    "(eu, national, regional, local, none)."),
     settings: Settings = Depends(settings_of),
 ) -> DepositSearch:
     return DepositSearch(
@@ -48,6 +50,7 @@ async def deposit_search(
         bbox=parse_bbox(bbox),
         limit=parse_limit(limit, settings),
         after_id=parse_cursor(cursor),
+        mdopi=parse_choices(mdopi, v.MDOPI_CLASSES, "mdopi"),
     )
 
 

@@ -14,9 +14,9 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from api.body_parsing import json_body
 from api.links import base_url
 from api.params import settings_of
-from api.routes.screening import json_body
 from geo.crs import CRS84_URI
 from geo.rasters.catalogue import all_rasters, raster_named
 from geo.rasters.constraints import fetch_sources, render
@@ -30,6 +30,8 @@ from geo.settings import Settings
 
 router = APIRouter(tags=["rasters"])
 PNG = "image/png"
+STATISTICS_FORMS = ('a GeoJSON Polygon or MultiPolygon (or a Point with buffer_m), a Feature of one, '
+                    '{"permit": id}, {"deposit": id, "buffer_m": m}, {"zone": id} or {"area": code or name}')
 TILES_PATH = "/tiles/WebMercatorQuad/{z}/{x}/{y}.png"
 
 
@@ -129,7 +131,7 @@ async def raster_sample(
     """Values per band at each Point of a FeatureCollection (up to 10,000): the features come back
     with a `values` property added (null: nodata or outside)."""
     check_method(method)
-    body = await json_body(request)
+    body = await json_body(request, "a GeoJSON FeatureCollection of Points")
     points = parse_points(body, content_crs, settings.raster_max_points)
     async with request.app.state.pool.acquire() as conn:
         info = await raster_named(conn, name, _directory(request))
@@ -154,7 +156,7 @@ async def raster_statistics(
     for a categorical raster the hectares of each class. The geometry is reprojected to the
     raster's CRS; the raster is never resampled."""
     chosen = parse_percentiles(percentiles)
-    body = await json_body(request)
+    body = await json_body(request, STATISTICS_FORMS)
     async with request.app.state.pool.acquire() as conn:
         info = await raster_named(conn, name, _directory(request))
         area = await statistics_area(conn, body, content_crs, settings.screening_max_area_km2)

@@ -4,7 +4,7 @@ listing 47 codes; five old codes renamed to the vocabulary's; a deposit's name o
 location_precision 'unknown'.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-03 16:40:00
 """
 
@@ -15,7 +15,7 @@ from geo import commodities
 from geo.models import COMMODITY_COLUMNS, commodity_trigger_sql
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -19,6 +19,15 @@ const COMMODITY_COLOURS = {
   antimony: "#e31a1c", iron: "#8c510a", slate: "#5e7a8a",
 };
 const OTHER_COMMODITY = "#bbbbbb";
+// Mineral deposits of public importance: the level of their latest assessment.
+const MDOPI_COLOURS = {
+  eu: "#4a148c", national: "#1565c0", regional: "#2e7d32", local: "#f9a825", none: "#9e9e9e",
+};
+const IMPACT_TEXT = {
+  conflict: "Conflict: sterilises a deposit of regional or higher importance",
+  caution: "Caution: touches safeguarding areas or lower-class deposits",
+  clear: "Clear: no deposit and no safeguarding area",
+};
 const PROTECTION_STROKES = { excluded: "#b00020", conditional: "#f57c00", free: "#ffffff" };
 const VERDICT_TEXT = {
   excluded: "Excluded: mining is prohibited here",
@@ -109,6 +118,15 @@ const style = {
       },
     },
     {
+      id: "deposits-mdopi", type: "circle", source: "deposits", "source-layer": "deposits",
+      filter: ["has", "mdopi"], layout: { visibility: "none" },
+      paint: {
+        "circle-color": matchColour("mdopi", MDOPI_COLOURS, "#fff"),
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 6, 4, 10, 7, 14, 9],
+        "circle-stroke-color": "#000", "circle-stroke-width": 1,
+      },
+    },
+    {
       id: "site-fill", type: "fill", source: "site", filter: IS_POLYGON,
       paint: { "fill-color": "#000", "fill-opacity": 0.12 },
     },
@@ -171,6 +189,7 @@ $("#legend").innerHTML = [
   legendGroup("Protection zones by legal effect", LEGAL_EFFECT_COLOURS, false),
   legendGroup("Mining rights by status", PERMIT_STATUS_COLOURS, false),
   legendGroup("Deposits by main commodity", { ...COMMODITY_COLOURS, other: OTHER_COMMODITY }, true),
+  legendGroup("Deposits by MDoPI class (safeguarding areas: zones of effect safeguarding)", MDOPI_COLOURS, true),
   `<div class="legend-group"><h3>Deposit outline: protection status</h3>${Object.entries(PROTECTION_STROKES).map(([name, colour]) =>
     `<div class="legend-item"><span class="swatch dot" style="background:#ddd;border:2px solid ${colour}"></span>${name}</div>`).join("")}</div>`,
 ].join("");
@@ -469,7 +488,11 @@ map.on("dblclick", (event) => {
   showSite(ring, true);
   setDrawing(false);
   showSite(ring, true);
-  screen({ type: "Polygon", coordinates: [ring] }, "the drawn polygon");
+  if ($("#plan-mode").checked) {
+    assessPlan({ type: "Polygon", coordinates: [ring] });
+  } else {
+    screen({ type: "Polygon", coordinates: [ring] }, "the drawn polygon");
+  }
 });
 
 function number(value, digits) {
@@ -538,6 +561,43 @@ async function screen(body, what) {
     out.scrollIntoView({ block: "nearest" });
   } catch (error) {
     out.innerHTML = `<p class="error">Screening failed: ${escapeHtml(error.message)}</p>`;
+  }
+}
+
+// ---- Planning mode: what a drawn plan would sterilise -------------------------------------------
+
+function impactHtml(result) {
+  const verdict = result.verdict;
+  const reasons = (result.reasons || []).map((r) => `<li>${escapeHtml(r)}</li>`);
+  const classes = Object.entries(result.sterilised.by_class).filter(([, n]) => n > 0)
+    .map(([c, n]) => `<tr><td>${escapeHtml(c)}</td><td>${n}</td></tr>`);
+  const safeguarding = result.safeguarding_areas.map((z) => `<tr><td>${escapeHtml(z.name)}</td>
+    <td>${number(z.overlap_ha, 1)}</td><td>${number(z.share * 100, 1)} %</td></tr>`);
+  return `<p>Plan of ${number(result.plan.area_ha, 1)} ha (${escapeHtml(result.plan.land_use)}, ${escapeHtml(result.plan.legal_effect)})</p>
+    <p><span class="verdict verdict-${escapeHtml(verdict)}" id="impact-verdict">${escapeHtml(verdict)}</span>
+    ${escapeHtml(IMPACT_TEXT[verdict] || "")}</p>
+    ${reasons.length ? `<ul>${reasons.join("")}</ul>` : ""}
+    <h3>Sterilised deposits by class</h3>
+    ${classes.length ? `<table><tr><th>Class</th><th>Deposits</th></tr>${classes.join("")}</table>` : "<p class=\"note\">None.</p>"}
+    ${safeguarding.length ? `<h3>Safeguarding areas overlapped</h3><table><tr><th>Area</th><th>ha</th><th>Share</th></tr>${safeguarding.join("")}</table>` : ""}
+    <p class="note">Free cuadrículas removed: ${result.free_cells_removed.count}.</p>`;
+}
+
+async function assessPlan(geometry) {
+  const out = $("#impact");
+  const depth = Number($("#plan-depth").value);
+  const properties = { land_use: $("#plan-land-use").value, legal_effect: $("#plan-effect").value };
+  if (depth > 0) Object.assign(properties, { depth_top_m: 0, depth_bottom_m: depth });
+  out.innerHTML = `<p class="note">Assessing the plan…</p>`;
+  try {
+    const result = await getJson(`${ROOT}planning/impact`, {
+      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ type: "Feature", geometry, properties }),
+    });
+    out.innerHTML = impactHtml(result);
+    out.scrollIntoView({ block: "nearest" });
+  } catch (error) {
+    out.innerHTML = `<p class="error">Plan impact failed: ${escapeHtml(error.message)}</p>`;
   }
 }
 

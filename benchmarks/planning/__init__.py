@@ -1,0 +1,1 @@
+"""Land-use planning benchmarks (issue 13)."""

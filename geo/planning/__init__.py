@@ -1,0 +1,1 @@
+"""Land-use planning for minerals: MDoPI assessment, safeguarding areas, plan impact."""
