@@ -29,16 +29,18 @@ from api.routes import (
 )
 from api.routes import docs as api_docs
 from api.routes import map as web_map
-from geo.counts import CountCache
-from geo.crs import remember_postgis_srids
-from geo.db import create_pool, database_url
-from geo.settings import Settings, get_settings
-from geo.tile_cache import TileCache
+from api.tile_cache import TileCache
+from geo.catalog import register_catalog
+from geo.core.crs import remember_postgis_srids
+from geo.core.settings import Settings, get_settings
+from geo.store.counts import CountCache
+from geo.store.db import create_pool, database_url
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A Veta app; settings are read here, at start-up, never at import."""
     settings = settings or get_settings()
+    register_catalog()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 import orjson
 from starlette.concurrency import run_in_threadpool
 
-from geo.errors import InvalidParameter
+from geo.core.errors import InvalidParameter
 
 # Bodies up to this size are parsed in a thread: a process round trip costs more than they do.
 IN_PROCESS_BYTES = 256 * 1024

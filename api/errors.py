@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from geo.errors import VetaError
-from geo.timed_pool import DatabaseBusy, DatabaseUnavailable
+from geo.core.errors import VetaError
+from geo.store.timed_pool import DatabaseBusy, DatabaseUnavailable
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://veta.example/problems/"
@@ -35,7 +35,7 @@ async def _veta_error(request: Request, exc: VetaError) -> JSONResponse:
 
 
 async def _export_database_error(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
-    # Exports read through psycopg in a worker thread, outside geo.timed_pool: the same answers.
+    # Exports read through psycopg in a worker thread, outside geo.store.timed_pool: the same answers.
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return await _veta_error(request, DatabaseBusy("the export took longer than its "
                                                        f"{request.app.state.settings.statement_timeout_export_s:g} s limit"))

@@ -3,7 +3,7 @@
 Answers before any route runs: 414 for a URL over VETA_MAX_URL_BYTES, 413 when Content-Length
 announces more than VETA_MAX_BODY_MB (the body is never read) or when a body without one grows
 past it while streaming, 400 for a NUL byte in the query string (PostgreSQL text cannot hold
-one). It also tells geo.timed_pool which statement timeout the request's queries get.
+one). It also tells geo.store.timed_pool which statement timeout the request's queries get.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
-from geo.errors import VetaError
-from geo.settings import Settings
-from geo.timed_pool import REQUEST_KIND
+from geo.core.errors import VetaError
+from geo.core.settings import Settings
+from geo.store.timed_pool import REQUEST_KIND
 
 # Path prefixes and the statement-timeout kind of their requests; the rest are `read`.
 KIND_BY_PREFIX = (("/screening/batch", "batch"), ("/screening/deposits", "batch"),

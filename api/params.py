@@ -6,12 +6,12 @@ import math
 
 from fastapi import Query, Request
 
-from geo import commodities
-from geo import vocabulary as v
-from geo.areas import AreaRef, resolve_area
-from geo.errors import InvalidParameter
-from geo.limits import checked_id
-from geo.settings import Settings
+from geo.core import commodities
+from geo.core import vocabulary as v
+from geo.core.errors import InvalidParameter
+from geo.core.limits import checked_id
+from geo.core.settings import Settings
+from geo.queries.areas import AreaRef, resolve_area
 
 
 def settings_of(request: Request) -> Settings:
@@ -107,7 +107,6 @@ def outline_of(area: AreaRef | None) -> bytes | None:
     return None if area is None else area.outline
 
 
-LimitQuery = Query(None, description="Features per page (default 100, maximum 10,000).")
 
 
 def _declared(dependant) -> set[str]:

@@ -11,8 +11,8 @@ import asyncpg
 import orjson
 from starlette.responses import StreamingResponse
 
-from geo.counts import UNCACHED, CountCache
-from geo.sql import SqlQuery
+from geo.core.sql import SqlQuery
+from geo.store.counts import UNCACHED, CountCache
 
 GEOJSON = "application/geo+json"
 CHUNK_ROWS = 500

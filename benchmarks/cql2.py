@@ -11,10 +11,10 @@ import asyncpg
 from pyproj import Transformer
 
 from benchmarks.data import LARGE_DB, url_of
-from geo.cql2 import Queryable, _parse, cql2_where
-from geo.db import SESSION_SETTINGS, libpq_url
-from geo.sql import Params
-from geo.vocabulary import COMMODITY_CODES
+from geo.core.sql import Params
+from geo.core.vocabulary import COMMODITY_CODES
+from geo.features.cql2 import Queryable, _parse, cql2_where
+from geo.store.db import SESSION_SETTINGS, libpq_url
 
 FIELDS = {
     q.name: q

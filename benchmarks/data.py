@@ -6,11 +6,11 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from geo import vocabulary as v
-from geo.db import database_url, sync_engine, with_database
-from geo.migrate import create_database, drop_database, upgrade
-from geo.sample import load_sample
-from geo.settings import get_settings
+from geo.core import vocabulary as v
+from geo.core.settings import get_settings
+from geo.store.db import database_url, sync_engine, with_database
+from geo.store.migrate import create_database, drop_database, upgrade
+from geo.store.sample import load_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(__file__).resolve().parent / ".work"
@@ -71,7 +71,7 @@ ORDER BY n
 """
 
 # Applied to the benchmark databases so that the peers get the tuning Veta gives its own
-# sessions (geo/db.py): without it tipg loses to JIT and generic plans, not to its design.
+# sessions (geo/store/db.py): without it tipg loses to JIT and generic plans, not to its design.
 _DATABASE_SETTINGS = {
     "jit": "off",
     "max_parallel_workers_per_gather": "0",

@@ -11,12 +11,12 @@ import httpx
 from benchmarks import data, servers
 from benchmarks.load import run_wrk
 from benchmarks.sqltime import api_and_sql
-from geo.deposits import DepositSearch, count_query, page_query
+from geo.queries.deposits import DepositSearch, count_query, page_query
 
 W_LI = ("tungsten", "lithium")
 ROUND_SECONDS = 5
 
-# name: (query string of GET /deposits, the same search as geo/deposits.py receives it, León's
+# name: (query string of GET /deposits, the same search as geo/queries/deposits.py receives it, León's
 # outline still to be added)
 VARIANTS = {
     "outside": ("commodity=W,Li&area=leon&protection=outside",

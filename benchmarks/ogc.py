@@ -10,8 +10,9 @@ import httpx
 from benchmarks import data, servers
 from benchmarks.load import ACCEPT_ENCODING, interleaved
 from benchmarks.sqltime import api_and_sql
-from geo.collections import get_collection
-from geo.items import Bbox, ItemsQuery, count_query, page_query
+from geo.catalog import register_catalog
+from geo.features.collections import get_collection
+from geo.features.items import Bbox, ItemsQuery, count_query, page_query
 
 VETA_ITEMS = "/collections/deposits/items"
 TIPG_ITEMS = "/collections/public.deposits/items"
@@ -100,6 +101,7 @@ def measure(veta_url: str, tipg_url: str) -> dict[str, dict]:
 
 def overhead(veta: str, database_url: str) -> dict:
     """A 1,000-feature bbox page, one request at a time: Veta's p50 against its own SQL."""
+    register_catalog()
     query = ItemsQuery(get_collection("deposits"), limit=1000, bbox=Bbox(*map(float, BBOX.split(","))))
     url = f"{veta}{VETA_ITEMS}?limit=1000&bbox={BBOX}"
     return {"path": url.removeprefix(veta), **api_and_sql(url, database_url, page_query(query), count_query(query))}

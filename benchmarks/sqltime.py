@@ -10,8 +10,8 @@ import time
 import asyncpg
 
 from benchmarks.load import run_wrk
-from geo.db import SESSION_SETTINGS, libpq_url
-from geo.sql import SqlQuery
+from geo.core.sql import SqlQuery
+from geo.store.db import SESSION_SETTINGS, libpq_url
 
 
 async def _connect(url: str) -> asyncpg.Connection:

@@ -1,10 +1,10 @@
-"""Alembic environment: the target schema is geo.models; the URL comes from Veta's settings."""
+"""Alembic environment: the target schema is geo.store.models; the URL comes from Veta's settings."""
 
 from alembic import context
 
-from geo.db import database_url, sync_engine
-from geo.models import Base
-from geo.settings import get_settings
+from geo.core.settings import get_settings
+from geo.store.db import database_url, sync_engine
+from geo.store.models import Base
 
 
 def include_object(obj, name, type_, reflected, compare_to):

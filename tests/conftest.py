@@ -20,14 +20,22 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from api.app import create_app
-from geo.cli import app as veta_app
-from geo.cluster import LocalCluster
-from geo.db import sync_engine, with_database
-from geo.migrate import create_database, drop_database, upgrade
-from geo.sample import load_sample
-from geo.settings import PROJECT_ROOT, Settings, get_settings
+from cli import app as veta_app
+from geo.catalog import register_catalog
+from geo.core.settings import PROJECT_ROOT, Settings, get_settings
+from geo.store.cluster import LocalCluster
+from geo.store.db import sync_engine, with_database
+from geo.store.migrate import create_database, drop_database, upgrade
+from geo.store.sample import load_sample
 
 SAMPLE_DATA = PROJECT_ROOT / "sample_data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def catalog() -> None:
+    """Veta's collections, registered as the app and the command line register them: tests
+    that build queries from the registry directly need them too."""
+    register_catalog()
 
 
 def _server_url() -> str:

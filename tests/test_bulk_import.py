@@ -10,12 +10,11 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from geo.io.importing.pipeline import ImportOptions, import_file
+from geo.io.importing.writing import BULK_MIN_ROWS
 from pyproj import Transformer
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-
-from geo.importing.pipeline import ImportOptions, import_file
-from geo.importing.writing import BULK_MIN_ROWS
 
 pytestmark = pytest.mark.usefixtures("remove_test_records")  # sources 't-…' go at the end
 

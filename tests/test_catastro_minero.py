@@ -8,11 +8,11 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from geo.catastro_minero import parse_vertex, read_catastro_minero, read_rights
-from geo.errors import InvalidParameter
-from geo.permit_rules import validate_right
-from geo.registry import record_rights
-from geo.settings import Settings
+from geo.core.errors import InvalidParameter
+from geo.core.settings import Settings
+from geo.io.catastro_minero import parse_vertex, read_catastro_minero, read_rights
+from geo.rules.permit_rules import validate_right
+from geo.rules.registry import record_rights
 
 SAMPLE = Path(__file__).parent / "data" / "catastro_minero_sample.csv"
 

@@ -8,7 +8,7 @@ import shutil
 import psycopg
 import pytest
 
-from geo.cluster import LocalCluster
+from geo.store.cluster import LocalCluster
 
 
 @pytest.fixture

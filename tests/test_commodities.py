@@ -11,16 +11,16 @@ from pathlib import Path
 import pyogrio
 import pytest
 from alembic import command
+from geo.io.importing.pipeline import ImportOptions, import_file
 from sqlalchemy import text
 
-from geo import commodities
-from geo.db import sync_engine, with_database
-from geo.exporting import plan_export, write_export
-from geo.importing.pipeline import ImportOptions, import_file
-from geo.migrate import alembic_config, create_database, drop_database, upgrade
-from geo.settings import PROJECT_ROOT
+from geo.core import commodities
+from geo.core.settings import PROJECT_ROOT
+from geo.io.exporting import plan_export, write_export
+from geo.store.db import sync_engine, with_database
+from geo.store.migrate import alembic_config, create_database, drop_database, upgrade
 
-CGI_CSV = PROJECT_ROOT / "geo" / "vocab" / "cgi_commodity_codes.csv"
+CGI_CSV = PROJECT_ROOT / "geo" / "core" / "vocab" / "cgi_commodity_codes.csv"
 LEON = (-5.5671, 42.5987)
 
 

@@ -8,10 +8,9 @@ import threading
 
 import geopandas as gpd
 import pytest
+from geo.io.importing.pipeline import ImportOptions, import_file
 from shapely.geometry import Point
 from sqlalchemy import text
-
-from geo.importing.pipeline import ImportOptions, import_file
 
 pytestmark = pytest.mark.usefixtures("remove_test_records")  # sources 't-…' go at the end
 

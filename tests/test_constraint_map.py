@@ -20,8 +20,8 @@ from shapely.geometry import box, shape
 from sqlalchemy import text
 
 from api.app import create_app
+from geo.core.settings import Settings
 from geo.rasters.constraints import COLOURS
-from geo.settings import Settings
 
 SOURCE = "t-constraints"
 TO_UTM = Transformer.from_crs(4326, 25830, always_xy=True)

@@ -8,9 +8,9 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from geo.counts import CountCache
-from geo.db import libpq_url
-from geo.sql import SqlQuery
+from geo.core.sql import SqlQuery
+from geo.store.counts import CountCache
+from geo.store.db import libpq_url
 
 # A statement whose every run gives a new number, so the test sees when it really runs.
 PROBE = "SELECT nextval('count_probe')"

@@ -1,6 +1,6 @@
 """CQL2 filters become parameterised PostGIS SQL that selects what an independent reading selects.
 
-Each filter is translated by geo.cql2, run through asyncpg (the service's driver, with its strict
+Each filter is translated by geo.features.cql2, run through asyncpg (the service's driver, with its strict
 parameter types) against the León sample, and the matching ids are compared with the same
 question answered in Python: shapely / pyproj for geometry, plain comparisons for the rest.
 """
@@ -23,11 +23,11 @@ from pyproj import Transformer
 from shapely.geometry import box, mapping
 from unidecode import unidecode
 
-from geo.cql2 import CONFORMANCE_CLASSES, Queryable, cql2_where, queryables_schema
-from geo.db import SESSION_SETTINGS, libpq_url
-from geo.errors import InvalidParameter
-from geo.sql import Params
-from geo.vocabulary import COMMODITY_CODES, MINE_STATUSES
+from geo.core.errors import InvalidParameter
+from geo.core.sql import Params
+from geo.core.vocabulary import COMMODITY_CODES, MINE_STATUSES
+from geo.features.cql2 import CONFORMANCE_CLASSES, Queryable, cql2_where, queryables_schema
+from geo.store.db import SESSION_SETTINGS, libpq_url
 
 DEPOSIT_FIELDS = {
     q.name: q

@@ -9,11 +9,11 @@ import shapely
 from pyproj import Geod
 from shapely.affinity import translate
 
-from geo import cuadricula as grid
-from geo.cuadricula import Cell, cell_at
-from geo.errors import InvalidParameter
-from geo.permit_rules import validate_right
-from geo.settings import Settings
+from geo.core.errors import InvalidParameter
+from geo.core.settings import Settings
+from geo.rules import cuadricula as grid
+from geo.rules.cuadricula import Cell, cell_at
+from geo.rules.permit_rules import validate_right
 
 SECOND = 1 / 3600
 STEP = Fraction(1, 180)  # 20″ in degrees, exactly

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from geo.db import with_database
-from geo.migrate import create_database, drop_database
-from geo.settings import PROJECT_ROOT, get_settings
+from geo.core.settings import PROJECT_ROOT, get_settings
+from geo.store.db import with_database
+from geo.store.migrate import create_database, drop_database
 
 MIGRATIONS = sorted((PROJECT_ROOT / "migrations" / "versions").glob("*.py"))
 

@@ -15,10 +15,10 @@ from pyproj import Transformer
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from geo.cli import app
-from geo.exporting import plan_export, write_export
-from geo.importing.pipeline import ImportOptions, import_file
-from geo.settings import get_settings
+from cli import app
+from geo.core.settings import get_settings
+from geo.io.exporting import plan_export, write_export
+from geo.io.importing.pipeline import ImportOptions, import_file
 
 DEPOSIT_FIELDS = ("name", "occurrence_type", "commodities", "commodity_importance", "deposit_type",
                   "size_class", "mine_status", "depth_top_m", "depth_bottom_m", "location_precision",

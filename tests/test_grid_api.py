@@ -18,7 +18,7 @@ from shapely.affinity import translate
 from shapely.geometry import shape
 from sqlalchemy import text
 
-from geo import cuadricula as grid
+from geo.rules import cuadricula as grid
 
 STEP = Fraction(1, 180)
 GEOD = Geod(ellps="GRS80")
@@ -27,7 +27,7 @@ HOLDING = {"applied", "admitted", "granted", "extended"}
 
 
 def box_of(i: int, j: int) -> shapely.Polygon:
-    """A cell's square from exact rationals, independently of geo.cuadricula."""
+    """A cell's square from exact rationals, independently of geo.rules.cuadricula."""
     return shapely.box(float(i * STEP), float(j * STEP), float((i + 1) * STEP), float((j + 1) * STEP))
 
 

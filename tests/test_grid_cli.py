@@ -12,8 +12,8 @@ from shapely.geometry import mapping, shape
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from geo.cli import app
-from geo.settings import get_settings
+from cli import app
+from geo.core.settings import get_settings
 
 CATASTRO = Path(__file__).parent / "data" / "catastro_minero_sample.csv"
 

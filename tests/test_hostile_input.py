@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from pyproj import CRS, Transformer
 
 from api.app import create_app
-from geo.settings import Settings, get_settings
+from geo.core.settings import Settings, get_settings
 
 PROBLEM = "application/problem+json"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -177,7 +177,7 @@ def test_a_site_at_the_vertex_limit_is_screened(client):
 
 
 def test_the_projected_area_of_use_is_the_epsg_one_widened_by_the_margin():
-    from geo.crs import _projected_extent
+    from geo.core.crs import _projected_extent
 
     west, south, east, north = CRS.from_epsg(25830).area_of_use.bounds
     x_min, y_min, x_max, y_max = _projected_extent(25830, 5.0)
@@ -272,7 +272,7 @@ def test_csv_cells_that_would_be_formulas_are_quoted_for_spreadsheets(client):
 
 
 def test_the_spreadsheet_rule_keeps_numbers_and_quotes_text_columns():
-    from geo.spreadsheet import safe_column, safe_row
+    from geo.io.spreadsheet import safe_column, safe_row
 
     assert safe_row(["=1", -1.5, None, "a-b"]) == ["'=1", -1.5, None, "a-b"]
     assert safe_column(pa.array(["-x", None, "y"])).to_pylist() == ["'-x", None, "y"]

@@ -12,13 +12,13 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from geo.io.importing.pipeline import ImportOptions, import_file
 from pyproj import Geod, Transformer
 from pyproj.transformer import TransformerGroup
 from shapely.geometry import Point, box
 from sqlalchemy import text
 
-from geo.errors import InvalidParameter
-from geo.importing.pipeline import ImportOptions, import_file
+from geo.core.errors import InvalidParameter
 
 DATA = Path(__file__).parent / "data"
 MUNICIPALITIES = DATA / "cyl_municipalities_unrepaired.geojson"

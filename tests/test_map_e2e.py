@@ -15,7 +15,7 @@ from rasterio.io import MemoryFile
 from shapely import wkb
 from sqlalchemy import text
 
-from geo.settings import PROJECT_ROOT
+from geo.core.settings import PROJECT_ROOT
 
 pytestmark = [
     pytest.mark.e2e,
@@ -343,7 +343,7 @@ def test_drawing_a_polygon_shows_the_screening_verdict_and_overlaps(
 
 def test_a_broader_commodity_draws_the_deposits_of_its_narrower_ones(map_page, engine):
     # Base metals in CGI's own file (copper, cobalt, lead, nickel, zinc), not from Veta's code.
-    with (PROJECT_ROOT / "geo" / "vocab" / "cgi_commodity_codes.csv").open(encoding="utf-8") as f:
+    with (PROJECT_ROOT / "geo" / "core" / "vocab" / "cgi_commodity_codes.csv").open(encoding="utf-8") as f:
         base_metals = [r["code"] for r in csv.DictReader(f) if r["broader"] == "base-metal"]
     before_ids = map_page.rendered_deposit_ids()
     with engine.connect() as conn:

@@ -10,9 +10,9 @@ import pytest
 from playwright.sync_api import sync_playwright
 from test_map_e2e import CHROMIUM, CHROMIUM_ARGS, MapPage
 
+from geo.core.settings import PROJECT_ROOT, Settings
 from geo.rasters import storage
 from geo.rasters.sample import write_sample_raster
-from geo.settings import PROJECT_ROOT, Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")]
 NAME = "t-map-density"

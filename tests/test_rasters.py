@@ -24,9 +24,9 @@ from shapely.geometry import box, mapping
 from sqlalchemy import text
 
 from api.app import create_app
-from geo.errors import InvalidParameter
+from geo.core.errors import InvalidParameter
+from geo.core.settings import Settings
 from geo.rasters import storage
-from geo.settings import Settings
 
 CELL = 100.0
 SIZE = 60
@@ -463,7 +463,7 @@ def test_screening_reports_carry_the_statistics_of_screening_rasters(rclient, re
 def test_load_sample_registers_the_density_raster(cli, monkeypatch, engine, raster_settings):
     import json
 
-    from geo.settings import PROJECT_ROOT
+    from geo.core.settings import PROJECT_ROOT
 
     monkeypatch.setenv("VETA_RASTER_DIR", str(raster_settings.raster_dir))
     code, out = cli("load-sample")

@@ -16,8 +16,8 @@ from pyproj import Geod
 from shapely.geometry import shape
 from sqlalchemy import text
 
-from geo.errors import InvalidParameter
-from geo.registry import record_as, set_status
+from geo.core.errors import InvalidParameter
+from geo.rules.registry import record_as, set_status
 
 STEP = Fraction(1, 180)
 I0, J0 = -540, 7560  # 3°00′00″W 42°00′00″N
@@ -188,8 +188,8 @@ def test_changes_are_recorded_in_order_and_dates_make_sense(registry):
 def test_the_cli_records_the_operating_system_user(registry, db_url, monkeypatch):
     from typer.testing import CliRunner
 
-    from geo.cli import app
-    from geo.settings import get_settings
+    from cli import app
+    from geo.core.settings import get_settings
 
     registry.add("CLI", cells(I0 + 18, J0, 1, 1), applied_on=date(2024, 1, 1))
     monkeypatch.setenv("DATABASE_URL", db_url)

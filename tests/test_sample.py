@@ -12,9 +12,9 @@ from pyproj import Geod
 from shapely.geometry import box, shape
 from sqlalchemy import text
 
-from geo.sample import load_sample
-from geo.settings import PROJECT_ROOT
-from geo.vocabulary import fold
+from geo.core.settings import PROJECT_ROOT
+from geo.core.vocabulary import fold
+from geo.store.sample import load_sample
 
 SAMPLE = PROJECT_ROOT / "sample_data"
 GEOD = Geod(ellps="GRS80")
@@ -154,7 +154,7 @@ def test_every_permit_is_a_set_of_whole_edge_joined_cuadriculas(engine):
 
 
 def test_every_right_type_and_status_occurs_in_the_sample(engine):
-    from geo.vocabulary import PERMIT_STATUSES, RIGHT_TYPES, SECTIONS
+    from geo.core.vocabulary import PERMIT_STATUSES, RIGHT_TYPES, SECTIONS
 
     found = rows(engine, "SELECT array_agg(DISTINCT right_type), array_agg(DISTINCT status), "
                          "array_agg(DISTINCT section) FROM permits WHERE source = 'synthetic'")[0]

@@ -1,4 +1,4 @@
-"""geo/models.py and the migrations describe the same schema."""
+"""geo/store/models.py and the migrations describe the same schema."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from geo.models import COMMODITY_COLUMNS, Base
+from geo.store.models import COMMODITY_COLUMNS, Base
 
 # PostGIS's own table, which no model describes.
 NOT_MODELLED = {"spatial_ref_sys"}

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
-from geo.settings import Settings
+from geo.core.settings import Settings
 
 # About a minute for all operations on two busy cores.
 EXAMPLES = 12

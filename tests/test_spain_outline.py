@@ -12,8 +12,8 @@ import shapely
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import Point, shape
 
-from geo import spain
-from geo.settings import PROJECT_ROOT
+from geo.core.settings import PROJECT_ROOT
+from geo.queries import spain
 
 GEOD = Geod(ellps="GRS80")
 REGIONS = PROJECT_ROOT / "sample_data" / "boundaries" / "spain_autonomous_regions.geojson"

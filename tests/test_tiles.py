@@ -17,7 +17,7 @@ from pyproj import Transformer
 from shapely import wkb
 from sqlalchemy import text
 
-from geo.collections import all_collections
+from geo.features.collections import all_collections
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 TO_MERCATOR = Transformer.from_crs(4326, 3857, always_xy=True)
@@ -284,7 +284,7 @@ def test_tilejson_points_at_the_tiles_and_credits_ign_for_boundaries(client, bus
 
 
 def test_the_tile_statement_can_use_the_spatial_index(engine, busy_tiles):
-    from geo.tiles import tile_layer, tile_query
+    from geo.features.tiles import tile_layer, tile_query
 
     query = tile_query(tile_layer("deposits"), busy_tiles[1])
     sql = query.text
@@ -351,7 +351,7 @@ def test_the_tiling_scheme_is_served_as_the_tileset_links_to_it(client):
 
 
 def test_the_tile_cache_keeps_the_most_recently_used_tiles_within_its_budget():
-    from geo.tile_cache import TileCache
+    from api.tile_cache import TileCache
 
     cache = TileCache(budget=10)
     cache.put("a", b"1234")

@@ -6,9 +6,9 @@ from fastapi import Request
 
 from api.links import base_url, same_query
 from api.ogc.negotiation import CSV, FLATGEOBUF, GEOJSON, HTML, JSON, OPENAPI, SCHEMA
-from geo.collections import Collection
-from geo.cql2 import CONFORMANCE_CLASSES as CQL2_CLASSES
-from geo.crs import STORAGE, SUPPORTED
+from geo.core.crs import STORAGE, SUPPORTED
+from geo.features.collections import Collection
+from geo.features.cql2 import CONFORMANCE_CLASSES as CQL2_CLASSES
 
 _FEATURES_1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
 REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
@@ -18,7 +18,7 @@ REL_TILESETS = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 REL_TILING_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 
 # Exactly what is implemented: Part 1 (core, GeoJSON, HTML, OpenAPI 3.0), Part 2 (crs), Part 3
-# and CQL2 as geo.cql2 implements them, queryables as query parameters (?name=value) and sortby.
+# and CQL2 as geo.features.cql2 implements them, queryables as query parameters (?name=value) and sortby.
 CONFORMANCE = [
     _FEATURES_1 + "core",
     _FEATURES_1 + "geojson",

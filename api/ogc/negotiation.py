@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.exceptions import HTTPException
 
-from geo.errors import InvalidParameter
+from geo.core.errors import InvalidParameter
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"

@@ -17,10 +17,10 @@ from fastapi import Request
 from api.links import same_query
 from api.ogc.documents import link
 from api.ogc.negotiation import GEOJSON, HTML
-from geo.counts import UNCACHED, CountCache
-from geo.items import Cursor, ItemsQuery, count_query, selected_properties
-from geo.spreadsheet import safe_cell
-from geo.sql import SqlQuery
+from geo.core.sql import SqlQuery
+from geo.features.items import Cursor, ItemsQuery, count_query, selected_properties
+from geo.io.spreadsheet import safe_cell
+from geo.store.counts import UNCACHED, CountCache
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Parsing an items request (OGC API – Features Parts 1-3) into a validated geo.items.ItemsQuery."""
+"""Parsing an items request (OGC API – Features Parts 1-3) into a validated geo.features.items.ItemsQuery."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, time
 from fastapi import Path, Query, Request
 
 from api.params import parse_bbox
-from geo.collections import Collection, Property, get_collection
-from geo.crs import CRS84, Crs, check_area_of_use, parse_crs
-from geo.errors import InvalidParameter
-from geo.items import Bbox, CqlFilter, Cursor, ItemsQuery, SortKey
-from geo.settings import Settings
+from geo.core.crs import CRS84, Crs, check_area_of_use, parse_crs
+from geo.core.errors import InvalidParameter
+from geo.core.settings import Settings
+from geo.features.collections import Collection, Property, get_collection
+from geo.features.items import Bbox, CqlFilter, Cursor, ItemsQuery, SortKey
 
 _DEFAULTS = Settings.model_fields
 DEFAULT_LIMIT: int = _DEFAULTS["default_limit"].default

@@ -8,8 +8,8 @@ from fastapi.responses import Response
 from api.links import same_query
 from api.params import parse_choices
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
-from geo import vocabulary as v
-from geo.areas import areas_query
+from geo.core import vocabulary as v
+from geo.queries.areas import areas_query
 
 router = APIRouter(tags=["areas"])
 

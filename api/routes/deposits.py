@@ -19,12 +19,12 @@ from api.params import (
     settings_of,
 )
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
-from geo import vocabulary as v
-from geo.areas import AreaRef
-from geo.deposits import DepositSearch, count_query, one_query, page_query
-from geo.errors import NotFound
-from geo.limits import path_id
-from geo.settings import Settings
+from geo.core import vocabulary as v
+from geo.core.errors import NotFound
+from geo.core.limits import path_id
+from geo.core.settings import Settings
+from geo.queries.areas import AreaRef
+from geo.queries.deposits import DepositSearch, count_query, one_query, page_query
 
 router = APIRouter(tags=["deposits"])
 

@@ -12,10 +12,10 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api.params import admin_area, outline_of
-from geo.areas import AreaRef
-from geo.db import database_url
-from geo.errors import NotFound
-from geo.exporting import EXPORT_LAYERS, FORMATS, plan_export, write_export
+from geo.core.errors import NotFound
+from geo.io.exporting import EXPORT_LAYERS, FORMATS, plan_export, write_export
+from geo.queries.areas import AreaRef
+from geo.store.db import database_url
 
 router = APIRouter(tags=["downloads"])
 

@@ -11,11 +11,10 @@ from fastapi.responses import Response
 from api.links import same_query
 from api.params import parse_bbox, parse_choices
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
-from geo import cuadricula as grid
-from geo import vocabulary as v
-from geo.areas import resolve_area
-from geo.errors import InvalidParameter, NotFound
-from geo.grid_cells import (
+from geo.core import vocabulary as v
+from geo.core.errors import InvalidParameter, NotFound
+from geo.queries.areas import resolve_area
+from geo.queries.grid_cells import (
     GroundQuery,
     area_bounds_query,
     cell_query,
@@ -23,6 +22,7 @@ from geo.grid_cells import (
     check_cap,
     free_query,
 )
+from geo.rules import cuadricula as grid
 
 router = APIRouter(tags=["grid"])
 

@@ -11,9 +11,9 @@ from api.ogc.caching import cached
 from api.ogc.html import render
 from api.ogc.negotiation import DOCUMENT_FORMATS, JSON, SCHEMA, f_parameter, negotiate
 from api.ogc.params import check_known
-from geo.collections import Collection, all_collections, get_collection
-from geo.cql2 import queryables_schema
-from geo.items import extent_query, queryables
+from geo.features.collections import Collection, all_collections, get_collection
+from geo.features.cql2 import queryables_schema
+from geo.features.items import extent_query, queryables
 
 router = APIRouter(tags=["OGC API – Features"])
 

@@ -24,12 +24,18 @@ from api.ogc.negotiation import (
 from api.ogc.pages import csv_body, flatgeobuf_body, geojson_body, page_links, read_page
 from api.ogc.params import ITEM_PARAMETERS, check_known, items_query
 from api.params import admin_area, outline_of
-from geo.areas import AreaRef
-from geo.collections import get_collection
-from geo.crs import Crs, parse_crs
-from geo.errors import NotFound
-from geo.items import ItemsQuery, item_query, page_query, records_query, selected_properties
-from geo.limits import path_id
+from geo.core.crs import Crs, parse_crs
+from geo.core.errors import NotFound
+from geo.core.limits import path_id
+from geo.features.collections import get_collection
+from geo.features.items import (
+    ItemsQuery,
+    item_query,
+    page_query,
+    records_query,
+    selected_properties,
+)
+from geo.queries.areas import AreaRef
 
 router = APIRouter(tags=["OGC API – Features"])
 

@@ -14,14 +14,13 @@ from shapely.geometry import shape
 from api.links import same_query
 from api.params import parse_bbox, parse_choices, parse_cursor, parse_limit, settings_of
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
-from geo import cuadricula as grid
-from geo import vocabulary as v
-from geo.areas import resolve_area
-from geo.errors import InvalidParameter, NotFound
-from geo.grid_cells import check_cap
-from geo.limits import check_vertices, path_id
-from geo.permit_rules import validate_right
-from geo.permits import (
+from geo.core import vocabulary as v
+from geo.core.errors import InvalidParameter, NotFound
+from geo.core.limits import check_vertices, path_id
+from geo.core.settings import Settings
+from geo.queries.areas import resolve_area
+from geo.queries.grid_cells import check_cap
+from geo.queries.permits import (
     CONFLICT_REASONS,
     PermitSearch,
     conflicts_query,
@@ -31,7 +30,8 @@ from geo.permits import (
     page_query,
     summary_query,
 )
-from geo.settings import Settings
+from geo.rules import cuadricula as grid
+from geo.rules.permit_rules import validate_right
 
 STATUS_HELP = "Effective status on the day, comma-separated: " + ", ".join(v.PERMIT_STATUSES)
 RIGHT_TYPE_HELP = "Right types, comma-separated: " + ", ".join(v.RIGHT_TYPES)

@@ -13,10 +13,10 @@ from api.ogc.html import render
 from api.params import settings_of
 from api.planning_output import alternatives_json, impact_geojson, impact_json, impact_map
 from api.streaming import GEOJSON
-from geo.errors import NotFound
+from geo.core.errors import NotFound
+from geo.core.settings import Settings
 from geo.planning.impact import impact_query, rank_alternatives, report_from_row
 from geo.planning.plans import parse_alternatives, parse_plan
-from geo.settings import Settings
 
 router = APIRouter(tags=["planning"])
 MAX_ALTERNATIVES = 20

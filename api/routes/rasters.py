@@ -17,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from api.body_parsing import json_body
 from api.links import base_url
 from api.params import settings_of
-from geo.crs import CRS84_URI
+from geo.core.crs import CRS84_URI
+from geo.core.settings import Settings
 from geo.rasters.catalogue import all_rasters, raster_named
 from geo.rasters.constraints import fetch_sources, render
 from geo.rasters.constraints_run import plan_constraints
@@ -26,7 +27,6 @@ from geo.rasters.storage import RasterInfo, raster_dir
 from geo.rasters.tiles import parse_rescale, raster_tile
 from geo.rasters.zonal import parse_percentiles, zonal_statistics
 from geo.rasters.zones import statistics_area
-from geo.settings import Settings
 
 router = APIRouter(tags=["rasters"])
 PNG = "image/png"

@@ -14,17 +14,24 @@ from fastapi.responses import Response, StreamingResponse
 from api.body_parsing import parse_body
 from api.links import same_query
 from api.ogc.html import render
-from api.params import admin_area, outline_of, parse_choices, parse_commodities, settings_of, split_values
+from api.params import (
+    admin_area,
+    outline_of,
+    parse_choices,
+    parse_commodities,
+    settings_of,
+    split_values,
+)
 from api.screening_output import report_geojson, report_json, report_map
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
-from geo import vocabulary as v
-from geo.areas import AreaRef
-from geo.deposits import DepositSearch
-from geo.errors import InvalidParameter
-from geo.rasters.batch_values import batch_with_raster_values, chosen_rasters, positions_query
-from geo.rasters.screening import screening_raster_statistics
-from geo.rasters.storage import raster_dir
-from geo.screening import (
+from geo.core import vocabulary as v
+from geo.core.errors import InvalidParameter
+from geo.core.settings import Settings
+from geo.core.sql import Params, SqlQuery
+from geo.io.spreadsheet import safe_row
+from geo.queries.areas import AreaRef
+from geo.queries.deposits import DepositSearch
+from geo.queries.screening import (
     DEFAULT_RADIUS_M,
     MAX_RADIUS_M,
     ScreeningOptions,
@@ -32,11 +39,11 @@ from geo.screening import (
     report_from_row,
     screen_query,
 )
-from geo.screening_batch import COLUMNS, batch_query, deposits_source, posted_sites_source
-from geo.settings import Settings
-from geo.sites import SITE_FORMS, parse_site, parse_sites
-from geo.spreadsheet import safe_row
-from geo.sql import Params, SqlQuery
+from geo.queries.screening_batch import COLUMNS, batch_query, deposits_source, posted_sites_source
+from geo.queries.sites import SITE_FORMS, parse_site, parse_sites
+from geo.rasters.batch_values import batch_with_raster_values, chosen_rasters, positions_query
+from geo.rasters.screening import screening_raster_statistics
+from geo.rasters.storage import raster_dir
 
 router = APIRouter(tags=["screening"])
 CSV = "text/csv; charset=utf-8"

@@ -9,11 +9,9 @@ from fastapi.responses import Response
 
 from api.links import base_url
 from api.params import admin_area, outline_of
-from geo.areas import AreaRef
-from geo.data_state import data_state
-from geo.items import extent_query
-from geo.tile_cache import TileCache, tile_key
-from geo.tiles import (
+from api.tile_cache import TileCache, tile_key
+from geo.features.items import extent_query
+from geo.features.tiles import (
     FIELD_TYPES,
     MVT,
     TILE_MATRIX_SET,
@@ -22,6 +20,8 @@ from geo.tiles import (
     tile_layer,
     tile_query,
 )
+from geo.queries.areas import AreaRef
+from geo.store.data_state import data_state
 
 router = APIRouter(tags=["tiles"])
 

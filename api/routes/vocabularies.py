@@ -6,9 +6,9 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from geo import commodities
-from geo import vocabulary as v
-from geo.errors import NotFound
+from geo.core import commodities
+from geo.core import vocabulary as v
+from geo.core.errors import NotFound
 
 router = APIRouter(tags=["vocabularies"])
 

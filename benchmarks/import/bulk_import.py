@@ -28,8 +28,8 @@ from generate import COMMODITIES, generate
 from scratch import VETA, load_average, ogr_connection, run, scratch_database
 from sqlalchemy import text
 
-from geo.db import sync_engine
-from geo.vocabulary import commodity_code
+from geo.core.vocabulary import commodity_code
+from geo.store.db import sync_engine
 
 TOOLS = ("ogr2ogr, new table", "ogr2ogr into deposits", "ogr2ogr + SQL into deposits",
          "veta --dry-run", "veta", "veta, same file again")

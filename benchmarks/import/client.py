@@ -44,13 +44,13 @@ def commands(path: Path, url: str, rounds: int) -> dict[str, list[float]]:
 
 def stages(path: Path, rounds: int) -> dict[str, float]:
     """Best-of-ROUNDS seconds of each client stage of a dry run."""
-    from geo.importing.crs import choose_crs, to_lonlat
-    from geo.importing.layers import LAYERS
-    from geo.importing.mapping import load_mapping
-    from geo.importing.reading import read_source
-    from geo.importing.validation import validate
+    from geo.io.importing.crs import choose_crs, to_lonlat
+    from geo.io.importing.mapping import load_mapping
+    from geo.io.importing.reading import read_source
+    from geo.io.importing.targets import LAYERS
+    from geo.io.importing.validation import validate
 
-    startup = ("import time; t = time.perf_counter(); import geo.cli, geo.db, geo.importing.pipeline; "
+    startup = ("import time; t = time.perf_counter(); import cli, geo.store.db, geo.io.importing.pipeline; "
                "print(time.perf_counter() - t)")
     best: dict[str, float] = {}
 

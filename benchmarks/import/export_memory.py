@@ -18,7 +18,7 @@ from pathlib import Path
 from scratch import VETA, load_average, run, scratch_database
 from sqlalchemy import text
 
-from geo.db import sync_engine
+from geo.store.db import sync_engine
 
 FORMATS = ("gpkg", "fgb", "parquet", "csv", "geojson", "shp")
 FILL = """

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from geo.db import database_url, with_database
-from geo.migrate import create_database, drop_database, upgrade
-from geo.settings import get_settings
+from geo.core.settings import get_settings
+from geo.store.db import database_url, with_database
+from geo.store.migrate import create_database, drop_database, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 VETA = str(ROOT / ".venv" / "bin" / "veta")

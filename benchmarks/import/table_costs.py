@@ -16,7 +16,7 @@ import time
 import psycopg
 from scratch import scratch_database
 
-from geo.db import libpq_url
+from geo.store.db import libpq_url
 
 COLUMNS = ("name, occurrence_type, commodities, commodity_importance, depth_top_m, depth_bottom_m, "
            "location_precision, source_id, remarks, source, geom")

@@ -25,9 +25,9 @@ from sqlalchemy import text
 
 from benchmarks import data
 from benchmarks.screening.__main__ import prepare, sample_sites, serving, single_site
-from geo.db import sync_engine
 from geo.planning.assessment import assess
 from geo.planning.method import load_method
+from geo.store.db import sync_engine
 
 PLANS = 20
 ROUNDS = 3

@@ -20,10 +20,10 @@ import psycopg
 
 from benchmarks.data import url_of
 from benchmarks.screening.__main__ import DB
-from geo.db import libpq_url
+from geo.store.db import libpq_url
 
 ROUNDS = 3
-# As the zone rule probes (geo/protection.py): every part under each deposit, not just a first one.
+# As the zone rule probes (geo/rules/protection.py): every part under each deposit, not just a first one.
 PROBE = "SELECT sum(cardinality(ARRAY(SELECT p.zone_id FROM {parts} p WHERE {test}))) FROM deposits t"
 ZONE_JOIN = (
     "SELECT count(*) FROM (SELECT DISTINCT d.id, z.id FROM {parts} part JOIN protection_zones z ON z.id = part.zone_id "

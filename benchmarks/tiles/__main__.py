@@ -27,8 +27,8 @@ import morecantile
 from sqlalchemy import text
 
 from benchmarks import data, servers
-from geo.db import SESSION_SETTINGS, libpq_url, sync_engine
-from geo.tiles import TILE_MATRIX_SET, tile_layer, tile_query
+from geo.features.tiles import TILE_MATRIX_SET, tile_layer, tile_query
+from geo.store.db import SESSION_SETTINGS, libpq_url, sync_engine
 
 DATABASE = "veta_bench_tiles"
 ZOOMS = (6, 10, 14)

@@ -2,7 +2,7 @@
 
 The method's score tables travel as JSON parameters and are looked up per row in SQL, so the
 database reads each deposit once; the competing-land-use dimension uses the one zone rule
-(geo/protection.py, 3D included) as a single join of all deposits with the zone parts.
+(geo/rules/protection.py, 3D included) as a single join of all deposits with the zone parts.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import re
 
 from sqlalchemy.engine import Connection
 
-from geo import vocabulary as v
+from geo.core import vocabulary as v
+from geo.core.sql import Params
 from geo.planning.method import CRITERIA, RANKED_CLASSES, UNKNOWN, Method
-from geo.protection import zones_constraining_each
-from geo.sql import Params
+from geo.rules.protection import zones_constraining_each
 
 
 def run(conn: Connection, sql: str, params: Params):
-    """Execute a statement written with geo.sql.Params ($n) through the sync driver (psycopg)."""
+    """Execute a statement written with geo.core.sql.Params ($n) through the sync driver (psycopg)."""
     return conn.exec_driver_sql(re.sub(r"\$(\d+)", r"%(p\1)s", sql.replace("%", "%%")),
                                 {f"p{i}": x for i, x in enumerate(params.values, 1)})
 

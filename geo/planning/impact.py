@@ -2,7 +2,7 @@
 
 One statement per plan. A plan of exclusion or conditional effect sterilises a deposit when
 their footprints intersect and their depth intervals overlap (the 3D rule of
-geo/protection.py: a surface-only plan over a deep deposit leaves it workable). Deposits are
+geo/rules/protection.py: a surface-only plan over a deep deposit leaves it workable). Deposits are
 classed by their latest MDoPI assessment. The verdict: `conflict` when a deposit of regional
 or higher importance is sterilised; `caution` when the plan sterilises or touches only
 lower-class deposits or overlaps a safeguarding area at its depth; `clear` otherwise.
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import orjson
 
-from geo import cuadricula as grid
-from geo import vocabulary as v
-from geo.grid_cells import held_or_excluded
+from geo.core import vocabulary as v
+from geo.core.sql import Params, SqlQuery, text_array
 from geo.planning.plans import Plan
-from geo.protection import zone_in_force
-from geo.registry import effective_status_sql
-from geo.screening import site_source
-from geo.sql import Params, SqlQuery, text_array
+from geo.queries.grid_cells import held_or_excluded
+from geo.queries.screening import site_source
+from geo.rules import cuadricula as grid
+from geo.rules.protection import zone_in_force
+from geo.rules.registry import effective_status_sql
 
 CONFLICT_CLASSES = ("eu", "national", "regional")
 UNASSESSED = "unassessed"

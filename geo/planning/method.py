@@ -8,8 +8,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from geo import vocabulary as v
-from geo.errors import VetaError
+from geo.core import vocabulary as v
+from geo.core.errors import VetaError
 
 DEFAULT_METHOD = Path(__file__).with_name("default_method.toml")
 UNKNOWN = "unknown"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geo import vocabulary as v
-from geo.errors import InvalidParameter
-from geo.sites import DEPTH_MEMBERS, Site, parse_site
+from geo.core import vocabulary as v
+from geo.core.errors import InvalidParameter
+from geo.queries.sites import DEPTH_MEMBERS, Site, parse_site
 
 PLAN_PROPERTIES = ("land_use", "legal_effect", "name", *DEPTH_MEMBERS)
 PLAN_FORM = ("a GeoJSON Feature whose geometry is a Polygon or MultiPolygon and whose properties give "
@@ -80,6 +80,6 @@ def parse_alternatives(body: object, content_crs: str | None, max_area_km2: floa
         except InvalidParameter as e:
             if e.parameter.startswith(path):
                 raise
-            # The geometry checks (geo.sites) name fields from the feature down: say which feature.
+            # The geometry checks (geo.queries.sites) name fields from the feature down: say which feature.
             raise InvalidParameter(path + e.parameter, e.reason, e.allowed) from None
     return plans

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
-from geo import vocabulary as v
-from geo.errors import InvalidParameter
+from geo.core import vocabulary as v
+from geo.core.errors import InvalidParameter
+from geo.core.sql import Params
 from geo.planning.assessment import run
 from geo.planning.method import Method
-from geo.sql import Params
 
 SOURCE = "veta-mdopi"
 SCHEME = "mineralSafeguarding"

@@ -10,12 +10,12 @@ import asyncpg
 import orjson
 from starlette.concurrency import run_in_threadpool
 
-from geo.errors import InvalidParameter
+from geo.core.errors import InvalidParameter
+from geo.core.sql import Params, SqlQuery
+from geo.queries.screening_batch import COLUMNS, SiteSource
 from geo.rasters.catalogue import all_rasters
 from geo.rasters.sampling import sample_points
 from geo.rasters.storage import RasterInfo
-from geo.screening_batch import COLUMNS, SiteSource
-from geo.sql import Params, SqlQuery
 
 
 async def chosen_rasters(conn: asyncpg.Connection, names: list[str], directory) -> list[RasterInfo]:

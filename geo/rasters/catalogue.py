@@ -6,7 +6,7 @@ from pathlib import Path
 
 import asyncpg
 
-from geo.errors import NotFound
+from geo.core.errors import NotFound
 from geo.rasters.storage import COLUMNS, RasterInfo, info_from_row
 
 

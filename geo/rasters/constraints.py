@@ -31,11 +31,11 @@ from rasterio.windows import transform as window_transform
 from shapely.geometry import box, shape
 from shapely.strtree import STRtree
 
-from geo.crs import Crs
-from geo.errors import InvalidParameter
-from geo.grid_cells import GroundQuery, free_query
-from geo.protection import zone_in_force
-from geo.sql import Params, SqlQuery
+from geo.core.crs import Crs
+from geo.core.errors import InvalidParameter
+from geo.core.sql import Params, SqlQuery
+from geo.queries.grid_cells import GroundQuery, free_query
+from geo.rules.protection import zone_in_force
 
 CLASSES = {"exclusion": 1, "conditional": 2, "safeguarding": 3}
 FREE = 4
@@ -103,7 +103,7 @@ def zones_query(request: ConstraintRequest) -> SqlQuery:
 
 
 def free_ground_query(request: ConstraintRequest) -> SqlQuery:
-    """Free cuadrícula ground in the box today, merged (geo/grid_cells.py's one rule)."""
+    """Free cuadrícula ground in the box today, merged (geo/queries/grid_cells.py's one rule)."""
     return free_query(GroundQuery(None, lonlat_bbox(request), ("exclusion",), merge=True))
 
 

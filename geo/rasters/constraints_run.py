@@ -6,8 +6,9 @@ import asyncio
 from datetime import date
 from pathlib import Path
 
-from geo.crs import parse_crs
-from geo.errors import InvalidParameter
+from geo.core.crs import parse_crs
+from geo.core.errors import InvalidParameter
+from geo.core.settings import Settings
 from geo.rasters.constraints import (
     ConstraintRequest,
     area_bbox,
@@ -15,7 +16,6 @@ from geo.rasters.constraints import (
     fetch_sources,
     render,
 )
-from geo.settings import Settings
 
 BBOX_RULE = "minx,miny,maxx,maxy: four numbers in the CRS"
 
@@ -34,7 +34,7 @@ async def plan_constraints(conn, settings: Settings, *, area: str | None, bbox: 
                            resolution: float, day: date | None, depth_top_m: float | None,
                            depth_bottom_m: float | None) -> ConstraintRequest:
     """The checked request: the box from `bbox` or the area's bounds, the area's outline."""
-    from geo.areas import resolve_area
+    from geo.queries.areas import resolve_area
 
     map_crs = parse_crs(crs, "crs")
     if map_crs.geographic:
@@ -59,7 +59,7 @@ def run_constraints(settings: Settings, output: Path, *, free_share_output: Path
     and register the classes as `register`; a one-line summary."""
     import asyncpg
 
-    from geo.db import database_url, libpq_url, sync_engine
+    from geo.store.db import database_url, libpq_url, sync_engine
 
     url = database_url(settings)
 

@@ -22,8 +22,8 @@ from shapely.geometry import shape
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from geo.core.settings import PROJECT_ROOT, Settings
 from geo.rasters.storage import register
-from geo.settings import PROJECT_ROOT, Settings
 
 NAME = "sample-w-li-density"
 FILE_NAME = f"{NAME}.tif"

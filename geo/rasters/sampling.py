@@ -11,8 +11,8 @@ from pyproj import CRS as ProjCRS
 from pyproj import Transformer
 from rasterio.windows import Window
 
-from geo.crs import parse_crs
-from geo.errors import InvalidParameter
+from geo.core.crs import parse_crs
+from geo.core.errors import InvalidParameter
 from geo.rasters.storage import RasterInfo
 
 METHODS = ("nearest", "bilinear")

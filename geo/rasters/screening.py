@@ -6,11 +6,11 @@ import asyncpg
 from shapely.geometry import shape
 from starlette.concurrency import run_in_threadpool
 
+from geo.core.settings import Settings
 from geo.rasters.catalogue import all_rasters
 from geo.rasters.sampling import sample_points
 from geo.rasters.storage import raster_dir
 from geo.rasters.zonal import zonal_statistics
-from geo.settings import Settings
 
 
 async def screening_raster_statistics(pool: asyncpg.Pool, site_geometry: dict, settings: Settings) -> list[dict]:

@@ -3,7 +3,7 @@
 Anything GDAL reads is accepted if it has a CRS PROJ can transform to lon/lat and is not over
 the configured size; it is refused with the reason otherwise, and nothing is written. The COG
 is kept under the raster directory with overviews; its metadata and per-band statistics go
-into the `rasters` table (geo/models.py).
+into the `rasters` table (geo/store/models.py).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from shapely.geometry import box
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.errors import InvalidParameter, NotFound
-from geo.settings import Settings
+from geo.core.errors import InvalidParameter, NotFound
+from geo.core.settings import Settings
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NAME_RULE = "lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 64"

@@ -8,7 +8,7 @@ from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.utils import render
 
-from geo.errors import InvalidParameter
+from geo.core.errors import InvalidParameter
 from geo.rasters.storage import RasterInfo
 
 TILE_SIZE = 256

@@ -20,7 +20,7 @@ from pyproj import Geod, Transformer
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from geo.errors import InvalidParameter
+from geo.core.errors import InvalidParameter
 from geo.rasters.storage import RasterInfo
 
 GEOD = Geod(ellps="WGS84")

@@ -9,12 +9,12 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from geo.areas import resolve_area
-from geo.crs import parse_crs
-from geo.errors import InvalidParameter
-from geo.screening import site_source
-from geo.sites import parse_site
-from geo.sql import Params
+from geo.core.crs import parse_crs
+from geo.core.errors import InvalidParameter
+from geo.core.sql import Params
+from geo.queries.areas import resolve_area
+from geo.queries.screening import site_source
+from geo.queries.sites import parse_site
 
 ZONE_FORMS = ("a GeoJSON Polygon or MultiPolygon (or a Point with buffer_m), a Feature of one, "
               '{"permit": id}, {"deposit": id, "buffer_m": m}, {"zone": id} or {"area": INE code or name}')

@@ -45,7 +45,7 @@ def upgrade() -> None:
     """)
     # Every write to permits is recorded, whoever makes it (CLI, importer, loader, psql). The
     # writer may say who it is and from which day the change takes effect through the
-    # transaction-local settings veta.changed_by and veta.effective_on (geo/registry.py);
+    # transaction-local settings veta.changed_by and veta.effective_on (geo/rules/registry.py);
     # otherwise the database user and the current date are recorded.
     op.execute(f"""
         CREATE FUNCTION permits_record_history() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -13,7 +13,7 @@ down_revision = '0006'
 branch_labels = None
 depends_on = None
 
-# Written out rather than imported from geo.models, so that this revision never changes.
+# Written out rather than imported from geo.store.models, so that this revision never changes.
 POINT_IN_RANGE_OR_VALID = (
     "GeometryType(geom) IN ('POINT', 'MULTIPOLYGON') AND NOT ST_IsEmpty(geom) AND "
     "CASE WHEN GeometryType(geom) = 'POINT' THEN ST_X(geom) BETWEEN -180 AND 180 "

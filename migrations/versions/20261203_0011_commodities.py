@@ -1,5 +1,5 @@
-"""The whole commodity vocabulary: a commodities table (filled from geo/vocab by
-geo.commodities.sync_table) that triggers check stored codes against, in place of CHECKs
+"""The whole commodity vocabulary: a commodities table (filled from geo/core/vocab by
+geo.core.commodities.sync_table) that triggers check stored codes against, in place of CHECKs
 listing 47 codes; five old codes renamed to the vocabulary's; a deposit's name optional;
 location_precision 'unknown'.
 
@@ -11,8 +11,8 @@ Create Date: 2026-12-03 16:40:00
 import sqlalchemy as sa
 from alembic import op
 
-from geo import commodities
-from geo.models import COMMODITY_COLUMNS, commodity_trigger_sql
+from geo.core import commodities
+from geo.store.models import COMMODITY_COLUMNS, commodity_trigger_sql
 
 revision = '0011'
 down_revision = '0010'
@@ -57,7 +57,7 @@ def downgrade() -> None:
     op.create_check_constraint(op.f('ck_deposits_location_precision'), 'deposits',
                                "location_precision IN ('exact', 'approximate')")
     op.alter_column('deposits', 'name', existing_type=sa.Text(), nullable=False)
-    for table, column, _ in COMMODITY_COLUMNS:
+    for table, _column, _ in COMMODITY_COLUMNS:
         op.execute(f"DROP FUNCTION {table}_commodities_known() CASCADE")
     for old, new in OLD_RENAMED.items():
         op.execute(f"UPDATE deposits SET commodities = array_replace(commodities, '{new}', '{old}')")

@@ -1,0 +1,28 @@
+"""The `veta` command line, one module per group of commands; it may use everything in geo and
+api's server, and nothing imports it."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import db, files, planning, rasters, registry
+from geo.catalog import register_catalog
+
+app = typer.Typer(help="Veta: deposits, mining rights and protection zones of Castilla y León.",
+                  no_args_is_help=True)
+
+
+@app.callback()
+def _start() -> None:
+    """Veta: deposits, mining rights and protection zones of Castilla y León."""
+    # The collections exports and tiles read are registered here, explicitly, as the app does.
+    register_catalog()
+
+
+for commands in (db.app, files.app, rasters.app):
+    app.registered_commands += commands.registered_commands
+app.add_typer(db.db_app, name="db")
+app.add_typer(registry.grid_app, name="grid")
+app.add_typer(registry.permits_app, name="permits")
+app.add_typer(rasters.raster_app, name="raster")
+app.add_typer(planning.mdopi_app, name="mdopi")

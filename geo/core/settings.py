@@ -1,0 +1,85 @@
+"""Settings read once at start-up from the environment (prefix VETA_, plus DATABASE_URL)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a Veta instance."""
+
+    model_config = SettingsConfigDict(env_prefix="VETA_", extra="ignore")
+
+    # A plain libpq URL (postgresql://user@host:port/db). Empty: the local cluster under .veta/.
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("DATABASE_URL", "VETA_DATABASE_URL")
+    )
+    # Where the local development cluster lives when DATABASE_URL is not given.
+    state_dir: Path = PROJECT_ROOT / ".veta"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Public base URL for links; empty: taken from each request.
+    base_url: str = ""
+    # Web pages of these origins may call the API from a browser (CORS); "*": any, as befits an
+    # open read service; an empty list: none (VETA_CORS_ORIGINS='["https://maps.example.org"]').
+    cors_origins: list[str] = ["*"]
+
+    default_limit: int = 100
+    max_limit: int = 10_000
+    # Exact counts (numberMatched) remembered until their tables change (geo/store/counts.py); 0: none.
+    count_cache_size: int = 1024
+    # Vector tiles remembered until their tables change (api/tile_cache.py), in MiB; 0: none.
+    tile_cache_mb: int = 64
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    # Cuadrículas allowed per mining right, by right type: (minimum, maximum or None). DOMAIN.md:
+    # commonly cited, unverified figures; set VETA_RIGHT_CELL_LIMITS (JSON) per authority.
+    right_cell_limits: dict[str, tuple[int, int | None]] = {
+        "exploration": (300, 3000),
+        "investigation": (1, 300),
+        "exploitation_derived": (1, None),
+        "exploitation_direct": (1, None),
+    }
+    # Most grid cells one request may generate (/grid/cells, /grid/free).
+    grid_max_cells: int = 100_000
+    # Site screening: the largest site one request may screen (km², geodesic), and the most
+    # sites one batch may hold.
+    screening_max_area_km2: float = 5_000.0
+    screening_max_batch: int = 10_000
+
+    # Hostile input (geo/core/limits.py, api/guard.py, geo/store/timed_pool.py). The most vertices one
+    # geometry of a request may have (BBOX, filter literals, sites, plans).
+    geometry_max_vertices: int = 10_000
+    # Coordinates must lie within their CRS's area of use (EPSG) widened by this many degrees.
+    crs_area_margin_deg: float = 5.0
+    # The longest URL (path and query) and request body accepted; longer: 414, larger: 413.
+    max_url_bytes: int = 32_768
+    max_body_mb: float = 16.0
+    # Statement timeout by kind of request (seconds; answered 503 with Retry-After), the
+    # Retry-After advised, and how long to wait for the database before answering 503.
+    statement_timeout_read_s: float = 15.0
+    statement_timeout_screening_s: float = 30.0
+    statement_timeout_batch_s: float = 300.0
+    statement_timeout_export_s: float = 600.0
+    retry_after_s: int = 10
+    db_connect_timeout_s: float = 1.0
+    # Rasters (geo/rasters/): where their COGs are kept (empty: <state_dir>/rasters), the largest
+    # file `veta raster add` accepts, the most points one sampling request may hold and the most
+    # cells one constraint map may have.
+    raster_dir: Path | None = None
+    raster_max_file_mb: int = 4096
+    raster_max_points: int = 10_000
+    constraints_max_cells: int = 250_000_000
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    return Settings()

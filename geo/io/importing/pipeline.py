@@ -1,0 +1,105 @@
+"""One import from start to end: read, map, reproject, validate, write all or nothing, record."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from geo.core.errors import InvalidParameter
+from geo.io.importing.crs import choose_crs, position_problems, to_lonlat
+from geo.io.importing.mapping import load_mapping
+from geo.io.importing.progress import Stages
+from geo.io.importing.reading import NOT_EMPTY, checksum, read_source
+from geo.io.importing.report import ImportReport, Problem
+from geo.io.importing.targets import LAYERS
+from geo.io.importing.turns import wait_for_turn
+from geo.io.importing.validation import validate
+from geo.io.importing.writing import missing_parents, record_run, write_rows
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """The choices of one `veta import` run (the command line's options)."""
+
+    path: Path
+    layer: str | None = None
+    mapping: str | None = None
+    crs: str | None = None
+    source: str | None = None
+    repair: bool = False
+    skip_invalid: bool = False
+    dry_run: bool = False
+    replace_source: bool = False
+
+
+def import_file(engine: Engine, options: ImportOptions, progress: Stages | None = None,
+                waiting: Callable[[str], None] = lambda message: None) -> ImportReport:
+    """Run one import; the report says what happened. Nothing is written unless every row
+    passed (or --skip-invalid), and then everything is written in one transaction."""
+    progress = progress or Stages()
+    started = datetime.now(UTC)
+    mapping = load_mapping(options.mapping)
+    layer_name = options.layer or mapping.layer
+    if layer_name not in LAYERS:
+        raise InvalidParameter("--layer", f"unknown or missing layer {layer_name!r}", list(LAYERS))
+    if mapping.layer and options.layer and mapping.layer != options.layer:
+        raise InvalidParameter("--layer", f"{options.layer} but the mapping is for {mapping.layer}",
+                               [mapping.layer])
+    source = options.source or mapping.source
+    if not source:
+        raise InvalidParameter("--source", "no source name", "--source NAME, or source in the mapping")
+    layer = LAYERS[layer_name]
+    report = ImportReport(file=str(options.path), layer=layer.name, source=source, mapping=mapping.name)
+
+    read = progress.stage("reading", None)
+    table = read_source(options.path, mapping, layer.name)
+    read(len(table))
+    if not len(table):
+        raise InvalidParameter("PATH", f"{options.path} has no rows to import (a header only, or an empty layer)",
+                               NOT_EMPTY)
+    report.rows_read = len(table)
+    choice = choose_crs(table.crs, options.crs, mapping.crs, table.geometry)
+    geometry, report.crs = to_lonlat(table.geometry, choice)
+    rows = validate(layer, mapping, table.columns, geometry, table.geometry_columns, options.repair,
+                    progress.stage("validating", len(table)))
+    report.ignored_columns = rows.ignored_columns
+    report.notes += rows.notes
+    report.repairs = rows.repairs
+    reading = [replace(p, source_id=rows.ids[p.row - 1]) for p in table.problems]
+    position = position_problems(geometry, rows.ids, mapping.region, choice.crs.is_geographic)
+    rows.drop({p.row for p in reading + position})
+
+    with engine.begin() as conn:
+        if not options.dry_run:
+            waited = wait_for_turn(conn, layer.name, waiting)
+            if waited:
+                report.notes.append(f"waited {waited:.1f} s for another import of {layer.name} to finish")
+        references = missing_parents(conn, layer, rows)
+        rows.drop({p.row for p in references})
+        report.problems = sorted(reading + position + references + rows.problems, key=lambda p: p.row or 0)
+        report.rejected = len({p.row for p in report.problems})
+        if options.dry_run:
+            report.outcome = "dry_run"
+        elif report.problems and not options.skip_invalid:
+            report.outcome = "refused"
+        else:
+            try:
+                with conn.begin_nested():
+                    write_rows(conn, layer, rows, source, options.replace_source, report, progress)
+                report.outcome = "written"
+            except DBAPIError as exc:
+                report.problems.append(Problem(None, None, "database", str(exc.orig).strip()))
+                report.inserted = report.updated = report.unchanged = report.deleted = 0
+                report.outcome = "refused"
+        finished = datetime.now(UTC)
+        report.seconds = (finished - started).total_seconds()
+        record_run(conn, report, checksum(options.path), started, finished, getpass.getuser(),
+                   options.dry_run)
+    return report
+

@@ -1,0 +1,115 @@
+"""The layers a file can be imported into: their fields, keys and code lists, read from geo.store.models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import ARRAY, Date, Float, Integer, String, Table
+
+from geo.core import vocabulary as v
+from geo.store import models
+
+FieldKind = Literal["text", "number", "integer", "date", "list"]
+
+# Filled by Veta, never read from a file: the surrogate id, time stamps, the run's source and
+# the folded name (made from `name`).
+_MANAGED = {"id", "created_at", "updated_at", "geom", "source", "name_folded"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One importable column: its kind, whether a row must have it, and its limits."""
+
+    name: str
+    kind: FieldKind
+    required: bool
+    max_length: int | None = None
+    allowed: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A target table: what a row needs, which geometry it takes and how a record is matched."""
+
+    name: str
+    table: Table
+    # The columns that identify a record across imports (the upsert's conflict target).
+    key: tuple[str, ...]
+    geometry_types: tuple[str, ...]
+    fields: dict[str, Field] = field(default_factory=dict)
+    # Values a required field takes when the file has no column for it (the report says so).
+    defaults: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def record_id(self) -> str:
+        """The field a report names a row by (the id the record has at its source)."""
+        return self.key[-1]
+
+
+def _kind(column) -> FieldKind:
+    if isinstance(column.type, ARRAY):
+        return "list"
+    if isinstance(column.type, Date):
+        return "date"
+    if isinstance(column.type, Float):
+        return "number"
+    if isinstance(column.type, Integer):
+        return "integer"
+    return "text"
+
+
+def _layer(model, key: tuple[str, ...], geometry_types: tuple[str, ...],
+           code_lists: dict[str, tuple[str, ...]], optional: tuple[str, ...] = (),
+           defaults: dict[str, str] | None = None) -> Layer:
+    table: Table = model.__table__
+    fields = {}
+    for column in table.columns:
+        if column.name in _MANAGED:
+            continue
+        required = (not column.nullable and column.server_default is None
+                    and column.name not in optional) or column.name in key
+        length = column.type.length if isinstance(column.type, String) else None
+        fields[column.name] = Field(column.name, _kind(column), required, length,
+                                    code_lists.get(column.name))
+    return Layer(table.name, table, key, geometry_types, fields, defaults or {})
+
+
+LAYERS: dict[str, Layer] = {
+    "deposits": _layer(
+        models.Deposit, ("source", "source_id"), ("Point", "MultiPolygon"),
+        {"occurrence_type": v.OCCURRENCE_TYPES, "deposit_type": v.DEPOSIT_TYPES,
+         "size_class": v.SIZE_CLASSES, "mine_status": v.MINE_STATUSES,
+         "location_precision": v.LOCATION_PRECISIONS, "commodities": v.COMMODITY_CODES,
+         "commodity_importance": v.COMMODITY_IMPORTANCE},
+        # Without importances the first commodity is the main one and the rest by-products.
+        optional=("commodity_importance",),
+        # Most sources say neither what kind of occurrence a record is nor how exact its position.
+        defaults={"occurrence_type": "occurrence", "location_precision": "unknown"},
+    ),
+    # A mining right is identified by its registry number, whichever source reports it.
+    "permits": _layer(
+        models.Permit, ("registry_number",), ("MultiPolygon",),
+        {"right_type": v.RIGHT_TYPES, "section": v.SECTIONS, "status": v.PERMIT_STATUSES,
+         "commodities": v.COMMODITY_CODES},
+        optional=("commodities",),
+    ),
+    "protection_zones": _layer(
+        models.ProtectionZone, ("source", "source_id"), ("MultiPolygon",),
+        {"designation_scheme": v.DESIGNATION_SCHEMES, "legal_effect": v.LEGAL_EFFECTS},
+    ),
+    # An administrative area is identified by its INE code.
+    "admin_areas": _layer(
+        models.AdminArea, ("code",), ("MultiPolygon",), {"level": v.ADMIN_LEVELS},
+    ),
+}
+
+# Shapefile (dBase) field names have at most 10 characters: the names Veta writes there, and
+# reads back as the same fields.
+SHAPEFILE_NAMES = {
+    "occurrence_type": "occ_type", "commodities": "commodity", "commodity_importance": "importance",
+    "deposit_type": "dep_type", "mine_status": "mine_stat", "depth_top_m": "depth_top",
+    "depth_bottom_m": "depth_bot", "location_precision": "loc_prec", "retrieved_at": "retrieved",
+    "registry_number": "registry", "designation_scheme": "desig_sch", "designation": "desig",
+    "legal_effect": "effect", "legal_basis": "basis", "parent_code": "parent",
+}

@@ -1,0 +1,222 @@
+"""The bulk write: COPY the valid rows into a staging table, set aside the unchanged ones,
+update the changed records and insert the new ones, optionally remove the source's absent
+records, and record the run, all in one transaction."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo.io.importing.progress import Stages
+from geo.io.importing.report import ImportReport, Problem
+from geo.io.importing.targets import Layer
+from geo.io.importing.validation import ValidRows
+
+COPY_BATCH = 10_000
+# Below this many new rows, keeping the indexes up to date costs less than any rebuild.
+BULK_MIN_ROWS = 20_000
+_ARROW_TYPES = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64(), "date": pa.date32()}
+
+
+def _staging(conn: Connection, layer: Layer, columns: list[str]) -> None:
+    """A temporary table shaped like the target's written columns, dropped at commit."""
+    conn.execute(text(
+        f"CREATE TEMP TABLE import_staging ON COMMIT DROP AS "
+        f"SELECT {', '.join(columns)}, geom::geometry AS geom FROM {layer.table.name} WITH NO DATA"))
+
+
+def _arrow_column(layer: Layer, name: str, values: list) -> pa.Array:
+    kind = layer.fields[name].kind if name in layer.fields else "text"
+    if kind == "list":
+        # PostgreSQL array literals; the items are code-list values (letters, digits, '_'),
+        # which need no quoting.
+        return pa.array([None if x is None else "{" + ",".join(x) + "}" for x in values], pa.string())
+    return pa.array(values, _ARROW_TYPES[kind])
+
+
+def _copy(conn: Connection, layer: Layer, rows: ValidRows, into: str, progress: Callable[[int], None],
+          source: str | None = None) -> int:
+    """The valid rows as CSV written by Arrow (C++) and sent with COPY: the bulk path. Into
+    the staging table as they are, or, given the source, straight into the layer's table: the
+    source as a column and each geometry as 'SRID=4326;' + hex WKB, which PostGIS reads into a
+    geometry(…, 4326) column."""
+    names = [*rows.columns, "geom"]
+    columns = [*(_arrow_column(layer, c, rows.values[c]) for c in rows.columns), rows.geometry]
+    if source is not None:
+        names.append("source")
+        columns[-1] = pc.binary_join_element_wise(pa.scalar("SRID=4326;", pa.large_string()), rows.geometry,
+                                                  pa.scalar("", pa.large_string()))
+        columns.append(pa.repeat(pa.scalar(source, pa.string()), len(rows.rows)))
+    table = pa.table(columns, names=names)
+    cursor = conn.connection.driver_connection.cursor()
+    statement = f"COPY {into} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
+    with cursor.copy(statement) as copy:
+        for start in range(0, table.num_rows, COPY_BATCH):
+            chunk = table.slice(start, COPY_BATCH)
+            buffer = io.BytesIO()
+            # Strings are always quoted and nulls left empty: PostgreSQL's CSV tells '' from NULL.
+            csv.write_csv(chunk, buffer, csv.WriteOptions(include_header=False))
+            copy.write(buffer.getvalue())
+            progress(chunk.num_rows)
+    return table.num_rows
+
+
+def _staged(columns: list[str]) -> dict[str, str]:
+    """Target column -> its value from a staged row `s` (the run's source is a parameter)."""
+    return {c: f"s.{c}" for c in columns} | {"geom": "ST_SetSRID(s.geom, 4326)",
+                                             "source": "CAST(:source AS varchar)"}
+
+
+def _drop_unchanged(conn: Connection, layer: Layer, columns: list[str], source: str) -> int:
+    """Take out the staged rows identical to their stored record (one hash join instead of a
+    conflict check per row); their number is the run's `unchanged`."""
+    # Statistics of the key alone, which is all the joins match on (a whole-table ANALYZE
+    # also samples the geometry: several times longer).
+    conn.execute(text(f"ANALYZE import_staging ({', '.join(k for k in layer.key if k != 'source')})"))
+    staged = _staged(columns)
+    match = " AND ".join(f"t.{k} = {staged[k]}" for k in layer.key)
+    compared = [c for c in staged if c not in layer.key]
+    return conn.execute(text(
+        f"DELETE FROM import_staging s USING {layer.table.name} t WHERE {match} AND "
+        f"({', '.join('t.' + c for c in compared)}) IS NOT DISTINCT FROM "
+        f"({', '.join(staged[c] for c in compared)})"), {"source": source}).rowcount
+
+
+def _holds_records(conn: Connection, layer: Layer, source: str) -> bool:
+    """Whether any staged row may match a stored record. A first import of a source cannot,
+    when records are matched within their source: it skips the comparing joins."""
+    if "source" not in layer.key:
+        return True
+    return conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {layer.table.name} WHERE source = :source)"),
+                        {"source": source}).scalar_one()
+
+
+def _update(conn: Connection, layer: Layer, columns: list[str], source: str) -> int:
+    """Update the records whose staged row differs and take those rows out of staging, so that
+    what is left is new. Plain joins, not INSERT … ON CONFLICT, which checks every row one by
+    one; and no anti-join of the INSERT against its own target, which the planner runs as a
+    scan of the table per row when it believes the table empty (after a VACUUM of an emptied
+    table), walking the rows the statement itself is adding."""
+    table = layer.table.name
+    staged = _staged(columns)
+    match = " AND ".join(f"t.{k} = {staged[k]}" for k in layer.key)
+    changing = [c for c in staged if c not in layer.key]
+    updated = conn.execute(text(
+        f"UPDATE {table} t SET " + ", ".join(f"{c} = {staged[c]}" for c in changing)
+        + f" FROM import_staging s WHERE {match}"), {"source": source}).rowcount
+    if updated:
+        conn.execute(text(f"DELETE FROM import_staging s USING {table} t WHERE {match}"), {"source": source})
+    return updated
+
+
+def _insert(conn: Connection, layer: Layer, columns: list[str], source: str) -> int:
+    """Insert what is left in staging; an import that races another one on the same ids fails
+    on the unique key and writes nothing."""
+    staged = _staged(columns)
+    return conn.execute(text(
+        f"INSERT INTO {layer.table.name} ({', '.join(staged)}) SELECT {', '.join(staged.values())} "
+        "FROM import_staging s"), {"source": source}).rowcount
+
+
+def _bulk_insert_worthwhile(conn: Connection, layer: Layer, new_rows: int) -> bool:
+    """Whether to drop the table's secondary (GiST, GIN) indexes for the insert and build them
+    again after: building costs a few µs a row of the whole table, keeping them up to date
+    row by row about three times that for each new row (benchmarks/import/table_costs.py).
+    Only for loads at least as large as the table, since the rebuild locks readers out until
+    the commit."""
+    if new_rows < BULK_MIN_ROWS:
+        return False
+    stored = conn.execute(text(f"SELECT count(*) FROM {layer.table.name}")).scalar_one()
+    return new_rows >= stored
+
+
+def _drop_secondary_indexes(conn: Connection, layer: Layer) -> list[str]:
+    """Drop the table's indexes that back no constraint; their definitions, to build again."""
+    indexes = conn.execute(text(
+        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "WHERE x.indrelid = CAST(:table AS regclass) AND NOT x.indisunique "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY i.relname"),
+        {"table": layer.table.name}).all()
+    for name, _ in indexes:
+        conn.execute(text(f'DROP INDEX "{name}"'))
+    return [definition for _, definition in indexes]
+
+
+def _delete_absent(conn: Connection, layer: Layer, source: str, keys: list[str]) -> int:
+    """--replace-source: remove the source's records whose id is not in the file at all
+    (a row that failed validation still counts as present, so it is never deleted)."""
+    key = layer.record_id
+    result = conn.execute(
+        text(f"DELETE FROM {layer.table.name} WHERE source = :source AND NOT ({key} = ANY(:keys))"),
+        {"source": source, "keys": keys})
+    return result.rowcount
+
+
+def missing_parents(conn: Connection, layer: Layer, rows: ValidRows) -> list[Problem]:
+    """Admin areas whose parent_code is neither in the database nor in the file: reported per
+    row rather than failing the whole write on the foreign key."""
+    if "parent_code" not in rows.values:
+        return []
+    codes = set(rows.values["code"])
+    wanted = {p for p in rows.values["parent_code"] if p is not None and p not in codes}
+    known = set(conn.execute(text("SELECT code FROM admin_areas WHERE code = ANY(:codes)"),
+                             {"codes": sorted(wanted)}).scalars())
+    return [Problem(row, code, "parent_code", f"no admin area {parent!r}, in the database or the file")
+            for row, code, parent in zip(rows.rows, rows.values["code"], rows.values["parent_code"],
+                                         strict=True)
+            if parent in wanted - known]
+
+
+def record_run(conn: Connection, report: ImportReport, checksum: str, started: datetime,
+               finished: datetime, user: str, dry_run: bool) -> int:
+    """The import_runs row of this run."""
+    return conn.execute(text(
+        "INSERT INTO import_runs (file, checksum, layer, source, outcome, rows_read, inserted, "
+        "updated, unchanged, deleted, rejected, started_at, finished_at, imported_by, dry_run, report) "
+        "VALUES (:file, :checksum, :layer, :source, :outcome, :rows_read, :inserted, :updated, "
+        ":unchanged, :deleted, :rejected, :started, :finished, :user, :dry_run, CAST(:report AS jsonb)) "
+        "RETURNING id"),
+        {"file": report.file, "checksum": checksum, "layer": report.layer, "source": report.source,
+         "outcome": report.outcome, "rows_read": report.rows_read, "inserted": report.inserted,
+         "updated": report.updated, "unchanged": report.unchanged, "deleted": report.deleted,
+         "rejected": report.rejected, "started": started, "finished": finished, "user": user,
+         "dry_run": dry_run, "report": json.dumps(report.as_dict(), default=str)},
+    ).scalar_one()
+
+
+def write_rows(conn: Connection, layer: Layer, rows: ValidRows, source: str, replace_source: bool,
+               report: ImportReport, stages: Stages) -> None:
+    """Stage, upsert and (optionally) delete; the counts go into the report. The caller owns
+    the transaction, so a failure anywhere leaves the database as it was. A first import of a
+    source has nothing to compare with: its rows are copied straight into the table."""
+    copying = stages.stage("copying", len(rows.rows))
+    stored = stages.stage("storing", None)  # the database's own work: indexes, constraints
+    compare = _holds_records(conn, layer, source)
+    if compare:
+        _staging(conn, layer, rows.columns)
+        _copy(conn, layer, rows, "import_staging", copying)
+        report.unchanged = _drop_unchanged(conn, layer, rows.columns, source)
+        report.updated = _update(conn, layer, rows.columns, source)
+    new_rows = len(rows.rows) - report.unchanged - report.updated
+    rebuilt = _bulk_insert_worthwhile(conn, layer, new_rows)
+    indexes = _drop_secondary_indexes(conn, layer) if rebuilt else []
+    if compare:
+        report.inserted = _insert(conn, layer, rows.columns, source)
+    else:
+        report.inserted = _copy(conn, layer, rows, layer.table.name, copying, source)
+    for definition in indexes:
+        conn.execute(text(definition))
+    if rebuilt:
+        report.notes.append(f"bulk load: {layer.table.name}'s {len(indexes)} secondary indexes were "
+                            f"rebuilt after inserting {new_rows:,} rows (readers waited for it)")
+    if replace_source:
+        report.deleted = _delete_absent(conn, layer, source, rows.keys)
+    stored(len(rows.rows))

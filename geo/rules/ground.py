@@ -1,0 +1,43 @@
+"""Ground status: whether the mining rights on a site leave it open, applied for, or held.
+
+The legal verdict (excluded | conditional | free) says what the protection zones allow; the
+ground status says whether another right already stands on the site, so that "free" is never
+read as "available" when a company has applied for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from geo.rules.registry import HOLDING, IN_FORCE
+
+OPEN, APPLIED_FOR, HELD = "open", "applied_for", "held"
+GROUND_STATUSES = (OPEN, APPLIED_FOR, HELD)
+# A right applied for or admitted to processing blocks a later one on the same cells, but is
+# not yet granted (Ley 22/1973: first come, first served).
+APPLYING = tuple(s for s in HOLDING if s not in IN_FORCE)
+DESCRIPTION = ("open: no right holds or is applied for on the site; applied_for: a right applied "
+               "for or admitted covers part of it; held: a granted or extended right in force does")
+
+
+def ground_status(statuses: Iterable[str]) -> str:
+    """The ground status from the effective statuses (today) of the rights on the site."""
+    statuses = set(statuses)
+    if statuses & set(IN_FORCE):
+        return HELD
+    return APPLIED_FOR if statuses & set(APPLYING) else OPEN
+
+
+def ground_status_sql(statuses: str) -> str:
+    """SQL: the same from a text[] of effective statuses (NULL or empty: open)."""
+    held = ", ".join(f"'{s}'" for s in IN_FORCE)
+    applying = ", ".join(f"'{s}'" for s in APPLYING)
+    return (f"CASE WHEN coalesce({statuses}, '{{}}') && ARRAY[{held}]::text[] THEN '{HELD}' "
+            f"WHEN coalesce({statuses}, '{{}}') && ARRAY[{applying}]::text[] THEN '{APPLIED_FOR}' "
+            f"ELSE '{OPEN}' END")
+
+
+def on_site_sql(right: str, site: str) -> str:
+    """SQL: the right stands on the site, not merely along its edge (a point site: touches it)."""
+    return (f"ST_Intersects({right}, {site}) AND (ST_Dimension({site}) = 0 "
+            f"OR NOT ST_Touches({right}, {site}))")

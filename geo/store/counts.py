@@ -1,0 +1,45 @@
+"""Exact counts remembered until the data changes: `numberMatched` without recounting every page."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+
+import asyncpg
+
+from geo.core.sql import SqlQuery
+from geo.store.data_state import data_state
+
+
+class CountCache:
+    """The most recently used exact counts, by statement, bound values, day and the versions of
+    the tables in `SqlQuery.tables`. A write to any of those tables bumps its counter in the
+    writing transaction, so a count is never served for data it was not made from: requests that
+    see the new counter miss and count again. Size 0 counts every time."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._counts: OrderedDict[tuple, int] = OrderedDict()
+
+    async def count(self, pool: asyncpg.Pool, query: SqlQuery) -> int:
+        async with pool.acquire() as conn:
+            if not self.size or not query.tables:
+                return await conn.fetchval(query.text, *query.values)
+            state = await data_state(conn, query.tables)
+            if state is None:
+                return await conn.fetchval(query.text, *query.values)
+            # A digest: the values may hold lists, which do not hash, and outlines, which are big.
+            statement = hashlib.blake2b(repr((query.text, query.values)).encode(), digest_size=16).digest()
+            key = (statement, *state)
+            if key in self._counts:
+                self._counts.move_to_end(key)
+                return self._counts[key]
+            matched = await conn.fetchval(query.text, *query.values)
+        self._counts[key] = matched
+        if len(self._counts) > self.size:
+            self._counts.popitem(last=False)
+        return matched
+
+
+# For callers without a cache of their own: counts every time.
+UNCACHED = CountCache(0)

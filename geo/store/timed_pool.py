@@ -1,0 +1,120 @@
+"""The request pool: a statement timeout per kind of request and a bounded wait for the database.
+
+Every connection a request takes comes through TimedPool.acquire, which sets the request
+kind's statement_timeout for the session; asyncpg's release runs RESET ALL, so the next user
+starts from the pool's default (the `read` kind's). A statement cut short and a database that
+cannot be reached both surface as DatabaseBusy / DatabaseUnavailable, answered 503 with
+Retry-After. The pool reconnects by itself once the database is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+from geo.core.errors import VetaError
+from geo.core.settings import Settings
+
+if TYPE_CHECKING:
+    import asyncpg
+
+KINDS = ("read", "screening", "batch", "export")
+# Which kind of request the current task serves (set per request by the HTTP layer).
+REQUEST_KIND: ContextVar[str] = ContextVar("veta_request_kind", default="read")
+
+
+class DatabaseBusy(VetaError):
+    """A statement ran past its kind's statement timeout."""
+
+    status = 503
+    title = "Service unavailable"
+    slug = "statement-timeout"
+
+
+class DatabaseUnavailable(VetaError):
+    """The database cannot be reached (stopped, restarting, or the network is down)."""
+
+    status = 503
+    title = "Service unavailable"
+    slug = "database-unavailable"
+
+
+def statement_timeouts(settings: Settings) -> dict[str, float]:
+    """Seconds per request kind, from VETA_STATEMENT_TIMEOUT_<KIND>_S."""
+    return {kind: getattr(settings, f"statement_timeout_{kind}_s") for kind in KINDS}
+
+
+def connection_lost_errors() -> tuple[type[BaseException], ...]:
+    """What asyncpg raises when the server is gone or going (driver imported only here)."""
+    import asyncpg
+
+    return (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+            asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError)
+
+
+def _interface_error() -> type[BaseException]:
+    import asyncpg
+
+    return asyncpg.InterfaceError
+
+
+class _Acquired:
+    """`async with pool.acquire() as conn`, with the kind's timeout and errors translated."""
+
+    def __init__(self, owner: TimedPool):
+        self.owner = owner
+        self.conn: asyncpg.Connection | None = None
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        owner = self.owner
+        try:
+            self.conn = await owner.pool.acquire()
+            timeout = owner.timeouts[REQUEST_KIND.get()]
+            if timeout != owner.timeouts["read"]:
+                await self.conn.execute(f"SET statement_timeout = {int(timeout * 1000):d}")
+        except owner.lost as exc:
+            await self._release()
+            raise DatabaseUnavailable(f"the database cannot be reached ({exc or type(exc).__name__})") from exc
+        return self.conn
+
+    async def __aexit__(self, kind, exc, tb) -> bool:
+        lost = isinstance(exc, self.owner.lost) and (self.conn.is_closed() or not isinstance(exc, _interface_error()))
+        await self._release()
+        if isinstance(exc, self.owner.canceled):
+            raise DatabaseBusy(f"the request took longer than its {self.owner.timeouts[REQUEST_KIND.get()]:g} s "
+                               "limit; retry later or ask for less (a smaller area, a simpler filter)") from exc
+        if lost:
+            raise DatabaseUnavailable(f"the database connection was lost ({exc})") from exc
+        return False
+
+    async def _release(self) -> None:
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            try:
+                await self.owner.pool.release(conn)
+            except self.owner.lost:
+                pass  # asyncpg has terminated the broken connection; the pool opens a new one
+
+
+class TimedPool:
+    """An asyncpg pool whose connections carry the statement timeout of the request's kind."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings):
+        import asyncpg
+
+        self.pool = pool
+        self.timeouts = statement_timeouts(settings)
+        self.lost = connection_lost_errors()
+        self.canceled = asyncpg.QueryCanceledError
+
+    def acquire(self) -> _Acquired:
+        return _Acquired(self)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+def pool_settings(settings: Settings) -> dict[str, str]:
+    """Session settings every pooled connection starts with (and returns to on release)."""
+    return {"statement_timeout": str(int(settings.statement_timeout_read_s * 1000))}
