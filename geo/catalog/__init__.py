@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from geo.catalog.areas import AREA_QUERYABLE, area_codes_sql
 from geo.catalog.assessments import DEPOSIT_ASSESSMENTS
 from geo.catalog.collections import (
     ADMIN_AREAS,
@@ -19,7 +20,6 @@ from geo.catalog.collections import (
 )
 from geo.catalog.grid import GRID_CELLS
 from geo.features.collections import Collection, ListQueryable, register
-from geo.queries.areas import AREA_QUERYABLE, area_codes_sql
 
 IGN_ATTRIBUTION = "© Instituto Geográfico Nacional de España, CC BY 4.0"
 

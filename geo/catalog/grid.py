@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from geo.core.sql import text_array
 from geo.features.collections import Collection, Property
-from geo.queries.grid_cells import held_or_excluded
 from geo.rules import cuadricula as grid
+from geo.rules.ground import held_or_excluded
 
 # west, south, east, north: León province (its bbox, rounded out to whole minutes).
 EXTENT = (-7.1, 42.0, -4.7, 43.25)

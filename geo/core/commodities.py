@@ -5,7 +5,7 @@ Every path that takes a commodity from a user (the /deposits and screening param
 filters of the OGC API, tiles and exports, the importer) goes through `read`, `suggest` and
 `narrower` here; the EU critical/strategic flags are asked with `is_critical`/`is_strategic`.
 The data is in geo/core/vocab/ (README.md there); the database's `commodities` table is a copy made
-by `sync_table`, which the triggers of migration 0011 check stored codes against.
+by `geo.store.commodity_table.sync_commodities`, which the triggers of migration 0011 check stored codes against.
 """
 
 from __future__ import annotations
@@ -261,30 +261,3 @@ def notes_for(values: tuple[str, ...]) -> tuple[str, ...]:
         if found and found.how:
             lines.append(f"commodity {value!r} read as {found.code!r} ({found.how})")
     return tuple(lines)
-
-
-def sync_table(connection) -> None:
-    """Make the database's `commodities` table this vocabulary: every commodity inserted or
-    updated, and each renamed code moved to its new name in the rows that hold it (only those
-    rows change) before the old code goes."""
-    from sqlalchemy import text
-
-    from geo.store.models import COMMODITY_COLUMNS  # geo.store.models reads this module's codes
-
-    columns = ("code", "name", "name_es", "symbol", "broader", "critical", "strategic", "cgi_id",
-               "hierarchy_key")
-    connection.execute(
-        text(f"INSERT INTO commodities ({', '.join(columns)}) "
-             f"VALUES ({', '.join(':' + c for c in columns)}) ON CONFLICT (code) DO UPDATE SET "
-             + ", ".join(f"{c} = excluded.{c}" for c in columns[1:])),
-        [{c: list(getattr(x, c)) if c == "broader" else getattr(x, c) for c in columns} for x in COMMODITIES])
-    for old, new in RENAMED.items():
-        for table, column, is_list in COMMODITY_COLUMNS:
-            if is_list:
-                connection.execute(text(
-                    f"UPDATE {table} SET {column} = array_replace({column}, :old, :new) "
-                    f"WHERE {column} @> ARRAY[CAST(:old AS text)]"), {"old": old, "new": new})
-            else:
-                connection.execute(text(f"UPDATE {table} SET {column} = :new WHERE {column} = :old"),
-                                   {"old": old, "new": new})
-    connection.execute(text("DELETE FROM commodities WHERE code = ANY(:old)"), {"old": list(RENAMED)})

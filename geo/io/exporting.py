@@ -15,6 +15,7 @@ import pyogrio
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo.catalog.areas import AREA_QUERYABLE, area_codes_sql
 from geo.core import commodities
 from geo.core.crs import postgis_knows
 from geo.core.errors import InvalidParameter
@@ -23,7 +24,6 @@ from geo.features.cql2 import Queryable, cql2_where
 from geo.features.items import in_outline_sql
 from geo.io.importing.targets import LAYERS, SHAPEFILE_NAMES, Layer
 from geo.io.spreadsheet import safe_column
-from geo.queries.areas import AREA_QUERYABLE, area_codes_sql
 from geo.store.db import SESSION_SETTINGS, libpq_url
 
 

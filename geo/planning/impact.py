@@ -15,9 +15,9 @@ import orjson
 from geo.core import vocabulary as v
 from geo.core.sql import Params, SqlQuery, text_array
 from geo.planning.plans import Plan
-from geo.queries.grid_cells import held_or_excluded
 from geo.queries.screening import site_source
 from geo.rules import cuadricula as grid
+from geo.rules.ground import held_or_excluded
 from geo.rules.protection import zone_in_force
 from geo.rules.registry import effective_status_sql
 

@@ -14,16 +14,6 @@ from geo.core.sql import Params, SqlQuery
 _LEVEL_ORDER = "array_position(ARRAY['country','autonomous_community','province','municipality'], level)"
 
 
-AREA_QUERYABLE = ("INE codes of the admin areas the feature intersects (country, autonomous community, "
-                  "province, municipality): area = '24' is the feature in the province of León, "
-                  "area IN ('24', '49') in León or Zamora; the same as the area= parameter with a code")
-
-
-def area_codes_sql(geometry: str) -> str:
-    """SQL: the codes of the admin areas a geometry intersects, a text[] CQL2 compares element-wise."""
-    return f"ARRAY(SELECT a.code::text FROM admin_areas a WHERE ST_Intersects(a.geom, {geometry}))"
-
-
 @dataclass(frozen=True)
 class AreaRef:
     code: str

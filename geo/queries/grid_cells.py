@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geo.core.errors import InvalidParameter
-from geo.core.sql import Params, SqlQuery, text_array
+from geo.core.sql import Params, SqlQuery
 from geo.rules import cuadricula as grid
 from geo.rules.cuadricula import Cell
+from geo.rules.ground import held_or_excluded
 from geo.rules.protection import zone_in_force
 from geo.rules.registry import HOLDING, effective_status_sql
 
@@ -74,20 +75,6 @@ def cell_query(cell: Cell, legal_effects: tuple[str, ...]) -> SqlQuery:
     one = range(cell.i, cell.i + 1), range(cell.j, cell.j + 1)
     text = f"SELECT {_feature(properties)} FROM {grid.sql_cells(_envelope(*one, params))}"
     return SqlQuery(text, tuple(params.values))
-
-
-def held_or_excluded(cell: str, legal_effects: str) -> str:
-    """SQL: cell `cell` is held by a right today or meets a zone in force whose legal effect is
-    in `legal_effects` (an SQL text[] expression). The one rule of what is not free ground."""
-    return (
-        f"(EXISTS (SELECT 1 FROM permits p WHERE ST_Intersects(p.geom, {cell}.core) "
-        f"AND {effective_status_sql('p', 'current_date')} = ANY({text_array(HOLDING)})) "
-        # Zones are tested through their subdivided parts (migration 0002): a national park is
-        # one huge polygon, its parts are small and indexed.
-        "OR EXISTS (SELECT 1 FROM protection_zone_parts zp JOIN protection_zones z ON z.id = zp.zone_id "
-        f"WHERE ST_Intersects(zp.geom, {cell}.core) AND z.legal_effect = ANY({legal_effects}) "
-        f"AND {zone_in_force('z')}))"
-    )
 
 
 def _counted(legal_effects: tuple[str, ...], params: Params) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from geo.rules.registry import HOLDING, IN_FORCE
+from geo.core.sql import text_array
+from geo.rules.protection import zone_in_force
+from geo.rules.registry import HOLDING, IN_FORCE, effective_status_sql
 
 OPEN, APPLIED_FOR, HELD = "open", "applied_for", "held"
 GROUND_STATUSES = (OPEN, APPLIED_FOR, HELD)
@@ -41,3 +43,17 @@ def on_site_sql(right: str, site: str) -> str:
     """SQL: the right stands on the site, not merely along its edge (a point site: touches it)."""
     return (f"ST_Intersects({right}, {site}) AND (ST_Dimension({site}) = 0 "
             f"OR NOT ST_Touches({right}, {site}))")
+
+
+def held_or_excluded(cell: str, legal_effects: str) -> str:
+    """SQL: cell `cell` is held by a right today or meets a zone in force whose legal effect is
+    in `legal_effects` (an SQL text[] expression). The one rule of what is not free ground."""
+    return (
+        f"(EXISTS (SELECT 1 FROM permits p WHERE ST_Intersects(p.geom, {cell}.core) "
+        f"AND {effective_status_sql('p', 'current_date')} = ANY({text_array(HOLDING)})) "
+        # Zones are tested through their subdivided parts (migration 0002): a national park is
+        # one huge polygon, its parts are small and indexed.
+        "OR EXISTS (SELECT 1 FROM protection_zone_parts zp JOIN protection_zones z ON z.id = zp.zone_id "
+        f"WHERE ST_Intersects(zp.geom, {cell}.core) AND z.legal_effect = ANY({legal_effects}) "
+        f"AND {zone_in_force('z')}))"
+    )

@@ -9,8 +9,8 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from geo.core import commodities
 from geo.core.settings import PROJECT_ROOT
+from geo.store.commodity_table import sync_commodities
 from geo.store.db import sync_engine, with_database
 
 
@@ -60,7 +60,7 @@ def upgrade(url: str, revision: str = "head") -> list[Script]:
     if revision == "head":
         engine = sync_engine(url)
         with engine.begin() as connection:
-            commodities.sync_table(connection)
+            sync_commodities(connection)
         engine.dispose()
     after = current_revision(url)
     if after == before:

@@ -1,5 +1,5 @@
 """The whole commodity vocabulary: a commodities table (filled from geo/core/vocab by
-geo.core.commodities.sync_table) that triggers check stored codes against, in place of CHECKs
+geo.store.commodity_table.sync_commodities) that triggers check stored codes against, in place of CHECKs
 listing 47 codes; five old codes renamed to the vocabulary's; a deposit's name optional;
 location_precision 'unknown'.
 
@@ -11,7 +11,7 @@ Create Date: 2026-12-03 16:40:00
 import sqlalchemy as sa
 from alembic import op
 
-from geo.core import commodities
+from geo.store.commodity_table import sync_commodities
 from geo.store.models import COMMODITY_COLUMNS, commodity_trigger_sql
 
 revision = '0011'
@@ -42,7 +42,7 @@ def upgrade() -> None:
     op.drop_constraint(op.f('ck_deposits_commodities'), 'deposits', type_='check')
     op.drop_constraint(op.f('ck_permits_commodities'), 'permits', type_='check')
     op.drop_constraint(op.f('ck_resource_estimates_commodity'), 'resource_estimates', type_='check')
-    commodities.sync_table(op.get_bind())
+    sync_commodities(op.get_bind())
     for table, column, is_list in COMMODITY_COLUMNS:
         for statement in commodity_trigger_sql(table, column, is_list):
             op.execute(statement)
