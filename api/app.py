@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.counts = CountCache(settings.count_cache_size)
     app.state.tiles = TileCache(settings.tile_cache_mb * 2**20)
-    # Level 1: gzip at the default level 6 halves the throughput of big pages (OGC.md).
+    # Level 1: gzip at the default level 6 halves the throughput of big pages (measured on 1,000-feature pages).
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     if settings.cors_origins:
         # Other sites' web maps read the collections, tiles and screening from the browser; the

@@ -308,7 +308,7 @@ def test_a_populated_database_upgrades_with_nothing_lost(db_url):
             snapshot = conn.execute(text("SELECT id, name, ST_AsText(geom) FROM deposits ORDER BY id")).all()
         engine.dispose()
 
-        upgrade(url)
+        upgrade(url, "0011")
 
         engine = sync_engine(url)
         with engine.connect() as conn:
@@ -324,6 +324,11 @@ def test_a_populated_database_upgrades_with_nothing_lost(db_url):
         assert permit == ["silicon", "quartz"] and estimate == "platinumGroupMetal"
         assert table_codes == set(commodities.CODES)
 
+        upgrade(url)  # 0012 drops resource_estimates, which nothing reads
+        engine = sync_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT to_regclass('resource_estimates')")).scalar() is None
+        engine.dispose()
         command.downgrade(alembic_config(url), "0008")  # and back, the old codes restored
         engine = sync_engine(url)
         with engine.connect() as conn:

@@ -142,7 +142,7 @@ def geometries(engine, sql: str) -> list[dict]:
 
 
 def verdict_for(site, zones: list[dict], top_m=None, bottom_m=None) -> str:
-    """The zone rule (DOMAIN.md) in shapely: the strictest restricting zone in force that meets the
+    """The zone rule (docs/domain.md) in shapely: the strictest restricting zone in force that meets the
     site's footprint and depth interval (none: the whole column)."""
     return oracle.verdict(oracle.effects_on(site, zones, top_m, bottom_m))
 

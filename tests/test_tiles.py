@@ -59,7 +59,7 @@ def rows(engine, sql: str) -> list[dict]:
 
 
 def expected_status(deposit: dict, zones: list[dict]) -> str:
-    """The zone rule (DOMAIN.md), in shapely: the strictest restricting zone in force that meets
+    """The zone rule (docs/domain.md), in shapely: the strictest restricting zone in force that meets
     the deposit's footprint and depth interval."""
     return verdict(effects_on(deposit["geom"], zones, deposit["depth_top_m"], deposit["depth_bottom_m"]))
 

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     db_pool_min: int = 1
     db_pool_max: int = 10
 
-    # Cuadrículas allowed per mining right, by right type: (minimum, maximum or None). DOMAIN.md:
+    # Cuadrículas allowed per mining right, by right type: (minimum, maximum or None). docs/domain.md:
     # commonly cited, unverified figures; set VETA_RIGHT_CELL_LIMITS (JSON) per authority.
     right_cell_limits: dict[str, tuple[int, int | None]] = {
         "exploration": (300, 3000),

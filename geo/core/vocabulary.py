@@ -48,7 +48,7 @@ MINE_STATUSES = (
 # "unknown": the source does not say (the default when a file has no such column).
 LOCATION_PRECISIONS = ("exact", "approximate", "unknown")
 
-# Legal effect of a land-use protection zone (Minatura2020 practice, DOMAIN.md).
+# Legal effect of a land-use protection zone (Minatura2020 practice, docs/domain.md).
 LEGAL_EFFECTS = ("exclusion", "conditional", "safeguarding", "informative")
 # The effects that restrict mining: the default for "is this deposit protected?".
 RESTRICTING_LEGAL_EFFECTS = ("exclusion", "conditional")
@@ -65,8 +65,6 @@ PERMIT_STATUSES = ("applied", "admitted", "granted", "extended", "lapsed", "reno
 
 ADMIN_LEVELS = ("country", "autonomous_community", "province", "municipality")
 
-RESOURCE_CLASSIFICATIONS = ("JORC", "NI 43-101", "PERC", "CRIRSCO", "UNFC", "historic")
-RESOURCE_CATEGORIES = ("measured", "indicated", "inferred", "proved", "probable", "historic")
 
 
 def fold(text: str) -> str:
@@ -91,7 +89,7 @@ def suggest_commodity(value: str) -> str | None:
     return commodities.suggest(value)
 
 
-# Land-use planning for minerals (issue 13). Mineral Deposits of Public Importance (Minatura2020):
+# Land-use planning for minerals. Mineral Deposits of Public Importance (Minatura2020):
 # the level at which a deposit is of public importance, highest first; `none`: of none.
 MDOPI_CLASSES = ("eu", "national", "regional", "local", "none")
 # The four Minatura2020 assessment dimensions.

@@ -1,6 +1,6 @@
 """Reading MITECO Catastro Minero CSV exports into mining-right records.
 
-The reading of the export (DOMAIN.md) — one right per line, fields separated by `/`:
+The reading of the export (docs/domain.md) — one right per line, fields separated by `/`:
 
     nombre / empresa / organismo / situacion / tipo / frac / registro / sustancia / sustancia2 /
     superficie / uds / seccion / vertex / vertex / …

@@ -25,7 +25,7 @@ class DepositSearch:
     bbox: tuple[float, float, float, float] | None = None
     limit: int = 100
     after_id: int | None = None
-    # MDoPI classes of the latest assessment (issue 13); empty: any.
+    # MDoPI classes of the latest assessment; empty: any.
     mdopi: tuple[str, ...] = ()
 
 

@@ -1,6 +1,6 @@
 """The mining-rights registry: status transitions, effective status, history and as-of reading.
 
-Lifecycle (Ley 22/1973 de Minas, DOMAIN.md), the only changes `set_status` accepts:
+Lifecycle (Ley 22/1973 de Minas, docs/domain.md), the only changes `set_status` accepts:
 
     applied  → admitted, denied, renounced
     admitted → granted, denied, renounced

@@ -9,10 +9,11 @@ from geo.core.commodities import COMMODITIES, RENAMED
 from geo.store.models import COMMODITY_COLUMNS
 
 
-def sync_commodities(connection) -> None:
+def sync_commodities(connection, holders: tuple[tuple[str, str, bool], ...] = COMMODITY_COLUMNS) -> None:
     """Make the database's `commodities` table this vocabulary: every commodity inserted or
     updated, and each renamed code moved to its new name in the rows that hold it (only those
-    rows change) before the old code goes."""
+    rows change) before the old code goes. `holders`: the (table, column, is a list) holding
+    codes, for a migration that must see the tables of its own revision."""
     columns = ("code", "name", "name_es", "symbol", "broader", "critical", "strategic", "cgi_id",
                "hierarchy_key")
     connection.execute(
@@ -21,7 +22,7 @@ def sync_commodities(connection) -> None:
              + ", ".join(f"{c} = excluded.{c}" for c in columns[1:])),
         [{c: list(getattr(x, c)) if c == "broader" else getattr(x, c) for c in columns} for x in COMMODITIES])
     for old, new in RENAMED.items():
-        for table, column, is_list in COMMODITY_COLUMNS:
+        for table, column, is_list in holders:
             if is_list:
                 connection.execute(text(
                     f"UPDATE {table} SET {column} = array_replace({column}, :old, :new) "

@@ -12,12 +12,17 @@ import sqlalchemy as sa
 from alembic import op
 
 from geo.store.commodity_table import sync_commodities
-from geo.store.models import COMMODITY_COLUMNS, commodity_trigger_sql
+from geo.store.models import commodity_trigger_sql
 
 revision = '0011'
 down_revision = '0010'
 branch_labels = None
 depends_on = None
+
+# The commodity columns at this revision (resource_estimates went in 0012): written out so
+# that this revision never changes with the models.
+COMMODITY_COLUMNS = (("deposits", "commodities", True), ("permits", "commodities", True),
+                     ("resource_estimates", "commodity", False))
 
 # The 47 codes of revision 0001, written out so that the downgrade never changes.
 OLD_CODES = "ARRAY['aluminium', 'antimony', 'arsenic', 'baryte', 'beryllium', 'bismuth', 'boron', 'cobalt', 'cokingCoal', 'coal', 'copper', 'feldspar', 'fluorspar', 'gallium', 'germanium', 'gold', 'graphite', 'hafnium', 'helium', 'heavyRareEarthElements', 'iron', 'kaolin', 'lead', 'lightRareEarthElements', 'lithium', 'magnesium', 'manganese', 'molybdenum', 'nickel', 'niobium', 'phosphateRock', 'platinumGroupMetals', 'quartz', 'scandium', 'siliconMetal', 'silver', 'slate', 'strontium', 'talc', 'tantalum', 'tin', 'titanium', 'tungsten', 'uranium', 'vanadium', 'zinc']::text[]"
@@ -42,7 +47,7 @@ def upgrade() -> None:
     op.drop_constraint(op.f('ck_deposits_commodities'), 'deposits', type_='check')
     op.drop_constraint(op.f('ck_permits_commodities'), 'permits', type_='check')
     op.drop_constraint(op.f('ck_resource_estimates_commodity'), 'resource_estimates', type_='check')
-    sync_commodities(op.get_bind())
+    sync_commodities(op.get_bind(), COMMODITY_COLUMNS)
     for table, column, is_list in COMMODITY_COLUMNS:
         for statement in commodity_trigger_sql(table, column, is_list):
             op.execute(statement)

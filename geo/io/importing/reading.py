@@ -236,7 +236,7 @@ def _json(text: pd.Series) -> pd.Series:
 
 
 def _read_catastro_minero(path: Path) -> SourceTable:
-    """The MITECO Catastro Minero CSV, through the reader of issue 5 (geo.io.catastro_minero)."""
+    """The MITECO Catastro Minero CSV, through geo.io.catastro_minero's reader."""
     try:
         from geo.io import catastro_minero
     except ImportError:

@@ -20,7 +20,7 @@ Semantics worth knowing:
   grammar: AND binds tighter than OR, '' escapes a quote, INTERVAL('..', …) is open.
   pygeofilter 0.4's cql2-text grammar gets those three wrong (and reads T_INTERSECTS as
   T_OVERLAPS), so it is not used here. The parsed tree (canonical CQL2-JSON) is type-checked
-  and turned into SQL by geo.features.cql2_sql.FilterTranslator.
+  and turned into SQL by geo.features.cql2.translate.FilterTranslator.
 - A 'string_array' queryable (e.g. commodities) compares element-wise: `commodity = 'tin'`
   is true when any element is 'tin', `commodity <> 'tin'` when none is, `IN (…)` when any
   element is in the list, `LIKE` when any element matches. A_EQUALS, A_CONTAINS,
@@ -54,7 +54,7 @@ import cql2
 from geo.core.crs import parse_crs
 from geo.core.errors import InvalidParameter
 from geo.core.sql import Params
-from geo.features.cql2_sql import FilterTranslator
+from geo.features.cql2.translate import FilterTranslator
 
 QUERYABLE_TYPES = (
     "string",
