@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo import vocabulary as v
@@ -592,3 +593,26 @@ class SafeguardingLink(Base):
     assessment_id: Mapped[int] = mapped_column(
         ForeignKey("deposit_assessments.id", ondelete="CASCADE"), nullable=False
     )
+
+
+# --- Screening reports (issue 16) -------------------------------------------------------------
+
+
+class ScreeningReport(Base):
+    """A screening answer kept for its permanent link: the request, the answer and the state of
+    the data it was made from. The id is a random UUID: the link is the only way to find it."""
+
+    __tablename__ = "screening_reports"
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True,
+                                    server_default=func.gen_random_uuid())
+    # What was screened: 'screening' (POST /screening) or 'plan_impact' (POST /planning/impact).
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    request: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    report: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    data_versions: Mapped[dict] = mapped_column(JSONB, nullable=False)
+
+    __table_args__ = (CheckConstraint("kind IN ('screening', 'plan_impact')", name="kind"),)
