@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.guard import Guard
+from api.language import Language
 from api.ogc import openapi as ogc_openapi
 from api.params import reject_unknown_query_parameters
 from api.routes import (
@@ -18,6 +19,7 @@ from api.routes import (
     deposits,
     downloads,
     grid,
+    i18n,
     ogc,
     ogc_items,
     permits,
@@ -73,10 +75,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost but for the error handlers: URL, body and NUL checks before anything else.
     app.add_middleware(Guard, settings=settings)
     errors.install(app)
+    # Outermost: the error handlers' problems are translated too.
+    app.add_middleware(Language)
     ogc_openapi.install(app)
     for router in (deposits.router, areas.router, vocabularies.router, permits.router, grid.router,
                    downloads.router, tiles.router, web_map.router, screening.router, rasters.router,
-                   planning.router):
+                   planning.router, i18n.router):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(ogc.router)
     app.include_router(ogc_items.router)

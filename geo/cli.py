@@ -6,12 +6,19 @@ from pathlib import Path
 
 import typer
 
+from geo.i18n import _, language_of_environment, ngettext, use_language
 from geo.settings import get_settings
 
 app = typer.Typer(help="Veta: deposits, mining rights and protection zones of Castilla y León.",
                   no_args_is_help=True)
 db_app = typer.Typer(help="The database: local cluster and migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+
+
+@app.callback()
+def _speak_the_users_language() -> None:
+    # Messages in VETA_LANG or the POSIX locale's language (es_ES.UTF-8: Spanish).
+    use_language(language_of_environment())
 
 
 def _url() -> str:
@@ -28,7 +35,7 @@ def db_start() -> None:
 
     settings = get_settings()
     if settings.database_url:
-        typer.echo("DATABASE_URL is set: using that server, no local cluster.")
+        typer.echo(_("DATABASE_URL is set: using that server, no local cluster."))
     else:
         LocalCluster(settings.state_dir).start()
     create_database(_url())
@@ -57,9 +64,10 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     url = _url()
     applied = upgrade(url, revision)
     for script in applied:
-        typer.echo(f"applied {script.revision}: {script.doc}")
+        typer.echo(_("applied {revision}: {doc}").format(revision=script.revision, doc=script.doc))
     now = current_revision(url)
-    typer.echo(f"database at revision {now}" + ("" if applied else " already; nothing to apply"))
+    done = _("database at revision {revision}") if applied else _("database at revision {revision} already; nothing to apply")
+    typer.echo(done.format(revision=now))
 
 
 @app.command("load-sample")
@@ -172,11 +180,11 @@ def export_command(
             task = bars.add_task("exporting", total=None)
             counts = write_export(_url(), plan, output, lambda n: bars.advance(task, n))
     except VetaError as exc:
-        console.print(f"[red]error[/]: {escape(exc.detail)}")
+        console.print(f"[red]{_('error')}[/]: {escape(exc.detail)}")
         raise typer.Exit(2) from None
     console.print(f"{output} ({format}, {plan.crs.to_string()}):")
     for name, n in counts.items():
-        console.print(f"  {name}: {n:,} feature{'s' if n != 1 else ''}")
+        console.print(f"  {name}: " + ngettext("{count} feature", "{count} features", n).format(count=f"{n:,}"))
 
 
 # --- The cuadrícula and the registry of mining rights (issue 5) ------------------------------
@@ -263,7 +271,7 @@ def permits_set_status(
             row = set_status(conn, registry_number, status, on=on.date() if on else date.today(),
                              changed_by=_os_user(), expires_on=expires_on.date() if expires_on else None)
     except VetaError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
+        typer.echo(_("error") + f": {exc.detail}", err=True)
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
@@ -316,7 +324,7 @@ def import_catastro(
     try:
         records = read_catastro_minero(path)
     except VetaError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
+        typer.echo(_("error") + f": {exc.detail}", err=True)
         raise typer.Exit(1) from None
     engine = sync_engine(_url())
     try:
@@ -361,7 +369,7 @@ def constraints_command(
                                   day=day.date() if day else None, depth_top_m=depth_top_m,
                                   depth_bottom_m=depth_bottom_m, register=register)
     except VetaError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
+        typer.echo(_("error") + f": {exc.detail}", err=True)
         raise typer.Exit(2) from None
     typer.echo(summary)
 

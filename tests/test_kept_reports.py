@@ -122,7 +122,7 @@ def test_a_plan_impact_answer_is_kept_too(client):
     assert "Plan impact" in page and "Disclaimer" in page
 
 
-@pytest.mark.parametrize("report_id", [str(uuid.UUID(int=0)), "not-a-uuid", str(uuid.uuid4())])
+@pytest.mark.parametrize("report_id", [str(uuid.UUID(int=0)), "not-a-uuid", "5b0d6f43-9d8e-4c1e-b7a2-3f6e1c0a9d24"])
 def test_an_unknown_report_is_a_404_problem(client, report_id):
     response = client.get(f"/screening/reports/{report_id}")
     assert response.status_code == 404

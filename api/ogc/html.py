@@ -1,4 +1,5 @@
-"""HTML pages of the OGC API (landing, collections, items, item) from Jinja2 templates."""
+"""HTML pages of the OGC API (landing, collections, items, item) and reports from Jinja2 templates,
+in the request's language (geo.i18n)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from shapely.geometry import shape
 from starlette.responses import Response
+
+from geo.i18n import current_language, gettext, ngettext, pgettext
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 # The property that names a feature in a page title, by preference.
@@ -21,7 +24,7 @@ def human(value: object, name: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     if isinstance(value, float):
         return f"{value:,.2f}" if name.endswith(("_ha", "_m")) else f"{value:,}"
     if isinstance(value, int) and not name.endswith("id"):
@@ -48,6 +51,15 @@ def bounds(features: list[dict]) -> list[list[float]] | None:
     return [[float(west), float(south)], [float(east), float(north)]]
 
 
+def term(value: str | None, kind: str) -> str:
+    """A code list's value as the reader's language names it (`verdict`, `right type`, …)."""
+    return pgettext(kind, value) if value else ""
+
+
+TEMPLATES.env.add_extension("jinja2.ext.i18n")
+TEMPLATES.env.install_gettext_callables(gettext=gettext, ngettext=ngettext, newstyle=True, pgettext=pgettext)
+TEMPLATES.env.globals["language"] = current_language
+TEMPLATES.env.filters["term"] = term
 TEMPLATES.env.filters["human"] = human
 TEMPLATES.env.filters["bounds"] = bounds
 TEMPLATES.env.filters["feature_title"] = feature_title
