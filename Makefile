@@ -20,7 +20,7 @@ setup: deps $(BIN)/veta db
 
 # System packages, installed only where missing: PostgreSQL 15 and PostGIS 3 (unless
 # DATABASE_URL points at a server), GDAL's command-line tools (the tests use ogrinfo/ogr2ogr)
-# and Chromium (the web map's browser test).
+# and Chromium (the web map's browser test, and the PDF of kept reports).
 deps:
 	@missing=""; \
 	if [ -z "$$DATABASE_URL" ]; then \

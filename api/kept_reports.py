@@ -19,6 +19,8 @@ from api.streaming import GEOJSON
 from geo.errors import VetaError
 
 PDF = "application/pdf"
+# Chromium prints a report in about a second; one that hangs is stopped.
+PDF_TIMEOUT_S = 60
 FORMATS = {"json": "application/json", "geojson": GEOJSON, "html": "text/html; charset=utf-8", "pdf": PDF}
 # Per kind: the template of the printable page, its map, and the JSON and GeoJSON encoders.
 _KINDS = {
@@ -66,12 +68,21 @@ async def html_to_pdf(html: str, chromium: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="veta-pdf-") as tmp:
         page, pdf = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
         page.write_text(html, encoding="utf-8")
-        process = await asyncio.create_subprocess_exec(
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--no-pdf-header-footer", f"--user-data-dir={tmp}/profile",
-            f"--print-to-pdf={pdf}", page.as_uri(),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        _, errors = await process.communicate()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--no-pdf-header-footer", f"--user-data-dir={tmp}/profile",
+                f"--print-to-pdf={pdf}", page.as_uri(),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            raise PdfFailed(f"Chromium ({chromium}, setting VETA_CHROMIUM) cannot be started: {exc}; "
+                            "the report is still there as f=html") from None
+        try:
+            _, errors = await asyncio.wait_for(process.communicate(), PDF_TIMEOUT_S)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise PdfFailed(f"Chromium took longer than {PDF_TIMEOUT_S} s to print the report") from None
         if process.returncode != 0 or not pdf.exists():
             raise PdfFailed(f"{chromium} ended with code {process.returncode}: {errors.decode(errors='replace')[-300:]}")
         return pdf.read_bytes()

@@ -1,8 +1,9 @@
 """Messages in Spanish and English: one gettext catalogue, the language of the current request or
 command, and the choice of a language from Accept-Language.
 
-English is the source language (the msgids); `geo/locale/<lang>/LC_MESSAGES/veta.po` holds the
-translations, compiled in memory by Babel on first use, so a clean checkout needs no build step.
+English is the source language (the msgids; its own catalogue only words the code lists' terms,
+whose msgids are codes); `geo/locale/<lang>/LC_MESSAGES/veta.po` holds each language's messages,
+compiled in memory by Babel on first use, so a clean checkout needs no build step.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ def catalogue_path(language: str) -> Path:
 
 @cache
 def translations(language: str) -> NullTranslations:
-    """The compiled catalogue of a language (English: the msgids themselves)."""
+    """The compiled catalogue of a language (without one: the msgids themselves)."""
     path = catalogue_path(language)
-    if language == DEFAULT_LANGUAGE or not path.exists():
+    if not path.exists():
         return NullTranslations()
     with path.open("rb") as po:
         catalogue = read_po(po, locale=language, domain=DOMAIN)

@@ -128,3 +128,16 @@ def test_an_unknown_report_is_a_404_problem(client, report_id):
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["title"] == "Not found" and report_id in response.json()["detail"]
+
+
+def test_without_chromium_the_pdf_is_a_problem_and_the_report_stays(settings, client):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    path = _report_path(client.post("/screening", json=SQUARE)).removesuffix("?f=html")
+    with TestClient(create_app(settings.model_copy(update={"chromium": "/nonexistent/chromium"}))) as broken:
+        response = broken.get(path, params={"f": "pdf"})
+        assert response.status_code == 500 and response.headers["content-type"] == "application/problem+json"
+        assert "/nonexistent/chromium" in response.json()["detail"]
+        assert broken.get(path).status_code == 200

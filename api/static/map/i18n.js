@@ -17,9 +17,10 @@
     if (fixed(node)) return;
     if (!english.has(node)) english.set(node, node.nodeValue);
     const original = english.get(node);
-    const key = original.replace(/\s+/g, " ").trim();
+    // A text may follow a name in bold: "<b>Las Médulas</b>: exclusion zone overlaps …".
+    const [, lead, key] = original.replace(/\s+/g, " ").trim().match(/^([:·,;]?\s*)(.*)$/);
     const text = messages[key];
-    const shown = text === undefined ? original : original.replace(original.trim(), text);
+    const shown = text === undefined ? original : original.replace(original.trim(), lead + text);
     if (node.nodeValue !== shown) node.nodeValue = shown;
   }
 
