@@ -136,6 +136,10 @@ def test_a_kept_report_speaks_its_readers_language(client, engine):
     assert "permiso de investigación" in spanish and "Evaluación del sitio" in spanish and "Aviso legal." in spanish
     assert "investigation" in english and "Site screening" in english and "Disclaimer." in english
     assert "permiso de investigación" not in english
+    # Numbers as each language writes them: 1,234.56 and 1.234,56.
+    easting = response.json()["utm"]["point"][0]
+    assert f"{easting:,.1f}" in english
+    assert f"{easting:,.1f}".translate(str.maketrans(",.", ".,")) in spanish
     pdf = client.get(path.replace("f=html", "f=pdf"), headers=SPANISH)
     words = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "Aviso legal" in words and "Disclaimer" not in words
