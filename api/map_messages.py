@@ -51,5 +51,13 @@ MAP_MESSAGES = (
     N_("map", "no zone of a counted legal effect (exclusion, conditional) in force overlaps the site in footprint and depth"),
     N_("map", "Sterilised deposits by class"), N_("map", "Safeguarding areas overlapped"),
     N_("map", "Class"),
-    N_("map", "Finding the deposits of the area…"), N_("map", "No raster registered (veta raster add)."),
+    N_("map", "Finding the deposits of the area…"),
+    # Written with values by map.js: matched as patterns, the values kept.
+    N_("map", "{count} deposits pass the filters."), N_("map", "{count} deposits in {area}."),
+    N_("map", "Could not count the deposits: {error}"), N_("map", "Area filter failed: {error}"),
+    N_("map", "Could not load the filter lists: {error}"), N_("map", "Screening of {site}"),
+    N_("map", "Screening of {site} · site {area} ha"), N_("map", "Screening {site}…"),
+    N_("map", "Screening failed: {error}"), N_("map", "Plan impact failed: {error}"),
+    N_("map", "Free cuadrículas removed: {count}."), N_("map", "A site needs at least three corners."),
+    N_("map", "Assessing the plan…"), N_("map", "No raster registered (veta raster add)."),
 )

@@ -34,6 +34,10 @@ def test_the_spanish_switch_changes_the_legend_the_screening_and_the_report(brow
         legend = page.inner_text("#legend")
         assert "exclusión" in legend and "otorgado" in legend and "wolframio" in legend
         assert page.text_content("#panel h2 >> nth=0") == spanish["Layers"]
+        # Texts written with values are matched as patterns, the values kept.
+        page.wait_for_function("document.querySelector('#match-count').textContent.includes('yacimientos cumplen los filtros')")
+        count = client.get("/deposits", params={"limit": 1}).json()["numberMatched"]
+        assert page.text_content("#match-count") == f"{count:,} yacimientos cumplen los filtros."
 
         deposit = client.get("/deposits", params={"limit": 1}).json()["features"][0]
         expected = client.post("/screening", json={"deposit": deposit["id"]}).json()
@@ -47,6 +51,7 @@ def test_the_spanish_switch_changes_the_legend_the_screening_and_the_report(brow
             i18n.use_language("en")
         assert page.text_content("#verdict") == spanish[expected["verdict"]]
         assert page.text_content("#open-report") == "Abrir el informe"
+        assert f"Evaluación de deposit {deposit['id']}" in page.text_content("#screening")
         with page.context.expect_page() as opened:
             page.click("#open-report")
         report = opened.value

@@ -6,6 +6,28 @@
   const ROOT = new URL(".", location.href).href;
   const english = new WeakMap(); // text node → the English it was written in
   let messages = {};
+  // Messages with {placeholders} ("{count} deposits pass the filters."), as patterns matching
+  // the text map.js writes, longest first; their values go into the translation unchanged.
+  let patterns = [];
+
+  function compile(catalogue) {
+    return Object.keys(catalogue).filter((id) => /\{\w+\}/.test(id))
+      .sort((a, b) => b.length - a.length)
+      .map((id) => {
+        const names = [...id.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+        const source = id.split(/\{\w+\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("(.+?)");
+        return { names, regex: new RegExp(`^${source}$`), text: catalogue[id] };
+      });
+  }
+
+  function lookUp(key) {
+    if (messages[key] !== undefined) return messages[key];
+    for (const { names, regex, text } of patterns) {
+      const found = key.match(regex);
+      if (found) return names.reduce((out, name, i) => out.replace(`{${name}}`, found[i + 1]), text);
+    }
+    return undefined;
+  }
 
   // An <option> without a value attribute sends its text: it stays as written.
   function fixed(node) {
@@ -19,7 +41,7 @@
     const original = english.get(node);
     // A text may follow a name in bold: "<b>Las Médulas</b>: exclusion zone overlaps …".
     const [, lead, key] = original.replace(/\s+/g, " ").trim().match(/^([:·,;]?\s*)(.*)$/);
-    const text = messages[key];
+    const text = lookUp(key);
     const shown = text === undefined ? original : original.replace(original.trim(), lead + text);
     if (node.nodeValue !== shown) node.nodeValue = shown;
   }
@@ -31,6 +53,7 @@
 
   function apply(catalogue) {
     messages = catalogue.messages;
+    patterns = compile(messages);
     document.documentElement.lang = catalogue.lang;
     const switcher = document.getElementById("language");
     if (switcher) switcher.value = catalogue.lang;
@@ -60,7 +83,7 @@
   window.vetaI18n = {
     load,
     get lang() { return document.documentElement.lang; },
-    t: (text) => messages[text] ?? text,
+    t: (text) => lookUp(text) ?? text,
     ready: null,
   };
   const ready = () => {
