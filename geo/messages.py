@@ -54,3 +54,12 @@ SCREENING_REASONS = (
     N_("screening reason", "footprints overlap but depth intervals do not (3D rule): the zone does not constrain the site"),
     N_("screening reason", "no zone of a counted legal effect (exclusion, conditional) in force overlaps the site in footprint and depth"),
 )
+
+# The collections' titles (geo/layers.py and the layers registered beside it) and the service's
+# description, as the HTML pages show them; the JSON documents keep them in English.
+COLLECTION_TITLES = (
+    N_("collection", "Mineral deposits"), N_("collection", "Deposit screening"), N_("collection", "Mining rights"),
+    N_("collection", "Land-use protection zones"), N_("collection", "Administrative areas"),
+    N_("collection", "Cuadrícula minera (León)"), N_("collection", "Mineral deposits of public importance (MDoPI)"),
+    N_("collection", "Mineral deposits, mining rights and land-use protection zones of Castilla y León."),
+)

@@ -4,6 +4,7 @@ user switched (lang=, then a cookie), reports in the reader's language, the CLI 
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from html.parser import HTMLParser
@@ -192,3 +193,16 @@ def test_the_cli_speaks_the_language_of_its_locale(cli, monkeypatch):
     assert "nada que aplicar" in cli("db", "upgrade")[1]
     monkeypatch.setenv("LANG", "C.UTF-8")
     assert "nothing to apply" in cli("db", "upgrade")[1]
+
+
+def test_every_collection_is_titled_in_spanish_on_its_pages(client):
+    from geo.collections import all_collections
+
+    catalogue = _spanish_catalogue()
+    titles = {c.id: c.title for c in all_collections()}
+    assert [t for t in titles.values() if not catalogue.get(("collection", t))] == []
+    page = client.get("/collections?f=html", headers=SPANISH).text
+    assert all(html.escape(catalogue[("collection", t)], quote=False) in page for t in titles.values())
+    assert client.get("/collections").json()["collections"][0]["title"] in titles.values()  # JSON: English
+    item_page = client.get("/collections/permits/items?f=html&limit=1", headers=SPANISH).text
+    assert "<title>Derechos mineros: elementos · Veta</title>" in item_page
