@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.counts = CountCache(settings.count_cache_size)
     app.state.tiles = TileCache(settings.tile_cache_mb * 2**20)
+    app.state.pdf_printers = asyncio.Semaphore(settings.pdf_max_concurrent)
     # Level 1: gzip at the default level 6 halves the throughput of big pages (OGC.md).
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     if settings.cors_origins:

@@ -99,7 +99,8 @@ async def report_response(request: Request, kind: str, report: dict, f: str) -> 
     elif f == "html":
         body = report_html(request, kind, report).encode()
     else:
-        body = await html_to_pdf(report_html(request, kind, report), request.app.state.settings.chromium)
+        async with request.app.state.pdf_printers:
+            body = await html_to_pdf(report_html(request, kind, report), request.app.state.settings.chromium)
     permanent = report_url(request, report["id"], "html")
     headers = {"Location": permanent, "Link": f'<{permanent}>; rel="report"; type="text/html"'}
     if f == "pdf":

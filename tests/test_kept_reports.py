@@ -141,3 +141,45 @@ def test_without_chromium_the_pdf_is_a_problem_and_the_report_stays(settings, cl
         assert response.status_code == 500 and response.headers["content-type"] == "application/problem+json"
         assert "/nonexistent/chromium" in response.json()["detail"]
         assert broken.get(path).status_code == 200
+
+
+def test_pdfs_asked_at_once_are_printed_at_most_two_at_a_time(settings, client, monkeypatch):
+    import asyncio
+
+    import httpx
+
+    from api.app import create_app
+
+    path = _report_path(client.post("/screening", json=SQUARE)).removesuffix("?f=html")
+    app = create_app(settings)
+    printing, most = 0, 0
+    original = asyncio.create_subprocess_exec
+
+    async def counted(*args, **kwargs):
+        nonlocal printing, most
+        printing += 1
+        most = max(most, printing)
+        process = await original(*args, **kwargs)
+        communicate = process.communicate
+
+        async def done():
+            nonlocal printing
+            try:
+                return await communicate()
+            finally:
+                printing -= 1
+
+        process.communicate = done
+        return process
+
+    async def five_at_once():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                return await asyncio.gather(*(c.get(path, params={"f": "pdf"}) for _ in range(5)))
+
+    # Chromium processes counted as they start and end.
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", counted)
+    responses = asyncio.run(five_at_once())
+    assert [r.status_code for r in responses] == [200] * 5
+    assert most == settings.pdf_max_concurrent == 2
