@@ -184,10 +184,16 @@ def test_the_map_page_has_every_word_in_the_catalogue_it_loads(client):
     assert negotiated.json()["lang"] == "es" and "Accept-Language" in negotiated.headers["Vary"]
 
 
-def test_the_cli_speaks_the_language_of_its_locale(cli, monkeypatch):
+def test_the_cli_speaks_the_language_of_its_locale(cli, monkeypatch, engine, tmp_path):
     monkeypatch.setenv("VETA_LANG", "es")
     code, output = cli("db", "upgrade")
     assert code == 0 and "base de datos ya en la revisión" in output and "nada que aplicar" in output
+    with engine.connect() as conn:
+        provinces = conn.execute(text("SELECT count(*) FROM admin_areas WHERE level = 'province'")).scalar_one()
+    code, output = cli("export", "--layer", "admin_areas", "--format", "geojson", "-o", tmp_path / "a.geojson",
+                       "--filter", "level = 'province'")
+    assert code == 0, output
+    assert f"admin_areas: {provinces} elemento" in output and "feature" not in output
     monkeypatch.delenv("VETA_LANG")
     monkeypatch.setenv("LANG", "es_ES.UTF-8")
     assert "nada que aplicar" in cli("db", "upgrade")[1]
