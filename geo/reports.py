@@ -29,10 +29,11 @@ _VERSIONS = """
 SELECT coalesce(jsonb_object_agg(table_name, jsonb_build_object('version', version, 'changed_at', changed_at)), '{}')
 FROM table_changes WHERE table_name = ANY($1::text[])
 """
-_ZONE_SOURCES = """
+_SOURCES = """
 SELECT DISTINCT source, licence, source_url FROM protection_zones WHERE id = ANY($1::int[])
 UNION SELECT DISTINCT source, licence, NULL FROM admin_areas WHERE code = ANY($2::text[])
 UNION SELECT DISTINCT source, licence, source_url FROM deposits WHERE id = $3
+UNION SELECT DISTINCT source, licence, NULL FROM permits WHERE id = ANY($4::int[])
 ORDER BY 1, 2
 """
 _INSERT = """
@@ -75,11 +76,12 @@ async def data_versions(conn: asyncpg.Connection) -> dict:
 
 
 async def sources_of(conn: asyncpg.Connection, report: dict) -> list[dict]:
-    """Source and licence of the zones, municipalities and deposit the report names."""
+    """Source and licence of the zones, municipalities, mining rights and deposit the report names."""
     zone_ids = sorted({z["id"] for z in report.get("zones", []) + report.get("nearby", [])})
     codes = [m["code"] for m in report.get("municipalities", [])]
     deposit = (report.get("site", {}).get("reference") or {}).get("deposit")
-    rows = await conn.fetch(_ZONE_SOURCES, zone_ids, codes, deposit)
+    permit_ids = sorted({p["id"] for p in report.get("permits", [])})
+    rows = await conn.fetch(_SOURCES, zone_ids, codes, deposit, permit_ids)
     return [{"source": r["source"], "licence": r["licence"], "url": r["source_url"]} for r in rows]
 
 

@@ -83,7 +83,7 @@ def test_the_report_gives_the_site_in_etrs89_utm_of_its_zone(client):
     assert west["utm"]["crs"] == "EPSG:25829"
 
 
-def test_the_report_names_the_sources_and_licences_of_the_zones_it_lists(client, engine):
+def test_the_report_names_the_sources_and_licences_of_what_it_lists(client, engine):
     with engine.connect() as conn:
         zone_id, wkb = conn.execute(text("SELECT id, ST_AsBinary(ST_PointOnSurface(geom)) FROM protection_zones "
                                          "ORDER BY id LIMIT 1")).one()
@@ -96,6 +96,12 @@ def test_the_report_names_the_sources_and_licences_of_the_zones_it_lists(client,
                                     {"ids": sorted(zone_ids)}).all())
     listed = {(s["source"], s["licence"]) for s in report["sources"]}
     assert expected <= listed
+    with engine.connect() as conn:
+        permits = set(conn.execute(text("SELECT source, licence FROM permits WHERE id = ANY(:ids)"),
+                                   {"ids": [p["id"] for p in report["permits"]]}).all())
+        municipalities = set(conn.execute(text("SELECT source, licence FROM admin_areas WHERE code = ANY(:codes)"),
+                                          {"codes": [m["code"] for m in report["municipalities"]]}).all())
+    assert permits | municipalities <= listed and len(listed) == len(expected | permits | municipalities)
 
 
 def test_the_pdf_is_the_report_printed_on_a4(client):
