@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup deps db clean stop bench
+.PHONY: run test setup deps db clean stop bench messages
 
 run: setup
 	$(BIN)/veta load-sample --if-empty
@@ -20,7 +20,7 @@ setup: deps $(BIN)/veta db
 
 # System packages, installed only where missing: PostgreSQL 15 and PostGIS 3 (unless
 # DATABASE_URL points at a server), GDAL's command-line tools (the tests use ogrinfo/ogr2ogr)
-# and Chromium (the web map's browser test).
+# and Chromium (the web map's browser test, and the PDF of kept reports).
 deps:
 	@missing=""; \
 	if [ -z "$$DATABASE_URL" ]; then \
@@ -53,3 +53,10 @@ bench: setup
 
 clean: stop
 	rm -rf $(VENV) .veta
+
+# The message catalogue (geo/core/locale): after changing or adding a marked message, extract them all
+# and merge them into each language's .po; translate what comes out empty, then `make test`.
+messages: $(BIN)/veta
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k pgettext:1c,2 -k N_:1c,2 \
+	  --no-location --sort-output --project Veta --version 0.1.0 -o geo/core/locale/veta.pot .
+	$(BIN)/pybabel update -i geo/core/locale/veta.pot -d geo/core/locale -D veta -N --width 100

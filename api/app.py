@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -11,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.guard import Guard
+from api.language import Language
 from api.ogc import openapi as ogc_openapi
 from api.params import reject_unknown_query_parameters
 from api.routes import (
@@ -18,6 +20,7 @@ from api.routes import (
     deposits,
     downloads,
     grid,
+    i18n,
     ogc,
     ogc_items,
     permits,
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.counts = CountCache(settings.count_cache_size)
     app.state.tiles = TileCache(settings.tile_cache_mb * 2**20)
+    app.state.pdf_printers = asyncio.Semaphore(settings.pdf_max_concurrent)
     # Level 1: gzip at the default level 6 halves the throughput of big pages (measured on 1,000-feature pages).
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     if settings.cors_origins:
@@ -75,10 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost but for the error handlers: URL, body and NUL checks before anything else.
     app.add_middleware(Guard, settings=settings)
     errors.install(app)
+    # Outermost: the error handlers' problems are translated too.
+    app.add_middleware(Language)
     ogc_openapi.install(app)
     for router in (deposits.router, areas.router, vocabularies.router, permits.router, grid.router,
                    downloads.router, tiles.router, web_map.router, screening.router, rasters.router,
-                   planning.router):
+                   planning.router, i18n.router):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(ogc.router)
     app.include_router(ogc_items.router)

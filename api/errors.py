@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from geo.core.errors import VetaError
+from geo.core.i18n import pgettext
 from geo.store.timed_pool import DatabaseBusy, DatabaseUnavailable
 
 PROBLEM = "application/problem+json"
@@ -20,7 +21,9 @@ log = logging.getLogger("veta")
 
 
 def problem(status: int, title: str, detail: str, slug: str, instance: str, **extensions) -> JSONResponse:
-    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
+    # The title in the request's language (Content-Language says which); the detail, built from
+    # the request's own names and values, stays in English.
+    body = {"type": TYPE_BASE + slug, "title": pgettext("problem", title), "status": status, "detail": detail,
             "instance": instance, **extensions}
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 

@@ -6,6 +6,7 @@ import math
 
 from fastapi import Query, Request
 
+from api.language import LANGUAGE_PARAMETER
 from geo.core import commodities
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter
@@ -118,9 +119,10 @@ def _declared(dependant) -> set[str]:
 
 async def reject_unknown_query_parameters(request: Request) -> None:
     """Refuse query parameters the route does not declare: a misspelt `comodity=W` is an error,
-    not a filter silently dropped. (The OGC routes check their own, queryables included.)"""
+    not a filter silently dropped. (The OGC routes check their own, queryables included.) `lang`,
+    the language of the answer (api.language), is every route's."""
     route = request.scope.get("route")
     declared = _declared(route.dependant) if route else set()
     for name in request.query_params:
-        if name not in declared:
+        if name not in declared and name != LANGUAGE_PARAMETER:
             raise InvalidParameter(name, "unknown query parameter", sorted(declared) or "none")

@@ -7,6 +7,7 @@ import typer
 
 from cli import db, files, planning, rasters, registry
 from geo.catalog import register_catalog
+from geo.core.i18n import language_of_environment, use_language
 
 app = typer.Typer(help="Veta: deposits, mining rights and protection zones of Castilla y León.",
                   no_args_is_help=True)
@@ -15,6 +16,8 @@ app = typer.Typer(help="Veta: deposits, mining rights and protection zones of Ca
 @app.callback()
 def _start() -> None:
     """Veta: deposits, mining rights and protection zones of Castilla y León."""
+    # Messages in VETA_LANG or the POSIX locale's language (es_ES.UTF-8: Spanish).
+    use_language(language_of_environment())
     # The collections exports and tiles read are registered here, explicitly, as the app does.
     register_catalog()
 

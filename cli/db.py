@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli.common import database_url as _url
+from geo.core.i18n import _
 from geo.core.settings import get_settings
 
 db_app = typer.Typer(help="The database: local cluster and migrations.", no_args_is_help=True)
@@ -19,7 +20,7 @@ def db_start() -> None:
 
     settings = get_settings()
     if settings.database_url:
-        typer.echo("DATABASE_URL is set: using that server, no local cluster.")
+        typer.echo(_("DATABASE_URL is set: using that server, no local cluster."))
     else:
         LocalCluster(settings.state_dir).start()
     create_database(_url())
@@ -48,9 +49,10 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     url = _url()
     applied = upgrade(url, revision)
     for script in applied:
-        typer.echo(f"applied {script.revision}: {script.doc}")
+        typer.echo(_("applied {revision}: {doc}").format(revision=script.revision, doc=script.doc))
     now = current_revision(url)
-    typer.echo(f"database at revision {now}" + ("" if applied else " already; nothing to apply"))
+    done = _("database at revision {revision}") if applied else _("database at revision {revision} already; nothing to apply")
+    typer.echo(done.format(revision=now))
 
 
 @app.command("load-sample")

@@ -8,6 +8,7 @@ import typer
 
 from cli.common import database_url as _url
 from cli.common import os_user as _os_user
+from geo.core.i18n import _, ngettext
 
 app = typer.Typer()
 
@@ -50,7 +51,7 @@ def import_command(
         result = import_file(engine, options, stages, waiting=lambda message: console.print(escape(message)))
     except VetaError as exc:
         stages.close()
-        console.print(f"[red]error[/]: {escape(exc.detail)}")
+        console.print(f"[red]{_('error')}[/]: {escape(exc.detail)}")
         raise typer.Exit(2) from None
     finally:
         engine.dispose()
@@ -90,11 +91,11 @@ def export_command(
             task = bars.add_task("exporting", total=None)
             counts = write_export(_url(), plan, output, lambda n: bars.advance(task, n))
     except VetaError as exc:
-        console.print(f"[red]error[/]: {escape(exc.detail)}")
+        console.print(f"[red]{_('error')}[/]: {escape(exc.detail)}")
         raise typer.Exit(2) from None
     console.print(f"{output} ({format}, {plan.crs.to_string()}):")
     for name, n in counts.items():
-        console.print(f"  {name}: {n:,} feature{'s' if n != 1 else ''}")
+        console.print(f"  {name}: " + ngettext("{count} feature", "{count} features", n).format(count=f"{n:,}"))
 
 
 @app.command("import-catastro")
@@ -111,7 +112,7 @@ def import_catastro(
     try:
         records = read_catastro_minero(path)
     except VetaError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
+        typer.echo(_("error") + f": {exc.detail}", err=True)
         raise typer.Exit(1) from None
     engine = sync_engine(_url())
     try:

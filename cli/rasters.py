@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from cli.common import database_url
+from geo.core.i18n import _
 from geo.core.settings import get_settings
 
 raster_app = typer.Typer(help="Rasters: registered as Cloud-Optimised GeoTIFFs.", no_args_is_help=True)
@@ -23,7 +24,7 @@ def _engine():
     try:
         yield engine
     except VetaError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
+        typer.echo(_("error") + f": {exc.detail}", err=True)
         raise typer.Exit(2) from None
     finally:
         engine.dispose()
@@ -112,6 +113,6 @@ def constraints_command(
                                   day=day.date() if day else None, depth_top_m=depth_top_m,
                                   depth_bottom_m=depth_bottom_m, register=register)
     except VetaError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
+        typer.echo(_("error") + f": {exc.detail}", err=True)
         raise typer.Exit(2) from None
     typer.echo(summary)

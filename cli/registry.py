@@ -9,6 +9,7 @@ import typer
 
 from cli.common import database_url as _url
 from cli.common import os_user as _os_user
+from geo.core.i18n import _
 from geo.core.settings import get_settings
 
 grid_app = typer.Typer(help="The cuadrícula minera: 20″ × 20″ cells.", no_args_is_help=True)
@@ -39,16 +40,16 @@ def grid_snap(
         declared = feature.get("right_type")  # NaN where a feature has none
         kind = declared if isinstance(declared, str) and declared else right_type
         if not kind:
-            typer.echo(f"feature {index}: no right_type property and no --right-type option", err=True)
+            typer.echo(_("feature {index}: no right_type property and no --right-type option").format(index=index), err=True)
             raise typer.Exit(2)
         try:
             result = validate_right(feature.geometry, kind, limits)
         except VetaError as exc:
-            typer.echo(f"feature {index}: {exc.detail}", err=True)
+            typer.echo(_("feature {index}").format(index=index) + f": {exc.detail}", err=True)
             raise typer.Exit(2) from None
         failed += not result.valid
         for problem in result.problems:
-            typer.echo(f"feature {index}: {problem.code}: {problem.message}")
+            typer.echo(_("feature {index}").format(index=index) + f": {problem.code}: {problem.message}")
         rows.append({**{c: feature[c] for c in frame.columns if c != frame.geometry.name},
                      "right_type": result.right_type, "valid": result.valid,
                      "problems": "; ".join(p.code for p in result.problems),
@@ -56,7 +57,7 @@ def grid_snap(
         geometries.append(result.proposal_geometry() if result.proposal else None)
     output = output or path.with_suffix(".snapped.geojson")
     geopandas.GeoDataFrame(rows, geometry=geometries, crs=4326).to_file(output, driver="GeoJSON")
-    typer.echo(f"{output}: {len(rows)} rights, {failed} with problems")
+    typer.echo(f"{output}: " + _("{rights} rights, {failed} with problems").format(rights=len(rows), failed=failed))
     if failed:
         raise typer.Exit(1)
 
@@ -83,7 +84,7 @@ def permits_set_status(
             row = set_status(conn, registry_number, status, on=on.date() if on else date.today(),
                              changed_by=_os_user(), expires_on=expires_on.date() if expires_on else None)
     except VetaError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
+        typer.echo(_("error") + f": {exc.detail}", err=True)
         raise typer.Exit(1) from None
     finally:
         engine.dispose()

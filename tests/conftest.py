@@ -121,6 +121,7 @@ def live_server(db_url) -> str:
 def cli(db_url, monkeypatch):
     """Run `veta …` against the test database; returns (exit code, output)."""
     monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("VETA_LANG", "en")  # outputs are read in English, whatever the locale
     get_settings.cache_clear()
 
     def run(*args):

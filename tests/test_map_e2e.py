@@ -11,6 +11,7 @@ import oracle
 import pytest
 import shapely
 from playwright.sync_api import sync_playwright
+from pypdf import PdfReader
 from rasterio.io import MemoryFile
 from shapely import wkb
 from sqlalchemy import text
@@ -339,6 +340,19 @@ def test_drawing_a_polygon_shows_the_screening_verdict_and_overlaps(
     assert verdict.inner_text() == expected == "excluded"
     assert zone["name"] in map_page.page.inner_text("#screening")
     map_page.page.screenshot(path=str(tmp_path_factory.mktemp("map") / "screening.png"))
+
+    # The drawn site's kept report: its PDF has pages, its page lists the drawn corners in UTM.
+    page = map_page.page
+    with page.expect_download() as download:
+        page.click("#download-pdf")
+    assert len(PdfReader(download.value.path()).pages) >= 1
+    with page.context.expect_page() as opened:
+        page.click("#open-report")
+    report = opened.value
+    report.wait_for_load_state()
+    assert "excluded" in report.inner_text("h1").lower()
+    assert report.locator("table.vertices tr").count() >= 1 + len(corners)
+    report.close()
 
 
 def test_a_broader_commodity_draws_the_deposits_of_its_narrower_ones(map_page, engine):

@@ -1,12 +1,13 @@
 """The map's deposit filters take several commodities at once, the count of what passes them is
-the count /deposits gives for the same question, a screening can be taken away (a report in a
-new tab, a GeoJSON file), and a copied address restores view, layers and filters."""
+the count /deposits gives for the same question, a screening can be taken away (its kept report
+in a new tab, a GeoJSON file, a PDF), and a copied address restores view, layers and filters."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import text
 from test_map_e2e import MapPage, browser  # noqa: F401  (the browser fixture)
 
@@ -49,7 +50,7 @@ def test_two_commodities_at_once_and_the_count_equals_deposits_number_matched(ma
     assert f"{expected:,} deposits pass the filters" in map_page.page.inner_text("#match-count")
 
 
-def test_a_screening_on_the_map_opens_as_a_report_and_downloads_as_geojson(map_page, client):
+def test_a_screening_on_the_map_opens_as_a_report_and_downloads_as_geojson_and_pdf(map_page, client):
     deposit = client.get("/deposits", params={"limit": 1}).json()["features"][0]
     expected = client.post("/screening", json={"deposit": deposit["id"]}).json()
     page = map_page.page
@@ -62,6 +63,11 @@ def test_a_screening_on_the_map_opens_as_a_report_and_downloads_as_geojson(map_p
     assert collection["verdict"] == expected["verdict"] and collection["ground_status"] == expected["ground_status"]
     assert [f["properties"]["role"] for f in collection["features"]][0] == "site"
     assert download.value.suggested_filename == f"screening-deposit-{deposit['id']}.geojson"
+    with page.expect_download() as download:
+        page.click("#download-pdf")
+    # Named by the server after the kept report.
+    assert download.value.suggested_filename.startswith("veta-screening-")
+    assert len(PdfReader(download.value.path()).pages) >= 1
     with page.context.expect_page() as opened:
         page.click("#open-report")
     report = opened.value

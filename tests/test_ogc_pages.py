@@ -1,6 +1,7 @@
 """The OGC API's HTML pages read as finished pages: features titled by name, yes/no rather than
 True/False, hectares with two decimals, a link to the map, and no page wider than a 1280 px
-window (checked in the headless Chromium the map's test uses), and a map of the features from Veta's own tiles."""
+window (checked in the headless Chromium the map's test uses; a printed report no wider than its
+A4 page), a map of the features from Veta's own tiles, and the API pages (Swagger UI, ReDoc) offline."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import html
 import json
 import re
 
+import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 from test_map_e2e import CHROMIUM, CHROMIUM_ARGS
@@ -45,20 +47,41 @@ def test_the_landing_page_links_to_the_map(client):
     assert 'href="http://testserver/map"' in page
 
 
+def _kept_reports(live_server) -> list[str]:
+    """Paths of a kept screening report (a drawn polygon with many corners) and a plan impact."""
+    ring = [[-5.60 + 0.05 * x, 42.62 + 0.04 * y] for x, y in
+            [(0, 0), (0.2, 0), (0.4, 0.1), (0.6, 0), (0.8, 0), (1, 0), (1, 0.5), (1, 1), (0.5, 1.1), (0, 1), (0, 0)]]
+    plan = {"type": "Feature", "properties": {"land_use": "energy", "legal_effect": "exclusion"},
+            "geometry": {"type": "Polygon", "coordinates": [[[-6.80, 42.45], [-6.74, 42.45], [-6.74, 42.49],
+                                                              [-6.80, 42.49], [-6.80, 42.45]]]}}
+    screening = httpx.post(live_server + "/screening", json={"type": "Polygon", "coordinates": [ring]}, timeout=60)
+    impact = httpx.post(live_server + "/planning/impact", json=plan, timeout=60)
+    return [r.headers["Location"].removeprefix(live_server) for r in (screening, impact)]
+
+
 @pytest.mark.e2e
-def test_no_page_is_wider_than_a_1280_px_window(live_server):
+def test_no_page_is_wider_than_a_1280_px_window_nor_a_printed_report_wider_than_its_page(live_server):
     paths = ["/?f=html", "/collections?f=html", "/collections/deposit_screening?f=html",
              "/collections/deposit_screening/items?f=html&limit=100", "/collections/permits/items?f=html&limit=100",
              "/collections/deposit_screening/items/1?f=html", "/conformance?f=html"]
+    reports = _kept_reports(live_server)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
-            for path in paths:
+            for path in paths + reports:
                 response = page.goto(live_server + path)
                 assert response.status == 200, path
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 1280, (path, width)
+            # What the PDF prints: the page in print media at A4's width less its 14 mm margins
+            # (182 mm, 688 CSS px).
+            printed = browser.new_page(viewport={"width": 688, "height": 1000})
+            printed.emulate_media(media="print")
+            for path in reports:
+                printed.goto(live_server + path)
+                width = printed.evaluate("document.documentElement.scrollWidth")
+                assert width <= 688, (path, width)
         finally:
             browser.close()
 
@@ -126,3 +149,37 @@ def test_collection_and_items_pages_carry_a_map_fitted_to_their_features(client)
     xs = [x for f in features for ring in f["geometry"]["coordinates"] for part in ring for x, _ in part]
     assert bounds[0][0] == pytest.approx(min(xs)) and bounds[1][0] == pytest.approx(max(xs))
     assert "/collections/permits/tiles/WebMercatorQuad/{z}/{x}/{y}" in page
+
+
+def test_the_redoc_page_loads_nothing_from_other_sites(client):
+    page = client.get("/redoc.html").text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert "/static/vendor/redoc/redoc.standalone.js" in sources
+    assert not [s for s in sources if s.startswith(("http:", "https:", "//"))], sources
+    assert client.get("/static/vendor/redoc/redoc.standalone.js").status_code == 200
+    landing = client.get("/").json()
+    assert any(link["href"].endswith("/redoc.html") and link["rel"] == "service-doc" for link in landing["links"])
+
+
+@pytest.mark.e2e
+def test_the_redoc_page_works_offline(live_server):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            blocked = []
+
+            def only_veta(route):
+                if route.request.url.startswith(live_server):
+                    route.continue_()
+                else:
+                    blocked.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_veta)
+            page.goto(live_server + "/redoc.html")
+            # ReDoc draws one menu entry per operation once it has read the API definition.
+            page.wait_for_selector("[data-item-id^='tag/']", timeout=90_000)
+            assert page.locator("[data-item-id*='operation/']").count() > 20 and not blocked
+        finally:
+            browser.close()

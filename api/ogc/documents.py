@@ -61,6 +61,7 @@ def landing(request: Request) -> dict:
             link(f"{root}/", "self", JSON, "This document"),
             link(f"{root}/?f=html", "alternate", HTML, "This document as HTML"),
             link(f"{root}/api", "service-desc", OPENAPI, "The API definition (OpenAPI 3.0)"),
+            link(f"{root}/redoc.html", "service-doc", HTML, "The API reference (ReDoc)"),
             link(f"{root}/api.html", "service-doc", HTML, "The API documentation"),
             link(f"{root}/conformance", "conformance", JSON, "Conformance classes implemented"),
             link(f"{root}/conformance", REL_CONFORMANCE, JSON, "Conformance classes implemented"),

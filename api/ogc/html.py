@@ -1,31 +1,51 @@
-"""HTML pages of the OGC API (landing, collections, items, item) from Jinja2 templates."""
+"""HTML pages of the OGC API (landing, collections, items, item) and reports from Jinja2 templates,
+in the request's language (geo.core.i18n)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import shapely
+from babel.numbers import get_decimal_symbol, get_group_symbol
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from shapely.geometry import shape
 from starlette.responses import Response
+
+from geo.core.i18n import current_language, gettext, ngettext, pgettext
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 # The property that names a feature in a page title, by preference.
 TITLE_PROPERTIES = ("name", "registry_number", "cell_id", "code")
 
 
+def _localised(formatted: str) -> str:
+    """Python's grouped digits ("4,385.60") with the current language's separators ("4.385,60")."""
+    language = current_language()
+    group, decimal = get_group_symbol(language), get_decimal_symbol(language)
+    return formatted.translate(str.maketrans({",": group, ".": decimal}))
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    """A number with grouped digits and `digits` decimals, as the reader's language writes it."""
+    return "" if value is None else _localised(f"{value:,.{digits}f}")
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else _localised(f"{value:.{digits}%}")
+
+
 def human(value: object, name: str = "") -> str:
     """A property value as a reader wants it: yes/no, grouped digits, hectares with two
-    decimals, nothing for null."""
+    decimals, nothing for null, in the reader's language."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     if isinstance(value, float):
-        return f"{value:,.2f}" if name.endswith(("_ha", "_m")) else f"{value:,}"
+        return number(value) if name.endswith(("_ha", "_m")) else _localised(f"{value:,}")
     if isinstance(value, int) and not name.endswith("id"):
-        return f"{value:,}"
+        return _localised(f"{value:,}")
     return str(value)
 
 
@@ -48,6 +68,17 @@ def bounds(features: list[dict]) -> list[list[float]] | None:
     return [[float(west), float(south)], [float(east), float(north)]]
 
 
+def term(value: str | None, kind: str) -> str:
+    """A code list's value as the reader's language names it (`verdict`, `right type`, …)."""
+    return pgettext(kind, value) if value else ""
+
+
+TEMPLATES.env.add_extension("jinja2.ext.i18n")
+TEMPLATES.env.install_gettext_callables(gettext=gettext, ngettext=ngettext, newstyle=True, pgettext=pgettext)
+TEMPLATES.env.globals["language"] = current_language
+TEMPLATES.env.filters["term"] = term
+TEMPLATES.env.filters["number"] = number
+TEMPLATES.env.filters["percent"] = percent
 TEMPLATES.env.filters["human"] = human
 TEMPLATES.env.filters["bounds"] = bounds
 TEMPLATES.env.filters["feature_title"] = feature_title

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time
 
 from fastapi import Path, Query, Request
 
+from api.language import LANGUAGE_PARAMETER
 from api.params import parse_bbox
 from geo.core.crs import CRS84, Crs, check_area_of_use, parse_crs
 from geo.core.errors import InvalidParameter
@@ -30,7 +31,7 @@ def check_known(request: Request, known: tuple[str, ...], collection: Collection
     """Refuse parameters this resource does not define, rather than silently ignore them."""
     names = collection.by_name if collection else {}
     for name in request.query_params:
-        if name not in known and name not in names:
+        if name not in known and name not in names and name != LANGUAGE_PARAMETER:
             allowed = list(known) + (["a queryable name (see /queryables)"] if collection else [])
             raise InvalidParameter(name, "unknown query parameter", allowed)
 

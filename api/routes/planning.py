@@ -9,14 +9,15 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
 from api.body_parsing import parse_body
-from api.ogc.html import render
+from api.kept_reports import kept_request, report_response
 from api.params import settings_of
-from api.planning_output import alternatives_json, impact_geojson, impact_json, impact_map
+from api.planning_output import alternatives_json
 from api.streaming import GEOJSON
 from geo.core.errors import NotFound
 from geo.core.settings import Settings
 from geo.planning.impact import impact_query, rank_alternatives, report_from_row
 from geo.planning.plans import parse_alternatives, parse_plan
+from geo.store.reports import keep_report
 
 router = APIRouter(tags=["planning"])
 MAX_ALTERNATIVES = 20
@@ -42,11 +43,11 @@ async def _impact(request: Request, plan) -> dict:
 
 
 @router.post("/planning/impact", response_class=Response, openapi_extra=_body_doc(PLAN_EXAMPLE),
-             responses={200: {"content": {"application/json": {}, GEOJSON: {}, "text/html": {}}}})
+             responses={200: {"content": {"application/json": {}, GEOJSON: {}, "text/html": {}, "application/pdf": {}}}})
 async def plan_impact(
     request: Request,
-    f: Literal["json", "geojson", "html"] = Query("json", description="json (the report), geojson (the plan "
-                                                  "and the deposits under it) or html (a printable report)."),
+    f: Literal["json", "geojson", "html", "pdf"] = Query("json", description="json (the report), geojson (the plan "
+                                                  "and the deposits under it), html (a printable report) or pdf (that page printed)."),
     content_crs: str | None = CRS_HEADER,
     settings: Settings = Depends(settings_of),
 ):
@@ -58,11 +59,8 @@ async def plan_impact(
     plan = await parse_body(await request.body(), parse_plan, PLAN_FORMS, content_crs,
                             settings.screening_max_area_km2)
     report = await _impact(request, plan)
-    if f == "geojson":
-        return Response(impact_geojson(report), media_type=GEOJSON)
-    if f == "html":
-        return render(request, "planning.html", report=report, map=impact_map(report))
-    return Response(impact_json(report), media_type="application/json")
+    kept = await keep_report(request.app.state.pool, "plan_impact", await kept_request(request), report)
+    return await report_response(request, "plan_impact", kept, f)
 
 
 @router.post("/planning/impact/batch", response_class=Response,

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.body_parsing import parse_body
+from api.kept_reports import PDF, kept_request, report_response
 from api.links import same_query
-from api.ogc.html import render
 from api.params import (
     admin_area,
     outline_of,
@@ -22,7 +22,6 @@ from api.params import (
     settings_of,
     split_values,
 )
-from api.screening_output import report_geojson, report_json, report_map
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter
@@ -44,6 +43,7 @@ from geo.queries.sites import SITE_FORMS, parse_site, parse_sites
 from geo.rasters.batch_values import batch_with_raster_values, chosen_rasters, positions_query
 from geo.rasters.screening import screening_raster_statistics
 from geo.rasters.storage import raster_dir
+from geo.store.reports import keep_report, kept_report
 
 router = APIRouter(tags=["screening"])
 CSV = "text/csv; charset=utf-8"
@@ -79,12 +79,12 @@ def _body_doc(example: dict) -> dict:
 
 
 @router.post("/screening", response_class=Response, openapi_extra=_body_doc(SITE_EXAMPLE),
-             responses={200: {"content": {"application/json": {}, GEOJSON: {}, "text/html": {}}}})
+             responses={200: {"content": {"application/json": {}, GEOJSON: {}, "text/html": {}, "application/pdf": {}}}})
 async def screen_site(
     request: Request,
     options: ScreeningOptions = Depends(screening_options),
-    f: Literal["json", "geojson", "html"] = Query("json", description="json (the report), geojson (the site "
-                                                  "and its pieces as features) or html (a printable report)."),
+    f: Literal["json", "geojson", "html", "pdf"] = Query("json", description="json (the report), geojson (the site "
+                                                  "and its pieces as features), html (a printable report) or pdf (that page printed)."),
     content_crs: str | None = Header(None, alias="Content-Crs", description="CRS of the body's coordinates "
                                      "(e.g. <http://www.opengis.net/def/crs/EPSG/0/25830>); default CRS84."),
     settings: Settings = Depends(settings_of),
@@ -104,11 +104,25 @@ async def screen_site(
         raise missing_reference(site)
     report = report_from_row(row, site, options)
     report["rasters"] = await screening_raster_statistics(request.app.state.pool, report["site"]["geometry"], settings)
-    if f == "geojson":
-        return Response(report_geojson(report), media_type=GEOJSON)
-    if f == "html":
-        return render(request, "screening.html", report=report, map=report_map(report))
-    return Response(report_json(report), media_type="application/json")
+    kept = await keep_report(request.app.state.pool, "screening", await kept_request(request), report)
+    return await report_response(request, "screening", kept, f)
+
+
+@router.get("/screening/reports/{report_id}", response_class=Response,
+            responses={200: {"content": {"application/json": {}, GEOJSON: {}, "text/html": {}, PDF: {}}},
+                       404: {"description": "No report has this id."}})
+async def kept_screening_report(
+    request: Request,
+    report_id: str,
+    f: Literal["json", "geojson", "html", "pdf"] = Query("html", description="html (printable), pdf (the same "
+                                                         "page printed), json (the report) or geojson (the site "
+                                                         "and its pieces as features)."),
+):
+    """A screening or plan-impact report as it was answered, by the permanent link every such
+    answer gives (Location header, rel=report link): the request, the answer, its date and the
+    data versions it was made from, the site's ETRS89 / UTM coordinates, sources and licences."""
+    kind, report = await kept_report(request.app.state.pool, report_id)
+    return await report_response(request, kind, report, f)
 
 
 @router.post("/screening/batch", response_class=Response,

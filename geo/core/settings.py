@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     statement_timeout_export_s: float = 600.0
     retry_after_s: int = 10
     db_connect_timeout_s: float = 1.0
+    # Kept screening reports are printed to PDF by this headless Chromium (a path or a command
+    # on PATH; `make deps` installs Debian's).
+    chromium: str = "chromium"
+    # PDFs printed at once (each a Chromium process of some 100 MB); more wait their turn.
+    pdf_max_concurrent: int = 2
     # Rasters (geo/rasters/): where their COGs are kept (empty: <state_dir>/rasters), the largest
     # file `veta raster add` accepts, the most points one sampling request may hold and the most
     # cells one constraint map may have.

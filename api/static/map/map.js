@@ -518,31 +518,17 @@ function screeningHtml(result, what) {
     ${permits.length ? `<h3>Overlapping mining rights</h3><table><tr><th>Right</th><th>Status</th><th>ha</th></tr>${permits.join("")}</table>` : ""}`;
 }
 
-// The same screening as a printable report (a new tab) or a GeoJSON file of the site and its
-// pieces, asked again of the server in that format.
-async function takeAway(body, format, what) {
-  const tab = format === "html" ? window.open("", "_blank") : null;
-  try {
-    const response = await fetch(`${ROOT}screening?f=${format}`, {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
-    const url = URL.createObjectURL(await response.blob());
-    if (tab) {
-      tab.location.href = url;
-      return;
-    }
-    const link = document.createElement("a");
-    link.href = url;
-    link.download = `screening-${what.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "") || "site"}.geojson`;
-    document.body.appendChild(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  } catch (error) {
-    if (tab) tab.close();
-    $("#screening").insertAdjacentHTML("beforeend", `<p class="error">Could not get the ${format === "html" ? "report" : "file"}: ${escapeHtml(error.message)}</p>`);
-  }
+// The kept report (its permanent link, given with every screening answer) opened in a new tab,
+// or downloaded as GeoJSON or PDF: nothing is screened twice.
+function reportLinks(result, what) {
+  const report = (result.links || []).find((l) => l.rel === "report");
+  if (!report) return "";
+  const url = (f) => report.href.replace(/f=html$/, `f=${f}`);
+  const name = `screening-${what.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "") || "site"}`;
+  return `<p class="take-away">
+      <a class="button" id="open-report" href="${escapeHtml(url("html"))}" target="_blank" rel="noopener">Open report</a>
+      <a class="button" id="download-pdf" href="${escapeHtml(url("pdf"))}" download>Download PDF</a>
+      <a class="button" id="download-geojson" href="${escapeHtml(url("geojson"))}" download="${name}.geojson">Download GeoJSON</a></p>`;
 }
 
 async function screen(body, what) {
@@ -553,11 +539,7 @@ async function screen(body, what) {
       method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
     });
-    out.innerHTML = screeningHtml(result, what) + `<p class="take-away">
-      <button type="button" id="open-report">Open report</button>
-      <button type="button" id="download-geojson">Download GeoJSON</button></p>`;
-    $("#open-report").addEventListener("click", () => takeAway(body, "html", what));
-    $("#download-geojson").addEventListener("click", () => takeAway(body, "geojson", what));
+    out.innerHTML = screeningHtml(result, what) + reportLinks(result, what);
     out.scrollIntoView({ block: "nearest" });
   } catch (error) {
     out.innerHTML = `<p class="error">Screening failed: ${escapeHtml(error.message)}</p>`;

@@ -39,6 +39,6 @@ __all__ = [
     "COMMODITY_COLUMNS", "IMPORT_LAYERS", "IMPORT_OUTCOMES", "PERMIT_HISTORY_ACTIONS", "SRID",
     "AdminArea", "Base", "CommodityCode", "Deposit", "DepositAssessment", "DepositSocietalScore",
     "ImportRun", "Permit", "PermitHistory", "Provenance", "ProtectionZone", "ProtectionZonePart",
-    "Raster", "SafeguardingArea", "SafeguardingGeneration", "SafeguardingLink", "TableChange",
+    "Raster", "SafeguardingArea", "ScreeningReport", "SafeguardingGeneration", "SafeguardingLink", "TableChange",
     "Timestamps", "commodity_trigger_sql",
 ]

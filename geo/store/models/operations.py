@@ -1,4 +1,5 @@
-"""What Veta records about its own work: import runs, the tables' change counters, rasters."""
+"""What Veta records about its own work: import runs, the tables' change counters, rasters,
+kept screening reports."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.store.models.base import (
@@ -115,3 +116,23 @@ class Raster(Base):
     __table_args__ = (
         CheckConstraint("name ~ '^[a-z0-9][a-z0-9_-]*$'", name="name_slug"),
     )
+
+
+class ScreeningReport(Base):
+    """A screening answer kept for its permanent link: the request, the answer and the state of
+    the data it was made from. The id is a random UUID: the link is the only way to find it."""
+
+    __tablename__ = "screening_reports"
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True,
+                                    server_default=func.gen_random_uuid())
+    # What was screened: 'screening' (POST /screening) or 'plan_impact' (POST /planning/impact).
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    request: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    report: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    data_versions: Mapped[dict] = mapped_column(JSONB, nullable=False)
+
+    __table_args__ = (CheckConstraint("kind IN ('screening', 'plan_impact')", name="kind"),)
