@@ -11,7 +11,7 @@ from shapely.validation import explain_validity
 
 from geo.core.crs import check_area_of_use
 from geo.core.limits import check_vertices, densify_step
-from geo.features.cql2.terms import describe
+from geo.features.cql2.terms import Terms, describe
 
 _SPATIAL = {
     "s_intersects": "ST_Intersects",
@@ -25,7 +25,7 @@ _SPATIAL = {
 }
 
 
-class SpatialTerms:
+class SpatialTerms(Terms):
     """FilterTranslator's spatial methods."""
 
     def _spatial(self, op: str, left, right) -> str:

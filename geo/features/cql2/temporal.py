@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from geo.core.errors import InvalidParameter
-from geo.features.cql2.terms import describe
+from geo.features.cql2.terms import Terms, describe
 
 # CQL2 temporal functions on [ls, le] and [rs, re], as in the standard's tables. An instant
 # is the interval [t, t] (as cql2-rs and pgstac read it); open ends are -infinity / infinity.
@@ -33,7 +33,7 @@ _TEMPORAL_FUNCTIONS = {
 }
 
 
-class TemporalTerms:
+class TemporalTerms(Terms):
     """FilterTranslator's temporal methods."""
 
     def _temporal(self, op: str, left, right) -> str:

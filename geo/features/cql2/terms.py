@@ -5,6 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from geo.core.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from geo.core.crs import Crs
+    from geo.core.sql import Params
+    from geo.features.cql2 import Queryable
 
 
 @dataclass(frozen=True)
@@ -35,3 +45,18 @@ def describe(node) -> str:
             else key.upper()
         )
     return json.dumps(node, default=str)
+
+
+class Terms:
+    """What the spatial and temporal parts read of the translator they are parts of
+    (geo.features.cql2.translate.FilterTranslator, which sets and defines these)."""
+
+    fields: Mapping[str, Queryable]
+    params: Params
+    crs: Crs
+
+    def value(self, node) -> Value:
+        raise NotImplementedError
+
+    def _error(self, reason: str, allowed) -> InvalidParameter:
+        return InvalidParameter("filter", reason, allowed)

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from geo.core.crs import Crs
-from geo.core.errors import InvalidParameter
 from geo.core.sql import Params
 from geo.core.vocabulary import suggest
 from geo.features.cql2.spatial import _SPATIAL, SpatialTerms
@@ -364,8 +363,6 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
             need = f"at least {count}" if many else str(count)
             raise self._error(f"{op} takes {need} arguments, got {len(args)}", f"{need} arguments")
 
-    def _error(self, reason: str, allowed) -> InvalidParameter:
-        return InvalidParameter("filter", reason, allowed)
 
 
 
