@@ -8,6 +8,7 @@ from functools import lru_cache
 import numpy as np
 from pyproj import CRS as ProjCRS
 from pyproj import Transformer
+from pyproj.exceptions import CRSError
 
 from geo.core.errors import InvalidParameter
 from geo.core.settings import get_settings
@@ -60,7 +61,8 @@ _BY_URI.update({"OGC:CRS84": CRS84, "CRS84": CRS84})
 
 
 def parse_crs(text: str | None, parameter: str) -> Crs:
-    """The served CRS a request names by URI (or EPSG:nnnn); CRS84 when not given."""
+    """The served CRS a request names by URI (or EPSG:nnnn); CRS84 when not given. (Files to
+    import may be in any CRS, any_crs; exports in any PostGIS can transform to, transformable_crs.)"""
     if text is None:
         return CRS84
     key = text.strip()
@@ -69,6 +71,31 @@ def parse_crs(text: str | None, parameter: str) -> Crs:
     crs = _BY_URI.get(key) or _BY_URI.get(key.upper())
     if crs is None:
         raise InvalidParameter(parameter, f"unsupported CRS {text!r}", [c.uri for c in SUPPORTED])
+    return crs
+
+
+def any_crs(text: str, parameter: str) -> ProjCRS:
+    """Any CRS PROJ knows, as a user writes it (EPSG:25830, a WKT, a PROJ string): what a file
+    to import may be in."""
+    try:
+        return ProjCRS.from_user_input(text)
+    except CRSError:
+        raise InvalidParameter(parameter, f"unknown CRS {text!r}", "an EPSG code such as EPSG:25830") from None
+
+
+def transformable_crs(text: str | None, parameter: str = "crs") -> ProjCRS:
+    """A CRS with an EPSG code that PostGIS can transform to: what an export may be written in;
+    EPSG:4326 lon/lat by default."""
+    if text is None:
+        return ProjCRS.from_epsg(4326)
+    crs = any_crs(text, parameter)
+    epsg = crs.to_epsg()
+    if epsg is None:
+        raise InvalidParameter(parameter, f"{text!r} has no EPSG code", "an EPSG code such as EPSG:25830")
+    if not postgis_knows(epsg):
+        raise InvalidParameter(parameter, f"EPSG:{epsg} ({crs.name}) is not in PostGIS's "
+                               "spatial_ref_sys, so the database cannot transform to it",
+                               "an EPSG code PostGIS knows, such as EPSG:25830")
     return crs
 
 

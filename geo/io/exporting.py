@@ -13,11 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
 from pyproj import CRS
-from pyproj.exceptions import CRSError
 
 from geo.catalog.areas import AREA_QUERYABLE, area_codes_sql
 from geo.core import commodities
-from geo.core.crs import postgis_knows
+from geo.core.crs import transformable_crs
 from geo.core.errors import InvalidParameter
 from geo.core.sql import Params, SqlQuery
 from geo.features.cql2 import Queryable, cql2_where
@@ -109,23 +108,6 @@ def parse_format(name: str, parameter: str = "format") -> Format:
     return FORMATS[name]
 
 
-def parse_export_crs(text: str | None, parameter: str = "crs") -> CRS:
-    """Any CRS with an EPSG code (PostGIS transforms to it); EPSG:4326 lon/lat by default."""
-    if text is None:
-        return CRS.from_epsg(4326)
-    try:
-        crs = CRS.from_user_input(text)
-    except CRSError:
-        crs = None
-    if crs is None or crs.to_epsg() is None:
-        raise InvalidParameter(parameter, f"unknown CRS {text!r}", "an EPSG code such as EPSG:25830")
-    if not postgis_knows(crs.to_epsg()):
-        raise InvalidParameter(parameter, f"EPSG:{crs.to_epsg()} ({crs.name}) is not in PostGIS's "
-                               "spatial_ref_sys, so the database cannot transform to it",
-                               "an EPSG code PostGIS knows, such as EPSG:25830")
-    return crs
-
-
 def _queryables(layer: Layer) -> dict[str, Queryable]:
     kinds = {"text": "string", "number": "number", "integer": "integer", "date": "date",
              "list": "string_array"}
@@ -147,7 +129,7 @@ def plan_export(layer_name: str, format_name: str, crs: str | None = None, filte
     outline (EWKB) of an admin area the features must intersect."""
     if layer_name not in EXPORT_LAYERS:
         raise InvalidParameter("layer", f"unknown layer {layer_name!r}", list(EXPORT_LAYERS))
-    fmt, target = parse_format(format_name), parse_export_crs(crs)
+    fmt, target = parse_format(format_name), transformable_crs(crs)
     args = (layer_name, fmt, target, filter, filter_lang, filter_crs, area)
     plan = _screened_plan(*args) if layer_name in SCREENED else _table_plan(*args)
     companion = GPKG_COMPANIONS.get(layer_name)

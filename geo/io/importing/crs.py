@@ -13,9 +13,9 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
-from pyproj.exceptions import CRSError
 from pyproj.transformer import TransformerGroup
 
+from geo.core.crs import any_crs
 from geo.core.errors import InvalidParameter
 from geo.io.importing.points import Points
 from geo.io.importing.report import Problem
@@ -34,14 +34,6 @@ class CrsChoice:
 
     crs: CRS
     origin: str
-
-
-def parse_crs(text: str, parameter: str) -> CRS:
-    try:
-        return CRS.from_user_input(text)
-    except CRSError:
-        raise InvalidParameter(parameter, f"unknown CRS {text!r}",
-                               "an EPSG code such as EPSG:25830") from None
 
 
 def _bounds(geometry: np.ndarray | Points) -> tuple[np.ndarray, np.ndarray]:
@@ -63,11 +55,11 @@ def choose_crs(file_crs: CRS | None, option: str | None, mapping_crs: str | None
                geometry: np.ndarray | Points) -> CrsChoice:
     """The CRS of the coordinates, or a refusal that says how to name it."""
     if option:
-        return CrsChoice(parse_crs(option, "--crs"), "--crs")
+        return CrsChoice(any_crs(option, "--crs"), "--crs")
     if file_crs is not None:
         return CrsChoice(file_crs, "file")
     if mapping_crs:
-        return CrsChoice(parse_crs(mapping_crs, "mapping crs"), "mapping")
+        return CrsChoice(any_crs(mapping_crs, "mapping crs"), "mapping")
     present, (west, south, east, north) = _present_bounds(geometry)
     if present:
         if west >= -180 and east <= 180 and south >= -90 and north <= 90:
