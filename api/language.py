@@ -63,7 +63,7 @@ class Language:
                 if switched:
                     cookie = SimpleCookie()
                     cookie[i18n.COOKIE] = language
-                    cookie[i18n.COOKIE].update({"path": "/", "max-age": COOKIE_MAX_AGE, "samesite": "lax"})
+                    cookie[i18n.COOKIE].update({"path": "/", "max-age": str(COOKIE_MAX_AGE), "samesite": "lax"})
                     headers.append("Set-Cookie", cookie.output(header="").strip())
             await send(message)
 

@@ -23,7 +23,8 @@ def _localised(formatted: str) -> str:
     """Python's grouped digits ("4,385.60") with the current language's separators ("4.385,60")."""
     language = current_language()
     group, decimal = get_group_symbol(language), get_decimal_symbol(language)
-    return formatted.translate(str.maketrans({",": group, ".": decimal}))
+    separators: dict[str, str | int | None] = {",": group, ".": decimal}
+    return formatted.translate(str.maketrans(separators))
 
 
 def number(value: float | None, digits: int = 2) -> str:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from unidecode import unidecode
 
@@ -77,10 +79,9 @@ def _corrections() -> dict:
 def _load() -> tuple[tuple[Commodity, ...], dict]:
     fixes = _corrections()
     crma = tomllib.loads((_VOCAB / "crma_2024_1252.toml").read_text("utf-8"))
-    with (_VOCAB / "cgi_commodity_codes.csv").open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = list(csv.DictReader(io.StringIO((_VOCAB / "cgi_commodity_codes.csv").read_text("utf-8"), newline="")))
     code_of_id = {r["code"]: camel_case(r["label_en"]) for r in rows}
-    concepts = {}
+    concepts: dict[str, dict[str, Any]] = {}
     for r in rows:
         code = code_of_id[r["code"]]
         concepts[code] = dict(

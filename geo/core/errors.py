@@ -41,7 +41,7 @@ class InvalidParameter(VetaError):
         return (type(self), (self.parameter, self.reason, self.allowed))
 
     def extensions(self) -> dict:
-        entry = {"name": self.parameter, "reason": self.reason}
+        entry: dict[str, object] = {"name": self.parameter, "reason": self.reason}
         if self.allowed:
             entry["allowed"] = self.allowed
         return {"invalid_params": [entry]}

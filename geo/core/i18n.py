@@ -69,7 +69,7 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 def pgettext(context: str, message: str) -> str:
     """A message in a context: a code list's term (`pgettext("verdict", "free")`)."""
-    return translations(_language.get()).pgettext(context, message)
+    return str(translations(_language.get()).pgettext(context, message))
 
 
 _ = gettext
@@ -113,4 +113,4 @@ def messages(language: str, context: str) -> dict[str, str]:
     with catalogue_path("es").open("rb") as po:
         ids = [m.id for m in read_po(po) if m.context == context and isinstance(m.id, str)]
     table = translations(language)
-    return {message: table.pgettext(context, message) for message in ids}
+    return {message: str(table.pgettext(context, message)) for message in ids}

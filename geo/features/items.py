@@ -145,6 +145,7 @@ def _bbox_sql(bbox: Bbox, collection: Collection, params: Params) -> str:
 
 
 def _datetime_sql(query: ItemsQuery, params: Params) -> str:
+    assert query.datetime is not None  # only called with a datetime
     start, end = query.datetime
     fields = [query.collection.by_name[name] for name in query.collection.temporal]
 

@@ -107,6 +107,7 @@ def free_query(ground: GroundQuery) -> SqlQuery:
     if ground.area_code:
         area = f"(SELECT geom FROM admin_areas WHERE code = {params(ground.area_code)})"
     else:
+        assert ground.bbox is not None  # a GroundQuery has an area code or a bbox
         west, south, east, north = ground.bbox
         area = f"ST_MakeEnvelope({params(west)}, {params(south)}, {params(east)}, {params(north)}, 4326)"
     # The area is cut into small parts first, each generating only the cells of its own bbox:

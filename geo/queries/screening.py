@@ -210,5 +210,6 @@ def report_from_row(row, site: Site, options: ScreeningOptions) -> dict:
 
 
 def missing_reference(site: Site) -> InvalidParameter:
+    assert site.reference is not None  # only a site given by reference can be missing
     kind, ident = site.reference
     return InvalidParameter(kind, f"no {kind} with id {ident}", f"the id of an existing {kind} (see /{kind}s)")

@@ -13,6 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import orjson
@@ -171,7 +172,7 @@ def convert_to_cog(src: rasterio.DatasetReader, destination: Path, categorical: 
     if src.dtypes[0].startswith("float"):
         profile["predictor"] = 3
     # Classes must not be averaged into codes that mean nothing.
-    resampling = "nearest" if categorical else "average"
+    resampling: Literal["nearest", "average"] = "nearest" if categorical else "average"
     cog_translate(src, str(destination), profile, overview_resampling=resampling, quiet=True,
                   in_memory=False, config={"GDAL_NUM_THREADS": "2", "GDAL_TIFF_OVR_BLOCKSIZE": "512"})
 

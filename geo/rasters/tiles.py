@@ -31,7 +31,7 @@ def parse_rescale(text: str | None) -> tuple[float, float] | None:
     return low, high
 
 
-def parse_colormap(name: str | None, categorical: bool) -> dict:
+def parse_colormap(name: str | None, categorical: bool):
     name = name or (DEFAULT_CATEGORICAL_COLORMAP if categorical else DEFAULT_COLORMAP)
     if name.lower() not in cmap.list():
         raise InvalidParameter("colormap", f"unknown colour map {name!r}",

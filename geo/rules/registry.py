@@ -106,7 +106,7 @@ def set_status(conn: Connection, registry_number: str, status: str, *, on: date,
         raise InvalidParameter("expires_on", f"{expires_on} is not after {on}", f"a date after {on}")
 
     record_as(conn, changed_by, on)
-    changes = {"status": status}
+    changes: dict[str, object] = {"status": status}
     if status == "granted":
         changes["granted_on"] = on
     if expires_on is not None:

@@ -34,8 +34,9 @@ def postgres_bindir() -> Path:
     found = preferred or candidates[-1:]
     if found and Path(found[0], "initdb").exists():
         return Path(found[0])
-    if shutil.which("initdb"):
-        return Path(shutil.which("initdb")).parent
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).parent
     raise ClusterError("PostgreSQL server binaries not found (install postgresql-15)")
 
 

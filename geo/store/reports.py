@@ -90,7 +90,7 @@ async def keep_report(pool: asyncpg.Pool, kind: str, request: dict, report: dict
     coordinates and sources (as stored)."""
     async with pool.acquire() as conn, conn.transaction():
         versions = await data_versions(conn)
-        site = report.get("site") or report.get("plan")
+        site = report.get("site") or report["plan"]
         kept = {**report, "data_versions": versions, "sources": await sources_of(conn, report),
                 "utm": utm_coordinates(site["geometry"])}
         report_id, created_at = await conn.fetchrow(

@@ -61,9 +61,10 @@ def read_points(wkb: pa.Array | pa.ChunkedArray) -> Points | None:
     """The points of a WKB column when every row is a plain little-endian 2D point with finite
     coordinates; None otherwise (nulls, other types, Z or M, empty points are shapely's job)."""
     chunks = [_point_coordinates(c) for c in (wkb.chunks if isinstance(wkb, pa.ChunkedArray) else [wkb])]
-    if not chunks or any(c is None for c in chunks):
+    present = [c for c in chunks if c is not None]
+    if not chunks or len(present) < len(chunks):
         return None
-    xy = np.concatenate(chunks)
+    xy = np.concatenate(present)
     return Points(xy) if len(xy) and np.isfinite(xy).all() else None
 
 
