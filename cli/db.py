@@ -51,13 +51,19 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     for script in applied:
         typer.echo(_("applied {revision}: {doc}").format(revision=script.revision, doc=script.doc))
     now = current_revision(url)
-    done = _("database at revision {revision}") if applied else _("database at revision {revision} already; nothing to apply")
+    done = (
+        _("database at revision {revision}")
+        if applied
+        else _("database at revision {revision} already; nothing to apply")
+    )
     typer.echo(done.format(revision=now))
 
 
 @app.command("load-sample")
 def load_sample(
-    if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when data is already loaded."),
+    if_empty: bool = typer.Option(
+        False, "--if-empty", help="Do nothing when data is already loaded."
+    ),
 ) -> None:
     """Load the León sample data (idempotent: loading twice changes nothing)."""
     from geo.rasters.sample import NAME, load_sample_raster
@@ -83,5 +89,11 @@ def serve(
     from api.server import ProblemHttpToolsProtocol
 
     settings = get_settings()
-    uvicorn.run("api.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, proxy_headers=True, http=ProblemHttpToolsProtocol)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+        http=ProblemHttpToolsProtocol,
+    )

@@ -81,7 +81,6 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
         self.params = params
         self.crs = crs
 
-
     def predicate(self, node) -> str:
         """A node that must evaluate to a boolean."""
         if isinstance(node, dict) and "op" in node:
@@ -188,7 +187,6 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
             self._in_code_list(a, v, subject)
         return f"({a.sql} IN ({', '.join(v.sql for v in values)}))"
 
-
     def _array_function(self, op: str, left, right) -> str:
         return "(" + _ARRAY[op].format(a=self._array(left, op), b=self._array(right, op)) + ")"
 
@@ -221,7 +219,6 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
             f"{op} compares {describe(left)} ({a.type}) with {describe(right)} ({b.type})",
             allowed,
         )
-
 
     def value(self, node) -> Value:
         """A node that evaluates to a scalar, array or geometry."""
@@ -299,8 +296,9 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
             near = suggest(name, list(self.fields)) if isinstance(name, str) else None
             hint = f"; did you mean {near!r}?" if near else ""
             raise self._error(f"unknown property {name!r}{hint}", sorted(self.fields))
-        return Value(f"({queryable.sql})", queryable.type, enum=queryable.enum,
-                      narrower=queryable.narrower)
+        return Value(
+            f"({queryable.sql})", queryable.type, enum=queryable.enum, narrower=queryable.narrower
+        )
 
     def _arithmetic(self, op: str, left, right) -> Value:
         a, b = self.value(left), self.value(right)
@@ -330,18 +328,6 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
             "number",
         )
 
-
-
-
-
-
-
-
-
-
-
-
-
     def _array(self, node, op: str) -> str:
         if isinstance(node, list):
             if not all(isinstance(x, str) for x in node):
@@ -357,16 +343,10 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
             )
         return v.sql
 
-
     def _arity(self, op: str, args: list, count: int, many: bool = False) -> None:
         if len(args) < count or (not many and len(args) != count):
             need = f"at least {count}" if many else str(count)
             raise self._error(f"{op} takes {need} arguments, got {len(args)}", f"{need} arguments")
-
-
-
-
-
 
 
 def _is_string_literal(node) -> bool:
@@ -378,9 +358,3 @@ def _is_string_literal(node) -> bool:
         and len(node.get("args", [])) == 1
         and _is_string_literal(node["args"][0])
     )
-
-
-
-
-
-
