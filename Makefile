@@ -6,15 +6,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup deps db clean stop bench messages
+.PHONY: run test lint setup deps db clean stop bench messages
 
 run: setup
 	$(BIN)/veta load-sample --if-empty
 	$(BIN)/veta serve
 
-test: deps $(BIN)/veta
+test: deps $(BIN)/veta lint
 	$(BIN)/veta db start >/dev/null
 	$(BIN)/pytest -n 2 --dist loadfile
+
+# The guard rails `make test` runs first: lint, formatting.
+lint: $(BIN)/veta
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 setup: deps $(BIN)/veta db
 
