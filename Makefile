@@ -16,10 +16,11 @@ test: deps $(BIN)/veta lint
 	$(BIN)/veta db start >/dev/null
 	$(BIN)/pytest -n 2 --dist loadfile
 
-# The guard rails `make test` runs first: lint, formatting.
+# The guard rails `make test` runs first: lint, formatting, types (mypy over geo, api, cli).
 lint: $(BIN)/veta
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 setup: deps $(BIN)/veta db
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import asyncpg
 import psycopg
@@ -143,9 +144,15 @@ class UnexpectedErrors:
 
 def install(app: FastAPI) -> None:
     """Register the handlers on an app."""
-    app.add_exception_handler(VetaError, _veta_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(asyncpg.exceptions.DataError, _data_error)
-    app.add_exception_handler(psycopg.OperationalError, _export_database_error)
+    # Starlette types a handler as taking any Exception; each of these takes the class it is
+    # registered for, which is what Starlette passes it.
+    handlers: list[tuple[type[Exception], Any]] = [
+        (VetaError, _veta_error),
+        (RequestValidationError, _validation_error),
+        (HTTPException, _http_error),
+        (asyncpg.exceptions.DataError, _data_error),
+        (psycopg.OperationalError, _export_database_error),
+    ]
+    for kind, handler in handlers:
+        app.add_exception_handler(kind, handler)
     app.add_middleware(UnexpectedErrors)

@@ -17,6 +17,7 @@ from api.planning_output import impact_geojson, impact_json, impact_map
 from api.screening_output import report_geojson, report_json, report_map
 from api.streaming import GEOJSON
 from geo.core.errors import VetaError
+from geo.store.reports import keep_report
 
 PDF = "application/pdf"
 # Chromium prints a report in about a second; one that hangs is stopped.
@@ -128,6 +129,12 @@ async def html_to_pdf(html: str, chromium: str) -> bytes:
                 f"{chromium} ended with code {process.returncode}: {errors.decode(errors='replace')[-300:]}"
             )
         return pdf.read_bytes()
+
+
+async def keep_and_answer(request: Request, kind: str, report: dict, f: str) -> Response:
+    """Keep a fresh answer under its permanent link, then answer it in format f."""
+    kept = await keep_report(request.app.state.pool, kind, await kept_request(request), report)
+    return await report_response(request, kind, kept, f)
 
 
 async def report_response(request: Request, kind: str, report: dict, f: str) -> Response:

@@ -75,7 +75,7 @@ def term(value: str | None, kind: str) -> str:
 
 
 TEMPLATES.env.add_extension("jinja2.ext.i18n")
-TEMPLATES.env.install_gettext_callables(
+TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
     gettext=gettext, ngettext=ngettext, newstyle=True, pgettext=pgettext
 )
 TEMPLATES.env.globals["language"] = current_language

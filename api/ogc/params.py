@@ -52,7 +52,9 @@ def check_known(
 def _bbox(text: str | None, crs: Crs) -> Bbox | None:
     if text is None:
         return None
-    minx, miny, maxx, maxy = parse_bbox(text, "bbox", lonlat=False)
+    box = parse_bbox(text, "bbox", lonlat=False)
+    assert box is not None  # text is not None
+    minx, miny, maxx, maxy = box
     if crs.northing_first:
         minx, miny, maxx, maxy = miny, minx, maxy, maxx
     if crs.geographic and not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
@@ -108,7 +110,8 @@ def _datetime(
         raise InvalidParameter(
             "datetime", "an interval needs at least one bound", "start/end, ../end, start/.."
         )
-    if None not in interval and interval[0] > interval[1]:
+    start_at, end_at = interval
+    if start_at is not None and end_at is not None and start_at > end_at:
         raise InvalidParameter("datetime", "the interval ends before it starts", "start <= end")
     return interval
 
@@ -116,7 +119,7 @@ def _datetime(
 def _sortby(text: str | None, collection: Collection) -> tuple[SortKey, ...]:
     if text is None:
         return ()
-    keys = []
+    keys: list[SortKey] = []
     # '+' in a query string arrives as a space: ' name' is '+name'.
     for item in text.split(","):
         item = item.strip()

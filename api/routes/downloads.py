@@ -20,7 +20,9 @@ from geo.store.db import database_url
 router = APIRouter(tags=["downloads"])
 
 
-MEDIA_TYPES = {f.media_type: {} for f in FORMATS.values()} | {"application/zip": {}}
+MEDIA_TYPES: dict[str, dict] = {f.media_type: {} for f in FORMATS.values()} | {
+    "application/zip": {}
+}
 
 
 @router.get(

@@ -82,7 +82,9 @@ async def list_cells(
         cell = grid.cell_at(*_parse_point(point))
         i_range, j_range = range(cell.i, cell.i + 1), range(cell.j, cell.j + 1)
     else:
-        i_range, j_range = grid.cells_in_bbox(*parse_bbox(bbox))
+        box = parse_bbox(bbox)
+        assert box is not None  # a point or a bbox is required, checked above
+        i_range, j_range = grid.cells_in_bbox(*box)
         check_cap(i_range, j_range, request.app.state.settings.grid_max_cells, "bbox", "the bbox")
 
     def tail(returned, _next_key, _matched):
@@ -169,6 +171,7 @@ async def free_ground(
             ground = GroundQuery(area_ref.code, None, effects, merge)
         else:
             box = parse_bbox(bbox)
+            assert box is not None  # an area or a bbox is required, checked above
             check_cap(*grid.cells_in_bbox(*box), settings.grid_max_cells, "bbox", "the bbox")
             ground = GroundQuery(None, box, effects, merge)
         query = free_query(ground)

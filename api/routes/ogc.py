@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -17,7 +19,7 @@ from geo.features.items import extent_query, queryables
 
 router = APIRouter(tags=["OGC API – Features"])
 
-_JSON_OR_HTML = {200: {"content": {JSON: {}, "text/html": {}}}}
+_JSON_OR_HTML: dict[int | str, dict[str, Any]] = {200: {"content": {JSON: {}, "text/html": {}}}}
 _F = f_parameter(DOCUMENT_FORMATS)
 
 

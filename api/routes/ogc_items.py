@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -39,7 +40,9 @@ from geo.queries.areas import AreaRef
 
 router = APIRouter(tags=["OGC API – Features"])
 
-_FEATURES = {200: {"content": {GEOJSON: {}, HTML: {}, CSV: {}, FLATGEOBUF: {}}}}
+_FEATURES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {GEOJSON: {}, HTML: {}, CSV: {}, FLATGEOBUF: {}}}
+}
 ITEM_FORMATS = {k: v for k, v in FEATURE_FORMATS.items() if k in ("json", "geojson", "html")}
 
 

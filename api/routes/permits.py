@@ -204,7 +204,7 @@ def _geometry_and_type(body: dict, right_type: str | None) -> tuple[shapely.Geom
                 "one right type, in either place",
             )
         right_type = right_type or declared
-        body = body.get("geometry")
+        body = body.get("geometry")  # type: ignore[assignment]  # checked just below
         if not isinstance(body, dict):
             raise InvalidParameter("body.geometry", "the Feature has no geometry", allowed)
     if body.get("type") not in ("Polygon", "MultiPolygon"):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
 from api.body_parsing import parse_body
-from api.kept_reports import kept_request, report_response
+from api.kept_reports import keep_and_answer
 from api.params import settings_of
 from api.planning_output import alternatives_json
 from api.streaming import GEOJSON
@@ -17,7 +17,6 @@ from geo.core.errors import NotFound
 from geo.core.settings import Settings
 from geo.planning.impact import impact_query, rank_alternatives, report_from_row
 from geo.planning.plans import parse_alternatives, parse_plan
-from geo.store.reports import keep_report
 
 router = APIRouter(tags=["planning"])
 MAX_ALTERNATIVES = 20
@@ -91,10 +90,7 @@ async def plan_impact(
         await request.body(), parse_plan, PLAN_FORMS, content_crs, settings.screening_max_area_km2
     )
     report = await _impact(request, plan)
-    kept = await keep_report(
-        request.app.state.pool, "plan_impact", await kept_request(request), report
-    )
-    return await report_response(request, "plan_impact", kept, f)
+    return await keep_and_answer(request, "plan_impact", report, f)
 
 
 @router.post(

@@ -221,7 +221,7 @@ async def raster_sample(
     values = await run_in_threadpool(sample_points, info, points, method)
     features = [
         {**f, "properties": {**(f.get("properties") or {}), "values": v}}
-        for f, v in zip(body["features"], values)
+        for f, v in zip(body["features"], values)  # type: ignore[index]  # parse_points took it: a FeatureCollection
     ]
     return {
         "type": "FeatureCollection",
@@ -253,7 +253,9 @@ async def raster_statistics(
     async with request.app.state.pool.acquire() as conn:
         info = await raster_named(conn, name, _directory(request))
         area = await statistics_area(conn, body, content_crs, settings.screening_max_area_km2)
-    as_sent = (area.srid, area.as_sent) if area.as_sent is not None else None
+    as_sent = (
+        (area.srid, area.as_sent) if area.srid is not None and area.as_sent is not None else None
+    )
     return await run_in_threadpool(
         lambda: zonal_statistics(info, area.lonlat, band=band, percentiles=chosen, as_sent=as_sent)
     )

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.body_parsing import parse_body
-from api.kept_reports import PDF, kept_request, report_response
+from api.kept_reports import PDF, keep_and_answer, report_response
 from api.links import same_query
 from api.params import (
     admin_area,
@@ -43,7 +43,7 @@ from geo.queries.sites import SITE_FORMS, parse_site, parse_sites
 from geo.rasters.batch_values import batch_with_raster_values, chosen_rasters, positions_query
 from geo.rasters.screening import screening_raster_statistics
 from geo.rasters.storage import raster_dir
-from geo.store.reports import keep_report, kept_report
+from geo.store.reports import kept_report
 
 router = APIRouter(tags=["screening"])
 CSV = "text/csv; charset=utf-8"
@@ -140,10 +140,7 @@ async def screen_site(
     report["rasters"] = await screening_raster_statistics(
         request.app.state.pool, report["site"]["geometry"], settings
     )
-    kept = await keep_report(
-        request.app.state.pool, "screening", await kept_request(request), report
-    )
-    return await report_response(request, "screening", kept, f)
+    return await keep_and_answer(request, "screening", report, f)
 
 
 @router.get(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -114,7 +115,7 @@ async def get_tileset(request: Request, collection_id: str) -> dict:
     layer = tile_layer(collection_id)
     tiles = _tiles_url(request, layer)
     extent = await _extent(request, layer)
-    description = {
+    description: dict[str, Any] = {
         "id": layer.id,
         "title": layer.collection.title,
         "description": layer.collection.description,
@@ -128,7 +129,7 @@ async def get_tileset(request: Request, collection_id: str) -> dict:
     }
     if layer.geometry_dimension is not None:
         description["geometryDimension"] = layer.geometry_dimension
-    tileset = {
+    tileset: dict[str, Any] = {
         "title": layer.collection.title,
         "dataType": "vector",
         "crs": TILE_MATRIX_SET.crs.root,

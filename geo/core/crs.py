@@ -128,7 +128,9 @@ def postgis_knows(srid: int) -> bool:
 @lru_cache
 def _projected_extent(srid: int, margin_deg: float) -> tuple[float, float, float, float]:
     """x/y bounds (easting, northing) of the CRS's EPSG area of use widened by `margin_deg`."""
-    west, south, east, north = ProjCRS.from_epsg(srid).area_of_use.bounds
+    area = ProjCRS.from_epsg(srid).area_of_use
+    assert area is not None  # every served projected CRS has an EPSG area of use
+    west, south, east, north = area.bounds
     to_crs = Transformer.from_crs(4326, srid, always_xy=True)
     widened = (
         max(west - margin_deg, -180),

@@ -188,7 +188,9 @@ def queryables(collection: Collection) -> dict[str, Queryable]:
     """What a CQL2 filter on the collection may name: every property, its list queryables and
     `geometry`."""
     fields = {
-        p.name: Queryable(p.name, p.sql, _CQL2_TYPES.get(p.format, p.type), p.description, p.enum)
+        p.name: Queryable(
+            p.name, p.sql, _CQL2_TYPES.get(p.format or "", p.type), p.description, p.enum
+        )
         for p in collection.properties
     }
     fields.update(
@@ -211,6 +213,7 @@ def in_outline_sql(geometry: str, outline_param: str) -> str:
 
 def _filter_sql(query: ItemsQuery, params: Params) -> str:
     cql = query.filter
+    assert cql is not None  # only called with a filter
     return cql2_where(cql.text, cql.lang, queryables(query.collection), params, cql.crs)
 
 
@@ -247,6 +250,7 @@ def _order_terms(query: ItemsQuery) -> list[tuple[str, str, bool]]:
 def _keyset_sql(query: ItemsQuery, terms: list[tuple[str, str, bool]], params: Params) -> str:
     """Rows strictly after (or before) the cursor in the total order."""
     cursor = query.cursor
+    assert cursor is not None  # only called with a cursor
     values = []
     for key in cursor.keys[:-1]:
         values += [params("true" if key is None else "false"), params(key)]

@@ -164,7 +164,8 @@ def _right_type(tipo: str) -> str:
 
 
 def _geometry(vertices: list[tuple[float, float]]) -> MultiPolygon:
-    rings, ring = [], []
+    rings: list[list[tuple[float, float]]] = []
+    ring: list[tuple[float, float]] = []
     for vertex in vertices:
         if ring and vertex == ring[0] and len(ring) >= 3:
             rings.append(ring)
@@ -237,7 +238,8 @@ def _lines(path: Path) -> list[str]:
 
 def read_catastro_minero(path: Path) -> list[PermitRecord]:
     """Every right in an export; any unreadable line is an error naming it (nothing skipped)."""
-    records, problems = [], []
+    records: list[PermitRecord] = []
+    problems: list[str] = []
     for number, text in enumerate(_lines(Path(path)), start=1):
         if not text.strip() or text.lstrip().startswith("#"):
             continue

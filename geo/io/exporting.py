@@ -300,7 +300,7 @@ def _screened_plan(
     )
     if fmt.driver == "ESRI Shapefile":
         # dBase names: at most 10 characters, kept unique by a running number.
-        short = []
+        short: list[tuple[str, pa.DataType]] = []
         for n, t in columns:
             cut = SHAPEFILE_NAMES.get(n, n)[:10]
             while cut in (c for c, _ in short):

@@ -203,9 +203,11 @@ def _geometry_site(
         raise InvalidParameter(f"{path}type", f"a site cannot be a {kind!r}", SITE_TYPES)
     crs = _agree(crs, _member_crs(geometry, path)) or CRS84
     merged = {**geometry, **options}
-    buffer_path = options_path if "buffer_m" in options else path
+    buffer_path = options_path if options_path and "buffer_m" in options else path
     buffer_m = _buffer(merged, buffer_path)
-    depth = _depth(merged, options_path if set(DEPTH_MEMBERS) & set(options) else path)
+    depth = _depth(
+        merged, options_path if options_path and set(DEPTH_MEMBERS) & set(options) else path
+    )
     where = f"{path}coordinates"
     check_vertices(geometry.get("coordinates"), where)
     raw = _coordinates(kind, geometry.get("coordinates"), where)

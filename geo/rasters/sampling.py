@@ -90,9 +90,8 @@ def sample_points(
     check_method(method)
     if not lonlat:
         return []
-    xs, ys = _transformer(info.crs_wkt).transform(
-        *(np.asarray(c, dtype=float) for c in zip(*lonlat))
-    )
+    lons, lats = (np.asarray(c, dtype=float) for c in zip(*lonlat))
+    xs, ys = _transformer(info.crs_wkt).transform(lons, lats)
     with rasterio.open(info.path) as src:
         # Fractional column/row of each point in the grid (0.5 = a cell's centre).
         cols, rows = ~src.transform * (np.asarray(xs), np.asarray(ys))
@@ -132,7 +131,7 @@ def _bilinear(src, col: float, row: float) -> list:
     if data.shape[2] == 1:
         data = np.concatenate([data, data], axis=2)
         fx = 0.0
-    values = []
+    values: list = []
     for band in data:
         if np.ma.is_masked(band):
             values.append(None)

@@ -39,15 +39,17 @@ async def statistics_area(
     if isinstance(body, dict) and "type" not in body and ("zone" in body or "area" in body):
         return StatisticsArea(_polygonal(await _zone_or_area(conn, body)))
     site = parse_site(body, content_crs, max_area_km2)
+    assert isinstance(body, dict)  # parse_site took it: a GeoJSON object or a reference
     params = Params()
     wkb = await conn.fetchval(
         f"SELECT ST_AsBinary(s.geom) FROM {site_source(site, params)}", *params.values
     )
-    if wkb is None:
+    if wkb is None:  # only a site given by reference can be missing
+        assert site.reference is not None
         kind, ident = site.reference
         raise InvalidParameter(kind, f"no {kind} with id {ident}", f"the id of an existing {kind}")
     lonlat = _polygonal(shapely.from_wkb(wkb))
-    geometry = body.get("geometry") if body.get("type") == "Feature" else body
+    geometry: dict = (body.get("geometry") or {}) if body.get("type") == "Feature" else body
     crs = parse_crs(content_crs.strip().strip("<>") if content_crs else None, "Content-Crs")
     if (
         not crs.geographic

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Polygon, shape
@@ -23,7 +24,7 @@ IGN_LICENCE = "CC BY 4.0, © Instituto Geográfico Nacional de España"
 CASTILLA_Y_LEON = "07"
 
 # table -> (file in sample_data/, the columns a record is known by)
-LAYERS: dict[Table, tuple[str, tuple[str, ...]]] = {
+LAYERS: dict[Any, tuple[str, tuple[str, ...]]] = {
     ProtectionZone.__table__: ("protection_zones.geojson", ("source", "source_id")),
     Deposit.__table__: ("deposits.geojson", ("source", "source_id")),
     Permit.__table__: ("permits.geojson", ("registry_number",)),
@@ -39,10 +40,10 @@ def load_sample(engine: Engine, *, if_empty: bool = False) -> dict[str, int]:
             upsert(conn, AdminArea.__table__, admin_areas(), ("code",))
             for table, (file, key) in LAYERS.items():
                 upsert(conn, table, layer_rows(table, SAMPLE_DATA / file), key)
-        return {t.name: conn.scalar(select(func.count()).select_from(t)) for t in TABLES}
+        return {t.name: conn.scalar(select(func.count()).select_from(t)) or 0 for t in TABLES}
 
 
-def upsert(conn: Connection, table: Table, rows: list[dict], key: tuple[str, ...]) -> None:
+def upsert(conn: Connection, table: Any, rows: list[dict], key: tuple[str, ...]) -> None:
     """INSERT ... ON CONFLICT (key) DO UPDATE only where some column differs."""
     stmt = insert(table)
     columns = [c for c in rows[0] if c not in key]

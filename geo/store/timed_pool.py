@@ -88,8 +88,9 @@ class _Acquired:
         return self.conn
 
     async def __aexit__(self, kind, exc, tb) -> bool:
+        conn = self.conn
         lost = isinstance(exc, self.owner.lost) and (
-            self.conn.is_closed() or not isinstance(exc, _interface_error())
+            (conn is None or conn.is_closed()) or not isinstance(exc, _interface_error())
         )
         await self._release()
         if isinstance(exc, self.owner.canceled):

@@ -48,6 +48,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import cql2
 
@@ -139,7 +140,7 @@ def queryables_schema(
     }
 
 
-_JSON_SCHEMA = {
+_JSON_SCHEMA: dict[str, dict[str, Any]] = {
     "string": {"type": "string"},
     "integer": {"type": "integer"},
     "number": {"type": "number"},
@@ -152,9 +153,13 @@ _JSON_SCHEMA = {
 
 
 def _property_schema(q: Queryable) -> dict:
-    schema = {"title": q.name, "description": q.description, **copy.deepcopy(_JSON_SCHEMA[q.type])}
+    schema: dict[str, Any] = {
+        "title": q.name,
+        "description": q.description,
+        **copy.deepcopy(_JSON_SCHEMA[q.type]),
+    }
     if q.enum:
-        target = schema["items"] if q.type == "string_array" else schema
+        target: dict[str, Any] = schema["items"] if q.type == "string_array" else schema
         target["enum"] = list(q.enum)
     return schema
 

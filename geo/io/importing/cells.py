@@ -40,21 +40,21 @@ def _text(value, spec: Field):
     if spec.max_length and len(text) > spec.max_length:
         raise _Bad(f"{len(text)} characters, at most {spec.max_length} allowed")
     if spec.allowed is not None:
-        return _code(text, spec)
+        return _code(text, spec.allowed)
     return text
 
 
-def _code(text: str, spec: Field) -> str:
-    if text in spec.allowed:
+def _code(text: str, allowed: tuple[str, ...]) -> str:
+    if text in allowed:
         return text
-    by_fold = {v.fold(a): a for a in spec.allowed}
+    by_fold = {v.fold(a): a for a in allowed}
     if v.fold(text) in by_fold:  # only case or accents differ
         return by_fold[v.fold(text)]
-    hint = v.suggest(text, spec.allowed)
+    hint = v.suggest(text, allowed)
     raise _Bad(
         f"unknown value {text!r}"
         + (f"; did you mean {hint!r}?" if hint else "")
-        + f" (allowed: {', '.join(spec.allowed)})"
+        + f" (allowed: {', '.join(allowed)})"
     )
 
 
@@ -108,7 +108,8 @@ def _list(value, spec: Field) -> list[str]:
     if not items and spec.required:
         raise _Bad("required field is empty")
     if spec.name != "commodities":
-        return [_code(item, spec) for item in items]
+        assert spec.allowed is not None  # a list field other than commodities is a code list
+        return [_code(item, spec.allowed) for item in items]
     codes = []
     for item in items:
         code = v.commodity_code(item)
@@ -300,7 +301,10 @@ def commodity_column(spec: Field, cells: list[pd.Series]) -> tuple[list, list, d
             for c in converted
         )
         return converted[codes].tolist(), importance[codes].tolist(), errors
-    codes, importance, errors, seen = [], [], {}, {}
+    by_row: list = []
+    importance_by_row: list = []
+    problems: dict[int, str] = {}
+    seen: dict[tuple, tuple] = {}
     for i, row in enumerate(zip(*cells, strict=True)):
         key = tuple(str(c) if isinstance(c, list | np.ndarray) else c for c in row)
         if key not in seen:
@@ -310,11 +314,11 @@ def commodity_column(spec: Field, cells: list[pd.Series]) -> tuple[list, list, d
             except _Bad as exc:
                 seen[key] = (None, None, str(exc))
         c, imp, error = seen[key]
-        codes.append(c)
-        importance.append(imp)
+        by_row.append(c)
+        importance_by_row.append(imp)
         if error:
-            errors[i] = error
-    return codes, importance, errors
+            problems[i] = error
+    return by_row, importance_by_row, problems
 
 
 def commodity_notes(cells: list[pd.Series]) -> list[str]:

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
-from pyproj.aoi import AreaOfInterest
-from pyproj.transformer import TransformerGroup
+from pyproj.transformer import AreaOfInterest, TransformerGroup
 
 from geo.core.crs import any_crs
 from geo.core.errors import InvalidParameter

@@ -90,9 +90,12 @@ def import_file(
     report.ignored_columns = rows.ignored_columns
     report.notes += rows.notes
     report.repairs = rows.repairs
-    reading = [replace(p, source_id=rows.ids[p.row - 1]) for p in table.problems]
+    # Reading's problems are all of a row (the file as a whole fails before).
+    reading = [
+        replace(p, source_id=rows.ids[p.row - 1]) for p in table.problems if p.row is not None
+    ]
     position = position_problems(geometry, rows.ids, mapping.region, choice.crs.is_geographic)
-    rows.drop({p.row for p in reading + position})
+    rows.drop({p.row for p in reading + position if p.row is not None})
 
     with engine.begin() as conn:
         if not options.dry_run:
@@ -102,7 +105,7 @@ def import_file(
                     f"waited {waited:.1f} s for another import of {layer.name} to finish"
                 )
         references = missing_parents(conn, layer, rows)
-        rows.drop({p.row for p in references})
+        rows.drop({p.row for p in references if p.row is not None})
         report.problems = sorted(
             reading + position + references + rows.problems, key=lambda p: p.row or 0
         )

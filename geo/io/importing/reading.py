@@ -97,7 +97,7 @@ def _file_layer(path: str, mapping: Mapping, target: str) -> str | None:
 
 def _csv_geometry(
     frame: pd.DataFrame, mapping: Mapping
-) -> tuple[np.ndarray, tuple[str, ...], list[Problem]]:
+) -> tuple[np.ndarray | Points, tuple[str, ...], list[Problem]]:
     """Points from x/y columns or shapes from a WKT column; a bad cell is a problem of its row."""
     by_name = {c.casefold(): c for c in frame.columns}
     x, y, wkt = mapping.x, mapping.y, mapping.wkt
@@ -115,7 +115,7 @@ def _csv_geometry(
             "lon/lat, longitude/latitude or x/y columns, a WKT column, or "
             "[geometry] x, y or wkt in a mapping",
         )
-    used = (x, y) if x else (wkt,)
+    used = tuple(c for c in ((x, y) if x else (wkt,)) if c)
     for name in used:
         if name not in frame.columns:
             raise InvalidParameter(

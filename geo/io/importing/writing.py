@@ -75,7 +75,9 @@ def _copy(
         )
         columns.append(pa.repeat(pa.scalar(source, pa.string()), len(rows.rows)))
     table = pa.table(columns, names=names)
-    cursor = conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection in a transaction has its psycopg connection
+    cursor = driver.cursor()
     statement = f"COPY {into} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
     with cursor.copy(statement) as copy:
         for start in range(0, table.num_rows, COPY_BATCH):

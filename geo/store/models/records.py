@@ -96,7 +96,7 @@ class Permit(Timestamps, Provenance, Base):
     commodities: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
     authority: Mapped[str | None] = mapped_column(Text)
     # A right recorded by hand or from a registry without ids has none at its source.
-    source_id: Mapped[str | None] = mapped_column(String(128))
+    source_id: Mapped[str | None] = mapped_column(String(128))  # type: ignore[assignment]
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
 
     __table_args__ = (
