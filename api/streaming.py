@@ -1,9 +1,21 @@
-"""Streaming GeoJSON FeatureCollections whose features PostGIS has already written as text."""
+"""Streaming GeoJSON FeatureCollections whose features PostGIS has already written as text.
+
+Rows come from a server-side cursor, CHUNK_ROWS at a time, and each chunk is sent before the
+next is fetched: the server holds one chunk, however long the answer (a batch screening of
+every deposit), and a slow client slows the cursor down rather than filling memory. The first
+chunk is fetched before the response starts, so a query that fails at once (a bad filter, a
+statement timeout before the first row) is still answered as problem+json. A failure after
+the first byte cuts the body short: the FeatureCollection is left unterminated (no closing
+`]`, no `numberReturned`), which every JSON parser reports, rather than ending as a shorter
+answer that looks whole. A client that hangs up ends the cursor's transaction and gives its
+connection back to the pool at once. The count (`numberMatched`) runs on its own connection
+beside the rows and is written in the tail.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,37 +28,44 @@ from geo.store.counts import UNCACHED, CountCache
 
 GEOJSON = "application/geo+json"
 CHUNK_ROWS = 500
+_HEAD = b'{"type":"FeatureCollection","features":['
 
 
-async def _features(
+async def feature_chunks(
     pool: asyncpg.Pool,
     page: SqlQuery,
     limit: int,
     count: SqlQuery | None,
     tail: Callable[[int, Any, int | None], dict],
-    counts: CountCache,
-) -> list[bytes]:
-    """The collection's bytes, in chunks of CHUNK_ROWS features: page rows are (keyset value,
-    feature text); limit + 1 rows are read so that the tail knows whether there is a next page
-    (last key, or None). The page is read in one round trip and its connection given back
-    before the first byte goes out, so a client that hangs up mid-body holds no connection."""
+    counts: CountCache = UNCACHED,
+) -> AsyncGenerator[bytes, None]:
+    """The collection's bytes, a chunk of at most CHUNK_ROWS features at a time. Page rows are
+    (keyset value, feature text); one row past `limit` tells the tail that there is a next page
+    (the last key returned, or None)."""
     counting = asyncio.create_task(counts.count(pool, count)) if count else None
     try:
-        async with pool.acquire() as conn:
-            rows = await conn.fetch(page.text, *page.values)
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            cursor = await conn.cursor(page.text, *page.values)
+            returned, last_key, more, head = 0, None, False, _HEAD
+            while True:
+                wanted = min(CHUNK_ROWS, limit - returned + 1)
+                rows = await cursor.fetch(wanted)
+                exhausted = len(rows) < wanted
+                if len(rows) > limit - returned:
+                    rows, more = rows[: limit - returned], True
+                if rows:
+                    separator = b"," if returned else b""
+                    returned += len(rows)
+                    last_key = rows[-1][0]
+                    yield head + separator + ",".join(feature for _, feature in rows).encode()
+                    head = b""
+                if exhausted or more:
+                    break
         matched = await counting if counting else None
+        yield head + b"]," + orjson.dumps(tail(returned, last_key if more else None, matched))[1:]
     finally:
         if counting and not counting.done():
             counting.cancel()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    members = tail(len(rows), rows[-1][0] if more else None, matched)
-    chunks = [b'{"type":"FeatureCollection","features":[']
-    for start in range(0, len(rows), CHUNK_ROWS):
-        features = ",".join(feature for _, feature in rows[start : start + CHUNK_ROWS])
-        chunks.append((b"," if start else b"") + features.encode())
-    chunks.append(b"]," + orjson.dumps(members)[1:])
-    return chunks
 
 
 def feature_collection_tail(returned: int, matched: int | None, links: list[dict]) -> dict:
@@ -69,13 +88,20 @@ async def stream_features(
     headers: dict | None = None,
     counts: CountCache = UNCACHED,
 ) -> StreamingResponse:
-    """A streaming response; the query runs before the response starts, so its errors are
-    still answered as problem+json rather than as a truncated body. The count comes from
-    `counts` when it has it for the current data."""
-    chunks = await _features(pool, page, limit, count, tail, counts)
+    """A streaming response; the count comes from `counts` when it has it for the current data."""
+    chunks = feature_chunks(pool, page, limit, count, tail, counts)
+    try:
+        first = await chunks.__anext__()
+    except BaseException:
+        await chunks.aclose()
+        raise
 
     async def body() -> AsyncIterator[bytes]:
-        for chunk in chunks:
-            yield chunk
+        try:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()
 
     return StreamingResponse(body(), media_type=media_type, headers=headers)
