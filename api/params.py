@@ -86,6 +86,11 @@ def parse_bbox(
     return west, south, east, north
 
 
+LIMIT_DESCRIPTION = (
+    "Features per page (default and maximum: the settings VETA_DEFAULT_LIMIT, VETA_MAX_LIMIT)."
+)
+
+
 def parse_limit(value: int | None, settings: Settings, parameter: str = "limit") -> int:
     if value is None:
         return settings.default_limit

@@ -127,3 +127,38 @@ def test_number_matched_follows_a_new_deposit_and_its_removal(client, engine, pa
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM deposits WHERE id = :id"), {"id": new_id})
     assert matched() == (before, expected)
+
+
+def test_the_rights_count_is_remembered_and_follows_a_status_change(client, engine):
+    """/permits counts through the remembered counts too, and a registry write makes it count again."""
+    path = "/permits?status=granted"
+    independent = "SELECT count(*) FROM permits WHERE status = 'granted' AND (expires_on IS NULL OR expires_on >= current_date)"
+    remembered = client.app.state.counts._counts
+
+    def matched() -> tuple[int, int]:
+        response = client.get(path)
+        assert response.status_code == 200, response.text
+        with engine.connect() as conn:
+            return response.json()["numberMatched"], conn.execute(text(independent)).scalar()
+
+    before, expected = matched()
+    assert before == expected > 0
+    kept = len(remembered)
+    assert (
+        matched() == (before, expected) and len(remembered) == kept
+    )  # the same count, not a new one
+    with engine.begin() as conn:
+        changed = conn.execute(
+            text(
+                "UPDATE permits SET status = 'lapsed' WHERE id = (SELECT min(id) FROM permits "
+                "WHERE status = 'granted' AND (expires_on IS NULL OR expires_on >= current_date)) RETURNING id"
+            )
+        ).scalar()
+    try:
+        assert matched() == (before - 1, expected - 1)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE permits SET status = 'granted' WHERE id = :id"), {"id": changed}
+            )
+    assert matched() == (before, expected)

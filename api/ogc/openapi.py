@@ -38,13 +38,32 @@ def as_openapi_30(node: Any) -> Any:
     return out
 
 
+def declare_limits(document: dict, default: int, maximum: int) -> dict:
+    """Every `limit` query parameter with the page sizes this app allows (its settings, read at
+    start-up: VETA_DEFAULT_LIMIT, VETA_MAX_LIMIT), which the routes check at run time."""
+    for operation in (op for path in document.get("paths", {}).values() for op in path.values()):
+        for parameter in operation.get("parameters", ()) if isinstance(operation, dict) else ():
+            if parameter.get("name") == "limit" and parameter.get("in") == "query":
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": maximum,
+                    "default": default,
+                }
+    return document
+
+
 def install(app: FastAPI) -> None:
     """Serve the app's OpenAPI document as 3.0 (built once, on first request)."""
     generate = app.openapi
 
     def openapi_30() -> dict:
         if app.openapi_schema is None or app.openapi_schema.get("openapi") != VERSION:
-            app.openapi_schema = {**as_openapi_30(declare_problems(generate())), "openapi": VERSION}
+            settings = app.state.settings
+            document = declare_limits(
+                declare_problems(generate()), settings.default_limit, settings.max_limit
+            )
+            app.openapi_schema = {**as_openapi_30(document), "openapi": VERSION}
         return app.openapi_schema
 
     app.openapi = openapi_30  # type: ignore[method-assign]  # FastAPI's documented way to replace the document

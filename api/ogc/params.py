@@ -9,16 +9,11 @@ from datetime import UTC, date, datetime, time
 from fastapi import Path, Query, Request
 
 from api.language import LANGUAGE_PARAMETER
-from api.params import parse_bbox
+from api.params import parse_bbox, parse_limit
 from geo.core.crs import CRS84, Crs, check_area_of_use, parse_crs
 from geo.core.errors import InvalidParameter
-from geo.core.settings import Settings
 from geo.features.collections import Collection, Property, get_collection
 from geo.features.items import Bbox, CqlFilter, Cursor, ItemsQuery, SortKey
-
-_DEFAULTS = Settings.model_fields
-DEFAULT_LIMIT: int = _DEFAULTS["default_limit"].default
-MAX_LIMIT: int = _DEFAULTS["max_limit"].default
 
 ITEMS_PARAMETERS = (
     "f",
@@ -222,7 +217,10 @@ def _filter(text: str | None, lang: str | None, crs: str | None) -> CqlFilter | 
 def items_query(
     request: Request,
     collection_id: str = Path(alias="collectionId"),
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Features per page."),
+    limit: int | None = Query(
+        None,
+        description="Features per page (default and maximum: VETA_DEFAULT_LIMIT, VETA_MAX_LIMIT).",
+    ),
     bbox: str | None = Query(
         None, description="minx,miny,maxx,maxy in bbox-crs (default CRS84 lon/lat)."
     ),
@@ -269,7 +267,7 @@ def items_query(
     )
     query = ItemsQuery(
         collection=collection,
-        limit=limit,
+        limit=parse_limit(limit, request.app.state.settings),
         crs=parse_crs(crs, "crs"),
         bbox=_bbox(bbox, parse_crs(bbox_crs, "bbox-crs") if bbox_crs else CRS84),
         datetime=_datetime(datetime_, collection),

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from api.links import same_query
 from api.params import (
+    LIMIT_DESCRIPTION,
     admin_area,
     outline_of,
     parse_bbox,
@@ -45,7 +46,7 @@ async def deposit_search(
         description="Legal effects that count for `protection` (default exclusion,conditional).",
     ),
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)."),
-    limit: int | None = Query(None, description="Features per page: default 100, maximum 10,000."),
+    limit: int | None = Query(None, description=LIMIT_DESCRIPTION),
     cursor: str | None = Query(None, description="Paging cursor; take it from the `next` link."),
     mdopi: list[str] | None = Query(
         None,

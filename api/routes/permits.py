@@ -12,7 +12,14 @@ from fastapi.responses import Response
 from shapely.geometry import shape
 
 from api.links import same_query
-from api.params import parse_bbox, parse_choices, parse_cursor, parse_limit, settings_of
+from api.params import (
+    LIMIT_DESCRIPTION,
+    parse_bbox,
+    parse_choices,
+    parse_cursor,
+    parse_limit,
+    settings_of,
+)
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter, NotFound
@@ -67,7 +74,7 @@ async def permit_search(
         "Ponferrada): the rights sharing ground with it.",
     ),
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)."),
-    limit: int | None = Query(None, description="Features per page: default 100, maximum 10,000."),
+    limit: int | None = Query(None, description=LIMIT_DESCRIPTION),
     cursor: str | None = Query(None, description="Paging cursor; take it from the `next` link."),
     settings: Settings = Depends(settings_of),
 ) -> PermitSearch:
@@ -100,7 +107,12 @@ async def list_permits(request: Request, search: PermitSearch = Depends(permit_s
         return feature_collection_tail(returned, matched, links)
 
     return await stream_features(
-        request.app.state.pool, page_query(search), search.limit, count_query(search), tail
+        request.app.state.pool,
+        page_query(search),
+        search.limit,
+        count_query(search),
+        tail,
+        counts=request.app.state.counts,
     )
 
 

@@ -104,10 +104,15 @@ def page_query(search: PermitSearch) -> SqlQuery:
 
 
 def count_query(search: PermitSearch) -> SqlQuery:
+    """The exact number of rights matching the search, all pages together."""
     params = Params()
     day = _day(search.as_of, params)
     text = f"SELECT count(*) FROM {_source(search.as_of, day)} WHERE {_where(search, params, day, False)}"
-    return SqlQuery(text, tuple(params.values))
+    # Remembered until the rights (or, as of a day, their history) change; the day is part of
+    # the state a remembered count is keyed on (geo/store/data_state.py).
+    return SqlQuery(
+        text, tuple(params.values), ("permit_history",) if search.as_of else ("permits",)
+    )
 
 
 def one_query(permit_id: int) -> SqlQuery:
