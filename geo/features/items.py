@@ -20,6 +20,7 @@ from geo.core.errors import InvalidParameter
 from geo.core.sql import Params, SqlQuery
 from geo.features.collections import Collection, Property
 from geo.features.cql2 import Queryable, cql2_where
+from geo.features.geojson import feature_text_sql
 
 
 @dataclass(frozen=True)
@@ -133,10 +134,8 @@ def properties_sql(properties: tuple[Property, ...]) -> str:
 
 def feature_sql(collection: Collection, crs: Crs, properties: tuple[Property, ...]) -> str:
     """SQL text of one GeoJSON Feature per row, concatenated rather than built as json."""
-    return (
-        '\'{"type":"Feature","id":\' || to_json(' + collection.id_sql + ")::text || "
-        "',\"geometry\":' || " + geometry_sql(collection, crs) + " || "
-        "',\"properties\":' || " + properties_sql(properties) + "::text || '}'"
+    return feature_text_sql(
+        collection.id_sql, geometry_sql(collection, crs), properties_sql(properties)
     )
 
 

@@ -9,6 +9,7 @@ import asyncpg
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter
 from geo.core.sql import Params, SqlQuery
+from geo.features.geojson import feature_text_sql
 
 # When a name is shared (León the province and León the municipality), the larger area wins.
 _LEVEL_ORDER = (
@@ -48,12 +49,11 @@ def areas_query(level: str | None) -> SqlQuery:
     """Admin areas as (code, GeoJSON feature text) rows, optionally of one level."""
     params = Params()
     where = f"WHERE level = {params(level)}" if level else ""
-    text = (
-        'SELECT code, \'{"type":"Feature","id":\' || to_json(code)::text || \',"geometry":\' || '
-        "ST_AsGeoJSON(geom) || ',\"properties\":' || json_build_object("
-        "'code', code, 'name', name, 'level', level, 'parent_code', parent_code, "
+    properties = (
+        "json_build_object('code', code, 'name', name, 'level', level, 'parent_code', parent_code, "
         "'area_ha', round((ST_Area(geom::geography) / 10000)::numeric, 2), "
-        "'source', source, 'licence', licence)::text || '}' "
-        f"FROM admin_areas {where} ORDER BY code"
+        "'source', source, 'licence', licence)"
     )
+    feature = feature_text_sql("code", "ST_AsGeoJSON(geom)", properties)
+    text = f"SELECT code, {feature} FROM admin_areas {where} ORDER BY code"
     return SqlQuery(text, tuple(params.values))

@@ -8,6 +8,7 @@ from typing import Literal
 from geo.catalog.collections import DEPOSIT_DETAIL, DEPOSIT_PROPERTIES
 from geo.core import vocabulary as v
 from geo.core.sql import Params, SqlQuery
+from geo.features.geojson import feature_text_sql
 from geo.rules.protection import zone_constrains
 
 Protection = Literal["any", "inside", "outside"]
@@ -93,11 +94,8 @@ def page_query(search: DepositSearch) -> SqlQuery:
     page = (
         f"SELECT t.* FROM deposits t WHERE {where} ORDER BY t.id LIMIT {params(search.limit + 1)}"
     )
-    text = (
-        'SELECT t.id, \'{"type":"Feature","id":\' || t.id || \',"geometry":\' || '
-        "ST_AsGeoJSON(t.geom) || ',\"properties\":' || " + properties + "::text || '}' "
-        f"FROM ({page}) t{zones} ORDER BY t.id"
-    )
+    feature = feature_text_sql("t.id", "ST_AsGeoJSON(t.geom)", properties)
+    text = f"SELECT t.id, {feature} FROM ({page}) t{zones} ORDER BY t.id"
     return SqlQuery(text, tuple(params.values))
 
 
@@ -114,9 +112,6 @@ def one_query(deposit_id: int) -> SqlQuery:
     """One deposit as a GeoJSON Feature, with every attribute of its record."""
     params = Params()
     properties = _properties(DEPOSIT_PROPERTIES + DEPOSIT_DETAIL)
-    text = (
-        'SELECT \'{"type":"Feature","id":\' || t.id || \',"geometry":\' || '
-        "ST_AsGeoJSON(t.geom) || ',\"properties\":' || " + properties + "::text || '}' "
-        f"FROM deposits t WHERE t.id = {params(deposit_id)}"
-    )
+    feature = feature_text_sql("t.id", "ST_AsGeoJSON(t.geom)", properties)
+    text = f"SELECT {feature} FROM deposits t WHERE t.id = {params(deposit_id)}"
     return SqlQuery(text, tuple(params.values))

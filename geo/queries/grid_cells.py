@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from geo.core.errors import InvalidParameter
 from geo.core.sql import Params, SqlQuery
+from geo.features.geojson import feature_text_sql
 from geo.rules import cuadricula as grid
 from geo.rules.cuadricula import Cell
 from geo.rules.ground import held_or_excluded
@@ -43,10 +44,7 @@ def check_cap(i_range: range, j_range: range, max_cells: int, parameter: str, wh
 
 
 def _feature(properties: str) -> str:
-    return (
-        f'\'{{"type":"Feature","id":"\' || c.id || \'","geometry":\' || ST_AsGeoJSON(c.geom, {EXACT}) '
-        f"|| ',\"properties\":' || {properties}::text || '}}'"
-    )
+    return feature_text_sql("c.id", f"ST_AsGeoJSON(c.geom, {EXACT})", properties)
 
 
 def _envelope(i_range: range, j_range: range, params: Params) -> str:
@@ -154,9 +152,13 @@ def free_query(ground: GroundQuery) -> SqlQuery:
             + ", "
             + runs
             + (
-                f'SELECT {cells}, {hectares}, \'{{"type":"Feature","geometry":\' || ST_AsGeoJSON(m.geom, {EXACT}) || '
-                f"',\"properties\":' || json_build_object('cell_count', {cells}, "
-                f"'area_ha', round(({hectares})::numeric, 2))::text || '}}' "
+                f"SELECT {cells}, {hectares}, "
+                + feature_text_sql(
+                    None,
+                    f"ST_AsGeoJSON(m.geom, {EXACT})",
+                    f"json_build_object('cell_count', {cells}, 'area_ha', round(({hectares})::numeric, 2))",
+                )
+                + " "
                 f"FROM (SELECT (ST_Dump(ST_Simplify(ST_UnaryUnion(ST_Collect({strip})), 0))).geom FROM runs) m "
                 "ORDER BY ST_YMin(m.geom), ST_XMin(m.geom)"
             )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from geo.core.sql import Params, SqlQuery, text_array
+from geo.features.geojson import feature_text_sql
 from geo.queries.grid_cells import EXACT
 from geo.rules import cuadricula as grid
 from geo.rules.registry import CONCESSIONS, HOLDING, IN_FORCE, as_of_source, effective_status_sql
@@ -61,10 +62,7 @@ def _properties(day: str) -> str:
 
 
 def _feature(day: str) -> str:
-    return (
-        f'\'{{"type":"Feature","id":\' || p.id || \',"geometry":\' || ST_AsGeoJSON(p.geom, {EXACT}) '
-        f"|| ',\"properties\":' || {_properties(day)}::text || '}}'"
-    )
+    return feature_text_sql("p.id", f"ST_AsGeoJSON(p.geom, {EXACT})", _properties(day))
 
 
 def _where(search: PermitSearch, params: Params, day: str, with_cursor: bool) -> str:
@@ -118,13 +116,13 @@ def count_query(search: PermitSearch) -> SqlQuery:
 def one_query(permit_id: int) -> SqlQuery:
     """One right as a Feature, with its remarks and record time stamps."""
     params = Params()
-    text = (
-        f'SELECT \'{{"type":"Feature","id":\' || p.id || \',"geometry":\' || ST_AsGeoJSON(p.geom, {EXACT}) '
-        f"|| ',\"properties\":' || ({_properties('current_date')}::jsonb || jsonb_build_object("
+    properties = (
+        f"{_properties('current_date')}::jsonb || jsonb_build_object("
         "'commodity_list', to_jsonb(p.commodities), 'remarks', p.remarks, 'retrieved_at', p.retrieved_at, "
-        "'created_at', p.created_at, 'updated_at', p.updated_at))::text || '}' "
-        f"FROM permits p WHERE p.id = {params(permit_id)}"
+        "'created_at', p.created_at, 'updated_at', p.updated_at)"
     )
+    feature = feature_text_sql("p.id", f"ST_AsGeoJSON(p.geom, {EXACT})", properties)
+    text = f"SELECT {feature} FROM permits p WHERE p.id = {params(permit_id)}"
     return SqlQuery(text, tuple(params.values))
 
 
@@ -178,8 +176,7 @@ def conflicts_query(permit_id: int) -> SqlQuery:
         "'shared_cells', to_json(s.ids))"
     )
     text = (
-        'SELECT q.id, \'{"type":"Feature","id":\' || q.id || \',"geometry":\' || '
-        f"ST_AsGeoJSON(s.geom, {EXACT}) || ',\"properties\":' || {properties}::text || '}}' "
+        f"SELECT q.id, {feature_text_sql('q.id', f'ST_AsGeoJSON(s.geom, {EXACT})', properties)} "
         f"FROM permits t JOIN permits q ON q.id <> t.id AND ST_Intersects(q.geom, t.geom) "
         f"CROSS JOIN LATERAL (SELECT {reason} AS reason, ST_Intersection(t.geom, q.geom) AS shared) o "
         "CROSS JOIN LATERAL (SELECT count(*) AS n, sum(c.area_ha) AS ha, array_agg(c.id ORDER BY c.id) AS ids, "

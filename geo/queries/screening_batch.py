@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geo.core.sql import Params, SqlQuery
+from geo.features.geojson import feature_text_sql
 from geo.queries.deposits import DepositSearch, where_sql
 from geo.queries.screening import ScreeningOptions, verdict_sql
 from geo.queries.sites import Site
@@ -93,10 +94,7 @@ def batch_query(
             + ", ".join(f"'{k}', {values[k]}" for k in COLUMNS if k != "id")
             + ")"
         )
-        select = (
-            '\'{"type":"Feature","id":\' || to_json(s.key)::text || \',"geometry":\' || '
-            f"ST_AsGeoJSON(s.geom) || ',\"properties\":' || {properties}::text || '}}'"
-        )
+        select = feature_text_sql("s.key", "ST_AsGeoJSON(s.geom)", properties)
     else:
         select = ", ".join(f"{values[k]} AS {k}" for k in COLUMNS)
     text = (
