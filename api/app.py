@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
+from api import errors, health, telemetry
 from api.guard import Guard
 from api.language import Language
 from api.ogc import openapi as ogc_openapi
@@ -81,11 +81,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # Outermost: the error handlers' problems are translated too.
     app.add_middleware(Language)
+    # Outermost of all: one log line per request, whatever answered it.
+    app.add_middleware(telemetry.RequestLog)
     ogc_openapi.install(app)
     for router in (deposits.router, areas.router, vocabularies.router, permits.router, grid.router,
                    downloads.router, tiles.router, web_map.router, screening.router, rasters.router,
                    planning.router, i18n.router):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
+    app.include_router(health.router)
     app.include_router(ogc.router)
     app.include_router(ogc_items.router)
     app.include_router(api_docs.router, dependencies=[Depends(reject_unknown_query_parameters)])
