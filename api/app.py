@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics = telemetry.Metrics(app)
     app.state.counts = CountCache(settings.count_cache_size)
     app.state.tiles = TileCache(settings.tile_cache_mb * 2**20)
     app.state.pdf_printers = asyncio.Semaphore(settings.pdf_max_concurrent)
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    planning.router, i18n.router):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(health.router)
+    app.include_router(telemetry.router)
     app.include_router(ogc.router)
     app.include_router(ogc_items.router)
     app.include_router(api_docs.router, dependencies=[Depends(reject_unknown_query_parameters)])

@@ -15,6 +15,16 @@ import time
 import uuid
 from urllib.parse import parse_qsl, urlencode
 
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("veta.requests")
@@ -94,3 +104,92 @@ class RequestLog:
             if rows is not None:
                 entry["rows"] = rows
             log.info(json.dumps(entry, separators=(",", ":")))
+            metrics = getattr(scope.get("app") and scope["app"].state, "metrics", None)
+            if metrics is not None:
+                metrics.observe(
+                    scope["method"], entry["route"], status, time.perf_counter() - started
+                )
+
+
+# -- Prometheus metrics at /metrics --------------------------------------------------------
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    """One registry per app (tests build many apps in one process): request counts and latency
+    by route template and status, and, read at scrape time from the app's own state, the pool,
+    the database time and the hits of the remembered counts and the tile cache."""
+
+    def __init__(self, app) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "veta_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "veta_request_duration_seconds",
+            "Time to answer, to the last byte",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_StateCollector(app))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route, str(status)).observe(seconds)
+
+
+class _StateCollector:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        state = self.app.state
+        pool = getattr(state, "pool", None)
+        if pool is not None:
+            inner = pool.pool
+            yield GaugeMetricFamily(
+                "veta_pool_in_use",
+                "Pooled connections in use",
+                value=inner.get_size() - inner.get_idle_size(),
+            )
+            yield GaugeMetricFamily(
+                "veta_pool_size", "Pooled connections open", value=inner.get_size()
+            )
+            yield GaugeMetricFamily(
+                "veta_pool_max", "Pooled connections allowed", value=inner.get_max_size()
+            )
+            yield GaugeMetricFamily(
+                "veta_pool_waiting", "Requests waiting for a connection", value=pool.waiting
+            )
+            yield CounterMetricFamily(
+                "veta_database_seconds",
+                "Seconds connections were held by requests",
+                value=pool.held_seconds,
+            )
+        for name, cache in (("count_cache", state.counts), ("tile_cache", state.tiles)):
+            family = CounterMetricFamily(
+                f"veta_{name}_lookups",
+                f"Lookups in the {name.replace('_', ' ')}",
+                labels=["result"],
+            )
+            family.add_metric(["hit"], cache.hits)
+            family.add_metric(["miss"], cache.misses)
+            yield family
+
+
+router = APIRouter(tags=["Health"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

@@ -104,3 +104,51 @@ def test_credentials_never_reach_the_log(client, caplog):
         assert secret not in text
     [line] = request_lines(caplog)
     assert "limit=1" in line["query"] and "api_key=%2A%2A%2A" in line["query"]
+
+
+def sample(text: str, name: str, **labels) -> float:
+    """The value of one sample in Prometheus' text format, parsed by prometheus-client's parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    return 0.0
+
+
+def test_metrics_count_requests_and_latency_by_route_template_and_status(client):
+    before = client.get("/metrics").text
+    for deposit in (1, 2, 999999):
+        client.get(f"/deposits/{deposit}")
+    after = client.get("/metrics")
+    assert after.headers["content-type"].startswith("text/plain")
+    route = {"method": "GET", "route": "/deposits/{deposit_id}"}
+    counted = {
+        s: sample(after.text, "veta_requests_total", status=s, **route)
+        - sample(before, "veta_requests_total", status=s, **route)
+        for s in ("200", "404")
+    }
+    assert counted == {"200": 2, "404": 1}
+    observed = sample(
+        after.text, "veta_request_duration_seconds_count", status="200", **route
+    ) - sample(before, "veta_request_duration_seconds_count", status="200", **route)
+    assert observed == 2
+    assert "/deposits/1" not in after.text  # raw paths would make one series per item
+
+
+def test_metrics_report_the_pool_database_time_and_cache_hits(client):
+    query = {"area": "leon", "limit": 1}
+    client.get("/deposits", params=query)
+    before = client.get("/metrics").text
+    client.get("/deposits", params=query)  # the same count again: remembered
+    after = client.get("/metrics").text
+    hits = sample(after, "veta_count_cache_lookups_total", result="hit") - sample(
+        before, "veta_count_cache_lookups_total", result="hit"
+    )
+    assert hits >= 1
+    assert sample(after, "veta_database_seconds_total") > sample(
+        before, "veta_database_seconds_total"
+    )
+    assert sample(after, "veta_pool_max") >= 1 and sample(after, "veta_pool_waiting") == 0
+    assert 0 <= sample(after, "veta_pool_in_use") <= sample(after, "veta_pool_size")
