@@ -76,6 +76,7 @@ def load_sample(
 def serve(
     host: str = typer.Option(None, help="Interface to listen on (default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default 8000)."),
+    workers: int = typer.Option(None, min=1, help="Server processes (default VETA_WORKERS, else 1)."),
 ) -> None:
     """Serve the HTTP API."""
     import uvicorn
@@ -84,4 +85,5 @@ def serve(
 
     settings = get_settings()
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, proxy_headers=True, http=ProblemHttpToolsProtocol)
+                port=port or settings.port, proxy_headers=True, http=ProblemHttpToolsProtocol,
+                workers=workers or settings.workers)
