@@ -12,9 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
-
 from conftest import _free_port
+from sqlalchemy import text
 from test_counts import NEW_DEPOSIT
 
 PATH = "/deposits?commodity=W&area=leon"
