@@ -49,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.pool = await create_pool(database_url(settings), settings)
         async with app.state.pool.acquire() as conn:
-            remember_postgis_srids(r[0] for r in await conn.fetch("SELECT srid FROM spatial_ref_sys"))
+            remember_postgis_srids(
+                r[0] for r in await conn.fetch("SELECT srid FROM spatial_ref_sys")
+            )
         try:
             yield
         finally:
@@ -74,9 +76,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.cors_origins:
         # Other sites' web maps read the collections, tiles and screening from the browser; the
         # headers they need to see (caching, the CRS of the coordinates, download names) exposed.
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "HEAD", "POST"],
-                           allow_headers=["Content-Type", "Content-Crs", "Accept", "If-None-Match"],
-                           expose_headers=["ETag", "Content-Crs", "Content-Disposition"], max_age=3600)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST"],
+            allow_headers=["Content-Type", "Content-Crs", "Accept", "If-None-Match"],
+            expose_headers=["ETag", "Content-Crs", "Content-Disposition"],
+            max_age=3600,
+        )
     # Outermost but for the error handlers: URL, body and NUL checks before anything else.
     app.add_middleware(Guard, settings=settings)
     errors.install(app)
@@ -85,9 +92,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost of all: one log line per request, whatever answered it.
     app.add_middleware(telemetry.RequestLog)
     ogc_openapi.install(app)
-    for router in (deposits.router, areas.router, vocabularies.router, permits.router, grid.router,
-                   downloads.router, tiles.router, web_map.router, screening.router, rasters.router,
-                   planning.router, i18n.router):
+    for router in (
+        deposits.router,
+        areas.router,
+        vocabularies.router,
+        permits.router,
+        grid.router,
+        downloads.router,
+        tiles.router,
+        web_map.router,
+        screening.router,
+        rasters.router,
+        planning.router,
+        i18n.router,
+    ):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(health.router)
     app.include_router(telemetry.router)

@@ -28,7 +28,9 @@ def _pool() -> ProcessPoolExecutor:
     global _processes
     if _processes is None:
         # Spawned, not forked: the server has threads and an event loop a fork would copy.
-        _processes = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+        _processes = ProcessPoolExecutor(
+            max_workers=2, mp_context=multiprocessing.get_context("spawn")
+        )
     return _processes
 
 
@@ -53,4 +55,6 @@ async def parse_body(raw: bytes, parse: Callable, allowed: str, *args):
     """`parse(decoded body, *args)` off the event loop; `allowed` says what a body may be."""
     if len(raw) <= IN_PROCESS_BYTES:
         return await run_in_threadpool(decode_and_parse, raw, parse, allowed, *args)
-    return await asyncio.get_running_loop().run_in_executor(_pool(), decode_and_parse, raw, parse, allowed, *args)
+    return await asyncio.get_running_loop().run_in_executor(
+        _pool(), decode_and_parse, raw, parse, allowed, *args
+    )

@@ -20,16 +20,26 @@ TYPE_BASE = "https://veta.example/problems/"
 log = logging.getLogger("veta")
 
 
-def problem(status: int, title: str, detail: str, slug: str, instance: str, **extensions) -> JSONResponse:
+def problem(
+    status: int, title: str, detail: str, slug: str, instance: str, **extensions
+) -> JSONResponse:
     # The title in the request's language (Content-Language says which); the detail, built from
     # the request's own names and values, stays in English.
-    body = {"type": TYPE_BASE + slug, "title": pgettext("problem", title), "status": status, "detail": detail,
-            "instance": instance, **extensions}
+    body = {
+        "type": TYPE_BASE + slug,
+        "title": pgettext("problem", title),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extensions,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
 async def _veta_error(request: Request, exc: VetaError) -> JSONResponse:
-    response = problem(exc.status, exc.title, exc.detail, exc.slug, str(request.url), **exc.extensions())
+    response = problem(
+        exc.status, exc.title, exc.detail, exc.slug, str(request.url), **exc.extensions()
+    )
     if exc.status == 503:
         response.headers["Retry-After"] = str(request.app.state.settings.retry_after_s)
     if exc.status == 413:  # the rest of the body is never read: the connection cannot go on
@@ -40,9 +50,16 @@ async def _veta_error(request: Request, exc: VetaError) -> JSONResponse:
 async def _export_database_error(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
     # Exports read through psycopg in a worker thread, outside geo.store.timed_pool: the same answers.
     if isinstance(exc, psycopg.errors.QueryCanceled):
-        return await _veta_error(request, DatabaseBusy("the export took longer than its "
-                                                       f"{request.app.state.settings.statement_timeout_export_s:g} s limit"))
-    return await _veta_error(request, DatabaseUnavailable(f"the database cannot be reached ({exc})"))
+        return await _veta_error(
+            request,
+            DatabaseBusy(
+                "the export took longer than its "
+                f"{request.app.state.settings.statement_timeout_export_s:g} s limit"
+            ),
+        )
+    return await _veta_error(
+        request, DatabaseUnavailable(f"the database cannot be reached ({exc})")
+    )
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -51,12 +68,20 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         loc = [str(x) for x in err.get("loc", ()) if x not in ("query", "path", "body", "header")]
         params.append({"name": ".".join(loc) or "request", "reason": err.get("msg", "invalid")})
     detail = "; ".join(f"{p['name']}: {p['reason']}" for p in params)
-    return problem(400, "Invalid parameter", detail, "invalid-parameter", str(request.url),
-                   invalid_params=params)
+    return problem(
+        400,
+        "Invalid parameter",
+        detail,
+        "invalid-parameter",
+        str(request.url),
+        invalid_params=params,
+    )
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    slug = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable"}.get(exc.status_code, "http-error")
+    slug = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable"}.get(
+        exc.status_code, "http-error"
+    )
     response = problem(exc.status_code, str(exc.detail), str(exc.detail), slug, str(request.url))
     if exc.headers:
         response.headers.update(exc.headers)
@@ -68,14 +93,25 @@ async def _data_error(request: Request, exc: asyncpg.exceptions.DataError) -> JS
     # the request's fault, and only a filter carries arithmetic the database evaluates.
     parameter = "filter" if "filter" in request.query_params else "request"
     reason = f"the database could not evaluate it: {exc}"
-    return problem(400, "Invalid parameter", f"{parameter}: {reason}", "invalid-parameter",
-                   str(request.url), invalid_params=[{"name": parameter, "reason": reason}])
+    return problem(
+        400,
+        "Invalid parameter",
+        f"{parameter}: {reason}",
+        "invalid-parameter",
+        str(request.url),
+        invalid_params=[{"name": parameter, "reason": reason}],
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url)
-    return problem(500, "Internal server error", "the server failed to answer; see its log",
-                   "internal-error", str(request.url))
+    return problem(
+        500,
+        "Internal server error",
+        "the server failed to answer; see its log",
+        "internal-error",
+        str(request.url),
+    )
 
 
 class UnexpectedErrors:

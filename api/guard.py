@@ -18,8 +18,12 @@ from geo.core.settings import Settings
 from geo.store.timed_pool import REQUEST_KIND
 
 # Path prefixes and the statement-timeout kind of their requests; the rest are `read`.
-KIND_BY_PREFIX = (("/screening/batch", "batch"), ("/screening/deposits", "batch"),
-                  ("/screening", "screening"), ("/downloads/", "export"))
+KIND_BY_PREFIX = (
+    ("/screening/batch", "batch"),
+    ("/screening/deposits", "batch"),
+    ("/screening", "screening"),
+    ("/downloads/", "export"),
+)
 
 
 class BodyTooLarge(VetaError):
@@ -61,19 +65,46 @@ class Guard:
 
     def _refusal(self, scope: Scope):
         instance = scope["path"]
-        url_bytes = len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
+        url_bytes = len(scope.get("raw_path") or scope["path"].encode()) + len(
+            scope["query_string"]
+        )
         if url_bytes > self.max_url:
             reason = f"the URL has {url_bytes:,} bytes, more than the {self.max_url:,} allowed"
-            return problem(414, "URI too long", reason, "uri-too-long", instance,
-                           invalid_params=[{"name": "url", "reason": reason,
-                                            "allowed": f"at most {self.max_url:,} bytes; send large "
-                                                       "geometries in a POST body"}])
+            return problem(
+                414,
+                "URI too long",
+                reason,
+                "uri-too-long",
+                instance,
+                invalid_params=[
+                    {
+                        "name": "url",
+                        "reason": reason,
+                        "allowed": f"at most {self.max_url:,} bytes; send large "
+                        "geometries in a POST body",
+                    }
+                ],
+            )
         if b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]:
-            name = next((k for k, v in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-                         if "\x00" in k or "\x00" in v), "query")
+            name = next(
+                (
+                    k
+                    for k, v in parse_qsl(
+                        scope["query_string"].decode("latin-1"), keep_blank_values=True
+                    )
+                    if "\x00" in k or "\x00" in v
+                ),
+                "query",
+            )
             reason = "contains a NUL character (%00)"
-            return problem(400, "Invalid parameter", f"{name}: {reason}", "invalid-parameter", instance,
-                           invalid_params=[{"name": name, "reason": reason, "allowed": "text without NUL"}])
+            return problem(
+                400,
+                "Invalid parameter",
+                f"{name}: {reason}",
+                "invalid-parameter",
+                instance,
+                invalid_params=[{"name": name, "reason": reason, "allowed": "text without NUL"}],
+            )
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
             return self._too_large(instance, int(declared))
@@ -82,8 +113,14 @@ class Guard:
     def _too_large(self, instance: str, size: int):
         limit = f"at most {self.max_body / 2**20:g} MiB"
         reason = f"the body has {size:,} bytes"
-        response = problem(413, "Content too large", f"body: {reason}, {limit}", "content-too-large", instance,
-                           invalid_params=[{"name": "body", "reason": reason, "allowed": limit}])
+        response = problem(
+            413,
+            "Content too large",
+            f"body: {reason}, {limit}",
+            "content-too-large",
+            instance,
+            invalid_params=[{"name": "body", "reason": reason, "allowed": limit}],
+        )
         # The body is never read: the connection cannot carry another request after it.
         response.headers["Connection"] = "close"
         return response

@@ -21,7 +21,12 @@ from geo.core.errors import VetaError
 PDF = "application/pdf"
 # Chromium prints a report in about a second; one that hangs is stopped.
 PDF_TIMEOUT_S = 60
-FORMATS = {"json": "application/json", "geojson": GEOJSON, "html": "text/html; charset=utf-8", "pdf": PDF}
+FORMATS = {
+    "json": "application/json",
+    "geojson": GEOJSON,
+    "html": "text/html; charset=utf-8",
+    "pdf": PDF,
+}
 # Per kind: the template of the printable page, its map, and the JSON and GeoJSON encoders.
 _KINDS = {
     "screening": ("screening.html", report_map, report_json, report_geojson),
@@ -43,23 +48,45 @@ def report_url(request: Request, report_id: str, f: str | None = None) -> str:
 
 async def kept_request(request: Request) -> dict:
     """What a kept report records of its request: path, query and body (JSON already validated)."""
-    return {"path": request.url.path, "query": dict(request.query_params.multi_items()),
-            "content_crs": request.headers.get("content-crs"), "body": orjson.loads(await request.body())}
+    return {
+        "path": request.url.path,
+        "query": dict(request.query_params.multi_items()),
+        "content_crs": request.headers.get("content-crs"),
+        "body": orjson.loads(await request.body()),
+    }
 
 
 def report_links(request: Request, report_id: str) -> list[dict]:
     """The permanent link in every format, the first one rel=report."""
-    links = [{"rel": "report", "type": "text/html", "title": "This report (permanent link)",
-              "href": report_url(request, report_id, "html")}]
-    links += [{"rel": "alternate", "type": media, "title": f"This report as {f}", "href": report_url(request, report_id, f)}
-              for f, media in FORMATS.items() if f != "html"]
+    links = [
+        {
+            "rel": "report",
+            "type": "text/html",
+            "title": "This report (permanent link)",
+            "href": report_url(request, report_id, "html"),
+        }
+    ]
+    links += [
+        {
+            "rel": "alternate",
+            "type": media,
+            "title": f"This report as {f}",
+            "href": report_url(request, report_id, f),
+        }
+        for f, media in FORMATS.items()
+        if f != "html"
+    ]
     return links
 
 
 def report_html(request: Request, kind: str, report: dict) -> str:
     template, draw, _, _ = _KINDS[kind]
-    context = {"request": request, "report": report, "map": draw(report),
-               "links": report_links(request, report["id"])}
+    context = {
+        "request": request,
+        "report": report,
+        "map": draw(report),
+        "links": report_links(request, report["id"]),
+    }
     return TEMPLATES.get_template(template).render(context)
 
 
@@ -70,21 +97,36 @@ async def html_to_pdf(html: str, chromium: str) -> bytes:
         page.write_text(html, encoding="utf-8")
         try:
             process = await asyncio.create_subprocess_exec(
-                chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--no-pdf-header-footer", f"--user-data-dir={tmp}/profile",
-                f"--print-to-pdf={pdf}", page.as_uri(),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--no-pdf-header-footer",
+                f"--user-data-dir={tmp}/profile",
+                f"--print-to-pdf={pdf}",
+                page.as_uri(),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
         except OSError as exc:
-            raise PdfFailed(f"Chromium ({chromium}, setting VETA_CHROMIUM) cannot be started: {exc}; "
-                            "the report is still there as f=html") from None
+            raise PdfFailed(
+                f"Chromium ({chromium}, setting VETA_CHROMIUM) cannot be started: {exc}; "
+                "the report is still there as f=html"
+            ) from None
         try:
             _, errors = await asyncio.wait_for(process.communicate(), PDF_TIMEOUT_S)
         except TimeoutError:
             process.kill()
             await process.wait()
-            raise PdfFailed(f"Chromium took longer than {PDF_TIMEOUT_S} s to print the report") from None
+            raise PdfFailed(
+                f"Chromium took longer than {PDF_TIMEOUT_S} s to print the report"
+            ) from None
         if process.returncode != 0 or not pdf.exists():
-            raise PdfFailed(f"{chromium} ended with code {process.returncode}: {errors.decode(errors='replace')[-300:]}")
+            raise PdfFailed(
+                f"{chromium} ended with code {process.returncode}: {errors.decode(errors='replace')[-300:]}"
+            )
         return pdf.read_bytes()
 
 
@@ -100,11 +142,15 @@ async def report_response(request: Request, kind: str, report: dict, f: str) -> 
         body = report_html(request, kind, report).encode()
     else:
         async with request.app.state.pdf_printers:
-            body = await html_to_pdf(report_html(request, kind, report), request.app.state.settings.chromium)
+            body = await html_to_pdf(
+                report_html(request, kind, report), request.app.state.settings.chromium
+            )
     permanent = report_url(request, report["id"], "html")
     headers = {"Location": permanent, "Link": f'<{permanent}>; rel="report"; type="text/html"'}
     if f == "pdf":
-        headers["Content-Disposition"] = f'inline; filename="veta-{kind.replace("_", "-")}-{report["id"]}.pdf"'
+        headers["Content-Disposition"] = (
+            f'inline; filename="veta-{kind.replace("_", "-")}-{report["id"]}.pdf"'
+        )
     return Response(body, media_type=FORMATS[f], headers=headers)
 
 

@@ -26,11 +26,15 @@ def chosen_language(connection: HTTPConnection) -> tuple[str, bool]:
     asked = connection.query_params.get(LANGUAGE_PARAMETER)
     if asked is not None:
         if asked.lower() not in i18n.LANGUAGES:
-            raise InvalidParameter(LANGUAGE_PARAMETER, f"{asked!r} is not a language Veta speaks", i18n.LANGUAGES)
+            raise InvalidParameter(
+                LANGUAGE_PARAMETER, f"{asked!r} is not a language Veta speaks", i18n.LANGUAGES
+            )
         return asked.lower(), True
-    return (i18n.supported(connection.cookies.get(i18n.COOKIE))
-            or i18n.from_accept_language(connection.headers.get("accept-language"))
-            or i18n.DEFAULT_LANGUAGE), False
+    return (
+        i18n.supported(connection.cookies.get(i18n.COOKIE))
+        or i18n.from_accept_language(connection.headers.get("accept-language"))
+        or i18n.DEFAULT_LANGUAGE
+    ), False
 
 
 class Language:
@@ -48,7 +52,9 @@ class Language:
         try:
             language, switched = chosen_language(connection)
         except InvalidParameter as exc:
-            refused = problem(exc.status, exc.title, exc.detail, exc.slug, str(connection.url), **exc.extensions())
+            refused = problem(
+                exc.status, exc.title, exc.detail, exc.slug, str(connection.url), **exc.extensions()
+            )
             await refused(scope, receive, send)
             return
         token = i18n.use_language(language)
@@ -63,7 +69,9 @@ class Language:
                 if switched:
                     cookie = SimpleCookie()
                     cookie[i18n.COOKIE] = language
-                    cookie[i18n.COOKIE].update({"path": "/", "max-age": COOKIE_MAX_AGE, "samesite": "lax"})
+                    cookie[i18n.COOKIE].update(
+                        {"path": "/", "max-age": COOKIE_MAX_AGE, "samesite": "lax"}
+                    )
                     headers.append("Set-Cookie", cookie.output(header="").strip())
             await send(message)
 

@@ -33,13 +33,19 @@ def parse_commodities(values: list[str] | None, parameter: str = "commodity") ->
         if code is None:
             hint = commodities.suggest(item)
             reason = f"unknown commodity {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
-            raise InvalidParameter(parameter, reason, "an INSPIRE commodity code, name (English or Spanish), "
-                                   "symbol or formula, see /vocabularies/commodities")
+            raise InvalidParameter(
+                parameter,
+                reason,
+                "an INSPIRE commodity code, name (English or Spanish), "
+                "symbol or formula, see /vocabularies/commodities",
+            )
         codes.append(code)
     return commodities.expand(codes)
 
 
-def parse_choices(values: list[str] | None, allowed: tuple[str, ...], parameter: str) -> tuple[str, ...]:
+def parse_choices(
+    values: list[str] | None, allowed: tuple[str, ...], parameter: str
+) -> tuple[str, ...]:
     chosen = []
     for item in split_values(values):
         if item not in allowed:
@@ -51,12 +57,16 @@ def parse_choices(values: list[str] | None, allowed: tuple[str, ...], parameter:
     return tuple(chosen)
 
 
-def parse_bbox(text: str | None, parameter: str = "bbox", lonlat: bool = True) -> tuple[float, float, float, float] | None:
+def parse_bbox(
+    text: str | None, parameter: str = "bbox", lonlat: bool = True
+) -> tuple[float, float, float, float] | None:
     """'minx,miny,maxx,maxy' as four finite numbers with min < max (and lon/lat in range)."""
     if text is None:
         return None
     parts = text.split(",")
-    allowed = "four comma-separated numbers: minx,miny,maxx,maxy (lon/lat unless bbox-crs says otherwise)"
+    allowed = (
+        "four comma-separated numbers: minx,miny,maxx,maxy (lon/lat unless bbox-crs says otherwise)"
+    )
     if len(parts) != 4:
         raise InvalidParameter(parameter, f"expected 4 numbers, got {len(parts)}", allowed)
     try:
@@ -67,8 +77,12 @@ def parse_bbox(text: str | None, parameter: str = "bbox", lonlat: bool = True) -
         raise InvalidParameter(parameter, "coordinates must be finite", allowed)
     if west > east or south > north:
         raise InvalidParameter(parameter, "minimum greater than maximum", allowed)
-    if lonlat and not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90):
-        raise InvalidParameter(parameter, "longitude must be within ±180 and latitude within ±90", allowed)
+    if lonlat and not (
+        -180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90
+    ):
+        raise InvalidParameter(
+            parameter, "longitude must be within ±180 and latitude within ±90", allowed
+        )
     return west, south, east, north
 
 
@@ -87,15 +101,21 @@ def parse_cursor(value: str | None, parameter: str = "cursor") -> int | None:
     try:
         last_id = int(value)
     except ValueError:
-        raise InvalidParameter(parameter, f"malformed cursor {value!r}", "the value from a next link") from None
+        raise InvalidParameter(
+            parameter, f"malformed cursor {value!r}", "the value from a next link"
+        ) from None
     return checked_id(last_id, parameter)
 
 
-AREA_DESCRIPTION = ("Admin area by INE code (24, 24089) or name, accent- and case-insensitive (leon); "
-                    "a feature is in the area when it intersects it.")
+AREA_DESCRIPTION = (
+    "Admin area by INE code (24, 24089) or name, accent- and case-insensitive (leon); "
+    "a feature is in the area when it intersects it."
+)
 
 
-async def admin_area(request: Request, area: str | None = Query(None, description=AREA_DESCRIPTION)) -> AreaRef | None:
+async def admin_area(
+    request: Request, area: str | None = Query(None, description=AREA_DESCRIPTION)
+) -> AreaRef | None:
     """FastAPI dependency: the `area` every collection, download, tile and screening takes,
     resolved once to its outline (None: no area given)."""
     if area is None:
@@ -106,8 +126,6 @@ async def admin_area(request: Request, area: str | None = Query(None, descriptio
 
 def outline_of(area: AreaRef | None) -> bytes | None:
     return None if area is None else area.outline
-
-
 
 
 def _declared(dependant) -> set[str]:

@@ -31,17 +31,38 @@ def impact_geojson(report: dict) -> bytes:
     """The plan and the deposits under it as features, each with a `role` to style by."""
     plain = _plain(report)
     plan = {k: v for k, v in plain.items() if k not in ("plan", "deposits")}
-    features = [{"type": "Feature", "geometry": report["plan"]["geometry"],
-                 "properties": {"role": "plan", **{k: v for k, v in plain["plan"].items() if k != "geometry"},
-                                "verdict": report["verdict"],
-                                "reasons": "; ".join(report["reasons"])}}]
-    features += [{"type": "Feature", "geometry": d["geometry"],
-                  "properties": {"role": "sterilised_deposit" if d["sterilised"] else "deposit",
-                                 **{k: v for k, v in p.items() if k != "commodities"},
-                                 "commodities": ", ".join(d["commodities"])}}
-                 for d, p in zip(report["deposits"], plain["deposits"])]
-    return orjson.dumps({"type": "FeatureCollection", "features": features, "verdict": report["verdict"],
-                         "sterilised": plan["sterilised"]})
+    features = [
+        {
+            "type": "Feature",
+            "geometry": report["plan"]["geometry"],
+            "properties": {
+                "role": "plan",
+                **{k: v for k, v in plain["plan"].items() if k != "geometry"},
+                "verdict": report["verdict"],
+                "reasons": "; ".join(report["reasons"]),
+            },
+        }
+    ]
+    features += [
+        {
+            "type": "Feature",
+            "geometry": d["geometry"],
+            "properties": {
+                "role": "sterilised_deposit" if d["sterilised"] else "deposit",
+                **{k: v for k, v in p.items() if k != "commodities"},
+                "commodities": ", ".join(d["commodities"]),
+            },
+        }
+        for d, p in zip(report["deposits"], plain["deposits"])
+    ]
+    return orjson.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": features,
+            "verdict": report["verdict"],
+            "sterilised": plan["sterilised"],
+        }
+    )
 
 
 def project(xy: np.ndarray) -> np.ndarray:
@@ -62,9 +83,11 @@ def impact_map(report: dict) -> dict:
         if geom.geom_type == "Point":
             x, y = xy(geom.x, geom.y).split(",")
             return f"M{float(x) - 4:.1f},{y}a4,4 0 1,0 8,0a4,4 0 1,0 -8,0"
-        return "".join("M" + " ".join(xy(*c) for c in ring.coords) + "Z"
-                       for polygon in getattr(geom, "geoms", [geom])
-                       for ring in (polygon.exterior, *polygon.interiors))
+        return "".join(
+            "M" + " ".join(xy(*c) for c in ring.coords) + "Z"
+            for polygon in getattr(geom, "geoms", [geom])
+            for ring in (polygon.exterior, *polygon.interiors)
+        )
 
     paths = [{"class": "plan", "d": path(plan), "title": report["plan"].get("name") or "plan"}]
     for d in report["deposits"]:

@@ -14,12 +14,23 @@ PROBLEM_SCHEMA = {
     "description": "RFC 9457 problem details; `invalid_params` names each parameter at fault.",
     "required": ["type", "title", "status", "detail"],
     "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "instance": {"type": "string"},
-        "invalid_params": {"type": "array", "items": {
-            "type": "object", "required": ["name", "reason"],
-            "properties": {"name": {"type": "string"}, "reason": {"type": "string"},
-                           "allowed": {"description": "what is allowed: text or a list of values"}}}},
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "invalid_params": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "reason"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "allowed": {"description": "what is allowed: text or a list of values"},
+                },
+            },
+        },
     },
 }
 _CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -54,8 +65,12 @@ def declare_problems(document: dict) -> dict:
                 answer = responses.setdefault(code, {"description": ANSWERS[code]})
                 answer.setdefault("content", {}).update(_CONTENT)
                 if code == "503":
-                    answer["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying.",
-                                                         "schema": {"type": "integer"}}}
+                    answer["headers"] = {
+                        "Retry-After": {
+                            "description": "Seconds to wait before retrying.",
+                            "schema": {"type": "integer"},
+                        }
+                    }
     schemas = document["components"]["schemas"]
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)

@@ -15,9 +15,11 @@ MAP_SIZE = 640
 
 def report_json(report: dict) -> bytes:
     """The report without the overlap pieces' geometries (f=geojson carries those)."""
-    body = {**report,
-            "zones": [_without_geometry(z) for z in report["zones"]],
-            "permits": [_without_geometry(p) for p in report["permits"]]}
+    body = {
+        **report,
+        "zones": [_without_geometry(z) for z in report["zones"]],
+        "permits": [_without_geometry(p) for p in report["permits"]],
+    }
     return orjson.dumps(body)
 
 
@@ -28,13 +30,31 @@ def _without_geometry(item: dict) -> dict:
 def report_features(report: dict) -> list[dict]:
     """The site and its pieces as features, each with a `role` QGIS can style by."""
     site = report["site"]
-    features = [_feature("site", site["geometry"], {
-        "verdict": report["verdict"], "ground_status": report["ground_status"], **_without_geometry(site),
-        "reasons": "; ".join(r.get("name", "") + (": " if r.get("name") else "") + r["rule"] for r in report["reasons"]),
-        "municipalities": ", ".join(f"{m['name']} ({m['code']})" for m in report["municipalities"]),
-    })]
-    features += [_feature("zone_overlap", z["geometry"], _renamed_id(z, "zone_id")) for z in report["zones"]]
-    features += [_feature("permit_overlap", p["geometry"], _renamed_id(p, "permit_id")) for p in report["permits"]]
+    features = [
+        _feature(
+            "site",
+            site["geometry"],
+            {
+                "verdict": report["verdict"],
+                "ground_status": report["ground_status"],
+                **_without_geometry(site),
+                "reasons": "; ".join(
+                    r.get("name", "") + (": " if r.get("name") else "") + r["rule"]
+                    for r in report["reasons"]
+                ),
+                "municipalities": ", ".join(
+                    f"{m['name']} ({m['code']})" for m in report["municipalities"]
+                ),
+            },
+        )
+    ]
+    features += [
+        _feature("zone_overlap", z["geometry"], _renamed_id(z, "zone_id")) for z in report["zones"]
+    ]
+    features += [
+        _feature("permit_overlap", p["geometry"], _renamed_id(p, "permit_id"))
+        for p in report["permits"]
+    ]
     free = report["free_ground"]
     features.append(_feature("free_ground", free["geometry"], _without_geometry(free)))
     return features
@@ -50,8 +70,14 @@ def _feature(role: str, geometry: dict, properties: dict) -> dict:
 
 
 def report_geojson(report: dict) -> bytes:
-    return orjson.dumps({"type": "FeatureCollection", "features": report_features(report),
-                         "verdict": report["verdict"], "ground_status": report["ground_status"]})
+    return orjson.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": report_features(report),
+            "verdict": report["verdict"],
+            "ground_status": report["ground_status"],
+        }
+    )
 
 
 def report_map(report: dict) -> dict:
@@ -72,10 +98,16 @@ def report_map(report: dict) -> dict:
     def xy(x: float, y: float) -> tuple[float, float]:
         return (x - cx) * scale + MAP_SIZE / 2, (cy - y) * scale + MAP_SIZE / 2
 
-    return {"size": MAP_SIZE, "scale_m": _scale_bar(span),
-            "scale_px": _scale_bar(span) * scale,
-            "paths": [{"class": css, "d": "".join(_part_path(p, xy) for p in _singles(g)), "title": title}
-                      for css, g, title in shapes if not g.is_empty]}
+    return {
+        "size": MAP_SIZE,
+        "scale_m": _scale_bar(span),
+        "scale_px": _scale_bar(span) * scale,
+        "paths": [
+            {"class": css, "d": "".join(_part_path(p, xy) for p in _singles(g)), "title": title}
+            for css, g, title in shapes
+            if not g.is_empty
+        ],
+    }
 
 
 def _singles(geometry) -> list:
@@ -99,8 +131,10 @@ def _part_path(part, xy) -> str:
         return f"M{x - 4:.1f},{y:.1f}a4,4 0 1,0 8,0a4,4 0 1,0 -8,0"
     if part.geom_type in ("LineString", "LinearRing"):
         return "M" + " L".join(_point(*xy(x, y)) for x, y in part.coords)
-    return "".join("M" + " ".join(_point(*xy(x, y)) for x, y in ring.coords) + "Z"
-                   for ring in (part.exterior, *part.interiors))
+    return "".join(
+        "M" + " ".join(_point(*xy(x, y)) for x, y in ring.coords) + "Z"
+        for ring in (part.exterior, *part.interiors)
+    )
 
 
 def _project(xy: np.ndarray) -> np.ndarray:

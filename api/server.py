@@ -21,14 +21,29 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
             super().send_400_response(msg)
             return
         reason = f"the URL has more than {PARSER_MAX_URL:,} bytes"
-        body = json.dumps({
-            "type": "https://veta.example/problems/uri-too-long", "title": "URI too long", "status": 414,
-            "detail": f"url: {reason}", "invalid_params": [{"name": "url", "reason": reason, "allowed":
-                                                              "a shorter URL; send large geometries in a POST body"}],
-        }).encode()
+        body = json.dumps(
+            {
+                "type": "https://veta.example/problems/uri-too-long",
+                "title": "URI too long",
+                "status": 414,
+                "detail": f"url: {reason}",
+                "invalid_params": [
+                    {
+                        "name": "url",
+                        "reason": reason,
+                        "allowed": "a shorter URL; send large geometries in a POST body",
+                    }
+                ],
+            }
+        ).encode()
         head = [b"HTTP/1.1 414 URI Too Long\r\n"]
-        head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
-        head += [b"content-type: application/problem+json\r\n",
-                 b"content-length: " + str(len(body)).encode() + b"\r\n", b"connection: close\r\n\r\n"]
+        head += [
+            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+        ]
+        head += [
+            b"content-type: application/problem+json\r\n",
+            b"content-length: " + str(len(body)).encode() + b"\r\n",
+            b"connection: close\r\n\r\n",
+        ]
         self.transport.write(b"".join(head) + body)
         self.transport.close()

@@ -43,15 +43,13 @@ async def _features(
     members = tail(len(rows), rows[-1][0] if more else None, matched)
     chunks = [b'{"type":"FeatureCollection","features":[']
     for start in range(0, len(rows), CHUNK_ROWS):
-        features = ",".join(feature for _, feature in rows[start:start + CHUNK_ROWS])
+        features = ",".join(feature for _, feature in rows[start : start + CHUNK_ROWS])
         chunks.append((b"," if start else b"") + features.encode())
     chunks.append(b"]," + orjson.dumps(members)[1:])
     return chunks
 
 
-def feature_collection_tail(
-    returned: int, matched: int | None, links: list[dict]
-) -> dict:
+def feature_collection_tail(returned: int, matched: int | None, links: list[dict]) -> dict:
     """The members after `features`: counts, links and time stamp (OGC API Features)."""
     members: dict = {"numberReturned": returned}
     if matched is not None:

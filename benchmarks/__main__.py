@@ -14,14 +14,20 @@ from benchmarks import data, headline, ogc
 
 def _machine() -> dict:
     # The load average says how much else ran: on a shared machine it moves every number.
-    return {"cores": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(), "load_average": os.getloadavg(),
-            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    return {
+        "cores": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
 
 
 def _keep(name: str, result: dict) -> None:
     data.RESULTS.mkdir(exist_ok=True)
-    (data.RESULTS / f"{name}.json").write_text(json.dumps({"machine": _machine(), **result}, indent=2))
+    (data.RESULTS / f"{name}.json").write_text(
+        json.dumps({"machine": _machine(), **result}, indent=2)
+    )
 
 
 BENCHMARKS = {
@@ -35,7 +41,9 @@ BENCHMARKS = {
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("name", nargs="?", default="all", choices=["all", "data", *BENCHMARKS])
-    parser.add_argument("--fresh", action="store_true", help="drop and rebuild the benchmark databases")
+    parser.add_argument(
+        "--fresh", action="store_true", help="drop and rebuild the benchmark databases"
+    )
     args = parser.parse_args()
     data.WORK.mkdir(exist_ok=True)
     for database, url in data.main(fresh=args.fresh).items():
@@ -47,8 +55,11 @@ def main() -> None:
         result = run()
         _keep(name, result)
         machine = _machine()
-        print(f"\n## {name} ({machine['cores']} cores, {machine['when']}, load average "
-              f"{before:.1f} before, {machine['load_average'][0]:.1f} after)\n\n{table(result)}\n", flush=True)
+        print(
+            f"\n## {name} ({machine['cores']} cores, {machine['when']}, load average "
+            f"{before:.1f} before, {machine['load_average'][0]:.1f} after)\n\n{table(result)}\n",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,11 @@ FILTERS = [
     ("scalar: main_commodity IN", "main_commodity IN ('tungsten','lithium')", None),
     ("list = and depth", "commodity = 'tungsten' AND depth_top_m > 100", None),
     ("BBOX in CRS84", "S_INTERSECTS(geometry, BBOX(-6.2, 42.5, -5.8, 42.8))", None),
-    ("BBOX in EPSG:25830", "S_INTERSECTS(geometry, BBOX({}, {}, {}, {}))".format(*_UTM_BOX), "EPSG:25830"),
+    (
+        "BBOX in EPSG:25830",
+        "S_INTERSECTS(geometry, BBOX({}, {}, {}, {}))".format(*_UTM_BOX),
+        "EPSG:25830",
+    ),
     ("LIKE with CASEI/ACCENTI", "ACCENTI(CASEI(name)) LIKE ACCENTI(CASEI('%peña%'))", None),
 ]
 
@@ -54,7 +58,9 @@ def translation_us(text: str, crs: str | None) -> tuple[float, float]:
         _parse.cache_clear()
         cql2_where(text, "cql2-text", FIELDS, Params(), crs)
 
-    return _median_us(cold, 500), _median_us(lambda: cql2_where(text, "cql2-text", FIELDS, Params(), crs))
+    return _median_us(cold, 500), _median_us(
+        lambda: cql2_where(text, "cql2-text", FIELDS, Params(), crs)
+    )
 
 
 async def sql_ms(conn: asyncpg.Connection, text: str, crs: str | None) -> tuple[float, int, str]:
@@ -68,7 +74,9 @@ async def sql_ms(conn: asyncpg.Connection, text: str, crs: str | None) -> tuple[
         await conn.fetchval(sql, *params.values)
         times.append(time.perf_counter() - start)
     plan = [r[0] for r in await conn.fetch(f"EXPLAIN {sql}", *params.values)]
-    scans = sorted({line.split("on ")[0].strip(" ->").split("  ")[0] for line in plan if " on " in line})
+    scans = sorted(
+        {line.split("on ")[0].strip(" ->").split("  ")[0] for line in plan if " on " in line}
+    )
     return statistics.median(times) * 1000, count, ", ".join(scans)
 
 

@@ -25,8 +25,20 @@ SEED = 20261129
 # Main commodities by relative frequency: León's coal and slate dominate, tungsten and lithium
 # are a minority, so the headline query selects about an eighth of the deposits.
 COMMODITY_WEIGHTS = {
-    "coal": 18, "slate": 12, "gold": 10, "iron": 8, "tin": 8, "tungsten": 8, "lithium": 5,
-    "copper": 6, "zinc": 5, "lead": 5, "antimony": 5, "graphite": 4, "cobalt": 3, "quartz": 3,
+    "coal": 18,
+    "slate": 12,
+    "gold": 10,
+    "iron": 8,
+    "tin": 8,
+    "tungsten": 8,
+    "lithium": 5,
+    "copper": 6,
+    "zinc": 5,
+    "lead": 5,
+    "antimony": 5,
+    "graphite": 4,
+    "cobalt": 3,
+    "quartz": 3,
 }
 
 # One statement, seeded: points spread uniformly over the province (ST_GeneratePoints with a
@@ -96,7 +108,9 @@ def prepare(database: str, synthetic: int, fresh: bool = False) -> str:
     try:
         load_sample(engine, if_empty=True)
         with engine.begin() as conn:
-            have = conn.execute(text("SELECT count(*) FROM deposits WHERE source = :s"), {"s": SOURCE}).scalar()
+            have = conn.execute(
+                text("SELECT count(*) FROM deposits WHERE source = :s"), {"s": SOURCE}
+            ).scalar()
             if have != synthetic:
                 conn.execute(text("DELETE FROM deposits WHERE source = :s"), {"s": SOURCE})
                 if synthetic:
@@ -115,9 +129,14 @@ def _insert_values(count: int) -> dict:
     weighted = [code for code, weight in COMMODITY_WEIGHTS.items() for _ in range(weight)]
     assert set(weighted) <= set(v.COMMODITY_CODES)
     return {
-        "count": count, "seed": SEED, "source": SOURCE, "weighted": weighted,
-        "occurrence_types": list(v.OCCURRENCE_TYPES), "deposit_types": list(v.DEPOSIT_TYPES),
-        "size_classes": list(v.SIZE_CLASSES), "mine_statuses": list(v.MINE_STATUSES),
+        "count": count,
+        "seed": SEED,
+        "source": SOURCE,
+        "weighted": weighted,
+        "occurrence_types": list(v.OCCURRENCE_TYPES),
+        "deposit_types": list(v.DEPOSIT_TYPES),
+        "size_classes": list(v.SIZE_CLASSES),
+        "mine_statuses": list(v.MINE_STATUSES),
     }
 
 

@@ -22,10 +22,20 @@ MIN_REQUESTS = 5
 
 # A 300-cell right (the investigation limit), 20 × 15 cells at 6°30′W 42°36′N.
 RIGHT_300 = {
-    "type": "Feature", "properties": {"right_type": "investigation"},
-    "geometry": {"type": "Polygon", "coordinates": [[
-        [-6.5, 42.6], [-6.5 + 20 / 180, 42.6], [-6.5 + 20 / 180, 42.6 + 15 / 180],
-        [-6.5, 42.6 + 15 / 180], [-6.5, 42.6]]]},
+    "type": "Feature",
+    "properties": {"right_type": "investigation"},
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [-6.5, 42.6],
+                [-6.5 + 20 / 180, 42.6],
+                [-6.5 + 20 / 180, 42.6 + 15 / 180],
+                [-6.5, 42.6 + 15 / 180],
+                [-6.5, 42.6],
+            ]
+        ],
+    },
 }
 
 CASES = [
@@ -64,9 +74,13 @@ def measure(client: httpx.Client, method: str, path: str, payload: dict | None) 
         times.append((time.perf_counter() - t0) * 1000)
         response.raise_for_status()
     times.sort()
-    return {"requests": len(times), "p50_ms": statistics.median(times),
-            "p90_ms": times[int(0.9 * (len(times) - 1))], "bytes": len(response.content),
-            "answer": _summary(response.json())}
+    return {
+        "requests": len(times),
+        "p50_ms": statistics.median(times),
+        "p90_ms": times[int(0.9 * (len(times) - 1))],
+        "bytes": len(response.content),
+        "answer": _summary(response.json()),
+    }
 
 
 def main() -> dict:
@@ -81,8 +95,10 @@ def main() -> dict:
 def table(result: dict) -> str:
     lines = ["| request | p50 ms | p90 ms | bytes | answer |", "|---|---:|---:|---:|---|"]
     for name, r in result["cases"].items():
-        lines.append(f"| {name} (`{r['path']}`) | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | "
-                     f"{r['bytes']:,} | {r['answer']} |")
+        lines.append(
+            f"| {name} (`{r['path']}`) | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | "
+            f"{r['bytes']:,} | {r['answer']} |"
+        )
     return "\n".join(lines)
 
 
@@ -90,6 +106,8 @@ if __name__ == "__main__":
     before = os.getloadavg()
     result = main()
     data.RESULTS.mkdir(exist_ok=True)
-    (data.RESULTS / "grid.json").write_text(json.dumps({"load_average": before, **result}, indent=2))
+    (data.RESULTS / "grid.json").write_text(
+        json.dumps({"load_average": before, **result}, indent=2)
+    )
     print(f"load average before: {before[0]:.2f}\n")
     print(table(result))

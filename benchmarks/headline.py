@@ -19,12 +19,18 @@ ROUND_SECONDS = 5
 # name: (query string of GET /deposits, the same search as geo/queries/deposits.py receives it, León's
 # outline still to be added)
 VARIANTS = {
-    "outside": ("commodity=W,Li&area=leon&protection=outside",
-                DepositSearch(commodities=W_LI, protection="outside")),
-    "outside, limit 1000": ("commodity=W,Li&area=leon&protection=outside&limit=1000",
-                            DepositSearch(commodities=W_LI, protection="outside", limit=1000)),
-    "inside": ("commodity=W,Li&area=leon&protection=inside",
-               DepositSearch(commodities=W_LI, protection="inside")),
+    "outside": (
+        "commodity=W,Li&area=leon&protection=outside",
+        DepositSearch(commodities=W_LI, protection="outside"),
+    ),
+    "outside, limit 1000": (
+        "commodity=W,Li&area=leon&protection=outside&limit=1000",
+        DepositSearch(commodities=W_LI, protection="outside", limit=1000),
+    ),
+    "inside": (
+        "commodity=W,Li&area=leon&protection=inside",
+        DepositSearch(commodities=W_LI, protection="inside"),
+    ),
 }
 
 
@@ -55,20 +61,35 @@ def run_database(database: str) -> list[dict]:
         for name, (query, search) in VARIANTS.items():
             search = replace(search, area=leon)
             target = f"{base}/deposits?{query}"
-            timings = api_and_sql(target, url, page_query(search), count_query(search), seconds=ROUND_SECONDS)
+            timings = api_and_sql(
+                target, url, page_query(search), count_query(search), seconds=ROUND_SECONDS
+            )
             answer = _check_same_answer(target, timings["sql_rows"], search)
-            rows.append({"database": database, "variant": name, "path": f"/deposits?{query}",
-                         **answer, **timings})
+            rows.append(
+                {
+                    "database": database,
+                    "variant": name,
+                    "path": f"/deposits?{query}",
+                    **answer,
+                    **timings,
+                }
+            )
     with servers.veta(url) as base:
         for row in rows:
             run_wrk(base + row["path"], connections=1, seconds=1)  # warm-up, and the count
-            row["api_remembered_p50_ms"] = run_wrk(base + row["path"], connections=1, seconds=ROUND_SECONDS).p50_ms
+            row["api_remembered_p50_ms"] = run_wrk(
+                base + row["path"], connections=1, seconds=ROUND_SECONDS
+            ).p50_ms
     return rows
 
 
 def main() -> dict:
     """Every variant on the sample alone and on the sample plus 100,000 deposits."""
-    return {"rows": [row for database in (data.SAMPLE_DB, data.LARGE_DB) for row in run_database(database)]}
+    return {
+        "rows": [
+            row for database in (data.SAMPLE_DB, data.LARGE_DB) for row in run_database(database)
+        ]
+    }
 
 
 def table(result: dict) -> str:

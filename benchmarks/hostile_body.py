@@ -29,14 +29,26 @@ def big_batch() -> bytes:
     features = []
     for i in range(2000):
         lon, lat = -6.9 + (i % 50) * 0.04, 42.3 + (i // 50) * 0.02
-        ring = [[round(lon + 0.01 * k / 300, 7), lat] for k in range(300)] + [[lon + 0.01, lat + 0.01], [lon, lat]]
-        features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {}})
-    features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [-6, 42]}, "oops": 1})
+        ring = [[round(lon + 0.01 * k / 300, 7), lat] for k in range(300)] + [
+            [lon + 0.01, lat + 0.01],
+            [lon, lat],
+        ]
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {},
+            }
+        )
+    features.append(
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-6, 42]}, "oops": 1}
+    )
     return json.dumps({"type": "FeatureCollection", "features": features}).encode()
 
 
-async def attack(base: str, body_size: int | None, body: bytes | None, seconds: float,
-                 expect: bool = False) -> list[tuple[str, float]]:
+async def attack(
+    base: str, body_size: int | None, body: bytes | None, seconds: float, expect: bool = False
+) -> list[tuple[str, float]]:
     """One attacker after another for `seconds`: (answer, seconds to it) each. With `expect`
     the client asks first (Expect: 100-continue, as curl does for large bodies); without, it
     sends blindly, and may see the connection reset before it reads the 413 (the server closes
@@ -51,7 +63,9 @@ async def attack(base: str, body_size: int | None, body: bytes | None, seconds: 
         length = len(body) if body is not None else body_size
         head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         head += "Expect: 100-continue\r\n" if expect else ""
-        head += f"Content-Length: {length}\r\n\r\n" if length else "Transfer-Encoding: chunked\r\n\r\n"
+        head += (
+            f"Content-Length: {length}\r\n\r\n" if length else "Transfer-Encoding: chunked\r\n\r\n"
+        )
         writer.write(head.encode())
         sender = None
         try:
@@ -88,34 +102,58 @@ async def send(writer: asyncio.StreamWriter, body: bytes | None, length: int | N
 
 async def scenario(base: str, name: str, **attacker) -> dict:
     if attacker:
-        seen, answers = await asyncio.gather(bystanders(base, CLIENTS, ROUND), attack(base, seconds=ROUND, **attacker))
+        seen, answers = await asyncio.gather(
+            bystanders(base, CLIENTS, ROUND), attack(base, seconds=ROUND, **attacker)
+        )
     else:
         seen, answers = await bystanders(base, CLIENTS, ROUND), []
-    return {"scenario": name, "requests": len(seen), "p50_ms": p(seen, 0.5), "p99_ms": p(seen, 0.99),
-            "attacks": len(answers), "statuses": sorted({s for s, _ in answers}),
-            "attack_median_s": statistics.median([t for _, t in answers]) if answers else None,
-            "attack_max_s": max((t for _, t in answers), default=None)}
+    return {
+        "scenario": name,
+        "requests": len(seen),
+        "p50_ms": p(seen, 0.5),
+        "p99_ms": p(seen, 0.99),
+        "attacks": len(answers),
+        "statuses": sorted({s for s, _ in answers}),
+        "attack_median_s": statistics.median([t for _, t in answers]) if answers else None,
+        "attack_max_s": max((t for _, t in answers), default=None),
+    }
 
 
 async def run(base: str) -> list[dict]:
     batch = big_batch()
     return [
         await scenario(base, "idle"),
-        await scenario(base, "60 MB, Content-Length, Expect: 100-continue", body_size=BIG, body=None, expect=True),
+        await scenario(
+            base,
+            "60 MB, Content-Length, Expect: 100-continue",
+            body_size=BIG,
+            body=None,
+            expect=True,
+        ),
         await scenario(base, "60 MB, Content-Length, sent blindly", body_size=BIG, body=None),
         await scenario(base, "60 MB, chunked", body_size=0, body=None),
-        await scenario(base, f"{len(batch) / 2**20:.0f} MB batch, parsed", body_size=None, body=batch),
+        await scenario(
+            base, f"{len(batch) / 2**20:.0f} MB batch, parsed", body_size=None, body=batch
+        ),
     ]
 
 
 def table(rows: list[dict]) -> str:
     idle = rows[0]["p99_ms"]
-    lines = ["| scenario | bystander requests | p50 ms | p99 ms | p99 / idle | attacks | answers | attack median s | attack max s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| scenario | bystander requests | p50 ms | p99 ms | p99 / idle | attacks | answers | attack median s | attack max s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['scenario']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-                     f"{r['p99_ms'] / idle:.2f} | {r['attacks']} | {', '.join(map(str, r['statuses'])) or '–'} | "
-                     + (f"{r['attack_median_s']:.3f} | {r['attack_max_s']:.3f} |" if r["attacks"] else "– | – |"))
+        lines.append(
+            f"| {r['scenario']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+            f"{r['p99_ms'] / idle:.2f} | {r['attacks']} | {', '.join(map(str, r['statuses'])) or '–'} | "
+            + (
+                f"{r['attack_median_s']:.3f} | {r['attack_max_s']:.3f} |"
+                if r["attacks"]
+                else "– | – |"
+            )
+        )
     return "\n".join(lines)
 
 

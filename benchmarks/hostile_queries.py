@@ -27,15 +27,20 @@ BOXES = {"±1e9 m (finding 1)": 1e9, "whole world, ±20,037,508 m": 20_037_508}
 
 
 async def attack(base: str, extent: float, seconds: float) -> list[tuple[int, float]]:
-    params = {"filter": f"S_INTERSECTS(geometry,BBOX({-extent},{-extent},{extent},{extent}))",
-              "filter-crs": MERCATOR, "limit": "100"}
+    params = {
+        "filter": f"S_INTERSECTS(geometry,BBOX({-extent},{-extent},{extent},{extent}))",
+        "filter-crs": MERCATOR,
+        "limit": "100",
+    }
     answers = []
     end = time.monotonic() + seconds
 
     async def one(client: httpx.AsyncClient) -> None:
         while time.monotonic() < end:
             started = time.monotonic()
-            response = await client.get(base + "/collections/deposit_screening/items", params=params)
+            response = await client.get(
+                base + "/collections/deposit_screening/items", params=params
+            )
             answers.append((response.status_code, time.monotonic() - started))
 
     async with httpx.AsyncClient(timeout=120) as client:
@@ -49,13 +54,22 @@ async def scenario(base: str, database_url: str, name: str, extent: float | None
     if extent is None:
         seen, answers = await bystanders(base, CLIENTS, ROUND), []
     else:
-        seen, answers = await asyncio.gather(bystanders(base, CLIENTS, ROUND), attack(base, extent, ROUND))
+        seen, answers = await asyncio.gather(
+            bystanders(base, CLIENTS, ROUND), attack(base, extent, ROUND)
+        )
     stop.set()
     memory = await sampler
-    return {"scenario": name, "requests": len(seen), "p50_ms": p(seen, 0.5), "p99_ms": p(seen, 0.99),
-            "attacks": len(answers), "statuses": sorted({s for s, _ in answers}),
-            "attack_median_s": statistics.median([t for _, t in answers]) if answers else None,
-            "memory_median_mb": statistics.median(memory), "memory_max_mb": max(memory)}
+    return {
+        "scenario": name,
+        "requests": len(seen),
+        "p50_ms": p(seen, 0.5),
+        "p99_ms": p(seen, 0.99),
+        "attacks": len(answers),
+        "statuses": sorted({s for s, _ in answers}),
+        "attack_median_s": statistics.median([t for _, t in answers]) if answers else None,
+        "memory_median_mb": statistics.median(memory),
+        "memory_max_mb": max(memory),
+    }
 
 
 async def run(base: str, database_url: str) -> list[dict]:
@@ -67,14 +81,20 @@ async def run(base: str, database_url: str) -> list[dict]:
 
 def table(rows: list[dict], before_mb: float) -> str:
     idle = rows[0]["p99_ms"]
-    lines = [f"Database private memory before: {before_mb:.0f} MB.", "",
-             "| scenario | bystander requests | p50 ms | p99 ms | p99 / idle | attacks | answers | attack median s | "
-             "db memory median MB | db memory max MB |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Database private memory before: {before_mb:.0f} MB.",
+        "",
+        "| scenario | bystander requests | p50 ms | p99 ms | p99 / idle | attacks | answers | attack median s | "
+        "db memory median MB | db memory max MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['scenario']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-                     f"{r['p99_ms'] / idle:.2f} | {r['attacks']} | {', '.join(map(str, r['statuses'])) or '–'} | "
-                     + (f"{r['attack_median_s']:.3f}" if r["attacks"] else "–")
-                     + f" | {r['memory_median_mb']:.0f} | {r['memory_max_mb']:.0f} |")
+        lines.append(
+            f"| {r['scenario']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+            f"{r['p99_ms'] / idle:.2f} | {r['attacks']} | {', '.join(map(str, r['statuses'])) or '–'} | "
+            + (f"{r['attack_median_s']:.3f}" if r["attacks"] else "–")
+            + f" | {r['memory_median_mb']:.0f} | {r['memory_max_mb']:.0f} |"
+        )
     return "\n".join(lines)
 
 

@@ -41,16 +41,29 @@ def require_wrk() -> str:
     return shutil.which("wrk") or "wrk"
 
 
-def run_wrk(url: str, connections: int, seconds: float, accept: str = "application/geo+json") -> LoadResult:
+def run_wrk(
+    url: str, connections: int, seconds: float, accept: str = "application/geo+json"
+) -> LoadResult:
     """Hammer one URL from one wrk thread with `connections` keep-alive connections."""
     if not url.startswith(("http://127.", "http://localhost")):
         raise ValueError(f"load only goes to loopback, not {url}")
     command = [
-        require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
-        "-H", f"Accept-Encoding: {ACCEPT_ENCODING}", "-H", f"Accept: {accept}", "-s", str(_REPORT), url,
+        require_wrk(),
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "30s",
+        "-H",
+        f"Accept-Encoding: {ACCEPT_ENCODING}",
+        "-H",
+        f"Accept: {accept}",
+        "-s",
+        str(_REPORT),
+        url,
     ]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    report = json.loads(out[out.index("{"):])
+    report = json.loads(out[out.index("{") :])
     if report["errors"]:
         # A benchmark of error answers measures nothing: stop rather than report it.
         raise RuntimeError(f"{report['errors']} failed requests on {url}")
@@ -64,7 +77,9 @@ def run_wrk(url: str, connections: int, seconds: float, accept: str = "applicati
     )
 
 
-def interleaved(urls: dict[str, str], connections: int, seconds: float, rounds: int) -> dict[str, LoadResult]:
+def interleaved(
+    urls: dict[str, str], connections: int, seconds: float, rounds: int
+) -> dict[str, LoadResult]:
     """Each URL in turn, `rounds` times: on a shared machine the load drifts, and alternating
     short runs lets every server see the same drift. Requests/s over all rounds together; p50
     and p99 the median of the rounds'."""
@@ -79,7 +94,9 @@ def _combine(results: list[LoadResult]) -> LoadResult:
     requests = sum(r.requests for r in results)
     seconds = sum(r.seconds for r in results)
     return LoadResult(
-        requests=requests, seconds=seconds, requests_per_s=requests / seconds,
+        requests=requests,
+        seconds=seconds,
+        requests_per_s=requests / seconds,
         p50_ms=statistics.median(r.p50_ms for r in results),
         p99_ms=statistics.median(r.p99_ms for r in results),
         errors=sum(r.errors for r in results),

@@ -44,8 +44,11 @@ REQUEST_TYPES = (
     RequestType("limit 100", "limit=100"),
     RequestType("limit 1000, bbox", f"limit=1000&bbox={BBOX}"),
     RequestType(f"page {DEEP:,} deep, limit 100", "limit=100", deep=True),
-    RequestType("CQL2 filter, limit 100",
-                urlencode({"limit": 100, "filter": CQL2, "filter-lang": "cql2-text"}), cql2=True),
+    RequestType(
+        "CQL2 filter, limit 100",
+        urlencode({"limit": 100, "filter": CQL2, "filter-lang": "cql2-text"}),
+        cql2=True,
+    ),
 )
 
 HEADERS = {"Accept": "application/geo+json", "Accept-Encoding": ACCEPT_ENCODING}
@@ -78,12 +81,17 @@ def urls(request: RequestType, veta_items: str, tipg: str) -> tuple[str, str]:
 
 def same_features(veta_url: str, tipg_url: str) -> dict:
     """Both servers return the same features (ids) and the same numberMatched, or we stop."""
-    answers = [httpx.get(u, headers=HEADERS, timeout=120).raise_for_status().json() for u in (veta_url, tipg_url)]
+    answers = [
+        httpx.get(u, headers=HEADERS, timeout=120).raise_for_status().json()
+        for u in (veta_url, tipg_url)
+    ]
     ids = [[f["id"] for f in a["features"]] for a in answers]
     matched = [a.get("numberMatched") for a in answers]
     if ids[0] != ids[1] or matched[0] != matched[1]:
-        raise RuntimeError(f"different answers: {veta_url} ({len(ids[0])} features, matched "
-                           f"{matched[0]}) and {tipg_url} ({len(ids[1])}, matched {matched[1]})")
+        raise RuntimeError(
+            f"different answers: {veta_url} ({len(ids[0])} features, matched "
+            f"{matched[0]}) and {tipg_url} ({len(ids[1])}, matched {matched[1]})"
+        )
     return {"numberReturned": len(ids[0]), "numberMatched": matched[0]}
 
 
@@ -93,18 +101,30 @@ def measure(veta_url: str, tipg_url: str) -> dict[str, dict]:
     interleaved(urls, CONCURRENCY, seconds=1, rounds=1)  # warm-up
     load = interleaved(urls, CONCURRENCY, ROUND_SECONDS, ROUNDS)
     single = interleaved(urls, 1, ROUND_SECONDS, ROUNDS)
-    return {name: {"rps": load[name].requests_per_s, "p50_ms": load[name].p50_ms,
-                   "p99_ms": load[name].p99_ms, "requests": load[name].requests,
-                   "single_p50_ms": single[name].p50_ms, "single_rps": single[name].requests_per_s}
-            for name in urls}
+    return {
+        name: {
+            "rps": load[name].requests_per_s,
+            "p50_ms": load[name].p50_ms,
+            "p99_ms": load[name].p99_ms,
+            "requests": load[name].requests,
+            "single_p50_ms": single[name].p50_ms,
+            "single_rps": single[name].requests_per_s,
+        }
+        for name in urls
+    }
 
 
 def overhead(veta: str, database_url: str) -> dict:
     """A 1,000-feature bbox page, one request at a time: Veta's p50 against its own SQL."""
     register_catalog()
-    query = ItemsQuery(get_collection("deposits"), limit=1000, bbox=Bbox(*map(float, BBOX.split(","))))
+    query = ItemsQuery(
+        get_collection("deposits"), limit=1000, bbox=Bbox(*map(float, BBOX.split(",")))
+    )
     url = f"{veta}{VETA_ITEMS}?limit=1000&bbox={BBOX}"
-    return {"path": url.removeprefix(veta), **api_and_sql(url, database_url, page_query(query), count_query(query))}
+    return {
+        "path": url.removeprefix(veta),
+        **api_and_sql(url, database_url, page_query(query), count_query(query)),
+    }
 
 
 def main(veta_path: str = VETA_ITEMS, remember_counts: bool = True) -> dict:
@@ -120,15 +140,27 @@ def main(veta_path: str = VETA_ITEMS, remember_counts: bool = True) -> dict:
                 continue
             veta_url, tipg_url = urls(request, veta + veta_path, tipg)
             answer = same_features(veta_url, tipg_url)
-            rows.append({"request": request.name, **answer, "veta_url": veta_url,
-                         "tipg_url": tipg_url, **measure(veta_url, tipg_url)})
+            rows.append(
+                {
+                    "request": request.name,
+                    **answer,
+                    "veta_url": veta_url,
+                    "tipg_url": tipg_url,
+                    **measure(veta_url, tipg_url),
+                }
+            )
         sql = overhead(veta, url) if veta_path == VETA_ITEMS else None
     for row in rows:
         row["throughput_ratio"] = row["veta"]["rps"] / row["tipg"]["rps"]
     first, deep = rows[0], next(r for r in rows if r["request"].startswith("page"))
-    return {"rows": rows, "api_vs_sql": sql,
-            "deep_over_first": {server: deep[server]["single_p50_ms"] / first[server]["single_p50_ms"]
-                                for server in ("veta", "tipg")}}
+    return {
+        "rows": rows,
+        "api_vs_sql": sql,
+        "deep_over_first": {
+            server: deep[server]["single_p50_ms"] / first[server]["single_p50_ms"]
+            for server in ("veta", "tipg")
+        },
+    }
 
 
 def table(result: dict) -> str:
@@ -145,7 +177,9 @@ def table(result: dict) -> str:
             f"{v['single_p50_ms']:.2f} | {t['single_p50_ms']:.2f} |"
         )
     deep = result["deep_over_first"]
-    lines.append(f"\nDeep page p50 / first page p50, one connection: Veta {deep['veta']:.2f}x, tipg {deep['tipg']:.2f}x.")
+    lines.append(
+        f"\nDeep page p50 / first page p50, one connection: Veta {deep['veta']:.2f}x, tipg {deep['tipg']:.2f}x."
+    )
     if sql := result["api_vs_sql"]:
         lines.append(
             f"\n`{sql['path']}`, one request at a time: API p50 {sql['api_p50_ms']:.2f} ms; its SQL "

@@ -30,8 +30,8 @@ REQUESTS = {
     "bbox-crs=EPSG:25830, limit 1000": f"/collections/deposits/items?limit=1000&bbox={UTM_BOX}&bbox-crs=EPSG:25830",
     "sortby=-size_class,name, limit 100": "/collections/deposits/items?limit=100&sortby=-size_class,name",
     "screening, limit 100": "/collections/deposit_screening/items?limit=100",
-    "screening, protection_status = 'free', limit 100": "/collections/deposit_screening/items?" + urlencode(
-        {"limit": 100, "filter": "protection_status = 'free'"}),
+    "screening, protection_status = 'free', limit 100": "/collections/deposit_screening/items?"
+    + urlencode({"limit": 100, "filter": "protection_status = 'free'"}),
     "CSV, limit 10000": "/collections/deposits/items?limit=10000&f=csv",
     "FlatGeobuf, limit 10000": "/collections/deposits/items?limit=10000&f=fgb",
     "GeoJSON, limit 10000": "/collections/deposits/items?limit=10000",
@@ -59,7 +59,11 @@ def measure(client: httpx.Client, url: str) -> dict:
         start = time.perf_counter()
         response = client.get(url).raise_for_status()
         times.append((time.perf_counter() - start) * 1000)
-    return {"p50_ms": statistics.median(times), "max_ms": max(times), "bytes": len(response.content)}
+    return {
+        "p50_ms": statistics.median(times),
+        "max_ms": max(times),
+        "bytes": len(response.content),
+    }
 
 
 def main() -> dict:
@@ -72,13 +76,19 @@ def main() -> dict:
         with httpx.Client(timeout=300, headers={"Accept-Encoding": ACCEPT_ENCODING}) as client:
             for name, target in targets.items():
                 rows.append({"request": name, "url": target, **measure(client, target)})
-    return {"load_average": os.getloadavg(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "rows": rows}
+    return {
+        "load_average": os.getloadavg(),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "rows": rows,
+    }
 
 
 def table(result: dict) -> str:
     lines = ["| request | p50 (ms) | max (ms) | body (bytes, unzipped) |", "|---|---:|---:|---:|"]
-    lines += [f"| {r['request']} | {r['p50_ms']:.1f} | {r['max_ms']:.1f} | {r['bytes']:,} |" for r in result["rows"]]
+    lines += [
+        f"| {r['request']} | {r['p50_ms']:.1f} | {r['max_ms']:.1f} | {r['bytes']:,} |"
+        for r in result["rows"]
+    ]
     return "\n".join(lines)
 
 

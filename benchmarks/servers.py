@@ -30,8 +30,9 @@ def _serving(command: list[str], env: dict, ready_path: str, port: int, log: Pat
     """Run a server process until the block ends; yields its base URL once `ready_path` answers."""
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -59,9 +60,26 @@ def _serving(command: list[str], env: dict, ready_path: str, port: int, log: Pat
 
 def _uvicorn(python: Path, app: str, port: int, *extra: str) -> list[str]:
     # Both servers run the same way: one worker, uvloop + httptools, no access log.
-    return [str(python), "-m", "uvicorn", app, *extra, "--host", "127.0.0.1", "--port", str(port),
-            "--workers", "1", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-            "--log-level", "warning"]
+    return [
+        str(python),
+        "-m",
+        "uvicorn",
+        app,
+        *extra,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
 
 
 @contextmanager
@@ -69,7 +87,10 @@ def veta(database_url: str, remember_counts: bool = True) -> Iterator[str]:
     """Veta serving `database_url`; without `remember_counts`, every request counts its matches."""
     port = free_port()
     command = _uvicorn(Path(sys.executable), "api.app:create_app", port, "--factory")
-    env = {"DATABASE_URL": database_url, **({} if remember_counts else {"VETA_COUNT_CACHE_SIZE": "0"})}
+    env = {
+        "DATABASE_URL": database_url,
+        **({} if remember_counts else {"VETA_COUNT_CACHE_SIZE": "0"}),
+    }
     with _serving(command, env, "/deposits?limit=1", port, WORK / "veta.log") as url:
         yield url
 
@@ -79,8 +100,18 @@ def install_tipg() -> Path:
     python = TIPG_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"tipg=={TIPG_VERSION}", "uvicorn[standard]"],
-                       check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                f"tipg=={TIPG_VERSION}",
+                "uvicorn[standard]",
+            ],
+            check=True,
+        )
     return python
 
 
@@ -95,6 +126,7 @@ def tipg(database_url: str) -> Iterator[str]:
         "TIPG_MAX_FEATURES_PER_QUERY": "10000",
     }
     command = _uvicorn(install_tipg(), "tipg.main:app", port)
-    with _serving(command, env, "/collections/public.deposits/items?limit=1", port,
-                  WORK / "tipg.log") as url:
+    with _serving(
+        command, env, "/collections/public.deposits/items?limit=1", port, WORK / "tipg.log"
+    ) as url:
         yield url

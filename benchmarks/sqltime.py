@@ -36,6 +36,7 @@ async def _p50_ms(run, repeat: int, seconds: float) -> float:
 async def _timings(url: str, page: SqlQuery, count: SqlQuery, repeat: int, seconds: float) -> dict:
     first, second = await _connect(url), await _connect(url)
     try:
+
         async def page_rows():
             return await first.fetch(page.text, *page.values)
 
@@ -61,18 +62,28 @@ async def _timings(url: str, page: SqlQuery, count: SqlQuery, repeat: int, secon
 
 async def _explain_ms(conn: asyncpg.Connection, query: SqlQuery) -> float:
     """Planning plus execution time of the statement as the server itself reports it."""
-    plan = json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.text}", *query.values))[0]
+    plan = json.loads(
+        await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {query.text}", *query.values)
+    )[0]
     return plan["Planning Time"] + plan["Execution Time"]
 
 
-def sql_timings(url: str, page: SqlQuery, count: SqlQuery, repeat: int = 200, seconds: float = 1) -> dict:
+def sql_timings(
+    url: str, page: SqlQuery, count: SqlQuery, repeat: int = 200, seconds: float = 1
+) -> dict:
     """p50 of the page statement, the count statement and both side by side (ms; each at most
     `repeat` runs or `seconds`), with EXPLAIN ANALYZE's own figures and the number of page rows."""
     return asyncio.run(_timings(url, page, count, repeat, seconds))
 
 
-def api_and_sql(api_url: str, database_url: str, page: SqlQuery, count: SqlQuery,
-                rounds: int = 3, seconds: float = 2) -> dict:
+def api_and_sql(
+    api_url: str,
+    database_url: str,
+    page: SqlQuery,
+    count: SqlQuery,
+    rounds: int = 3,
+    seconds: float = 2,
+) -> dict:
     """One request at a time through the API (wrk, one connection) and the same statements run
     directly, alternating in `rounds` rounds of about `seconds` each so that both see the same
     load on a shared machine; every figure is the median of the rounds', `ratio` is API p50 over
@@ -82,8 +93,15 @@ def api_and_sql(api_url: str, database_url: str, page: SqlQuery, count: SqlQuery
     for _ in range(rounds):
         api = run_wrk(api_url, connections=1, seconds=seconds)
         api_rounds.append({"api_p50_ms": api.p50_ms, "api_p99_ms": api.p99_ms})
-        sql_rounds.append({f"sql_{k}": v for k, v in sql_timings(database_url, page, count, seconds=seconds / 3).items()})
-    result = {key: statistics.median(r[key] for r in api_rounds + sql_rounds if key in r)
-              for key in {**api_rounds[0], **sql_rounds[0]}}
+        sql_rounds.append(
+            {
+                f"sql_{k}": v
+                for k, v in sql_timings(database_url, page, count, seconds=seconds / 3).items()
+            }
+        )
+    result = {
+        key: statistics.median(r[key] for r in api_rounds + sql_rounds if key in r)
+        for key in {**api_rounds[0], **sql_rounds[0]}
+    }
     result["ratio"] = result["api_p50_ms"] / result["sql_together_ms"]
     return result

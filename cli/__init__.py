@@ -9,8 +9,10 @@ from cli import db, files, planning, rasters, registry
 from geo.catalog import register_catalog
 from geo.core.i18n import language_of_environment, use_language
 
-app = typer.Typer(help="Veta: deposits, mining rights and protection zones of Castilla y León.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Veta: deposits, mining rights and protection zones of Castilla y León.",
+    no_args_is_help=True,
+)
 
 
 @app.callback()

@@ -51,13 +51,19 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     for script in applied:
         typer.echo(_("applied {revision}: {doc}").format(revision=script.revision, doc=script.doc))
     now = current_revision(url)
-    done = _("database at revision {revision}") if applied else _("database at revision {revision} already; nothing to apply")
+    done = (
+        _("database at revision {revision}")
+        if applied
+        else _("database at revision {revision} already; nothing to apply")
+    )
     typer.echo(done.format(revision=now))
 
 
 @app.command("load-sample")
 def load_sample(
-    if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when data is already loaded."),
+    if_empty: bool = typer.Option(
+        False, "--if-empty", help="Do nothing when data is already loaded."
+    ),
 ) -> None:
     """Load the León sample data (idempotent: loading twice changes nothing)."""
     from geo.rasters.sample import NAME, load_sample_raster
@@ -76,7 +82,9 @@ def load_sample(
 def serve(
     host: str = typer.Option(None, help="Interface to listen on (default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default 8000)."),
-    workers: int = typer.Option(None, min=1, help="Server processes (default VETA_WORKERS, else 1)."),
+    workers: int = typer.Option(
+        None, min=1, help="Server processes (default VETA_WORKERS, else 1)."
+    ),
 ) -> None:
     """Serve the HTTP API."""
     import uvicorn
@@ -84,6 +92,12 @@ def serve(
     from api.server import ProblemHttpToolsProtocol
 
     settings = get_settings()
-    uvicorn.run("api.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, proxy_headers=True, http=ProblemHttpToolsProtocol,
-                workers=workers or settings.workers)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+        http=ProblemHttpToolsProtocol,
+        workers=workers or settings.workers,
+    )

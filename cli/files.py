@@ -15,19 +15,33 @@ app = typer.Typer()
 
 @app.command("import")
 def import_command(
-    path: Path = typer.Argument(..., help="GeoPackage, Shapefile (.shp, folder or .zip), GeoJSON, "
-                                "FlatGeobuf, GeoParquet, KML or CSV."),
-    layer: str = typer.Option(None, help="deposits, permits, protection_zones or admin_areas "
-                              "(default: the mapping's)."),
-    mapping: str = typer.Option(None, help="A TOML mapping file, or preset:natura2000|wdpa|igme|miteco|mrds."),
+    path: Path = typer.Argument(
+        ...,
+        help="GeoPackage, Shapefile (.shp, folder or .zip), GeoJSON, "
+        "FlatGeobuf, GeoParquet, KML or CSV.",
+    ),
+    layer: str = typer.Option(
+        None, help="deposits, permits, protection_zones or admin_areas (default: the mapping's)."
+    ),
+    mapping: str = typer.Option(
+        None, help="A TOML mapping file, or preset:natura2000|wdpa|igme|miteco|mrds."
+    ),
     crs: str = typer.Option(None, help="The file's CRS (EPSG:25830 …); overrides the file's own."),
     source: str = typer.Option(None, help="The records' source name (default: the mapping's)."),
-    repair: bool = typer.Option(False, "--repair", help="Make invalid geometries valid, and report how."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Write the good rows, report the rest."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; write nothing (exit status 1 "
-                                 "where the import would be refused)."),
-    replace_source: bool = typer.Option(False, "--replace-source",
-                                        help="Delete the source's records that are not in the file."),
+    repair: bool = typer.Option(
+        False, "--repair", help="Make invalid geometries valid, and report how."
+    ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Write the good rows, report the rest."
+    ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Validate only; write nothing (exit status 1 where the import would be refused).",
+    ),
+    replace_source: bool = typer.Option(
+        False, "--replace-source", help="Delete the source's records that are not in the file."
+    ),
     report: Path = typer.Option(None, help="Write the full report as JSON to this file."),
 ) -> None:
     """Import a file: every row is validated first; any problem writes nothing (exit status 1)."""
@@ -43,12 +57,15 @@ def import_command(
     from geo.store.db import sync_engine
 
     console = Console(stderr=True)
-    options = ImportOptions(path, layer, mapping, crs, source, repair, skip_invalid, dry_run,
-                            replace_source)
+    options = ImportOptions(
+        path, layer, mapping, crs, source, repair, skip_invalid, dry_run, replace_source
+    )
     stages = TerminalStages(console) if console.is_terminal else Stages()
     engine = sync_engine(_url())
     try:
-        result = import_file(engine, options, stages, waiting=lambda message: console.print(escape(message)))
+        result = import_file(
+            engine, options, stages, waiting=lambda message: console.print(escape(message))
+        )
     except VetaError as exc:
         stages.close()
         console.print(f"[red]{_('error')}[/]: {escape(exc.detail)}")
@@ -65,8 +82,11 @@ def import_command(
 
 @app.command("export")
 def export_command(
-    layer: str = typer.Option(..., help="deposits (points), deposit_footprints (outlines), deposit_screening, "
-                              "permits, protection_zones or admin_areas."),
+    layer: str = typer.Option(
+        ...,
+        help="deposits (points), deposit_footprints (outlines), deposit_screening, "
+        "permits, protection_zones or admin_areas.",
+    ),
     format: str = typer.Option(..., "--format", help="gpkg, shp, geojson, fgb, parquet or csv."),
     output: Path = typer.Option(..., "-o", "--output", help="The file to write (replaced)."),
     crs: str = typer.Option(None, help="The output CRS (default EPSG:4326 lon/lat)."),
@@ -95,7 +115,10 @@ def export_command(
         raise typer.Exit(2) from None
     console.print(f"{output} ({format}, {plan.crs.to_string()}):")
     for name, n in counts.items():
-        console.print(f"  {name}: " + ngettext("{count} feature", "{count} features", n).format(count=f"{n:,}"))
+        console.print(
+            f"  {name}: "
+            + ngettext("{count} feature", "{count} features", n).format(count=f"{n:,}")
+        )
 
 
 @app.command("import-catastro")
@@ -120,4 +143,6 @@ def import_catastro(
             counts = record_rights(conn, records, _os_user())
     finally:
         engine.dispose()
-    typer.echo(f"{path}: {len(records)} rights; " + ", ".join(f"{k} {n}" for k, n in counts.items()))
+    typer.echo(
+        f"{path}: {len(records)} rights; " + ", ".join(f"{k} {n}" for k, n in counts.items())
+    )

@@ -8,10 +8,14 @@ import typer
 
 from cli.common import database_url, os_user
 
-mdopi_app = typer.Typer(help="Mineral deposits of public importance (MDoPI) and safeguarding areas.",
-                        no_args_is_help=True)
+mdopi_app = typer.Typer(
+    help="Mineral deposits of public importance (MDoPI) and safeguarding areas.",
+    no_args_is_help=True,
+)
 
-METHOD_HELP = "A TOML method file (default: the bundled default method, geo/planning/default_method.toml)."
+METHOD_HELP = (
+    "A TOML method file (default: the bundled default method, geo/planning/default_method.toml)."
+)
 
 
 def _engine():
@@ -44,10 +48,14 @@ def assess_command(method: Path = typer.Option(None, "--method", help=METHOD_HEL
         n = assess(conn, m)
         classes = conn.exec_driver_sql(
             "SELECT mdopi_class, count(*) FROM deposit_assessments WHERE method_version = %(v)s "
-            "AND assessed_at = now() GROUP BY 1", {"v": m.version}).all()
+            "AND assessed_at = now() GROUP BY 1",
+            {"v": m.version},
+        ).all()
     seconds = time.perf_counter() - started
-    typer.echo(f"assessed {n} deposits with {m.name} {m.version} in {seconds:.2f} s "
-               f"({n / seconds if seconds else 0:,.0f} deposits/s)")
+    typer.echo(
+        f"assessed {n} deposits with {m.name} {m.version} in {seconds:.2f} s "
+        f"({n / seconds if seconds else 0:,.0f} deposits/s)"
+    )
     for klass, count in sorted(classes, key=lambda r: _rank(r[0])):
         typer.echo(f"  {klass}: {count}")
 
@@ -61,7 +69,9 @@ def _rank(klass: str) -> int:
 @mdopi_app.command("safeguard")
 def safeguard_command(
     method: Path = typer.Option(None, "--method", help=METHOD_HELP),
-    classes: str = typer.Option(None, "--classes", help="Comma-separated MDoPI classes (default: the method's)."),
+    classes: str = typer.Option(
+        None, "--classes", help="Comma-separated MDoPI classes (default: the method's)."
+    ),
 ) -> None:
     """Designate safeguarding areas for deposits of the chosen classes, replacing the previous generation."""
     from geo.core.errors import VetaError
@@ -76,14 +86,18 @@ def safeguard_command(
     except VetaError as e:
         _fail(e)
     ended = f"; generation {', '.join(map(str, g.superseded))} ended" if g.superseded else ""
-    typer.echo(f"generation {g.id}: {g.areas} safeguarding areas for {g.deposits} deposits "
-               f"({', '.join(chosen)}){ended}")
+    typer.echo(
+        f"generation {g.id}: {g.areas} safeguarding areas for {g.deposits} deposits "
+        f"({', '.join(chosen)}){ended}"
+    )
 
 
 @mdopi_app.command("set-societal")
 def set_societal(
     deposit: int = typer.Argument(..., help="The deposit's id."),
-    score: float = typer.Argument(..., help="The societal score, 0-100 (50 is neutral in the default method)."),
+    score: float = typer.Argument(
+        ..., help="The societal score, 0-100 (50 is neutral in the default method)."
+    ),
     note: str = typer.Option(None, help="Why: consultation, local agreement, opposition …"),
 ) -> None:
     """Record the societal score the authority gives a deposit (used by the next assessment)."""
@@ -92,12 +106,15 @@ def set_societal(
         typer.echo(f"error: score: {score:g} is out of range (allowed: 0 to 100)", err=True)
         raise typer.Exit(1)
     with _engine().begin() as conn:
-        if not conn.exec_driver_sql("SELECT 1 FROM deposits WHERE id = %(d)s", {"d": deposit}).first():
+        if not conn.exec_driver_sql(
+            "SELECT 1 FROM deposits WHERE id = %(d)s", {"d": deposit}
+        ).first():
             typer.echo(f"error: deposit: no deposit with id {deposit}", err=True)
             raise typer.Exit(1)
         conn.exec_driver_sql(
             "INSERT INTO deposit_societal_scores (deposit_id, score, recorded_by, note) "
             "VALUES (%(d)s, %(s)s, %(u)s, %(n)s) ON CONFLICT (deposit_id) DO UPDATE SET score = EXCLUDED.score, "
             "recorded_on = current_date, recorded_by = EXCLUDED.recorded_by, note = EXCLUDED.note",
-            {"d": deposit, "s": score, "u": os_user(), "n": note})
+            {"d": deposit, "s": score, "u": os_user(), "n": note},
+        )
     typer.echo(f"deposit {deposit}: societal score {score:g}")

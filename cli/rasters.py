@@ -12,7 +12,9 @@ from cli.common import database_url
 from geo.core.i18n import _
 from geo.core.settings import get_settings
 
-raster_app = typer.Typer(help="Rasters: registered as Cloud-Optimised GeoTIFFs.", no_args_is_help=True)
+raster_app = typer.Typer(
+    help="Rasters: registered as Cloud-Optimised GeoTIFFs.", no_args_is_help=True
+)
 
 
 @contextmanager
@@ -40,16 +42,31 @@ def raster_add(
     source: str = typer.Option(None, help="Where the raster comes from."),
     licence: str = typer.Option(None, help="Its licence (e.g. CC-BY-4.0)."),
     categorical: bool = typer.Option(False, "--categorical", help="Values are class codes."),
-    screening: bool = typer.Option(False, "--screening", help="Include it in every screening report."),
+    screening: bool = typer.Option(
+        False, "--screening", help="Include it in every screening report."
+    ),
 ) -> None:
     """Register a raster: checked, converted to a COG with overviews, described in the database."""
     from geo.rasters.storage import register
 
     with _engine() as engine:
-        info = register(engine, get_settings(), file, name, title=title, units=units, description=description,
-                        source=source, licence=licence, categorical=categorical, screening=screening)
-    typer.echo(f"{info.name}: {info.width} x {info.height} cells, {info.band_count} band(s) {info.data_type}, "
-               f"{info.crs_label}, stored as {info.path}")
+        info = register(
+            engine,
+            get_settings(),
+            file,
+            name,
+            title=title,
+            units=units,
+            description=description,
+            source=source,
+            licence=licence,
+            categorical=categorical,
+            screening=screening,
+        )
+    typer.echo(
+        f"{info.name}: {info.width} x {info.height} cells, {info.band_count} band(s) {info.data_type}, "
+        f"{info.crs_label}, stored as {info.path}"
+    )
 
 
 @raster_app.command("list")
@@ -59,9 +76,13 @@ def raster_list() -> None:
 
     with _engine() as engine:
         for info in list_rasters(engine, get_settings()):
-            flags = "".join((" categorical" if info.categorical else "", " screening" if info.screening else ""))
-            typer.echo(f"{info.name}\t{info.width}x{info.height}\t{info.band_count} band(s)\t{info.data_type}\t"
-                       f"{info.crs_label}\t{info.title or ''}{flags}")
+            flags = "".join(
+                (" categorical" if info.categorical else "", " screening" if info.screening else "")
+            )
+            typer.echo(
+                f"{info.name}\t{info.width}x{info.height}\t{info.band_count} band(s)\t{info.data_type}\t"
+                f"{info.crs_label}\t{info.title or ''}{flags}"
+            )
 
 
 @raster_app.command("remove")
@@ -92,26 +113,51 @@ app = typer.Typer()  # `veta constraints`, added to the `veta` app
 
 @app.command("constraints")
 def constraints_command(
-    output: Path = typer.Option(..., "-o", "--output", help="The classes, a GeoTIFF (COG) to write."),
-    free_share_output: Path = typer.Option(None, "--free-share-output",
-                                           help="Also write the free cuadrícula share (percent) on the same grid."),
-    area: str = typer.Option(None, help="An admin area (INE code or name): its bbox, nodata outside it."),
-    bbox: str = typer.Option(None, help="minx,miny,maxx,maxy in the CRS (instead of or within --area)."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="The classes, a GeoTIFF (COG) to write."
+    ),
+    free_share_output: Path = typer.Option(
+        None,
+        "--free-share-output",
+        help="Also write the free cuadrícula share (percent) on the same grid.",
+    ),
+    area: str = typer.Option(
+        None, help="An admin area (INE code or name): its bbox, nodata outside it."
+    ),
+    bbox: str = typer.Option(
+        None, help="minx,miny,maxx,maxy in the CRS (instead of or within --area)."
+    ),
     crs: str = typer.Option("EPSG:25830", help="A projected CRS Veta serves."),
     resolution: float = typer.Option(25.0, help="Cell size in metres."),
-    day: datetime = typer.Option(None, "--date", formats=["%Y-%m-%d"], help="Zones in force on this day (default today)."),
-    depth_top_m: float = typer.Option(None, help="Top of the depth interval, metres below surface."),
+    day: datetime = typer.Option(
+        None, "--date", formats=["%Y-%m-%d"], help="Zones in force on this day (default today)."
+    ),
+    depth_top_m: float = typer.Option(
+        None, help="Top of the depth interval, metres below surface."
+    ),
     depth_bottom_m: float = typer.Option(None, help="Bottom of the depth interval."),
-    register: str = typer.Option(None, "--register", help="Also register the map as a raster of this name."),
+    register: str = typer.Option(
+        None, "--register", help="Also register the map as a raster of this name."
+    ),
 ) -> None:
     """Render the constraint map (legal-effect classes and free ground) as a COG."""
     from geo.core.errors import VetaError
     from geo.rasters.constraints_run import run_constraints
 
     try:
-        summary = run_constraints(get_settings(), output, free_share_output=free_share_output, area=area, bbox=bbox, crs=crs, resolution=resolution,
-                                  day=day.date() if day else None, depth_top_m=depth_top_m,
-                                  depth_bottom_m=depth_bottom_m, register=register)
+        summary = run_constraints(
+            get_settings(),
+            output,
+            free_share_output=free_share_output,
+            area=area,
+            bbox=bbox,
+            crs=crs,
+            resolution=resolution,
+            day=day.date() if day else None,
+            depth_top_m=depth_top_m,
+            depth_bottom_m=depth_bottom_m,
+            register=register,
+        )
     except VetaError as exc:
         typer.echo(_("error") + f": {exc.detail}", err=True)
         raise typer.Exit(2) from None

@@ -13,16 +13,25 @@ from geo.core.i18n import _
 from geo.core.settings import get_settings
 
 grid_app = typer.Typer(help="The cuadrícula minera: 20″ × 20″ cells.", no_args_is_help=True)
-permits_app = typer.Typer(help="The registry of mining rights: status changes and history.",
-                          no_args_is_help=True)
+permits_app = typer.Typer(
+    help="The registry of mining rights: status changes and history.", no_args_is_help=True
+)
 
 
 @grid_app.command("snap")
 def grid_snap(
-    path: Path = typer.Argument(..., help="A file of rights (GeoJSON, GeoPackage, Shapefile …), any CRS."),
-    right_type: str = typer.Option(None, help="Right type for features without a right_type property."),
-    output: Path = typer.Option(None, "-o", "--output",
-                                help="Where to write the snapped rights (default: FILE.snapped.geojson)."),
+    path: Path = typer.Argument(
+        ..., help="A file of rights (GeoJSON, GeoPackage, Shapefile …), any CRS."
+    ),
+    right_type: str = typer.Option(
+        None, help="Right type for features without a right_type property."
+    ),
+    output: Path = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="Where to write the snapped rights (default: FILE.snapped.geojson).",
+    ),
 ) -> None:
     """Check every right in FILE against the cuadrícula and write the cell-aligned proposals;
     exit status 1 when any right has a problem."""
@@ -40,7 +49,12 @@ def grid_snap(
         declared = feature.get("right_type")  # NaN where a feature has none
         kind = declared if isinstance(declared, str) and declared else right_type
         if not kind:
-            typer.echo(_("feature {index}: no right_type property and no --right-type option").format(index=index), err=True)
+            typer.echo(
+                _("feature {index}: no right_type property and no --right-type option").format(
+                    index=index
+                ),
+                err=True,
+            )
             raise typer.Exit(2)
         try:
             result = validate_right(feature.geometry, kind, limits)
@@ -49,15 +63,26 @@ def grid_snap(
             raise typer.Exit(2) from None
         failed += not result.valid
         for problem in result.problems:
-            typer.echo(_("feature {index}").format(index=index) + f": {problem.code}: {problem.message}")
-        rows.append({**{c: feature[c] for c in frame.columns if c != frame.geometry.name},
-                     "right_type": result.right_type, "valid": result.valid,
-                     "problems": "; ".join(p.code for p in result.problems),
-                     "cell_count": len(result.proposal), "area_ha": round(result.area_ha, 4)})
+            typer.echo(
+                _("feature {index}").format(index=index) + f": {problem.code}: {problem.message}"
+            )
+        rows.append(
+            {
+                **{c: feature[c] for c in frame.columns if c != frame.geometry.name},
+                "right_type": result.right_type,
+                "valid": result.valid,
+                "problems": "; ".join(p.code for p in result.problems),
+                "cell_count": len(result.proposal),
+                "area_ha": round(result.area_ha, 4),
+            }
+        )
         geometries.append(result.proposal_geometry() if result.proposal else None)
     output = output or path.with_suffix(".snapped.geojson")
     geopandas.GeoDataFrame(rows, geometry=geometries, crs=4326).to_file(output, driver="GeoJSON")
-    typer.echo(f"{output}: " + _("{rights} rights, {failed} with problems").format(rights=len(rows), failed=failed))
+    typer.echo(
+        f"{output}: "
+        + _("{rights} rights, {failed} with problems").format(rights=len(rows), failed=failed)
+    )
     if failed:
         raise typer.Exit(1)
 
@@ -65,11 +90,18 @@ def grid_snap(
 @permits_app.command("set-status")
 def permits_set_status(
     registry_number: str = typer.Argument(..., help="The right's registry number."),
-    status: str = typer.Argument(..., help="admitted, granted, extended, lapsed, renounced or denied."),
-    on: datetime = typer.Option(None, "--on", formats=["%Y-%m-%d"],
-                                help="The day the change takes effect (default: today)."),
-    expires_on: datetime = typer.Option(None, "--expires-on", formats=["%Y-%m-%d"],
-                                        help="New expiry date (when granting or extending)."),
+    status: str = typer.Argument(
+        ..., help="admitted, granted, extended, lapsed, renounced or denied."
+    ),
+    on: datetime = typer.Option(
+        None, "--on", formats=["%Y-%m-%d"], help="The day the change takes effect (default: today)."
+    ),
+    expires_on: datetime = typer.Option(
+        None,
+        "--expires-on",
+        formats=["%Y-%m-%d"],
+        help="New expiry date (when granting or extending).",
+    ),
 ) -> None:
     """Change a right's status, if its lifecycle allows it; recorded in its history as you."""
     from datetime import date
@@ -81,8 +113,14 @@ def permits_set_status(
     engine = sync_engine(_url())
     try:
         with engine.begin() as conn:
-            row = set_status(conn, registry_number, status, on=on.date() if on else date.today(),
-                             changed_by=_os_user(), expires_on=expires_on.date() if expires_on else None)
+            row = set_status(
+                conn,
+                registry_number,
+                status,
+                on=on.date() if on else date.today(),
+                changed_by=_os_user(),
+                expires_on=expires_on.date() if expires_on else None,
+            )
     except VetaError as exc:
         typer.echo(_("error") + f": {exc.detail}", err=True)
         raise typer.Exit(1) from None
@@ -92,7 +130,9 @@ def permits_set_status(
 
 
 @permits_app.command("history")
-def permits_history(registry_number: str = typer.Argument(..., help="The right's registry number.")) -> None:
+def permits_history(
+    registry_number: str = typer.Argument(..., help="The right's registry number."),
+) -> None:
     """Every recorded change of a right: effective day, recorded time, who, what changed."""
     import asyncio
     import json
@@ -105,7 +145,9 @@ def permits_history(registry_number: str = typer.Argument(..., help="The right's
     async def fetch() -> list[str]:
         conn = await asyncpg.connect(libpq_url(_url()))
         try:
-            permit_id = await conn.fetchval("SELECT id FROM permits WHERE registry_number = $1", registry_number)
+            permit_id = await conn.fetchval(
+                "SELECT id FROM permits WHERE registry_number = $1", registry_number
+            )
             if permit_id is None:
                 return []
             query = history_query(permit_id)
@@ -119,5 +161,7 @@ def permits_history(registry_number: str = typer.Argument(..., help="The right's
         raise typer.Exit(1)
     for change in map(json.loads, changes):
         what = "new right" if change["action"] == "insert" else ", ".join(change["changes"])
-        typer.echo(f"{change['effective_on']}  {change['action']:<6}  {change['status'] or '-':<9}  "
-                   f"by {change['changed_by']} at {change['changed_at'][:19]}  {what}")
+        typer.echo(
+            f"{change['effective_on']}  {change['action']:<6}  {change['status'] or '-':<9}  "
+            f"by {change['changed_by']} at {change['changed_at'][:19]}  {what}"
+        )

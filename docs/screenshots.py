@@ -11,10 +11,20 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 DOCS = Path(__file__).resolve().parent
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+]
 # A polygon drawn over the Sierra de la Cabrera (León): zones, rights and free ground in one site.
-SITE = {"type": "Polygon", "coordinates": [[[-6.80, 42.43], [-6.72, 42.43], [-6.72, 42.49],
-                                            [-6.80, 42.49], [-6.80, 42.43]]]}
+SITE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[-6.80, 42.43], [-6.72, 42.43], [-6.72, 42.49], [-6.80, 42.49], [-6.80, 42.43]]
+    ],
+}
 
 
 def main(base: str) -> None:
@@ -31,8 +41,12 @@ def main(base: str) -> None:
                 page.evaluate(f"window.vetaI18n.load('{lang}')")
                 page.evaluate("(site) => screen(site, 'Sierra de la Cabrera')", SITE)
                 page.wait_for_selector("#open-report")
-                page.evaluate("window.vetaMap.fitBounds([[-6.95, 42.36], [-6.57, 42.56]], {animate: false})")
-                page.evaluate("new Promise((resolve) => { window.vetaMap.once('idle', resolve); window.vetaMap.triggerRepaint(); })")
+                page.evaluate(
+                    "window.vetaMap.fitBounds([[-6.95, 42.36], [-6.57, 42.56]], {animate: false})"
+                )
+                page.evaluate(
+                    "new Promise((resolve) => { window.vetaMap.once('idle', resolve); window.vetaMap.triggerRepaint(); })"
+                )
                 page.screenshot(path=DOCS / f"map-{lang}.png")
                 page.goto(f"{report}&lang={lang}")
                 page.screenshot(path=DOCS / f"report-{lang}.png", full_page=False)

@@ -102,8 +102,12 @@ def live_server(db_url) -> str:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": db_url}
     veta = Path(sys.executable).parent / "veta"
-    proc = subprocess.Popen([str(veta), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(veta), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with socket.socket() as s:

@@ -17,9 +17,13 @@ def _missing(value) -> bool:
 def depths_overlap(top_a, bottom_a, top_b, bottom_b) -> bool:
     """Depth intervals sharing some volume: a missing top is the surface, a missing bottom is
     unbounded; sharing only a plane is no overlap."""
+
     def value(x, default):
         return default if _missing(x) else x
-    return value(top_a, 0) < value(bottom_b, math.inf) and value(top_b, 0) < value(bottom_a, math.inf)
+
+    return value(top_a, 0) < value(bottom_b, math.inf) and value(top_b, 0) < value(
+        bottom_a, math.inf
+    )
 
 
 def in_force(valid_from, valid_to, today: date | None = None) -> bool:
@@ -28,7 +32,9 @@ def in_force(valid_from, valid_to, today: date | None = None) -> bool:
     return (valid_from is None or valid_from <= today) and (valid_to is None or valid_to >= today)
 
 
-def effects_on(geom, zones: Iterable[dict], top_m=None, bottom_m=None, today: date | None = None) -> set[str]:
+def effects_on(
+    geom, zones: Iterable[dict], top_m=None, bottom_m=None, today: date | None = None
+) -> set[str]:
     """The legal effects of the zones in force that meet `geom`'s footprint (touching counts) and
     the depth interval `top_m`..`bottom_m` (none: the whole column)."""
     today = date.today() if today is None else today
@@ -44,5 +50,10 @@ def effects_on(geom, zones: Iterable[dict], top_m=None, bottom_m=None, today: da
 def verdict(effects: Iterable[str]) -> str:
     """The strictest of the constraining zones' legal effects."""
     effects = set(effects)
-    return "excluded" if "exclusion" in effects else "conditional" if "conditional" in effects else "free"
-
+    return (
+        "excluded"
+        if "exclusion" in effects
+        else "conditional"
+        if "conditional" in effects
+        else "free"
+    )

@@ -18,8 +18,13 @@ FREE_W_LI = "commodity IN ('tungsten','lithium') AND protection_status = 'free'"
 
 def _outline(engine, code: str):
     with engine.connect() as conn:
-        return wkb.loads(bytes(conn.execute(text("SELECT ST_AsBinary(geom) FROM admin_areas WHERE code = :c"),
-                                            {"c": code}).scalar()))
+        return wkb.loads(
+            bytes(
+                conn.execute(
+                    text("SELECT ST_AsBinary(geom) FROM admin_areas WHERE code = :c"), {"c": code}
+                ).scalar()
+            )
+        )
 
 
 def _in_area(engine, table: str, code: str) -> set:
@@ -31,27 +36,44 @@ def _in_area(engine, table: str, code: str) -> set:
 
 def test_the_readme_deposit_screening_query_agrees_with_deposits(client):
     deposits = client.get("/deposits", params=HEADLINE).json()
-    by_parameter = client.get("/collections/deposit_screening/items",
-                              params={"filter": FREE_W_LI, "area": "leon", "limit": 1000}).json()
-    by_queryable = client.get("/collections/deposit_screening/items",
-                              params={"filter": FREE_W_LI + " AND area = '24'", "limit": 1000}).json()
-    everywhere = client.get("/collections/deposit_screening/items", params={"filter": FREE_W_LI, "limit": 1000}).json()
+    by_parameter = client.get(
+        "/collections/deposit_screening/items",
+        params={"filter": FREE_W_LI, "area": "leon", "limit": 1000},
+    ).json()
+    by_queryable = client.get(
+        "/collections/deposit_screening/items",
+        params={"filter": FREE_W_LI + " AND area = '24'", "limit": 1000},
+    ).json()
+    everywhere = client.get(
+        "/collections/deposit_screening/items", params={"filter": FREE_W_LI, "limit": 1000}
+    ).json()
     ids = {f["id"] for f in deposits["features"]}
     assert deposits["numberMatched"] == len(ids) > 0
     assert by_parameter["numberMatched"] == by_queryable["numberMatched"] == len(ids)
-    assert {f["id"] for f in by_parameter["features"]} == {f["id"] for f in by_queryable["features"]} == ids
+    assert (
+        {f["id"] for f in by_parameter["features"]}
+        == {f["id"] for f in by_queryable["features"]}
+        == ids
+    )
     # The sample has deposits outside León (Salamanca, Zamora): without the area there are more.
     assert everywhere["numberMatched"] > len(ids)
 
 
-@pytest.mark.parametrize("collection, table", [
-    ("deposits", "deposits"), ("permits", "permits"), ("protection_zones", "protection_zones"),
-])
+@pytest.mark.parametrize(
+    "collection, table",
+    [
+        ("deposits", "deposits"),
+        ("permits", "permits"),
+        ("protection_zones", "protection_zones"),
+    ],
+)
 def test_every_collection_takes_area_by_name_or_code(client, engine, collection, table):
     expected = _in_area(engine, table, "24115")  # Ponferrada
     assert expected
     for area in ("24115", "PONFERRADA"):
-        page = client.get(f"/collections/{collection}/items", params={"area": area, "limit": 10000}).json()
+        page = client.get(
+            f"/collections/{collection}/items", params={"area": area, "limit": 10000}
+        ).json()
         assert {f["id"] for f in page["features"]} == expected, area
         assert page["numberMatched"] == len(expected)
     assert any(link["rel"] == "self" and "area=" in link["href"] for link in page["links"])
@@ -74,7 +96,9 @@ def test_downloads_and_the_deposit_screening_table_take_area(client, engine):
     assert set(frame["id"]) == expected
 
     deposits = _in_area(engine, "deposits", "24")
-    rows = client.get("/screening/deposits", params={"area": "24", "f": "geojson"}).json()["features"]
+    rows = client.get("/screening/deposits", params={"area": "24", "f": "geojson"}).json()[
+        "features"
+    ]
     assert {int(r["id"]) for r in rows} == deposits
 
 

@@ -30,13 +30,21 @@ def test_every_right_of_the_export_is_read_with_its_fields_mapped(records):
     assert list(records) == ["SYN-15001", "SYN-15002-F1", "SYN-15003", "SYN-15004"]
     peña = records["SYN-15001"]
     assert (peña.name, peña.holder, peña.status, peña.right_type, peña.section) == (
-        "SINTETICA PEÑA", "Minera Sintética del Sil S.L.", "granted", "investigation", "C")
+        "SINTETICA PEÑA",
+        "Minera Sintética del Sil S.L.",
+        "granted",
+        "investigation",
+        "C",
+    )
     assert peña.commodities == ["tungsten", "tin"]
     assert peña.authority == "Junta de Castilla y León - S.T. León"
     assert "declared area 338,02 ha" in peña.remarks
     assert [(r.status, r.right_type) for r in records.values()] == [
-        ("granted", "investigation"), ("applied", "exploitation_derived"),
-        ("lapsed", "exploration"), ("admitted", "investigation")]
+        ("granted", "investigation"),
+        ("applied", "exploitation_derived"),
+        ("lapsed", "exploration"),
+        ("admitted", "investigation"),
+    ]
 
 
 def test_dms_vertices_become_the_grid_corners_they_name(records):
@@ -48,12 +56,21 @@ def test_dms_vertices_become_the_grid_corners_they_name(records):
 
 
 def test_each_vertex_notation_is_read(records):
-    assert parse_vertex("6º18'00\"W 42º56'00\"N") == pytest.approx((-6.3, dms(42, 56, 0)), abs=1e-12)
+    assert parse_vertex("6º18'00\"W 42º56'00\"N") == pytest.approx(
+        (-6.3, dms(42, 56, 0)), abs=1e-12
+    )
     assert parse_vertex("-6:18:00 42:56:00") == pytest.approx((-6.3, dms(42, 56, 0)), abs=1e-12)
-    assert parse_vertex("6°18′20,5″O 42°56′00″N") == pytest.approx((-dms(6, 18, 20.5), dms(42, 56, 0)), abs=1e-12)
+    assert parse_vertex("6°18′20,5″O 42°56′00″N") == pytest.approx(
+        (-dms(6, 18, 20.5), dms(42, 56, 0)), abs=1e-12
+    )
     # Whole 20″ values come out as the very floats of the grid lines.
     assert parse_vertex("6º17'40\"W 42º56'20\"N") == (-1133 / 180, 7729 / 180)
-    for bad in ("6º18'00\"W", "6º18'00\"N 42º56'00\"N", "6º61'00\"W 42º56'00\"N", "-6º18'00\"W 42º56'00\"N"):
+    for bad in (
+        "6º18'00\"W",
+        "6º18'00\"N 42º56'00\"N",
+        "6º61'00\"W 42º56'00\"N",
+        "-6º18'00\"W 42º56'00\"N",
+    ):
         with pytest.raises(ValueError):
             parse_vertex(bad)
 
@@ -80,14 +97,18 @@ def test_an_unreadable_line_is_an_error_naming_it(tmp_path):
     broken.write_text("\n".join(lines), encoding="cp1252")
     with pytest.raises(InvalidParameter, match=r"line 4: unknown situacion 'EN EL LIMBO'"):
         read_catastro_minero(broken)
-    (tmp_path / "ok.csv").write_text("\n".join(lines).replace("EN EL LIMBO", "OTORGADO"), encoding="cp1252")
+    (tmp_path / "ok.csv").write_text(
+        "\n".join(lines).replace("EN EL LIMBO", "OTORGADO"), encoding="cp1252"
+    )
     assert read_catastro_minero(tmp_path / "ok.csv")[0].name == "SINTETICA PEÑA"
 
 
 def test_the_import_preset_gets_a_geodataframe_of_permit_fields():
     frame = read_rights(SAMPLE)
     assert frame.crs.to_epsg() == 4258
-    assert {"registry_number", "name", "holder", "status", "right_type", "commodities"} <= set(frame.columns)
+    assert {"registry_number", "name", "holder", "status", "right_type", "commodities"} <= set(
+        frame.columns
+    )
     assert len(frame) == 4
 
 
@@ -95,16 +116,32 @@ def test_importing_writes_the_rights_once_and_records_who(engine):
     rights = read_catastro_minero(SAMPLE)
     try:
         with engine.begin() as conn:
-            assert record_rights(conn, rights, "pytest-import") == {"inserted": 4, "updated": 0, "unchanged": 0}
+            assert record_rights(conn, rights, "pytest-import") == {
+                "inserted": 4,
+                "updated": 0,
+                "unchanged": 0,
+            }
         with engine.begin() as conn:
-            assert record_rights(conn, rights, "pytest-import") == {"inserted": 0, "updated": 0, "unchanged": 4}
+            assert record_rights(conn, rights, "pytest-import") == {
+                "inserted": 0,
+                "updated": 0,
+                "unchanged": 4,
+            }
         with engine.connect() as conn:
-            stored = conn.execute(text(
-                "SELECT p.status, p.source, ST_Equals(p.geom, ST_GeomFromText(:wkt, 4326)), h.changed_by "
-                "FROM permits p JOIN permit_history h ON h.permit_id = p.id "
-                "WHERE p.registry_number = 'SYN-15001'"), {"wkt": rights[0].geometry.wkt}).all()
+            stored = conn.execute(
+                text(
+                    "SELECT p.status, p.source, ST_Equals(p.geom, ST_GeomFromText(:wkt, 4326)), h.changed_by "
+                    "FROM permits p JOIN permit_history h ON h.permit_id = p.id "
+                    "WHERE p.registry_number = 'SYN-15001'"
+                ),
+                {"wkt": rights[0].geometry.wkt},
+            ).all()
         assert stored == [("granted", "catastro-minero", True, "pytest-import")]
     finally:
         with engine.begin() as conn:
-            conn.execute(text("DELETE FROM permits WHERE source = 'catastro-minero' AND registry_number LIKE 'SYN-%'"))
+            conn.execute(
+                text(
+                    "DELETE FROM permits WHERE source = 'catastro-minero' AND registry_number LIKE 'SYN-%'"
+                )
+            )
             conn.execute(text("DELETE FROM permit_history WHERE registry_number LIKE 'SYN-15%'"))

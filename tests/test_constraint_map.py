@@ -33,7 +33,9 @@ RANK = {"exclusion": 1, "conditional": 2, "safeguarding": 3}
 def circle(lon, lat, radius_m):
     x, y = TO_UTM.transform(lon, lat)
     ring = shapely.Point(x, y).buffer(radius_m, quad_segs=32)
-    return shapely.transform(ring, lambda xy: np.column_stack(TO_LONLAT.transform(xy[:, 0], xy[:, 1])))
+    return shapely.transform(
+        ring, lambda xy: np.column_stack(TO_LONLAT.transform(xy[:, 0], xy[:, 1]))
+    )
 
 
 ZONES = {  # key: (legal effect, geometry, depth top, depth bottom, valid_to)
@@ -49,17 +51,31 @@ ZONES = {  # key: (legal effect, geometry, depth top, depth bottom, valid_to)
 def zones(engine):
     with engine.begin() as conn:
         for key, (effect, geom, top, bottom, valid_to) in ZONES.items():
-            conn.execute(text(
-                "INSERT INTO protection_zones (name, designation_scheme, designation, legal_effect, depth_top_m, "
-                "depth_bottom_m, valid_to, geom, source, source_id) VALUES (:name, 'other', 'test zone', :effect, "
-                ":top, :bottom, :valid_to, ST_Multi(ST_GeomFromText(:wkt, 4326)), :source, :sid)"),
-                {"name": f"Test {key}", "effect": effect, "top": top, "bottom": bottom, "valid_to": valid_to,
-                 "wkt": geom.wkt, "source": SOURCE, "sid": key})
-        conn.execute(text(
-            "INSERT INTO permits (registry_number, name, holder, right_type, status, commodities, source, geom) "
-            "VALUES ('TEST-CMAP-1', 'Test held', 'Test Holder S.L.', 'investigation', 'granted', ARRAY['tungsten'], "
-            ":source, ST_Multi(ST_GeomFromText(:wkt, 4326)))"),
-            {"source": SOURCE, "wkt": box(-5.3, 42.79, -5.28, 42.7967).wkt})
+            conn.execute(
+                text(
+                    "INSERT INTO protection_zones (name, designation_scheme, designation, legal_effect, depth_top_m, "
+                    "depth_bottom_m, valid_to, geom, source, source_id) VALUES (:name, 'other', 'test zone', :effect, "
+                    ":top, :bottom, :valid_to, ST_Multi(ST_GeomFromText(:wkt, 4326)), :source, :sid)"
+                ),
+                {
+                    "name": f"Test {key}",
+                    "effect": effect,
+                    "top": top,
+                    "bottom": bottom,
+                    "valid_to": valid_to,
+                    "wkt": geom.wkt,
+                    "source": SOURCE,
+                    "sid": key,
+                },
+            )
+        conn.execute(
+            text(
+                "INSERT INTO permits (registry_number, name, holder, right_type, status, commodities, source, geom) "
+                "VALUES ('TEST-CMAP-1', 'Test held', 'Test Holder S.L.', 'investigation', 'granted', ARRAY['tungsten'], "
+                ":source, ST_Multi(ST_GeomFromText(:wkt, 4326)))"
+            ),
+            {"source": SOURCE, "wkt": box(-5.3, 42.79, -5.28, 42.7967).wkt},
+        )
     yield
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM protection_zones WHERE source = :s"), {"s": SOURCE})
@@ -75,15 +91,20 @@ def _bbox() -> tuple[float, float, float, float]:
 def _expected_classes(engine, bbox, resolution, day, depth):
     """Class per cell centre by shapely, from every zone in the database (sample ones too)."""
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT legal_effect, ST_AsBinary(geom), depth_top_m, depth_bottom_m FROM protection_zones "
-            "WHERE legal_effect IN ('exclusion', 'conditional', 'safeguarding') "
-            "AND (valid_from IS NULL OR valid_from <= :d) AND (valid_to IS NULL OR valid_to >= :d)"), {"d": day}).all()
+        rows = conn.execute(
+            text(
+                "SELECT legal_effect, ST_AsBinary(geom), depth_top_m, depth_bottom_m FROM protection_zones "
+                "WHERE legal_effect IN ('exclusion', 'conditional', 'safeguarding') "
+                "AND (valid_from IS NULL OR valid_from <= :d) AND (valid_to IS NULL OR valid_to >= :d)"
+            ),
+            {"d": day},
+        ).all()
     top, bottom = depth
 
     def overlaps(z_top, z_bottom):
-        return (z_top or 0) < (bottom if bottom is not None else np.inf) and \
-               (top or 0) < (z_bottom if z_bottom is not None else np.inf)
+        return (z_top or 0) < (bottom if bottom is not None else np.inf) and (top or 0) < (
+            z_bottom if z_bottom is not None else np.inf
+        )
 
     west, south, east, north = bbox
     cols, rows_ = int((east - west) / resolution), int((north - south) / resolution)
@@ -107,7 +128,9 @@ def _read(content: bytes):
         return tif.read(1), colours, tif.profile
 
 
-@pytest.mark.parametrize("day, depth", [(None, (None, None)), ("1999-06-01", (None, None)), (None, (100.0, 300.0))])
+@pytest.mark.parametrize(
+    "day, depth", [(None, (None, None)), ("1999-06-01", (None, None)), (None, (100.0, 300.0))]
+)
 def test_classes_equal_a_shapely_rasterisation_at_cell_centres(client, engine, zones, day, depth):
     bbox = _bbox()
     params = {"bbox": ",".join(map(str, bbox)), "crs": "EPSG:25830", "resolution": 100}
@@ -120,7 +143,9 @@ def test_classes_equal_a_shapely_rasterisation_at_cell_centres(client, engine, z
     classes, colours, profile = _read(answer.content)
     assert profile["count"] == 1
     assert (profile["width"], profile["height"], profile["dtype"]) == (60, 50, "uint8")
-    expected = _expected_classes(engine, bbox, 100, date.fromisoformat(day) if day else date.today(), depth)
+    expected = _expected_classes(
+        engine, bbox, 100, date.fromisoformat(day) if day else date.today(), depth
+    )
     # A centre exactly on a zone edge may go either way between GDAL and GEOS: allow a handful.
     assert (classes != expected).sum() <= 3
     assert set(np.unique(expected)) >= {1, 2, 3, 4}
@@ -132,8 +157,16 @@ def test_the_3d_rule_and_the_day_change_the_map(client, zones):
     surface = TO_UTM.transform(-5.285, 42.775)
     expired = TO_UTM.transform(-5.285, 42.789)
     maps = {}
-    for key, extra in {"today": {}, "deep": {"depth_top_m": 100, "depth_bottom_m": 300}, "1999": {"date": "1999-06-01"}}.items():
-        maps[key] = _read(client.get("/constraints.tif", params={"bbox": bbox, "resolution": 100, **extra}).content)[0]
+    for key, extra in {
+        "today": {},
+        "deep": {"depth_top_m": 100, "depth_bottom_m": 300},
+        "1999": {"date": "1999-06-01"},
+    }.items():
+        maps[key] = _read(
+            client.get(
+                "/constraints.tif", params={"bbox": bbox, "resolution": 100, **extra}
+            ).content
+        )[0]
     west, _, _, north = _bbox()
 
     def at(xy):
@@ -145,20 +178,28 @@ def test_the_3d_rule_and_the_day_change_the_map(client, zones):
 
 def test_free_ground_band_is_the_share_of_free_cuadricula_cells(client, engine, zones):
     bbox = _bbox()
-    answer = client.get("/constraints.tif", params={"bbox": ",".join(map(str, bbox)), "resolution": 100,
-                                                    "layer": "free_share"})
+    answer = client.get(
+        "/constraints.tif",
+        params={"bbox": ",".join(map(str, bbox)), "resolution": 100, "layer": "free_share"},
+    )
     share, colours, _ = _read(answer.content)
     assert colours is None
     lonlat = TO_LONLAT.transform_bounds(*bbox, densify_pts=21)
-    ground = client.get("/grid/free", params={"bbox": ",".join(map(str, lonlat)), "merge": "true"}).json()
+    ground = client.get(
+        "/grid/free", params={"bbox": ",".join(map(str, lonlat)), "merge": "true"}
+    ).json()
     free = shapely.union_all([shape(f["geometry"]) for f in ground["features"]])
-    free_utm = shapely.transform(shapely.segmentize(free, 0.001),
-                                 lambda xy: np.column_stack(TO_UTM.transform(xy[:, 0], xy[:, 1])))
+    free_utm = shapely.transform(
+        shapely.segmentize(free, 0.001),
+        lambda xy: np.column_stack(TO_UTM.transform(xy[:, 0], xy[:, 1])),
+    )
     west, _, _, north = bbox
     worst = 0.0
     for row in range(share.shape[0]):
         for col in range(share.shape[1]):
-            cell = box(west + col * 100, north - (row + 1) * 100, west + (col + 1) * 100, north - row * 100)
+            cell = box(
+                west + col * 100, north - (row + 1) * 100, west + (col + 1) * 100, north - row * 100
+            )
             expected = cell.intersection(free_utm).area / cell.area * 100
             worst = max(worst, abs(float(share[row, col]) - expected))
     # A 4 x 4 sub-grid resolves a share to 1/16 of a cell, an edge crossing a row of sub-cells.
@@ -171,8 +212,19 @@ def test_cli_renders_an_area_and_registers_it(cli, monkeypatch, tmp_path, engine
     out = tmp_path / "map.tif"
     x, y = TO_UTM.transform(*CENTRE)
     share_out = tmp_path / "share.tif"
-    code, text_ = cli("constraints", "--bbox", f"{x - 2000},{y - 2000},{x + 2000},{y + 2000}", "--resolution", 200,
-                      "-o", out, "--free-share-output", share_out, "--register", "t-cmap")
+    code, text_ = cli(
+        "constraints",
+        "--bbox",
+        f"{x - 2000},{y - 2000},{x + 2000},{y + 2000}",
+        "--resolution",
+        200,
+        "-o",
+        out,
+        "--free-share-output",
+        share_out,
+        "--register",
+        "t-cmap",
+    )
     assert code == 0, text_
     for path in (out, share_out):
         assert cog_validate(str(path), quiet=True)[0]
@@ -189,7 +241,9 @@ def test_cli_renders_an_area_and_registers_it(cli, monkeypatch, tmp_path, engine
     z = 20
     tx = int((lon + 180) / 360 * 2**z)
     ty = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
-    with TestClient(create_app(Settings(database_url=db_url, raster_dir=tmp_path / "rasters"))) as own:
+    with TestClient(
+        create_app(Settings(database_url=db_url, raster_dir=tmp_path / "rasters"))
+    ) as own:
         png = own.get(f"/rasters/t-cmap/tiles/WebMercatorQuad/{z}/{tx}/{ty}.png").content
     with MemoryFile(png) as f, f.open() as image:
         rgba = image.read()
@@ -197,15 +251,18 @@ def test_cli_renders_an_area_and_registers_it(cli, monkeypatch, tmp_path, engine
     assert cli("raster", "remove", "t-cmap")[0] == 0
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"bbox": "1,2,3"}, "bbox"),
-    ({"bbox": "300000,4700000,290000,4710000"}, "bbox"),
-    ({"bbox": "300000,4700000,310000,4710000", "crs": "EPSG:4326"}, "crs"),
-    ({"bbox": "300000,4700000,310000,4710000", "resolution": 0}, "resolution"),
-    ({"bbox": "0,0,1000000,1000000", "resolution": 1}, "resolution"),
-    ({}, "bbox"),
-    ({"area": "atlantis"}, "area"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"bbox": "1,2,3"}, "bbox"),
+        ({"bbox": "300000,4700000,290000,4710000"}, "bbox"),
+        ({"bbox": "300000,4700000,310000,4710000", "crs": "EPSG:4326"}, "crs"),
+        ({"bbox": "300000,4700000,310000,4710000", "resolution": 0}, "resolution"),
+        ({"bbox": "0,0,1000000,1000000", "resolution": 1}, "resolution"),
+        ({}, "bbox"),
+        ({"area": "atlantis"}, "area"),
+    ],
+)
 def test_bad_constraint_requests_name_the_field(client, params, field):
     answer = client.get("/constraints.tif", params=params)
     assert answer.status_code == 400, answer.text

@@ -26,7 +26,9 @@ def probe(engine):
         conn.execute(text("DROP SEQUENCE count_probe"))
 
 
-def _counts(db_url: str, cache: CountCache, query: SqlQuery, writes: list[str | None], engine) -> list[int]:
+def _counts(
+    db_url: str, cache: CountCache, query: SqlQuery, writes: list[str | None], engine
+) -> list[int]:
     """The cache's answer to `query` before each write (None: no write) and after the last."""
 
     async def run() -> list[int]:
@@ -90,13 +92,22 @@ RETURNING id
 """
 
 
-@pytest.mark.parametrize("path, independent", [
-    ("/deposits?commodity=W&area=leon",
-     ("SELECT count(*) FROM deposits d JOIN admin_areas a ON a.code = '24' "
-      "AND ST_Intersects(a.geom, d.geom) WHERE 'tungsten' = ANY(d.commodities)")),
-    ("/collections/deposits/items?filter=main_commodity%3D'tungsten'",
-     "SELECT count(*) FROM deposits WHERE commodities[1] = 'tungsten'"),
-])
+@pytest.mark.parametrize(
+    "path, independent",
+    [
+        (
+            "/deposits?commodity=W&area=leon",
+            (
+                "SELECT count(*) FROM deposits d JOIN admin_areas a ON a.code = '24' "
+                "AND ST_Intersects(a.geom, d.geom) WHERE 'tungsten' = ANY(d.commodities)"
+            ),
+        ),
+        (
+            "/collections/deposits/items?filter=main_commodity%3D'tungsten'",
+            "SELECT count(*) FROM deposits WHERE commodities[1] = 'tungsten'",
+        ),
+    ],
+)
 def test_number_matched_follows_a_new_deposit_and_its_removal(client, engine, path, independent):
 
     def matched() -> tuple[int, int]:

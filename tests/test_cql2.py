@@ -668,8 +668,9 @@ def test_codes_in_a_code_list_filter_normally(run, deposits):
 
 
 def test_arithmetic_the_database_cannot_compute_is_a_400_naming_the_filter(client):
-    response = client.get("/collections/deposits/items",
-                          params={"filter": "depth_top_m * 1e300 * 1e300 > 1"})
+    response = client.get(
+        "/collections/deposits/items", params={"filter": "depth_top_m * 1e300 * 1e300 > 1"}
+    )
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["invalid_params"][0]["name"] == "filter"

@@ -36,11 +36,20 @@ def contains_half_open(cell: Cell, lon: float, lat: float) -> bool:
 
 # --- the cell of a point ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("lon, lat", [
-    (-5.57, 42.61), (-6.7708, 42.4694), (0.2501, 40.1003), (-0.0001, 43.0001),
-    # on lines (9°18′W, 36°N, 42°36′N, 0°15′E, 40°06′N), not exact in binary
-    (-9.3, 36.0), (-5.57, 42.6), (0.25, 40.1),
-])
+
+@pytest.mark.parametrize(
+    "lon, lat",
+    [
+        (-5.57, 42.61),
+        (-6.7708, 42.4694),
+        (0.2501, 40.1003),
+        (-0.0001, 43.0001),
+        # on lines (9°18′W, 36°N, 42°36′N, 0°15′E, 40°06′N), not exact in binary
+        (-9.3, 36.0),
+        (-5.57, 42.6),
+        (0.25, 40.1),
+    ],
+)
 def test_a_point_inside_a_cell_lies_within_its_bounds(lon, lat):
     assert contains_half_open(cell_at(lon, lat), lon, lat)
 
@@ -96,6 +105,7 @@ def test_near_six_degrees_west():
 
 # --- ids -------------------------------------------------------------------------------------
 
+
 def test_ids_round_trip_and_name_the_south_west_corner():
     for cell in (Cell(-1080, 7650), Cell(0, 0), Cell(-1, -1), Cell(32399, 16199)):
         assert grid.parse_id(cell.id) == cell
@@ -103,7 +113,8 @@ def test_ids_round_trip_and_name_the_south_west_corner():
     assert Cell(-1080, 7650).bounds[:2] == (-6.0, 42.5)
     # 1007 × 20″ = 5°35′40″ west, 7651 × 20″ = 42°30′20″ north.
     assert grid.parse_id("W01007N07651").bounds[:2] == pytest.approx(
-        (-(5 + 35 / 60 + 40 / 3600), 42.5 + 20 / 3600), abs=1e-12)
+        (-(5 + 35 / 60 + 40 / 3600), 42.5 + 20 / 3600), abs=1e-12
+    )
 
 
 @pytest.mark.parametrize("bad", ["W1080N7650", "X01080N07650", "W00000N07650", "E99999N00000", ""])
@@ -114,14 +125,19 @@ def test_malformed_or_non_canonical_ids_are_refused(bad):
 
 # --- areas -----------------------------------------------------------------------------------
 
+
 def test_one_cell_at_42_5_north_has_the_geodesic_area_within_a_hundredth_of_a_percent():
     cell = cell_at(-5.9, 42.5)
     west, south, east, north = cell.bounds
     # pyproj's polygon of geodesics on GRS80, densified so its edges follow the parallels.
     lons = [west + (east - west) * k / 50 for k in range(51)]
     ring_lons = lons + [east] * 49 + lons[::-1] + [west] * 49
-    ring_lats = [south] * 51 + [south + (north - south) * k / 50 for k in range(1, 50)] \
-        + [north] * 51 + [north - (north - south) * k / 50 for k in range(1, 50)]
+    ring_lats = (
+        [south] * 51
+        + [south + (north - south) * k / 50 for k in range(1, 50)]
+        + [north] * 51
+        + [north - (north - south) * k / 50 for k in range(1, 50)]
+    )
     geod_area, _ = Geod(ellps="GRS80").polygon_area_perimeter(ring_lons, ring_lats)
     assert cell.area_ha == pytest.approx(abs(geod_area) / 10_000, rel=1e-4)
     assert 27.5 < cell.area_ha < 28.5
@@ -143,6 +159,7 @@ def test_cells_covering_an_area_are_those_sharing_positive_area():
 
 # --- well-formed rights ----------------------------------------------------------------------
 
+
 def twelve_cells() -> shapely.Polygon:
     """A hand-made 4 × 3 right near Villablino (6°18′W 42°56′N), vertices on 20″ lines."""
     west, south = -6 - Fraction(18, 60), 42 + Fraction(56, 60)
@@ -154,7 +171,9 @@ def test_a_twelve_cell_investigation_right_passes():
     assert result.valid, result.problems
     assert len(result.proposal) == 12
     assert result.proposal_geometry().equals(twelve_cells())
-    assert result.area_ha == pytest.approx(sum(c.area_ha for c in grid.cells_covering(twelve_cells())))
+    assert result.area_ha == pytest.approx(
+        sum(c.area_ha for c in grid.cells_covering(twelve_cells()))
+    )
 
 
 def test_the_same_right_shifted_by_one_second_fails_as_off_grid_and_snaps_back():
@@ -192,9 +211,13 @@ def test_a_right_over_its_cell_limit_fails():
 
 
 def test_an_exploration_right_needs_its_minimum_and_limits_are_configurable():
-    assert [p.code for p in validate_right(twelve_cells(), "exploration", LIMITS).problems] == ["too_few_cells"]
+    assert [p.code for p in validate_right(twelve_cells(), "exploration", LIMITS).problems] == [
+        "too_few_cells"
+    ]
     custom = {**LIMITS, "investigation": (1, 10)}
-    assert [p.code for p in validate_right(twelve_cells(), "investigation", custom).problems] == ["too_many_cells"]
+    assert [p.code for p in validate_right(twelve_cells(), "investigation", custom).problems] == [
+        "too_many_cells"
+    ]
 
 
 def test_every_problem_is_reported_at_once():
@@ -202,7 +225,11 @@ def test_every_problem_is_reported_at_once():
     a = translate(Cell(-1100, 7700).polygon, SECOND, 0)
     b = Cell(-1097, 7700).polygon
     result = validate_right(shapely.MultiPolygon([a, b]), "investigation", LIMITS)
-    assert {p.code for p in result.problems} == {"vertices_off_grid", "partial_cells", "cells_not_joined"}
+    assert {p.code for p in result.problems} == {
+        "vertices_off_grid",
+        "partial_cells",
+        "cells_not_joined",
+    }
 
 
 def test_a_diagonal_edge_between_grid_nodes_is_not_whole_cells():

@@ -21,7 +21,9 @@ def empty_db(db_url):
     drop_database(url)
 
 
-def test_upgrade_lists_every_migration_applied_then_says_there_is_nothing_left(cli, empty_db, monkeypatch):
+def test_upgrade_lists_every_migration_applied_then_says_there_is_nothing_left(
+    cli, empty_db, monkeypatch
+):
     monkeypatch.setenv("DATABASE_URL", empty_db)
     get_settings.cache_clear()
     code, output = cli("db", "upgrade")

@@ -29,7 +29,9 @@ def sample(engine):
         "SELECT id, legal_effect, valid_from, valid_to, depth_top_m, depth_bottom_m, "
         "ST_AsBinary(geom) AS geom FROM protection_zones",
     )
-    leon = _geometries(engine, "SELECT ST_AsBinary(geom) AS geom FROM admin_areas WHERE code = '24'")[0]["geom"]
+    leon = _geometries(
+        engine, "SELECT ST_AsBinary(geom) AS geom FROM admin_areas WHERE code = '24'"
+    )[0]["geom"]
     return deposits, zones, leon
 
 
@@ -47,7 +49,8 @@ def _ids(response) -> set[int]:
 def test_headline_matches_an_independent_shapely_computation(client, sample):
     deposits, zones, leon = sample
     expected = {
-        d["id"] for d in deposits
+        d["id"]
+        for d in deposits
         if {"tungsten", "lithium"} & set(d["commodities"])
         and d["geom"].intersects(leon)
         and not _constrained(d, zones)
@@ -56,15 +59,22 @@ def test_headline_matches_an_independent_shapely_computation(client, sample):
     assert response.headers["content-type"].startswith("application/geo+json")
     body = response.json()
     assert body["type"] == "FeatureCollection"
-    assert expected, "the sample must have free W/Li deposits in León for this test to mean anything"
+    assert expected, (
+        "the sample must have free W/Li deposits in León for this test to mean anything"
+    )
     assert _ids(response) == expected
     assert body["numberMatched"] == len(expected) == body["numberReturned"]
 
 
 def test_the_sample_has_protected_tungsten_and_lithium_too(client, sample):
     deposits, zones, leon = sample
-    protected = {d["id"] for d in deposits if {"tungsten", "lithium"} & set(d["commodities"])
-                 and d["geom"].intersects(leon) and _constrained(d, zones)}
+    protected = {
+        d["id"]
+        for d in deposits
+        if {"tungsten", "lithium"} & set(d["commodities"])
+        and d["geom"].intersects(leon)
+        and _constrained(d, zones)
+    }
     assert protected
     assert _ids(client.get(HEADLINE.replace("outside", "inside"))) == protected
 
@@ -80,14 +90,22 @@ def test_inside_and_outside_partition_the_deposits_of_an_area(client):
 
 def test_legal_effect_chooses_which_zones_count(client, sample):
     deposits, zones, leon = sample
-    expected = {d["id"] for d in deposits if d["geom"].intersects(leon)
-                and not _constrained(d, zones, effects=("exclusion",))}
-    response = client.get("/deposits?area=leon&protection=outside&legal_effect=exclusion&limit=10000")
+    expected = {
+        d["id"]
+        for d in deposits
+        if d["geom"].intersects(leon) and not _constrained(d, zones, effects=("exclusion",))
+    }
+    response = client.get(
+        "/deposits?area=leon&protection=outside&legal_effect=exclusion&limit=10000"
+    )
     assert _ids(response) == expected
 
 
 def test_area_by_code_and_by_name_in_any_case_or_accent_is_the_same(client):
-    answers = [_ids(client.get(f"/deposits?commodity=W,Li&area={a}&limit=10000")) for a in ("leon", "León", "24", "LEÓN")]
+    answers = [
+        _ids(client.get(f"/deposits?commodity=W,Li&area={a}&limit=10000"))
+        for a in ("leon", "León", "24", "LEÓN")
+    ]
     assert answers[0] and all(a == answers[0] for a in answers)
 
 
@@ -103,7 +121,14 @@ def test_commodity_symbols_and_names_are_aliases(client):
 def test_features_have_flat_scalar_properties_and_stable_ids(client):
     feature = client.get("/deposits?commodity=W&limit=1").json()["features"][0]
     props = feature["properties"]
-    for key in ("name", "main_commodity", "commodities", "mine_status", "source", "location_precision"):
+    for key in (
+        "name",
+        "main_commodity",
+        "commodities",
+        "mine_status",
+        "source",
+        "location_precision",
+    ):
         assert key in props
     assert all(not isinstance(value, (dict, list)) for value in props.values())
     assert props["main_commodity"] == "tungsten" or "tungsten" in props["commodities"]
@@ -114,7 +139,9 @@ def test_features_have_flat_scalar_properties_and_stable_ids(client):
 def test_inside_lists_the_zones_a_deposit_falls_in(client):
     features = client.get("/deposits?protection=inside&limit=50").json()["features"]
     assert features
-    assert all(f["properties"]["protection_zones"] and f["properties"]["legal_effects"] for f in features)
+    assert all(
+        f["properties"]["protection_zones"] and f["properties"]["legal_effects"] for f in features
+    )
 
 
 def test_following_next_returns_every_match_exactly_once(client):
@@ -147,15 +174,22 @@ def boundary_case(engine):
     """A square conditional zone and a deposit exactly on its west edge, removed afterwards."""
     square = "MULTIPOLYGON(((-5.5 42.5,-5.4 42.5,-5.4 42.6,-5.5 42.6,-5.5 42.5)))"
     with engine.begin() as conn:
-        zone = conn.execute(text(
-            "INSERT INTO protection_zones (source, source_id, name, designation_scheme, designation, "
-            "legal_effect, geom) VALUES ('test', 'edge-zone', 'Edge test zone', 'other', 'test', "
-            "'conditional', ST_GeomFromText(:g, 4326)) RETURNING id"), {"g": square}).scalar()
-        deposit = conn.execute(text(
-            "INSERT INTO deposits (source, source_id, name, occurrence_type, commodities, "
-            "commodity_importance, location_precision, geom) VALUES ('test', 'edge-deposit', "
-            "'On the edge', 'occurrence', ARRAY['tin'], ARRAY['main'], 'exact', "
-            "ST_GeomFromText('POINT(-5.5 42.55)', 4326)) RETURNING id")).scalar()
+        zone = conn.execute(
+            text(
+                "INSERT INTO protection_zones (source, source_id, name, designation_scheme, designation, "
+                "legal_effect, geom) VALUES ('test', 'edge-zone', 'Edge test zone', 'other', 'test', "
+                "'conditional', ST_GeomFromText(:g, 4326)) RETURNING id"
+            ),
+            {"g": square},
+        ).scalar()
+        deposit = conn.execute(
+            text(
+                "INSERT INTO deposits (source, source_id, name, occurrence_type, commodities, "
+                "commodity_importance, location_precision, geom) VALUES ('test', 'edge-deposit', "
+                "'On the edge', 'occurrence', ARRAY['tin'], ARRAY['main'], 'exact', "
+                "ST_GeomFromText('POINT(-5.5 42.55)', 4326)) RETURNING id"
+            )
+        ).scalar()
     yield deposit
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM deposits WHERE id = :d"), {"d": deposit})
@@ -212,7 +246,9 @@ def test_unknown_deposit_is_404_problem(client):
 def test_areas_lists_the_municipalities_of_leon(client, engine):
     body = client.get("/areas?level=municipality").json()
     with engine.connect() as conn:
-        count = conn.execute(text("SELECT count(*) FROM admin_areas WHERE level = 'municipality'")).scalar()
+        count = conn.execute(
+            text("SELECT count(*) FROM admin_areas WHERE level = 'municipality'")
+        ).scalar()
     assert body["numberReturned"] == count == 211
     assert _problem(client.get("/areas?level=galaxy"), 400, "level")
 

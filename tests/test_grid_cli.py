@@ -34,12 +34,25 @@ def twelve_cells() -> shapely.Polygon:
 def test_snap_reads_a_utm_file_and_writes_the_cell_aligned_right(veta, tmp_path):
     # As Castilla y León publishes rights: EPSG:25830, coordinates rounded to whole metres.
     to_utm = Transformer.from_crs(4326, 25830, always_xy=True)
-    corners = [tuple(round(c) for c in to_utm.transform(x, y)) for x, y in twelve_cells().exterior.coords]
+    corners = [
+        tuple(round(c) for c in to_utm.transform(x, y)) for x, y in twelve_cells().exterior.coords
+    ]
     source = tmp_path / "right.geojson"
-    source.write_text(json.dumps({
-        "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::25830"}},
-        "features": [{"type": "Feature", "properties": {"name": "rounded", "right_type": "investigation"},
-                      "geometry": {"type": "Polygon", "coordinates": [corners]}}]}))
+    source.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::25830"}},
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "rounded", "right_type": "investigation"},
+                        "geometry": {"type": "Polygon", "coordinates": [corners]},
+                    }
+                ],
+            }
+        )
+    )
     result = veta("grid", "snap", source)
     assert result.exit_code == 1  # metres are not 20″ lines: reported, and snapped
     assert "vertices_off_grid" in result.output
@@ -51,9 +64,12 @@ def test_snap_reads_a_utm_file_and_writes_the_cell_aligned_right(veta, tmp_path)
 
 def test_snap_of_a_well_formed_right_exits_zero(veta, tmp_path):
     source = tmp_path / "good.geojson"
-    source.write_text(json.dumps({"type": "Feature", "properties": {},
-                                  "geometry": mapping(twelve_cells())}))
-    result = veta("grid", "snap", source, "--right-type", "investigation", "-o", tmp_path / "out.geojson")
+    source.write_text(
+        json.dumps({"type": "Feature", "properties": {}, "geometry": mapping(twelve_cells())})
+    )
+    result = veta(
+        "grid", "snap", source, "--right-type", "investigation", "-o", tmp_path / "out.geojson"
+    )
     assert result.exit_code == 0, result.output
     assert "1 rights, 0 with problems" in result.output
 
@@ -65,16 +81,27 @@ def test_import_catastro_loads_the_export_and_is_idempotent(veta, engine):
         assert "4 rights; inserted 4, updated 0, unchanged 0" in first.output
         assert "inserted 0, updated 0, unchanged 4" in again.output
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM permits WHERE source = 'catastro-minero'")).scalar() == 4
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM permits WHERE source = 'catastro-minero'")
+                ).scalar()
+                == 4
+            )
     finally:
         with engine.begin() as conn:
-            conn.execute(text("DELETE FROM permits WHERE source = 'catastro-minero' AND registry_number LIKE 'SYN-%'"))
+            conn.execute(
+                text(
+                    "DELETE FROM permits WHERE source = 'catastro-minero' AND registry_number LIKE 'SYN-%'"
+                )
+            )
             conn.execute(text("DELETE FROM permit_history WHERE registry_number LIKE 'SYN-15%'"))
 
 
 def test_snap_needs_a_right_type_from_the_file_or_the_option(veta, tmp_path):
     source = tmp_path / "untyped.geojson"
-    source.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": mapping(twelve_cells())}))
+    source.write_text(
+        json.dumps({"type": "Feature", "properties": {}, "geometry": mapping(twelve_cells())})
+    )
     result = veta("grid", "snap", source)
     assert result.exit_code == 2
     assert "no right_type property and no --right-type option" in result.output

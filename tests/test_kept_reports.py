@@ -15,11 +15,22 @@ from shapely.geometry import mapping, shape
 from sqlalchemy import text
 
 # A drawn square north of León, in UTM zone 30 (west of 6° W is zone 29).
-SQUARE = {"type": "Polygon", "coordinates": [[[-5.60, 42.62], [-5.55, 42.62], [-5.55, 42.66],
-                                              [-5.60, 42.66], [-5.60, 42.62]]]}
-PLAN = {"type": "Feature", "properties": {"name": "Solar park", "land_use": "energy", "legal_effect": "exclusion"},
-        "geometry": {"type": "Polygon", "coordinates": [[[-6.80, 42.45], [-6.74, 42.45], [-6.74, 42.49],
-                                                          [-6.80, 42.49], [-6.80, 42.45]]]}}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[-5.60, 42.62], [-5.55, 42.62], [-5.55, 42.66], [-5.60, 42.66], [-5.60, 42.62]]
+    ],
+}
+PLAN = {
+    "type": "Feature",
+    "properties": {"name": "Solar park", "land_use": "energy", "legal_effect": "exclusion"},
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [
+            [[-6.80, 42.45], [-6.74, 42.45], [-6.74, 42.49], [-6.80, 42.49], [-6.80, 42.45]]
+        ],
+    },
+}
 
 
 def _report_path(response) -> str:
@@ -55,12 +66,22 @@ def test_the_kept_report_answers_again_the_same_in_every_format(client, engine):
     assert page.headers["content-type"].startswith("text/html")
     assert first["id"] in page.text and "Disclaimer" in page.text
     with engine.connect() as conn:
-        stored = conn.execute(text("SELECT kind, request -> 'body', data_versions FROM screening_reports WHERE id = :id"),
-                              {"id": first["id"]}).one()
+        stored = conn.execute(
+            text(
+                "SELECT kind, request -> 'body', data_versions FROM screening_reports WHERE id = :id"
+            ),
+            {"id": first["id"]},
+        ).one()
     assert stored[0] == "screening" and stored[1] == SQUARE
     with engine.connect() as conn:
-        versions = dict(conn.execute(text("SELECT table_name, version FROM table_changes WHERE table_name IN "
-                                          "('admin_areas', 'deposits', 'permits', 'protection_zones')")).all())
+        versions = dict(
+            conn.execute(
+                text(
+                    "SELECT table_name, version FROM table_changes WHERE table_name IN "
+                    "('admin_areas', 'deposits', 'permits', 'protection_zones')"
+                )
+            ).all()
+        )
     assert {t: v["version"] for t, v in stored[2].items()} == versions
     assert {t: v["version"] for t, v in first["data_versions"].items()} == versions
 
@@ -85,23 +106,41 @@ def test_the_report_gives_the_site_in_etrs89_utm_of_its_zone(client):
 
 def test_the_report_names_the_sources_and_licences_of_what_it_lists(client, engine):
     with engine.connect() as conn:
-        zone_id, wkb = conn.execute(text("SELECT id, ST_AsBinary(ST_PointOnSurface(geom)) FROM protection_zones "
-                                         "ORDER BY id LIMIT 1")).one()
+        zone_id, wkb = conn.execute(
+            text(
+                "SELECT id, ST_AsBinary(ST_PointOnSurface(geom)) FROM protection_zones "
+                "ORDER BY id LIMIT 1"
+            )
+        ).one()
     point = shapely.from_wkb(bytes(wkb))
     report = client.post("/screening", json=mapping(point)).json()
     zone_ids = {z["id"] for z in report["zones"] + report["nearby"]}
     assert zone_id in zone_ids
     with engine.connect() as conn:
-        expected = set(conn.execute(text("SELECT source, licence FROM protection_zones WHERE id = ANY(:ids)"),
-                                    {"ids": sorted(zone_ids)}).all())
+        expected = set(
+            conn.execute(
+                text("SELECT source, licence FROM protection_zones WHERE id = ANY(:ids)"),
+                {"ids": sorted(zone_ids)},
+            ).all()
+        )
     listed = {(s["source"], s["licence"]) for s in report["sources"]}
     assert expected <= listed
     with engine.connect() as conn:
-        permits = set(conn.execute(text("SELECT source, licence FROM permits WHERE id = ANY(:ids)"),
-                                   {"ids": [p["id"] for p in report["permits"]]}).all())
-        municipalities = set(conn.execute(text("SELECT source, licence FROM admin_areas WHERE code = ANY(:codes)"),
-                                          {"codes": [m["code"] for m in report["municipalities"]]}).all())
-    assert permits | municipalities <= listed and len(listed) == len(expected | permits | municipalities)
+        permits = set(
+            conn.execute(
+                text("SELECT source, licence FROM permits WHERE id = ANY(:ids)"),
+                {"ids": [p["id"] for p in report["permits"]]},
+            ).all()
+        )
+        municipalities = set(
+            conn.execute(
+                text("SELECT source, licence FROM admin_areas WHERE code = ANY(:codes)"),
+                {"codes": [m["code"] for m in report["municipalities"]]},
+            ).all()
+        )
+    assert permits | municipalities <= listed and len(listed) == len(
+        expected | permits | municipalities
+    )
 
 
 def test_the_pdf_is_the_report_printed_on_a4(client):
@@ -128,7 +167,9 @@ def test_a_plan_impact_answer_is_kept_too(client):
     assert "Plan impact" in page and "Disclaimer" in page
 
 
-@pytest.mark.parametrize("report_id", [str(uuid.UUID(int=0)), "not-a-uuid", "5b0d6f43-9d8e-4c1e-b7a2-3f6e1c0a9d24"])
+@pytest.mark.parametrize(
+    "report_id", [str(uuid.UUID(int=0)), "not-a-uuid", "5b0d6f43-9d8e-4c1e-b7a2-3f6e1c0a9d24"]
+)
 def test_an_unknown_report_is_a_404_problem(client, report_id):
     response = client.get(f"/screening/reports/{report_id}")
     assert response.status_code == 404
@@ -142,9 +183,14 @@ def test_without_chromium_the_pdf_is_a_problem_and_the_report_stays(settings, cl
     from api.app import create_app
 
     path = _report_path(client.post("/screening", json=SQUARE)).removesuffix("?f=html")
-    with TestClient(create_app(settings.model_copy(update={"chromium": "/nonexistent/chromium"}))) as broken:
+    with TestClient(
+        create_app(settings.model_copy(update={"chromium": "/nonexistent/chromium"}))
+    ) as broken:
         response = broken.get(path, params={"f": "pdf"})
-        assert response.status_code == 500 and response.headers["content-type"] == "application/problem+json"
+        assert (
+            response.status_code == 500
+            and response.headers["content-type"] == "application/problem+json"
+        )
         assert "/nonexistent/chromium" in response.json()["detail"]
         assert broken.get(path).status_code == 200
 

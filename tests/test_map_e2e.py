@@ -357,13 +357,20 @@ def test_drawing_a_polygon_shows_the_screening_verdict_and_overlaps(
 
 def test_a_broader_commodity_draws_the_deposits_of_its_narrower_ones(map_page, engine):
     # Base metals in CGI's own file (copper, cobalt, lead, nickel, zinc), not from Veta's code.
-    with (PROJECT_ROOT / "geo" / "core" / "vocab" / "cgi_commodity_codes.csv").open(encoding="utf-8") as f:
+    with (PROJECT_ROOT / "geo" / "core" / "vocab" / "cgi_commodity_codes.csv").open(
+        encoding="utf-8"
+    ) as f:
         base_metals = [r["code"] for r in csv.DictReader(f) if r["broader"] == "base-metal"]
     before_ids = map_page.rendered_deposit_ids()
     with engine.connect() as conn:
-        holding = dict(conn.execute(text(
-            "SELECT id, commodities FROM deposits WHERE commodities && CAST(:codes AS text[])"),
-            {"codes": base_metals}).all())
+        holding = dict(
+            conn.execute(
+                text(
+                    "SELECT id, commodities FROM deposits WHERE commodities && CAST(:codes AS text[])"
+                ),
+                {"codes": base_metals},
+            ).all()
+        )
     map_page.page.select_option("#commodity", "baseMetal")
     map_page.settle()
     after_ids = map_page.rendered_deposit_ids()

@@ -25,10 +25,16 @@ def _count(map_page) -> int:
     return int(map_page.page.get_attribute("#match-count", "data-count"))
 
 
-def test_two_commodities_at_once_and_the_count_equals_deposits_number_matched(map_page, client, engine):
+def test_two_commodities_at_once_and_the_count_equals_deposits_number_matched(
+    map_page, client, engine
+):
     with engine.connect() as conn:
-        holding = {i for (i,) in conn.execute(text(
-            "SELECT id FROM deposits WHERE commodities && ARRAY['tungsten', 'lithium']"))}
+        holding = {
+            i
+            for (i,) in conn.execute(
+                text("SELECT id FROM deposits WHERE commodities && ARRAY['tungsten', 'lithium']")
+            )
+        }
     before = map_page.rendered_deposit_ids()
     map_page.page.select_option("#commodity", ["tungsten", "lithium"])
     map_page.settle()
@@ -36,21 +42,31 @@ def test_two_commodities_at_once_and_the_count_equals_deposits_number_matched(ma
     assert shown == before & holding
     assert 0 < len(shown) < len(before)
     both = client.get("/deposits", params={"commodity": "W,Li", "limit": 1}).json()["numberMatched"]
-    map_page.page.wait_for_function(f"document.querySelector('#match-count').dataset.count === '{both}'")
+    map_page.page.wait_for_function(
+        f"document.querySelector('#match-count').dataset.count === '{both}'"
+    )
 
     # The headline question: only free deposits, in León.
     map_page.page.uncheck("#protection input[value=excluded]")
     map_page.page.uncheck("#protection input[value=conditional]")
     map_page.page.select_option("#area", "24")
-    map_page.page.wait_for_function("document.querySelector('#filter-status').textContent.includes('deposits in')")
-    expected = client.get("/deposits", params={"commodity": "W,Li", "area": "leon", "protection": "outside",
-                                                "limit": 1}).json()["numberMatched"]
-    map_page.page.wait_for_function(f"document.querySelector('#match-count').dataset.count === '{expected}'")
+    map_page.page.wait_for_function(
+        "document.querySelector('#filter-status').textContent.includes('deposits in')"
+    )
+    expected = client.get(
+        "/deposits",
+        params={"commodity": "W,Li", "area": "leon", "protection": "outside", "limit": 1},
+    ).json()["numberMatched"]
+    map_page.page.wait_for_function(
+        f"document.querySelector('#match-count').dataset.count === '{expected}'"
+    )
     assert _count(map_page) == expected > 0
     assert f"{expected:,} deposits pass the filters" in map_page.page.inner_text("#match-count")
 
 
-def test_a_screening_on_the_map_opens_as_a_report_and_downloads_as_geojson_and_pdf(map_page, client):
+def test_a_screening_on_the_map_opens_as_a_report_and_downloads_as_geojson_and_pdf(
+    map_page, client
+):
     deposit = client.get("/deposits", params={"limit": 1}).json()["features"][0]
     expected = client.post("/screening", json={"deposit": deposit["id"]}).json()
     page = map_page.page
@@ -60,7 +76,10 @@ def test_a_screening_on_the_map_opens_as_a_report_and_downloads_as_geojson_and_p
         page.click("#download-geojson")
     with open(download.value.path(), encoding="utf-8") as f:
         collection = json.load(f)
-    assert collection["verdict"] == expected["verdict"] and collection["ground_status"] == expected["ground_status"]
+    assert (
+        collection["verdict"] == expected["verdict"]
+        and collection["ground_status"] == expected["ground_status"]
+    )
     assert [f["properties"]["role"] for f in collection["features"]][0] == "site"
     assert download.value.suggested_filename == f"screening-deposit-{deposit['id']}.geojson"
     with page.expect_download() as download:
@@ -84,7 +103,9 @@ def test_the_address_restores_view_layers_and_filters(browser, live_server):  # 
     page.uncheck("#protection input[value=excluded]")
     page.uncheck("input[data-layers='permits-fill,permits-line']")
     page.select_option("#area", "24115")
-    page.wait_for_function("document.querySelector('#filter-status').textContent.includes('deposits in')")
+    page.wait_for_function(
+        "document.querySelector('#filter-status').textContent.includes('deposits in')"
+    )
     page.evaluate("window.vetaMap.jumpTo({center: [-6.6, 42.55], zoom: 11.5})")
     first.settle()
     page.wait_for_function("location.hash.includes('11.5')")
@@ -96,13 +117,25 @@ def test_the_address_restores_view_layers_and_filters(browser, live_server):  # 
     second.set_default_timeout(90_000)
     second.goto(shared)
     second.wait_for_function("window.vetaMap && window.vetaMap.loaded()")
-    second.wait_for_function("document.querySelector('#filter-status').textContent.includes('deposits in')")
+    second.wait_for_function(
+        "document.querySelector('#filter-status').textContent.includes('deposits in')"
+    )
     second.wait_for_function(f"document.querySelector('#match-count').dataset.count === '{count}'")
-    selected = second.evaluate("[...document.querySelector('#commodity').selectedOptions].map(o => o.value)")
+    selected = second.evaluate(
+        "[...document.querySelector('#commodity').selectedOptions].map(o => o.value)"
+    )
     assert sorted(selected) == ["tin", "tungsten"]
-    assert second.evaluate("[...document.querySelectorAll('#protection input:checked')].map(b => b.value)") == ["free", "conditional"]
+    assert second.evaluate(
+        "[...document.querySelectorAll('#protection input:checked')].map(b => b.value)"
+    ) == ["free", "conditional"]
     assert second.input_value("#area") == "24115"
-    assert second.evaluate("window.vetaMap.getLayoutProperty('permits-fill', 'visibility')") == "none"
-    zoom, (lon, lat) = second.evaluate("[window.vetaMap.getZoom(), window.vetaMap.getCenter().toArray()]")
-    assert zoom == pytest.approx(11.5, abs=0.01) and (lon, lat) == pytest.approx((-6.6, 42.55), abs=1e-3)
+    assert (
+        second.evaluate("window.vetaMap.getLayoutProperty('permits-fill', 'visibility')") == "none"
+    )
+    zoom, (lon, lat) = second.evaluate(
+        "[window.vetaMap.getZoom(), window.vetaMap.getCenter().toArray()]"
+    )
+    assert zoom == pytest.approx(11.5, abs=0.01) and (lon, lat) == pytest.approx(
+        (-6.6, 42.55), abs=1e-3
+    )
     second.close()

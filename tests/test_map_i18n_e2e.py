@@ -15,7 +15,9 @@ def _legend_titles(page) -> list[str]:
     return page.eval_on_selector_all("#legend h3", "hs => hs.map(h => h.textContent)")
 
 
-def test_the_spanish_switch_changes_the_legend_the_screening_and_the_report(browser, live_server, client):  # noqa: F811
+def test_the_spanish_switch_changes_the_legend_the_screening_and_the_report(
+    browser, live_server, client
+):  # noqa: F811
     spanish = client.get("/i18n/es.json").json()["messages"]
     map_page = MapPage(browser, live_server)
     page = map_page.page
@@ -35,7 +37,9 @@ def test_the_spanish_switch_changes_the_legend_the_screening_and_the_report(brow
         assert "exclusión" in legend and "otorgado" in legend and "wolframio" in legend
         assert page.text_content("#panel h2 >> nth=0") == spanish["Layers"]
         # Texts written with values are matched as patterns, the values kept.
-        page.wait_for_function("document.querySelector('#match-count').textContent.includes('yacimientos cumplen los filtros')")
+        page.wait_for_function(
+            "document.querySelector('#match-count').textContent.includes('yacimientos cumplen los filtros')"
+        )
         count = client.get("/deposits", params={"limit": 1}).json()["numberMatched"]
         assert page.text_content("#match-count") == f"{count:,} yacimientos cumplen los filtros."
 

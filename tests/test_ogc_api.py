@@ -27,16 +27,24 @@ QGIS_FILTER_CLASSES = {
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
 COLLECTIONS = ("deposits", "deposit_screening", "permits", "protection_zones", "admin_areas")
-TABLES = {"deposits": "deposits", "deposit_screening": "deposits", "permits": "permits",
-          "protection_zones": "protection_zones", "admin_areas": "admin_areas"}
+TABLES = {
+    "deposits": "deposits",
+    "deposit_screening": "deposits",
+    "permits": "permits",
+    "protection_zones": "protection_zones",
+    "admin_areas": "admin_areas",
+}
 
 
 @pytest.fixture(scope="module")
 def deposits(engine) -> geopandas.GeoDataFrame:
     """Every stored deposit with its lon/lat geometry, read straight from the table."""
-    return geopandas.read_postgis("SELECT id, name, main_commodity, size_class, depth_top_m, geom FROM "
-                                  "(SELECT *, commodities[1] AS main_commodity FROM deposits) d ORDER BY id",
-                                  engine, geom_col="geom")
+    return geopandas.read_postgis(
+        "SELECT id, name, main_commodity, size_class, depth_top_m, geom FROM "
+        "(SELECT *, commodities[1] AS main_commodity FROM deposits) d ORDER BY id",
+        engine,
+        geom_col="geom",
+    )
 
 
 def count_rows(engine, table: str) -> int:
@@ -112,19 +120,29 @@ def test_every_collection_is_listed_with_crs_list_storage_crs_and_items_link(cli
         assert "." not in collection_id
         assert doc["storageCrs"] == CRS84
         assert {CRS84, EPSG.format(4326), EPSG.format(25830), EPSG.format(3035)} <= set(doc["crs"])
-        items = [link for link in doc["links"] if link["rel"] == "items" and link["type"] == "application/geo+json"]
+        items = [
+            link
+            for link in doc["links"]
+            if link["rel"] == "items" and link["type"] == "application/geo+json"
+        ]
         assert items and items[0]["href"].endswith(f"/collections/{collection_id}/items")
 
 
 def test_collection_extent_is_the_bounding_box_of_its_features(client, deposits):
-    west, south, east, north = client.get("/collections/deposits").json()["extent"]["spatial"]["bbox"][0]
+    west, south, east, north = client.get("/collections/deposits").json()["extent"]["spatial"][
+        "bbox"
+    ][0]
     assert (west, south, east, north) == pytest.approx(tuple(deposits.total_bounds), abs=1e-6)
 
 
 def test_temporal_extent_is_open_where_a_validity_is_open(client, engine):
     with engine.connect() as conn:
-        starts, ends = conn.execute(text("SELECT array_agg(valid_from), array_agg(valid_to) FROM protection_zones")).one()
-    first, last = client.get("/collections/protection_zones").json()["extent"]["temporal"]["interval"][0]
+        starts, ends = conn.execute(
+            text("SELECT array_agg(valid_from), array_agg(valid_to) FROM protection_zones")
+        ).one()
+    first, last = client.get("/collections/protection_zones").json()["extent"]["temporal"][
+        "interval"
+    ][0]
     assert first == (None if None in starts else min(starts).isoformat())
     assert last == (None if None in ends else max(ends).isoformat())
 
@@ -146,14 +164,23 @@ def test_collection_schema_types_every_property(client):
     assert properties["retrieved_at"]["format"] == "date"
     assert properties["critical_raw_material"]["type"] == "boolean"
     links = client.get("/collections/deposits").json()["links"]
-    assert any(link["rel"] == "describedby" and link["href"].endswith("/collections/deposits/schema")
-               for link in links)
+    assert any(
+        link["rel"] == "describedby" and link["href"].endswith("/collections/deposits/schema")
+        for link in links
+    )
 
 
-@pytest.mark.parametrize("path", [
-    "/", "/conformance", "/collections", "/collections/permits", "/collections/permits/items",
-    "/collections/admin_areas/items/24",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/conformance",
+        "/collections",
+        "/collections/permits",
+        "/collections/permits/items",
+        "/collections/admin_areas/items/24",
+    ],
+)
 def test_html_pages_render_for_browsers(client, path):
     response = client.get(path, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert response.status_code == 200
@@ -167,11 +194,22 @@ def test_an_items_page_in_html_lists_its_features_with_links(client):
     assert "/collections/protection_zones/items/1?f=html" in page
 
 
-@pytest.mark.parametrize("accept,f", [("application/json", None), ("application/geo+json", None),
-                                      (None, "json"), (None, "geojson"), ("*/*", None)])
+@pytest.mark.parametrize(
+    "accept,f",
+    [
+        ("application/json", None),
+        ("application/geo+json", None),
+        (None, "json"),
+        (None, "geojson"),
+        ("*/*", None),
+    ],
+)
 def test_json_and_geojson_requests_all_get_geojson(client, accept, f):
-    response = client.get("/collections/deposits/items", params={"f": f} if f else {},
-                          headers={"Accept": accept} if accept else {})
+    response = client.get(
+        "/collections/deposits/items",
+        params={"f": f} if f else {},
+        headers={"Accept": accept} if accept else {},
+    )
     assert response.headers["content-type"] == "application/geo+json"
     assert response.json()["type"] == "FeatureCollection"
 
@@ -194,7 +232,9 @@ def test_following_next_returns_every_feature_exactly_once(client, deposits):
 
 
 def test_next_links_keep_every_query_parameter_and_are_geojson(client):
-    page = client.get("/collections/deposits/items?limit=5&bbox=-7.5,42,-5,43.5&properties=name&sortby=-name").json()
+    page = client.get(
+        "/collections/deposits/items?limit=5&bbox=-7.5,42,-5,43.5&properties=name&sortby=-name"
+    ).json()
     next_link = next(link for link in page["links"] if link["rel"] == "next")
     assert next_link["type"] == "application/geo+json"
     query = parse_qs(urlsplit(next_link["href"]).query)
@@ -204,7 +244,9 @@ def test_next_links_keep_every_query_parameter_and_are_geojson(client):
 
 def test_sorted_paging_with_nulls_and_ties_visits_every_feature_once(client, deposits):
     # size_class has many ties and NULLs; depth_top_m too: the keyset must still be total.
-    features = all_pages(client, "/collections/deposits/items?limit=40&sortby=-size_class,depth_top_m")
+    features = all_pages(
+        client, "/collections/deposits/items?limit=40&sortby=-size_class,depth_top_m"
+    )
     ids = [f["id"] for f in features]
     assert len(ids) == len(set(ids)) == len(deposits)
     # NULLs last, then the size classes in descending order (ties broken by depth, then id).
@@ -216,8 +258,12 @@ def test_sorted_paging_with_nulls_and_ties_visits_every_feature_once(client, dep
 
 def test_prev_returns_the_page_before(client):
     first = client.get("/collections/permits/items?limit=7").json()
-    second = client.get(next(link["href"] for link in first["links"] if link["rel"] == "next")).json()
-    third = client.get(next(link["href"] for link in second["links"] if link["rel"] == "next")).json()
+    second = client.get(
+        next(link["href"] for link in first["links"] if link["rel"] == "next")
+    ).json()
+    third = client.get(
+        next(link["href"] for link in second["links"] if link["rel"] == "next")
+    ).json()
     back = client.get(next(link["href"] for link in third["links"] if link["rel"] == "prev")).json()
     assert [f["id"] for f in back["features"]] == [f["id"] for f in second["features"]]
     assert not any(link["rel"] == "prev" for link in first["links"])
@@ -235,7 +281,9 @@ def test_a_limit_of_ten_thousand_is_accepted(client, deposits):
 def test_bbox_selects_the_features_shapely_says_intersect_it(client, deposits):
     area = (-6.9, 42.3, -5.8, 42.9)
     expected = set(deposits[deposits.intersects(box(*area))]["id"])
-    page = client.get("/collections/deposits/items", params={"bbox": ",".join(map(str, area)), "limit": 10000}).json()
+    page = client.get(
+        "/collections/deposits/items", params={"bbox": ",".join(map(str, area)), "limit": 10000}
+    ).json()
     assert {f["id"] for f in page["features"]} == expected
     assert page["numberMatched"] == len(expected) > 0
 
@@ -245,16 +293,20 @@ def test_bbox_in_utm_30n_selects_what_lies_in_that_box_in_utm(client, deposits):
     utm = deposits.to_crs(25830)
     area = (230_000, 4_700_000, 320_000, 4_780_000)
     expected = set(utm[utm.intersects(box(*area))]["id"])
-    page = client.get("/collections/deposits/items", params={
-        "bbox": ",".join(map(str, area)), "bbox-crs": EPSG.format(25830), "limit": 10000}).json()
+    page = client.get(
+        "/collections/deposits/items",
+        params={"bbox": ",".join(map(str, area)), "bbox-crs": EPSG.format(25830), "limit": 10000},
+    ).json()
     assert {f["id"] for f in page["features"]} == expected and expected
     assert to_utm.transform(-6, 42.5)[0] > 0  # the transform itself is sane
 
 
 def test_bbox_in_epsg_4326_is_latitude_first_and_selects_the_same_as_crs84(client):
     lonlat = client.get("/collections/deposits/items?bbox=-6.9,42.3,-5.8,42.9&limit=10000").json()
-    latlon = client.get("/collections/deposits/items", params={
-        "bbox": "42.3,-6.9,42.9,-5.8", "bbox-crs": EPSG.format(4326), "limit": 10000}).json()
+    latlon = client.get(
+        "/collections/deposits/items",
+        params={"bbox": "42.3,-6.9,42.9,-5.8", "bbox-crs": EPSG.format(4326), "limit": 10000},
+    ).json()
     assert {f["id"] for f in latlon["features"]} == {f["id"] for f in lonlat["features"]}
 
 
@@ -262,45 +314,77 @@ def test_datetime_selects_rights_whose_validity_meets_the_interval(client, engin
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT id, granted_on, expires_on FROM permits")).all()
     start, end = date(2020, 1, 1), date(2020, 12, 31)
-    expected = {r.id for r in rows
-                if (r.expires_on is None or r.expires_on >= start) and (r.granted_on is None or r.granted_on <= end)}
+    expected = {
+        r.id
+        for r in rows
+        if (r.expires_on is None or r.expires_on >= start)
+        and (r.granted_on is None or r.granted_on <= end)
+    }
     page = client.get("/collections/permits/items?datetime=2020-01-01/2020-12-31&limit=1000").json()
     assert {f["id"] for f in page["features"]} == expected
     open_end = client.get("/collections/permits/items?datetime=2020-01-01/..&limit=1000").json()
-    assert {f["id"] for f in open_end["features"]} == {r.id for r in rows if r.expires_on is None or r.expires_on >= start}
+    assert {f["id"] for f in open_end["features"]} == {
+        r.id for r in rows if r.expires_on is None or r.expires_on >= start
+    }
 
 
 def test_a_filter_geometry_in_utm_selects_what_lies_in_it_in_utm(client, deposits):
     west, south, east, north = 230_000, 4_700_000, 320_000, 4_780_000
-    polygon = f"POLYGON(({west} {south},{east} {south},{east} {north},{west} {north},{west} {south}))"
+    polygon = (
+        f"POLYGON(({west} {south},{east} {south},{east} {north},{west} {north},{west} {south}))"
+    )
     utm = deposits.to_crs(25830)
     expected = set(utm[utm.intersects(box(west, south, east, north))]["id"])
-    page = client.get("/collections/deposits/items", params={
-        "filter": f"S_INTERSECTS(geometry, {polygon})", "filter-crs": EPSG.format(25830), "limit": 10000}).json()
+    page = client.get(
+        "/collections/deposits/items",
+        params={
+            "filter": f"S_INTERSECTS(geometry, {polygon})",
+            "filter-crs": EPSG.format(25830),
+            "limit": 10000,
+        },
+    ).json()
     assert {f["id"] for f in page["features"]} == expected and expected
 
 
 def test_cql2_json_and_cql2_text_select_the_same(client, deposits):
-    text = client.get("/collections/deposits/items", params={
-        "filter": "main_commodity = 'tungsten' OR depth_top_m > 300", "limit": 10000}).json()
-    as_json = client.get("/collections/deposits/items", params={
-        "filter-lang": "cql2-json", "limit": 10000,
-        "filter": '{"op":"or","args":[{"op":"=","args":[{"property":"main_commodity"},"tungsten"]},'
-                  '{"op":">","args":[{"property":"depth_top_m"},300]}]}'}).json()
-    expected = set(deposits[(deposits["main_commodity"] == "tungsten") | (deposits["depth_top_m"] > 300)]["id"])
+    text = client.get(
+        "/collections/deposits/items",
+        params={"filter": "main_commodity = 'tungsten' OR depth_top_m > 300", "limit": 10000},
+    ).json()
+    as_json = client.get(
+        "/collections/deposits/items",
+        params={
+            "filter-lang": "cql2-json",
+            "limit": 10000,
+            "filter": '{"op":"or","args":[{"op":"=","args":[{"property":"main_commodity"},"tungsten"]},'
+            '{"op":">","args":[{"property":"depth_top_m"},300]}]}',
+        },
+    ).json()
+    expected = set(
+        deposits[(deposits["main_commodity"] == "tungsten") | (deposits["depth_top_m"] > 300)]["id"]
+    )
     assert {f["id"] for f in text["features"]} == {f["id"] for f in as_json["features"]} == expected
 
 
 def test_a_temporal_cql2_filter_agrees_with_the_datetime_parameter(client):
-    by_datetime = client.get("/collections/permits/items?datetime=2020-01-01/2020-12-31&limit=1000").json()
-    by_filter = client.get("/collections/permits/items", params={"limit": 1000, "filter":
-        "T_INTERSECTS(INTERVAL(granted_on, expires_on), INTERVAL('2020-01-01', '2020-12-31'))"}).json()
+    by_datetime = client.get(
+        "/collections/permits/items?datetime=2020-01-01/2020-12-31&limit=1000"
+    ).json()
+    by_filter = client.get(
+        "/collections/permits/items",
+        params={
+            "limit": 1000,
+            "filter": "T_INTERSECTS(INTERVAL(granted_on, expires_on), INTERVAL('2020-01-01', '2020-12-31'))",
+        },
+    ).json()
     assert {f["id"] for f in by_filter["features"]} == {f["id"] for f in by_datetime["features"]}
 
 
 def test_a_property_as_query_parameter_filters_by_equality(client, deposits):
     page = client.get("/collections/deposits/items?main_commodity=tungsten&limit=1000").json()
-    assert {f["id"] for f in page["features"]} == set(deposits[deposits["main_commodity"] == "tungsten"]["id"])
+    assert {f["id"] for f in page["features"]} == set(
+        deposits[deposits["main_commodity"] == "tungsten"]["id"]
+    )
 
 
 def test_properties_returns_only_the_named_properties(client):
@@ -330,7 +414,9 @@ def test_coordinates_in_a_requested_crs_match_pyproj_in_that_crs_axis_order(clie
 
 def test_epsg_4326_is_latitude_first(client, deposits):
     first = deposits.iloc[0]
-    feature = client.get(f"/collections/deposits/items/{first['id']}?crs={EPSG.format(4326)}").json()
+    feature = client.get(
+        f"/collections/deposits/items/{first['id']}?crs={EPSG.format(4326)}"
+    ).json()
     assert feature["geometry"]["coordinates"] == pytest.approx([first["geom"].y, first["geom"].x])
 
 
@@ -394,9 +480,13 @@ def test_etag_answers_304_until_the_data_changes(client, engine):
     etag = first.headers["ETag"]
     assert "max-age" in first.headers["Cache-Control"]
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
-    rename = "UPDATE protection_zones SET name = :name WHERE id = (SELECT min(id) FROM protection_zones)"
+    rename = (
+        "UPDATE protection_zones SET name = :name WHERE id = (SELECT min(id) FROM protection_zones)"
+    )
     with engine.begin() as conn:
-        before = conn.execute(text("SELECT name FROM protection_zones ORDER BY id LIMIT 1")).scalar()
+        before = conn.execute(
+            text("SELECT name FROM protection_zones ORDER BY id LIMIT 1")
+        ).scalar()
         conn.execute(text(rename), {"name": before + " (renamed)"})
     try:
         changed = client.get(url, headers={"If-None-Match": etag})
@@ -408,8 +498,15 @@ def test_etag_answers_304_until_the_data_changes(client, engine):
 
 
 def test_every_document_has_an_etag_and_answers_304(client):
-    for path in ("/", "/conformance", "/collections", "/collections/deposits", "/collections/deposits/queryables",
-                 "/collections/deposits/items/1", "/collections/deposits/items?f=csv&limit=3"):
+    for path in (
+        "/",
+        "/conformance",
+        "/collections",
+        "/collections/deposits",
+        "/collections/deposits/queryables",
+        "/collections/deposits/items/1",
+        "/collections/deposits/items?f=csv&limit=3",
+    ):
         etag = client.get(path).headers["ETag"]
         assert client.get(path, headers={"If-None-Match": etag}).status_code == 304, path
 
@@ -423,36 +520,39 @@ def test_a_different_query_has_a_different_etag(client):
 # --- Errors --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query,parameter", [
-    ("crs=EPSG:9999", "crs"),
-    ("bbox=1,2,3&bbox-crs=EPSG:1234", "bbox-crs"),
-    ("bbox=1,2,3", "bbox"),
-    ("bbox=a,b,c,d", "bbox"),
-    ("bbox=5,42,4,43", "bbox"),
-    ("bbox-crs=EPSG:25830", "bbox-crs"),
-    ("sortby=nonexistent", "sortby"),
-    ("sortby=licence", "sortby"),
-    ("properties=name,nonexistent", "properties"),
-    ("datetime=yesterday", "datetime"),
-    ("datetime=2020-02-01/2020-01-01", "datetime"),
-    ("limit=0", "limit"),
-    ("limit=10001", "limit"),
-    ("limit=many", "limit"),
-    ("cursor=not-a-cursor", "cursor"),
-    # A cursor of the default order (by id) used with another sort order, and one with a key
-    # that is not of the id's type.
-    ("cursor=W1siNTAiXSwiIixmYWxzZV0&sortby=name", "cursor"),
-    ("cursor=W1siYWJjIl0sIiIsZmFsc2Vd", "cursor"),
-    ("f=xml", "f"),
-    ("colour=red", "colour"),
-    ("size_class=gigantic", "size_class"),
-    ("depth_top_m=deep", "depth_top_m"),
-    ("filter=name%20%3D", "filter"),
-    ("filter=colour%20%3D%20'red'", "filter"),
-    ("filter=depth_top_m%20%3D%20'deep'", "filter"),
-    ("filter=name%3D'x'&filter-lang=sql", "filter-lang"),
-    ("filter-lang=cql2-text", "filter-lang"),
-])
+@pytest.mark.parametrize(
+    "query,parameter",
+    [
+        ("crs=EPSG:9999", "crs"),
+        ("bbox=1,2,3&bbox-crs=EPSG:1234", "bbox-crs"),
+        ("bbox=1,2,3", "bbox"),
+        ("bbox=a,b,c,d", "bbox"),
+        ("bbox=5,42,4,43", "bbox"),
+        ("bbox-crs=EPSG:25830", "bbox-crs"),
+        ("sortby=nonexistent", "sortby"),
+        ("sortby=licence", "sortby"),
+        ("properties=name,nonexistent", "properties"),
+        ("datetime=yesterday", "datetime"),
+        ("datetime=2020-02-01/2020-01-01", "datetime"),
+        ("limit=0", "limit"),
+        ("limit=10001", "limit"),
+        ("limit=many", "limit"),
+        ("cursor=not-a-cursor", "cursor"),
+        # A cursor of the default order (by id) used with another sort order, and one with a key
+        # that is not of the id's type.
+        ("cursor=W1siNTAiXSwiIixmYWxzZV0&sortby=name", "cursor"),
+        ("cursor=W1siYWJjIl0sIiIsZmFsc2Vd", "cursor"),
+        ("f=xml", "f"),
+        ("colour=red", "colour"),
+        ("size_class=gigantic", "size_class"),
+        ("depth_top_m=deep", "depth_top_m"),
+        ("filter=name%20%3D", "filter"),
+        ("filter=colour%20%3D%20'red'", "filter"),
+        ("filter=depth_top_m%20%3D%20'deep'", "filter"),
+        ("filter=name%3D'x'&filter-lang=sql", "filter-lang"),
+        ("filter-lang=cql2-text", "filter-lang"),
+    ],
+)
 def test_each_malformed_parameter_is_a_400_problem_naming_it(client, query, parameter):
     assert_problem(client.get(f"/collections/deposits/items?{query}"), parameter)
 
@@ -462,8 +562,13 @@ def test_datetime_on_a_collection_without_time_is_refused(client):
 
 
 def test_unknown_collection_and_item_are_404_problems(client):
-    for path in ("/collections/nope", "/collections/nope/items", "/collections/deposits/items/999999",
-                 "/collections/deposits/items/abc", "/collections/admin_areas/items/XX"):
+    for path in (
+        "/collections/nope",
+        "/collections/nope/items",
+        "/collections/deposits/items/999999",
+        "/collections/deposits/items/abc",
+        "/collections/admin_areas/items/XX",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert response.headers["content-type"] == "application/problem+json"
@@ -480,21 +585,29 @@ def test_cql2_crafted_as_sql_injection_is_a_literal_or_refused(client, engine, d
     page = client.get("/collections/deposits/items", params={"filter": literal}).json()
     assert page["numberMatched"] == 0
     broken_out = "name = 'x'; DROP TABLE deposits; --"
-    assert_problem(client.get("/collections/deposits/items", params={"filter": broken_out}), "filter")
+    assert_problem(
+        client.get("/collections/deposits/items", params={"filter": broken_out}), "filter"
+    )
     assert count_rows(engine, "deposits") == len(deposits)
 
 
 def test_a_right_past_its_expiry_reads_as_lapsed_in_the_permits_collection(client, engine):
     expired = date.today() - timedelta(days=1)
     with engine.begin() as conn:
-        permit_id = conn.execute(text(
-            "INSERT INTO permits (registry_number, name, right_type, status, applied_on, granted_on, "
-            "expires_on, commodities, source, geom) VALUES ('T-OGC-LAPSE', 'Expired test right', 'investigation', "
-            "'granted', :applied, :granted, :expires, ARRAY['tin'], 'test', ST_GeomFromText("
-            "'MULTIPOLYGON(((-6 42.5,-5.99444444444444 42.5,-5.99444444444444 42.5055555555556,"
-            "-6 42.5055555555556,-6 42.5)))', 4326)) RETURNING id"),
-            {"applied": expired - timedelta(days=800), "granted": expired - timedelta(days=700),
-             "expires": expired}).scalar()
+        permit_id = conn.execute(
+            text(
+                "INSERT INTO permits (registry_number, name, right_type, status, applied_on, granted_on, "
+                "expires_on, commodities, source, geom) VALUES ('T-OGC-LAPSE', 'Expired test right', 'investigation', "
+                "'granted', :applied, :granted, :expires, ARRAY['tin'], 'test', ST_GeomFromText("
+                "'MULTIPOLYGON(((-6 42.5,-5.99444444444444 42.5,-5.99444444444444 42.5055555555556,"
+                "-6 42.5055555555556,-6 42.5)))', 4326)) RETURNING id"
+            ),
+            {
+                "applied": expired - timedelta(days=800),
+                "granted": expired - timedelta(days=700),
+                "expires": expired,
+            },
+        ).scalar()
     try:
         properties = client.get(f"/collections/permits/items/{permit_id}").json()["properties"]
         assert properties["status"] == "lapsed"

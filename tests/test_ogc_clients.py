@@ -16,8 +16,13 @@ from sqlalchemy import text
 
 pytestmark = pytest.mark.e2e
 
-COLLECTIONS = {"deposits": "deposits", "deposit_screening": "deposits", "permits": "permits",
-               "protection_zones": "protection_zones", "admin_areas": "admin_areas"}
+COLLECTIONS = {
+    "deposits": "deposits",
+    "deposit_screening": "deposits",
+    "permits": "permits",
+    "protection_zones": "protection_zones",
+    "admin_areas": "admin_areas",
+}
 AREA = (-6.9, 42.3, -5.8, 42.9)
 CQL2 = "main_commodity IN ('tungsten','gold') AND depth_top_m IS NULL"
 
@@ -25,7 +30,10 @@ CQL2 = "main_commodity IN ('tungsten','gold') AND depth_top_m IS NULL"
 @pytest.fixture(scope="module")
 def deposits(engine) -> geopandas.GeoDataFrame:
     return geopandas.read_postgis(
-        "SELECT id, commodities[1] AS main_commodity, depth_top_m, geom FROM deposits", engine, geom_col="geom")
+        "SELECT id, commodities[1] AS main_commodity, depth_top_m, geom FROM deposits",
+        engine,
+        geom_col="geom",
+    )
 
 
 def database_count(engine, table: str) -> int:
@@ -48,7 +56,9 @@ def cql2_expected(deposits: geopandas.GeoDataFrame) -> set[int]:
 
 @pytest.mark.parametrize("collection_id", COLLECTIONS)
 def test_ogrinfo_counts_every_collection_as_the_database_does(live_server, engine, collection_id):
-    output = run("ogrinfo", "-ro", "-so", "-oo", "PAGE_SIZE=1000", f"OAPIF:{live_server}", collection_id)
+    output = run(
+        "ogrinfo", "-ro", "-so", "-oo", "PAGE_SIZE=1000", f"OAPIF:{live_server}", collection_id
+    )
     assert feature_count(output) == database_count(engine, COLLECTIONS[collection_id])
 
 
@@ -62,8 +72,17 @@ def test_gdal_types_columns_from_the_collection_schema(live_server):
 def test_ogr2ogr_copies_every_layer_whole_following_next_links(live_server, engine, tmp_path):
     # GDAL's default page of 10 features: every layer takes many pages, so paging is exercised.
     out = tmp_path / "veta.gpkg"
-    run("ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live_server}", *COLLECTIONS, "-nlt", "GEOMETRY",
-        "-preserve_fid")
+    run(
+        "ogr2ogr",
+        "-f",
+        "GPKG",
+        str(out),
+        f"OAPIF:{live_server}",
+        *COLLECTIONS,
+        "-nlt",
+        "GEOMETRY",
+        "-preserve_fid",
+    )
     layers = {name for name, _ in pyogrio.list_layers(out)}
     assert set(COLLECTIONS) <= layers
     for layer, table in COLLECTIONS.items():
@@ -76,8 +95,21 @@ def test_ogr2ogr_copies_every_layer_whole_following_next_links(live_server, engi
 
 def test_ogr2ogr_with_a_bbox_gets_what_shapely_says_intersects_it(live_server, deposits, tmp_path):
     out = tmp_path / "bbox.gpkg"
-    run("ogr2ogr", "-f", "GPKG", str(out), "-oo", "PAGE_SIZE=1000", f"OAPIF:{live_server}", "deposits",
-        "-nlt", "GEOMETRY", "-preserve_fid", "-spat", *map(str, AREA))
+    run(
+        "ogr2ogr",
+        "-f",
+        "GPKG",
+        str(out),
+        "-oo",
+        "PAGE_SIZE=1000",
+        f"OAPIF:{live_server}",
+        "deposits",
+        "-nlt",
+        "GEOMETRY",
+        "-preserve_fid",
+        "-spat",
+        *map(str, AREA),
+    )
     frame = pyogrio.read_dataframe(out, fid_as_index=True)
     assert set(frame.index) == set(deposits[deposits.intersects(box(*AREA))]["id"])
 
@@ -98,7 +130,11 @@ def test_owslib_sees_the_conformance_classes_and_collections(live_server):
 def test_owslib_full_and_bbox_reads_match_the_database_and_shapely(live_server, engine, deposits):
     api = Features(live_server)
     everything = api.collection_items("deposits", limit=10000)
-    assert everything["numberMatched"] == len(everything["features"]) == database_count(engine, "deposits")
+    assert (
+        everything["numberMatched"]
+        == len(everything["features"])
+        == database_count(engine, "deposits")
+    )
     inside = api.collection_items("deposits", limit=10000, bbox=list(AREA))
     expected = set(deposits[deposits.intersects(box(*AREA))]["id"])
     assert {f["id"] for f in inside["features"]} == expected
@@ -112,7 +148,12 @@ def test_owslib_cql2_filter_matches_an_independent_selection(live_server, deposi
 
 def test_owslib_spatial_cql2_matches_shapely(live_server, deposits):
     west, south, east, north = AREA
-    polygon = f"POLYGON(({west} {south},{east} {south},{east} {north},{west} {north},{west} {south}))"
-    page = Features(live_server).collection_items("deposits", limit=10000,
-                                                  filter=f"S_INTERSECTS(geometry, {polygon})")
-    assert {f["id"] for f in page["features"]} == set(deposits[deposits.intersects(box(*AREA))]["id"])
+    polygon = (
+        f"POLYGON(({west} {south},{east} {south},{east} {north},{west} {north},{west} {south}))"
+    )
+    page = Features(live_server).collection_items(
+        "deposits", limit=10000, filter=f"S_INTERSECTS(geometry, {polygon})"
+    )
+    assert {f["id"] for f in page["features"]} == set(
+        deposits[deposits.intersects(box(*AREA))]["id"]
+    )

@@ -33,7 +33,9 @@ def test_an_item_page_is_titled_by_name_and_shows_yes_no(client):
 
 
 def test_items_pages_show_human_values(client):
-    page = client.get("/collections/deposit_screening/items", params={"limit": 50}, headers=HTML).text
+    page = client.get(
+        "/collections/deposit_screening/items", params={"limit": 50}, headers=HTML
+    ).text
     cells = _cells(page)
     assert cells and "True" not in cells and "False" not in cells and "None" not in cells
     permits = client.get("/collections/permits/items", params={"limit": 5}).json()["features"]
@@ -49,21 +51,52 @@ def test_the_landing_page_links_to_the_map(client):
 
 def _kept_reports(live_server) -> list[str]:
     """Paths of a kept screening report (a drawn polygon with many corners) and a plan impact."""
-    ring = [[-5.60 + 0.05 * x, 42.62 + 0.04 * y] for x, y in
-            [(0, 0), (0.2, 0), (0.4, 0.1), (0.6, 0), (0.8, 0), (1, 0), (1, 0.5), (1, 1), (0.5, 1.1), (0, 1), (0, 0)]]
-    plan = {"type": "Feature", "properties": {"land_use": "energy", "legal_effect": "exclusion"},
-            "geometry": {"type": "Polygon", "coordinates": [[[-6.80, 42.45], [-6.74, 42.45], [-6.74, 42.49],
-                                                              [-6.80, 42.49], [-6.80, 42.45]]]}}
-    screening = httpx.post(live_server + "/screening", json={"type": "Polygon", "coordinates": [ring]}, timeout=60)
+    ring = [
+        [-5.60 + 0.05 * x, 42.62 + 0.04 * y]
+        for x, y in [
+            (0, 0),
+            (0.2, 0),
+            (0.4, 0.1),
+            (0.6, 0),
+            (0.8, 0),
+            (1, 0),
+            (1, 0.5),
+            (1, 1),
+            (0.5, 1.1),
+            (0, 1),
+            (0, 0),
+        ]
+    ]
+    plan = {
+        "type": "Feature",
+        "properties": {"land_use": "energy", "legal_effect": "exclusion"},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [[-6.80, 42.45], [-6.74, 42.45], [-6.74, 42.49], [-6.80, 42.49], [-6.80, 42.45]]
+            ],
+        },
+    }
+    screening = httpx.post(
+        live_server + "/screening", json={"type": "Polygon", "coordinates": [ring]}, timeout=60
+    )
     impact = httpx.post(live_server + "/planning/impact", json=plan, timeout=60)
     return [r.headers["Location"].removeprefix(live_server) for r in (screening, impact)]
 
 
 @pytest.mark.e2e
-def test_no_page_is_wider_than_a_1280_px_window_nor_a_printed_report_wider_than_its_page(live_server):
-    paths = ["/?f=html", "/collections?f=html", "/collections/deposit_screening?f=html",
-             "/collections/deposit_screening/items?f=html&limit=100", "/collections/permits/items?f=html&limit=100",
-             "/collections/deposit_screening/items/1?f=html", "/conformance?f=html"]
+def test_no_page_is_wider_than_a_1280_px_window_nor_a_printed_report_wider_than_its_page(
+    live_server,
+):
+    paths = [
+        "/?f=html",
+        "/collections?f=html",
+        "/collections/deposit_screening?f=html",
+        "/collections/deposit_screening/items?f=html&limit=100",
+        "/collections/permits/items?f=html&limit=100",
+        "/collections/deposit_screening/items/1?f=html",
+        "/conformance?f=html",
+    ]
     reports = _kept_reports(live_server)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -126,14 +159,21 @@ def test_an_item_page_maps_its_feature_from_vetas_tiles(live_server, client):
             page = browser.new_page(viewport={"width": 1024, "height": 700})
             page.set_default_timeout(90_000)
             tiles = []
-            page.on("request", lambda r: tiles.append(r.url) if "/tiles/WebMercatorQuad/" in r.url else None)
+            page.on(
+                "request",
+                lambda r: tiles.append(r.url) if "/tiles/WebMercatorQuad/" in r.url else None,
+            )
             page.goto(f"{live_server}/collections/deposits/items/{feature['id']}?f=html")
             page.wait_for_function("window.vetaPageMap && window.vetaPageMap.loaded()")
-            page.evaluate("() => new Promise((resolve) => { window.vetaPageMap.once('idle', resolve); "
-                          "window.vetaPageMap.triggerRepaint(); })")
+            page.evaluate(
+                "() => new Promise((resolve) => { window.vetaPageMap.once('idle', resolve); "
+                "window.vetaPageMap.triggerRepaint(); })"
+            )
             shown = page.evaluate("window.vetaPageMap.queryRenderedFeatures().map((f) => f.id)")
             assert feature["id"] in shown
-            assert tiles and all(t.startswith(f"{live_server}/collections/deposits/tiles/") for t in tiles)
+            assert tiles and all(
+                t.startswith(f"{live_server}/collections/deposits/tiles/") for t in tiles
+            )
         finally:
             browser.close()
 
@@ -146,7 +186,13 @@ def test_collection_and_items_pages_carry_a_map_fitted_to_their_features(client)
     features = client.get("/collections/permits/items", params={"limit": 5}).json()["features"]
     page = client.get("/collections/permits/items", params={"limit": 5}, headers=HTML).text
     bounds = json.loads(html.unescape(re.search(r'data-bounds="([^"]*)"', page).group(1)))
-    xs = [x for f in features for ring in f["geometry"]["coordinates"] for part in ring for x, _ in part]
+    xs = [
+        x
+        for f in features
+        for ring in f["geometry"]["coordinates"]
+        for part in ring
+        for x, _ in part
+    ]
     assert bounds[0][0] == pytest.approx(min(xs)) and bounds[1][0] == pytest.approx(max(xs))
     assert "/collections/permits/tiles/WebMercatorQuad/{z}/{x}/{y}" in page
 
@@ -158,7 +204,10 @@ def test_the_redoc_page_loads_nothing_from_other_sites(client):
     assert not [s for s in sources if s.startswith(("http:", "https:", "//"))], sources
     assert client.get("/static/vendor/redoc/redoc.standalone.js").status_code == 200
     landing = client.get("/").json()
-    assert any(link["href"].endswith("/redoc.html") and link["rel"] == "service-doc" for link in landing["links"])
+    assert any(
+        link["href"].endswith("/redoc.html") and link["rel"] == "service-doc"
+        for link in landing["links"]
+    )
 
 
 @pytest.mark.e2e

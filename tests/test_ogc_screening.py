@@ -15,15 +15,24 @@ from pyproj import Transformer
 def zones(engine) -> geopandas.GeoDataFrame:
     frame = geopandas.read_postgis(
         "SELECT id, name, legal_effect, depth_top_m, depth_bottom_m, valid_from, valid_to, geom "
-        "FROM protection_zones", engine, geom_col="geom")
-    keep = [z.legal_effect in RESTRICTING and in_force(z.valid_from, z.valid_to) for z in frame.itertuples()]
+        "FROM protection_zones",
+        engine,
+        geom_col="geom",
+    )
+    keep = [
+        z.legal_effect in RESTRICTING and in_force(z.valid_from, z.valid_to)
+        for z in frame.itertuples()
+    ]
     return frame[keep]
 
 
 @pytest.fixture(scope="module")
 def deposits(engine) -> geopandas.GeoDataFrame:
-    return geopandas.read_postgis("SELECT id, commodities, depth_top_m, depth_bottom_m, geom "
-                                  "FROM deposits ORDER BY id", engine, geom_col="geom")
+    return geopandas.read_postgis(
+        "SELECT id, commodities, depth_top_m, depth_bottom_m, geom FROM deposits ORDER BY id",
+        engine,
+        geom_col="geom",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +42,9 @@ def served(client) -> dict[int, dict]:
 
 
 def depth_relevant(zone, deposit) -> bool:
-    return depths_overlap(zone.depth_top_m, zone.depth_bottom_m, deposit.depth_top_m, deposit.depth_bottom_m)
+    return depths_overlap(
+        zone.depth_top_m, zone.depth_bottom_m, deposit.depth_top_m, deposit.depth_bottom_m
+    )
 
 
 def geodesic_distances_m(zone_geoms, deposit_geom) -> numpy.ndarray:
@@ -42,27 +53,46 @@ def geodesic_distances_m(zone_geoms, deposit_geom) -> numpy.ndarray:
     lon/lat (as stored), so they are densified to ~200 m before leaving lon/lat."""
     centre = deposit_geom.centroid
     to_local = Transformer.from_crs(
-        "EPSG:4326", f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m", always_xy=True)
+        "EPSG:4326",
+        f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m",
+        always_xy=True,
+    )
 
     def local(geoms):
-        return shapely.transform(geoms, lambda xy: numpy.column_stack(to_local.transform(xy[:, 0], xy[:, 1])))
+        return shapely.transform(
+            geoms, lambda xy: numpy.column_stack(to_local.transform(xy[:, 0], xy[:, 1]))
+        )
 
     return shapely.distance(local(shapely.segmentize(zone_geoms, 0.002)), local(deposit_geom))
 
 
 def test_protection_status_and_zones_follow_the_3d_rule(zones, deposits, served):
     for deposit in deposits.itertuples():
-        constraining = [z for z in zones.itertuples() if z.geom.intersects(deposit.geom) and depth_relevant(z, deposit)]
+        constraining = [
+            z
+            for z in zones.itertuples()
+            if z.geom.intersects(deposit.geom) and depth_relevant(z, deposit)
+        ]
         properties = served[deposit.id]
-        assert properties["protection_status"] == verdict(z.legal_effect for z in constraining), deposit.id
-        names = "; ".join(z.name for z in sorted(constraining, key=lambda z: (z.name, z.id))) or None
+        assert properties["protection_status"] == verdict(z.legal_effect for z in constraining), (
+            deposit.id
+        )
+        names = (
+            "; ".join(z.name for z in sorted(constraining, key=lambda z: (z.name, z.id))) or None
+        )
         assert properties["protection_zones"] == names, deposit.id
 
 
 def test_a_deep_deposit_below_a_shallow_zone_is_not_constrained_by_it(zones, deposits, served):
     shallow = zones[zones["depth_bottom_m"].notna()]
-    below = [(z, d) for z in shallow.itertuples() for d in deposits.itertuples()
-             if z.geom.intersects(d.geom) and d.depth_top_m is not None and d.depth_top_m >= z.depth_bottom_m]
+    below = [
+        (z, d)
+        for z in shallow.itertuples()
+        for d in deposits.itertuples()
+        if z.geom.intersects(d.geom)
+        and d.depth_top_m is not None
+        and d.depth_top_m >= z.depth_bottom_m
+    ]
     assert below, "the sample has deposits below a depth-limited zone"
     for zone, deposit in below:
         assert zone.name not in (served[deposit.id]["protection_zones"] or "")
@@ -75,7 +105,9 @@ def test_nearest_restricting_zone_and_its_geodesic_distance(zones, deposits, ser
         distances = sorted(zip(metres, (z.id for z in relevant)))
         properties = served[deposit.id]
         nearest_m, nearest_id = distances[0]
-        assert properties["nearest_zone_distance_m"] == pytest.approx(nearest_m, rel=0.001, abs=0.5), deposit.id
+        assert properties["nearest_zone_distance_m"] == pytest.approx(
+            nearest_m, rel=0.001, abs=0.5
+        ), deposit.id
         clear_winner = len(distances) == 1 or distances[1][0] > nearest_m * 1.01 + 1
         if clear_winner:
             assert properties["nearest_zone_id"] == nearest_id, deposit.id
@@ -87,16 +119,27 @@ def test_the_screening_question_of_the_issue_as_cql2(client, zones, deposits, se
     expected = {d.id for d in deposits.itertuples() if wanted & set(d.commodities)} & free
     # By-products count: the answer must hold deposits whose main commodity is something else.
     assert any(d.commodities[0] not in wanted for d in deposits.itertuples() if d.id in expected)
-    page = client.get("/collections/deposit_screening/items", params={
-        "filter": "commodity IN ('tungsten','lithium') AND protection_status = 'free'", "limit": 10000}).json()
+    page = client.get(
+        "/collections/deposit_screening/items",
+        params={
+            "filter": "commodity IN ('tungsten','lithium') AND protection_status = 'free'",
+            "limit": 10000,
+        },
+    ).json()
     assert {f["id"] for f in page["features"]} == expected
     assert page["numberMatched"] == len(expected) > 0
 
 
 def test_distance_filters_and_sorts_on_the_server(client, served):
     far = {i for i, p in served.items() if p["nearest_zone_distance_m"] > 5000}
-    page = client.get("/collections/deposit_screening/items", params={
-        "filter": "nearest_zone_distance_m > 5000", "sortby": "-nearest_zone_distance_m", "limit": 10000}).json()
+    page = client.get(
+        "/collections/deposit_screening/items",
+        params={
+            "filter": "nearest_zone_distance_m > 5000",
+            "sortby": "-nearest_zone_distance_m",
+            "limit": 10000,
+        },
+    ).json()
     assert {f["id"] for f in page["features"]} == far
     distances = [f["properties"]["nearest_zone_distance_m"] for f in page["features"]]
     assert distances == sorted(distances, reverse=True)

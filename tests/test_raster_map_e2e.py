@@ -14,7 +14,10 @@ from geo.core.settings import PROJECT_ROOT, Settings
 from geo.rasters import storage
 from geo.rasters.sample import write_sample_raster
 
-pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning"),
+]
 NAME = "t-map-density"
 
 
@@ -45,7 +48,9 @@ def test_a_raster_is_listed_drawn_faded_and_queried(page, density, tmp_path_fact
     assert "Test density" in panel and "per km²" in panel
     assert page.page.locator("#rasters .ramp").count() >= 1
     layer = f"raster-{NAME}"
-    assert page.page.evaluate(f"window.vetaMap.getLayoutProperty('{layer}', 'visibility')") == "none"
+    assert (
+        page.page.evaluate(f"window.vetaMap.getLayoutProperty('{layer}', 'visibility')") == "none"
+    )
     for box in page.page.query_selector_all("input[data-layers]:checked"):
         box.uncheck()
     page.settle()
@@ -54,18 +59,26 @@ def test_a_raster_is_listed_drawn_faded_and_queried(page, density, tmp_path_fact
     page.settle()
     after = page.screenshot(shots / "on.png")
     assert any(f"/rasters/{NAME}/tiles/WebMercatorQuad/" in url for url in page.requests)
-    assert float(np.any(before != after, axis=0).mean()) > 0.05, "the raster drew over a good part of the map"
+    assert float(np.any(before != after, axis=0).mean()) > 0.05, (
+        "the raster drew over a good part of the map"
+    )
     slider = page.page.locator("#rasters input[type=range]").first
     slider.fill("0.3")
-    assert page.page.evaluate(f"window.vetaMap.getPaintProperty('{layer}', 'raster-opacity')") == pytest.approx(0.3)
+    assert page.page.evaluate(
+        f"window.vetaMap.getPaintProperty('{layer}', 'raster-opacity')"
+    ) == pytest.approx(0.3)
     lon, lat = -5.8, 42.6
     page.click_lonlat(lon, lat)
     page.page.wait_for_selector("#raster-values table")
-    clicked = page.page.evaluate("""([lon, lat]) => { const p = window.vetaMap.project([lon, lat]);
-        return window.vetaMap.unproject(p).toArray(); }""", [lon, lat])
+    clicked = page.page.evaluate(
+        """([lon, lat]) => { const p = window.vetaMap.project([lon, lat]);
+        return window.vetaMap.unproject(p).toArray(); }""",
+        [lon, lat],
+    )
     shown = page.page.inner_text("#raster-values")
-    value = httpx.get(f"{page.base_url}/rasters/{NAME}/point",
-                      params={"lon": clicked[0], "lat": clicked[1]}).json()["properties"]["values"][0]
+    value = httpx.get(
+        f"{page.base_url}/rasters/{NAME}/point", params={"lon": clicked[0], "lat": clicked[1]}
+    ).json()["properties"]["values"][0]
     assert value is not None
     number = shown.split("Test density")[1].split()[0].replace(",", "")
     assert float(number) == pytest.approx(value, rel=1e-3, abs=1e-4)

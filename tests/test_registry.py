@@ -30,8 +30,14 @@ def cells(i: int, j: int, width: int, height: int) -> set[tuple[int, int]]:
 
 
 def polygon_of(cell_set: set[tuple[int, int]]) -> shapely.Geometry:
-    return shapely.union_all([shapely.box(float(i * STEP), float(j * STEP), float((i + 1) * STEP),
-                                          float((j + 1) * STEP)) for i, j in cell_set])
+    return shapely.union_all(
+        [
+            shapely.box(
+                float(i * STEP), float(j * STEP), float((i + 1) * STEP), float((j + 1) * STEP)
+            )
+            for i, j in cell_set
+        ]
+    )
 
 
 def id_of(i: int, j: int) -> str:
@@ -49,26 +55,53 @@ class Registry:
         self.engine = engine
         self.ids: dict[str, int] = {}
 
-    def add(self, name: str, cell_set, right_type="investigation", status="applied",
-            applied_on=date(2024, 1, 1), granted_on=None, expires_on=None, recorded_on=None) -> int:
+    def add(
+        self,
+        name: str,
+        cell_set,
+        right_type="investigation",
+        status="applied",
+        applied_on=date(2024, 1, 1),
+        granted_on=None,
+        expires_on=None,
+        recorded_on=None,
+    ) -> int:
         with self.engine.begin() as conn:
             record_as(conn, "pytest", recorded_on or applied_on)
-            self.ids[name] = conn.execute(text(
-                "INSERT INTO permits (registry_number, name, right_type, status, applied_on, granted_on, "
-                "expires_on, commodities, source, geom) VALUES (:n, :label, :t, :s, :a, :g, :e, '{}', 'synthetic', "
-                "ST_Multi(ST_GeomFromWKB(decode(:wkb, 'hex'), 4326))) RETURNING id"),
-                {"n": PREFIX + name, "label": f"test right {name}", "t": right_type, "s": status, "a": applied_on, "g": granted_on,
-                 "e": expires_on, "wkb": polygon_of(cell_set).wkb_hex}).scalar()
+            self.ids[name] = conn.execute(
+                text(
+                    "INSERT INTO permits (registry_number, name, right_type, status, applied_on, granted_on, "
+                    "expires_on, commodities, source, geom) VALUES (:n, :label, :t, :s, :a, :g, :e, '{}', 'synthetic', "
+                    "ST_Multi(ST_GeomFromWKB(decode(:wkb, 'hex'), 4326))) RETURNING id"
+                ),
+                {
+                    "n": PREFIX + name,
+                    "label": f"test right {name}",
+                    "t": right_type,
+                    "s": status,
+                    "a": applied_on,
+                    "g": granted_on,
+                    "e": expires_on,
+                    "wkb": polygon_of(cell_set).wkb_hex,
+                },
+            ).scalar()
         return self.ids[name]
 
     def set(self, name: str, status: str, on: date, expires_on: date | None = None) -> dict:
         with self.engine.begin() as conn:
-            return set_status(conn, PREFIX + name, status, on=on, changed_by="pytest", expires_on=expires_on)
+            return set_status(
+                conn, PREFIX + name, status, on=on, changed_by="pytest", expires_on=expires_on
+            )
 
     def remove_all(self) -> None:
         with self.engine.begin() as conn:
-            conn.execute(text("DELETE FROM permits WHERE registry_number LIKE :p"), {"p": PREFIX + "%"})
-            conn.execute(text("DELETE FROM permit_history WHERE registry_number LIKE :p"), {"p": PREFIX + "%"})
+            conn.execute(
+                text("DELETE FROM permits WHERE registry_number LIKE :p"), {"p": PREFIX + "%"}
+            )
+            conn.execute(
+                text("DELETE FROM permit_history WHERE registry_number LIKE :p"),
+                {"p": PREFIX + "%"},
+            )
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +115,16 @@ def as_of(client, day: str | None, name: str) -> dict | None:
     """The right's properties in GET /permits (as of `day`), or None if it is not there."""
     params = {"bbox": "-3.2,41.9,-2.8,42.2", "limit": 1000} | ({"as_of": day} if day else {})
     body = client.get("/permits", params=params).json()
-    found = [f["properties"] for f in body["features"] if f["properties"]["registry_number"] == PREFIX + name]
+    found = [
+        f["properties"]
+        for f in body["features"]
+        if f["properties"]["registry_number"] == PREFIX + name
+    ]
     return found[0] if found else None
 
 
 # --- lifecycle and as-of ---------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def lifecycle(registry):
@@ -99,11 +137,20 @@ def lifecycle(registry):
     return "LIFE"
 
 
-@pytest.mark.parametrize("day, status", [
-    ("2020-01-09", None), ("2020-01-10", "applied"), ("2020-02-29", "applied"), ("2020-03-01", "admitted"),
-    ("2020-06-01", "granted"), ("2023-04-30", "granted"), ("2023-05-01", "extended"),
-    ("2026-05-31", "extended"), ("2026-06-01", "lapsed"),
-])
+@pytest.mark.parametrize(
+    "day, status",
+    [
+        ("2020-01-09", None),
+        ("2020-01-10", "applied"),
+        ("2020-02-29", "applied"),
+        ("2020-03-01", "admitted"),
+        ("2020-06-01", "granted"),
+        ("2023-04-30", "granted"),
+        ("2023-05-01", "extended"),
+        ("2026-05-31", "extended"),
+        ("2026-06-01", "lapsed"),
+    ],
+)
 def test_as_of_answers_the_registry_as_it_stood_that_day(client, lifecycle, day, status):
     found = as_of(client, day, lifecycle)
     assert (found and found["status"]) == status
@@ -113,14 +160,23 @@ def test_a_right_past_its_expiry_reads_as_lapsed_but_keeps_its_recorded_status(c
     now = as_of(client, None, lifecycle)
     assert now["status"] == "lapsed" and now["registry_status"] == "extended"
     assert now["expires_on"] == "2026-06-01" and now["granted_on"] == "2020-06-01"
-    lapsed = client.get("/permits", params={"status": "lapsed", "bbox": "-3.2,41.9,-2.8,42.2"}).json()
+    lapsed = client.get(
+        "/permits", params={"status": "lapsed", "bbox": "-3.2,41.9,-2.8,42.2"}
+    ).json()
     assert PREFIX + lifecycle in [f["properties"]["registry_number"] for f in lapsed["features"]]
 
 
 def test_as_of_reads_the_geometry_the_right_had_then(client, registry, lifecycle):
-    body = client.get("/permits", params={"as_of": "2021-01-01", "bbox": "-3.2,41.9,-2.8,42.2"}).json()
-    feature = next(f for f in body["features"] if f["properties"]["registry_number"] == PREFIX + lifecycle)
-    assert shape(feature["geometry"]).symmetric_difference(polygon_of(cells(I0, J0, 2, 2))).area < 1e-15
+    body = client.get(
+        "/permits", params={"as_of": "2021-01-01", "bbox": "-3.2,41.9,-2.8,42.2"}
+    ).json()
+    feature = next(
+        f for f in body["features"] if f["properties"]["registry_number"] == PREFIX + lifecycle
+    )
+    assert (
+        shape(feature["geometry"]).symmetric_difference(polygon_of(cells(I0, J0, 2, 2))).area
+        < 1e-15
+    )
     assert feature["properties"]["cell_count"] == 4
 
 
@@ -136,15 +192,22 @@ def test_a_deleted_right_is_there_before_its_deletion_and_gone_after(client, reg
 
 def test_the_history_records_every_change_with_its_day_and_author(client, registry, lifecycle):
     body = client.get(f"/permits/{registry.ids[lifecycle]}/history").json()
-    steps = [(c["effective_on"], c["action"], c["status"], c["changed_by"]) for c in body["changes"]]
-    assert steps == [("2020-01-10", "insert", "applied", "pytest"), ("2020-03-01", "update", "admitted", "pytest"),
-                     ("2020-06-01", "update", "granted", "pytest"), ("2023-05-01", "update", "extended", "pytest")]
+    steps = [
+        (c["effective_on"], c["action"], c["status"], c["changed_by"]) for c in body["changes"]
+    ]
+    assert steps == [
+        ("2020-01-10", "insert", "applied", "pytest"),
+        ("2020-03-01", "update", "admitted", "pytest"),
+        ("2020-06-01", "update", "granted", "pytest"),
+        ("2023-05-01", "update", "extended", "pytest"),
+    ]
     extension = body["changes"][-1]["changes"]
     assert extension["status"] == {"before": "granted", "after": "extended"}
     assert extension["expires_on"] == {"before": "2023-06-01", "after": "2026-06-01"}
 
 
 # --- transitions -----------------------------------------------------------------------------
+
 
 def test_a_right_cannot_skip_a_step_and_is_told_what_it_may_become(registry):
     registry.add("SKIP", cells(I0 + 10, J0, 1, 1))
@@ -164,9 +227,18 @@ def test_final_statuses_are_final(registry):
 
 
 def test_an_expired_right_cannot_be_extended_after_the_fact(registry):
-    registry.add("LATE", cells(I0 + 14, J0, 1, 1), status="granted", applied_on=date(2020, 6, 1),
-                 granted_on=date(2021, 1, 1), expires_on=date(2024, 1, 1), recorded_on=date(2021, 1, 1))
-    with pytest.raises(InvalidParameter, match=r"is lapsed on 2024-02-01 \(it expired on 2024-01-01\)"):
+    registry.add(
+        "LATE",
+        cells(I0 + 14, J0, 1, 1),
+        status="granted",
+        applied_on=date(2020, 6, 1),
+        granted_on=date(2021, 1, 1),
+        expires_on=date(2024, 1, 1),
+        recorded_on=date(2021, 1, 1),
+    )
+    with pytest.raises(
+        InvalidParameter, match=r"is lapsed on 2024-02-01 \(it expired on 2024-01-01\)"
+    ):
         registry.set("LATE", "extended", date(2024, 2, 1), expires_on=date(2027, 1, 1))
     # Before the expiry the extension is allowed, with a later expiry date.
     registry.set("LATE", "extended", date(2023, 12, 1), expires_on=date(2027, 1, 1))
@@ -196,19 +268,27 @@ def test_the_cli_records_the_operating_system_user(registry, db_url, monkeypatch
     get_settings.cache_clear()
     try:
         runner = CliRunner()
-        done = runner.invoke(app, ["permits", "set-status", PREFIX + "CLI", "admitted", "--on", "2024-02-02"])
+        done = runner.invoke(
+            app, ["permits", "set-status", PREFIX + "CLI", "admitted", "--on", "2024-02-02"]
+        )
         refused = runner.invoke(app, ["permits", "set-status", PREFIX + "CLI", "extended"])
     finally:
         get_settings.cache_clear()
     assert done.exit_code == 0, done.output
     with registry.engine.connect() as conn:
-        last = conn.execute(text("SELECT changed_by, effective_on, after ->> 'status' FROM permit_history "
-                                 "WHERE registry_number = :n ORDER BY id DESC LIMIT 1"), {"n": PREFIX + "CLI"}).one()
+        last = conn.execute(
+            text(
+                "SELECT changed_by, effective_on, after ->> 'status' FROM permit_history "
+                "WHERE registry_number = :n ORDER BY id DESC LIMIT 1"
+            ),
+            {"n": PREFIX + "CLI"},
+        ).one()
     assert tuple(last) == (getpass.getuser(), date(2024, 2, 2), "admitted")
     assert refused.exit_code == 1 and "cannot become extended" in refused.output
 
 
 # --- conflicts -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def ground(registry):
@@ -217,17 +297,42 @@ def ground(registry):
     but expired, over B; and two concessions K1 (granted) and K2 (applied later) sharing a cell."""
     i, j = I0 + 30, J0 + 30
     a, b, c = cells(i, j, 4, 3), cells(i + 3, j + 1, 3, 3), cells(i + 5, j + 3, 2, 2)
-    registry.add("A", a, status="granted", applied_on=date(2024, 1, 1), granted_on=date(2024, 3, 1),
-                 expires_on=date(2099, 3, 1))
+    registry.add(
+        "A",
+        a,
+        status="granted",
+        applied_on=date(2024, 1, 1),
+        granted_on=date(2024, 3, 1),
+        expires_on=date(2099, 3, 1),
+    )
     registry.add("B", b, applied_on=date(2024, 6, 1))
     registry.add("C", c, applied_on=date(2024, 3, 1))
-    registry.add("D", cells(i - 2, j, 2, 3), status="granted", applied_on=date(2023, 1, 1),
-                 granted_on=date(2023, 2, 1), expires_on=date(2099, 1, 1))
-    registry.add("E", cells(i + 4, j + 1, 1, 1), status="granted", applied_on=date(2019, 1, 1),
-                 granted_on=date(2019, 2, 1), expires_on=date(2022, 1, 1))
+    registry.add(
+        "D",
+        cells(i - 2, j, 2, 3),
+        status="granted",
+        applied_on=date(2023, 1, 1),
+        granted_on=date(2023, 2, 1),
+        expires_on=date(2099, 1, 1),
+    )
+    registry.add(
+        "E",
+        cells(i + 4, j + 1, 1, 1),
+        status="granted",
+        applied_on=date(2019, 1, 1),
+        granted_on=date(2019, 2, 1),
+        expires_on=date(2022, 1, 1),
+    )
     k1, k2 = cells(i + 20, j, 2, 2), cells(i + 21, j + 1, 2, 2)
-    registry.add("K1", k1, right_type="exploitation_direct", status="granted", applied_on=date(2020, 1, 1),
-                 granted_on=date(2020, 6, 1), expires_on=date(2050, 6, 1))
+    registry.add(
+        "K1",
+        k1,
+        right_type="exploitation_direct",
+        status="granted",
+        applied_on=date(2020, 1, 1),
+        granted_on=date(2020, 6, 1),
+        expires_on=date(2050, 6, 1),
+    )
     registry.add("K2", k2, right_type="exploitation_derived", applied_on=date(2025, 1, 1))
     return {"A": a, "B": b, "C": c, "K1": k1, "K2": k2}
 
@@ -235,10 +340,12 @@ def ground(registry):
 def conflicts(client, registry, name: str) -> dict[str, dict]:
     body = client.get(f"/permits/{registry.ids[name]}/conflicts").json()
     assert body["permit"]["registry_number"] == PREFIX + name
-    return {f["properties"]["registry_number"][len(PREFIX):]: f for f in body["features"]}
+    return {f["properties"]["registry_number"][len(PREFIX) :]: f for f in body["features"]}
 
 
-def test_a_later_application_conflicts_with_a_granted_right_on_the_shared_cells(client, registry, ground):
+def test_a_later_application_conflicts_with_a_granted_right_on_the_shared_cells(
+    client, registry, ground
+):
     found = conflicts(client, registry, "B")
     assert set(found) == {"A", "C"}  # not E: expired rights hold no ground
     a = found["A"]
@@ -246,13 +353,19 @@ def test_a_later_application_conflicts_with_a_granted_right_on_the_shared_cells(
     assert a["properties"]["reason"] == "granted_right"
     assert a["properties"]["shared_cell_count"] == len(shared) == 2
     assert a["properties"]["shared_cells"] == sorted(id_of(*c) for c in shared)
-    assert a["properties"]["shared_area_ha"] == pytest.approx(geodesic_ha(polygon_of(shared)), abs=0.01)
+    assert a["properties"]["shared_area_ha"] == pytest.approx(
+        geodesic_ha(polygon_of(shared)), abs=0.01
+    )
     assert shape(a["geometry"]).symmetric_difference(polygon_of(shared)).area < 1e-15
     assert found["C"]["properties"]["reason"] == "earlier_application"
-    assert found["C"]["properties"]["shared_cells"] == sorted(id_of(*c) for c in ground["B"] & ground["C"])
+    assert found["C"]["properties"]["shared_cells"] == sorted(
+        id_of(*c) for c in ground["B"] & ground["C"]
+    )
 
 
-def test_an_earlier_granted_right_has_no_conflict_with_later_applications_or_side_neighbours(client, registry, ground):
+def test_an_earlier_granted_right_has_no_conflict_with_later_applications_or_side_neighbours(
+    client, registry, ground
+):
     assert conflicts(client, registry, "A") == {}
 
 

@@ -22,7 +22,12 @@ from geo.core.settings import Settings
 
 # About a minute for all operations on two busy cores.
 EXAMPLES = 12
-CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
+CHECKS = (
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+)
 
 
 # The document /api serves, built without a database (the test runs before any server is up).
@@ -35,8 +40,13 @@ OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
 def test_generated_requests_get_declared_answers_and_never_a_5xx(operation, live_server):
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def probe(case):
         response = case.call(base_url=live_server, timeout=60)
         case.validate_response(response, checks=CHECKS)

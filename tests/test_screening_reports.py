@@ -24,8 +24,11 @@ def _rows(engine, sql: str) -> list[dict]:
 
 
 def _sample_permits(engine) -> list[dict]:
-    return _rows(engine, "SELECT id, registry_number, status, expires_on, ST_AsBinary(geom) AS wkb "
-                         "FROM permits WHERE source NOT LIKE 't%' ORDER BY id")
+    return _rows(
+        engine,
+        "SELECT id, registry_number, status, expires_on, ST_AsBinary(geom) AS wkb "
+        "FROM permits WHERE source NOT LIKE 't%' ORDER BY id",
+    )
 
 
 def _kinds(geojson: dict) -> set[str]:
@@ -63,10 +66,13 @@ def _point_inside(geom):
 
 
 def test_a_point_inside_an_exclusion_zone_has_no_free_ground(client, engine):
-    zones = _rows(engine, "SELECT id, ST_AsBinary(geom) AS wkb FROM protection_zones WHERE legal_effect = 'exclusion' "
-                          "AND depth_top_m IS NULL AND depth_bottom_m IS NULL "
-                          "AND (valid_to IS NULL OR valid_to >= current_date) "
-                          "AND (valid_from IS NULL OR valid_from <= current_date) ORDER BY id LIMIT 1")
+    zones = _rows(
+        engine,
+        "SELECT id, ST_AsBinary(geom) AS wkb FROM protection_zones WHERE legal_effect = 'exclusion' "
+        "AND depth_top_m IS NULL AND depth_bottom_m IS NULL "
+        "AND (valid_to IS NULL OR valid_to >= current_date) "
+        "AND (valid_from IS NULL OR valid_from <= current_date) ORDER BY id LIMIT 1",
+    )
     point = _point_inside(zones[0]["geom"])
     report = client.post("/screening", json=mapping(point)).json()
     assert report["verdict"] == "excluded"
@@ -76,8 +82,11 @@ def test_a_point_inside_an_exclusion_zone_has_no_free_ground(client, engine):
 
 def test_a_point_inside_a_held_right_has_no_free_ground_and_open_ground_is_all_free(client, engine):
     today = date.today()
-    held = [p for p in _sample_permits(engine)
-            if p["status"] in HOLDING and (p["expires_on"] is None or p["expires_on"] >= today)]
+    held = [
+        p
+        for p in _sample_permits(engine)
+        if p["status"] in HOLDING and (p["expires_on"] is None or p["expires_on"] >= today)
+    ]
     point = _point_inside(held[0]["geom"])
     others = [p for p in _sample_permits(engine) if p["geom"].intersects(point)]
     assert [p["id"] for p in others] == [held[0]["id"]]
@@ -119,15 +128,22 @@ def test_an_unexpected_error_is_a_500_problem_not_a_dropped_connection(failing_c
 
 # --- the ground status beside the verdict -------------------------------------------------------
 
+
 def _expected_ground(permits: list[dict], site) -> str:
     """open / applied_for / held from the rights standing on the site (not only along an edge)."""
     today = date.today()
     statuses = set()
     for p in permits:
         status = p["status"]
-        if status in ("granted", "extended") and p["expires_on"] is not None and p["expires_on"] < today:
+        if (
+            status in ("granted", "extended")
+            and p["expires_on"] is not None
+            and p["expires_on"] < today
+        ):
             status = "lapsed"
-        on_site = p["geom"].intersects(site) and (site.geom_type == "Point" or not p["geom"].touches(site))
+        on_site = p["geom"].intersects(site) and (
+            site.geom_type == "Point" or not p["geom"].touches(site)
+        )
         if on_site:
             statuses.add(status)
     if statuses & {"granted", "extended"}:
@@ -152,17 +168,31 @@ def test_ground_status_stands_beside_the_verdict_for_points_in_every_sample_righ
 def test_batch_and_deposit_screening_carry_the_same_ground_status(client, engine):
     permits = _sample_permits(engine)
     points = [_point_inside(p["geom"]) for p in permits]
-    batch = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": i, "geometry": mapping(pt), "properties": {}} for i, pt in enumerate(points)]}
+    batch = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": i, "geometry": mapping(pt), "properties": {}}
+            for i, pt in enumerate(points)
+        ],
+    }
     rows = client.post("/screening/batch", json=batch).json()["features"]
-    assert [r["properties"]["ground_status"] for r in rows] == [_expected_ground(permits, pt) for pt in points]
+    assert [r["properties"]["ground_status"] for r in rows] == [
+        _expected_ground(permits, pt) for pt in points
+    ]
 
-    deposits = _rows(engine, "SELECT id, ST_AsBinary(geom) AS wkb FROM deposits WHERE source NOT LIKE 't%'")
-    items = client.get("/collections/deposit_screening/items", params={"limit": 10000}).json()["features"]
+    deposits = _rows(
+        engine, "SELECT id, ST_AsBinary(geom) AS wkb FROM deposits WHERE source NOT LIKE 't%'"
+    )
+    items = client.get("/collections/deposit_screening/items", params={"limit": 10000}).json()[
+        "features"
+    ]
     by_id = {f["id"]: f["properties"]["ground_status"] for f in items}
     expected = {d["id"]: _expected_ground(permits, d["geom"]) for d in deposits}
     assert {i: by_id[i] for i in expected} == expected
-    assert set(expected.values()) >= {"open", "applied_for"} or set(expected.values()) >= {"open", "held"}
+    assert set(expected.values()) >= {"open", "applied_for"} or set(expected.values()) >= {
+        "open",
+        "held",
+    }
 
 
 def test_the_html_report_shows_the_ground_status(client, engine):

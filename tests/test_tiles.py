@@ -61,7 +61,9 @@ def rows(engine, sql: str) -> list[dict]:
 def expected_status(deposit: dict, zones: list[dict]) -> str:
     """The zone rule (docs/domain.md), in shapely: the strictest restricting zone in force that meets
     the deposit's footprint and depth interval."""
-    return verdict(effects_on(deposit["geom"], zones, deposit["depth_top_m"], deposit["depth_bottom_m"]))
+    return verdict(
+        effects_on(deposit["geom"], zones, deposit["depth_top_m"], deposit["depth_bottom_m"])
+    )
 
 
 @pytest.fixture(scope="module")
@@ -371,8 +373,14 @@ def test_the_tile_cache_keeps_the_most_recently_used_tiles_within_its_budget():
 def test_collections_and_landing_page_link_to_tiles_and_the_map(client):
     landing = {link["rel"]: link["href"] for link in client.get("/").json()["links"]}
     assert client.get(landing["related"]).status_code == 200
-    assert client.get(landing["http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"]).status_code == 200
+    assert (
+        client.get(landing["http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"]).status_code
+        == 200
+    )
     for collection in client.get("/collections").json()["collections"]:
-        tilesets = [link["href"] for link in collection["links"]
-                    if link["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"]
+        tilesets = [
+            link["href"]
+            for link in collection["links"]
+            if link["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+        ]
         assert tilesets and client.get(tilesets[0]).status_code == 200

@@ -30,8 +30,12 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
 ]
 
-ITEM_FORMATS = (("geojson", GEOJSON, "GeoJSON"), ("html", HTML, "HTML"),
-                ("csv", CSV, "CSV (WKT geometry)"), ("fgb", FLATGEOBUF, "FlatGeobuf"))
+ITEM_FORMATS = (
+    ("geojson", GEOJSON, "GeoJSON"),
+    ("html", HTML, "HTML"),
+    ("csv", CSV, "CSV (WKT geometry)"),
+    ("fgb", FLATGEOBUF, "FlatGeobuf"),
+)
 
 
 def link(href: str, rel: str, type_: str, title: str | None = None) -> dict:
@@ -46,8 +50,14 @@ def self_links(request: Request, json_type: str = JSON) -> list[dict]:
     f = request.query_params.get("f")
     html = f == "html"
     return [
-        link(same_query(request, f="html" if html else "json"), "self", HTML if html else json_type),
-        link(same_query(request, f="json" if html else "html"), "alternate", json_type if html else HTML),
+        link(
+            same_query(request, f="html" if html else "json"), "self", HTML if html else json_type
+        ),
+        link(
+            same_query(request, f="json" if html else "html"),
+            "alternate",
+            json_type if html else HTML,
+        ),
     ]
 
 
@@ -67,7 +77,12 @@ def landing(request: Request) -> dict:
             link(f"{root}/conformance", REL_CONFORMANCE, JSON, "Conformance classes implemented"),
             link(f"{root}/collections", "data", JSON, "The feature collections"),
             link(f"{root}/collections", REL_DATA, JSON, "The feature collections"),
-            link(f"{root}/tileMatrixSets", REL_TILING_SCHEMES, JSON, "Tiling schemes of the vector tiles"),
+            link(
+                f"{root}/tileMatrixSets",
+                REL_TILING_SCHEMES,
+                JSON,
+                "Tiling schemes of the vector tiles",
+            ),
             link(f"{root}/map", "related", HTML, "The web map"),
         ],
     }
@@ -80,8 +95,15 @@ def collection_doc(request: Request, collection: Collection, extent: tuple) -> d
     links = [
         link(href, "self", JSON, "This collection"),
         link(f"{href}?f=html", "alternate", HTML, "This collection as HTML"),
-        *(link(f"{items}?f={f}" if f != "geojson" else items, "items", media, f"Features as {title}")
-          for f, media, title in ITEM_FORMATS),
+        *(
+            link(
+                f"{items}?f={f}" if f != "geojson" else items,
+                "items",
+                media,
+                f"Features as {title}",
+            )
+            for f, media, title in ITEM_FORMATS
+        ),
         link(f"{href}/queryables", REL_QUERYABLES, SCHEMA, "Properties a filter may name"),
         link(f"{href}/schema", "describedby", SCHEMA, "The features (JSON Schema)"),
         # GDAL 3.6 looks for this spelling only; with it, it types its columns from the schema.

@@ -74,7 +74,9 @@ def term(value: str | None, kind: str) -> str:
 
 
 TEMPLATES.env.add_extension("jinja2.ext.i18n")
-TEMPLATES.env.install_gettext_callables(gettext=gettext, ngettext=ngettext, newstyle=True, pgettext=pgettext)
+TEMPLATES.env.install_gettext_callables(
+    gettext=gettext, ngettext=ngettext, newstyle=True, pgettext=pgettext
+)
 TEMPLATES.env.globals["language"] = current_language
 TEMPLATES.env.filters["term"] = term
 TEMPLATES.env.filters["number"] = number

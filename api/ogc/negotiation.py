@@ -19,8 +19,15 @@ SCHEMA = "application/schema+json"
 # reader (used by QGIS on a URL) and many scripts ask for application/json.
 FEATURE_FORMATS = {"json": GEOJSON, "geojson": GEOJSON, "html": HTML, "csv": CSV, "fgb": FLATGEOBUF}
 DOCUMENT_FORMATS = {"json": JSON, "html": HTML}
-_ACCEPT_ALIASES = {JSON: "json", GEOJSON: "geojson", HTML: "html", "application/xhtml+xml": "html",
-                   CSV: "csv", FLATGEOBUF: "fgb", SCHEMA: "json"}
+_ACCEPT_ALIASES = {
+    JSON: "json",
+    GEOJSON: "geojson",
+    HTML: "html",
+    "application/xhtml+xml": "html",
+    CSV: "csv",
+    FLATGEOBUF: "fgb",
+    SCHEMA: "json",
+}
 
 
 def _accepted(header: str) -> list[tuple[float, int, str]]:
@@ -60,13 +67,21 @@ def negotiate(request: Request, formats: dict[str, str]) -> str:
         if alias in formats:
             return alias
     offered = ", ".join(sorted(set(formats.values())))
-    raise HTTPException(406, f"none of the accepted media types is offered here; offered: {offered}")
+    raise HTTPException(
+        406, f"none of the accepted media types is offered here; offered: {offered}"
+    )
 
 
 def f_parameter(formats: dict[str, str]) -> dict:
     """The `f` query parameter for the OpenAPI document (it is read by negotiate, not by FastAPI)."""
-    return {"parameters": [{
-        "name": "f", "in": "query", "required": False,
-        "description": "Response format; without it, the Accept header decides (JSON by default).",
-        "schema": {"type": "string", "enum": list(formats)},
-    }]}
+    return {
+        "parameters": [
+            {
+                "name": "f",
+                "in": "query",
+                "required": False,
+                "description": "Response format; without it, the Accept header decides (JSON by default).",
+                "schema": {"type": "string", "enum": list(formats)},
+            }
+        ]
+    }

@@ -35,7 +35,9 @@ class Page:
     order: str
 
 
-async def read_page(pool: asyncpg.Pool, query: ItemsQuery, page: SqlQuery, counts: CountCache = UNCACHED) -> Page:
+async def read_page(
+    pool: asyncpg.Pool, query: ItemsQuery, page: SqlQuery, counts: CountCache = UNCACHED
+) -> Page:
     """The page's rows and the exact number matched, counted at the same time on a second
     connection unless `counts` has it for the current data. Rows are at most `limit` (the
     page is bounded in memory by it)."""
@@ -53,7 +55,9 @@ async def read_page(pool: asyncpg.Pool, query: ItemsQuery, page: SqlQuery, count
         # Read backwards from the cursor: put in order; the page we came from follows.
         rows.reverse()
         return Page(rows, has_prev=beyond, has_next=True, matched=matched, order=query.order)
-    return Page(rows, has_prev=query.cursor is not None, has_next=beyond, matched=matched, order=query.order)
+    return Page(
+        rows, has_prev=query.cursor is not None, has_next=beyond, matched=matched, order=query.order
+    )
 
 
 def page_links(request: Request, page: Page, media_type: str) -> list[dict]:
@@ -80,7 +84,12 @@ def geojson_body(request: Request, page: Page) -> bytes:
         "links": page_links(request, page, GEOJSON),
     }
     features = ",".join(row[1] for row in page.rows)
-    return b'{"type":"FeatureCollection","features":[' + features.encode() + b"]," + orjson.dumps(members)[1:]
+    return (
+        b'{"type":"FeatureCollection","features":['
+        + features.encode()
+        + b"],"
+        + orjson.dumps(members)[1:]
+    )
 
 
 def _columns(query: ItemsQuery) -> list[str]:
@@ -110,7 +119,11 @@ def flatgeobuf_body(query: ItemsQuery, page: Page) -> bytes:
     columns = _columns(query)
     records = [dict(zip(columns, list(row)[1:-1])) for row in page.rows]
     geometry = shapely.from_wkb([row[-1] for row in page.rows])
-    crs = "OGC:CRS84" if query.crs.srid == 4326 and not query.crs.northing_first else f"EPSG:{query.crs.srid}"
+    crs = (
+        "OGC:CRS84"
+        if query.crs.srid == 4326 and not query.crs.northing_first
+        else f"EPSG:{query.crs.srid}"
+    )
     frame = geopandas.GeoDataFrame(records, columns=columns, geometry=geometry, crs=crs)
     for prop in selected_properties(query):
         if prop.format in ("date", "date-time"):

@@ -21,13 +21,26 @@ DEFAULT_LIMIT: int = _DEFAULTS["default_limit"].default
 MAX_LIMIT: int = _DEFAULTS["max_limit"].default
 
 ITEMS_PARAMETERS = (
-    "f", "limit", "bbox", "bbox-crs", "crs", "datetime", "sortby", "properties",
-    "filter", "filter-lang", "filter-crs", "cursor", "area",
+    "f",
+    "limit",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "datetime",
+    "sortby",
+    "properties",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "cursor",
+    "area",
 )
 ITEM_PARAMETERS = ("f", "crs")
 
 
-def check_known(request: Request, known: tuple[str, ...], collection: Collection | None = None) -> None:
+def check_known(
+    request: Request, known: tuple[str, ...], collection: Collection | None = None
+) -> None:
     """Refuse parameters this resource does not define, rather than silently ignore them."""
     names = collection.by_name if collection else {}
     for name in request.query_params:
@@ -43,8 +56,11 @@ def _bbox(text: str | None, crs: Crs) -> Bbox | None:
     if crs.northing_first:
         minx, miny, maxx, maxy = miny, minx, maxy, maxx
     if crs.geographic and not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise InvalidParameter("bbox", "longitude must be within ±180 and latitude within ±90",
-                               "minLat,minLon,maxLat,maxLon" if crs.northing_first else "minLon,minLat,maxLon,maxLat")
+        raise InvalidParameter(
+            "bbox",
+            "longitude must be within ±180 and latitude within ±90",
+            "minLat,minLon,maxLat,maxLon" if crs.northing_first else "minLon,minLat,maxLon,maxLat",
+        )
     check_area_of_use(crs, (minx, miny, maxx, maxy), "bbox", "bbox-crs")
     return Bbox(minx, miny, maxx, maxy, crs)
 
@@ -57,27 +73,41 @@ def _instant(text: str, end: bool) -> datetime:
             return datetime.combine(day, time.max if end else time.min, UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidParameter("datetime", f"not an RFC 3339 date or date-time: {text!r}",
-                               "2020-01-01, 2020-01-01T00:00:00Z, intervals start/end with '..' for open") from None
+        raise InvalidParameter(
+            "datetime",
+            f"not an RFC 3339 date or date-time: {text!r}",
+            "2020-01-01, 2020-01-01T00:00:00Z, intervals start/end with '..' for open",
+        ) from None
     if moment.tzinfo is None:
-        raise InvalidParameter("datetime", f"{text!r} has no time zone", "a time with Z or an offset")
+        raise InvalidParameter(
+            "datetime", f"{text!r} has no time zone", "a time with Z or an offset"
+        )
     return moment
 
 
-def _datetime(text: str | None, collection: Collection) -> tuple[datetime | None, datetime | None] | None:
+def _datetime(
+    text: str | None, collection: Collection
+) -> tuple[datetime | None, datetime | None] | None:
     if text is None:
         return None
     if not collection.temporal:
-        raise InvalidParameter("datetime", f"collection {collection.id} has no temporal property",
-                               "no datetime for this collection")
+        raise InvalidParameter(
+            "datetime",
+            f"collection {collection.id} has no temporal property",
+            "no datetime for this collection",
+        )
     if "/" not in text:
         return _instant(text, end=False), _instant(text, end=True)
     start, _, end = text.partition("/")
     open_ = ("", "..")
-    interval = (None if start in open_ else _instant(start, end=False),
-                None if end in open_ else _instant(end, end=True))
+    interval = (
+        None if start in open_ else _instant(start, end=False),
+        None if end in open_ else _instant(end, end=True),
+    )
     if interval == (None, None):
-        raise InvalidParameter("datetime", "an interval needs at least one bound", "start/end, ../end, start/..")
+        raise InvalidParameter(
+            "datetime", "an interval needs at least one bound", "start/end, ../end, start/.."
+        )
     if None not in interval and interval[0] > interval[1]:
         raise InvalidParameter("datetime", "the interval ends before it starts", "start <= end")
     return interval
@@ -93,8 +123,11 @@ def _sortby(text: str | None, collection: Collection) -> tuple[SortKey, ...]:
         descending = item.startswith("-")
         name = item.lstrip("+-").strip()
         if name not in collection.sortable:
-            raise InvalidParameter("sortby", f"{name!r} is not a sortable property of {collection.id}",
-                                   [f"[+|-]{n}" for n in collection.sortable])
+            raise InvalidParameter(
+                "sortby",
+                f"{name!r} is not a sortable property of {collection.id}",
+                [f"[+|-]{n}" for n in collection.sortable],
+            )
         if any(k.name == name for k in keys):
             raise InvalidParameter("sortby", f"{name!r} is given twice", "each property once")
         keys.append(SortKey(name, descending))
@@ -107,13 +140,19 @@ def _properties(text: str | None, collection: Collection) -> tuple[str, ...] | N
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     for name in names:
         if name not in collection.by_name:
-            raise InvalidParameter("properties", f"{collection.id} has no property {name!r}",
-                                   list(collection.by_name))
+            raise InvalidParameter(
+                "properties", f"{collection.id} has no property {name!r}", list(collection.by_name)
+            )
     return tuple(dict.fromkeys(names))
 
 
-_TYPE_ALLOWED = {"integer": "an integer", "number": "a number", "boolean": "true or false",
-                 "date": "a date (2020-01-31)", "date-time": "an RFC 3339 date-time"}
+_TYPE_ALLOWED = {
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "date": "a date (2020-01-31)",
+    "date-time": "an RFC 3339 date-time",
+}
 
 
 def _typed(text: str, type_: str, format_: str | None = None) -> bool:
@@ -121,7 +160,7 @@ def _typed(text: str, type_: str, format_: str | None = None) -> bool:
     try:
         if type_ == "integer":
             # Compared as bigint: a longer one would fail in the database, not here.
-            return -2**63 <= int(text) < 2**63
+            return -(2**63) <= int(text) < 2**63
         elif type_ == "number":
             return math.isfinite(float(text))
         elif type_ == "boolean":
@@ -138,8 +177,11 @@ def _typed(text: str, type_: str, format_: str | None = None) -> bool:
 def _value(prop: Property, text: str) -> str:
     """A property=value test's value, checked against the property's type and code list."""
     if not _typed(text, prop.type, prop.format):
-        raise InvalidParameter(prop.name, f"{text!r} is not of the property's type",
-                               _TYPE_ALLOWED.get(prop.format or prop.type, "text"))
+        raise InvalidParameter(
+            prop.name,
+            f"{text!r} is not of the property's type",
+            _TYPE_ALLOWED.get(prop.format or prop.type, "text"),
+        )
     if prop.enum and text not in prop.enum:
         raise InvalidParameter(prop.name, f"unknown value {text!r}", prop.enum)
     return text
@@ -151,10 +193,17 @@ def _cursor(text: str, query: ItemsQuery) -> Cursor:
     collection = query.collection
     types = [(p.type, p.format) for p in (collection.by_name[k.name] for k in query.sortby)]
     types.append((collection.id_type, None))
-    keys_fit = len(cursor.keys) == len(types) and cursor.keys[-1] is not None and all(
-        key is None or _typed(key, *type_) for key, type_ in zip(cursor.keys, types))
+    keys_fit = (
+        len(cursor.keys) == len(types)
+        and cursor.keys[-1] is not None
+        and all(key is None or _typed(key, *type_) for key, type_ in zip(cursor.keys, types))
+    )
     if not keys_fit:
-        raise InvalidParameter("cursor", f"malformed cursor {text!r}", "the value of a next or prev link of the same query")
+        raise InvalidParameter(
+            "cursor",
+            f"malformed cursor {text!r}",
+            "the value of a next or prev link of the same query",
+        )
     return cursor
 
 
@@ -171,24 +220,50 @@ def items_query(
     request: Request,
     collection_id: str = Path(alias="collectionId"),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Features per page."),
-    bbox: str | None = Query(None, description="minx,miny,maxx,maxy in bbox-crs (default CRS84 lon/lat)."),
-    bbox_crs: str | None = Query(None, alias="bbox-crs", description="CRS of bbox (URI), default CRS84."),
-    crs: str | None = Query(None, description="CRS of the response geometry (URI), default CRS84; see the collection's crs list."),
-    datetime_: str | None = Query(None, alias="datetime", description="Instant or interval (start/end, '..' open) on the collection's temporal property."),
-    sortby: str | None = Query(None, description="Comma-separated properties, '-' for descending: -size_class,name."),
-    properties: str | None = Query(None, description="Comma-separated properties to return (default all)."),
-    filter_: str | None = Query(None, alias="filter", description="A CQL2 filter on the queryables."),
-    filter_lang: str | None = Query(None, alias="filter-lang", description="cql2-text (default) or cql2-json."),
-    filter_crs: str | None = Query(None, alias="filter-crs", description="CRS of the filter's geometries (URI), default CRS84."),
-    cursor: str | None = Query(None, description="Paging position; take it from a next or prev link."),
+    bbox: str | None = Query(
+        None, description="minx,miny,maxx,maxy in bbox-crs (default CRS84 lon/lat)."
+    ),
+    bbox_crs: str | None = Query(
+        None, alias="bbox-crs", description="CRS of bbox (URI), default CRS84."
+    ),
+    crs: str | None = Query(
+        None,
+        description="CRS of the response geometry (URI), default CRS84; see the collection's crs list.",
+    ),
+    datetime_: str | None = Query(
+        None,
+        alias="datetime",
+        description="Instant or interval (start/end, '..' open) on the collection's temporal property.",
+    ),
+    sortby: str | None = Query(
+        None, description="Comma-separated properties, '-' for descending: -size_class,name."
+    ),
+    properties: str | None = Query(
+        None, description="Comma-separated properties to return (default all)."
+    ),
+    filter_: str | None = Query(
+        None, alias="filter", description="A CQL2 filter on the queryables."
+    ),
+    filter_lang: str | None = Query(
+        None, alias="filter-lang", description="cql2-text (default) or cql2-json."
+    ),
+    filter_crs: str | None = Query(
+        None, alias="filter-crs", description="CRS of the filter's geometries (URI), default CRS84."
+    ),
+    cursor: str | None = Query(
+        None, description="Paging position; take it from a next or prev link."
+    ),
 ) -> ItemsQuery:
     """FastAPI dependency: the request's items query, every value checked before SQL is built."""
     collection = get_collection(collection_id)
     check_known(request, ITEMS_PARAMETERS, collection)
     if bbox_crs is not None and bbox is None:
         raise InvalidParameter("bbox-crs", "given without a bbox", "only together with bbox")
-    equals = tuple((name, _value(collection.by_name[name], value))
-                   for name, value in request.query_params.multi_items() if name in collection.by_name)
+    equals = tuple(
+        (name, _value(collection.by_name[name], value))
+        for name, value in request.query_params.multi_items()
+        if name in collection.by_name
+    )
     query = ItemsQuery(
         collection=collection,
         limit=limit,

@@ -31,22 +31,35 @@ router = APIRouter(tags=["deposits"])
 
 async def deposit_search(
     request: Request,
-    commodity: list[str] | None = Query(None, description="INSPIRE commodity code, name (English or Spanish), symbol or formula, any case; comma-separated or repeated (W,Li). A broader commodity finds its narrower ones (PGM, REE, aggregate)."),
+    commodity: list[str] | None = Query(
+        None,
+        description="INSPIRE commodity code, name (English or Spanish), symbol or formula, any case; comma-separated or repeated (W,Li). A broader commodity finds its narrower ones (PGM, REE, aggregate).",
+    ),
     area: AreaRef | None = Depends(admin_area),
-    protection: Literal["any", "inside", "outside"] = Query("any", description="outside: no counted zone constrains the deposit; inside: at least one does. A deposit on a zone boundary is inside."),
-    legal_effect: list[str] | None = Query(None, description="Legal effects that count for `protection` (default exclusion,conditional)."),
+    protection: Literal["any", "inside", "outside"] = Query(
+        "any",
+        description="outside: no counted zone constrains the deposit; inside: at least one does. A deposit on a zone boundary is inside.",
+    ),
+    legal_effect: list[str] | None = Query(
+        None,
+        description="Legal effects that count for `protection` (default exclusion,conditional).",
+    ),
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)."),
     limit: int | None = Query(None, description="Features per page: default 100, maximum 10,000."),
     cursor: str | None = Query(None, description="Paging cursor; take it from the `next` link."),
-    mdopi: list[str] | None = Query(None, description="MDoPI classes of the latest assessment, comma-separated "
-                                    "(eu, national, regional, local, none)."),
+    mdopi: list[str] | None = Query(
+        None,
+        description="MDoPI classes of the latest assessment, comma-separated "
+        "(eu, national, regional, local, none).",
+    ),
     settings: Settings = Depends(settings_of),
 ) -> DepositSearch:
     return DepositSearch(
         commodities=parse_commodities(commodity),
         area=outline_of(area),
         protection=protection,
-        legal_effects=parse_choices(legal_effect, v.LEGAL_EFFECTS, "legal_effect") or v.RESTRICTING_LEGAL_EFFECTS,
+        legal_effects=parse_choices(legal_effect, v.LEGAL_EFFECTS, "legal_effect")
+        or v.RESTRICTING_LEGAL_EFFECTS,
         bbox=parse_bbox(bbox),
         limit=parse_limit(limit, settings),
         after_id=parse_cursor(cursor),
@@ -62,16 +75,24 @@ async def list_deposits(request: Request, search: DepositSearch = Depends(deposi
     def tail(returned, next_key, matched):
         links = [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
         if next_key is not None:
-            links.append({"rel": "next", "type": GEOJSON, "href": same_query(request, cursor=next_key)})
+            links.append(
+                {"rel": "next", "type": GEOJSON, "href": same_query(request, cursor=next_key)}
+            )
         return feature_collection_tail(returned, matched, links)
 
     return await stream_features(
-        request.app.state.pool, page_query(search), search.limit, count_query(search), tail,
+        request.app.state.pool,
+        page_query(search),
+        search.limit,
+        count_query(search),
+        tail,
         counts=request.app.state.counts,
     )
 
 
-@router.get("/deposits/{deposit_id}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+@router.get(
+    "/deposits/{deposit_id}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}}
+)
 async def get_deposit(request: Request, deposit_id: int):
     """One deposit as a GeoJSON Feature with all its attributes."""
     query = one_query(path_id(deposit_id, "deposit with id"))

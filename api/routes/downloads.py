@@ -23,16 +23,23 @@ router = APIRouter(tags=["downloads"])
 MEDIA_TYPES = {f.media_type: {} for f in FORMATS.values()} | {"application/zip": {}}
 
 
-@router.get("/downloads/{layer}", response_class=FileResponse,
-            responses={200: {"content": MEDIA_TYPES}})
+@router.get(
+    "/downloads/{layer}", response_class=FileResponse, responses={200: {"content": MEDIA_TYPES}}
+)
 async def download(
     request: Request,
     layer: str,
     format: str = Query("gpkg", description="gpkg, shp (zipped), geojson, fgb, parquet or csv"),
-    crs: str | None = Query(None, description="Output CRS, e.g. EPSG:25830 (default EPSG:4326 lon/lat)"),
+    crs: str | None = Query(
+        None, description="Output CRS, e.g. EPSG:25830 (default EPSG:4326 lon/lat)"
+    ),
     filter: str | None = Query(None, description="A CQL2 filter on the layer's fields"),
-    filter_lang: str = Query("cql2-text", alias="filter-lang", description="cql2-text or cql2-json"),
-    filter_crs: str | None = Query(None, alias="filter-crs", description="CRS of the filter's geometries"),
+    filter_lang: str = Query(
+        "cql2-text", alias="filter-lang", description="cql2-text or cql2-json"
+    ),
+    filter_crs: str | None = Query(
+        None, alias="filter-crs", description="CRS of the filter's geometries"
+    ),
     area: AreaRef | None = Depends(admin_area),
 ):
     """The layer written to a temporary file from the database in batches, then streamed."""
@@ -44,8 +51,13 @@ async def download(
     path = folder / "data" / f"{layer}{plan.format.suffix}"
     try:
         settings = request.app.state.settings
-        await run_in_threadpool(write_export, database_url(settings), plan, path,
-                                statement_timeout_s=settings.statement_timeout_export_s)
+        await run_in_threadpool(
+            write_export,
+            database_url(settings),
+            plan,
+            path,
+            statement_timeout_s=settings.statement_timeout_export_s,
+        )
         media_type, filename = plan.format.media_type, path.name
         if format == "shp":  # a Shapefile is several files: sent as one zip
             path = Path(shutil.make_archive(str(folder / layer), "zip", folder / "data"))
@@ -53,5 +65,9 @@ async def download(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return FileResponse(path, media_type=media_type, filename=filename,
-                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+    return FileResponse(
+        path,
+        media_type=media_type,
+        filename=filename,
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )

@@ -56,18 +56,28 @@ def _parse_point(text: str) -> tuple[float, float]:
     return lon, lat
 
 
-@router.get("/grid/cells", response_class=Response, description=GRID_DESCRIPTION,
-            responses={200: {"content": {GEOJSON: {}}}})
+@router.get(
+    "/grid/cells",
+    response_class=Response,
+    description=GRID_DESCRIPTION,
+    responses={200: {"content": {GEOJSON: {}}}},
+)
 async def list_cells(
     request: Request,
-    bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84): every cell whose "
-                             "interior meets the box; capped (see VETA_GRID_MAX_CELLS)."),
+    bbox: str | None = Query(
+        None,
+        description="minLon,minLat,maxLon,maxLat (CRS84): every cell whose "
+        "interior meets the box; capped (see VETA_GRID_MAX_CELLS).",
+    ),
     point: str | None = Query(None, description="lon,lat: the one cell the point falls in."),
 ):
     """Cells of the cuadrícula minera over a bbox, or the cell of a point."""
     if (bbox is None) == (point is None):
-        raise InvalidParameter("bbox", "give exactly one of bbox and point",
-                               "bbox=minLon,minLat,maxLon,maxLat or point=lon,lat")
+        raise InvalidParameter(
+            "bbox",
+            "give exactly one of bbox and point",
+            "bbox=minLon,minLat,maxLon,maxLat or point=lon,lat",
+        )
     if point is not None:
         cell = grid.cell_at(*_parse_point(point))
         i_range, j_range = range(cell.i, cell.i + 1), range(cell.j, cell.j + 1)
@@ -76,18 +86,28 @@ async def list_cells(
         check_cap(i_range, j_range, request.app.state.settings.grid_max_cells, "bbox", "the bbox")
 
     def tail(returned, _next_key, _matched):
-        return feature_collection_tail(returned, returned, [{"rel": "self", "type": GEOJSON, "href": same_query(request)}])
+        return feature_collection_tail(
+            returned, returned, [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
+        )
 
     limit = len(i_range) * len(j_range)
-    return await stream_features(request.app.state.pool, cells_query(i_range, j_range), limit, None, tail)
+    return await stream_features(
+        request.app.state.pool, cells_query(i_range, j_range), limit, None, tail
+    )
 
 
-@router.get("/grid/cells/{cell_id}", response_class=Response, description=GRID_DESCRIPTION,
-            responses={200: {"content": {GEOJSON: {}}}})
+@router.get(
+    "/grid/cells/{cell_id}",
+    response_class=Response,
+    description=GRID_DESCRIPTION,
+    responses={200: {"content": {GEOJSON: {}}}},
+)
 async def get_cell(
     request: Request,
     cell_id: str,
-    legal_effect: list[str] | None = Query(None, description="Zone legal effects that make a cell not free (default exclusion)."),
+    legal_effect: list[str] | None = Query(
+        None, description="Zone legal effects that make a cell not free (default exclusion)."
+    ),
 ):
     """One cell with the rights holding it today, the protection zones in force it meets, and
     whether it is free ground."""
@@ -101,20 +121,36 @@ async def get_cell(
     return Response(feature, media_type=GEOJSON)
 
 
-@router.get("/grid/free", response_class=Response, description=FREE_DESCRIPTION,
-            responses={200: {"content": {GEOJSON: {}}}})
+@router.get(
+    "/grid/free",
+    response_class=Response,
+    description=FREE_DESCRIPTION,
+    responses={200: {"content": {GEOJSON: {}}}},
+)
 async def free_ground(
     request: Request,
-    area: str | None = Query(None, description="Admin area by INE code (24, 24089) or name (leon, Ponferrada)."),
-    bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84), instead of an area."),
-    legal_effect: list[str] | None = Query(None, description="Zone legal effects that make a cell not free, "
-                                           "comma-separated (default exclusion; add conditional to be stricter)."),
-    merge: bool = Query(False, description="Merge the free cells into polygons (cells joined along full sides)."),
+    area: str | None = Query(
+        None, description="Admin area by INE code (24, 24089) or name (leon, Ponferrada)."
+    ),
+    bbox: str | None = Query(
+        None, description="minLon,minLat,maxLon,maxLat (CRS84), instead of an area."
+    ),
+    legal_effect: list[str] | None = Query(
+        None,
+        description="Zone legal effects that make a cell not free, "
+        "comma-separated (default exclusion; add conditional to be stricter).",
+    ),
+    merge: bool = Query(
+        False, description="Merge the free cells into polygons (cells joined along full sides)."
+    ),
 ):
     """The free cells of an area or bbox, as cells or merged polygons, with totals."""
     if (area is None) == (bbox is None):
-        raise InvalidParameter("area", "give exactly one of area and bbox",
-                               "area=INE code or name, or bbox=minLon,minLat,maxLon,maxLat")
+        raise InvalidParameter(
+            "area",
+            "give exactly one of area and bbox",
+            "area=INE code or name, or bbox=minLon,minLat,maxLon,maxLat",
+        )
     settings = request.app.state.settings
     effects = parse_choices(legal_effect, v.LEGAL_EFFECTS, "legal_effect") or ("exclusion",)
     pool = request.app.state.pool
@@ -124,7 +160,12 @@ async def free_ground(
             area_ref = await resolve_area(conn, area)
             bounds_query = area_bounds_query(area_ref.code)
             bounds = tuple(await conn.fetchrow(bounds_query.text, *bounds_query.values))
-            check_cap(*grid.cells_in_bbox(*bounds), settings.grid_max_cells, "area", f"area {area_ref.name}")
+            check_cap(
+                *grid.cells_in_bbox(*bounds),
+                settings.grid_max_cells,
+                "area",
+                f"area {area_ref.name}",
+            )
             ground = GroundQuery(area_ref.code, None, effects, merge)
         else:
             box = parse_bbox(bbox)
@@ -136,12 +177,20 @@ async def free_ground(
     members = {
         "cell_count": sum(r[0] for r in rows),
         "area_ha": round(sum(r[1] for r in rows), 2),
-        "area": {"code": area_ref.code, "name": area_ref.name, "level": area_ref.level} if area_ref else None,
+        "area": {"code": area_ref.code, "name": area_ref.name, "level": area_ref.level}
+        if area_ref
+        else None,
         "bbox": list(ground.bbox) if ground.bbox else None,
         "excluding_legal_effects": list(effects),
         "merged": merge,
-        **feature_collection_tail(len(rows), len(rows), [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]),
+        **feature_collection_tail(
+            len(rows), len(rows), [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
+        ),
     }
-    body = (b'{"type":"FeatureCollection","features":[' + b",".join(r[2].encode() for r in rows)
-            + b"]," + orjson.dumps(members)[1:])
+    body = (
+        b'{"type":"FeatureCollection","features":['
+        + b",".join(r[2].encode() for r in rows)
+        + b"],"
+        + orjson.dumps(members)[1:]
+    )
     return Response(body, media_type=GEOJSON)

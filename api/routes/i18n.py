@@ -14,11 +14,19 @@ router = APIRouter(tags=["map"])
 
 
 def _catalogue(language: str) -> Response:
-    body = {"lang": language, "languages": list(i18n.LANGUAGES), "messages": i18n.messages(language, "map")}
-    return Response(orjson.dumps(body), media_type="application/json", headers={"Content-Language": language})
+    body = {
+        "lang": language,
+        "languages": list(i18n.LANGUAGES),
+        "messages": i18n.messages(language, "map"),
+    }
+    return Response(
+        orjson.dumps(body), media_type="application/json", headers={"Content-Language": language}
+    )
 
 
-@router.get("/i18n.json", response_class=Response, responses={200: {"content": {"application/json": {}}}})
+@router.get(
+    "/i18n.json", response_class=Response, responses={200: {"content": {"application/json": {}}}}
+)
 async def map_messages_negotiated() -> Response:
     """The map's words in the request's language: `lang=` (remembered in a cookie), else the
     cookie of the user's last switch, else Accept-Language; English by default."""
@@ -27,7 +35,11 @@ async def map_messages_negotiated() -> Response:
     return response
 
 
-@router.get("/i18n/{lang}.json", response_class=Response, responses={200: {"content": {"application/json": {}}}})
+@router.get(
+    "/i18n/{lang}.json",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
 async def map_messages(lang: Literal["en", "es"]) -> Response:
     """The map's words in one language, English text → translation."""
     return _catalogue(lang)

@@ -45,8 +45,12 @@ async def landing_page(request: Request):
 @router.get("/conformance", response_class=Response, responses=_JSON_OR_HTML, openapi_extra=_F)
 async def conformance(request: Request):
     """The conformance classes implemented (OGC API – Features Parts 1, 2 and 3, CQL2)."""
-    return _document(request, {"conformsTo": documents.CONFORMANCE}, "ogc_conformance.html",
-                     classes=documents.CONFORMANCE)
+    return _document(
+        request,
+        {"conformsTo": documents.CONFORMANCE},
+        "ogc_conformance.html",
+        classes=documents.CONFORMANCE,
+    )
 
 
 async def _extent(request: Request, collection: Collection) -> tuple:
@@ -60,12 +64,19 @@ async def list_collections(request: Request):
     """Every feature collection with its extent, CRSs and links."""
     check_known(request, ("f",))
     negotiate(request, DOCUMENT_FORMATS)
-    docs = [documents.collection_doc(request, c, await _extent(request, c)) for c in all_collections()]
+    docs = [
+        documents.collection_doc(request, c, await _extent(request, c)) for c in all_collections()
+    ]
     body = {"links": documents.self_links(request), "collections": docs}
     return _document(request, body, "ogc_collections.html", collections=docs)
 
 
-@router.get("/collections/{collectionId}", response_class=Response, responses=_JSON_OR_HTML, openapi_extra=_F)
+@router.get(
+    "/collections/{collectionId}",
+    response_class=Response,
+    responses=_JSON_OR_HTML,
+    openapi_extra=_F,
+)
 async def describe_collection(request: Request, collection_id: str = Path(alias="collectionId")):
     """One collection's metadata: extent, CRS list and storageCrs, links to items and queryables."""
     collection = get_collection(collection_id)
@@ -75,17 +86,27 @@ async def describe_collection(request: Request, collection_id: str = Path(alias=
     return _document(request, doc, "ogc_collection.html", doc=doc, properties=collection.properties)
 
 
-@router.get("/collections/{collectionId}/queryables", response_class=Response,
-            responses={200: {"content": {SCHEMA: {}}}})
+@router.get(
+    "/collections/{collectionId}/queryables",
+    response_class=Response,
+    responses={200: {"content": {SCHEMA: {}}}},
+)
 async def collection_queryables(request: Request, collection_id: str = Path(alias="collectionId")):
     """The properties a filter may name, as JSON Schema (OGC API – Features Part 3)."""
     collection = get_collection(collection_id)
-    return _schema(request, queryables_schema(collection.id, collection.title, queryables(collection),
-                                              base_url(request)))
+    return _schema(
+        request,
+        queryables_schema(
+            collection.id, collection.title, queryables(collection), base_url(request)
+        ),
+    )
 
 
-@router.get("/collections/{collectionId}/schema", response_class=Response,
-            responses={200: {"content": {SCHEMA: {}}}})
+@router.get(
+    "/collections/{collectionId}/schema",
+    response_class=Response,
+    responses={200: {"content": {SCHEMA: {}}}},
+)
 async def collection_schema(request: Request, collection_id: str = Path(alias="collectionId")):
     """The JSON Schema of the collection's features (GDAL types its columns from it)."""
     return _schema(request, documents.feature_schema(request, get_collection(collection_id)))

@@ -48,10 +48,17 @@ def _lonlat(crs: Crs) -> bool:
     return crs.srid == 4326 and not crs.northing_first
 
 
-@router.get("/collections/{collectionId}/items", response_class=Response, responses=_FEATURES,
-            openapi_extra=f_parameter(FEATURE_FORMATS))
-async def collection_items(request: Request, query: ItemsQuery = Depends(items_query),
-                           area: AreaRef | None = Depends(admin_area)):
+@router.get(
+    "/collections/{collectionId}/items",
+    response_class=Response,
+    responses=_FEATURES,
+    openapi_extra=f_parameter(FEATURE_FORMATS),
+)
+async def collection_items(
+    request: Request,
+    query: ItemsQuery = Depends(items_query),
+    area: AreaRef | None = Depends(admin_area),
+):
     """A page of features: filter by bbox, admin area, datetime, CQL2 `filter` or property=value;
     choose the CRS, sort order and properties; follow the `next` link for the following page."""
     query = replace(query, area=outline_of(area))
@@ -59,7 +66,9 @@ async def collection_items(request: Request, query: ItemsQuery = Depends(items_q
     headers = {"Content-Crs": f"<{query.crs.uri}>"}
     pool, counts = request.app.state.pool, request.app.state.counts
     if f in ("csv", "fgb"):
-        page = await read_page(pool, query, records_query(query, "wkt" if f == "csv" else "wkb"), counts)
+        page = await read_page(
+            pool, query, records_query(query, "wkt" if f == "csv" else "wkb"), counts
+        )
         links = page_links(request, page, FEATURE_FORMATS[f])
         # Files have no room for links: paging travels in the Link header (RFC 8288).
         paging = [f'<{x["href"]}>; rel="{x["rel"]}"' for x in links if x["rel"] in ("next", "prev")]
@@ -72,15 +81,33 @@ async def collection_items(request: Request, query: ItemsQuery = Depends(items_q
     page = await read_page(pool, query, page_query(query), counts)
     if f == "html":
         features = [orjson.loads(row[1]) for row in page.rows]
-        return cached(request, render(
-            request, "ogc_items.html", headers, root=base_url(request), collection=query.collection,
-            features=features, lonlat=_lonlat(query.crs), properties=selected_properties(query), returned=len(page.rows),
-            matched=page.matched, links=page_links(request, page, HTML)))
-    return cached(request, Response(geojson_body(request, page), media_type=GEOJSON, headers=headers))
+        return cached(
+            request,
+            render(
+                request,
+                "ogc_items.html",
+                headers,
+                root=base_url(request),
+                collection=query.collection,
+                features=features,
+                lonlat=_lonlat(query.crs),
+                properties=selected_properties(query),
+                returned=len(page.rows),
+                matched=page.matched,
+                links=page_links(request, page, HTML),
+            ),
+        )
+    return cached(
+        request, Response(geojson_body(request, page), media_type=GEOJSON, headers=headers)
+    )
 
 
-@router.get("/collections/{collectionId}/items/{featureId}", response_class=Response,
-            responses={200: {"content": {GEOJSON: {}, HTML: {}}}}, openapi_extra=f_parameter(ITEM_FORMATS))
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}, HTML: {}}}},
+    openapi_extra=f_parameter(ITEM_FORMATS),
+)
 async def collection_item(
     request: Request,
     collection_id: str = Path(alias="collectionId"),
@@ -103,8 +130,18 @@ async def collection_item(
         raise NotFound(f"no feature {feature_id!r} in {collection.id}")
     headers = {"Content-Crs": f"<{target.uri}>"}
     if f == "html":
-        return cached(request, render(request, "ogc_item.html", headers, root=base_url(request),
-                                      collection=collection, feature=orjson.loads(feature), lonlat=_lonlat(target)))
+        return cached(
+            request,
+            render(
+                request,
+                "ogc_item.html",
+                headers,
+                root=base_url(request),
+                collection=collection,
+                feature=orjson.loads(feature),
+                lonlat=_lonlat(target),
+            ),
+        )
     root = f"{base_url(request)}/collections/{collection.id}"
     links = [
         {"href": same_query(request), "rel": "self", "type": GEOJSON},

@@ -50,13 +50,22 @@ def parse_day(text: str | None, parameter: str) -> date | None:
 
 async def permit_search(
     request: Request,
-    as_of: str | None = Query(None, description="Read the registry as it stood on this day (YYYY-MM-DD), "
-                              "from the history of every right; statuses are read with that day's lapse rule."),
-    status: list[str] | None = Query(None, description=STATUS_HELP + ". A granted or extended right past "
-                                     "its expires_on date reads as lapsed."),
+    as_of: str | None = Query(
+        None,
+        description="Read the registry as it stood on this day (YYYY-MM-DD), "
+        "from the history of every right; statuses are read with that day's lapse rule.",
+    ),
+    status: list[str] | None = Query(
+        None,
+        description=STATUS_HELP + ". A granted or extended right past "
+        "its expires_on date reads as lapsed.",
+    ),
     right_type: list[str] | None = Query(None, description=RIGHT_TYPE_HELP),
-    area: str | None = Query(None, description="Admin area by INE code (24, 24115) or name (leon, "
-                             "Ponferrada): the rights sharing ground with it."),
+    area: str | None = Query(
+        None,
+        description="Admin area by INE code (24, 24115) or name (leon, "
+        "Ponferrada): the rights sharing ground with it.",
+    ),
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)."),
     limit: int | None = Query(None, description="Features per page: default 100, maximum 10,000."),
     cursor: str | None = Query(None, description="Paging cursor; take it from the `next` link."),
@@ -85,11 +94,14 @@ async def list_permits(request: Request, search: PermitSearch = Depends(permit_s
     def tail(returned, next_key, matched):
         links = [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
         if next_key is not None:
-            links.append({"rel": "next", "type": GEOJSON, "href": same_query(request, cursor=next_key)})
+            links.append(
+                {"rel": "next", "type": GEOJSON, "href": same_query(request, cursor=next_key)}
+            )
         return feature_collection_tail(returned, matched, links)
 
-    return await stream_features(request.app.state.pool, page_query(search), search.limit,
-                                 count_query(search), tail)
+    return await stream_features(
+        request.app.state.pool, page_query(search), search.limit, count_query(search), tail
+    )
 
 
 async def _fetch_one(request: Request, query) -> str | None:
@@ -104,7 +116,9 @@ async def _permit_or_404(request: Request, permit_id: int) -> dict:
     return orjson.loads(found)
 
 
-@router.get("/permits/{permit_id}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+@router.get(
+    "/permits/{permit_id}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}}
+)
 async def get_permit(request: Request, permit_id: int):
     """One right as a GeoJSON Feature with all its attributes."""
     feature = await _fetch_one(request, one_query(path_id(permit_id, "right with id")))
@@ -121,7 +135,13 @@ async def permit_history(request: Request, permit_id: int):
     query = history_query(permit_id)
     async with request.app.state.pool.acquire() as conn:
         rows = await conn.fetch(query.text, *query.values)
-    body = b'{"permit":' + orjson.dumps(permit) + b',"changes":[' + b",".join(r[0].encode() for r in rows) + b"]}"
+    body = (
+        b'{"permit":'
+        + orjson.dumps(permit)
+        + b',"changes":['
+        + b",".join(r[0].encode() for r in rows)
+        + b"]}"
+    )
     return Response(body, media_type="application/json")
 
 
@@ -134,14 +154,20 @@ CONFLICTS_DESCRIPTION = (
 )
 
 
-@router.get("/permits/{permit_id}/conflicts", response_class=Response, description=CONFLICTS_DESCRIPTION,
-            responses={200: {"content": {GEOJSON: {}}}})
+@router.get(
+    "/permits/{permit_id}/conflicts",
+    response_class=Response,
+    description=CONFLICTS_DESCRIPTION,
+    responses={200: {"content": {GEOJSON: {}}}},
+)
 async def permit_conflicts(request: Request, permit_id: int):
     permit = await _permit_or_404(request, permit_id)
     query = conflicts_query(permit_id)
 
     def tail(returned, _next_key, _matched):
-        members = feature_collection_tail(returned, returned, [{"rel": "self", "type": GEOJSON, "href": same_query(request)}])
+        members = feature_collection_tail(
+            returned, returned, [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
+        )
         return {"permit": permit, **members}
 
     return await stream_features(request.app.state.pool, query, 100_000, None, tail)
@@ -150,8 +176,18 @@ async def permit_conflicts(request: Request, permit_id: int):
 VALIDATE_EXAMPLE = {
     "type": "Feature",
     "properties": {"right_type": "investigation"},
-    "geometry": {"type": "Polygon", "coordinates": [[[-6.3, 42.9333333333], [-6.2777777778, 42.9333333333],
-                                                      [-6.2777777778, 42.95], [-6.3, 42.95], [-6.3, 42.9333333333]]]},
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [-6.3, 42.9333333333],
+                [-6.2777777778, 42.9333333333],
+                [-6.2777777778, 42.95],
+                [-6.3, 42.95],
+                [-6.3, 42.9333333333],
+            ]
+        ],
+    },
 }
 
 
@@ -162,8 +198,11 @@ def _geometry_and_type(body: dict, right_type: str | None) -> tuple[shapely.Geom
     if body["type"] == "Feature":
         declared = (body.get("properties") or {}).get("right_type")
         if declared and right_type and declared != right_type:
-            raise InvalidParameter("right_type", f"the query says {right_type!r}, the Feature {declared!r}",
-                                   "one right type, in either place")
+            raise InvalidParameter(
+                "right_type",
+                f"the query says {right_type!r}, the Feature {declared!r}",
+                "one right type, in either place",
+            )
         right_type = right_type or declared
         body = body.get("geometry")
         if not isinstance(body, dict):
@@ -177,10 +216,17 @@ def _geometry_and_type(body: dict, right_type: str | None) -> tuple[shapely.Geom
         raise InvalidParameter("body", f"malformed {body['type']}: {exc}", allowed) from None
     west, south, east, north = geometry.bounds
     if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-        raise InvalidParameter("body", "coordinates are not lon/lat", "longitude within ±180, latitude within ±90 (EPSG:4326)")
+        raise InvalidParameter(
+            "body",
+            "coordinates are not lon/lat",
+            "longitude within ±180, latitude within ±90 (EPSG:4326)",
+        )
     if right_type is None:
-        raise InvalidParameter("right_type", "missing: give it as a query parameter or in the Feature's properties",
-                               v.RIGHT_TYPES)
+        raise InvalidParameter(
+            "right_type",
+            "missing: give it as a query parameter or in the Feature's properties",
+            v.RIGHT_TYPES,
+        )
     return geometry, right_type
 
 
@@ -189,7 +235,9 @@ def _geometry_and_type(body: dict, right_type: str | None) -> tuple[shapely.Geom
 def validate_permit(
     request: Request,
     body: dict = Body(..., examples=[VALIDATE_EXAMPLE]),
-    right_type: str | None = Query(None, description="Right type, if the body is a bare geometry: " + ", ".join(v.RIGHT_TYPES)),
+    right_type: str | None = Query(
+        None, description="Right type, if the body is a bare geometry: " + ", ".join(v.RIGHT_TYPES)
+    ),
 ):
     """Check a right's geometry against the cuadrícula: vertices on 20″ lines (within 1e-7°),
     whole cells, cells joined along full sides (a corner is not a join), and the number of cells
@@ -198,16 +246,25 @@ def validate_permit(
     its own (they are listed too). Answers 200 whether or not the right is valid."""
     geometry, kind = _geometry_and_type(body, right_type)
     settings = request.app.state.settings
-    check_cap(*grid.cells_in_bbox(*geometry.bounds), settings.grid_max_cells, "body", "the right's bbox")
+    check_cap(
+        *grid.cells_in_bbox(*geometry.bounds), settings.grid_max_cells, "body", "the right's bbox"
+    )
     result = validate_right(geometry, kind, settings.right_cell_limits)
     low, high = result.limits
     # A Feature's own properties travel with its proposal.
     given = (body.get("properties") if body.get("type") == "Feature" else None) or {}
     proposal = {
         "type": "Feature",
-        "geometry": shapely.geometry.mapping(result.proposal_geometry()) if result.proposal else None,
-        "properties": {**given, "right_type": kind, "cell_count": len(result.proposal),
-                       "area_ha": round(result.area_ha, 4), "cells": [c.id for c in result.proposal]},
+        "geometry": shapely.geometry.mapping(result.proposal_geometry())
+        if result.proposal
+        else None,
+        "properties": {
+            **given,
+            "right_type": kind,
+            "cell_count": len(result.proposal),
+            "area_ha": round(result.area_ha, 4),
+            "cells": [c.id for c in result.proposal],
+        },
     }
     return {
         "valid": result.valid,
@@ -215,6 +272,8 @@ def validate_permit(
         "cell_limits": {"min": low, "max": high},
         "cell_count": len(result.proposal),
         "area_ha": round(result.area_ha, 4),
-        "problems": [{"code": p.code, "message": p.message, "cells": list(p.cells)} for p in result.problems],
+        "problems": [
+            {"code": p.code, "message": p.message, "cells": list(p.cells)} for p in result.problems
+        ],
         "proposal": proposal,
     }

@@ -30,21 +30,37 @@ from geo.rasters.zones import statistics_area
 
 router = APIRouter(tags=["rasters"])
 PNG = "image/png"
-STATISTICS_FORMS = ('a GeoJSON Polygon or MultiPolygon (or a Point with buffer_m), a Feature of one, '
-                    '{"permit": id}, {"deposit": id, "buffer_m": m}, {"zone": id} or {"area": code or name}')
+STATISTICS_FORMS = (
+    "a GeoJSON Polygon or MultiPolygon (or a Point with buffer_m), a Feature of one, "
+    '{"permit": id}, {"deposit": id, "buffer_m": m}, {"zone": id} or {"area": code or name}'
+)
 TILES_PATH = "/tiles/WebMercatorQuad/{z}/{x}/{y}.png"
 
 
 def _summary(request: Request, info: RasterInfo) -> dict:
     url = f"{base_url(request)}/rasters/{info.name}"
     return {
-        "name": info.name, "title": info.title, "description": info.description, "units": info.units,
-        "crs": info.crs_label, "resolution": list(info.resolution), "bands": info.band_count,
-        "data_type": info.data_type, "categorical": info.categorical, "screening": info.screening,
-        "statistics": info.statistics, "extent": _lonlat_bbox(info),
-        "links": [{"rel": "self", "href": url, "type": "application/json"},
-                  {"rel": "http://www.opengis.net/def/rel/ogc/1.0/map", "href": url + TILES_PATH,
-                   "type": PNG, "templated": True}],
+        "name": info.name,
+        "title": info.title,
+        "description": info.description,
+        "units": info.units,
+        "crs": info.crs_label,
+        "resolution": list(info.resolution),
+        "bands": info.band_count,
+        "data_type": info.data_type,
+        "categorical": info.categorical,
+        "screening": info.screening,
+        "statistics": info.statistics,
+        "extent": _lonlat_bbox(info),
+        "links": [
+            {"rel": "self", "href": url, "type": "application/json"},
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/map",
+                "href": url + TILES_PATH,
+                "type": PNG,
+                "templated": True,
+            },
+        ],
     }
 
 
@@ -63,8 +79,12 @@ async def list_rasters(request: Request):
     """Every registered raster with its CRS, resolution, bands, statistics and extent."""
     async with request.app.state.pool.acquire() as conn:
         rasters = await all_rasters(conn, _directory(request))
-    return {"rasters": [_summary(request, r) for r in rasters],
-            "links": [{"rel": "self", "href": f"{base_url(request)}/rasters", "type": "application/json"}]}
+    return {
+        "rasters": [_summary(request, r) for r in rasters],
+        "links": [
+            {"rel": "self", "href": f"{base_url(request)}/rasters", "type": "application/json"}
+        ],
+    }
 
 
 @router.get("/rasters/{name}")
@@ -76,27 +96,78 @@ async def describe_raster(request: Request, name: str):
     minx, miny, maxx, maxy = info.bounds
     url = f"{base_url(request)}/rasters/{info.name}"
     description = _summary(request, info)
-    description.update({
-        "id": info.name,
-        "source": info.source, "licence": info.licence,
-        "extent": {"spatial": {"bbox": [_lonlat_bbox(info)], "crs": CRS84_URI,
-                               "native_bbox": [minx, miny, maxx, maxy], "native_crs": info.crs_label}},
-        "crs_wkt": info.crs_wkt,
-        "domainset": {"type": "DomainSet", "generalGrid": {
-            "type": "GeneralGridCoverage", "srsName": info.crs_label, "axisLabels": ["x", "y"],
-            "axis": [{"type": "RegularAxis", "axisLabel": "x", "lowerBound": minx, "upperBound": maxx,
-                      "resolution": info.resolution[0]},
-                     {"type": "RegularAxis", "axisLabel": "y", "lowerBound": miny, "upperBound": maxy,
-                      "resolution": -info.resolution[1]}],
-            "gridLimits": {"type": "GridLimits", "axis": [
-                {"type": "IndexAxis", "axisLabel": "i", "lowerBound": 0, "upperBound": info.width - 1},
-                {"type": "IndexAxis", "axisLabel": "j", "lowerBound": 0, "upperBound": info.height - 1}]},
-            "transform": list(info.transform)}},
-        "rangetype": {"type": "DataRecord", "field": [
-            {"type": "Quantity", "name": f"band_{s['band']}", "definition": info.data_type,
-             "uom": {"code": info.units}, "nilValues": [] if info.nodata is None else [info.nodata],
-             "statistics": s} for s in info.statistics]},
-    })
+    description.update(
+        {
+            "id": info.name,
+            "source": info.source,
+            "licence": info.licence,
+            "extent": {
+                "spatial": {
+                    "bbox": [_lonlat_bbox(info)],
+                    "crs": CRS84_URI,
+                    "native_bbox": [minx, miny, maxx, maxy],
+                    "native_crs": info.crs_label,
+                }
+            },
+            "crs_wkt": info.crs_wkt,
+            "domainset": {
+                "type": "DomainSet",
+                "generalGrid": {
+                    "type": "GeneralGridCoverage",
+                    "srsName": info.crs_label,
+                    "axisLabels": ["x", "y"],
+                    "axis": [
+                        {
+                            "type": "RegularAxis",
+                            "axisLabel": "x",
+                            "lowerBound": minx,
+                            "upperBound": maxx,
+                            "resolution": info.resolution[0],
+                        },
+                        {
+                            "type": "RegularAxis",
+                            "axisLabel": "y",
+                            "lowerBound": miny,
+                            "upperBound": maxy,
+                            "resolution": -info.resolution[1],
+                        },
+                    ],
+                    "gridLimits": {
+                        "type": "GridLimits",
+                        "axis": [
+                            {
+                                "type": "IndexAxis",
+                                "axisLabel": "i",
+                                "lowerBound": 0,
+                                "upperBound": info.width - 1,
+                            },
+                            {
+                                "type": "IndexAxis",
+                                "axisLabel": "j",
+                                "lowerBound": 0,
+                                "upperBound": info.height - 1,
+                            },
+                        ],
+                    },
+                    "transform": list(info.transform),
+                },
+            },
+            "rangetype": {
+                "type": "DataRecord",
+                "field": [
+                    {
+                        "type": "Quantity",
+                        "name": f"band_{s['band']}",
+                        "definition": info.data_type,
+                        "uom": {"code": info.units},
+                        "nilValues": [] if info.nodata is None else [info.nodata],
+                        "statistics": s,
+                    }
+                    for s in info.statistics
+                ],
+            },
+        }
+    )
     description["links"] += [
         {"rel": "point", "href": url + "/point?lon={lon}&lat={lat}", "templated": True},
         {"rel": "sample", "href": url + "/sample", "method": "POST"},
@@ -107,7 +178,8 @@ async def describe_raster(request: Request, name: str):
 
 @router.get("/rasters/{name}/point")
 async def raster_point(
-    request: Request, name: str,
+    request: Request,
+    name: str,
     lon: float = Query(..., ge=-180, le=180, description="Longitude (WGS 84)."),
     lat: float = Query(..., ge=-90, le=90, description="Latitude (WGS 84)."),
     method: str = Query("nearest", description=f"One of {', '.join(METHODS)}."),
@@ -117,15 +189,26 @@ async def raster_point(
     async with request.app.state.pool.acquire() as conn:
         info = await raster_named(conn, name, _directory(request))
     values = (await run_in_threadpool(sample_points, info, [(lon, lat)], method))[0]
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "properties": {"raster": info.name, "units": info.units, "method": method, "values": values}}
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {
+            "raster": info.name,
+            "units": info.units,
+            "method": method,
+            "values": values,
+        },
+    }
 
 
 @router.post("/rasters/{name}/sample")
 async def raster_sample(
-    request: Request, name: str,
+    request: Request,
+    name: str,
     method: str = Query("nearest", description=f"One of {', '.join(METHODS)}."),
-    content_crs: str | None = Header(None, alias="Content-Crs", description="CRS of the points; default CRS84."),
+    content_crs: str | None = Header(
+        None, alias="Content-Crs", description="CRS of the points; default CRS84."
+    ),
     settings: Settings = Depends(settings_of),
 ):
     """Values per band at each Point of a FeatureCollection (up to 10,000): the features come back
@@ -136,17 +219,27 @@ async def raster_sample(
     async with request.app.state.pool.acquire() as conn:
         info = await raster_named(conn, name, _directory(request))
     values = await run_in_threadpool(sample_points, info, points, method)
-    features = [{**f, "properties": {**(f.get("properties") or {}), "values": v}}
-                for f, v in zip(body["features"], values)]
-    return {"type": "FeatureCollection", "raster": info.name, "method": method, "features": features}
+    features = [
+        {**f, "properties": {**(f.get("properties") or {}), "values": v}}
+        for f, v in zip(body["features"], values)
+    ]
+    return {
+        "type": "FeatureCollection",
+        "raster": info.name,
+        "method": method,
+        "features": features,
+    }
 
 
 @router.post("/rasters/{name}/statistics")
 async def raster_statistics(
-    request: Request, name: str,
+    request: Request,
+    name: str,
     band: int = Query(1, description="The band to summarise."),
     percentiles: str | None = Query(None, description="Percentiles to add, e.g. 10,50,90."),
-    content_crs: str | None = Header(None, alias="Content-Crs", description="CRS of the body's coordinates."),
+    content_crs: str | None = Header(
+        None, alias="Content-Crs", description="CRS of the body's coordinates."
+    ),
     settings: Settings = Depends(settings_of),
 ):
     """Zonal statistics with exact cell coverage fractions over a GeoJSON Polygon or MultiPolygon
@@ -162,39 +255,63 @@ async def raster_statistics(
         area = await statistics_area(conn, body, content_crs, settings.screening_max_area_km2)
     as_sent = (area.srid, area.as_sent) if area.as_sent is not None else None
     return await run_in_threadpool(
-        lambda: zonal_statistics(info, area.lonlat, band=band, percentiles=chosen, as_sent=as_sent))
+        lambda: zonal_statistics(info, area.lonlat, band=band, percentiles=chosen, as_sent=as_sent)
+    )
 
 
-@router.get("/rasters/{name}" + TILES_PATH, response_class=Response,
-            responses={200: {"content": {PNG: {}}}})
+@router.get(
+    "/rasters/{name}" + TILES_PATH, response_class=Response, responses={200: {"content": {PNG: {}}}}
+)
 async def raster_tile_png(
-    request: Request, name: str, z: int, x: int, y: int,
+    request: Request,
+    name: str,
+    z: int,
+    x: int,
+    y: int,
     band: int = Query(1, description="The band to show."),
-    colormap: str | None = Query(None, description="A rio-tiler colour map name (default viridis; tab20 "
-                                 "for categorical rasters)."),
-    rescale: str | None = Query(None, description="min,max of the values spread over the colour map "
-                                "(default the band's minimum and maximum)."),
+    colormap: str | None = Query(
+        None,
+        description="A rio-tiler colour map name (default viridis; tab20 for categorical rasters).",
+    ),
+    rescale: str | None = Query(
+        None,
+        description="min,max of the values spread over the colour map "
+        "(default the band's minimum and maximum).",
+    ),
 ):
     """A 256 × 256 PNG tile of the raster in WebMercatorQuad; nodata and outside are transparent."""
     scale = parse_rescale(rescale)
     async with request.app.state.pool.acquire() as conn:
         info = await raster_named(conn, name, _directory(request))
-    png = await run_in_threadpool(lambda: raster_tile(info, z, x, y, band=band, colormap=colormap, rescale=scale))
+    png = await run_in_threadpool(
+        lambda: raster_tile(info, z, x, y, band=band, colormap=colormap, rescale=scale)
+    )
     return Response(png, media_type=PNG, headers={"Cache-Control": "public, max-age=60"})
 
 
-@router.get("/constraints.tif", response_class=Response, responses={200: {"content": {"image/tiff": {}}}})
+@router.get(
+    "/constraints.tif", response_class=Response, responses={200: {"content": {"image/tiff": {}}}}
+)
 async def constraint_map(
     request: Request,
-    bbox: str | None = Query(None, description="minx,miny,maxx,maxy in `crs` (default: the area's bounds)."),
-    area: str | None = Query(None, description="An admin area (INE code or name); cells outside it are nodata."),
+    bbox: str | None = Query(
+        None, description="minx,miny,maxx,maxy in `crs` (default: the area's bounds)."
+    ),
+    area: str | None = Query(
+        None, description="An admin area (INE code or name); cells outside it are nodata."
+    ),
     crs: str = Query("EPSG:25830", description="A projected CRS Veta serves (URI or EPSG:n)."),
     resolution: float = Query(100.0, description="Cell size in metres."),
-    date_: date | None = Query(None, alias="date", description="Zones in force on this day (default today)."),
+    date_: date | None = Query(
+        None, alias="date", description="Zones in force on this day (default today)."
+    ),
     depth_top_m: float | None = Query(None, description="Top of the depth interval (3D rule)."),
     depth_bottom_m: float | None = Query(None, description="Bottom of the depth interval."),
-    layer: Literal["classes", "free_share"] = Query("classes", description="classes (the legal effects) or "
-                                                   "free_share (percent of each cell in free cuadrícula ground)."),
+    layer: Literal["classes", "free_share"] = Query(
+        "classes",
+        description="classes (the legal effects) or "
+        "free_share (percent of each cell in free cuadrícula ground).",
+    ),
     settings: Settings = Depends(settings_of),
 ):
     """The constraint map as a Cloud-Optimised GeoTIFF (uint8, 255 nodata): the most restrictive
@@ -202,17 +319,32 @@ async def constraint_map(
     4 free; colour table), or with layer=free_share the percentage of each cell that is free
     cuadrícula ground, on the same grid."""
     async with request.app.state.pool.acquire() as conn:
-        plan = await plan_constraints(conn, settings, area=area, bbox=bbox, crs=crs, resolution=resolution,
-                                      day=date_, depth_top_m=depth_top_m, depth_bottom_m=depth_bottom_m)
+        plan = await plan_constraints(
+            conn,
+            settings,
+            area=area,
+            bbox=bbox,
+            crs=crs,
+            resolution=resolution,
+            day=date_,
+            depth_top_m=depth_top_m,
+            depth_bottom_m=depth_bottom_m,
+        )
         zones, free = await fetch_sources(conn, plan, with_free=layer == "free_share")
     scratch = Path(tempfile.mkdtemp(prefix="veta-constraints-"))
     classes = scratch / "classes.tif"
     output = classes if layer == "classes" else scratch / "free_share.tif"
     try:
-        await run_in_threadpool(render, plan, zones, free, classes, None if layer == "classes" else output)
+        await run_in_threadpool(
+            render, plan, zones, free, classes, None if layer == "classes" else output
+        )
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     # Sent from disk and deleted once sent: a province at 25 m is hundreds of megabytes.
-    return FileResponse(output, media_type="image/tiff; application=geotiff; profile=cloud-optimized",
-                        filename=f"constraints-{layer}.tif", background=BackgroundTask(shutil.rmtree, scratch, True))
+    return FileResponse(
+        output,
+        media_type="image/tiff; application=geotiff; profile=cloud-optimized",
+        filename=f"constraints-{layer}.tif",
+        background=BackgroundTask(shutil.rmtree, scratch, True),
+    )

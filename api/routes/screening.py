@@ -48,21 +48,34 @@ from geo.store.reports import keep_report, kept_report
 router = APIRouter(tags=["screening"])
 CSV = "text/csv; charset=utf-8"
 ALL_ROWS = 2**62
-SITE_EXAMPLE = {"type": "Point", "coordinates": [-6.7708, 42.4694], "buffer_m": 1000,
-                "depth_top_m": 0, "depth_bottom_m": 300}
+SITE_EXAMPLE = {
+    "type": "Point",
+    "coordinates": [-6.7708, 42.4694],
+    "buffer_m": 1000,
+    "depth_top_m": 0,
+    "depth_bottom_m": 300,
+}
 
 
 def screening_options(
-    legal_effect: list[str] | None = Query(None, description="Legal effects that count towards the verdict, "
-                                           "comma-separated: exclusion, conditional (default both). Every "
-                                           "overlapping zone is listed whatever its effect."),
-    radius_m: float | None = Query(None, description=f"Radius for nearby zones in metres (default "
-                                   f"{DEFAULT_RADIUS_M:,.0f}, at most {MAX_RADIUS_M:,.0f})."),
+    legal_effect: list[str] | None = Query(
+        None,
+        description="Legal effects that count towards the verdict, "
+        "comma-separated: exclusion, conditional (default both). Every "
+        "overlapping zone is listed whatever its effect.",
+    ),
+    radius_m: float | None = Query(
+        None,
+        description=f"Radius for nearby zones in metres (default "
+        f"{DEFAULT_RADIUS_M:,.0f}, at most {MAX_RADIUS_M:,.0f}).",
+    ),
 ) -> ScreeningOptions:
     effects = parse_choices(legal_effect, v.RESTRICTING_LEGAL_EFFECTS, "legal_effect")
     radius = DEFAULT_RADIUS_M if radius_m is None else radius_m
     if not 0 <= radius <= MAX_RADIUS_M:
-        raise InvalidParameter("radius_m", f"{radius:g} is out of range", f"0 to {MAX_RADIUS_M:,.0f} metres")
+        raise InvalidParameter(
+            "radius_m", f"{radius:g} is out of range", f"0 to {MAX_RADIUS_M:,.0f} metres"
+        )
     return ScreeningOptions(legal_effects=effects or v.RESTRICTING_LEGAL_EFFECTS, radius_m=radius)
 
 
@@ -73,20 +86,41 @@ async def parsed_body(request: Request, parse: Callable, *args):
 
 
 def _body_doc(example: dict) -> dict:
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"type": "object"}, "example": example},
-        "application/geo+json": {"schema": {"type": "object"}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}, "example": example},
+                "application/geo+json": {"schema": {"type": "object"}},
+            },
+        }
+    }
 
 
-@router.post("/screening", response_class=Response, openapi_extra=_body_doc(SITE_EXAMPLE),
-             responses={200: {"content": {"application/json": {}, GEOJSON: {}, "text/html": {}, "application/pdf": {}}}})
+@router.post(
+    "/screening",
+    response_class=Response,
+    openapi_extra=_body_doc(SITE_EXAMPLE),
+    responses={
+        200: {
+            "content": {"application/json": {}, GEOJSON: {}, "text/html": {}, "application/pdf": {}}
+        }
+    },
+)
 async def screen_site(
     request: Request,
     options: ScreeningOptions = Depends(screening_options),
-    f: Literal["json", "geojson", "html", "pdf"] = Query("json", description="json (the report), geojson (the site "
-                                                  "and its pieces as features), html (a printable report) or pdf (that page printed)."),
-    content_crs: str | None = Header(None, alias="Content-Crs", description="CRS of the body's coordinates "
-                                     "(e.g. <http://www.opengis.net/def/crs/EPSG/0/25830>); default CRS84."),
+    f: Literal["json", "geojson", "html", "pdf"] = Query(
+        "json",
+        description="json (the report), geojson (the site "
+        "and its pieces as features), html (a printable report) or pdf (that page printed).",
+    ),
+    content_crs: str | None = Header(
+        None,
+        alias="Content-Crs",
+        description="CRS of the body's coordinates "
+        "(e.g. <http://www.opengis.net/def/crs/EPSG/0/25830>); default CRS84.",
+    ),
     settings: Settings = Depends(settings_of),
 ):
     """What stands in the way of mining a site: the verdict (excluded, conditional, free) and
@@ -103,20 +137,32 @@ async def screen_site(
     if row is None:
         raise missing_reference(site)
     report = report_from_row(row, site, options)
-    report["rasters"] = await screening_raster_statistics(request.app.state.pool, report["site"]["geometry"], settings)
-    kept = await keep_report(request.app.state.pool, "screening", await kept_request(request), report)
+    report["rasters"] = await screening_raster_statistics(
+        request.app.state.pool, report["site"]["geometry"], settings
+    )
+    kept = await keep_report(
+        request.app.state.pool, "screening", await kept_request(request), report
+    )
     return await report_response(request, "screening", kept, f)
 
 
-@router.get("/screening/reports/{report_id}", response_class=Response,
-            responses={200: {"content": {"application/json": {}, GEOJSON: {}, "text/html": {}, PDF: {}}},
-                       404: {"description": "No report has this id."}})
+@router.get(
+    "/screening/reports/{report_id}",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/json": {}, GEOJSON: {}, "text/html": {}, PDF: {}}},
+        404: {"description": "No report has this id."},
+    },
+)
 async def kept_screening_report(
     request: Request,
     report_id: str,
-    f: Literal["json", "geojson", "html", "pdf"] = Query("html", description="html (printable), pdf (the same "
-                                                         "page printed), json (the report) or geojson (the site "
-                                                         "and its pieces as features)."),
+    f: Literal["json", "geojson", "html", "pdf"] = Query(
+        "html",
+        description="html (printable), pdf (the same "
+        "page printed), json (the report) or geojson (the site "
+        "and its pieces as features).",
+    ),
 ):
     """A screening or plan-impact report as it was answered, by the permanent link every such
     answer gives (Location header, rel=report link): the request, the answer, its date and the
@@ -125,40 +171,76 @@ async def kept_screening_report(
     return await report_response(request, kind, report, f)
 
 
-@router.post("/screening/batch", response_class=Response,
-             openapi_extra=_body_doc({"type": "FeatureCollection", "features": [
-                 {"type": "Feature", "id": "target-1", "geometry": SITE_EXAMPLE, "properties": {"name": "Target 1"}}]}),
-             responses={200: {"content": {GEOJSON: {}, "text/csv": {}}}})
+@router.post(
+    "/screening/batch",
+    response_class=Response,
+    openapi_extra=_body_doc(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": "target-1",
+                    "geometry": SITE_EXAMPLE,
+                    "properties": {"name": "Target 1"},
+                }
+            ],
+        }
+    ),
+    responses={200: {"content": {GEOJSON: {}, "text/csv": {}}}},
+)
 async def screen_batch(
     request: Request,
     options: ScreeningOptions = Depends(screening_options),
-    f: Literal["geojson", "csv"] = Query("geojson", description="geojson or csv (one row per site)."),
-    content_crs: str | None = Header(None, alias="Content-Crs", description="CRS of the body's coordinates."),
+    f: Literal["geojson", "csv"] = Query(
+        "geojson", description="geojson or csv (one row per site)."
+    ),
+    content_crs: str | None = Header(
+        None, alias="Content-Crs", description="CRS of the body's coordinates."
+    ),
     settings: Settings = Depends(settings_of),
 ):
     """Screen a FeatureCollection of up to 10,000 sites (Points with `buffer_m`, Polygons,
     MultiPolygons; `buffer_m`, `depth_top_m`, `depth_bottom_m` in each feature's properties):
     one row per site, in input order, with its verdict, the zones that decided it, the rights
     holding ground there and the municipalities (INE codes). Streamed."""
-    sites = await parsed_body(request, parse_sites, content_crs, settings.screening_max_area_km2,
-                              settings.screening_max_batch)
+    sites = await parsed_body(
+        request,
+        parse_sites,
+        content_crs,
+        settings.screening_max_area_km2,
+        settings.screening_max_batch,
+    )
     params = Params()
     source = posted_sites_source(sites, params)
-    return await _stream(request, batch_query(source, params, options, geojson=f == "geojson"), f, "screening")
+    return await _stream(
+        request, batch_query(source, params, options, geojson=f == "geojson"), f, "screening"
+    )
 
 
-@router.get("/screening/deposits", response_class=Response,
-            responses={200: {"content": {GEOJSON: {}, "text/csv": {}}}})
+@router.get(
+    "/screening/deposits",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}, "text/csv": {}}}},
+)
 async def screen_deposits(
     request: Request,
     options: ScreeningOptions = Depends(screening_options),
-    commodity: list[str] | None = Query(None, description="INSPIRE commodity code, name, symbol or formula, "
-                                        "any case; comma-separated or repeated (W,Li); a broader commodity finds "
-                                        "its narrower ones (PGM). Default: every commodity."),
+    commodity: list[str] | None = Query(
+        None,
+        description="INSPIRE commodity code, name, symbol or formula, "
+        "any case; comma-separated or repeated (W,Li); a broader commodity finds "
+        "its narrower ones (PGM). Default: every commodity.",
+    ),
     area: AreaRef | None = Depends(admin_area),
-    f: Literal["geojson", "csv"] = Query("geojson", description="geojson or csv (one row per deposit)."),
-    raster_values: list[str] | None = Query(None, description="Registered rasters whose value (band 1, nearest "
-                                            "cell) at each deposit is added, comma-separated (not streamed)."),
+    f: Literal["geojson", "csv"] = Query(
+        "geojson", description="geojson or csv (one row per deposit)."
+    ),
+    raster_values: list[str] | None = Query(
+        None,
+        description="Registered rasters whose value (band 1, nearest "
+        "cell) at each deposit is added, comma-separated (not streamed).",
+    ),
 ):
     """Screen every deposit of the chosen commodities in an area, as one streamed table:
     verdict, constraining zones (3D rule with each deposit's own depth interval), holding
@@ -167,30 +249,56 @@ async def screen_deposits(
     search = DepositSearch(commodities=parse_commodities(commodity), area=outline_of(area))
     source = deposits_source(search, params)
     if raster_values:
-        return await deposits_with_raster_values(request, search, source, params, options, f, split_values(raster_values))
-    return await _stream(request, batch_query(source, params, options, geojson=f == "geojson"), f, "deposit-screening")
+        return await deposits_with_raster_values(
+            request, search, source, params, options, f, split_values(raster_values)
+        )
+    return await _stream(
+        request,
+        batch_query(source, params, options, geojson=f == "geojson"),
+        f,
+        "deposit-screening",
+    )
 
 
-async def deposits_with_raster_values(request: Request, search: DepositSearch, source, params: Params,
-                                      options: ScreeningOptions, f: str, names: list[str]) -> Response:
+async def deposits_with_raster_values(
+    request: Request,
+    search: DepositSearch,
+    source,
+    params: Params,
+    options: ScreeningOptions,
+    f: str,
+    names: list[str],
+) -> Response:
     async with request.app.state.pool.acquire() as conn:
         rasters = await chosen_rasters(conn, names, raster_dir(request.app.state.settings))
     positions = Params()
     body = await batch_with_raster_values(
-        request.app.state.pool, batch_query(source, params, options, geojson=f == "geojson"),
-        positions_query(deposits_source(search, positions), positions), rasters, f == "geojson")
+        request.app.state.pool,
+        batch_query(source, params, options, geojson=f == "geojson"),
+        positions_query(deposits_source(search, positions), positions),
+        rasters,
+        f == "geojson",
+    )
     if f == "csv":
-        return Response(body, media_type=CSV, headers={"Content-Disposition": 'attachment; filename="deposit-screening.csv"'})
+        return Response(
+            body,
+            media_type=CSV,
+            headers={"Content-Disposition": 'attachment; filename="deposit-screening.csv"'},
+        )
     return Response(body, media_type=GEOJSON)
 
 
 async def _stream(request: Request, query: SqlQuery, f: str, filename: str) -> Response:
     pool = request.app.state.pool
     if f == "csv":
-        return await _stream_csv(pool, query, {"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+        return await _stream_csv(
+            pool, query, {"Content-Disposition": f'attachment; filename="{filename}.csv"'}
+        )
 
     def tail(returned, _next_key, _matched):
-        return feature_collection_tail(returned, returned, [{"rel": "self", "type": GEOJSON, "href": same_query(request)}])
+        return feature_collection_tail(
+            returned, returned, [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
+        )
 
     return await stream_features(pool, query, ALL_ROWS, None, tail)
 

@@ -196,8 +196,14 @@ async def get_tilejson(request: Request, collection_id: str) -> dict:
     response_class=Response,
     responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
 )
-async def get_tile(request: Request, collection_id: str, z: int, x: int, y: int,
-                   area: AreaRef | None = Depends(admin_area)):
+async def get_tile(
+    request: Request,
+    collection_id: str,
+    z: int,
+    x: int,
+    y: int,
+    area: AreaRef | None = Depends(admin_area),
+):
     """A Mapbox Vector Tile (extent 4096, buffer 64) with one layer named after the collection,
     of the features in `area` if given; 204 when no feature falls in the tile."""
     layer = tile_layer(collection_id)

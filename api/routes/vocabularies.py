@@ -30,7 +30,9 @@ CODE_LISTS: dict[str, tuple[str, ...]] = {
 
 def _commodities() -> list[dict]:
     """Each commodity with every commodity below it (`narrower`), which a search for it matches."""
-    return [{**asdict(c), "narrower": list(commodities.narrower(c.code)[1:])} for c in v.COMMODITIES]
+    return [
+        {**asdict(c), "narrower": list(commodities.narrower(c.code)[1:])} for c in v.COMMODITIES
+    ]
 
 
 @router.get("/vocabularies")

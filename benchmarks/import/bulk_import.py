@@ -31,8 +31,14 @@ from sqlalchemy import text
 from geo.core.vocabulary import commodity_code
 from geo.store.db import sync_engine
 
-TOOLS = ("ogr2ogr, new table", "ogr2ogr into deposits", "ogr2ogr + SQL into deposits",
-         "veta --dry-run", "veta", "veta, same file again")
+TOOLS = (
+    "ogr2ogr, new table",
+    "ogr2ogr into deposits",
+    "ogr2ogr + SQL into deposits",
+    "veta --dry-run",
+    "veta",
+    "veta, same file again",
+)
 
 
 def _codes(raw: str) -> tuple[list[str], list[str]]:
@@ -44,28 +50,38 @@ def _codes(raw: str) -> tuple[list[str], list[str]]:
 def ogr_append_sql() -> str:
     """ogr2ogr's SQL (SQLite dialect) from the file's columns to deposits' columns; lists in
     GDAL's string-list syntax `(n:a,b)`."""
+
     def case(pick: int) -> str:
-        whens = " ".join(f"WHEN '{raw}' THEN '({len(_codes(raw)[pick])}:{','.join(_codes(raw)[pick])})'"
-                         for raw in COMMODITIES)
+        whens = " ".join(
+            f"WHEN '{raw}' THEN '({len(_codes(raw)[pick])}:{','.join(_codes(raw)[pick])})'"
+            for raw in COMMODITIES
+        )
         return f"CASE commodities {whens} END"
 
-    return (f"SELECT source_id, name, occurrence_type, {case(0)} AS commodities, {case(1)} AS commodity_importance, "
-            "location_precision, depth_top_m, depth_bottom_m, remarks, 'ogr' AS source, "
-            "datetime('now') AS created_at, datetime('now') AS updated_at, geom FROM deposits")
+    return (
+        f"SELECT source_id, name, occurrence_type, {case(0)} AS commodities, {case(1)} AS commodity_importance, "
+        "location_precision, depth_top_m, depth_bottom_m, remarks, 'ogr' AS source, "
+        "datetime('now') AS created_at, datetime('now') AS updated_at, geom FROM deposits"
+    )
 
 
 def insert_from_raw_load(url: str) -> None:
     """The SQL that turns ogr2ogr's raw table into deposits records."""
-    values = ", ".join(f"('{raw}', ARRAY{_codes(raw)[0]}::text[], ARRAY{_codes(raw)[1]}::text[])"
-                       for raw in COMMODITIES)
+    values = ", ".join(
+        f"('{raw}', ARRAY{_codes(raw)[0]}::text[], ARRAY{_codes(raw)[1]}::text[])"
+        for raw in COMMODITIES
+    )
     engine = sync_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO deposits (source, source_id, name, occurrence_type, commodities, "
-            "commodity_importance, location_precision, depth_top_m, depth_bottom_m, remarks, geom) "
-            "SELECT 'ogr', o.source_id, o.name, o.occurrence_type, m.codes, m.importance, "
-            "o.location_precision, o.depth_top_m, o.depth_bottom_m, o.remarks, ST_Transform(o.geom, 4326) "
-            f"FROM bench_ogr o JOIN (VALUES {values}) AS m(raw, codes, importance) ON m.raw = o.commodities"))
+        conn.execute(
+            text(
+                "INSERT INTO deposits (source, source_id, name, occurrence_type, commodities, "
+                "commodity_importance, location_precision, depth_top_m, depth_bottom_m, remarks, geom) "
+                "SELECT 'ogr', o.source_id, o.name, o.occurrence_type, m.codes, m.importance, "
+                "o.location_precision, o.depth_top_m, o.depth_bottom_m, o.remarks, ST_Transform(o.geom, 4326) "
+                f"FROM bench_ogr o JOIN (VALUES {values}) AS m(raw, codes, importance) ON m.raw = o.commodities"
+            )
+        )
     engine.dispose()
 
 
@@ -80,11 +96,40 @@ def empty(url: str) -> None:
 def one_round(path: Path, veta_first: bool) -> dict[str, float]:
     with scratch_database("veta_bench_import") as url:
         connection = ogr_connection(url)
-        raw_load = ["ogr2ogr", "-f", "PostgreSQL", connection, str(path), "-nln", "bench_ogr",
-                    "-lco", "GEOMETRY_NAME=geom", "--config", "PG_USE_COPY", "YES"]
-        append = ["ogr2ogr", "-append", "-f", "PostgreSQL", connection, str(path), "-nln", "deposits",
-                  "-unsetFid", "-t_srs", "EPSG:4326", "--config", "PG_USE_COPY", "YES",
-                  "-dialect", "SQLite", "-sql", ogr_append_sql()]
+        raw_load = [
+            "ogr2ogr",
+            "-f",
+            "PostgreSQL",
+            connection,
+            str(path),
+            "-nln",
+            "bench_ogr",
+            "-lco",
+            "GEOMETRY_NAME=geom",
+            "--config",
+            "PG_USE_COPY",
+            "YES",
+        ]
+        append = [
+            "ogr2ogr",
+            "-append",
+            "-f",
+            "PostgreSQL",
+            connection,
+            str(path),
+            "-nln",
+            "deposits",
+            "-unsetFid",
+            "-t_srs",
+            "EPSG:4326",
+            "--config",
+            "PG_USE_COPY",
+            "YES",
+            "-dialect",
+            "SQLite",
+            "-sql",
+            ogr_append_sql(),
+        ]
         veta = [VETA, "import", str(path), "--layer", "deposits", "--source", "bench"]
         loads = {
             "ogr2ogr, new table": lambda: run(raw_load, url),
@@ -110,13 +155,20 @@ def main(n: int, rounds: int) -> None:
         path = generate(n, Path(folder) / f"deposits_{n}.gpkg")
         results = [one_round(path, veta_first=r % 2 == 0) for r in range(rounds)]
     print(f"{n:,} points, {rounds} rounds, load average {load_average():.1f} at the end\n")
-    print("| tool | median s | min s | rows/s (median) | rounds |\n| --- | ---: | ---: | ---: | --- |")
+    print(
+        "| tool | median s | min s | rows/s (median) | rounds |\n| --- | ---: | ---: | ---: | --- |"
+    )
     for tool in TOOLS:
         values = [r[tool] for r in results]
         median = statistics.median(values)
-        print(f"| {tool} | {median:.1f} | {min(values):.1f} | {n / median:,.0f} | "
-              f"{' / '.join(f'{v:.1f}' for v in values)} |")
+        print(
+            f"| {tool} | {median:.1f} | {min(values):.1f} | {n / median:,.0f} | "
+            f"{' / '.join(f'{v:.1f}' for v in values)} |"
+        )
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000, int(sys.argv[2]) if len(sys.argv) > 2 else 3)
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 200_000,
+        int(sys.argv[2]) if len(sys.argv) > 2 else 3,
+    )

@@ -32,8 +32,21 @@ def timed(args: list[str], url: str) -> float:
 
 def commands(path: Path, url: str, rounds: int) -> dict[str, list[float]]:
     veta = [VETA, "import", str(path), "--layer", "deposits", "--source", "bench", "--dry-run"]
-    ogr = ["ogr2ogr", "-f", "PostgreSQL", ogr_connection(url), str(path), "-nln", "bench_ogr",
-           "-lco", "GEOMETRY_NAME=geom", "-overwrite", "--config", "PG_USE_COPY", "YES"]
+    ogr = [
+        "ogr2ogr",
+        "-f",
+        "PostgreSQL",
+        ogr_connection(url),
+        str(path),
+        "-nln",
+        "bench_ogr",
+        "-lco",
+        "GEOMETRY_NAME=geom",
+        "-overwrite",
+        "--config",
+        "PG_USE_COPY",
+        "YES",
+    ]
     times: dict[str, list[float]] = {"veta import --dry-run": [], "ogr2ogr (raw load)": []}
     for r in range(rounds):
         order = [("veta import --dry-run", veta), ("ogr2ogr (raw load)", ogr)]
@@ -50,8 +63,10 @@ def stages(path: Path, rounds: int) -> dict[str, float]:
     from geo.io.importing.targets import LAYERS
     from geo.io.importing.validation import validate
 
-    startup = ("import time; t = time.perf_counter(); import cli, geo.store.db, geo.io.importing.pipeline; "
-               "print(time.perf_counter() - t)")
+    startup = (
+        "import time; t = time.perf_counter(); import cli, geo.store.db, geo.io.importing.pipeline; "
+        "print(time.perf_counter() - t)"
+    )
     best: dict[str, float] = {}
 
     def keep(name: str, seconds: float) -> None:
@@ -66,7 +81,9 @@ def stages(path: Path, rounds: int) -> dict[str, float]:
         t1 = time.perf_counter()
         geometry, _ = to_lonlat(table.geometry, choose_crs(table.crs, None, None, table.geometry))
         t2 = time.perf_counter()
-        rows = validate(layer, mapping, table.columns, geometry, table.geometry_columns, repair=False)
+        rows = validate(
+            layer, mapping, table.columns, geometry, table.geometry_columns, repair=False
+        )
         t3 = time.perf_counter()
         assert len(rows.rows) == len(table), rows.problems[:3]
         keep("read", t1 - t0)
@@ -81,8 +98,10 @@ def main(n: int, rounds: int) -> None:
         with scratch_database("veta_bench_client") as url:
             times = commands(path, url, rounds)
         parts = stages(path, rounds)
-    print(f"{n:,} points (GeoPackage, EPSG:25830), {rounds} rounds, load average "
-          f"{load_average():.1f} at the end\n")
+    print(
+        f"{n:,} points (GeoPackage, EPSG:25830), {rounds} rounds, load average "
+        f"{load_average():.1f} at the end\n"
+    )
     print("| command | median s | min s |\n| --- | ---: | ---: |")
     for name, values in times.items():
         print(f"| {name} | {statistics.median(values):.2f} | {min(values):.2f} |")
@@ -92,4 +111,7 @@ def main(n: int, rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000, int(sys.argv[2]) if len(sys.argv) > 2 else 5)
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 200_000,
+        int(sys.argv[2]) if len(sys.argv) > 2 else 5,
+    )

@@ -34,7 +34,18 @@ FROM generate_series(1, 1000000) AS i
 
 def peak(url: str, fmt: str, out: Path, only_first: int | None) -> tuple[float, float, int]:
     """(peak RSS MiB, seconds, file bytes) of one export."""
-    args = ["/usr/bin/time", "-v", VETA, "export", "--layer", "deposits", "--format", fmt, "-o", str(out)]
+    args = [
+        "/usr/bin/time",
+        "-v",
+        VETA,
+        "export",
+        "--layer",
+        "deposits",
+        "--format",
+        fmt,
+        "-o",
+        str(out),
+    ]
     if only_first:
         args += ["--filter", f"source_id <= '{only_first:07d}'"]
     start = time.perf_counter()
@@ -52,13 +63,18 @@ def main(formats: tuple[str, ...]) -> None:
             conn.execute(text(FILL))
         engine.dispose()
         print(f"load average {load_average():.1f}\n")
-        print("| format | features | peak RSS MiB | seconds | file MiB |\n| --- | ---: | ---: | ---: | ---: |")
+        print(
+            "| format | features | peak RSS MiB | seconds | file MiB |\n| --- | ---: | ---: | ---: | ---: |"
+        )
         for fmt in formats:
             for n in (100_000, 1_000_000):
                 out = Path(folder) / f"{fmt}_{n}" / f"deposits.{fmt}"
                 out.parent.mkdir()
                 rss, seconds, size = peak(url, fmt, out, n if n < 1_000_000 else None)
-                print(f"| {fmt} | {n:,} | {rss:.0f} | {seconds:.1f} | {size / 2**20:.0f} |", flush=True)
+                print(
+                    f"| {fmt} | {n:,} | {rss:.0f} | {seconds:.1f} | {size / 2**20:.0f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

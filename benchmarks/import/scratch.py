@@ -40,5 +40,6 @@ def load_average() -> float:
 
 
 def run(args: list[str], url: str) -> subprocess.CompletedProcess:
-    return subprocess.run(args, env={**os.environ, "DATABASE_URL": url}, capture_output=True,
-                          text=True, check=True)
+    return subprocess.run(
+        args, env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True, check=True
+    )

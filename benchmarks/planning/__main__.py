@@ -36,14 +36,23 @@ ROUNDS = 3
 def municipality_plans(engine) -> list[dict]:
     """PLANS León municipalities around the median area, each as an exclusion plan."""
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "WITH m AS (SELECT code, ST_AsGeoJSON(geom) AS g, ST_Area(geom::geography) AS a FROM admin_areas "
-            "WHERE level = 'municipality' AND code LIKE '24%'), "
-            "med AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a) AS a FROM m) "
-            "SELECT code, g, m.a / 1e6 FROM m, med ORDER BY abs(m.a - med.a) LIMIT :n"), {"n": PLANS}).all()
-    return [{"type": "Feature", "geometry": json.loads(g),
-             "properties": {"name": code, "land_use": "protected_area", "legal_effect": "exclusion"}}
-            for code, g, _ in rows], [km2 for _, _, km2 in rows]
+        rows = conn.execute(
+            text(
+                "WITH m AS (SELECT code, ST_AsGeoJSON(geom) AS g, ST_Area(geom::geography) AS a FROM admin_areas "
+                "WHERE level = 'municipality' AND code LIKE '24%'), "
+                "med AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a) AS a FROM m) "
+                "SELECT code, g, m.a / 1e6 FROM m, med ORDER BY abs(m.a - med.a) LIMIT :n"
+            ),
+            {"n": PLANS},
+        ).all()
+    return [
+        {
+            "type": "Feature",
+            "geometry": json.loads(g),
+            "properties": {"name": code, "land_use": "protected_area", "legal_effect": "exclusion"},
+        }
+        for code, g, _ in rows
+    ], [km2 for _, _, km2 in rows]
 
 
 def plan_impact(url: str, plans: list[dict]) -> dict:
@@ -56,7 +65,11 @@ def plan_impact(url: str, plans: list[dict]) -> dict:
             started = time.perf_counter()
             client.post("/planning/impact", json=plan).raise_for_status()
             times.append((time.perf_counter() - started) * 1000)
-    return {"plans": len(times), "p50_ms": statistics.median(times), "p95_ms": float(np.percentile(times, 95))}
+    return {
+        "plans": len(times),
+        "p50_ms": statistics.median(times),
+        "p95_ms": float(np.percentile(times, 95)),
+    }
 
 
 def assess_all(url: str) -> dict:
@@ -73,20 +86,28 @@ def assess_all(url: str) -> dict:
 def remove_assessments(url: str) -> None:
     engine = sync_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM deposit_assessments WHERE method_version = :v"), {"v": load_method().version})
+        conn.execute(
+            text("DELETE FROM deposit_assessments WHERE method_version = :v"),
+            {"v": load_method().version},
+        )
     engine.dispose()
 
 
 def main() -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.planning", description=__doc__)
-    parser.add_argument("--fresh", action="store_true", help="drop and rebuild the benchmark databases")
+    parser.add_argument(
+        "--fresh", action="store_true", help="drop and rebuild the benchmark databases"
+    )
     args = parser.parse_args()
     data.WORK.mkdir(exist_ok=True)
     _, url = prepare(args.fresh)
     engine = sync_engine(url)
     plans, areas_km2 = municipality_plans(engine)
     sites = sample_sites(engine)
-    result = {"load_average_before": os.getloadavg(), "plan_km2_median": statistics.median(areas_km2)}
+    result = {
+        "load_average_before": os.getloadavg(),
+        "plan_km2_median": statistics.median(areas_km2),
+    }
     rounds: dict[str, list[dict]] = {"impact": [], "screening": [], "assess": []}
     remove_assessments(url)
     for _ in range(ROUNDS):
@@ -94,11 +115,22 @@ def main() -> dict:
         with serving(url) as server:
             rounds["screening"].append(single_site(server, sites))
             rounds["impact"].append(plan_impact(server, plans))
-        print({k: [round(r.get("p50_ms", r.get("seconds", 0)), 1) for r in v] for k, v in rounds.items()}, flush=True)
+        print(
+            {
+                k: [round(r.get("p50_ms", r.get("seconds", 0)), 1) for r in v]
+                for k, v in rounds.items()
+            },
+            flush=True,
+        )
     for name, runs in rounds.items():
         key = "seconds" if name == "assess" else "p50_ms"
-        result[name] = {**sorted(runs, key=lambda r: r[key])[len(runs) // 2], "rounds": [r[key] for r in runs]}
-    result["ratios"] = [i["p50_ms"] / s["p50_ms"] for i, s in zip(rounds["impact"], rounds["screening"])]
+        result[name] = {
+            **sorted(runs, key=lambda r: r[key])[len(runs) // 2],
+            "rounds": [r[key] for r in runs],
+        }
+    result["ratios"] = [
+        i["p50_ms"] / s["p50_ms"] for i, s in zip(rounds["impact"], rounds["screening"])
+    ]
     result["load_average_after"] = os.getloadavg()
     remove_assessments(url)
     engine.dispose()
@@ -109,13 +141,18 @@ def main() -> dict:
 
 
 def table(r: dict) -> str:
-    rows = [f"Load average {r['load_average_before'][0]:.1f} before, {r['load_average_after'][0]:.1f} after; "
-            f"plans: {PLANS} León municipalities, median {r['plan_km2_median']:.0f} km².", "",
-            "| round | plan impact p50 (ms) | single-site screening p50 (ms) | ratio (target <= 1.5) | assess deposits/s |",
-            "|---|---|---|---|---|"]
+    rows = [
+        f"Load average {r['load_average_before'][0]:.1f} before, {r['load_average_after'][0]:.1f} after; "
+        f"plans: {PLANS} León municipalities, median {r['plan_km2_median']:.0f} km².",
+        "",
+        "| round | plan impact p50 (ms) | single-site screening p50 (ms) | ratio (target <= 1.5) | assess deposits/s |",
+        "|---|---|---|---|---|",
+    ]
     for i, ratio in enumerate(r["ratios"]):
-        rows.append(f"| {i + 1} | {r['impact']['rounds'][i]:.0f} | {r['screening']['rounds'][i]:.0f} | {ratio:.2f} "
-                    f"| {r['assess']['deposits'] / r['assess']['rounds'][i]:,.0f} |")
+        rows.append(
+            f"| {i + 1} | {r['impact']['rounds'][i]:.0f} | {r['screening']['rounds'][i]:.0f} | {ratio:.2f} "
+            f"| {r['assess']['deposits'] / r['assess']['rounds'][i]:,.0f} |"
+        )
     return "\n".join(rows)
 
 

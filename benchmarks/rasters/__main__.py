@@ -23,13 +23,18 @@ def main() -> None:
             continue
         load_before = os.getloadavg()
         result = module.main()
-        result["machine"] = {"cores": os.cpu_count(), "load_average_before": load_before,
-                             "load_average_after": os.getloadavg(),
-                             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        result["machine"] = {
+            "cores": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }
         data.RESULTS.mkdir(exist_ok=True)
         (data.RESULTS / f"rasters-{name}.json").write_text(json.dumps(result, indent=2))
         print(module.table(result))
-        print(f"\nload average before {load_before[0]:.2f}, after {result['machine']['load_average_after'][0]:.2f}\n")
+        print(
+            f"\nload average before {load_before[0]:.2f}, after {result['machine']['load_average_after'][0]:.2f}\n"
+        )
 
 
 if __name__ == "__main__":

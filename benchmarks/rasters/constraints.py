@@ -23,23 +23,43 @@ def main() -> dict:
     veta = Path(sys.executable).parent / "veta"
     env = {**os.environ, "DATABASE_URL": url}
     start = time.perf_counter()
-    subprocess.run([str(veta), "constraints", "--area", "leon", "--resolution", "25", "-o", str(output),
-                    "--free-share-output", str(share)],
-                   env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            str(veta),
+            "constraints",
+            "--area",
+            "leon",
+            "--resolution",
+            "25",
+            "-o",
+            str(output),
+            "--free-share-output",
+            str(share),
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     seconds = time.perf_counter() - start
     # ru_maxrss of the children: the largest resident set of the one child run above (KiB on Linux).
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     with rasterio.open(output) as tif:
         shape = (tif.width, tif.height)
-    return {"cells": shape, "seconds": seconds, "peak_rss_mib": peak_mib,
-            "file_mib": (output.stat().st_size + share.stat().st_size) / 2**20}
+    return {
+        "cells": shape,
+        "seconds": seconds,
+        "peak_rss_mib": peak_mib,
+        "file_mib": (output.stat().st_size + share.stat().st_size) / 2**20,
+    }
 
 
 def table(result: dict) -> str:
     w, h = result["cells"]
-    return "\n".join([
-        "| map | cells | seconds | peak memory | files |",
-        "|---|---:|---:|---:|---:|",
-        f"| León, 25 m, EPSG:25830 | {w:,} x {h:,} | {result['seconds']:.1f} | {result['peak_rss_mib']:.0f} MiB "
-        f"| {result['file_mib']:.1f} MiB |",
-    ])
+    return "\n".join(
+        [
+            "| map | cells | seconds | peak memory | files |",
+            "|---|---:|---:|---:|---:|",
+            f"| León, 25 m, EPSG:25830 | {w:,} x {h:,} | {result['seconds']:.1f} | {result['peak_rss_mib']:.0f} MiB "
+            f"| {result['file_mib']:.1f} MiB |",
+        ]
+    )

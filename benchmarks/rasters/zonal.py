@@ -43,15 +43,30 @@ def field_path() -> Path:
     FOLDER.mkdir(parents=True, exist_ok=True)
     raw = FOLDER / "field-raw.tif"
     rng = np.random.default_rng(SEED)
-    profile = {"driver": "GTiff", "width": SIZE, "height": SIZE, "count": 1, "dtype": "float32",
-               "crs": "EPSG:25830", "transform": from_origin(*ORIGIN, CELL, CELL), "nodata": -9999.0,
-               "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate"}
+    profile = {
+        "driver": "GTiff",
+        "width": SIZE,
+        "height": SIZE,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:25830",
+        "transform": from_origin(*ORIGIN, CELL, CELL),
+        "nodata": -9999.0,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "deflate",
+    }
     with rasterio.open(raw, "w", **profile) as dst:
         for row in range(0, SIZE, 1000):
             rows = np.arange(row, row + 1000)[:, None]
             cols = np.arange(SIZE)[None, :]
-            block = (100 + 40 * np.sin(rows / 700) * np.cos(cols / 900) + 10 * np.sin((rows + cols) / 150)
-                     + rng.normal(0, 3, (1000, SIZE))).astype("float32")
+            block = (
+                100
+                + 40 * np.sin(rows / 700) * np.cos(cols / 900)
+                + 10 * np.sin((rows + cols) / 150)
+                + rng.normal(0, 3, (1000, SIZE))
+            ).astype("float32")
             dst.write(block, 1, window=Window(0, row, SIZE, 1000))
     with rasterio.open(raw) as src:
         convert_to_cog(src, path, categorical=False)
@@ -86,25 +101,33 @@ def main() -> dict:
     mean_diff = [abs(v["mean"] - p["mean"]) / abs(p["mean"]) for v, p in zip(veta, peer)]
     count_diff = [abs(v["count"] - p["count"]) / p["count"] for v, p in zip(veta, peer)]
     return {
-        "raster": f"{SIZE} x {SIZE} float32, {CELL:g} m cells, COG", "buffers": BUFFERS, "radius_m": RADIUS,
-        "seconds": times, "ratio": times["rasterstats"] / times["veta"],
+        "raster": f"{SIZE} x {SIZE} float32, {CELL:g} m cells, COG",
+        "buffers": BUFFERS,
+        "radius_m": RADIUS,
+        "seconds": times,
+        "ratio": times["rasterstats"] / times["veta"],
         "mean_relative_difference": {"median": statistics.median(mean_diff), "max": max(mean_diff)},
-        "count_relative_difference": {"median": statistics.median(count_diff), "max": max(count_diff)},
+        "count_relative_difference": {
+            "median": statistics.median(count_diff),
+            "max": max(count_diff),
+        },
     }
 
 
 def table(result: dict) -> str:
     t = result["seconds"]
     m, c = result["mean_relative_difference"], result["count_relative_difference"]
-    return "\n".join([
-        f"Zonal statistics of {result['buffers']:,} buffers of {result['radius_m']:g} m on a {result['raster']}:",
-        "",
-        "| | seconds | buffers/s |",
-        "|---|---:|---:|",
-        f"| Veta (exactextract) | {t['veta']:.1f} | {result['buffers'] / t['veta']:,.0f} |",
-        f"| rasterstats | {t['rasterstats']:.1f} | {result['buffers'] / t['rasterstats']:,.0f} |",
-        f"| **ratio** | **{result['ratio']:.1f}x** | |",
-        "",
-        f"Mean: relative difference median {m['median']:.1e}, max {m['max']:.1e}; "
-        f"count (cells): median {c['median']:.1e}, max {c['max']:.1e}.",
-    ])
+    return "\n".join(
+        [
+            f"Zonal statistics of {result['buffers']:,} buffers of {result['radius_m']:g} m on a {result['raster']}:",
+            "",
+            "| | seconds | buffers/s |",
+            "|---|---:|---:|",
+            f"| Veta (exactextract) | {t['veta']:.1f} | {result['buffers'] / t['veta']:,.0f} |",
+            f"| rasterstats | {t['rasterstats']:.1f} | {result['buffers'] / t['rasterstats']:,.0f} |",
+            f"| **ratio** | **{result['ratio']:.1f}x** | |",
+            "",
+            f"Mean: relative difference median {m['median']:.1e}, max {m['max']:.1e}; "
+            f"count (cells): median {c['median']:.1e}, max {c['max']:.1e}.",
+        ]
+    )

@@ -54,12 +54,19 @@ def prepare(fresh: bool) -> tuple[str, str]:
     url = data.prepare(DB, data.SYNTHETIC_DEPOSITS, fresh)
     engine = sync_engine(url)
     with engine.connect() as conn:
-        have = conn.execute(text("SELECT count(*) FILTER (WHERE name LIKE 'Benchmark river corridor%') "
-                                 "FROM protection_zones WHERE source = 'benchmark-screening'")).scalar()
+        have = conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE name LIKE 'Benchmark river corridor%') "
+                "FROM protection_zones WHERE source = 'benchmark-screening'"
+            )
+        ).scalar()
     if have != CORRIDORS:
         started = time.perf_counter()
         vertices = insert_zones(engine)
-        print(f"inserted 5,000 zones, {vertices:,} vertices, in {time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"inserted 5,000 zones, {vertices:,} vertices, in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
     engine.dispose()
@@ -69,9 +76,13 @@ def prepare(fresh: bool) -> tuple[str, str]:
 def sample_sites(engine: Engine) -> list[dict]:
     """SITES deposits chosen by a fixed hash, each as a Point with a 2 km buffer."""
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM deposits "
-            "ORDER BY md5(id::text) LIMIT :n"), {"n": SITES}).all()
+        rows = conn.execute(
+            text(
+                "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM deposits "
+                "ORDER BY md5(id::text) LIMIT :n"
+            ),
+            {"n": SITES},
+        ).all()
     return [{"type": "Point", "coordinates": [x, y], "buffer_m": BUFFER_M} for x, y in rows]
 
 
@@ -85,8 +96,12 @@ def single_site(url: str, sites: list[dict]) -> dict:
             started = time.perf_counter()
             client.post("/screening", json=site).raise_for_status()
             times.append((time.perf_counter() - started) * 1000)
-    return {"sites": len(times), "p50_ms": statistics.median(times),
-            "p95_ms": float(np.percentile(times, 95)), "max_ms": max(times)}
+    return {
+        "sites": len(times),
+        "p50_ms": statistics.median(times),
+        "p95_ms": float(np.percentile(times, 95)),
+        "max_ms": max(times),
+    }
 
 
 def rule_per_deposit(url: str) -> dict:
@@ -105,21 +120,34 @@ def rule_per_deposit(url: str) -> dict:
             await conn.close()
 
     total, outside, seconds = asyncio.run(run())
-    return {"deposits": total, "outside": outside, "seconds": seconds, "deposits_per_s": total / seconds}
+    return {
+        "deposits": total,
+        "outside": outside,
+        "seconds": seconds,
+        "deposits_per_s": total / seconds,
+    }
 
 
 def batch(url: str) -> dict:
     """GET /screening/deposits?f=csv read to the end: deposits per second and verdict counts."""
     verdicts: Counter = Counter()
     started = time.perf_counter()
-    with httpx.Client(base_url=url, timeout=3_600) as client, client.stream("GET", "/screening/deposits?f=csv") as response:
+    with (
+        httpx.Client(base_url=url, timeout=3_600) as client,
+        client.stream("GET", "/screening/deposits?f=csv") as response,
+    ):
         response.raise_for_status()
         body = "".join(response.iter_text())
     seconds = time.perf_counter() - started
     for row in csv.DictReader(io.StringIO(body)):
         verdicts[row["verdict"]] += 1
     deposits = sum(verdicts.values())
-    return {"deposits": deposits, "seconds": seconds, "deposits_per_s": deposits / seconds, "verdicts": dict(verdicts)}
+    return {
+        "deposits": deposits,
+        "seconds": seconds,
+        "deposits_per_s": deposits / seconds,
+        "verdicts": dict(verdicts),
+    }
 
 
 @contextmanager
@@ -146,7 +174,11 @@ def build_whole_parts(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE IF EXISTS {WHOLE}"))
         conn.execute(text(f"CREATE TABLE {WHOLE} (LIKE protection_zone_parts INCLUDING ALL)"))
-        conn.execute(text(f"INSERT INTO {WHOLE} (zone_id, geom) SELECT id, (ST_Dump(geom)).geom FROM protection_zones"))
+        conn.execute(
+            text(
+                f"INSERT INTO {WHOLE} (zone_id, geom) SELECT id, (ST_Dump(geom)).geom FROM protection_zones"
+            )
+        )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f"VACUUM ANALYZE {WHOLE}"))
 
@@ -173,38 +205,61 @@ def parts_table(engine: Engine, whole: bool):
 def geopandas_sjoin(engine: Engine) -> dict:
     """The verdict of every deposit with geopandas in memory: sjoin on intersects, then the
     depth rule and the strongest legal effect. Reading the tables is not timed."""
-    deposits = gpd.read_postgis("SELECT id, depth_top_m, depth_bottom_m, geom FROM deposits", engine, geom_col="geom")
+    deposits = gpd.read_postgis(
+        "SELECT id, depth_top_m, depth_bottom_m, geom FROM deposits", engine, geom_col="geom"
+    )
     zones = gpd.read_postgis(
         "SELECT legal_effect, depth_top_m, depth_bottom_m, geom FROM protection_zones "
         "WHERE legal_effect IN ('exclusion', 'conditional') "
         "AND (valid_from IS NULL OR valid_from <= current_date) AND (valid_to IS NULL OR valid_to >= current_date)",
-        engine, geom_col="geom")
+        engine,
+        geom_col="geom",
+    )
     started = time.perf_counter()
-    pairs = gpd.sjoin(deposits, zones, predicate="intersects", how="inner", lsuffix="d", rsuffix="z")
+    pairs = gpd.sjoin(
+        deposits, zones, predicate="intersects", how="inner", lsuffix="d", rsuffix="z"
+    )
     inf = np.inf
     overlap = (pairs["depth_top_m_z"].fillna(0) < pairs["depth_bottom_m_d"].fillna(inf)) & (
-        pairs["depth_top_m_d"].fillna(0) < pairs["depth_bottom_m_z"].fillna(inf))
+        pairs["depth_top_m_d"].fillna(0) < pairs["depth_bottom_m_z"].fillna(inf)
+    )
     constraining = pairs[overlap]
     excluded = set(constraining.loc[constraining["legal_effect"] == "exclusion", "id"])
     conditional = set(constraining["id"]) - excluded
     seconds = time.perf_counter() - started
-    verdicts = {"excluded": len(excluded), "conditional": len(conditional),
-                "free": len(deposits) - len(excluded) - len(conditional)}
-    return {"deposits": len(deposits), "seconds": seconds, "deposits_per_s": len(deposits) / seconds,
-            "verdicts": verdicts}
+    verdicts = {
+        "excluded": len(excluded),
+        "conditional": len(conditional),
+        "free": len(deposits) - len(excluded) - len(conditional),
+    }
+    return {
+        "deposits": len(deposits),
+        "seconds": seconds,
+        "deposits_per_s": len(deposits) / seconds,
+        "verdicts": verdicts,
+    }
 
 
 def main() -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.screening", description=__doc__)
-    parser.add_argument("--fresh", action="store_true", help="drop and rebuild the benchmark databases")
+    parser.add_argument(
+        "--fresh", action="store_true", help="drop and rebuild the benchmark databases"
+    )
     args = parser.parse_args()
     data.WORK.mkdir(exist_ok=True)
     sample_url, url = prepare(args.fresh)
     engine = sync_engine(url)
     with engine.connect() as conn:
-        vertices, parts = conn.execute(text(
-            "SELECT (SELECT sum(ST_NPoints(geom)) FROM protection_zones), (SELECT count(*) FROM protection_zone_parts)")).one()
-    result = {"zones_vertices": int(vertices), "parts": parts, "load_average_before": os.getloadavg()}
+        vertices, parts = conn.execute(
+            text(
+                "SELECT (SELECT sum(ST_NPoints(geom)) FROM protection_zones), (SELECT count(*) FROM protection_zone_parts)"
+            )
+        ).one()
+    result = {
+        "zones_vertices": int(vertices),
+        "parts": parts,
+        "load_average_before": os.getloadavg(),
+    }
 
     def measured(name: str, value: dict) -> None:
         result[name] = value
@@ -227,12 +282,28 @@ def main() -> dict:
                     rounds.setdefault(f"single_{name}", []).append(single_site(server, sites))
                     rounds.setdefault(f"batch_{name}", []).append(batch(server))
                 rounds.setdefault(f"rule_{name}", []).append(rule_per_deposit(url))
-        print({k: [round(r.get("seconds", r.get("p50_ms", 0)), 1) for r in v] for k, v in rounds.items()}, flush=True)
+        print(
+            {
+                k: [round(r.get("seconds", r.get("p50_ms", 0)), 1) for r in v]
+                for k, v in rounds.items()
+            },
+            flush=True,
+        )
     for name, runs in rounds.items():
         key = "p50_ms" if name.startswith("single") else "seconds"
-        measured(name, {**sorted(runs, key=lambda r: r[key])[len(runs) // 2], "rounds": [r[key] for r in runs]})
+        measured(
+            name,
+            {
+                **sorted(runs, key=lambda r: r[key])[len(runs) // 2],
+                "rounds": [r[key] for r in runs],
+            },
+        )
     engine.dispose()
-    if not result["geopandas"]["verdicts"] == result["batch_subdivided"]["verdicts"] == result["batch_whole"]["verdicts"]:
+    if (
+        not result["geopandas"]["verdicts"]
+        == result["batch_subdivided"]["verdicts"]
+        == result["batch_whole"]["verdicts"]
+    ):
         raise RuntimeError(f"verdicts differ: {json.dumps(result)}")
     result["load_average_after"] = os.getloadavg()
     data.RESULTS.mkdir(exist_ok=True)
@@ -244,12 +315,16 @@ def main() -> dict:
 def table(r: dict) -> str:
     """The README's table: one row per round, each comparison within its round."""
     rows = [
-        (f"Zones: 5,000 synthetic, {r['zones_vertices']:,} vertices, {r['parts']:,} parts; load average "
-         f"{r['load_average_before'][0]:.1f} before, {r['load_average_after'][0]:.1f} after. Single site on the "
-         f"sample: p50 {r['single_sample']['p50_ms']:.1f} ms, p95 {r['single_sample']['p95_ms']:.1f} ms."),
+        (
+            f"Zones: 5,000 synthetic, {r['zones_vertices']:,} vertices, {r['parts']:,} parts; load average "
+            f"{r['load_average_before'][0]:.1f} before, {r['load_average_after'][0]:.1f} after. Single site on the "
+            f"sample: p50 {r['single_sample']['p50_ms']:.1f} ms, p95 {r['single_sample']['p95_ms']:.1f} ms."
+        ),
         "",
-        ("| round | single site p50, parts / whole (ms) | batch, parts / whole / geopandas (s) "
-         "| batch deposits/s with parts | rule per deposit, parts / whole (s) |"),
+        (
+            "| round | single site p50, parts / whole (ms) | batch, parts / whole / geopandas (s) "
+            "| batch deposits/s with parts | rule per deposit, parts / whole (s) |"
+        ),
         "|---|---|---|---|---|",
     ]
     deposits = r["batch_subdivided"]["deposits"]
@@ -262,8 +337,12 @@ def table(r: dict) -> str:
             f"| {i + 1} | {single:.1f} / {single_whole:.1f} ({single_whole / single:.1f}x) "
             f"| {batch_s:.1f} / {batch_whole:.1f} / {pandas_s:.1f} ({batch_whole / batch_s:.1f}x; "
             f"{pandas_s / batch_s:.1f}x geopandas) | {deposits / batch_s:,.0f} "
-            f"| {rule:.1f} / {rule_whole:.1f} ({rule_whole / rule:.1f}x) |")
-    rows += ["", f"Verdicts (equal for the service and geopandas): {r['batch_subdivided']['verdicts']}"]
+            f"| {rule:.1f} / {rule_whole:.1f} ({rule_whole / rule:.1f}x) |"
+        )
+    rows += [
+        "",
+        f"Verdicts (equal for the service and geopandas): {r['batch_subdivided']['verdicts']}",
+    ]
     return "\n".join(rows)
 
 

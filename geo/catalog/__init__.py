@@ -27,11 +27,27 @@ IGN_ATTRIBUTION = "© Instituto Geográfico Nacional de España, CC BY 4.0"
 # come from. Deposit tiles read deposit_screening's rows: the same deposits, with their
 # protection_status computed by the one zone rule (geo/rules/protection.py), 3D included.
 _TILES: dict[str, dict] = {
-    "deposits": {"tile_properties": ("name", "main_commodity", "commodities", "mine_status",
-                                     "protection_status"), "tile_rows": "deposit_screening"},
-    "deposit_screening": {"tile_properties": ("name", "main_commodity", "commodities", "protection_status",
-                                              "protection_zones", "nearest_zone_name",
-                                              "nearest_zone_distance_m")},
+    "deposits": {
+        "tile_properties": (
+            "name",
+            "main_commodity",
+            "commodities",
+            "mine_status",
+            "protection_status",
+        ),
+        "tile_rows": "deposit_screening",
+    },
+    "deposit_screening": {
+        "tile_properties": (
+            "name",
+            "main_commodity",
+            "commodities",
+            "protection_status",
+            "protection_zones",
+            "nearest_zone_name",
+            "nearest_zone_distance_m",
+        )
+    },
     "permits": {"tile_properties": ("registry_number", "name", "right_type", "status", "holder")},
     "protection_zones": {"tile_properties": ("name", "designation", "legal_effect")},
     "admin_areas": {"tile_properties": ("code", "name", "level"), "attribution": IGN_ATTRIBUTION},
@@ -42,13 +58,25 @@ def _served(collection: Collection) -> Collection:
     """The collection with its tile settings and the `area` queryable (the INE codes of the
     admin areas a feature meets) that every collection of Veta's offers."""
     area = ListQueryable("area", area_codes_sql(collection.geometry_sql), AREA_QUERYABLE)
-    return replace(collection, list_queryables=(*collection.list_queryables, area),
-                   **_TILES.get(collection.id, {}))
+    return replace(
+        collection,
+        list_queryables=(*collection.list_queryables, area),
+        **_TILES.get(collection.id, {}),
+    )
 
 
 CATALOG: tuple[Collection, ...] = tuple(
-    _served(c) for c in (DEPOSITS, DEPOSIT_SCREENING, PERMITS, PROTECTION_ZONES, ADMIN_AREAS,
-                         GRID_CELLS, DEPOSIT_ASSESSMENTS))
+    _served(c)
+    for c in (
+        DEPOSITS,
+        DEPOSIT_SCREENING,
+        PERMITS,
+        PROTECTION_ZONES,
+        ADMIN_AREAS,
+        GRID_CELLS,
+        DEPOSIT_ASSESSMENTS,
+    )
+)
 
 
 def register_catalog() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-AREA_QUERYABLE = ("INE codes of the admin areas the feature intersects (country, autonomous community, "
-                  "province, municipality): area = '24' is the feature in the province of León, "
-                  "area IN ('24', '49') in León or Zamora; the same as the area= parameter with a code")
+AREA_QUERYABLE = (
+    "INE codes of the admin areas the feature intersects (country, autonomous community, "
+    "province, municipality): area = '24' is the feature in the province of León, "
+    "area IN ('24', '49') in León or Zamora; the same as the area= parameter with a code"
+)
 
 
 def area_codes_sql(geometry: str) -> str:

@@ -34,14 +34,32 @@ DEPOSIT_ASSESSMENTS = Collection(
     properties=(
         Property("deposit_id", "t.deposit_id", "integer", "The deposit (collection deposits)"),
         Property("name", "t.name", "string", "Name of the deposit"),
-        Property("main_commodity", "t.commodities[1]", "string", "Main commodity (INSPIRE code)",
-                 enum=v.COMMODITY_CODES),
-        Property("mdopi_class", "t.mdopi_class", "string",
-                 "Level at which the deposit is of public importance (none: of none)", enum=v.MDOPI_CLASSES),
+        Property(
+            "main_commodity",
+            "t.commodities[1]",
+            "string",
+            "Main commodity (INSPIRE code)",
+            enum=v.COMMODITY_CODES,
+        ),
+        Property(
+            "mdopi_class",
+            "t.mdopi_class",
+            "string",
+            "Level at which the deposit is of public importance (none: of none)",
+            enum=v.MDOPI_CLASSES,
+        ),
         Property("score", "t.score", "number", "Weighted score of the four dimensions (0-100)"),
-        *(Property(name, f"t.{name}", "number", description) for name, description in DIMENSIONS.items()),
+        *(
+            Property(name, f"t.{name}", "number", description)
+            for name, description in DIMENSIONS.items()
+        ),
         Property("method_name", "t.method_name", "string", "The MDoPI method"),
-        Property("method_version", "t.method_version", "string", "Its version (declared + content digest)"),
+        Property(
+            "method_version",
+            "t.method_version",
+            "string",
+            "Its version (declared + content digest)",
+        ),
         Property("as_of", "t.as_of", "string", "The day the data was assessed as of", "date"),
     ),
     temporal=("as_of",),

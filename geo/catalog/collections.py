@@ -17,55 +17,111 @@ def _area_ha(geom: str = "t.geom") -> str:
 
 
 PROVENANCE = (
-    Property("source", "t.source", "string", "Where the record comes from (IGME, EEA, synthetic, …)"),
+    Property(
+        "source", "t.source", "string", "Where the record comes from (IGME, EEA, synthetic, …)"
+    ),
     Property("source_id", "t.source_id", "string", "The record's id at its source"),
     Property("licence", "t.licence", "string", "Licence of the source data", sortable=False),
 )
 PROVENANCE_DETAIL = (
     Property("source_url", "t.source_url", "string", "Where the source record can be read"),
     Property("remarks", "t.remarks", "string", "How the record was made: approximations, caveats"),
-    Property("created_at", "t.created_at", "string", "When the record was created here", "date-time"),
-    Property("updated_at", "t.updated_at", "string", "When the record last changed here", "date-time"),
+    Property(
+        "created_at", "t.created_at", "string", "When the record was created here", "date-time"
+    ),
+    Property(
+        "updated_at", "t.updated_at", "string", "When the record last changed here", "date-time"
+    ),
 )
 
 DEPOSIT_PROPERTIES = (
-    Property("name", "coalesce(t.name, t.source_id)", "string",
-             "Name of the mineral occurrence; its source id where the source gives no name"),
-    Property("main_commodity", "t.commodities[1]", "string", "Main commodity (INSPIRE code)",
-             enum=v.COMMODITY_CODES),
-    Property("commodities", "array_to_string(t.commodities, ', ')", "string",
-             "All commodities, main first, comma-separated INSPIRE codes"),
-    Property("critical_raw_material", f"t.commodities && {text_array(c.code for c in v.COMMODITIES if c.critical)}",
-             "boolean", "Holds a critical raw material (Regulation (EU) 2024/1252, Annex II)"),
-    Property("strategic_raw_material", f"t.commodities && {text_array(c.code for c in v.COMMODITIES if c.strategic)}",
-             "boolean", "Holds a strategic raw material (Regulation (EU) 2024/1252, Annex I)"),
-    Property("occurrence_type", "t.occurrence_type", "string", "INSPIRE mineral occurrence type",
-             enum=v.OCCURRENCE_TYPES),
+    Property(
+        "name",
+        "coalesce(t.name, t.source_id)",
+        "string",
+        "Name of the mineral occurrence; its source id where the source gives no name",
+    ),
+    Property(
+        "main_commodity",
+        "t.commodities[1]",
+        "string",
+        "Main commodity (INSPIRE code)",
+        enum=v.COMMODITY_CODES,
+    ),
+    Property(
+        "commodities",
+        "array_to_string(t.commodities, ', ')",
+        "string",
+        "All commodities, main first, comma-separated INSPIRE codes",
+    ),
+    Property(
+        "critical_raw_material",
+        f"t.commodities && {text_array(c.code for c in v.COMMODITIES if c.critical)}",
+        "boolean",
+        "Holds a critical raw material (Regulation (EU) 2024/1252, Annex II)",
+    ),
+    Property(
+        "strategic_raw_material",
+        f"t.commodities && {text_array(c.code for c in v.COMMODITIES if c.strategic)}",
+        "boolean",
+        "Holds a strategic raw material (Regulation (EU) 2024/1252, Annex I)",
+    ),
+    Property(
+        "occurrence_type",
+        "t.occurrence_type",
+        "string",
+        "INSPIRE mineral occurrence type",
+        enum=v.OCCURRENCE_TYPES,
+    ),
     Property("deposit_type", "t.deposit_type", "string", "Deposit type", enum=v.DEPOSIT_TYPES),
-    Property("size_class", "t.size_class", "string", "INSPIRE deposit size class", enum=v.SIZE_CLASSES),
+    Property(
+        "size_class", "t.size_class", "string", "INSPIRE deposit size class", enum=v.SIZE_CLASSES
+    ),
     Property("mine_status", "t.mine_status", "string", "INSPIRE mine status", enum=v.MINE_STATUSES),
     Property("depth_top_m", "t.depth_top_m", "number", "Top of the deposit, metres below surface"),
-    Property("depth_bottom_m", "t.depth_bottom_m", "number", "Bottom of the deposit, metres below surface"),
-    Property("location_precision", "t.location_precision", "string", "Whether the position is exact",
-             enum=v.LOCATION_PRECISIONS),
+    Property(
+        "depth_bottom_m",
+        "t.depth_bottom_m",
+        "number",
+        "Bottom of the deposit, metres below surface",
+    ),
+    Property(
+        "location_precision",
+        "t.location_precision",
+        "string",
+        "Whether the position is exact",
+        enum=v.LOCATION_PRECISIONS,
+    ),
     *PROVENANCE,
-    Property("retrieved_at", "t.retrieved_at", "string", "When the source record was retrieved", "date"),
-    Property("mdopi", "(SELECT x.mdopi_class FROM deposit_assessments x WHERE x.deposit_id = t.id "
-             "ORDER BY x.id DESC LIMIT 1)", "string",
-             "MDoPI class of the latest assessment (empty: never assessed; see deposit_assessments)",
-             enum=v.MDOPI_CLASSES),
+    Property(
+        "retrieved_at", "t.retrieved_at", "string", "When the source record was retrieved", "date"
+    ),
+    Property(
+        "mdopi",
+        "(SELECT x.mdopi_class FROM deposit_assessments x WHERE x.deposit_id = t.id "
+        "ORDER BY x.id DESC LIMIT 1)",
+        "string",
+        "MDoPI class of the latest assessment (empty: never assessed; see deposit_assessments)",
+        enum=v.MDOPI_CLASSES,
+    ),
 )
 # Filters ask for a commodity anywhere in the list, not only the main one.
 COMMODITY_QUERYABLE = ListQueryable(
-    "commodity", "t.commodities",
+    "commodity",
+    "t.commodities",
     "Any commodity of the deposit (INSPIRE code): commodity IN ('tungsten','lithium') matches a "
     "deposit holding either, as its main commodity or a by-product; a broader commodity matches "
-    "its narrower ones (commodity = 'platinumGroupMetal' finds platinum and palladium)", v.COMMODITY_CODES,
+    "its narrower ones (commodity = 'platinumGroupMetal' finds platinum and palladium)",
+    v.COMMODITY_CODES,
     narrower=commodities.matching,
 )
 DEPOSIT_DETAIL = (
-    Property("commodity_importance", "array_to_string(t.commodity_importance, ', ')", "string",
-             "Importance of each commodity, in the order of `commodities`"),
+    Property(
+        "commodity_importance",
+        "array_to_string(t.commodity_importance, ', ')",
+        "string",
+        "Importance of each commodity, in the order of `commodities`",
+    ),
     *PROVENANCE_DETAIL,
 )
 
@@ -133,21 +189,47 @@ DEPOSIT_SCREENING = Collection(
     table="deposits",
     reads=("protection_zones", "deposit_assessments"),
     properties=(
-        Property("protection_status", "t.protection_status", "string",
-                 "excluded: an exclusion zone constrains the deposit; conditional: only conditional "
-                 "zones do; free: none does", enum=("free", "conditional", "excluded")),
-        Property("ground_status", "t.ground_status", "string",
-                 "Mining rights on the deposit today, beside protection_status: " + GROUND_DESCRIPTION,
-                 enum=GROUND_STATUSES),
-        Property("protection_zones", "t.zone_names", "string",
-                 "Names of the restricting zones that constrain the deposit, '; '-separated"),
-        Property("protection_zone_ids", "t.zone_ids", "string",
-                 "Ids of those zones (collection protection_zones), comma-separated", sortable=False),
-        Property("nearest_zone_id", "t.nearest_zone_id", "integer",
-                 "Id of the nearest restricting zone whose depth interval overlaps the deposit's"),
+        Property(
+            "protection_status",
+            "t.protection_status",
+            "string",
+            "excluded: an exclusion zone constrains the deposit; conditional: only conditional "
+            "zones do; free: none does",
+            enum=("free", "conditional", "excluded"),
+        ),
+        Property(
+            "ground_status",
+            "t.ground_status",
+            "string",
+            "Mining rights on the deposit today, beside protection_status: " + GROUND_DESCRIPTION,
+            enum=GROUND_STATUSES,
+        ),
+        Property(
+            "protection_zones",
+            "t.zone_names",
+            "string",
+            "Names of the restricting zones that constrain the deposit, '; '-separated",
+        ),
+        Property(
+            "protection_zone_ids",
+            "t.zone_ids",
+            "string",
+            "Ids of those zones (collection protection_zones), comma-separated",
+            sortable=False,
+        ),
+        Property(
+            "nearest_zone_id",
+            "t.nearest_zone_id",
+            "integer",
+            "Id of the nearest restricting zone whose depth interval overlaps the deposit's",
+        ),
         Property("nearest_zone_name", "t.nearest_zone_name", "string", "Name of that zone"),
-        Property("nearest_zone_distance_m", "t.nearest_zone_distance_m", "number",
-                 "Geodesic distance to that zone in metres (0 inside it)"),
+        Property(
+            "nearest_zone_distance_m",
+            "t.nearest_zone_distance_m",
+            "number",
+            "Geodesic distance to that zone in metres (0 inside it)",
+        ),
         *DEPOSIT_PROPERTIES,
     ),
     list_queryables=(COMMODITY_QUERYABLE,),
@@ -170,29 +252,54 @@ PERMITS = Collection(
         Property("right_type", "t.right_type", "string", "Kind of right", enum=v.RIGHT_TYPES),
         Property("section", "t.section", "string", "Resource section (A-D)", enum=v.SECTIONS),
         # As /permits: a granted or extended right past expires_on reads as lapsed (geo/rules/registry.py).
-        Property("status", effective_status_sql("t", "current_date"), "string",
-                 "Status today: the registry status, lapsed from expires_on on", enum=v.PERMIT_STATUSES),
-        Property("registry_status", "t.status", "string", "Status as recorded in the registry",
-                 enum=v.PERMIT_STATUSES),
+        Property(
+            "status",
+            effective_status_sql("t", "current_date"),
+            "string",
+            "Status today: the registry status, lapsed from expires_on on",
+            enum=v.PERMIT_STATUSES,
+        ),
+        Property(
+            "registry_status",
+            "t.status",
+            "string",
+            "Status as recorded in the registry",
+            enum=v.PERMIT_STATUSES,
+        ),
         Property("applied_on", "t.applied_on", "string", "Application date", "date"),
         Property("granted_on", "t.granted_on", "string", "Grant date", "date"),
         Property("expires_on", "t.expires_on", "string", "Expiry date", "date"),
-        Property("commodities", "array_to_string(t.commodities, ', ')", "string",
-                 "Commodities, comma-separated INSPIRE codes"),
+        Property(
+            "commodities",
+            "array_to_string(t.commodities, ', ')",
+            "string",
+            "Commodities, comma-separated INSPIRE codes",
+        ),
         Property("authority", "t.authority", "string", "Granting authority"),
         Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
         Property("source", "t.source", "string", "Where the record comes from"),
         Property("source_id", "t.source_id", "string", "The record's id at its source"),
         Property("licence", "t.licence", "string", "Licence of the source data", sortable=False),
     ),
-    list_queryables=(ListQueryable(
-        "commodity", "t.commodities", "Any commodity the right covers (INSPIRE code)", v.COMMODITY_CODES,
-        narrower=commodities.matching,
-    ),),
+    list_queryables=(
+        ListQueryable(
+            "commodity",
+            "t.commodities",
+            "Any commodity the right covers (INSPIRE code)",
+            v.COMMODITY_CODES,
+            narrower=commodities.matching,
+        ),
+    ),
     detail=(
-        Property("remarks", "t.remarks", "string", "How the record was made: approximations, caveats"),
-        Property("created_at", "t.created_at", "string", "When the record was created here", "date-time"),
-        Property("updated_at", "t.updated_at", "string", "When the record last changed here", "date-time"),
+        Property(
+            "remarks", "t.remarks", "string", "How the record was made: approximations, caveats"
+        ),
+        Property(
+            "created_at", "t.created_at", "string", "When the record was created here", "date-time"
+        ),
+        Property(
+            "updated_at", "t.updated_at", "string", "When the record last changed here", "date-time"
+        ),
     ),
     temporal=("granted_on", "expires_on"),
     keywords=("mining rights", "Catastro Minero", "permits"),
@@ -210,18 +317,39 @@ PROTECTION_ZONES = Collection(
     geometry_type="MultiPolygon",
     properties=(
         Property("name", "t.name", "string", "Name of the zone"),
-        Property("designation_scheme", "t.designation_scheme", "string", "Designation scheme",
-                 enum=v.DESIGNATION_SCHEMES),
-        Property("designation", "t.designation", "string", "Designation (SPA, SAC, national park, …)"),
-        Property("legal_effect", "t.legal_effect", "string", "Legal effect on mining",
-                 enum=v.LEGAL_EFFECTS),
+        Property(
+            "designation_scheme",
+            "t.designation_scheme",
+            "string",
+            "Designation scheme",
+            enum=v.DESIGNATION_SCHEMES,
+        ),
+        Property(
+            "designation", "t.designation", "string", "Designation (SPA, SAC, national park, …)"
+        ),
+        Property(
+            "legal_effect",
+            "t.legal_effect",
+            "string",
+            "Legal effect on mining",
+            enum=v.LEGAL_EFFECTS,
+        ),
         Property("legal_basis", "t.legal_basis", "string", "Legal basis", sortable=False),
         Property("authority", "t.authority", "string", "Responsible authority"),
         Property("valid_from", "t.valid_from", "string", "In force from (open if empty)", "date"),
         Property("valid_to", "t.valid_to", "string", "In force until (open if empty)", "date"),
-        Property("depth_top_m", "t.depth_top_m", "number", "Top of the protected interval, metres below surface"),
-        Property("depth_bottom_m", "t.depth_bottom_m", "number",
-                 "Bottom of the protected interval, metres below surface (empty: unbounded)"),
+        Property(
+            "depth_top_m",
+            "t.depth_top_m",
+            "number",
+            "Top of the protected interval, metres below surface",
+        ),
+        Property(
+            "depth_bottom_m",
+            "t.depth_bottom_m",
+            "number",
+            "Bottom of the protected interval, metres below surface (empty: unbounded)",
+        ),
         Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
         *PROVENANCE,
     ),

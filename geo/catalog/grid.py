@@ -43,8 +43,13 @@ GRID_CELLS = Collection(
     properties=(
         Property("i", "t.i", "integer", "Column: the west edge in 20″ units east of Greenwich"),
         Property("j", "t.j", "integer", "Row: the south edge in 20″ units north of the equator"),
-        Property("area_ha", "round(t.area_ha::numeric, 4)::float8", "number",
-                 "Area on the GRS80 ellipsoid, hectares", sortable=False),
+        Property(
+            "area_ha",
+            "round(t.area_ha::numeric, 4)::float8",
+            "number",
+            "Area on the GRS80 ellipsoid, hectares",
+            sortable=False,
+        ),
         Property("free", _FREE, "boolean", "Free ground today (see /grid/free)", sortable=False),
     ),
     keywords=("cuadrícula minera", "mining grid", "Ley de Minas", "free ground"),

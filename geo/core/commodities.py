@@ -84,14 +84,26 @@ def _load() -> tuple[tuple[Commodity, ...], dict]:
     for r in rows:
         code = code_of_id[r["code"]]
         concepts[code] = dict(
-            code=code, name=r["label_en"], name_es=r["label_es"] or None,
-            abbreviation=r["abbreviation"], broader=tuple(code_of_id[b] for b in _split(r["broader"])),
-            cgi_id=r["code"], hierarchy_key=r["hierarchy_key"],
-            aliases=tuple(_split(r["alt_en"]) + _split(r["alt_es"])))
+            code=code,
+            name=r["label_en"],
+            name_es=r["label_es"] or None,
+            abbreviation=r["abbreviation"],
+            broader=tuple(code_of_id[b] for b in _split(r["broader"])),
+            cgi_id=r["code"],
+            hierarchy_key=r["hierarchy_key"],
+            aliases=tuple(_split(r["alt_en"]) + _split(r["alt_es"])),
+        )
     for code, added in fixes["added"].items():
-        concepts[code] = dict(code=code, name=added["label_en"], name_es=None, abbreviation="",
-                              broader=tuple(added["broader"]), cgi_id=None, hierarchy_key=None,
-                              aliases=tuple(added.get("alt_en", ())))
+        concepts[code] = dict(
+            code=code,
+            name=added["label_en"],
+            name_es=None,
+            abbreviation="",
+            broader=tuple(added["broader"]),
+            cgi_id=None,
+            hierarchy_key=None,
+            aliases=tuple(added.get("alt_en", ())),
+        )
     children: dict[str, list[str]] = {}
     for c in concepts.values():
         for b in c["broader"]:
@@ -109,20 +121,35 @@ def _load() -> tuple[tuple[Commodity, ...], dict]:
     elements = {x for group in _ELEMENT_GROUPS for x in below(group)}
     critical = {x for code in crma["critical"] for x in (code, *below(code))}
     strategic = {x for code in crma["strategic"] for x in (code, *below(code))}
-    unknown = (set(crma["critical"]) | set(crma["strategic"]) | set(fixes["label_es"]) | set(fixes["symbol"])
-               | set(fixes["aliases"].values()) | set(fixes["formula"].values())
-               | set(fixes["renamed"].values())) - set(concepts)
+    unknown = (
+        set(crma["critical"])
+        | set(crma["strategic"])
+        | set(fixes["label_es"])
+        | set(fixes["symbol"])
+        | set(fixes["aliases"].values())
+        | set(fixes["formula"].values())
+        | set(fixes["renamed"].values())
+    ) - set(concepts)
     if unknown:
         raise ValueError(f"geo/core/vocab names commodities that do not exist: {sorted(unknown)}")
     commodities = []
     for code, c in concepts.items():
         abbreviation = c.pop("abbreviation")
         symbol = fixes["symbol"].get(code) or (
-            abbreviation if code in elements and re.fullmatch(r"[A-Z][a-z]?", abbreviation)
-            else abbreviation if re.search(r"\d", abbreviation) else None)
-        commodities.append(Commodity(
-            **{**c, "name_es": fixes["label_es"].get(code, c["name_es"])}, symbol=symbol,
-            critical=code in critical, strategic=code in strategic))
+            abbreviation
+            if code in elements and re.fullmatch(r"[A-Z][a-z]?", abbreviation)
+            else abbreviation
+            if re.search(r"\d", abbreviation)
+            else None
+        )
+        commodities.append(
+            Commodity(
+                **{**c, "name_es": fixes["label_es"].get(code, c["name_es"])},
+                symbol=symbol,
+                critical=code in critical,
+                strategic=code in strategic,
+            )
+        )
     return tuple(commodities), fixes
 
 
@@ -139,13 +166,17 @@ for _c in COMMODITIES:
 
 _ALIASES = {fold(k): v for k, v in _FIXES["aliases"].items()}
 _FORMULAS: dict[str, str] = dict(_FIXES["formula"])
-_ELEMENTS = {c.symbol: c.code for c in COMMODITIES
-             if c.symbol and re.fullmatch(r"[A-Z][a-z]?", c.symbol)}
+_ELEMENTS = {
+    c.symbol: c.code for c in COMMODITIES if c.symbol and re.fullmatch(r"[A-Z][a-z]?", c.symbol)
+}
 _SYMBOLS_FOLDED = {fold(c.symbol): c.code for c in COMMODITIES if c.symbol}
 # Names by priority: a word that two concepts use means the first (English before Spanish).
 _NAMES: dict[str, tuple[str, str]] = {}
-for _how, _names in (("name", lambda c: [c.code, c.name]), ("name", lambda c: c.aliases),
-                     ("Spanish name", lambda c: [c.name_es] if c.name_es else [])):
+for _how, _names in (
+    ("name", lambda c: [c.code, c.name]),
+    ("name", lambda c: c.aliases),
+    ("Spanish name", lambda c: [c.name_es] if c.name_es else []),
+):
     for _c in COMMODITIES:
         for _n in _names(_c):
             _NAMES.setdefault(fold(_n), (_c.code, _how))
@@ -155,7 +186,8 @@ _OXIDE = re.compile(r"([A-Z][a-z]?)\d*O\d*")
 # glued to letters is part of a formula (WO3), not a grade.
 _GRADE = re.compile(
     r"(?<![A-Za-z\d])\d+(?:[.,]\d+)?(?![A-Za-z\d])|(?i:wt\s*%|%|ppm|ppb|g/t|kg/t|oz/t|lb/t|gpt)"
-    r"|[()\[\]]")
+    r"|[()\[\]]"
+)
 
 
 def read(value: str) -> Reading | None:

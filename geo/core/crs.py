@@ -96,15 +96,22 @@ def _projected_extent(srid: int, margin_deg: float) -> tuple[float, float, float
     """x/y bounds (easting, northing) of the CRS's EPSG area of use widened by `margin_deg`."""
     west, south, east, north = ProjCRS.from_epsg(srid).area_of_use.bounds
     to_crs = Transformer.from_crs(4326, srid, always_xy=True)
-    widened = (max(west - margin_deg, -180), max(south - margin_deg, -89.9),
-               min(east + margin_deg, 180), min(north + margin_deg, 89.9))
+    widened = (
+        max(west - margin_deg, -180),
+        max(south - margin_deg, -89.9),
+        min(east + margin_deg, 180),
+        min(north + margin_deg, 89.9),
+    )
     bounds = to_crs.transform_bounds(*widened, densify_pts=51)
     # Pseudo-Mercator has no northing beyond ±85.06°: its own area of use is then the limit.
-    return bounds if np.isfinite(bounds).all() else to_crs.transform_bounds(west, south, east, north)
+    return (
+        bounds if np.isfinite(bounds).all() else to_crs.transform_bounds(west, south, east, north)
+    )
 
 
-def check_area_of_use(crs: Crs, bounds: tuple[float, float, float, float], parameter: str,
-                      crs_parameter: str) -> None:
+def check_area_of_use(
+    crs: Crs, bounds: tuple[float, float, float, float], parameter: str, crs_parameter: str
+) -> None:
     """Refuse coordinates (x/y bounds, easting first) of a projected CRS far outside the area
     it is defined for: there the projection fails or means nothing (a 1e8 m box in UTM)."""
     if crs.geographic:

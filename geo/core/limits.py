@@ -38,8 +38,11 @@ def check_vertices(coordinates: object, parameter: str) -> None:
     limit = get_settings().geometry_max_vertices
     count = count_positions(coordinates, limit)
     if count > limit:
-        raise InvalidParameter(parameter, f"the geometry has more than {limit:,} vertices",
-                               f"at most {limit:,} vertices per geometry (simplify it first)")
+        raise InvalidParameter(
+            parameter,
+            f"the geometry has more than {limit:,} vertices",
+            f"at most {limit:,} vertices per geometry (simplify it first)",
+        )
 
 
 def densify_step(perimeter: float) -> float:
@@ -57,5 +60,7 @@ def path_id(value: int, what: str) -> int:
 def checked_id(value: int, parameter: str) -> int:
     """An id given in a parameter or body member: out of range is that parameter's fault."""
     if not 1 <= value <= MAX_ID:
-        raise InvalidParameter(parameter, f"{value} is not a valid id", f"an integer from 1 to {MAX_ID}")
+        raise InvalidParameter(
+            parameter, f"{value} is not a valid id", f"an integer from 1 to {MAX_ID}"
+        )
     return value

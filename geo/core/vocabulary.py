@@ -23,26 +23,63 @@ COMMODITY_IMPORTANCE = ("main", "by_product", "trace")
 
 # INSPIRE MineralOccurrenceTypeValue.
 OCCURRENCE_TYPES = (
-    "mineralDeposit", "oreDeposit", "occurrence", "prospect", "district", "field", "lode",
-    "mineralizedZone", "project",
+    "mineralDeposit",
+    "oreDeposit",
+    "occurrence",
+    "prospect",
+    "district",
+    "field",
+    "lode",
+    "mineralizedZone",
+    "project",
 )
 
 # INSPIRE ExplorationActivity / EarthResourceML deposit type (subset used in Iberia).
 DEPOSIT_TYPES = (
-    "greisen", "graniticIgneousRocksAndPegmatites", "porphyry", "skarnAndCarbonateReplacement",
-    "orogenicGold", "quartzVein", "placer", "volcanogenicMassiveSulphide", "sedimentHosted",
-    "coalBed", "stratabound", "lateriteAndSaprolite", "magmaticSulphide", "epithermal",
-    "ironOxideCopperGold", "residual", "industrialMineral", "dimensionStone",
+    "greisen",
+    "graniticIgneousRocksAndPegmatites",
+    "porphyry",
+    "skarnAndCarbonateReplacement",
+    "orogenicGold",
+    "quartzVein",
+    "placer",
+    "volcanogenicMassiveSulphide",
+    "sedimentHosted",
+    "coalBed",
+    "stratabound",
+    "lateriteAndSaprolite",
+    "magmaticSulphide",
+    "epithermal",
+    "ironOxideCopperGold",
+    "residual",
+    "industrialMineral",
+    "dimensionStone",
 )
 
 # INSPIRE MineralDepositSizeValue.
-SIZE_CLASSES = ("veryLargeDeposit", "largeDeposit", "mediumSizedDeposit", "smallDeposit", "occurrence")
+SIZE_CLASSES = (
+    "veryLargeDeposit",
+    "largeDeposit",
+    "mediumSizedDeposit",
+    "smallDeposit",
+    "occurrence",
+)
 
 # INSPIRE MineStatusValue.
 MINE_STATUSES = (
-    "operating", "operatingContinuously", "operatingIntermittently", "notOperating", "closed",
-    "abandoned", "careAndMaintenance", "historic", "underDevelopment", "feasibility",
-    "pendingApproval", "notYetOperating", "retention",
+    "operating",
+    "operatingContinuously",
+    "operatingIntermittently",
+    "notOperating",
+    "closed",
+    "abandoned",
+    "careAndMaintenance",
+    "historic",
+    "underDevelopment",
+    "feasibility",
+    "pendingApproval",
+    "notYetOperating",
+    "retention",
 )
 
 # "unknown": the source does not say (the default when a file has no such column).
@@ -54,8 +91,14 @@ LEGAL_EFFECTS = ("exclusion", "conditional", "safeguarding", "informative")
 RESTRICTING_LEGAL_EFFECTS = ("exclusion", "conditional")
 
 DESIGNATION_SCHEMES = (
-    "natura2000", "spanishNaturalSpaces", "unesco", "unescoMAB", "regionalNaturalSpaces",
-    "mineralSafeguarding", "urbanPlanning", "other",
+    "natura2000",
+    "spanishNaturalSpaces",
+    "unesco",
+    "unescoMAB",
+    "regionalNaturalSpaces",
+    "mineralSafeguarding",
+    "urbanPlanning",
+    "other",
 )
 
 # Ley 22/1973 de Minas: kinds of mining right, resource sections, registry status.
@@ -64,7 +107,6 @@ SECTIONS = ("A", "B", "C", "D")
 PERMIT_STATUSES = ("applied", "admitted", "granted", "extended", "lapsed", "renounced", "denied")
 
 ADMIN_LEVELS = ("country", "autonomous_community", "province", "municipality")
-
 
 
 def fold(text: str) -> str:

@@ -126,10 +126,14 @@ class Collection:
 
     def __post_init__(self) -> None:
         if "." in self.id or "/" in self.id:
-            raise ValueError(f"collection id {self.id!r}: QGIS builds URLs from ids, no dots or slashes")
+            raise ValueError(
+                f"collection id {self.id!r}: QGIS builds URLs from ids, no dots or slashes"
+            )
         # json_build_object takes at most 100 arguments: 50 name/value pairs.
         if len(self.properties) > 50 or len(self.detail) > 50:
-            raise ValueError(f"collection {self.id}: at most 50 properties (and 50 detail properties)")
+            raise ValueError(
+                f"collection {self.id}: at most 50 properties (and 50 detail properties)"
+            )
         names = [p.name for p in self.properties]
         if len(set(names)) != len(names):
             raise ValueError(f"collection {self.id}: duplicate property names")
@@ -137,7 +141,9 @@ class Collection:
             raise ValueError(f"collection {self.id}: a list queryable has a property's name")
         for name in self.temporal:
             if name not in names:
-                raise ValueError(f"collection {self.id}: temporal property {name} is not a property")
+                raise ValueError(
+                    f"collection {self.id}: temporal property {name} is not a property"
+                )
         object.__setattr__(self, "by_name", {p.name: p for p in self.properties})
 
     def from_sql(self, params: Params) -> str:

@@ -67,15 +67,23 @@ class Cursor:
         """The cursor of a next/prev link, which must belong to the same sort order."""
         allowed = "the value of a next or prev link of the same query"
         try:
-            keys, cursor_order, backwards = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-            valid = (isinstance(keys, list) and isinstance(backwards, bool) and isinstance(cursor_order, str)
-                     and all(k is None or isinstance(k, str) for k in keys))
+            keys, cursor_order, backwards = orjson.loads(
+                base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            )
+            valid = (
+                isinstance(keys, list)
+                and isinstance(backwards, bool)
+                and isinstance(cursor_order, str)
+                and all(k is None or isinstance(k, str) for k in keys)
+            )
         except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
             valid = False
         if not valid:
             raise InvalidParameter(parameter, f"malformed cursor {text!r}", allowed)
         if cursor_order != order:
-            raise InvalidParameter(parameter, f"the cursor pages by sortby={cursor_order!r}, not {order!r}", allowed)
+            raise InvalidParameter(
+                parameter, f"the cursor pages by sortby={cursor_order!r}, not {order!r}", allowed
+            )
         return cls(tuple(keys), order, backwards)
 
 
@@ -126,15 +134,17 @@ def properties_sql(properties: tuple[Property, ...]) -> str:
 def feature_sql(collection: Collection, crs: Crs, properties: tuple[Property, ...]) -> str:
     """SQL text of one GeoJSON Feature per row, concatenated rather than built as json."""
     return (
-        "'{\"type\":\"Feature\",\"id\":' || to_json(" + collection.id_sql + ")::text || "
+        '\'{"type":"Feature","id":\' || to_json(' + collection.id_sql + ")::text || "
         "',\"geometry\":' || " + geometry_sql(collection, crs) + " || "
         "',\"properties\":' || " + properties_sql(properties) + "::text || '}'"
     )
 
 
 def _bbox_sql(bbox: Bbox, collection: Collection, params: Params) -> str:
-    envelope = (f"ST_MakeEnvelope({params(bbox.minx)}, {params(bbox.miny)}, "
-                f"{params(bbox.maxx)}, {params(bbox.maxy)}, {bbox.crs.srid:d})")
+    envelope = (
+        f"ST_MakeEnvelope({params(bbox.minx)}, {params(bbox.miny)}, "
+        f"{params(bbox.maxx)}, {params(bbox.maxy)}, {bbox.crs.srid:d})"
+    )
     if bbox.crs.srid != 4326:
         # A box in a projected CRS has curved sides in lon/lat: densify it (about 100 points a
         # side) before transforming so the index test selects what lies inside the box; its
@@ -184,8 +194,12 @@ def queryables(collection: Collection) -> dict[str, Queryable]:
         (q.name, Queryable(q.name, q.sql, "string_array", q.description, q.enum, q.narrower))
         for q in collection.list_queryables
     )
-    fields["geometry"] = Queryable("geometry", collection.geometry_sql, "geometry",
-                                   f"The feature's geometry ({collection.geometry_type})")
+    fields["geometry"] = Queryable(
+        "geometry",
+        collection.geometry_sql,
+        "geometry",
+        f"The feature's geometry ({collection.geometry_type})",
+    )
     return fields
 
 
@@ -238,7 +252,10 @@ def _keyset_sql(query: ItemsQuery, terms: list[tuple[str, str, bool]], params: P
     values.append(params(cursor.keys[-1]))
     alternatives = []
     for i, (expr, sql_type, descending) in enumerate(terms):
-        equal = [f"{terms[j][0]} IS NOT DISTINCT FROM CAST({values[j]}::text AS {terms[j][1]})" for j in range(i)]
+        equal = [
+            f"{terms[j][0]} IS NOT DISTINCT FROM CAST({values[j]}::text AS {terms[j][1]})"
+            for j in range(i)
+        ]
         after = descending == cursor.backwards
         op = ">" if after else "<"
         equal.append(f"{expr} {op} CAST({values[i]}::text AS {sql_type})")
@@ -281,7 +298,11 @@ def records_query(query: ItemsQuery, geometry: str) -> SqlQuery:
     """The same page as (keys, id, property values…, geometry) rows for tabular formats; the
     geometry as 'wkt' or 'wkb', easting/longitude first as GIS files store it."""
     collection, crs = query.collection, query.crs
-    geom = collection.geometry_sql if crs.srid == 4326 else f"ST_Transform({collection.geometry_sql}, {crs.srid:d})"
+    geom = (
+        collection.geometry_sql
+        if crs.srid == 4326
+        else f"ST_Transform({collection.geometry_sql}, {crs.srid:d})"
+    )
     geom = f"ST_AsText({geom}, {crs.decimals:d})" if geometry == "wkt" else f"ST_AsBinary({geom})"
     values = ", ".join(p.sql for p in selected_properties(query))
     return _page_query(query, f"{collection.id_sql}, " + (f"{values}, " if values else "") + geom)
@@ -291,8 +312,11 @@ def count_query(query: ItemsQuery) -> SqlQuery:
     """The exact number of items matching the query, all pages together."""
     params = Params()
     source = query.collection.from_sql(params)
-    return SqlQuery(f"SELECT count(*) FROM {source} WHERE {where_sql(query, params)}", tuple(params.values),
-                    query.collection.tables)
+    return SqlQuery(
+        f"SELECT count(*) FROM {source} WHERE {where_sql(query, params)}",
+        tuple(params.values),
+        query.collection.tables,
+    )
 
 
 def item_query(collection: Collection, feature_id: str, crs: Crs) -> SqlQuery:
@@ -300,8 +324,10 @@ def item_query(collection: Collection, feature_id: str, crs: Crs) -> SqlQuery:
     params = Params()
     source = collection.from_sql(params)
     feature = feature_sql(collection, crs, collection.properties + collection.detail)
-    text = (f"SELECT {feature} FROM {source} "
-            f"WHERE {collection.id_sql} = CAST({params(feature_id)}::text AS {collection.id_sql_type})")
+    text = (
+        f"SELECT {feature} FROM {source} "
+        f"WHERE {collection.id_sql} = CAST({params(feature_id)}::text AS {collection.id_sql_type})"
+    )
     return SqlQuery(text, tuple(params.values))
 
 
@@ -321,8 +347,12 @@ def extent_query(collection: Collection) -> SqlQuery:
         # Validity intervals: one open end (NULL) makes the extent open on that side.
         first = collection.by_name[collection.temporal[0]].sql
         last = collection.by_name[collection.temporal[1]].sql
-        temporal = (f"CASE WHEN bool_or({first} IS NULL) THEN NULL ELSE min({first}) END::text AS first, "
-                    f"CASE WHEN bool_or({last} IS NULL) THEN NULL ELSE max({last}) END::text AS last")
-    text = (f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), first, last FROM "
-            f"(SELECT ST_Extent({collection.geometry_sql}) AS e, {temporal} FROM {source}) extent")
+        temporal = (
+            f"CASE WHEN bool_or({first} IS NULL) THEN NULL ELSE min({first}) END::text AS first, "
+            f"CASE WHEN bool_or({last} IS NULL) THEN NULL ELSE max({last}) END::text AS last"
+        )
+    text = (
+        f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), first, last FROM "
+        f"(SELECT ST_Extent({collection.geometry_sql}) AS e, {temporal} FROM {source}) extent"
+    )
     return SqlQuery(text, tuple(params.values))

@@ -35,18 +35,38 @@ from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter
 
 SOURCE = "catastro-minero"
-AUTHORITY_DEFAULT = "Ministerio para la Transición Ecológica y el Reto Demográfico (Catastro Minero)"
-FIELDS = ("nombre", "empresa", "organismo", "situacion", "tipo", "frac", "registro", "sustancia",
-          "sustancia2", "superficie", "uds", "seccion")
+AUTHORITY_DEFAULT = (
+    "Ministerio para la Transición Ecológica y el Reto Demográfico (Catastro Minero)"
+)
+FIELDS = (
+    "nombre",
+    "empresa",
+    "organismo",
+    "situacion",
+    "tipo",
+    "frac",
+    "registro",
+    "sustancia",
+    "sustancia2",
+    "superficie",
+    "uds",
+    "seccion",
+)
 
 # Folded situación (prefix) -> registry status.
 SITUACIONES = {
-    "solicitad": "applied", "en tramite": "applied", "tramite": "applied",
+    "solicitad": "applied",
+    "en tramite": "applied",
+    "tramite": "applied",
     "admitid": "admitted",
-    "otorgad": "granted", "vigente": "granted",
-    "prorrogad": "extended", "prorroga": "extended",
-    "caducad": "lapsed", "extinguid": "lapsed",
-    "renunciad": "renounced", "renuncia": "renounced",
+    "otorgad": "granted",
+    "vigente": "granted",
+    "prorrogad": "extended",
+    "prorroga": "extended",
+    "caducad": "lapsed",
+    "extinguid": "lapsed",
+    "renunciad": "renounced",
+    "renuncia": "renounced",
     "denegad": "denied",
 }
 # Folded tipo (all words present) -> right type; the first match wins, most specific first.
@@ -115,7 +135,9 @@ def parse_vertex(text: str) -> tuple[float, float]:
     angles = list(_ANGLE.finditer(text))
     rest = _ANGLE.sub("", text).strip(" ,;")
     if len(angles) != 2 or rest:
-        raise ValueError(f"not a vertex (longitude and latitude in degrees-minutes-seconds): {text!r}")
+        raise ValueError(
+            f"not a vertex (longitude and latitude in degrees-minutes-seconds): {text!r}"
+        )
     return _degrees(angles[0], "lon"), _degrees(angles[1], "lat")
 
 
@@ -124,8 +146,10 @@ def _status(situacion: str) -> str:
     for prefix, status in SITUACIONES.items():
         if folded.startswith(prefix):
             return status
-    raise ValueError(f"unknown situacion {situacion!r} (known: solicitado, admitido, otorgado, "
-                     "prorrogado, caducado, renunciado, denegado)")
+    raise ValueError(
+        f"unknown situacion {situacion!r} (known: solicitado, admitido, otorgado, "
+        "prorrogado, caducado, renunciado, denegado)"
+    )
 
 
 def _right_type(tipo: str) -> str:
@@ -133,8 +157,10 @@ def _right_type(tipo: str) -> str:
     for needed, right_type in TIPOS:
         if set(needed) <= words:
             return right_type
-    raise ValueError(f"unknown tipo {tipo!r} (known: permiso de exploración, permiso de "
-                     "investigación, concesión de explotación [derivada|directa])")
+    raise ValueError(
+        f"unknown tipo {tipo!r} (known: permiso de exploración, permiso de "
+        "investigación, concesión de explotación [derivada|directa])"
+    )
 
 
 def _geometry(vertices: list[tuple[float, float]]) -> MultiPolygon:
@@ -151,14 +177,18 @@ def _geometry(vertices: list[tuple[float, float]]) -> MultiPolygon:
         raise ValueError("a perimeter needs at least 3 vertices")
     geometry = MultiPolygon([Polygon(r) for r in rings])
     if not geometry.is_valid:
-        raise ValueError(f"the perimeter is not a valid polygon: {shapely.is_valid_reason(geometry)}")
+        raise ValueError(
+            f"the perimeter is not a valid polygon: {shapely.is_valid_reason(geometry)}"
+        )
     return geometry
 
 
 def _record(line: int, fields: list[str]) -> PermitRecord:
     if len(fields) < len(FIELDS) + 3:
-        raise ValueError(f"{len(fields)} fields; expected the {len(FIELDS)} attributes "
-                         f"({' / '.join(FIELDS)}) and at least 3 vertices")
+        raise ValueError(
+            f"{len(fields)} fields; expected the {len(FIELDS)} attributes "
+            f"({' / '.join(FIELDS)}) and at least 3 vertices"
+        )
     row = dict(zip(FIELDS, (f.strip() for f in fields)))
     if not row["registro"]:
         raise ValueError("registro is empty")
@@ -181,12 +211,19 @@ def _record(line: int, fields: list[str]) -> PermitRecord:
         remarks.append(f"declared area {row['superficie']} {unit}")
     if unknown:
         remarks.append("substances not in the INSPIRE commodity list: " + ", ".join(unknown))
-    vertices = [parse_vertex(f) for f in fields[len(FIELDS):] if f.strip()]
+    vertices = [parse_vertex(f) for f in fields[len(FIELDS) :] if f.strip()]
     return PermitRecord(
-        line=line, registry_number=number, name=row["nombre"] or number, holder=row["empresa"] or None,
-        authority=row["organismo"] or AUTHORITY_DEFAULT, status=_status(row["situacion"]),
-        right_type=_right_type(row["tipo"]), section=section, commodities=commodities,
-        geometry=_geometry(vertices), remarks="; ".join(remarks),
+        line=line,
+        registry_number=number,
+        name=row["nombre"] or number,
+        holder=row["empresa"] or None,
+        authority=row["organismo"] or AUTHORITY_DEFAULT,
+        status=_status(row["situacion"]),
+        right_type=_right_type(row["tipo"]),
+        section=section,
+        commodities=commodities,
+        geometry=_geometry(vertices),
+        remarks="; ".join(remarks),
     )
 
 
@@ -211,12 +248,17 @@ def read_catastro_minero(path: Path) -> list[PermitRecord]:
         except ValueError as exc:
             problems.append(f"line {number}: {exc}")
     if problems:
-        raise InvalidParameter("FILE", f"{path}: " + "; ".join(problems),
-                               "a Catastro Minero CSV export (see geo/io/catastro_minero.py)")
+        raise InvalidParameter(
+            "FILE",
+            f"{path}: " + "; ".join(problems),
+            "a Catastro Minero CSV export (see geo/io/catastro_minero.py)",
+        )
     numbers = [r.registry_number for r in records]
     duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
     if duplicates:
-        raise InvalidParameter("FILE", f"{path}: registry numbers repeated: {', '.join(duplicates)}")
+        raise InvalidParameter(
+            "FILE", f"{path}: registry numbers repeated: {', '.join(duplicates)}"
+        )
     return records
 
 
@@ -226,9 +268,21 @@ def read_rights(path: Path):
     import geopandas
 
     records = read_catastro_minero(path)
-    columns = ("registry_number", "name", "holder", "authority", "status", "right_type", "section",
-               "commodities", "remarks", "source", "source_id")
+    columns = (
+        "registry_number",
+        "name",
+        "holder",
+        "authority",
+        "status",
+        "right_type",
+        "section",
+        "commodities",
+        "remarks",
+        "source",
+        "source_id",
+    )
     return geopandas.GeoDataFrame(
         {c: [getattr(r, c) for r in records] for c in columns},
-        geometry=[r.geometry for r in records], crs="EPSG:4258",
+        geometry=[r.geometry for r in records],
+        crs="EPSG:4258",
     )

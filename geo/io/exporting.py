@@ -40,7 +40,9 @@ class Format:
 
 FORMATS: dict[str, Format] = {
     # GeoPackage 1.2: read without warnings by the GDAL 3.6 of Debian 12 and the QGIS built on it.
-    "gpkg": Format("GPKG", ".gpkg", "application/geopackage+sqlite3", dataset_options=(("VERSION", "1.2"),)),
+    "gpkg": Format(
+        "GPKG", ".gpkg", "application/geopackage+sqlite3", dataset_options=(("VERSION", "1.2"),)
+    ),
     "shp": Format("ESRI Shapefile", ".shp", "application/x-shapefile", (("ENCODING", "UTF-8"),)),
     "geojson": Format("GeoJSON", ".geojson", "application/geo+json", (("RFC7946", "NO"),)),
     "fgb": Format("FlatGeobuf", ".fgb", "application/flatgeobuf"),
@@ -51,8 +53,13 @@ BATCH_ROWS = 10_000
 _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 # Lists (commodities) become one text column, items joined like the importer splits them.
 LIST_SEPARATOR = ";"
-_ARROW = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64(), "date": pa.date32(),
-          "list": pa.string()}
+_ARROW = {
+    "text": pa.string(),
+    "number": pa.float64(),
+    "integer": pa.int64(),
+    "date": pa.date32(),
+    "list": pa.string(),
+}
 
 
 @dataclass(frozen=True)
@@ -86,21 +93,38 @@ class TableView:
 # its surface) in `deposits`, and the outlines are a layer of their own: import the points,
 # then the footprints, and the outlines replace the points again.
 TABLE_VIEWS = {
-    "deposits": TableView("deposits", "CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom "
-                          "ELSE ST_PointOnSurface(t.geom) END", "Point"),
-    "deposit_footprints": TableView("deposits", "t.geom", "MultiPolygon", "GeometryType(t.geom) <> 'POINT'"),
-    **{name: TableView(name, "t.geom", layer.geometry_types[0])
-       for name, layer in LAYERS.items() if name != "deposits"},
+    "deposits": TableView(
+        "deposits",
+        "CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom ELSE ST_PointOnSurface(t.geom) END",
+        "Point",
+    ),
+    "deposit_footprints": TableView(
+        "deposits", "t.geom", "MultiPolygon", "GeometryType(t.geom) <> 'POINT'"
+    ),
+    **{
+        name: TableView(name, "t.geom", layer.geometry_types[0])
+        for name, layer in LAYERS.items()
+        if name != "deposits"
+    },
 }
 # Collections computed in the database (geo/catalog/collections.py), exported with their properties.
-SCREENED = {"deposit_screening": ("Point", "CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom "
-                                           "ELSE ST_PointOnSurface(t.geom) END")}
+SCREENED = {
+    "deposit_screening": (
+        "Point",
+        "CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom ELSE ST_PointOnSurface(t.geom) END",
+    )
+}
 EXPORT_LAYERS = (*TABLE_VIEWS, *SCREENED)
 # A GeoPackage of the first also holds the second.
 GPKG_COMPANIONS = {"deposits": "deposit_footprints", "deposit_screening": "deposit_footprints"}
-_PROPERTY_ARROW = {("string", None): pa.string(), ("number", None): pa.float64(), ("integer", None): pa.int64(),
-                   ("boolean", None): pa.bool_(), ("string", "date"): pa.date32(),
-                   ("string", "date-time"): pa.timestamp("us", tz="UTC")}
+_PROPERTY_ARROW = {
+    ("string", None): pa.string(),
+    ("number", None): pa.float64(),
+    ("integer", None): pa.int64(),
+    ("boolean", None): pa.bool_(),
+    ("string", "date"): pa.date32(),
+    ("string", "date-time"): pa.timestamp("us", tz="UTC"),
+}
 
 
 def parse_format(name: str, parameter: str = "format") -> Format:
@@ -118,31 +142,56 @@ def parse_export_crs(text: str | None, parameter: str = "crs") -> CRS:
     except CRSError:
         crs = None
     if crs is None or crs.to_epsg() is None:
-        raise InvalidParameter(parameter, f"unknown CRS {text!r}", "an EPSG code such as EPSG:25830")
+        raise InvalidParameter(
+            parameter, f"unknown CRS {text!r}", "an EPSG code such as EPSG:25830"
+        )
     if not postgis_knows(crs.to_epsg()):
-        raise InvalidParameter(parameter, f"EPSG:{crs.to_epsg()} ({crs.name}) is not in PostGIS's "
-                               "spatial_ref_sys, so the database cannot transform to it",
-                               "an EPSG code PostGIS knows, such as EPSG:25830")
+        raise InvalidParameter(
+            parameter,
+            f"EPSG:{crs.to_epsg()} ({crs.name}) is not in PostGIS's "
+            "spatial_ref_sys, so the database cannot transform to it",
+            "an EPSG code PostGIS knows, such as EPSG:25830",
+        )
     return crs
 
 
 def _queryables(layer: Layer) -> dict[str, Queryable]:
-    kinds = {"text": "string", "number": "number", "integer": "integer", "date": "date",
-             "list": "string_array"}
-    fields = {name: Queryable(name, f"t.{name}", kinds[f.kind], name, f.allowed)
-              for name, f in layer.fields.items()}
+    kinds = {
+        "text": "string",
+        "number": "number",
+        "integer": "integer",
+        "date": "date",
+        "list": "string_array",
+    }
+    fields = {
+        name: Queryable(name, f"t.{name}", kinds[f.kind], name, f.allowed)
+        for name, f in layer.fields.items()
+    }
     if "commodities" in fields:  # the name the OGC API's filters use for the same list
-        fields["commodity"] = Queryable("commodity", "t.commodities", "string_array", "any commodity",
-                                        layer.fields["commodities"].allowed, commodities.matching)
+        fields["commodity"] = Queryable(
+            "commodity",
+            "t.commodities",
+            "string_array",
+            "any commodity",
+            layer.fields["commodities"].allowed,
+            commodities.matching,
+        )
     fields["source"] = Queryable("source", "t.source", "string", "source")
     fields["area"] = Queryable("area", area_codes_sql("t.geom"), "string_array", AREA_QUERYABLE)
     fields["geometry"] = Queryable("geometry", "t.geom", "geometry", "geometry")
     return fields
 
 
-def plan_export(layer_name: str, format_name: str, crs: str | None = None, filter: str | None = None,
-                filter_lang: str = "cql2-text", filter_crs: str | None = None,
-                area: bytes | None = None, companions: bool = True) -> ExportPlan:
+def plan_export(
+    layer_name: str,
+    format_name: str,
+    crs: str | None = None,
+    filter: str | None = None,
+    filter_lang: str = "cql2-text",
+    filter_crs: str | None = None,
+    area: bytes | None = None,
+    companions: bool = True,
+) -> ExportPlan:
     """Check every option and build the statement(s); nothing has run yet. `area` is the
     outline (EWKB) of an admin area the features must intersect."""
     if layer_name not in EXPORT_LAYERS:
@@ -153,9 +202,21 @@ def plan_export(layer_name: str, format_name: str, crs: str | None = None, filte
     companion = GPKG_COMPANIONS.get(layer_name)
     if companions and companion and fmt.driver == "GPKG":
         # The outlines of exactly the deposits exported as points, in the same file.
-        same_rows = _screened_rows(layer_name, filter, filter_lang, filter_crs, area) if layer_name in SCREENED else None
-        extra = _table_plan(companion, fmt, target, None if same_rows else filter, filter_lang, filter_crs,
-                            area, same_rows)
+        same_rows = (
+            _screened_rows(layer_name, filter, filter_lang, filter_crs, area)
+            if layer_name in SCREENED
+            else None
+        )
+        extra = _table_plan(
+            companion,
+            fmt,
+            target,
+            None if same_rows else filter,
+            filter_lang,
+            filter_crs,
+            area,
+            same_rows,
+        )
         plan = replace(plan, companions=(extra,))
     return plan
 
@@ -165,27 +226,42 @@ def _geometry(geometry: str, target: CRS, params: Params) -> str:
     return geometry if epsg == 4326 else f"ST_Transform({geometry}, {params(epsg)}::int)"
 
 
-def _screened_query(name: str, filter: str | None, filter_lang: str, filter_crs: str | None, area: bytes | None):
+def _screened_query(
+    name: str, filter: str | None, filter_lang: str, filter_crs: str | None, area: bytes | None
+):
     from geo.features.collections import get_collection
     from geo.features.items import CqlFilter, ItemsQuery
 
-    return ItemsQuery(get_collection(name), filter=CqlFilter(filter, filter_lang, filter_crs) if filter else None,
-                      area=area)
+    return ItemsQuery(
+        get_collection(name),
+        filter=CqlFilter(filter, filter_lang, filter_crs) if filter else None,
+        area=area,
+    )
 
 
-def _screened_rows(name: str, filter: str | None, filter_lang: str, filter_crs: str | None,
-                   area: bytes | None) -> Callable[[Params], str]:
+def _screened_rows(
+    name: str, filter: str | None, filter_lang: str, filter_crs: str | None, area: bytes | None
+) -> Callable[[Params], str]:
     """SQL condition on `t.id`: the row is one of the computed collection's filtered rows."""
     from geo.features.items import where_sql
 
     query = _screened_query(name, filter, filter_lang, filter_crs, area)
-    return lambda params: (f"t.id IN (SELECT t.id FROM {query.collection.from_sql(params)} "
-                           f"WHERE {where_sql(query, params)})")
+    return lambda params: (
+        f"t.id IN (SELECT t.id FROM {query.collection.from_sql(params)} "
+        f"WHERE {where_sql(query, params)})"
+    )
 
 
-def _table_plan(name: str, fmt: Format, target: CRS, filter: str | None, filter_lang: str,
-                filter_crs: str | None, area: bytes | None,
-                rows: Callable[[Params], str] | None = None) -> ExportPlan:
+def _table_plan(
+    name: str,
+    fmt: Format,
+    target: CRS,
+    filter: str | None,
+    filter_lang: str,
+    filter_crs: str | None,
+    area: bytes | None,
+    rows: Callable[[Params], str] | None = None,
+) -> ExportPlan:
     view = TABLE_VIEWS[name]
     layer = LAYERS[view.table_layer]
     params = Params()
@@ -202,18 +278,31 @@ def _table_plan(name: str, fmt: Format, target: CRS, filter: str | None, filter_
     columns += [("source", pa.string())]
     columns += [(c, pa.timestamp("us", tz="UTC")) for c in ("updated_at",) if c in table.columns]
     lists = {n for n, f in layer.fields.items() if f.kind == "list"}
-    select = [f"array_to_string(t.{n}, '{LIST_SEPARATOR}')" if n in lists else f"t.{n}"
-              for n, _ in columns]
+    select = [
+        f"array_to_string(t.{n}, '{LIST_SEPARATOR}')" if n in lists else f"t.{n}"
+        for n, _ in columns
+    ]
     order = ", ".join(f"t.{k}" for k in layer.key)
-    text = (f"SELECT {', '.join(select)}, ST_AsBinary({_geometry(view.geometry, target, params)}) "
-            f"FROM {table.name} t WHERE {' AND '.join(conditions)} ORDER BY {order}")
+    text = (
+        f"SELECT {', '.join(select)}, ST_AsBinary({_geometry(view.geometry, target, params)}) "
+        f"FROM {table.name} t WHERE {' AND '.join(conditions)} ORDER BY {order}"
+    )
     if fmt.driver == "ESRI Shapefile":
         columns = [(SHAPEFILE_NAMES.get(n, n), t) for n, t in columns]
-    return ExportPlan(name, view.geometry_type, fmt, target, SqlQuery(text, tuple(params.values)), tuple(columns))
+    return ExportPlan(
+        name, view.geometry_type, fmt, target, SqlQuery(text, tuple(params.values)), tuple(columns)
+    )
 
 
-def _screened_plan(name: str, fmt: Format, target: CRS, filter: str | None, filter_lang: str,
-                   filter_crs: str | None, area: bytes | None) -> ExportPlan:
+def _screened_plan(
+    name: str,
+    fmt: Format,
+    target: CRS,
+    filter: str | None,
+    filter_lang: str,
+    filter_crs: str | None,
+    area: bytes | None,
+) -> ExportPlan:
     """A computed collection (deposit_screening) with every property, filtered as its items are."""
     from geo.features.items import where_sql
 
@@ -224,10 +313,14 @@ def _screened_plan(name: str, fmt: Format, target: CRS, filter: str | None, filt
     source = collection.from_sql(params)
     where = where_sql(query, params)
     properties = collection.properties
-    columns = [("id", pa.int64())] + [(p.name, _PROPERTY_ARROW[(p.type, p.format)]) for p in properties]
+    columns = [("id", pa.int64())] + [
+        (p.name, _PROPERTY_ARROW[(p.type, p.format)]) for p in properties
+    ]
     select = [f"{collection.id_sql} AS id"] + [f"{p.sql} AS {p.name}" for p in properties]
-    text = (f"SELECT {', '.join(select)}, ST_AsBinary({_geometry(geometry, target, params)}) "
-            f"FROM {source} WHERE {where} ORDER BY {collection.id_sql}")
+    text = (
+        f"SELECT {', '.join(select)}, ST_AsBinary({_geometry(geometry, target, params)}) "
+        f"FROM {source} WHERE {where} ORDER BY {collection.id_sql}"
+    )
     if fmt.driver == "ESRI Shapefile":
         # dBase names: at most 10 characters, kept unique by a running number.
         short = []
@@ -237,11 +330,14 @@ def _screened_plan(name: str, fmt: Format, target: CRS, filter: str | None, filt
                 cut = f"{cut[:8]}{len(short):02d}"
             short.append((cut, t))
         columns = short
-    return ExportPlan(name, geometry_type, fmt, target, SqlQuery(text, tuple(params.values)), tuple(columns))
+    return ExportPlan(
+        name, geometry_type, fmt, target, SqlQuery(text, tuple(params.values)), tuple(columns)
+    )
 
 
-def _batches(url: str, plan: ExportPlan, progress: Callable[[int], None],
-             statement_timeout_s: float | None) -> Iterator[list[tuple]]:
+def _batches(
+    url: str, plan: ExportPlan, progress: Callable[[int], None], statement_timeout_s: float | None
+) -> Iterator[list[tuple]]:
     """The rows, BATCH_ROWS at a time, from a server-side cursor (never all in memory)."""
     with psycopg.connect(libpq_url(url)) as conn:
         for name, value in SESSION_SETTINGS.items():
@@ -257,29 +353,49 @@ def _batches(url: str, plan: ExportPlan, progress: Callable[[int], None],
 
 
 def _schema(plan: ExportPlan) -> pa.Schema:
-    return pa.schema([pa.field(n, t) for n, t in plan.columns] + [pa.field("geometry", pa.binary())])
+    return pa.schema(
+        [pa.field(n, t) for n, t in plan.columns] + [pa.field("geometry", pa.binary())]
+    )
 
 
-def _record_batches(url: str, plan: ExportPlan, progress: Callable[[int], None],
-                    statement_timeout_s: float | None) -> Iterator[pa.RecordBatch]:
+def _record_batches(
+    url: str, plan: ExportPlan, progress: Callable[[int], None], statement_timeout_s: float | None
+) -> Iterator[pa.RecordBatch]:
     schema = _schema(plan)
     cell = safe_column if plan.format.driver == "CSV" else (lambda column: column)
     for rows in _batches(url, plan, progress, statement_timeout_s):
         columns = list(zip(*rows, strict=True))
         yield pa.RecordBatch.from_arrays(
-            [cell(pa.array(values, type=field.type)) for values, field in zip(columns, schema, strict=True)],
-            schema=schema)
+            [
+                cell(pa.array(values, type=field.type))
+                for values, field in zip(columns, schema, strict=True)
+            ],
+            schema=schema,
+        )
 
 
 def _geoparquet_metadata(plan: ExportPlan) -> dict[bytes, bytes]:
-    geo = {"version": "1.1.0", "primary_column": "geometry",
-           "columns": {"geometry": {"encoding": "WKB", "geometry_types": [plan.geometry_type],
-                                    "crs": plan.crs.to_json_dict()}}}
+    geo = {
+        "version": "1.1.0",
+        "primary_column": "geometry",
+        "columns": {
+            "geometry": {
+                "encoding": "WKB",
+                "geometry_types": [plan.geometry_type],
+                "crs": plan.crs.to_json_dict(),
+            }
+        },
+    }
     return {b"geo": json.dumps(geo).encode()}
 
 
-def write_export(url: str, plan: ExportPlan, path: Path, progress: Callable[[int], None] = lambda n: None,
-                 statement_timeout_s: float | None = None) -> dict[str, int]:
+def write_export(
+    url: str,
+    plan: ExportPlan,
+    path: Path,
+    progress: Callable[[int], None] = lambda n: None,
+    statement_timeout_s: float | None = None,
+) -> dict[str, int]:
     """Stream the plan's rows (and its companions' into the same file) into the file at path,
     replacing it; how many features each layer got. A statement running longer than
     statement_timeout_s is cancelled (psycopg.errors.QueryCanceled)."""
@@ -292,7 +408,9 @@ def write_export(url: str, plan: ExportPlan, path: Path, progress: Callable[[int
             progress(n)
 
         try:
-            _write_layer(url, each, path, counted, append=i > 0, statement_timeout_s=statement_timeout_s)
+            _write_layer(
+                url, each, path, counted, append=i > 0, statement_timeout_s=statement_timeout_s
+            )
         except BaseException:
             shapefile = plan.format.driver == "ESRI Shapefile"
             for part in [path, *(path.with_suffix(s) for s in _SHAPEFILE_PARTS if shapefile)]:
@@ -301,8 +419,14 @@ def write_export(url: str, plan: ExportPlan, path: Path, progress: Callable[[int
     return counts
 
 
-def _write_layer(url: str, plan: ExportPlan, path: Path, progress: Callable[[int], None], append: bool,
-                 statement_timeout_s: float | None) -> None:
+def _write_layer(
+    url: str,
+    plan: ExportPlan,
+    path: Path,
+    progress: Callable[[int], None],
+    append: bool,
+    statement_timeout_s: float | None,
+) -> None:
     batches = _record_batches(url, plan, progress, statement_timeout_s)
     schema = _schema(plan)
     if plan.format.driver is None:
@@ -311,8 +435,14 @@ def _write_layer(url: str, plan: ExportPlan, path: Path, progress: Callable[[int
                 writer.write_batch(batch)
         return
     pyogrio.write_arrow(
-        pa.RecordBatchReader.from_batches(schema, batches), str(path), layer=plan.name,
-        driver=plan.format.driver, geometry_name="geometry", geometry_type=plan.geometry_type,
-        crs=plan.crs.to_wkt(), append=append,
+        pa.RecordBatchReader.from_batches(schema, batches),
+        str(path),
+        layer=plan.name,
+        driver=plan.format.driver,
+        geometry_name="geometry",
+        geometry_type=plan.geometry_type,
+        crs=plan.crs.to_wkt(),
+        append=append,
         layer_options=dict(plan.format.layer_options) or None,
-        dataset_options=None if append else dict(plan.format.dataset_options) or None)
+        dataset_options=None if append else dict(plan.format.dataset_options) or None,
+    )

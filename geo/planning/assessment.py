@@ -20,8 +20,10 @@ from geo.rules.protection import zones_constraining_each
 
 def run(conn: Connection, sql: str, params: Params):
     """Execute a statement written with geo.core.sql.Params ($n) through the sync driver (psycopg)."""
-    return conn.exec_driver_sql(re.sub(r"\$(\d+)", r"%(p\1)s", sql.replace("%", "%%")),
-                                {f"p{i}": x for i, x in enumerate(params.values, 1)})
+    return conn.exec_driver_sql(
+        re.sub(r"\$(\d+)", r"%(p\1)s", sql.replace("%", "%%")),
+        {f"p{i}": x for i, x in enumerate(params.values, 1)},
+    )
 
 
 def _lookup(table: str, value: str) -> str:
@@ -38,6 +40,7 @@ def _mean(parts: dict[str, str], weights: dict[str, float], params: Params) -> s
 
 def assess_sql(method: Method, params: Params, deposit_ids: list[int] | None = None) -> str:
     """SQL: INSERT one assessment per deposit (all, or those of `deposit_ids`); returns the count."""
+
     def js(value) -> str:
         return f"{params(json.dumps(value))}::jsonb"
 
@@ -45,20 +48,26 @@ def assess_sql(method: Method, params: Params, deposit_ids: list[int] | None = N
     commodity, importance = js(method.commodity_scores()), js(method.commodity_importance)
     only = f"WHERE d.id = ANY({params(deposit_ids)}::int[])" if deposit_ids is not None else ""
     restricting = list(v.RESTRICTING_LEGAL_EFFECTS)
-    zones = zones_constraining_each(f"(SELECT * FROM deposits d {only}) s", "id", restricting, params)
+    zones = zones_constraining_each(
+        f"(SELECT * FROM deposits d {only}) s", "id", restricting, params
+    )
     lu = method.land_use
     criteria = {
         "occurrence_type": _lookup(table[("geological", "occurrence_type")], "d.occurrence_type"),
         "size_class": _lookup(table[("geological", "size_class")], "d.size_class"),
-        "location_precision": _lookup(table[("geological", "location_precision")], "d.location_precision"),
-        "depth": _lookup(table[("geological", "depth")],
-                         "CASE WHEN d.depth_top_m IS NOT NULL OR d.depth_bottom_m IS NOT NULL THEN 'known' END"),
+        "location_precision": _lookup(
+            table[("geological", "location_precision")], "d.location_precision"
+        ),
+        "depth": _lookup(
+            table[("geological", "depth")],
+            "CASE WHEN d.depth_top_m IS NOT NULL OR d.depth_bottom_m IS NOT NULL THEN 'known' END",
+        ),
         "commodity": f"(SELECT max(({commodity} ->> u.c)::float8 * ({importance} ->> u.i)::float8) "
-                     "FROM unnest(d.commodities, d.commodity_importance) u(c, i))",
+        "FROM unnest(d.commodities, d.commodity_importance) u(c, i))",
         "mine_status": _lookup(table[("technical_economic", "mine_status")], "d.mine_status"),
         "land_use": f"CASE WHEN 'exclusion' = ANY(z.effects) THEN {params(lu['exclusion'])}::float8 "
-                    f"WHEN 'conditional' = ANY(z.effects) THEN {params(lu['conditional'])}::float8 "
-                    f"ELSE {params(lu['free'])}::float8 END",
+        f"WHEN 'conditional' = ANY(z.effects) THEN {params(lu['conditional'])}::float8 "
+        f"ELSE {params(lu['free'])}::float8 END",
         "societal": f"coalesce(ss.score, {params(method.societal_default)}::float8)",
     }
     dims = {
@@ -67,11 +76,17 @@ def assess_sql(method: Method, params: Params, deposit_ids: list[int] | None = N
     }
     # land_use and societal are one criterion each: c.* already carries them.
     score = _mean({d: f"g.{d}" for d in v.MDOPI_DIMENSIONS}, method.weights, params)
-    klass = " ".join(f"WHEN g.score >= {params(method.thresholds[k])}::float8 THEN '{k}'" for k in RANKED_CLASSES)
+    klass = " ".join(
+        f"WHEN g.score >= {params(method.thresholds[k])}::float8 THEN '{k}'" for k in RANKED_CLASSES
+    )
     reasons = ", ".join(
         f"jsonb_build_object('dimension', '{dimension}', 'criterion', '{criterion}', "
         f"'value', g.inputs -> '{_input_of(criterion)}', 'score', round(g.{criterion}::numeric, 2))"
-        for dimension, names in {**CRITERIA, "land_use": ("land_use",), "societal": ("societal",)}.items()
+        for dimension, names in {
+            **CRITERIA,
+            "land_use": ("land_use",),
+            "societal": ("societal",),
+        }.items()
         for criterion in names
     )
     return f"""
@@ -82,7 +97,7 @@ WITH z AS (SELECT key AS deposit_id, array_agg(DISTINCT legal_effect) AS effects
 -- place a dimension, the total or the class reads it.
 c AS MATERIALIZED (
     SELECT d.id,
-           {', '.join(f'{sql} AS {name}' for name, sql in criteria.items())},
+           {", ".join(f"{sql} AS {name}" for name, sql in criteria.items())},
            jsonb_build_object('occurrence_type', d.occurrence_type, 'size_class', d.size_class,
                'location_precision', d.location_precision, 'depth_top_m', d.depth_top_m,
                'depth_bottom_m', d.depth_bottom_m, 'commodities', to_jsonb(d.commodities),
@@ -93,7 +108,7 @@ c AS MATERIALIZED (
     LEFT JOIN deposit_societal_scores ss ON ss.deposit_id = d.id
     {only}),
 g AS (
-    SELECT c.*, {', '.join(f'{sql} AS {d}' for d, sql in dims.items())} FROM c),
+    SELECT c.*, {", ".join(f"{sql} AS {d}" for d, sql in dims.items())} FROM c),
 s AS MATERIALIZED (SELECT g.*, round({score}::numeric, 2)::float8 AS score FROM g),  -- classed as stored
 classed AS (SELECT g.*, CASE {klass} ELSE 'none' END AS mdopi_class FROM s g)
 INSERT INTO deposit_assessments (deposit_id, method_name, method_version, as_of, geological,
@@ -110,8 +125,12 @@ FROM classed g
 
 
 def _input_of(criterion: str) -> str:
-    return {"depth": "depth_top_m", "commodity": "commodities", "land_use": "constraining_zones",
-            "societal": "societal_score"}.get(criterion, criterion)
+    return {
+        "depth": "depth_top_m",
+        "commodity": "commodities",
+        "land_use": "constraining_zones",
+        "societal": "societal_score",
+    }.get(criterion, criterion)
 
 
 def _thresholds(method: Method) -> str:

@@ -60,34 +60,34 @@ sg AS (
     FROM (SELECT part.zone_id, ST_Area(ST_Intersection(part.geom, s.geom)::geography) AS m2
           FROM protection_zone_parts part, s WHERE ST_Intersects(part.geom, s.geom)) h
     JOIN protection_zones z ON z.id = h.zone_id CROSS JOIN s
-    WHERE z.legal_effect = 'safeguarding' AND {zone_in_force('z')}
+    WHERE z.legal_effect = 'safeguarding' AND {zone_in_force("z")}
     GROUP BY z.id),
 rights AS (
-    SELECT {effective_status_sql('p', 'current_date')} AS status, count(*) AS n,
+    SELECT {effective_status_sql("p", "current_date")} AS status, count(*) AS n,
            sum(ST_Area(ST_Intersection(p.geom, s.geom)::geography)) AS overlap_m2,
            json_agg(p.registry_number ORDER BY p.registry_number) AS registry_numbers
     FROM permits p, s WHERE ST_Intersects(p.geom, s.geom) GROUP BY 1),
 parts AS (SELECT ST_Subdivide(s.geom, {PART_VERTICES}) AS geom FROM s WHERE {removes_cells}),
 cells AS (
-    SELECT DISTINCT ON (c.j, c.i) c.* FROM parts CROSS JOIN LATERAL {grid.sql_cells('parts.geom')}
+    SELECT DISTINCT ON (c.j, c.i) c.* FROM parts CROSS JOIN LATERAL {grid.sql_cells("parts.geom")}
     WHERE ST_Intersects(c.core, parts.geom) ORDER BY c.j, c.i),
-free AS (SELECT c.area_ha FROM cells c WHERE NOT {held_or_excluded('c', text_array([CELL_REMOVING_EFFECT]))})
+free AS (SELECT c.area_ha FROM cells c WHERE NOT {held_or_excluded("c", text_array([CELL_REMOVING_EFFECT]))})
 SELECT
-  json_build_object('area_ha', {_ha('s.area_m2')}, 'depth_top_m', s.depth_top_m,
+  json_build_object('area_ha', {_ha("s.area_m2")}, 'depth_top_m', s.depth_top_m,
                     'depth_bottom_m', s.depth_bottom_m, 'geometry', ST_AsGeoJSON(s.geom)::json)::text,
   (SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'commodities', commodities,
        'critical_raw_material', critical, 'strategic_raw_material', strategic, 'mdopi_class', mdopi_class,
        'assessment_id', assessment_id, 'depth_top_m', depth_top_m, 'depth_bottom_m', depth_bottom_m,
        'depth_overlap', depth_overlap, 'sterilised', {sterilises} AND depth_overlap,
-       'overlap_ha', {_ha('overlap_m2')}, 'geometry', geometry)
+       'overlap_ha', {_ha("overlap_m2")}, 'geometry', geometry)
        ORDER BY array_position({text_array((*v.MDOPI_CLASSES, UNASSESSED))}, mdopi_class), id), '[]')
    FROM deps)::text,
-  (SELECT coalesce(json_agg(json_build_object('zone_id', id, 'name', name, 'overlap_ha', {_ha('overlap_m2')},
+  (SELECT coalesce(json_agg(json_build_object('zone_id', id, 'name', name, 'overlap_ha', {_ha("overlap_m2")},
        'share', round((overlap_m2 / nullif(zone_m2, 0))::numeric, 6)::float8,
        'depth_top_m', depth_top_m, 'depth_bottom_m', depth_bottom_m, 'depth_overlap', depth_overlap)
        ORDER BY overlap_m2 DESC, id), '[]')
    FROM sg)::text,
-  (SELECT coalesce(json_agg(json_build_object('status', status, 'count', n, 'overlap_ha', {_ha('overlap_m2')},
+  (SELECT coalesce(json_agg(json_build_object('status', status, 'count', n, 'overlap_ha', {_ha("overlap_m2")},
        'registry_numbers', registry_numbers) ORDER BY status), '[]') FROM rights)::text,
   (SELECT json_build_object('count', count(*), 'area_ha', round(coalesce(sum(area_ha), 0)::numeric, 4)::float8)
    FROM free)::text
@@ -114,26 +114,47 @@ def _summary(deposits: list[dict]) -> dict:
         by_class[d["mdopi_class"]] += 1
         for code in d["commodities"]:
             commodity = v.COMMODITY_BY_CODE.get(code)
-            entry = by_commodity.setdefault(code, {
-                "commodity": code, "deposits": 0,
-                "critical_raw_material": bool(commodity and commodity.critical),
-                "strategic_raw_material": bool(commodity and commodity.strategic)})
+            entry = by_commodity.setdefault(
+                code,
+                {
+                    "commodity": code,
+                    "deposits": 0,
+                    "critical_raw_material": bool(commodity and commodity.critical),
+                    "strategic_raw_material": bool(commodity and commodity.strategic),
+                },
+            )
             entry["deposits"] += 1
-    return {"by_class": by_class, "by_commodity": sorted(by_commodity.values(), key=lambda e: (-e["deposits"], e["commodity"]))}
+    return {
+        "by_class": by_class,
+        "by_commodity": sorted(
+            by_commodity.values(), key=lambda e: (-e["deposits"], e["commodity"])
+        ),
+    }
 
 
-def reasons_for(verdict: str, plan: Plan, deposits: list[dict], safeguarding: list[dict]) -> list[str]:
+def reasons_for(
+    verdict: str, plan: Plan, deposits: list[dict], safeguarding: list[dict]
+) -> list[str]:
     reasons = []
     for d in deposits:
         if d["sterilised"]:
-            reasons.append(f"sterilises deposit {d['id']} ({d['name']}), of {d['mdopi_class']} importance")
+            reasons.append(
+                f"sterilises deposit {d['id']} ({d['name']}), of {d['mdopi_class']} importance"
+            )
         elif not d["depth_overlap"]:
-            reasons.append(f"over deposit {d['id']} ({d['name']}) but not at its depth (3D rule): not sterilised")
+            reasons.append(
+                f"over deposit {d['id']} ({d['name']}) but not at its depth (3D rule): not sterilised"
+            )
         else:
-            reasons.append(f"over deposit {d['id']} ({d['name']}); a plan of {plan.legal_effect} effect "
-                           "does not restrict mining")
-    reasons += [f"overlaps safeguarding area {z['zone_id']} ({z['name']}) by {z['overlap_ha']} ha"
-                + ("" if z["depth_overlap"] else ", but not at its depth (3D rule)") for z in safeguarding]
+            reasons.append(
+                f"over deposit {d['id']} ({d['name']}); a plan of {plan.legal_effect} effect "
+                "does not restrict mining"
+            )
+    reasons += [
+        f"overlaps safeguarding area {z['zone_id']} ({z['name']}) by {z['overlap_ha']} ha"
+        + ("" if z["depth_overlap"] else ", but not at its depth (3D rule)")
+        for z in safeguarding
+    ]
     if verdict == "clear":
         reasons.append("no deposit and no safeguarding area within the plan")
     return reasons
@@ -146,8 +167,13 @@ def report_from_row(row, plan: Plan) -> dict:
     return {
         "verdict": verdict,
         "reasons": reasons_for(verdict, plan, deposits, safeguarding),
-        "plan": {"name": plan.name, "land_use": plan.land_use, "legal_effect": plan.legal_effect,
-                 "sterilises": plan.sterilises, **plan_json},
+        "plan": {
+            "name": plan.name,
+            "land_use": plan.land_use,
+            "legal_effect": plan.legal_effect,
+            "sterilises": plan.sterilises,
+            **plan_json,
+        },
         "sterilised": _summary(deposits),
         "deposits": deposits,
         "safeguarding_areas": safeguarding,
@@ -159,10 +185,14 @@ def report_from_row(row, plan: Plan) -> dict:
 def rank_alternatives(reports: list[dict]) -> list[dict]:
     """Alternatives, least impact first: verdict, then sterilised deposits by class, then
     safeguarded hectares, then hectares of rights affected."""
+
     def impact(report: dict) -> tuple:
         by_class = report["sterilised"]["by_class"]
-        return (v.PLAN_VERDICTS[::-1].index(report["verdict"]),
-                *(by_class[c] for c in (*v.MDOPI_CLASSES, UNASSESSED)),
-                sum(z["overlap_ha"] for z in report["safeguarding_areas"]),
-                sum(r["overlap_ha"] for r in report["permits_by_status"]))
+        return (
+            v.PLAN_VERDICTS[::-1].index(report["verdict"]),
+            *(by_class[c] for c in (*v.MDOPI_CLASSES, UNASSESSED)),
+            sum(z["overlap_ha"] for z in report["safeguarding_areas"]),
+            sum(r["overlap_ha"] for r in report["permits_by_status"]),
+        )
+
     return sorted(reports, key=impact)

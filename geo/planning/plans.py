@@ -9,8 +9,10 @@ from geo.core.errors import InvalidParameter
 from geo.queries.sites import DEPTH_MEMBERS, Site, parse_site
 
 PLAN_PROPERTIES = ("land_use", "legal_effect", "name", *DEPTH_MEMBERS)
-PLAN_FORM = ("a GeoJSON Feature whose geometry is a Polygon or MultiPolygon and whose properties give "
-             "land_use and legal_effect (optionally name, depth_top_m, depth_bottom_m)")
+PLAN_FORM = (
+    "a GeoJSON Feature whose geometry is a Polygon or MultiPolygon and whose properties give "
+    "land_use and legal_effect (optionally name, depth_top_m, depth_bottom_m)"
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,11 @@ class Plan:
 def parse_plan(body: object, content_crs: str | None, max_area_km2: float, path: str = "") -> Plan:
     """The plan of a POST /planning/impact body; every problem names its field."""
     if not isinstance(body, dict) or body.get("type") != "Feature":
-        raise InvalidParameter(path + "type" if isinstance(body, dict) else "body", "expected a GeoJSON Feature",
-                               PLAN_FORM)
+        raise InvalidParameter(
+            path + "type" if isinstance(body, dict) else "body",
+            "expected a GeoJSON Feature",
+            PLAN_FORM,
+        )
     properties = body.get("properties")
     if not isinstance(properties, dict):
         raise InvalidParameter(f"{path}properties", "a plan needs properties", PLAN_FORM)
@@ -46,8 +51,11 @@ def parse_plan(body: object, content_crs: str | None, max_area_km2: float, path:
         raise InvalidParameter(f"{path}properties.name", f"expected text, got {name!r}", "a string")
     geometry = body.get("geometry")
     if isinstance(geometry, dict) and geometry.get("type") not in ("Polygon", "MultiPolygon"):
-        raise InvalidParameter(f"{path}geometry.type", f"a plan cannot be a {geometry.get('type')!r}",
-                               ("Polygon", "MultiPolygon"))
+        raise InvalidParameter(
+            f"{path}geometry.type",
+            f"a plan cannot be a {geometry.get('type')!r}",
+            ("Polygon", "MultiPolygon"),
+        )
     depth = {k: properties[k] for k in DEPTH_MEMBERS if k in properties}
     site = parse_site({**body, "properties": depth}, content_crs, max_area_km2)
     return Plan(site, land_use, legal_effect, name)
@@ -61,7 +69,9 @@ def _choice(properties: dict, key: str, allowed: tuple[str, ...], path: str) -> 
     return value
 
 
-def parse_alternatives(body: object, content_crs: str | None, max_area_km2: float, max_plans: int) -> list[Plan]:
+def parse_alternatives(
+    body: object, content_crs: str | None, max_area_km2: float, max_plans: int
+) -> list[Plan]:
     """The alternatives of a POST /planning/impact/batch body: a FeatureCollection of plans."""
     allowed = f"a GeoJSON FeatureCollection of 1 to {max_plans} plans, each {PLAN_FORM}"
     if not isinstance(body, dict) or body.get("type") != "FeatureCollection":

@@ -32,6 +32,7 @@ class DepositSearch:
 # Every table a search reads (protection_zone_parts follows protection_zones).
 SEARCHED_TABLES = ("deposits", "admin_areas", "protection_zones", "deposit_assessments")
 
+
 def _properties(properties, with_zones: bool = False) -> str:
     """SQL json object of the properties: those of the `deposits` collection (geo/catalog/collections.py),
     so /deposits and /collections/deposits/items show a deposit alike."""
@@ -64,8 +65,10 @@ def where_sql(search: DepositSearch, params: Params, with_cursor: bool = False) 
         )
         conditions.append(constrained if search.protection == "inside" else f"NOT {constrained}")
     if search.mdopi:
-        conditions.append("(SELECT x.mdopi_class FROM deposit_assessments x WHERE x.deposit_id = t.id "
-                          f"ORDER BY x.id DESC LIMIT 1) = ANY({params(list(search.mdopi))}::text[])")
+        conditions.append(
+            "(SELECT x.mdopi_class FROM deposit_assessments x WHERE x.deposit_id = t.id "
+            f"ORDER BY x.id DESC LIMIT 1) = ANY({params(list(search.mdopi))}::text[])"
+        )
     if with_cursor and search.after_id is not None:
         conditions.append(f"t.id > {params(search.after_id)}")
     return " AND ".join(conditions)
@@ -87,9 +90,11 @@ def page_query(search: DepositSearch) -> SqlQuery:
     # The page's rows are chosen first and only they are joined to their zones: joined before
     # the ORDER BY … LIMIT, the zone lookup ran for every match (5,053 rows for a 101-row page
     # of the inside headline over 100,000 deposits, see benchmarks/README.md).
-    page = f"SELECT t.* FROM deposits t WHERE {where} ORDER BY t.id LIMIT {params(search.limit + 1)}"
+    page = (
+        f"SELECT t.* FROM deposits t WHERE {where} ORDER BY t.id LIMIT {params(search.limit + 1)}"
+    )
     text = (
-        "SELECT t.id, '{\"type\":\"Feature\",\"id\":' || t.id || ',\"geometry\":' || "
+        'SELECT t.id, \'{"type":"Feature","id":\' || t.id || \',"geometry":\' || '
         "ST_AsGeoJSON(t.geom) || ',\"properties\":' || " + properties + "::text || '}' "
         f"FROM ({page}) t{zones} ORDER BY t.id"
     )
@@ -100,7 +105,9 @@ def count_query(search: DepositSearch) -> SqlQuery:
     """The exact number of deposits matching the search, all pages together."""
     params = Params()
     where = where_sql(search, params)
-    return SqlQuery(f"SELECT count(*) FROM deposits t WHERE {where}", tuple(params.values), SEARCHED_TABLES)
+    return SqlQuery(
+        f"SELECT count(*) FROM deposits t WHERE {where}", tuple(params.values), SEARCHED_TABLES
+    )
 
 
 def one_query(deposit_id: int) -> SqlQuery:
@@ -108,7 +115,7 @@ def one_query(deposit_id: int) -> SqlQuery:
     params = Params()
     properties = _properties(DEPOSIT_PROPERTIES + DEPOSIT_DETAIL)
     text = (
-        "SELECT '{\"type\":\"Feature\",\"id\":' || t.id || ',\"geometry\":' || "
+        'SELECT \'{"type":"Feature","id":\' || t.id || \',"geometry":\' || '
         "ST_AsGeoJSON(t.geom) || ',\"properties\":' || " + properties + "::text || '}' "
         f"FROM deposits t WHERE t.id = {params(deposit_id)}"
     )

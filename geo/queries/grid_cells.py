@@ -25,34 +25,45 @@ from geo.rules.registry import HOLDING, effective_status_sql
 # Cell corners are written exactly (17 significant digits round-trip every float), so a cell
 # sent back to /permits/validate lies on the grid lines bit for bit.
 EXACT = 17
-CELL_PROPERTIES = "json_build_object('id', c.id, 'i', c.i, 'j', c.j, 'area_ha', round(c.area_ha::numeric, 4))"
+CELL_PROPERTIES = (
+    "json_build_object('id', c.id, 'i', c.i, 'j', c.j, 'area_ha', round(c.area_ha::numeric, 4))"
+)
 
 
 def check_cap(i_range: range, j_range: range, max_cells: int, parameter: str, what: str) -> None:
     """Refuse, before any SQL runs, a request that would generate more cells than allowed."""
     count = len(i_range) * len(j_range)
     if count > max_cells:
-        raise InvalidParameter(parameter, f"{what} spans {count:,} cells ({len(i_range)} × "
-                               f"{len(j_range)}); at most {max_cells:,} per request",
-                               "a smaller area or bbox (one cell is 20″ × 20″, about 28 ha)")
+        raise InvalidParameter(
+            parameter,
+            f"{what} spans {count:,} cells ({len(i_range)} × "
+            f"{len(j_range)}); at most {max_cells:,} per request",
+            "a smaller area or bbox (one cell is 20″ × 20″, about 28 ha)",
+        )
 
 
 def _feature(properties: str) -> str:
-    return (f"'{{\"type\":\"Feature\",\"id\":\"' || c.id || '\",\"geometry\":' || ST_AsGeoJSON(c.geom, {EXACT}) "
-            f"|| ',\"properties\":' || {properties}::text || '}}'")
+    return (
+        f'\'{{"type":"Feature","id":"\' || c.id || \'","geometry":\' || ST_AsGeoJSON(c.geom, {EXACT}) '
+        f"|| ',\"properties\":' || {properties}::text || '}}'"
+    )
 
 
 def _envelope(i_range: range, j_range: range, params: Params) -> str:
     """SQL: the bbox exactly covering a block of cells, for sql_cells to regenerate them."""
-    return (f"ST_MakeEnvelope({params(grid.line_of(i_range.start))}, {params(grid.line_of(j_range.start))}, "
-            f"{params(grid.line_of(i_range.stop))}, {params(grid.line_of(j_range.stop))}, 4326)")
+    return (
+        f"ST_MakeEnvelope({params(grid.line_of(i_range.start))}, {params(grid.line_of(j_range.start))}, "
+        f"{params(grid.line_of(i_range.stop))}, {params(grid.line_of(j_range.stop))}, 4326)"
+    )
 
 
 def cells_query(i_range: range, j_range: range) -> SqlQuery:
     """(id, feature text) rows for a block of cells, in id order of rows then columns."""
     params = Params()
-    text = (f"SELECT c.id, {_feature(CELL_PROPERTIES)} FROM {grid.sql_cells(_envelope(i_range, j_range, params))} "
-            "ORDER BY c.j, c.i")
+    text = (
+        f"SELECT c.id, {_feature(CELL_PROPERTIES)} FROM {grid.sql_cells(_envelope(i_range, j_range, params))} "
+        "ORDER BY c.j, c.i"
+    )
     return SqlQuery(text, tuple(params.values))
 
 
@@ -70,8 +81,10 @@ def cell_query(cell: Cell, legal_effects: tuple[str, ...]) -> SqlQuery:
         "ORDER BY z.id), '[]') FROM protection_zones z "
         f"WHERE ST_Intersects(z.geom, c.core) AND {zone_in_force('z')})"
     )
-    properties = (f"({CELL_PROPERTIES}::jsonb || jsonb_build_object('rights', {holders}, 'zones', {zones}, "
-                  f"'free', NOT {held_or_excluded('c', _counted(legal_effects, params))}))")
+    properties = (
+        f"({CELL_PROPERTIES}::jsonb || jsonb_build_object('rights', {holders}, 'zones', {zones}, "
+        f"'free', NOT {held_or_excluded('c', _counted(legal_effects, params))}))"
+    )
     one = range(cell.i, cell.i + 1), range(cell.j, cell.j + 1)
     text = f"SELECT {_feature(properties)} FROM {grid.sql_cells(_envelope(*one, params))}"
     return SqlQuery(text, tuple(params.values))
@@ -93,8 +106,11 @@ class GroundQuery:
 
 def area_bounds_query(code: str) -> SqlQuery:
     """The bbox of an admin area, to count the cells it spans before generating them."""
-    return SqlQuery("SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) "
-                    "FROM admin_areas WHERE code = $1", (code,))
+    return SqlQuery(
+        "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) "
+        "FROM admin_areas WHERE code = $1",
+        (code,),
+    )
 
 
 AREA_PART_VERTICES = 32
@@ -124,15 +140,24 @@ def free_query(ground: GroundQuery) -> SqlQuery:
         hectares = "ST_Area(m.geom::geography) / 10000"
         # Runs of consecutive free cells along each row are merged arithmetically first:
         # GEOS then unions a few hundred strips instead of tens of thousands of cells.
-        runs = ("runs AS (SELECT j, min(i) AS first, max(i) AS last FROM (SELECT i, j, "
-                "i - row_number() OVER (PARTITION BY j ORDER BY i) AS run FROM free) r GROUP BY j, run) ")
-        strip = (f"ST_MakeEnvelope(first::float8 / {grid.PER_DEGREE}, j::float8 / {grid.PER_DEGREE}, "
-                 f"(last + 1)::float8 / {grid.PER_DEGREE}, (j + 1)::float8 / {grid.PER_DEGREE}, 4326)")
-        text = free + ", " + runs + (
-            f"SELECT {cells}, {hectares}, '{{\"type\":\"Feature\",\"geometry\":' || ST_AsGeoJSON(m.geom, {EXACT}) || "
-            f"',\"properties\":' || json_build_object('cell_count', {cells}, "
-            f"'area_ha', round(({hectares})::numeric, 2))::text || '}}' "
-            f"FROM (SELECT (ST_Dump(ST_Simplify(ST_UnaryUnion(ST_Collect({strip})), 0))).geom FROM runs) m "
-            "ORDER BY ST_YMin(m.geom), ST_XMin(m.geom)"
+        runs = (
+            "runs AS (SELECT j, min(i) AS first, max(i) AS last FROM (SELECT i, j, "
+            "i - row_number() OVER (PARTITION BY j ORDER BY i) AS run FROM free) r GROUP BY j, run) "
+        )
+        strip = (
+            f"ST_MakeEnvelope(first::float8 / {grid.PER_DEGREE}, j::float8 / {grid.PER_DEGREE}, "
+            f"(last + 1)::float8 / {grid.PER_DEGREE}, (j + 1)::float8 / {grid.PER_DEGREE}, 4326)"
+        )
+        text = (
+            free
+            + ", "
+            + runs
+            + (
+                f'SELECT {cells}, {hectares}, \'{{"type":"Feature","geometry":\' || ST_AsGeoJSON(m.geom, {EXACT}) || '
+                f"',\"properties\":' || json_build_object('cell_count', {cells}, "
+                f"'area_ha', round(({hectares})::numeric, 2))::text || '}}' "
+                f"FROM (SELECT (ST_Dump(ST_Simplify(ST_UnaryUnion(ST_Collect({strip})), 0))).geom FROM runs) m "
+                "ORDER BY ST_YMin(m.geom), ST_XMin(m.geom)"
+            )
         )
     return SqlQuery(text, tuple(params.values))

@@ -61,24 +61,32 @@ def _properties(day: str) -> str:
 
 
 def _feature(day: str) -> str:
-    return (f"'{{\"type\":\"Feature\",\"id\":' || p.id || ',\"geometry\":' || ST_AsGeoJSON(p.geom, {EXACT}) "
-            f"|| ',\"properties\":' || {_properties(day)}::text || '}}'")
+    return (
+        f'\'{{"type":"Feature","id":\' || p.id || \',"geometry":\' || ST_AsGeoJSON(p.geom, {EXACT}) '
+        f"|| ',\"properties\":' || {_properties(day)}::text || '}}'"
+    )
 
 
 def _where(search: PermitSearch, params: Params, day: str, with_cursor: bool) -> str:
     conditions = ["TRUE"]
     if search.statuses:
-        conditions.append(f"{effective_status_sql('p', day)} = ANY({params(list(search.statuses))}::text[])")
+        conditions.append(
+            f"{effective_status_sql('p', day)} = ANY({params(list(search.statuses))}::text[])"
+        )
     if search.right_types:
         conditions.append(f"p.right_type = ANY({params(list(search.right_types))}::text[])")
     if search.area_code:
         # A right in an area shares ground with it; one only touching its border is not in it.
-        conditions.append("EXISTS (SELECT 1 FROM admin_areas a WHERE a.code = "
-                          f"{params(search.area_code)} AND ST_Relate(a.geom, p.geom, '2********'))")
+        conditions.append(
+            "EXISTS (SELECT 1 FROM admin_areas a WHERE a.code = "
+            f"{params(search.area_code)} AND ST_Relate(a.geom, p.geom, '2********'))"
+        )
     if search.bbox:
         west, south, east, north = search.bbox
-        conditions.append(f"ST_Intersects(p.geom, ST_MakeEnvelope({params(west)}, {params(south)}, "
-                          f"{params(east)}, {params(north)}, 4326))")
+        conditions.append(
+            f"ST_Intersects(p.geom, ST_MakeEnvelope({params(west)}, {params(south)}, "
+            f"{params(east)}, {params(north)}, 4326))"
+        )
     if with_cursor and search.after_id is not None:
         conditions.append(f"p.id > {params(search.after_id)}")
     return " AND ".join(conditions)
@@ -88,8 +96,10 @@ def page_query(search: PermitSearch) -> SqlQuery:
     """(id, feature text) rows in id order, limit + 1 of them to see a next page."""
     params = Params()
     day = _day(search.as_of, params)
-    text = (f"SELECT p.id, {_feature(day)} FROM {_source(search.as_of, day)} "
-            f"WHERE {_where(search, params, day, True)} ORDER BY p.id LIMIT {params(search.limit + 1)}")
+    text = (
+        f"SELECT p.id, {_feature(day)} FROM {_source(search.as_of, day)} "
+        f"WHERE {_where(search, params, day, True)} ORDER BY p.id LIMIT {params(search.limit + 1)}"
+    )
     return SqlQuery(text, tuple(params.values))
 
 
@@ -104,7 +114,7 @@ def one_query(permit_id: int) -> SqlQuery:
     """One right as a Feature, with its remarks and record time stamps."""
     params = Params()
     text = (
-        f"SELECT '{{\"type\":\"Feature\",\"id\":' || p.id || ',\"geometry\":' || ST_AsGeoJSON(p.geom, {EXACT}) "
+        f'SELECT \'{{"type":"Feature","id":\' || p.id || \',"geometry":\' || ST_AsGeoJSON(p.geom, {EXACT}) '
         f"|| ',\"properties\":' || ({_properties('current_date')}::jsonb || jsonb_build_object("
         "'commodity_list', to_jsonb(p.commodities), 'remarks', p.remarks, 'retrieved_at', p.retrieved_at, "
         "'created_at', p.created_at, 'updated_at', p.updated_at))::text || '}' "
@@ -163,7 +173,7 @@ def conflicts_query(permit_id: int) -> SqlQuery:
         "'shared_cells', to_json(s.ids))"
     )
     text = (
-        "SELECT q.id, '{\"type\":\"Feature\",\"id\":' || q.id || ',\"geometry\":' || "
+        'SELECT q.id, \'{"type":"Feature","id":\' || q.id || \',"geometry":\' || '
         f"ST_AsGeoJSON(s.geom, {EXACT}) || ',\"properties\":' || {properties}::text || '}}' "
         f"FROM permits t JOIN permits q ON q.id <> t.id AND ST_Intersects(q.geom, t.geom) "
         f"CROSS JOIN LATERAL (SELECT {reason} AS reason, ST_Intersection(t.geom, q.geom) AS shared) o "

@@ -44,7 +44,9 @@ def verdict_of(constraining_effects: set[str]) -> str:
 
 def verdict_sql(effects: str) -> str:
     """SQL: the same verdict from a text[] of constraining legal effects."""
-    cases = " ".join(f"WHEN '{effect}' = ANY({effects}) THEN '{verdict}'" for effect, verdict in VERDICTS)
+    cases = " ".join(
+        f"WHEN '{effect}' = ANY({effects}) THEN '{verdict}'" for effect, verdict in VERDICTS
+    )
     return f"CASE {cases} ELSE '{FREE}' END"
 
 
@@ -59,8 +61,10 @@ def _share(m2: str) -> str:
 
 def _free_share(geom: str) -> str:
     # A point site is wholly free or not at all.
-    return (f"round(CASE WHEN s.area_m2 > 0 THEN {_polygonal_area(geom)} / s.area_m2 "
-            f"WHEN ST_IsEmpty({geom}) THEN 0 ELSE 1 END::numeric, 6)")
+    return (
+        f"round(CASE WHEN s.area_m2 > 0 THEN {_polygonal_area(geom)} / s.area_m2 "
+        f"WHEN ST_IsEmpty({geom}) THEN 0 ELSE 1 END::numeric, 6)"
+    )
 
 
 def _polygonal_area(geom: str) -> str:
@@ -81,7 +85,10 @@ def site_source(site: Site, params: Params) -> str:
         geom = f"ST_Buffer(b.geom::geography, {params(site.buffer_m)}::float8, 'quad_segs=16')::geometry"
     top, bottom = "b.top", "b.bottom"
     if site.has_depth:  # the request's interval replaces a deposit's own
-        top, bottom = f"{params(site.depth_top_m)}::float8", f"{params(site.depth_bottom_m)}::float8"
+        top, bottom = (
+            f"{params(site.depth_top_m)}::float8",
+            f"{params(site.depth_bottom_m)}::float8",
+        )
     return (
         f"(SELECT g.geom, g.geom::geography AS geog, g.depth_top_m, g.depth_bottom_m, "
         f"ST_Area(g.geom::geography) AS area_m2 "
@@ -107,12 +114,12 @@ zones AS (
     SELECT z.id, z.name, z.designation_scheme, z.designation, z.legal_effect,
            z.depth_top_m, z.depth_bottom_m, h.piece, h.overlap_m2,
            depth_intervals_overlap(z.depth_top_m, z.depth_bottom_m, s.depth_top_m, s.depth_bottom_m) AS depth_overlap,
-           {zone_constrains('z', 's', counted, params)} AS constrains
+           {zone_constrains("z", "s", counted, params)} AS constrains
     FROM (SELECT zone_id, ST_UnaryUnion(ST_Collect(piece)) AS piece,
-                 sum({_polygonal_area('piece')}) AS overlap_m2  -- parts do not overlap: areas add up
+                 sum({_polygonal_area("piece")}) AS overlap_m2  -- parts do not overlap: areas add up
           FROM hits GROUP BY zone_id) h
     JOIN protection_zones z ON z.id = h.zone_id CROSS JOIN s
-    WHERE {zone_in_force('z')}),
+    WHERE {zone_in_force("z")}),
 nearby AS (
     -- Parts in a box at least radius_m wide around the site; one geodesic distance each.
     SELECT z.id, z.name, z.designation_scheme, z.designation, z.legal_effect,
@@ -123,13 +130,13 @@ nearby AS (
              / cos(radians(least(89, greatest(abs(ST_YMin(s.geom)), abs(ST_YMax(s.geom))) + {radius} / {METRES_PER_DEGREE}))),
            {radius} / {METRES_PER_DEGREE})
     JOIN protection_zones z ON z.id = part.zone_id
-    WHERE {zone_in_force('z')} AND z.id NOT IN (SELECT zone_id FROM hits)
+    WHERE {zone_in_force("z")} AND z.id NOT IN (SELECT zone_id FROM hits)
     GROUP BY z.id
     HAVING min(ST_Distance(part.geom::geography, s.geog)) <= {radius}),
 rights AS (
     SELECT p.id, p.registry_number, p.name, p.right_type, p.holder, {effective} AS status,
            {effective} = ANY({params(list(HOLDING))}::text[]) AS holds_ground,
-           ST_Intersection(p.geom, s.geom) AS piece, {on_site_sql('p.geom', 's.geom')} AS on_site
+           ST_Intersection(p.geom, s.geom) AS piece, {on_site_sql("p.geom", "s.geom")} AS on_site
     FROM permits p, s WHERE ST_Intersects(p.geom, s.geom) {not_own}),
 free AS (
     -- Pieces of the site's own dimension: a point inside a zone or right is a point piece,
@@ -140,11 +147,11 @@ free AS (
         ST_GeomFromText('GEOMETRYCOLLECTION EMPTY', 4326))) AS geom
     FROM s)
 SELECT
-  json_build_object('area_ha', {_ha('s.area_m2')}, 'depth_top_m', s.depth_top_m,
+  json_build_object('area_ha', {_ha("s.area_m2")}, 'depth_top_m', s.depth_top_m,
       'depth_bottom_m', s.depth_bottom_m, 'geometry', ST_AsGeoJSON(s.geom)::json)::text,
   (SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'designation_scheme', designation_scheme,
-      'designation', designation, 'legal_effect', legal_effect, 'overlap_ha', {_ha('overlap_m2')},
-      'share', {_share('overlap_m2')}, 'depth_top_m', depth_top_m, 'depth_bottom_m', depth_bottom_m,
+      'designation', designation, 'legal_effect', legal_effect, 'overlap_ha', {_ha("overlap_m2")},
+      'share', {_share("overlap_m2")}, 'depth_top_m', depth_top_m, 'depth_bottom_m', depth_bottom_m,
       'depth_overlap', depth_overlap, 'constrains', constrains, 'geometry', ST_AsGeoJSON(piece)::json)
       ORDER BY array_position({params(list(v.LEGAL_EFFECTS))}::text[], legal_effect::text), overlap_m2 DESC, id), '[]')
    FROM zones)::text,
@@ -154,14 +161,14 @@ SELECT
       ORDER BY distance_m, id), '[]') FROM nearby)::text,
   (SELECT coalesce(json_agg(json_build_object('id', id, 'registry_number', registry_number, 'name', name,
       'right_type', right_type, 'status', status, 'holder', holder, 'holds_ground', holds_ground,
-      'overlap_ha', {_ha(_polygonal_area('piece'))}, 'share', {_share(_polygonal_area('piece'))},
+      'overlap_ha', {_ha(_polygonal_area("piece"))}, 'share', {_share(_polygonal_area("piece"))},
       'geometry', ST_AsGeoJSON(piece)::json)
-      ORDER BY {_polygonal_area('piece')} DESC, id), '[]') FROM rights)::text,
-  (SELECT json_build_object('area_ha', {_ha(_polygonal_area('geom'))}, 'share', {_free_share('geom')},
+      ORDER BY {_polygonal_area("piece")} DESC, id), '[]') FROM rights)::text,
+  (SELECT json_build_object('area_ha', {_ha(_polygonal_area("geom"))}, 'share', {_free_share("geom")},
       'geometry', ST_AsGeoJSON(geom)::json) FROM free)::text,
   (SELECT coalesce(json_agg(json_build_object('code', a.code, 'name', a.name) ORDER BY a.code), '[]')
    FROM admin_areas a WHERE a.level = 'municipality' AND ST_Intersects(a.geom, s.geom))::text,
-  (SELECT {ground_status_sql('array_agg(status::text) FILTER (WHERE on_site)')} FROM rights)
+  (SELECT {ground_status_sql("array_agg(status::text) FILTER (WHERE on_site)")} FROM rights)
 FROM s
 """
     return SqlQuery(text, tuple(params.values))
@@ -175,20 +182,39 @@ def reasons_for(verdict: str, zones: list[dict], counted: tuple[str, ...]) -> li
     """The zones of the deciding legal effect that constrain the site, and the overlaps that
     the 3D rule set aside."""
     deciding = next((effect for effect, v in VERDICTS if v == verdict), None)
-    reasons = [{**_zone_ref(z), "rule": f"{z['legal_effect']} zone overlaps the site in footprint and depth"}
-               for z in zones if z["constrains"] and z["legal_effect"] == deciding]
-    reasons += [{**_zone_ref(z), "rule": "footprints overlap but depth intervals do not (3D rule): "
-                 "the zone does not constrain the site"}
-                for z in zones if z["legal_effect"] in counted and not z["depth_overlap"]]
+    reasons = [
+        {
+            **_zone_ref(z),
+            "rule": f"{z['legal_effect']} zone overlaps the site in footprint and depth",
+        }
+        for z in zones
+        if z["constrains"] and z["legal_effect"] == deciding
+    ]
+    reasons += [
+        {
+            **_zone_ref(z),
+            "rule": "footprints overlap but depth intervals do not (3D rule): "
+            "the zone does not constrain the site",
+        }
+        for z in zones
+        if z["legal_effect"] in counted and not z["depth_overlap"]
+    ]
     if not any(z["constrains"] for z in zones):
-        reasons.append({"rule": "no zone of a counted legal effect (" + ", ".join(counted)
-                        + ") in force overlaps the site in footprint and depth"})
+        reasons.append(
+            {
+                "rule": "no zone of a counted legal effect ("
+                + ", ".join(counted)
+                + ") in force overlaps the site in footprint and depth"
+            }
+        )
     return reasons
 
 
 def report_from_row(row, site: Site, options: ScreeningOptions) -> dict:
     """The screening report (a plain dict, ready for JSON, GeoJSON or the HTML page)."""
-    site_json, zones, nearby, permits, free_ground, municipalities = (orjson.loads(c) for c in row[:6])
+    site_json, zones, nearby, permits, free_ground, municipalities = (
+        orjson.loads(c) for c in row[:6]
+    )
     if site.reference:
         site_json["reference"] = {site.reference[0]: site.reference[1]}
     if site.buffer_m:
@@ -211,4 +237,6 @@ def report_from_row(row, site: Site, options: ScreeningOptions) -> dict:
 
 def missing_reference(site: Site) -> InvalidParameter:
     kind, ident = site.reference
-    return InvalidParameter(kind, f"no {kind} with id {ident}", f"the id of an existing {kind} (see /{kind}s)")
+    return InvalidParameter(
+        kind, f"no {kind} with id {ident}", f"the id of an existing {kind} (see /{kind}s)"
+    )

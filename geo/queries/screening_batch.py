@@ -19,8 +19,16 @@ from geo.rules.registry import HOLDING, effective_status_sql
 
 # The columns of a batch row, in order (CSV header and GeoJSON properties alike).
 COLUMNS = (
-    "id", "name", "verdict", "ground_status", "constraining_zone_ids", "constraining_zones", "constraining_legal_effects",
-    "site_area_ha", "holding_permits", "municipalities",
+    "id",
+    "name",
+    "verdict",
+    "ground_status",
+    "constraining_zone_ids",
+    "constraining_zones",
+    "constraining_legal_effects",
+    "site_area_ha",
+    "holding_permits",
+    "municipalities",
 )
 
 
@@ -36,9 +44,12 @@ class SiteSource:
 def posted_sites_source(sites: list[Site], params: Params) -> SiteSource:
     """The posted sites, buffered once (a materialized CTE: every join reads the same rows)."""
     arrays = (
-        f"{params([s.key for s in sites])}::text[]", f"{params([s.name for s in sites])}::text[]",
-        f"{params([s.wkb for s in sites])}::bytea[]", f"{params([s.buffer_m for s in sites])}::float8[]",
-        f"{params([s.depth_top_m for s in sites])}::float8[]", f"{params([s.depth_bottom_m for s in sites])}::float8[]",
+        f"{params([s.key for s in sites])}::text[]",
+        f"{params([s.name for s in sites])}::text[]",
+        f"{params([s.wkb for s in sites])}::bytea[]",
+        f"{params([s.buffer_m for s in sites])}::float8[]",
+        f"{params([s.depth_top_m for s in sites])}::float8[]",
+        f"{params([s.depth_bottom_m for s in sites])}::float8[]",
     )
     return SiteSource(
         "posted s",
@@ -58,7 +69,9 @@ def deposits_source(search: DepositSearch, params: Params) -> SiteSource:
     )
 
 
-def batch_query(source: SiteSource, params: Params, options: ScreeningOptions, geojson: bool) -> SqlQuery:
+def batch_query(
+    source: SiteSource, params: Params, options: ScreeningOptions, geojson: bool
+) -> SqlQuery:
     """Rows (ord, GeoJSON Feature text) when geojson, else (ord, *COLUMNS) for CSV."""
     sites = source.from_item
     effective = effective_status_sql("p", "current_date")
@@ -75,9 +88,15 @@ def batch_query(source: SiteSource, params: Params, options: ScreeningOptions, g
         "municipalities": "m.codes",
     }
     if geojson:
-        properties = "json_build_object(" + ", ".join(f"'{k}', {values[k]}" for k in COLUMNS if k != "id") + ")"
-        select = ("'{\"type\":\"Feature\",\"id\":' || to_json(s.key)::text || ',\"geometry\":' || "
-                  f"ST_AsGeoJSON(s.geom) || ',\"properties\":' || {properties}::text || '}}'")
+        properties = (
+            "json_build_object("
+            + ", ".join(f"'{k}', {values[k]}" for k in COLUMNS if k != "id")
+            + ")"
+        )
+        select = (
+            '\'{"type":"Feature","id":\' || to_json(s.key)::text || \',"geometry":\' || '
+            f"ST_AsGeoJSON(s.geom) || ',\"properties\":' || {properties}::text || '}}'"
+        )
     else:
         select = ", ".join(f"{values[k]} AS {k}" for k in COLUMNS)
     text = (

@@ -31,8 +31,10 @@ SITE_OPTIONS = ("buffer_m", *DEPTH_MEMBERS)
 GEOMETRY_MEMBERS = ("type", "coordinates", "crs", "bbox", *SITE_OPTIONS)
 FEATURE_MEMBERS = ("type", "id", "geometry", "properties", "crs", "bbox")
 REFERENCE_MEMBERS = ("buffer_m", *DEPTH_MEMBERS)
-SITE_FORMS = ("a GeoJSON Point (with buffer_m), Polygon or MultiPolygon, a Feature of one, "
-              '{"deposit": id} or {"permit": id}')
+SITE_FORMS = (
+    "a GeoJSON Point (with buffer_m), Polygon or MultiPolygon, a Feature of one, "
+    '{"deposit": id} or {"permit": id}'
+)
 # GeoJSON 2008 named CRSs as URNs, still what GDAL and QGIS write.
 _EPSG_URN = re.compile(r"urn:ogc:def:crs:epsg:[\d.]*:(\d+)")
 _CRS84_URNS = ("urn:ogc:def:crs:ogc:1.3:crs84", "urn:ogc:def:crs:ogc::crs84")
@@ -68,9 +70,13 @@ def parse_site(body: object, content_crs: str | None, max_area_km2: float) -> Si
     return _geometry_site(body, {}, "", _header_crs(content_crs), max_area_km2)
 
 
-def parse_sites(body: object, content_crs: str | None, max_area_km2: float, max_sites: int) -> list[Site]:
+def parse_sites(
+    body: object, content_crs: str | None, max_area_km2: float, max_sites: int
+) -> list[Site]:
     """The sites of a POST /screening/batch body: a FeatureCollection of geometry sites."""
-    allowed = f"a GeoJSON FeatureCollection of 1 to {max_sites:,} Point, Polygon or MultiPolygon features"
+    allowed = (
+        f"a GeoJSON FeatureCollection of 1 to {max_sites:,} Point, Polygon or MultiPolygon features"
+    )
     if not isinstance(body, dict) or body.get("type") != "FeatureCollection":
         raise InvalidParameter("body", "expected a GeoJSON FeatureCollection", allowed)
     _only(body, ("type", "features", "crs", "bbox", "name"), "")
@@ -78,7 +84,9 @@ def parse_sites(body: object, content_crs: str | None, max_area_km2: float, max_
     if not isinstance(features, list) or not features:
         raise InvalidParameter("features", "expected a non-empty list of features", allowed)
     if len(features) > max_sites:
-        raise InvalidParameter("features", f"{len(features):,} sites, more than one batch may hold", allowed)
+        raise InvalidParameter(
+            "features", f"{len(features):,} sites, more than one batch may hold", allowed
+        )
     crs = _agree(_header_crs(content_crs), _member_crs(body, ""))
     sites = []
     for i, feature in enumerate(features):
@@ -90,8 +98,13 @@ def parse_sites(body: object, content_crs: str | None, max_area_km2: float, max_
         for field, text in ((f"{path}id", key), (f"{path}properties.name", name)):
             if isinstance(text, str) and "\x00" in text:
                 raise InvalidParameter(field, "contains a NUL character", "text without NUL")
-        sites.append(replace(_feature(feature, path, crs, max_area_km2), key=key,
-                             name=None if name is None else str(name)))
+        sites.append(
+            replace(
+                _feature(feature, path, crs, max_area_km2),
+                key=key,
+                name=None if name is None else str(name),
+            )
+        )
     return sites
 
 
@@ -107,8 +120,11 @@ def _member_crs(obj: dict, path: str) -> Crs | None:
     if isinstance(value, dict):
         value = (value.get("properties") or {}).get("name")
     if not isinstance(value, str):
-        raise InvalidParameter(f"{path}crs", "expected a CRS URI or {\"type\": \"name\", "
-                               "\"properties\": {\"name\": URI}}", "a CRS URI such as EPSG:25830")
+        raise InvalidParameter(
+            f"{path}crs",
+            'expected a CRS URI or {"type": "name", "properties": {"name": URI}}',
+            "a CRS URI such as EPSG:25830",
+        )
     folded = value.strip().lower()
     if folded in _CRS84_URNS:
         return CRS84
@@ -121,21 +137,31 @@ def _agree(*candidates: Crs | None, parameter: str = "crs") -> Crs | None:
     """The one CRS the header and the crs members name (None: none named)."""
     given = [c for c in candidates if c is not None]
     if any(c != given[0] for c in given):
-        raise InvalidParameter(parameter, "the Content-Crs header and the crs members name different "
-                               "CRSs: " + ", ".join(sorted({c.uri for c in given})), "one CRS for the whole body")
+        raise InvalidParameter(
+            parameter,
+            "the Content-Crs header and the crs members name different "
+            "CRSs: " + ", ".join(sorted({c.uri for c in given})),
+            "one CRS for the whole body",
+        )
     return given[0] if given else None
 
 
 def _reference(body: dict) -> Site:
     kinds = [k for k in REFERENCES if k in body]
     if len(kinds) != 1:
-        raise InvalidParameter("body", "expected a GeoJSON geometry or Feature (a `type` member) or "
-                               "exactly one of `deposit`, `permit`", SITE_FORMS)
+        raise InvalidParameter(
+            "body",
+            "expected a GeoJSON geometry or Feature (a `type` member) or "
+            "exactly one of `deposit`, `permit`",
+            SITE_FORMS,
+        )
     kind = kinds[0]
     _only(body, (kind, *REFERENCE_MEMBERS), "")
     ident = body[kind]
     if isinstance(ident, bool) or not isinstance(ident, int) or ident < 1:
-        raise InvalidParameter(kind, f"expected a {kind} id, got {ident!r}", "a positive integer id")
+        raise InvalidParameter(
+            kind, f"expected a {kind} id, got {ident!r}", "a positive integer id"
+        )
     checked_id(ident, kind)
     return Site(reference=(kind, ident), buffer_m=_buffer(body, ""), **_depth(body, ""))
 
@@ -153,14 +179,24 @@ def _feature(feature: dict, path: str, crs: Crs | None, max_area_km2: float) -> 
     options = {k: properties[k] for k in SITE_OPTIONS if k in properties}
     for name in options:
         if name in geometry:
-            raise InvalidParameter(f"{path}properties.{name}", "given both in the properties and "
-                                   "on the geometry", "one of the two")
-    return _geometry_site(geometry, options, f"{path}geometry.", crs, max_area_km2,
-                          options_path=f"{path}properties.")
+            raise InvalidParameter(
+                f"{path}properties.{name}",
+                "given both in the properties and on the geometry",
+                "one of the two",
+            )
+    return _geometry_site(
+        geometry, options, f"{path}geometry.", crs, max_area_km2, options_path=f"{path}properties."
+    )
 
 
-def _geometry_site(geometry: dict, options: dict, path: str, crs: Crs | None, max_area_km2: float,
-                   options_path: str | None = None) -> Site:
+def _geometry_site(
+    geometry: dict,
+    options: dict,
+    path: str,
+    crs: Crs | None,
+    max_area_km2: float,
+    options_path: str | None = None,
+) -> Site:
     _only(geometry, GEOMETRY_MEMBERS, path)
     kind = geometry.get("type")
     if kind not in SITE_TYPES:
@@ -211,20 +247,30 @@ def _buffer(obj: dict, path: str) -> float | None:
 
 def _depth(obj: dict, path: str) -> dict:
     """depth_top_m / depth_bottom_m: metres below surface, top >= 0, bottom below top."""
-    allowed = "metres below surface: 0 <= depth_top_m < depth_bottom_m; leave out for the whole column"
-    top, bottom = (None if obj.get(k) is None else _number(obj[k], f"{path}{k}", allowed) for k in DEPTH_MEMBERS)
+    allowed = (
+        "metres below surface: 0 <= depth_top_m < depth_bottom_m; leave out for the whole column"
+    )
+    top, bottom = (
+        None if obj.get(k) is None else _number(obj[k], f"{path}{k}", allowed)
+        for k in DEPTH_MEMBERS
+    )
     if top is not None and top < 0:
         raise InvalidParameter(f"{path}depth_top_m", f"{top:g} is above the surface", allowed)
     if bottom is not None and bottom <= (top or 0):
-        raise InvalidParameter(f"{path}depth_bottom_m", f"{bottom:g} is not below the top ({top or 0:g})", allowed)
+        raise InvalidParameter(
+            f"{path}depth_bottom_m", f"{bottom:g} is not below the top ({top or 0:g})", allowed
+        )
     return {"depth_top_m": top, "depth_bottom_m": bottom}
 
 
 def _position(value: object, where: str) -> list[float]:
     allowed = "a position [x, y] of two finite numbers"
     if not isinstance(value, list) or len(value) != 2:
-        reason = "a third coordinate is not used; give depths as depth_top_m/depth_bottom_m" \
-            if isinstance(value, list) and len(value) == 3 else f"expected [x, y], got {value!r}"
+        reason = (
+            "a third coordinate is not used; give depths as depth_top_m/depth_bottom_m"
+            if isinstance(value, list) and len(value) == 3
+            else f"expected [x, y], got {value!r}"
+        )
         raise InvalidParameter(where, reason, allowed)
     for x in value:
         if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
@@ -235,19 +281,28 @@ def _position(value: object, where: str) -> list[float]:
 def _ring(value: object, where: str) -> list[list[float]]:
     allowed = "a closed ring: at least 4 positions, the last equal to the first"
     if not isinstance(value, list) or not value:
-        raise InvalidParameter(where, "empty ring" if value == [] else "expected a list of positions", allowed)
+        raise InvalidParameter(
+            where, "empty ring" if value == [] else "expected a list of positions", allowed
+        )
     ring = [_position(p, f"{where}[{i}]") for i, p in enumerate(value)]
     if ring[0] != ring[-1]:
-        raise InvalidParameter(where, f"unclosed ring: starts at {ring[0]} but ends at {ring[-1]}", allowed)
+        raise InvalidParameter(
+            where, f"unclosed ring: starts at {ring[0]} but ends at {ring[-1]}", allowed
+        )
     if len(ring) < 4:
-        raise InvalidParameter(where, f"a ring needs at least 4 positions, got {len(ring)}", allowed)
+        raise InvalidParameter(
+            where, f"a ring needs at least 4 positions, got {len(ring)}", allowed
+        )
     return ring
 
 
 def _polygon(value: object, where: str) -> list[list[list[float]]]:
     if not isinstance(value, list) or not value:
-        raise InvalidParameter(where, "empty polygon" if value == [] else "expected a list of rings",
-                               "a list of closed rings, the outer ring first")
+        raise InvalidParameter(
+            where,
+            "empty polygon" if value == [] else "expected a list of rings",
+            "a list of closed rings, the outer ring first",
+        )
     return [_ring(r, f"{where}[{i}]") for i, r in enumerate(value)]
 
 
@@ -273,7 +328,13 @@ def _flip(kind: str, raw: list) -> list:
 
 
 def _check_lonlat(kind: str, raw: list, where: str) -> None:
-    rings = [[raw]] if kind == "Point" else raw if kind == "Polygon" else [r for polygon in raw for r in polygon]
+    rings = (
+        [[raw]]
+        if kind == "Point"
+        else raw
+        if kind == "Polygon"
+        else [r for polygon in raw for r in polygon]
+    )
     points = np.array([p for ring in rings for p in ring])
     allowed = "longitude within ±180 and latitude within ±90 (check the axis order of the CRS)"
     if (bad := np.abs(points[:, 1]) > 90).any():
@@ -286,8 +347,11 @@ def _check_valid(geometry: BaseGeometry, where: str, crs: Crs) -> None:
     if geometry.is_empty:
         raise InvalidParameter(where, "empty geometry", SITE_FORMS)
     if not geometry.is_valid:
-        raise InvalidParameter(where, f"invalid geometry: {explain_validity(geometry)} ({crs.label})",
-                               "a simple polygon whose rings neither cross themselves nor each other")
+        raise InvalidParameter(
+            where,
+            f"invalid geometry: {explain_validity(geometry)} ({crs.label})",
+            "a simple polygon whose rings neither cross themselves nor each other",
+        )
 
 
 @lru_cache
@@ -299,14 +363,22 @@ def _to_lonlat(geometry: BaseGeometry, crs: Crs, where: str) -> BaseGeometry:
     if crs.srid == 4326:
         return geometry
     transformer = _transformer(crs.srid)
-    lonlat = shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    lonlat = shapely.transform(
+        geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )
     coords = shapely.get_coordinates(lonlat)
     if not np.isfinite(coords).all() or (np.abs(coords[:, 1]) > 90).any():
-        raise InvalidParameter(where, f"coordinates outside the area of {crs.label}",
-                               "coordinates in the CRS the body or Content-Crs header names")
+        raise InvalidParameter(
+            where,
+            f"coordinates outside the area of {crs.label}",
+            "coordinates in the CRS the body or Content-Crs header names",
+        )
     if not lonlat.is_valid:
-        raise InvalidParameter(where, f"invalid geometry in longitude/latitude: {explain_validity(lonlat)}",
-                               "a simple polygon whose rings neither cross themselves nor each other")
+        raise InvalidParameter(
+            where,
+            f"invalid geometry in longitude/latitude: {explain_validity(lonlat)}",
+            "a simple polygon whose rings neither cross themselves nor each other",
+        )
     return lonlat
 
 
@@ -317,8 +389,11 @@ def _check_antimeridian(lonlat: BaseGeometry, where: str) -> None:
     for ring in _rings_of(lonlat):
         lons = shapely.get_coordinates(ring)[:, 0]
         if len(lons) > 1 and (np.abs(np.diff(lons)) > 180).any():
-            raise InvalidParameter(where, "the site crosses the antimeridian (180° longitude)",
-                                   "a site on one side of 180°; split one that crosses it into two")
+            raise InvalidParameter(
+                where,
+                "the site crosses the antimeridian (180° longitude)",
+                "a site on one side of 180°; split one that crosses it into two",
+            )
 
 
 def _rings_of(geometry: BaseGeometry):
@@ -328,8 +403,9 @@ def _rings_of(geometry: BaseGeometry):
             yield from polygon.interiors
 
 
-def _check_area(lonlat: BaseGeometry, buffer_m: float | None, max_area_km2: float,
-                where: str, buffer_where: str) -> None:
+def _check_area(
+    lonlat: BaseGeometry, buffer_m: float | None, max_area_km2: float, where: str, buffer_where: str
+) -> None:
     """Geodesic area of the site; with a buffer, area + perimeter × r + π r² (Steiner), exact
     for a convex site in the plane and an upper bound otherwise."""
     area, perimeter = GEOD.geometry_area_perimeter(lonlat)
@@ -338,6 +414,9 @@ def _check_area(lonlat: BaseGeometry, buffer_m: float | None, max_area_km2: floa
     if km2 > max_area_km2:
         # Name the buffer when the geometry alone would have fitted.
         field = buffer_where if abs(area) / 1e6 <= max_area_km2 else where
-        raise InvalidParameter(field, f"the site covers {km2:,.1f} km², more than the "
-                               f"{max_area_km2:,.0f} km² one screening may cover",
-                               f"a site of at most {max_area_km2:,.0f} km²")
+        raise InvalidParameter(
+            field,
+            f"the site covers {km2:,.1f} km², more than the "
+            f"{max_area_km2:,.0f} km² one screening may cover",
+            f"a site of at most {max_area_km2:,.0f} km²",
+        )

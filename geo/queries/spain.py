@@ -25,8 +25,10 @@ OUTLINE_FILE = Path(__file__).parent / "data" / "spain_outline.geojson"
 REGIONS_FILE = PROJECT_ROOT / "sample_data" / "boundaries" / "spain_autonomous_regions.geojson"
 # Simplification of the stored outline, in metres: far below the 22 km of sea it adds.
 TOLERANCE_M = 200.0
-ATTRIBUTION = ("Outline of Spain with 12 nm of territorial sea, derived from es-atlas 0.6.0 "
-               "(© Instituto Geográfico Nacional de España, CC BY 4.0)")
+ATTRIBUTION = (
+    "Outline of Spain with 12 nm of territorial sea, derived from es-atlas 0.6.0 "
+    "(© Instituto Geográfico Nacional de España, CC BY 4.0)"
+)
 
 
 def _in_local_metres(geometry: BaseGeometry, operation) -> BaseGeometry:
@@ -35,7 +37,9 @@ def _in_local_metres(geometry: BaseGeometry, operation) -> BaseGeometry:
     local = CRS.from_proj4(f"+proj=aeqd +lat_0={c.y} +lon_0={c.x} +ellps=GRS80 +units=m")
     there = Transformer.from_crs(4326, local, always_xy=True)
     back = Transformer.from_crs(local, 4326, always_xy=True)
-    projected = shapely.transform(geometry, lambda xy: np.column_stack(there.transform(xy[:, 0], xy[:, 1])))
+    projected = shapely.transform(
+        geometry, lambda xy: np.column_stack(there.transform(xy[:, 0], xy[:, 1]))
+    )
     done = operation(projected)
     return shapely.transform(done, lambda xy: np.column_stack(back.transform(xy[:, 0], xy[:, 1])))
 
@@ -46,8 +50,12 @@ def build_outline(regions_geojson: bytes) -> BaseGeometry:
     land = shapely.union_all([shape(f["geometry"]) for f in features])
     # Each island and the mainland in a projection centred on it: within a few hundred km of
     # the centre an azimuthal equidistant projection keeps distances to a fraction of a percent.
-    grown = [_in_local_metres(part, lambda g: g.buffer(TERRITORIAL_SEA_M, quad_segs=8).simplify(TOLERANCE_M))
-             for part in shapely.get_parts(land)]
+    grown = [
+        _in_local_metres(
+            part, lambda g: g.buffer(TERRITORIAL_SEA_M, quad_segs=8).simplify(TOLERANCE_M)
+        )
+        for part in shapely.get_parts(land)
+    ]
     return shapely.make_valid(shapely.union_all(grown))
 
 
@@ -72,10 +80,21 @@ def touches_spain(geometries: np.ndarray) -> np.ndarray:
 def main() -> None:
     geometry = build_outline(REGIONS_FILE.read_bytes())
     OUTLINE_FILE.parent.mkdir(exist_ok=True)
-    OUTLINE_FILE.write_bytes(orjson.dumps({
-        "type": "FeatureCollection", "attribution": ATTRIBUTION,
-        "features": [{"type": "Feature", "properties": {"name": "Spain, land and territorial sea"},
-                      "geometry": mapping(shapely.set_precision(geometry, 1e-5))}]}))
+    OUTLINE_FILE.write_bytes(
+        orjson.dumps(
+            {
+                "type": "FeatureCollection",
+                "attribution": ATTRIBUTION,
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "Spain, land and territorial sea"},
+                        "geometry": mapping(shapely.set_precision(geometry, 1e-5)),
+                    }
+                ],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -22,19 +22,28 @@ async def chosen_rasters(conn: asyncpg.Connection, names: list[str], directory) 
     known = {r.name: r for r in await all_rasters(conn, directory)}
     missing = [n for n in names if n not in known]
     if missing:
-        raise InvalidParameter("raster_values", f"no raster named {missing[0]!r}", sorted(known) or "none registered")
+        raise InvalidParameter(
+            "raster_values", f"no raster named {missing[0]!r}", sorted(known) or "none registered"
+        )
     return [known[n] for n in dict.fromkeys(names)]
 
 
 def positions_query(source: SiteSource, params: Params) -> SqlQuery:
     """(ord, lon, lat) of each site, in batch order."""
-    text = (f"{source.with_clause}SELECT s.ord, ST_X(p), ST_Y(p) FROM (SELECT s.ord, ST_PointOnSurface(s.geom) AS p "
-            f"FROM {source.from_item}) s ORDER BY s.ord")
+    text = (
+        f"{source.with_clause}SELECT s.ord, ST_X(p), ST_Y(p) FROM (SELECT s.ord, ST_PointOnSurface(s.geom) AS p "
+        f"FROM {source.from_item}) s ORDER BY s.ord"
+    )
     return SqlQuery(text, tuple(params.values))
 
 
-async def batch_with_raster_values(pool: asyncpg.Pool, rows_query: SqlQuery, positions: SqlQuery,
-                                   rasters: list[RasterInfo], geojson: bool) -> bytes:
+async def batch_with_raster_values(
+    pool: asyncpg.Pool,
+    rows_query: SqlQuery,
+    positions: SqlQuery,
+    rasters: list[RasterInfo],
+    geojson: bool,
+) -> bytes:
     """The batch output (GeoJSON FeatureCollection or CSV) with `raster_values`: a property
     {name: value} per feature, or one `raster_<name>` column per raster."""
     async with pool.acquire() as conn, conn.transaction(readonly=True):
@@ -50,9 +59,13 @@ async def batch_with_raster_values(pool: asyncpg.Pool, rows_query: SqlQuery, pos
         features = []
         for i, row in enumerate(rows):
             feature = orjson.loads(row[1])
-            feature["properties"]["raster_values"] = {r.name: by_raster[k][i] for k, r in enumerate(rasters)}
+            feature["properties"]["raster_values"] = {
+                r.name: by_raster[k][i] for k, r in enumerate(rasters)
+            }
             features.append(feature)
-        return orjson.dumps({"type": "FeatureCollection", "numberReturned": len(features), "features": features})
+        return orjson.dumps(
+            {"type": "FeatureCollection", "numberReturned": len(features), "features": features}
+        )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow((*COLUMNS, *(f"raster_{r.name}" for r in rasters)))

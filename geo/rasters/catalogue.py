@@ -17,7 +17,9 @@ async def raster_named(conn: asyncpg.Connection, name: str, directory: Path) -> 
     return info_from_row(row, directory)
 
 
-async def all_rasters(conn: asyncpg.Connection, directory: Path, *, screening_only: bool = False) -> list[RasterInfo]:
+async def all_rasters(
+    conn: asyncpg.Connection, directory: Path, *, screening_only: bool = False
+) -> list[RasterInfo]:
     where = "WHERE screening" if screening_only else ""
     rows = await conn.fetch(f"SELECT {COLUMNS} FROM rasters {where} ORDER BY name")
     return [info_from_row(r, directory) for r in rows]

@@ -30,18 +30,31 @@ def parse_projected_bbox(text: str, parameter: str = "bbox") -> tuple[float, flo
     return values
 
 
-async def plan_constraints(conn, settings: Settings, *, area: str | None, bbox: str | None, crs: str,
-                           resolution: float, day: date | None, depth_top_m: float | None,
-                           depth_bottom_m: float | None) -> ConstraintRequest:
+async def plan_constraints(
+    conn,
+    settings: Settings,
+    *,
+    area: str | None,
+    bbox: str | None,
+    crs: str,
+    resolution: float,
+    day: date | None,
+    depth_top_m: float | None,
+    depth_bottom_m: float | None,
+) -> ConstraintRequest:
     """The checked request: the box from `bbox` or the area's bounds, the area's outline."""
     from geo.queries.areas import resolve_area
 
     map_crs = parse_crs(crs, "crs")
     if map_crs.geographic:
-        raise InvalidParameter("crs", f"{map_crs.label} is not projected", "a projected CRS in metres, e.g. EPSG:25830")
+        raise InvalidParameter(
+            "crs", f"{map_crs.label} is not projected", "a projected CRS in metres, e.g. EPSG:25830"
+        )
     outline = None
     if area is None and bbox is None:
-        raise InvalidParameter("bbox", "neither a box nor an area given", "bbox=minx,miny,maxx,maxy or area=…")
+        raise InvalidParameter(
+            "bbox", "neither a box nor an area given", "bbox=minx,miny,maxx,maxy or area=…"
+        )
     if area is not None:
         ref = await resolve_area(conn, area)
         outline = bytes(ref.outline)
@@ -49,12 +62,20 @@ async def plan_constraints(conn, settings: Settings, *, area: str | None, bbox: 
         box = parse_projected_bbox(bbox)
     else:
         box = await area_bbox(conn, ref.code, map_crs)
-    request = ConstraintRequest(box, map_crs, resolution, day or date.today(), depth_top_m, depth_bottom_m, outline)
+    request = ConstraintRequest(
+        box, map_crs, resolution, day or date.today(), depth_top_m, depth_bottom_m, outline
+    )
     return check_request(request, settings.constraints_max_cells)
 
 
-def run_constraints(settings: Settings, output: Path, *, free_share_output: Path | None = None,
-                    register: str | None = None, **options) -> str:
+def run_constraints(
+    settings: Settings,
+    output: Path,
+    *,
+    free_share_output: Path | None = None,
+    register: str | None = None,
+    **options,
+) -> str:
     """Render the classes to `output`, the free-ground share to `free_share_output` when given,
     and register the classes as `register`; a one-line summary."""
     import asyncpg
@@ -67,13 +88,21 @@ def run_constraints(settings: Settings, output: Path, *, free_share_output: Path
         conn = await asyncpg.connect(libpq_url(url))
         try:
             request = await plan_constraints(conn, settings, **options)
-            return request, *await fetch_sources(conn, request, with_free=free_share_output is not None)
+            return request, *await fetch_sources(
+                conn, request, with_free=free_share_output is not None
+            )
         finally:
             await conn.close()
 
     request, zones, free = asyncio.run(prepare())
     output = Path(output).resolve()
-    render(request, zones, free, output, Path(free_share_output).resolve() if free_share_output else None)
+    render(
+        request,
+        zones,
+        free,
+        output,
+        Path(free_share_output).resolve() if free_share_output else None,
+    )
     rows, cols = request.shape
     summary = f"{output}: {cols} x {rows} cells of {request.resolution:g} m, {request.crs.label}, zones in force on {request.day}"
     if register:
@@ -81,10 +110,17 @@ def run_constraints(settings: Settings, output: Path, *, free_share_output: Path
 
         engine = sync_engine(url)
         try:
-            register_raster(engine, settings, output, register, title=f"Constraint map, {request.day}",
-                            description="Legal-effect classes in force: 1 exclusion, 2 conditional, 3 safeguarding, "
-                            "4 free",
-                            source="veta constraints", categorical=True)
+            register_raster(
+                engine,
+                settings,
+                output,
+                register,
+                title=f"Constraint map, {request.day}",
+                description="Legal-effect classes in force: 1 exclusion, 2 conditional, 3 safeguarding, "
+                "4 free",
+                source="veta constraints",
+                categorical=True,
+            )
         finally:
             engine.dispose()
         summary += f"; registered as {register}"

@@ -29,7 +29,9 @@ def check_method(method: str) -> str:
     return method
 
 
-def parse_points(body: object, content_crs: str | None, max_points: int) -> list[tuple[float, float]]:
+def parse_points(
+    body: object, content_crs: str | None, max_points: int
+) -> list[tuple[float, float]]:
     """The lon/lat of every Point feature of a FeatureCollection in CRS84 or the Content-Crs."""
     allowed = f"a GeoJSON FeatureCollection of 1 to {max_points:,} Point features"
     if not isinstance(body, dict) or body.get("type") != "FeatureCollection":
@@ -38,33 +40,59 @@ def parse_points(body: object, content_crs: str | None, max_points: int) -> list
     if not isinstance(features, list) or not features:
         raise InvalidParameter("features", "expected a non-empty list of features", allowed)
     if len(features) > max_points:
-        raise InvalidParameter("features", f"{len(features):,} points, more than one request may sample "
-                               "(VETA_RASTER_MAX_POINTS)", allowed)
+        raise InvalidParameter(
+            "features",
+            f"{len(features):,} points, more than one request may sample (VETA_RASTER_MAX_POINTS)",
+            allowed,
+        )
     crs = parse_crs(content_crs.strip().strip("<>") if content_crs else None, "Content-Crs")
     xy = []
     for i, feature in enumerate(features):
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
-        coords = geometry.get("coordinates") if isinstance(geometry, dict) and geometry.get("type") == "Point" else None
-        if not (isinstance(coords, list) and len(coords) in (2, 3) and all(
-                isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) for c in coords)):
-            raise InvalidParameter(f"features[{i}].geometry", "expected a GeoJSON Point with numeric coordinates", allowed)
+        coords = (
+            geometry.get("coordinates")
+            if isinstance(geometry, dict) and geometry.get("type") == "Point"
+            else None
+        )
+        if not (
+            isinstance(coords, list)
+            and len(coords) in (2, 3)
+            and all(
+                isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c)
+                for c in coords
+            )
+        ):
+            raise InvalidParameter(
+                f"features[{i}].geometry",
+                "expected a GeoJSON Point with numeric coordinates",
+                allowed,
+            )
         xy.append((coords[1], coords[0]) if crs.northing_first else (coords[0], coords[1]))
     x, y = np.asarray(xy, dtype=float).T
     if crs.srid != 4326:
         x, y = Transformer.from_crs(crs.srid, 4326, always_xy=True).transform(x, y)
-    bad = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)))
+    bad = np.flatnonzero(
+        ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
+    )
     if bad.size:
-        raise InvalidParameter(f"features[{bad[0]}].geometry", f"coordinates outside the area of {crs.label}",
-                               "coordinates in the CRS the Content-Crs header names (default CRS84, lon/lat)")
+        raise InvalidParameter(
+            f"features[{bad[0]}].geometry",
+            f"coordinates outside the area of {crs.label}",
+            "coordinates in the CRS the Content-Crs header names (default CRS84, lon/lat)",
+        )
     return list(zip(x.tolist(), y.tolist()))
 
 
-def sample_points(info: RasterInfo, lonlat: list[tuple[float, float]], method: str = "nearest") -> list[list]:
+def sample_points(
+    info: RasterInfo, lonlat: list[tuple[float, float]], method: str = "nearest"
+) -> list[list]:
     """For each lon/lat point, one value per band (None where nodata or outside the raster)."""
     check_method(method)
     if not lonlat:
         return []
-    xs, ys = _transformer(info.crs_wkt).transform(*(np.asarray(c, dtype=float) for c in zip(*lonlat)))
+    xs, ys = _transformer(info.crs_wkt).transform(
+        *(np.asarray(c, dtype=float) for c in zip(*lonlat))
+    )
     with rasterio.open(info.path) as src:
         # Fractional column/row of each point in the grid (0.5 = a cell's centre).
         cols, rows = ~src.transform * (np.asarray(xs), np.asarray(ys))
@@ -74,7 +102,9 @@ def sample_points(info: RasterInfo, lonlat: list[tuple[float, float]], method: s
 
 
 def _inside(src, col: float, row: float) -> bool:
-    return math.isfinite(col) and math.isfinite(row) and 0 <= col < src.width and 0 <= row < src.height
+    return (
+        math.isfinite(col) and math.isfinite(row) and 0 <= col < src.width and 0 <= row < src.height
+    )
 
 
 def _nearest(src, col: float, row: float) -> list:

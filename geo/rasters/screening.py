@@ -13,7 +13,9 @@ from geo.rasters.storage import raster_dir
 from geo.rasters.zonal import zonal_statistics
 
 
-async def screening_raster_statistics(pool: asyncpg.Pool, site_geometry: dict, settings: Settings) -> list[dict]:
+async def screening_raster_statistics(
+    pool: asyncpg.Pool, site_geometry: dict, settings: Settings
+) -> list[dict]:
     """Zonal statistics of each screening raster over the site (its value there, for a bare
     point site); an empty list when no raster is marked."""
     async with pool.acquire() as conn:
@@ -24,8 +26,14 @@ async def screening_raster_statistics(pool: asyncpg.Pool, site_geometry: dict, s
 
     def compute() -> list[dict]:
         if site.geom_type == "Point":
-            return [{"raster": r.name, "units": r.units, "values": sample_points(r, [(site.x, site.y)])[0]}
-                    for r in rasters]
+            return [
+                {
+                    "raster": r.name,
+                    "units": r.units,
+                    "values": sample_points(r, [(site.x, site.y)])[0],
+                }
+                for r in rasters
+            ]
         return [zonal_statistics(r, site) for r in rasters]
 
     return await run_in_threadpool(compute)

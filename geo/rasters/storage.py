@@ -33,9 +33,11 @@ from geo.core.settings import Settings
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NAME_RULE = "lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 64"
-COLUMNS = ("id, name, title, description, units, file_name, crs_wkt, epsg, width, height, band_count, "
-           "data_type, nodata, transform, bounds, statistics, categorical, screening, source, licence, "
-           "ST_AsGeoJSON(footprint) AS footprint")
+COLUMNS = (
+    "id, name, title, description, units, file_name, crs_wkt, epsg, width, height, band_count, "
+    "data_type, nodata, transform, bounds, statistics, categorical, screening, source, licence, "
+    "ST_AsGeoJSON(footprint) AS footprint"
+)
 
 
 @dataclass(frozen=True)
@@ -84,13 +86,27 @@ def info_from_row(row, directory: Path) -> RasterInfo:
     statistics = data["statistics"]
     footprint = data["footprint"]
     return RasterInfo(
-        id=data["id"], name=data["name"], title=data["title"], description=data["description"],
-        units=data["units"], path=directory / data["file_name"], crs_wkt=data["crs_wkt"], epsg=data["epsg"],
-        width=data["width"], height=data["height"], band_count=data["band_count"], data_type=data["data_type"],
-        nodata=data["nodata"], transform=tuple(data["transform"]), bounds=tuple(data["bounds"]),
+        id=data["id"],
+        name=data["name"],
+        title=data["title"],
+        description=data["description"],
+        units=data["units"],
+        path=directory / data["file_name"],
+        crs_wkt=data["crs_wkt"],
+        epsg=data["epsg"],
+        width=data["width"],
+        height=data["height"],
+        band_count=data["band_count"],
+        data_type=data["data_type"],
+        nodata=data["nodata"],
+        transform=tuple(data["transform"]),
+        bounds=tuple(data["bounds"]),
         statistics=orjson.loads(statistics) if isinstance(statistics, str) else statistics,
-        categorical=data["categorical"], screening=data["screening"], source=data["source"],
-        licence=data["licence"], footprint=orjson.loads(footprint) if isinstance(footprint, str) else footprint,
+        categorical=data["categorical"],
+        screening=data["screening"],
+        source=data["source"],
+        licence=data["licence"],
+        footprint=orjson.loads(footprint) if isinstance(footprint, str) else footprint,
     )
 
 
@@ -106,17 +122,27 @@ def open_checked(path: Path, max_file_mb: int) -> rasterio.DatasetReader:
         raise InvalidParameter("file", f"{path} does not exist", "a raster file GDAL can read")
     size_mb = path.stat().st_size / 2**20 if path.is_file() else 0.0
     if size_mb > max_file_mb:
-        raise InvalidParameter("file", f"{path.name} is {size_mb:,.0f} MiB, over the {max_file_mb:,} MiB "
-                               "limit (VETA_RASTER_MAX_FILE_MB)", f"a file of at most {max_file_mb:,} MiB")
+        raise InvalidParameter(
+            "file",
+            f"{path.name} is {size_mb:,.0f} MiB, over the {max_file_mb:,} MiB "
+            "limit (VETA_RASTER_MAX_FILE_MB)",
+            f"a file of at most {max_file_mb:,} MiB",
+        )
     try:
         src = rasterio.open(path)
     except RasterioIOError as exc:
-        raise InvalidParameter("file", f"{path.name} is not a raster GDAL can read ({exc})",
-                               "a GeoTIFF, COG or any raster format GDAL reads") from None
+        raise InvalidParameter(
+            "file",
+            f"{path.name} is not a raster GDAL can read ({exc})",
+            "a GeoTIFF, COG or any raster format GDAL reads",
+        ) from None
     try:
         if src.crs is None:
-            raise InvalidParameter("file", f"{path.name} has no coordinate reference system",
-                                   "a raster with a CRS (set one with gdal_edit.py -a_srs EPSG:25830)")
+            raise InvalidParameter(
+                "file",
+                f"{path.name} has no coordinate reference system",
+                "a raster with a CRS (set one with gdal_edit.py -a_srs EPSG:25830)",
+            )
         lonlat_footprint(src.crs.to_wkt(), src.bounds)
     except Exception:
         src.close()
@@ -126,8 +152,11 @@ def open_checked(path: Path, max_file_mb: int) -> rasterio.DatasetReader:
 
 def lonlat_footprint(crs_wkt: str, bounds) -> box:
     """The raster's bounds as a lon/lat box, or a refusal when PROJ cannot use its CRS."""
-    refusal = InvalidParameter("file", "the raster's CRS cannot be transformed to longitude/latitude "
-                               "by PROJ", "a raster in a CRS PROJ knows (EPSG codes, WKT with a datum)")
+    refusal = InvalidParameter(
+        "file",
+        "the raster's CRS cannot be transformed to longitude/latitude by PROJ",
+        "a raster in a CRS PROJ knows (EPSG codes, WKT with a datum)",
+    )
     try:
         crs = ProjCRS.from_wkt(crs_wkt)
         Transformer.from_crs(crs, 4326, always_xy=True)
@@ -157,10 +186,13 @@ def band_statistics(src: rasterio.DatasetReader) -> list[dict]:
         if count:
             mean = total / count
             std = math.sqrt(max(squares / count - mean * mean, 0.0))
-            result.append({"band": band, "count": count, "min": low, "max": high,
-                           "mean": mean, "std": std})
+            result.append(
+                {"band": band, "count": count, "min": low, "max": high, "mean": mean, "std": std}
+            )
         else:
-            result.append({"band": band, "count": 0, "min": None, "max": None, "mean": None, "std": None})
+            result.append(
+                {"band": band, "count": 0, "min": None, "max": None, "mean": None, "std": None}
+            )
     return result
 
 
@@ -172,22 +204,43 @@ def convert_to_cog(src: rasterio.DatasetReader, destination: Path, categorical: 
         profile["predictor"] = 3
     # Classes must not be averaged into codes that mean nothing.
     resampling = "nearest" if categorical else "average"
-    cog_translate(src, str(destination), profile, overview_resampling=resampling, quiet=True,
-                  in_memory=False, config={"GDAL_NUM_THREADS": "2", "GDAL_TIFF_OVR_BLOCKSIZE": "512"})
+    cog_translate(
+        src,
+        str(destination),
+        profile,
+        overview_resampling=resampling,
+        quiet=True,
+        in_memory=False,
+        config={"GDAL_NUM_THREADS": "2", "GDAL_TIFF_OVR_BLOCKSIZE": "512"},
+    )
 
 
-def register(engine: Engine, settings: Settings, path: Path, name: str, *, title: str | None = None,
-             units: str | None = None, description: str | None = None, source: str | None = None,
-             licence: str | None = None, categorical: bool = False, screening: bool = False,
-             file_name: str | None = None) -> RasterInfo:
+def register(
+    engine: Engine,
+    settings: Settings,
+    path: Path,
+    name: str,
+    *,
+    title: str | None = None,
+    units: str | None = None,
+    description: str | None = None,
+    source: str | None = None,
+    licence: str | None = None,
+    categorical: bool = False,
+    screening: bool = False,
+    file_name: str | None = None,
+) -> RasterInfo:
     """Register the raster at `path` as `name`: converted to a COG, described in the database.
     Refused (nothing written) when the name is taken or the file is not usable. `file_name`
     fixes the COG's name (the sample raster, shared by databases on one machine)."""
     check_name(name)
     with engine.connect() as conn:
         if conn.execute(text("SELECT 1 FROM rasters WHERE name = :n"), {"n": name}).first():
-            raise InvalidParameter("name", f"a raster named {name!r} is already registered",
-                                   "a new name, or `veta raster remove` first")
+            raise InvalidParameter(
+                "name",
+                f"a raster named {name!r} is already registered",
+                "a new name, or `veta raster remove` first",
+            )
     directory = raster_dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
     shared = file_name is not None
@@ -202,16 +255,29 @@ def register(engine: Engine, settings: Settings, path: Path, name: str, *, title
             with rasterio.open(scratch) as cog:
                 values = describe(cog)
             scratch.replace(destination)
-            values.update(name=name, title=title, units=units, description=description, source=source,
-                          licence=licence, categorical=categorical, screening=screening, file_name=file_name)
+            values.update(
+                name=name,
+                title=title,
+                units=units,
+                description=description,
+                source=source,
+                licence=licence,
+                categorical=categorical,
+                screening=screening,
+                file_name=file_name,
+            )
             with engine.begin() as conn:
-                conn.execute(text(
-                    "INSERT INTO rasters (name, title, description, units, file_name, crs_wkt, epsg, width, "
-                    "height, band_count, data_type, nodata, transform, bounds, footprint, statistics, "
-                    "categorical, screening, source, licence) VALUES (:name, :title, :description, :units, "
-                    ":file_name, :crs_wkt, :epsg, :width, :height, :band_count, :data_type, :nodata, "
-                    ":transform, :bounds, ST_GeomFromText(:footprint, 4326), CAST(:statistics AS jsonb), "
-                    ":categorical, :screening, :source, :licence)"), values)
+                conn.execute(
+                    text(
+                        "INSERT INTO rasters (name, title, description, units, file_name, crs_wkt, epsg, width, "
+                        "height, band_count, data_type, nodata, transform, bounds, footprint, statistics, "
+                        "categorical, screening, source, licence) VALUES (:name, :title, :description, :units, "
+                        ":file_name, :crs_wkt, :epsg, :width, :height, :band_count, :data_type, :nodata, "
+                        ":transform, :bounds, ST_GeomFromText(:footprint, 4326), CAST(:statistics AS jsonb), "
+                        ":categorical, :screening, :source, :licence)"
+                    ),
+                    values,
+                )
         except BaseException:
             scratch.unlink(missing_ok=True)
             if not shared:
@@ -224,10 +290,15 @@ def describe(cog: rasterio.DatasetReader) -> dict:
     """The metadata columns of a COG: CRS, grid, bands, nodata, footprint, statistics."""
     crs_wkt = cog.crs.to_wkt()
     return {
-        "crs_wkt": crs_wkt, "epsg": cog.crs.to_epsg(), "width": cog.width, "height": cog.height,
-        "band_count": cog.count, "data_type": cog.dtypes[0],
+        "crs_wkt": crs_wkt,
+        "epsg": cog.crs.to_epsg(),
+        "width": cog.width,
+        "height": cog.height,
+        "band_count": cog.count,
+        "data_type": cog.dtypes[0],
         "nodata": None if cog.nodata is None or math.isnan(cog.nodata) else float(cog.nodata),
-        "transform": list(cog.transform)[:6], "bounds": list(cog.bounds),
+        "transform": list(cog.transform)[:6],
+        "bounds": list(cog.bounds),
         "footprint": lonlat_footprint(crs_wkt, cog.bounds).wkt,
         "statistics": orjson.dumps(band_statistics(cog)).decode(),
     }
@@ -235,7 +306,9 @@ def describe(cog: rasterio.DatasetReader) -> dict:
 
 def find(engine: Engine, settings: Settings, name: str) -> RasterInfo:
     with engine.connect() as conn:
-        row = conn.execute(text(f"SELECT {COLUMNS} FROM rasters WHERE name = :n"), {"n": name}).first()
+        row = conn.execute(
+            text(f"SELECT {COLUMNS} FROM rasters WHERE name = :n"), {"n": name}
+        ).first()
     if row is None:
         raise NotFound(f"no raster named {name!r}")
     return info_from_row(row, raster_dir(settings))
@@ -257,6 +330,8 @@ def remove(engine: Engine, settings: Settings, name: str) -> None:
 
 def set_screening(engine: Engine, name: str, screening: bool) -> None:
     with engine.begin() as conn:
-        if not conn.execute(text("UPDATE rasters SET screening = :s WHERE name = :n RETURNING id"),
-                            {"s": screening, "n": name}).first():
+        if not conn.execute(
+            text("UPDATE rasters SET screening = :s WHERE name = :n RETURNING id"),
+            {"s": screening, "n": name},
+        ).first():
             raise NotFound(f"no raster named {name!r}")

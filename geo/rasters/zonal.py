@@ -38,7 +38,9 @@ def to_raster_crs(lonlat: BaseGeometry, info: RasterInfo) -> BaseGeometry:
     """A lon/lat geometry in the raster's CRS (the raster is never resampled instead)."""
     transformer = _to_raster_crs(info.crs_wkt)
     dense = shapely.segmentize(lonlat, DENSIFY_DEGREES) if lonlat.geom_type != "Point" else lonlat
-    return shapely.transform(dense, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    return shapely.transform(
+        dense, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )
 
 
 def parse_percentiles(text: str | None) -> tuple[int, ...]:
@@ -48,7 +50,9 @@ def parse_percentiles(text: str | None) -> tuple[int, ...]:
     try:
         values = tuple(int(p) for p in text.split(","))
     except ValueError:
-        raise InvalidParameter("percentiles", f"{text!r} is not a list of whole numbers", PERCENTILE_RULE) from None
+        raise InvalidParameter(
+            "percentiles", f"{text!r} is not a list of whole numbers", PERCENTILE_RULE
+        ) from None
     bad = [p for p in values if not 0 < p < 100]
     if bad:
         raise InvalidParameter("percentiles", f"{bad[0]} is out of range", PERCENTILE_RULE)
@@ -57,13 +61,20 @@ def parse_percentiles(text: str | None) -> tuple[int, ...]:
 
 def _band(info: RasterInfo, band: int) -> int:
     if not 1 <= band <= info.band_count:
-        raise InvalidParameter("band", f"raster {info.name!r} has no band {band}",
-                               f"1 to {info.band_count}")
+        raise InvalidParameter(
+            "band", f"raster {info.name!r} has no band {band}", f"1 to {info.band_count}"
+        )
     return band
 
 
-def zonal_statistics(info: RasterInfo, lonlat: BaseGeometry, *, band: int = 1,
-                     percentiles: tuple[int, ...] = (), as_sent: tuple[int, BaseGeometry] | None = None) -> dict:
+def zonal_statistics(
+    info: RasterInfo,
+    lonlat: BaseGeometry,
+    *,
+    band: int = 1,
+    percentiles: tuple[int, ...] = (),
+    as_sent: tuple[int, BaseGeometry] | None = None,
+) -> dict:
     """Coverage-weighted statistics of one band over a (multi)polygon given in lon/lat, or as sent
     (srid, geometry) when that is the raster's own CRS."""
     band = _band(info, band)
@@ -73,16 +84,25 @@ def zonal_statistics(info: RasterInfo, lonlat: BaseGeometry, *, band: int = 1,
         geometry = to_raster_crs(lonlat, info)
     geographic = ProjCRS.from_wkt(info.crs_wkt).is_geographic
     weight = "area_spherical_m2" if geographic else "area_cartesian"
-    ops = ["count", "min", "max", "mean", "stdev", "median",
-           *(f"quantile(q={_fraction(p)!r})" for p in percentiles),
-           f"valid_m2=count(coverage_weight={weight})",
-           # default_value stands in for nodata so that nodata cells are counted too.
-           f"covered_m2=count(default_value=0,coverage_weight={weight})"]
+    ops = [
+        "count",
+        "min",
+        "max",
+        "mean",
+        "stdev",
+        "median",
+        *(f"quantile(q={_fraction(p)!r})" for p in percentiles),
+        f"valid_m2=count(coverage_weight={weight})",
+        # default_value stands in for nodata so that nodata cells are counted too.
+        f"covered_m2=count(default_value=0,coverage_weight={weight})",
+    ]
     if info.categorical:
         ops += ["unique", f"frac(coverage_weight={weight})"]
     with rasterio.open(info.path) as src:
         features = [{"type": "Feature", "properties": {}, "geometry": mapping(geometry)}]
-        result = exact_extract(RasterioRasterSource(src, band), features, ops, output="geojson")[0]["properties"]
+        result = exact_extract(RasterioRasterSource(src, band), features, ops, output="geojson")[0][
+            "properties"
+        ]
     area_m2 = abs(GEOD.geometry_area_perimeter(lonlat)[0])
     valid, covered = float(result["valid_m2"]), float(result["covered_m2"])
     has_values = result["count"] > 0
@@ -105,9 +125,13 @@ def zonal_statistics(info: RasterInfo, lonlat: BaseGeometry, *, band: int = 1,
     if info.categorical:
         order = np.argsort(result["unique"])
         stats["classes"] = [
-            {"value": _class_value(result["unique"][i]), "hectares": round(float(result["frac"][i]) * valid / 1e4, 4),
-             "share": round(float(result["frac"][i]), 6)}
-            for i in order]
+            {
+                "value": _class_value(result["unique"][i]),
+                "hectares": round(float(result["frac"][i]) * valid / 1e4, 4),
+                "share": round(float(result["frac"][i]), 6),
+            }
+            for i in order
+        ]
     return stats
 
 
@@ -116,11 +140,23 @@ def zonal_statistics_many(path, geometries: list[BaseGeometry], band: int = 1) -
     one pass of exactextract (the batch form: deposits' buffers, a set of sites)."""
     features = [{"type": "Feature", "properties": {}, "geometry": mapping(g)} for g in geometries]
     with rasterio.open(path) as src:
-        rows = exact_extract(RasterioRasterSource(src, band), features,
-                             ["count", "min", "max", "mean", "stdev", "median"], output="geojson")
-    return [{"count": r["properties"]["count"], "min": r["properties"]["min"], "max": r["properties"]["max"],
-             "mean": r["properties"]["mean"], "std": r["properties"]["stdev"], "median": r["properties"]["median"]}
-            for r in rows]
+        rows = exact_extract(
+            RasterioRasterSource(src, band),
+            features,
+            ["count", "min", "max", "mean", "stdev", "median"],
+            output="geojson",
+        )
+    return [
+        {
+            "count": r["properties"]["count"],
+            "min": r["properties"]["min"],
+            "max": r["properties"]["max"],
+            "mean": r["properties"]["mean"],
+            "std": r["properties"]["stdev"],
+            "median": r["properties"]["median"],
+        }
+        for r in rows
+    ]
 
 
 def _fraction(percentile: int) -> float:

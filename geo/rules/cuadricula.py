@@ -85,8 +85,12 @@ class Cell:
 
     def neighbours(self) -> tuple[Cell, Cell, Cell, Cell]:
         """The four cells sharing a full side with this one (corner neighbours are not joined)."""
-        return (Cell(self.i - 1, self.j), Cell(self.i + 1, self.j),
-                Cell(self.i, self.j - 1), Cell(self.i, self.j + 1))
+        return (
+            Cell(self.i - 1, self.j),
+            Cell(self.i + 1, self.j),
+            Cell(self.i, self.j - 1),
+            Cell(self.i, self.j + 1),
+        )
 
 
 def format_id(i: int, j: int) -> str:
@@ -102,7 +106,9 @@ def parse_id(text: str, parameter: str = "id") -> Cell:
     i = int(x) if ew == "E" else -int(x)
     j = int(y) if ns == "N" else -int(y)
     if format_id(i, j) != text.strip().upper():
-        raise InvalidParameter(parameter, f"{text!r} is not the canonical id of a cell (zero is E/N)", ID_FORMAT)
+        raise InvalidParameter(
+            parameter, f"{text!r} is not the canonical id of a cell (zero is E/N)", ID_FORMAT
+        )
     if not (-180 * PER_DEGREE <= i < 180 * PER_DEGREE and -90 * PER_DEGREE <= j < 90 * PER_DEGREE):
         raise InvalidParameter(parameter, f"cell {text!r} is off the globe", ID_FORMAT)
     return Cell(i, j)
@@ -139,8 +145,12 @@ def cells_covering(geometry: BaseGeometry) -> list[Cell]:
     # A cell's core (inset by the line tolerance) meets the area: a sliver narrower than the
     # tolerance is a touch on the line, exactly as in sql_cells().
     inset = LINE_TOLERANCE_DEG
-    cores = shapely.box(ii / PER_DEGREE + inset, jj / PER_DEGREE + inset,
-                        (ii + 1) / PER_DEGREE - inset, (jj + 1) / PER_DEGREE - inset)
+    cores = shapely.box(
+        ii / PER_DEGREE + inset,
+        jj / PER_DEGREE + inset,
+        (ii + 1) / PER_DEGREE - inset,
+        (jj + 1) / PER_DEGREE - inset,
+    )
     shapely.prepare(geometry)
     hit = shapely.intersects(geometry, cores)
     return [Cell(int(i), int(j)) for i, j in zip(ii[hit], jj[hit])]
@@ -169,7 +179,9 @@ def _cell_fractions(geometry: BaseGeometry) -> tuple[list[Cell], np.ndarray]:
     i_range, j_range = cells_in_bbox(west, south, east, north)
     ii, jj = np.meshgrid(np.array(i_range), np.array(j_range), indexing="ij")
     ii, jj = ii.ravel(), jj.ravel()
-    boxes = shapely.box(ii / PER_DEGREE, jj / PER_DEGREE, (ii + 1) / PER_DEGREE, (jj + 1) / PER_DEGREE)
+    boxes = shapely.box(
+        ii / PER_DEGREE, jj / PER_DEGREE, (ii + 1) / PER_DEGREE, (jj + 1) / PER_DEGREE
+    )
     shapely.prepare(geometry)
     touching = shapely.intersects(geometry, boxes)
     fractions = np.zeros(len(boxes))
@@ -204,6 +216,7 @@ def quadrangle_area_m2(west: float, south: float, east: float, north: float) -> 
 
 # SQL for the same grid, so PostGIS can generate cells in bulk with identical arithmetic.
 
+
 def sql_index(degrees_sql: str) -> str:
     """SQL: index_of() of a float8 expression."""
     return f"floor(({degrees_sql}) * {PER_DEGREE} + {_SNAP!r})::int"
@@ -216,16 +229,20 @@ def sql_last_index(degrees_sql: str) -> str:
 
 def sql_envelope(i: str, j: str) -> str:
     """SQL: the polygon of cell (i, j), with exactly the coordinates Cell.bounds gives."""
-    return (f"ST_MakeEnvelope({i}::float8 / {PER_DEGREE}, {j}::float8 / {PER_DEGREE}, "
-            f"({i} + 1)::float8 / {PER_DEGREE}, ({j} + 1)::float8 / {PER_DEGREE}, 4326)")
+    return (
+        f"ST_MakeEnvelope({i}::float8 / {PER_DEGREE}, {j}::float8 / {PER_DEGREE}, "
+        f"({i} + 1)::float8 / {PER_DEGREE}, ({j} + 1)::float8 / {PER_DEGREE}, 4326)"
+    )
 
 
 def sql_core(i: str, j: str) -> str:
     """SQL: the cell inset by the line tolerance; what must meet an area for the cell to
     share positive area with it (index-assisted ST_Intersects instead of ST_Relate)."""
     t = repr(LINE_TOLERANCE_DEG)
-    return (f"ST_MakeEnvelope({i}::float8 / {PER_DEGREE} + {t}, {j}::float8 / {PER_DEGREE} + {t}, "
-            f"({i} + 1)::float8 / {PER_DEGREE} - {t}, ({j} + 1)::float8 / {PER_DEGREE} - {t}, 4326)")
+    return (
+        f"ST_MakeEnvelope({i}::float8 / {PER_DEGREE} + {t}, {j}::float8 / {PER_DEGREE} + {t}, "
+        f"({i} + 1)::float8 / {PER_DEGREE} - {t}, ({j} + 1)::float8 / {PER_DEGREE} - {t}, 4326)"
+    )
 
 
 def sql_area_ha(j: str) -> str:
@@ -246,12 +263,16 @@ def sql_cells(geometry: str) -> str:
     i0, j0 = sql_index(f"ST_XMin({geometry})"), sql_index(f"ST_YMin({geometry})")
     i1 = f"greatest({i0}, {sql_last_index(f'ST_XMax({geometry})')})"
     j1 = f"greatest({j0}, {sql_last_index(f'ST_YMax({geometry})')})"
-    return (f"(SELECT i, j, {sql_id('i', 'j')} AS id, {sql_envelope('i', 'j')} AS geom, "
-            f"{sql_core('i', 'j')} AS core, {sql_area_ha('j')} AS area_ha "
-            f"FROM generate_series({i0}, {i1}) i, generate_series({j0}, {j1}) j) c")
+    return (
+        f"(SELECT i, j, {sql_id('i', 'j')} AS id, {sql_envelope('i', 'j')} AS geom, "
+        f"{sql_core('i', 'j')} AS core, {sql_area_ha('j')} AS area_ha "
+        f"FROM generate_series({i0}, {i1}) i, generate_series({j0}, {j1}) j) c"
+    )
 
 
 def sql_id(i: str, j: str) -> str:
     """SQL: format_id() of two integer expressions."""
-    return (f"(CASE WHEN {i} >= 0 THEN 'E' ELSE 'W' END || lpad(abs({i})::text, 5, '0') || "
-            f"CASE WHEN {j} >= 0 THEN 'N' ELSE 'S' END || lpad(abs({j})::text, 5, '0'))")
+    return (
+        f"(CASE WHEN {i} >= 0 THEN 'E' ELSE 'W' END || lpad(abs({i})::text, 5, '0') || "
+        f"CASE WHEN {j} >= 0 THEN 'N' ELSE 'S' END || lpad(abs({j})::text, 5, '0'))"
+    )

@@ -18,8 +18,10 @@ GROUND_STATUSES = (OPEN, APPLIED_FOR, HELD)
 # A right applied for or admitted to processing blocks a later one on the same cells, but is
 # not yet granted (Ley 22/1973: first come, first served).
 APPLYING = tuple(s for s in HOLDING if s not in IN_FORCE)
-DESCRIPTION = ("open: no right holds or is applied for on the site; applied_for: a right applied "
-               "for or admitted covers part of it; held: a granted or extended right in force does")
+DESCRIPTION = (
+    "open: no right holds or is applied for on the site; applied_for: a right applied "
+    "for or admitted covers part of it; held: a granted or extended right in force does"
+)
 
 
 def ground_status(statuses: Iterable[str]) -> str:
@@ -34,15 +36,19 @@ def ground_status_sql(statuses: str) -> str:
     """SQL: the same from a text[] of effective statuses (NULL or empty: open)."""
     held = ", ".join(f"'{s}'" for s in IN_FORCE)
     applying = ", ".join(f"'{s}'" for s in APPLYING)
-    return (f"CASE WHEN coalesce({statuses}, '{{}}') && ARRAY[{held}]::text[] THEN '{HELD}' "
-            f"WHEN coalesce({statuses}, '{{}}') && ARRAY[{applying}]::text[] THEN '{APPLIED_FOR}' "
-            f"ELSE '{OPEN}' END")
+    return (
+        f"CASE WHEN coalesce({statuses}, '{{}}') && ARRAY[{held}]::text[] THEN '{HELD}' "
+        f"WHEN coalesce({statuses}, '{{}}') && ARRAY[{applying}]::text[] THEN '{APPLIED_FOR}' "
+        f"ELSE '{OPEN}' END"
+    )
 
 
 def on_site_sql(right: str, site: str) -> str:
     """SQL: the right stands on the site, not merely along its edge (a point site: touches it)."""
-    return (f"ST_Intersects({right}, {site}) AND (ST_Dimension({site}) = 0 "
-            f"OR NOT ST_Touches({right}, {site}))")
+    return (
+        f"ST_Intersects({right}, {site}) AND (ST_Dimension({site}) = 0 "
+        f"OR NOT ST_Touches({right}, {site}))"
+    )
 
 
 def held_or_excluded(cell: str, legal_effects: str) -> str:

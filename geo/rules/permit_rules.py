@@ -51,36 +51,50 @@ class Validation:
         return grid.union(self.proposal)
 
 
-def validate_right(geometry: BaseGeometry, right_type: str,
-                   cell_limits: dict[str, tuple[int, int | None]]) -> Validation:
+def validate_right(
+    geometry: BaseGeometry, right_type: str, cell_limits: dict[str, tuple[int, int | None]]
+) -> Validation:
     """Check a right's geometry against every rule of the cuadrícula and its type's limits."""
     if right_type not in v.RIGHT_TYPES:
         raise InvalidParameter("right_type", f"unknown right type {right_type!r}", v.RIGHT_TYPES)
     if geometry.geom_type not in ("Polygon", "MultiPolygon"):
-        raise InvalidParameter("geometry", f"a right is an area, got a {geometry.geom_type}",
-                               "a GeoJSON Polygon or MultiPolygon in lon/lat (EPSG:4326)")
+        raise InvalidParameter(
+            "geometry",
+            f"a right is an area, got a {geometry.geom_type}",
+            "a GeoJSON Polygon or MultiPolygon in lon/lat (EPSG:4326)",
+        )
     limits = cell_limits[right_type]
     problems: list[Problem] = []
 
     if not geometry.is_valid:
-        problems.append(Problem("invalid_geometry",
-                                f"the geometry is not valid: {shapely.is_valid_reason(geometry)}"))
+        problems.append(
+            Problem(
+                "invalid_geometry",
+                f"the geometry is not valid: {shapely.is_valid_reason(geometry)}",
+            )
+        )
         geometry = shapely.make_valid(geometry)
 
     off_grid = _vertices_off_grid(geometry)
     if off_grid:
         quoted = "; ".join(f"({x:.7f}, {y:.7f})" for x, y in off_grid[:EXAMPLES])
-        problems.append(Problem(
-            "vertices_off_grid",
-            f"{len(off_grid)} vertices are not on the 20″ grid lines (tolerance "
-            f"{VERTEX_TOLERANCE_DEG:g}°), e.g. {quoted}"))
+        problems.append(
+            Problem(
+                "vertices_off_grid",
+                f"{len(off_grid)} vertices are not on the 20″ grid lines (tolerance "
+                f"{VERTEX_TOLERANCE_DEG:g}°), e.g. {quoted}",
+            )
+        )
 
     partial = grid.partial_cells(_onto_lines(geometry))
     if partial:
-        problems.append(Problem(
-            "partial_cells",
-            f"the right is not made of whole cells: it covers {len(partial)} cells only in part",
-            tuple(c.id for c in partial)))
+        problems.append(
+            Problem(
+                "partial_cells",
+                f"the right is not made of whole cells: it covers {len(partial)} cells only in part",
+                tuple(c.id for c in partial),
+            )
+        )
 
     proposal = tuple(grid.snap(geometry))
     if not proposal:
@@ -88,21 +102,30 @@ def validate_right(geometry: BaseGeometry, right_type: str,
     groups = joined_groups(proposal)
     if len(groups) > 1:
         sizes = ", ".join(str(len(g)) for g in groups)
-        problems.append(Problem(
-            "cells_not_joined",
-            f"the cells form {len(groups)} groups ({sizes} cells) not joined along a full side; "
-            "cells touching only at a corner are not joined",
-            tuple(g[0].id for g in groups)))
+        problems.append(
+            Problem(
+                "cells_not_joined",
+                f"the cells form {len(groups)} groups ({sizes} cells) not joined along a full side; "
+                "cells touching only at a corner are not joined",
+                tuple(g[0].id for g in groups),
+            )
+        )
 
     low, high = limits
     count = len(proposal)
     allowed = f"{low}–{high}" if high is not None else f"at least {low}"
     if proposal and count < low:
-        problems.append(Problem("too_few_cells",
-                                f"{count} cells is below the limit for {right_type}: {allowed}"))
+        problems.append(
+            Problem(
+                "too_few_cells", f"{count} cells is below the limit for {right_type}: {allowed}"
+            )
+        )
     if high is not None and count > high:
-        problems.append(Problem("too_many_cells",
-                                f"{count} cells is over the limit for {right_type}: {allowed}"))
+        problems.append(
+            Problem(
+                "too_many_cells", f"{count} cells is over the limit for {right_type}: {allowed}"
+            )
+        )
     return Validation(right_type, tuple(problems), proposal, limits, grid.area_ha(proposal))
 
 
@@ -133,7 +156,9 @@ def _off_line(values: np.ndarray) -> np.ndarray:
 
 def _vertices_off_grid(geometry: BaseGeometry) -> list[tuple[float, float]]:
     xy = shapely.get_coordinates(geometry)
-    bad = (_off_line(xy[:, 0]) > VERTEX_TOLERANCE_DEG) | (_off_line(xy[:, 1]) > VERTEX_TOLERANCE_DEG)
+    bad = (_off_line(xy[:, 0]) > VERTEX_TOLERANCE_DEG) | (
+        _off_line(xy[:, 1]) > VERTEX_TOLERANCE_DEG
+    )
     # Rings repeat their first vertex at the end; report each place once.
     return list(dict.fromkeys(map(tuple, xy[bad].tolist())))
 

@@ -49,7 +49,9 @@ def zone_constrains(zone: str, target: str, legal_effects: list[str], params: Pa
     return f"{zone_footprint_intersects(zone, target)} AND {zone_applies(zone, target, legal_effects, params)}"
 
 
-def zones_constraining_each(targets: str, key: str, legal_effects: list[str], params: Params) -> str:
+def zones_constraining_each(
+    targets: str, key: str, legal_effects: list[str], params: Params
+) -> str:
     """SQL: distinct (key, id, name, legal_effect) rows, one per zone constraining each row of
     `targets` (a FROM item aliased s) — the same rule as zone_constrains, written as one join
     for a whole set of targets: each zone part then probes the targets' GiST index (when they

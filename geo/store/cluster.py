@@ -52,9 +52,12 @@ def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 def _traversable_by_postgres(path: Path) -> bool:
-    return subprocess.run(
-        ["runuser", "-u", "postgres", "--", "test", "-x", str(path)], capture_output=True
-    ).returncode == 0
+    return (
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", "test", "-x", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def _free_port() -> int:
@@ -113,10 +116,18 @@ class LocalCluster:
                 self.data_dir.symlink_to(target)
             target.mkdir(parents=True, exist_ok=True, mode=0o700)
             shutil.chown(target, "postgres", "postgres")
-        result = _run([
-            str(postgres_bindir() / "initdb"), "-D", str(target), "-U", DB_USER,
-            "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
-        ])
+        result = _run(
+            [
+                str(postgres_bindir() / "initdb"),
+                "-D",
+                str(target),
+                "-U",
+                DB_USER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ]
+        )
         if result.returncode != 0:
             raise ClusterError(f"initdb failed: {result.stderr.strip()}")
         settings = (
@@ -134,7 +145,12 @@ class LocalCluster:
     def is_running(self) -> bool:
         if not (self.data_dir / "PG_VERSION").exists():
             return False
-        return _run([str(postgres_bindir() / "pg_ctl"), "status", "-D", str(self.server_dir)]).returncode == 0
+        return (
+            _run(
+                [str(postgres_bindir() / "pg_ctl"), "status", "-D", str(self.server_dir)]
+            ).returncode
+            == 0
+        )
 
     def start(self) -> str:
         """Create the cluster if needed, start it if stopped; return the admin database URL."""
@@ -149,10 +165,21 @@ class LocalCluster:
             if _as_root():
                 log.touch()
                 shutil.chown(log, "postgres", "postgres")
-            result = _run([
-                str(postgres_bindir() / "pg_ctl"), "start", "-w", "-t", "60",
-                "-D", str(self.server_dir), "-l", str(log), "-o", f"-p {port}",
-            ])
+            result = _run(
+                [
+                    str(postgres_bindir() / "pg_ctl"),
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(self.server_dir),
+                    "-l",
+                    str(log),
+                    "-o",
+                    f"-p {port}",
+                ]
+            )
             if result.returncode != 0:
                 tail = log.read_text()[-2000:] if log.exists() else ""
                 raise ClusterError(f"pg_ctl start failed: {result.stderr.strip()}\n{tail}")
@@ -169,4 +196,13 @@ class LocalCluster:
 
     def stop(self) -> None:
         if self.is_running():
-            _run([str(postgres_bindir() / "pg_ctl"), "stop", "-m", "fast", "-D", str(self.server_dir)])
+            _run(
+                [
+                    str(postgres_bindir() / "pg_ctl"),
+                    "stop",
+                    "-m",
+                    "fast",
+                    "-D",
+                    str(self.server_dir),
+                ]
+            )

@@ -9,25 +9,50 @@ from geo.core.commodities import COMMODITIES, RENAMED
 from geo.store.models import COMMODITY_COLUMNS
 
 
-def sync_commodities(connection, holders: tuple[tuple[str, str, bool], ...] = COMMODITY_COLUMNS) -> None:
+def sync_commodities(
+    connection, holders: tuple[tuple[str, str, bool], ...] = COMMODITY_COLUMNS
+) -> None:
     """Make the database's `commodities` table this vocabulary: every commodity inserted or
     updated, and each renamed code moved to its new name in the rows that hold it (only those
     rows change) before the old code goes. `holders`: the (table, column, is a list) holding
     codes, for a migration that must see the tables of its own revision."""
-    columns = ("code", "name", "name_es", "symbol", "broader", "critical", "strategic", "cgi_id",
-               "hierarchy_key")
+    columns = (
+        "code",
+        "name",
+        "name_es",
+        "symbol",
+        "broader",
+        "critical",
+        "strategic",
+        "cgi_id",
+        "hierarchy_key",
+    )
     connection.execute(
-        text(f"INSERT INTO commodities ({', '.join(columns)}) "
-             f"VALUES ({', '.join(':' + c for c in columns)}) ON CONFLICT (code) DO UPDATE SET "
-             + ", ".join(f"{c} = excluded.{c}" for c in columns[1:])),
-        [{c: list(getattr(x, c)) if c == "broader" else getattr(x, c) for c in columns} for x in COMMODITIES])
+        text(
+            f"INSERT INTO commodities ({', '.join(columns)}) "
+            f"VALUES ({', '.join(':' + c for c in columns)}) ON CONFLICT (code) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+        ),
+        [
+            {c: list(getattr(x, c)) if c == "broader" else getattr(x, c) for c in columns}
+            for x in COMMODITIES
+        ],
+    )
     for old, new in RENAMED.items():
         for table, column, is_list in holders:
             if is_list:
-                connection.execute(text(
-                    f"UPDATE {table} SET {column} = array_replace({column}, :old, :new) "
-                    f"WHERE {column} @> ARRAY[CAST(:old AS text)]"), {"old": old, "new": new})
+                connection.execute(
+                    text(
+                        f"UPDATE {table} SET {column} = array_replace({column}, :old, :new) "
+                        f"WHERE {column} @> ARRAY[CAST(:old AS text)]"
+                    ),
+                    {"old": old, "new": new},
+                )
             else:
-                connection.execute(text(f"UPDATE {table} SET {column} = :new WHERE {column} = :old"),
-                                   {"old": old, "new": new})
-    connection.execute(text("DELETE FROM commodities WHERE code = ANY(:old)"), {"old": list(RENAMED)})
+                connection.execute(
+                    text(f"UPDATE {table} SET {column} = :new WHERE {column} = :old"),
+                    {"old": old, "new": new},
+                )
+    connection.execute(
+        text("DELETE FROM commodities WHERE code = ANY(:old)"), {"old": list(RENAMED)}
+    )

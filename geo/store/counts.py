@@ -30,7 +30,9 @@ class CountCache:
             if state is None:
                 return await conn.fetchval(query.text, *query.values)
             # A digest: the values may hold lists, which do not hash, and outlines, which are big.
-            statement = hashlib.blake2b(repr((query.text, query.values)).encode(), digest_size=16).digest()
+            statement = hashlib.blake2b(
+                repr((query.text, query.values)).encode(), digest_size=16
+            ).digest()
             key = (statement, *state)
             if key in self._counts:
                 self.hits += 1

@@ -14,7 +14,9 @@ _STATE = (
 )
 
 
-async def data_state(conn: asyncpg.Connection, tables: tuple[str, ...]) -> tuple[date, tuple[int, ...]] | None:
+async def data_state(
+    conn: asyncpg.Connection, tables: tuple[str, ...]
+) -> tuple[date, tuple[int, ...]] | None:
     """The day and the change counters of these tables; None if one is not change-tracked
     (then nothing would tell when an answer made from it goes stale)."""
     day, versions, tracked = await conn.fetchrow(_STATE, sorted(set(tables)))

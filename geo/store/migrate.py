@@ -17,9 +17,13 @@ from geo.store.db import sync_engine, with_database
 def create_database(url: str) -> None:
     """Create the database named in url if it does not exist (connecting to `postgres`)."""
     name = make_url(url).database
-    admin = sync_engine(with_database(url, "postgres")).execution_options(isolation_level="AUTOCOMMIT")
+    admin = sync_engine(with_database(url, "postgres")).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).scalar()
         if not exists:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
@@ -28,7 +32,9 @@ def create_database(url: str) -> None:
 def drop_database(url: str) -> None:
     """Drop the database named in url, closing its other connections first."""
     name = make_url(url).database
-    admin = sync_engine(with_database(url, "postgres")).execution_options(isolation_level="AUTOCOMMIT")
+    admin = sync_engine(with_database(url, "postgres")).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()

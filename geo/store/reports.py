@@ -58,12 +58,21 @@ def utm_coordinates(geometry: dict) -> dict:
     to_utm = Transformer.from_crs(4326, 25800 + zone, always_xy=True)
     projected = shapely.transform(site, lambda xy: list(zip(*to_utm.transform(xy[:, 0], xy[:, 1]))))
     east, north = to_utm.transform(point.x, point.y)
-    corners = [list(ring.coords)[:-1] for part in _polygons(projected) for ring in (part.exterior, *part.interiors)]
+    corners = [
+        list(ring.coords)[:-1]
+        for part in _polygons(projected)
+        for ring in (part.exterior, *part.interiors)
+    ]
     listed = sum(len(c) for c in corners) <= MAX_LISTED_VERTICES
-    return {"crs": f"EPSG:{25800 + zone}", "name": f"ETRS89 / UTM zone {zone}N",
-            "point": [round(east, 1), round(north, 1)],
-            "extent": [round(c, 1) for c in projected.bounds],
-            "vertices": [[[round(x, 1), round(y, 1)] for x, y in ring] for ring in corners] if listed else None}
+    return {
+        "crs": f"EPSG:{25800 + zone}",
+        "name": f"ETRS89 / UTM zone {zone}N",
+        "point": [round(east, 1), round(north, 1)],
+        "extent": [round(c, 1) for c in projected.bounds],
+        "vertices": [[[round(x, 1), round(y, 1)] for x, y in ring] for ring in corners]
+        if listed
+        else None,
+    }
 
 
 def _polygons(geometry) -> list:
@@ -91,10 +100,19 @@ async def keep_report(pool: asyncpg.Pool, kind: str, request: dict, report: dict
     async with pool.acquire() as conn, conn.transaction():
         versions = await data_versions(conn)
         site = report.get("site") or report.get("plan")
-        kept = {**report, "data_versions": versions, "sources": await sources_of(conn, report),
-                "utm": utm_coordinates(site["geometry"])}
+        kept = {
+            **report,
+            "data_versions": versions,
+            "sources": await sources_of(conn, report),
+            "utm": utm_coordinates(site["geometry"]),
+        }
         report_id, created_at = await conn.fetchrow(
-            _INSERT, kind, orjson.dumps(request).decode(), orjson.dumps(kept).decode(), orjson.dumps(versions).decode())
+            _INSERT,
+            kind,
+            orjson.dumps(request).decode(),
+            orjson.dumps(kept).decode(),
+            orjson.dumps(versions).decode(),
+        )
     return with_identity(kept, report_id, created_at)
 
 

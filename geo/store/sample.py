@@ -47,7 +47,8 @@ def upsert(conn: Connection, table: Table, rows: list[dict], key: tuple[str, ...
     stmt = insert(table)
     columns = [c for c in rows[0] if c not in key]
     changed = tuple_(*(table.c[c] for c in columns)).is_distinct_from(
-        tuple_(*(stmt.excluded[c] for c in columns)))
+        tuple_(*(stmt.excluded[c] for c in columns))
+    )
     values = {c: stmt.excluded[c] for c in columns}
     if "updated_at" in table.c:
         values["updated_at"] = func.now()
@@ -56,16 +57,30 @@ def upsert(conn: Connection, table: Table, rows: list[dict], key: tuple[str, ...
 
 def admin_areas() -> list[dict]:
     """Castilla y León, its nine provinces and León's municipalities, parents first."""
-    region = next(f for f in read_features("spain_autonomous_regions")
-                  if f["properties"]["id"] == CASTILLA_Y_LEON)
-    levels = [("autonomous_community", [region], lambda p: None),
-              ("province", read_features("castilla_y_leon_provinces"), lambda p: CASTILLA_Y_LEON),
-              ("municipality", read_features("leon_municipalities"), lambda p: p["prov_id"])]
-    return [{"code": f["properties"]["id"], "name": f["properties"]["name"],
-             "name_folded": fold(f["properties"]["name"]), "level": level,
-             "parent_code": parent(f["properties"]), "source": IGN_SOURCE,
-             "licence": IGN_LICENCE, "geom": geometry(f["geometry"], multi=True)}
-            for level, features, parent in levels for f in features]
+    region = next(
+        f
+        for f in read_features("spain_autonomous_regions")
+        if f["properties"]["id"] == CASTILLA_Y_LEON
+    )
+    levels = [
+        ("autonomous_community", [region], lambda p: None),
+        ("province", read_features("castilla_y_leon_provinces"), lambda p: CASTILLA_Y_LEON),
+        ("municipality", read_features("leon_municipalities"), lambda p: p["prov_id"]),
+    ]
+    return [
+        {
+            "code": f["properties"]["id"],
+            "name": f["properties"]["name"],
+            "name_folded": fold(f["properties"]["name"]),
+            "level": level,
+            "parent_code": parent(f["properties"]),
+            "source": IGN_SOURCE,
+            "licence": IGN_LICENCE,
+            "geom": geometry(f["geometry"], multi=True),
+        }
+        for level, features, parent in levels
+        for f in features
+    ]
 
 
 def layer_rows(table: Table, path: Path) -> list[dict]:

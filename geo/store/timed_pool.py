@@ -50,8 +50,15 @@ def connection_lost_errors() -> tuple[type[BaseException], ...]:
     """What asyncpg raises when the server is gone or going (driver imported only here)."""
     import asyncpg
 
-    return (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-            asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError)
+    return (
+        OSError,
+        asyncio.TimeoutError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.AdminShutdownError,
+        asyncpg.CrashShutdownError,
+    )
 
 
 def _interface_error() -> type[BaseException]:
@@ -82,15 +89,21 @@ class _Acquired:
                 await self.conn.execute(f"SET statement_timeout = {int(timeout * 1000):d}")
         except owner.lost as exc:
             await self._release()
-            raise DatabaseUnavailable(f"the database cannot be reached ({exc or type(exc).__name__})") from exc
+            raise DatabaseUnavailable(
+                f"the database cannot be reached ({exc or type(exc).__name__})"
+            ) from exc
         return self.conn
 
     async def __aexit__(self, kind, exc, tb) -> bool:
-        lost = isinstance(exc, self.owner.lost) and (self.conn.is_closed() or not isinstance(exc, _interface_error()))
+        lost = isinstance(exc, self.owner.lost) and (
+            self.conn.is_closed() or not isinstance(exc, _interface_error())
+        )
         await self._release()
         if isinstance(exc, self.owner.canceled):
-            raise DatabaseBusy(f"the request took longer than its {self.owner.timeouts[REQUEST_KIND.get()]:g} s "
-                               "limit; retry later or ask for less (a smaller area, a simpler filter)") from exc
+            raise DatabaseBusy(
+                f"the request took longer than its {self.owner.timeouts[REQUEST_KIND.get()]:g} s "
+                "limit; retry later or ask for less (a smaller area, a simpler filter)"
+            ) from exc
         if lost:
             raise DatabaseUnavailable(f"the database connection was lost ({exc})") from exc
         return False

@@ -53,7 +53,11 @@ class SpatialTerms:
             perimeter = 2 * ((x2 - x1) + (y2 - y1))
             return self._to_storage(f"ST_MakeEnvelope({corners}, {self.crs.srid})", perimeter)
         members = node.get("geometries")
-        parts = [g.get("coordinates") for g in members if isinstance(g, dict)] if isinstance(members, list) else []
+        parts = (
+            [g.get("coordinates") for g in members if isinstance(g, dict)]
+            if isinstance(members, list)
+            else []
+        )
         check_vertices(node.get("coordinates", parts), "filter")
         try:
             shape = shapely.geometry.shape(node)
@@ -73,8 +77,9 @@ class SpatialTerms:
             self._in_range(*shape.bounds)
             self._in_area_of_use(*shape.bounds)
         geojson = self.params(json.dumps(node))
-        return self._to_storage(f"ST_SetSRID(ST_GeomFromGeoJSON({geojson}::text), {self.crs.srid})",
-                                shape.length)
+        return self._to_storage(
+            f"ST_SetSRID(ST_GeomFromGeoJSON({geojson}::text), {self.crs.srid})", shape.length
+        )
 
     def _in_area_of_use(self, x1: float, y1: float, x2: float, y2: float) -> None:
         """Bounds in filter-crs axis order, checked against the CRS's area of use."""

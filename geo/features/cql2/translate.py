@@ -82,7 +82,6 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
         self.params = params
         self.crs = crs
 
-
     def predicate(self, node) -> str:
         """A node that must evaluate to a boolean."""
         if isinstance(node, dict) and "op" in node:
@@ -189,7 +188,6 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
             self._in_code_list(a, v, subject)
         return f"({a.sql} IN ({', '.join(v.sql for v in values)}))"
 
-
     def _array_function(self, op: str, left, right) -> str:
         return "(" + _ARRAY[op].format(a=self._array(left, op), b=self._array(right, op)) + ")"
 
@@ -222,7 +220,6 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
             f"{op} compares {describe(left)} ({a.type}) with {describe(right)} ({b.type})",
             allowed,
         )
-
 
     def value(self, node) -> Value:
         """A node that evaluates to a scalar, array or geometry."""
@@ -300,8 +297,9 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
             near = suggest(name, list(self.fields)) if isinstance(name, str) else None
             hint = f"; did you mean {near!r}?" if near else ""
             raise self._error(f"unknown property {name!r}{hint}", sorted(self.fields))
-        return Value(f"({queryable.sql})", queryable.type, enum=queryable.enum,
-                      narrower=queryable.narrower)
+        return Value(
+            f"({queryable.sql})", queryable.type, enum=queryable.enum, narrower=queryable.narrower
+        )
 
     def _arithmetic(self, op: str, left, right) -> Value:
         a, b = self.value(left), self.value(right)
@@ -331,18 +329,6 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
             "number",
         )
 
-
-
-
-
-
-
-
-
-
-
-
-
     def _array(self, node, op: str) -> str:
         if isinstance(node, list):
             if not all(isinstance(x, str) for x in node):
@@ -358,7 +344,6 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
             )
         return v.sql
 
-
     def _arity(self, op: str, args: list, count: int, many: bool = False) -> None:
         if len(args) < count or (not many and len(args) != count):
             need = f"at least {count}" if many else str(count)
@@ -366,10 +351,6 @@ class FilterTranslator(SpatialTerms, TemporalTerms):
 
     def _error(self, reason: str, allowed) -> InvalidParameter:
         return InvalidParameter("filter", reason, allowed)
-
-
-
-
 
 
 def _is_string_literal(node) -> bool:
@@ -381,9 +362,3 @@ def _is_string_literal(node) -> bool:
         and len(node.get("args", [])) == 1
         and _is_string_literal(node["args"][0])
     )
-
-
-
-
-
-

@@ -19,6 +19,7 @@ _LIST_SEPARATORS = re.compile(r"[;,]")
 _YEAR = re.compile(r"^\d{4}$")
 _YEAR_FIRST = re.compile(r"^\d{4}/\d{2}/\d{2}")
 
+
 class _Bad(ValueError):
     """A cell that cannot become a value of its field; the message is the report's reason."""
 
@@ -50,13 +51,18 @@ def _code(text: str, spec: Field) -> str:
     if v.fold(text) in by_fold:  # only case or accents differ
         return by_fold[v.fold(text)]
     hint = v.suggest(text, spec.allowed)
-    raise _Bad(f"unknown value {text!r}" + (f"; did you mean {hint!r}?" if hint else "")
-               + f" (allowed: {', '.join(spec.allowed)})")
+    raise _Bad(
+        f"unknown value {text!r}"
+        + (f"; did you mean {hint!r}?" if hint else "")
+        + f" (allowed: {', '.join(spec.allowed)})"
+    )
 
 
 def _number(value, spec: Field) -> float:
     try:
-        number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
+        number = (
+            float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
+        )
     except (TypeError, ValueError):
         raise _Bad(f"not a number: {value!r}") from None
     if not math.isfinite(number):
@@ -86,7 +92,9 @@ def _date(value, spec: Field) -> date:
     try:
         return date.fromisoformat(text[:10])
     except ValueError:
-        raise _Bad(f"not a date: {value!r} (allowed: YYYY-MM-DD, YYYY/MM/DD or a year YYYY)") from None
+        raise _Bad(
+            f"not a date: {value!r} (allowed: YYYY-MM-DD, YYYY/MM/DD or a year YYYY)"
+        ) from None
 
 
 def _items(value) -> list[str]:
@@ -106,16 +114,24 @@ def _list(value, spec: Field) -> list[str]:
         code = v.commodity_code(item)
         if code is None:
             hint = v.suggest_commodity(item)
-            raise _Bad(f"unknown commodity {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
-                       + " (allowed: a commodity's INSPIRE code, name in English or Spanish, symbol, "
-                         "formula or mineral; see /vocabularies/commodities)")
+            raise _Bad(
+                f"unknown commodity {item!r}"
+                + (f"; did you mean {hint!r}?" if hint else "")
+                + " (allowed: a commodity's INSPIRE code, name in English or Spanish, symbol, "
+                "formula or mineral; see /vocabularies/commodities)"
+            )
         if code not in codes:  # 'W; tungsten' names one commodity
             codes.append(code)
     return codes
 
 
-_CONVERT: dict[str, Callable] = {"text": _text, "number": _number, "integer": _integer,
-                                 "date": _date, "list": _list}
+_CONVERT: dict[str, Callable] = {
+    "text": _text,
+    "number": _number,
+    "integer": _integer,
+    "date": _date,
+    "list": _list,
+}
 
 
 def _commodities(cells: list, spec: Field) -> tuple[list[str], list[str]]:
@@ -132,11 +148,17 @@ def _commodities(cells: list, spec: Field) -> tuple[list[str], list[str]]:
     return codes, importance
 
 
-def convert_column(spec: Field, raw: pd.Series, values: dict[str, str] | None) -> tuple[list, dict[int, str]]:
+def convert_column(
+    spec: Field, raw: pd.Series, values: dict[str, str] | None
+) -> tuple[list, dict[int, str]]:
     """One field for every row: the values, and the reason for each cell that failed. Each
     distinct cell is converted once (files repeat their code-list values a lot)."""
-    if spec.kind == "text" and spec.allowed is None and values is None and \
-            pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
+    if (
+        spec.kind == "text"
+        and spec.allowed is None
+        and values is None
+        and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty")
+    ):
         return _plain_text_column(spec, raw)
     if spec.kind == "number" and values is None:
         if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
@@ -151,12 +173,15 @@ def convert_column(spec: Field, raw: pd.Series, values: dict[str, str] | None) -
     return converted[codes].tolist(), errors
 
 
-def _convert_distinct(spec: Field, raw: pd.Series,
-                      values: dict[str, str] | None) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+def _convert_distinct(
+    spec: Field, raw: pd.Series, values: dict[str, str] | None
+) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """Each distinct cell converted once: per row the index of its converted value (-1, the last,
     for a blank cell), the converted values, and the reason for each row that failed."""
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    converted = [convert_cell(spec, u, values) for u in uniques] + [convert_cell(spec, None, values)]
+    converted = [convert_cell(spec, u, values) for u in uniques] + [
+        convert_cell(spec, None, values)
+    ]
     out = _objects(c[0] for c in converted)
     errors = {}
     failed = [k for k, c in enumerate(converted) if c[1]]
@@ -167,7 +192,9 @@ def _convert_distinct(spec: Field, raw: pd.Series,
     return codes, out, errors
 
 
-def _convert_cells(spec: Field, raw: pd.Series, values: dict[str, str] | None) -> tuple[np.ndarray, dict[int, str]]:
+def _convert_cells(
+    spec: Field, raw: pd.Series, values: dict[str, str] | None
+) -> tuple[np.ndarray, dict[int, str]]:
     """Cell by cell, for cells that cannot be compared (lists): the values and the failures."""
     converted = [convert_cell(spec, cell, values) for cell in raw]
     return _objects(c[0] for c in converted), {i: c[1] for i, c in enumerate(converted) if c[1]}
@@ -194,7 +221,9 @@ def _number_column(spec: Field, raw: pd.Series, numbers: np.ndarray) -> tuple[li
 def stripped_text(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Cells as text without surrounding spaces (numpy's variable-width strings, stripped as
     str.strip does), and which are blank (missing, or only spaces)."""
-    text = np.strings.strip(np.array(cells.to_numpy(dtype=object, na_value=""), dtype=np.dtypes.StringDType()))
+    text = np.strings.strip(
+        np.array(cells.to_numpy(dtype=object, na_value=""), dtype=np.dtypes.StringDType())
+    )
     return text, cells.isna().to_numpy() | (text == "")
 
 
@@ -241,8 +270,10 @@ def convert_cell(spec: Field, cell, values: dict[str, str] | None) -> tuple[obje
     if values is not None:
         key = str(cell).strip()
         if key not in values:
-            return None, (f"value {key!r} is not in the mapping's [values.{spec.name}] table "
-                          f"(allowed: {', '.join(values)})")
+            return None, (
+                f"value {key!r} is not in the mapping's [values.{spec.name}] table "
+                f"(allowed: {', '.join(values)})"
+            )
         cell = values[key] or None
         if cell is None:
             return None, ("required field is empty" if spec.required else None)
@@ -262,9 +293,12 @@ def commodity_column(spec: Field, cells: list[pd.Series]) -> tuple[list, list, d
         except TypeError:  # list cells: each row on its own
             codes, (converted, errors) = np.arange(len(raw)), _convert_cells(listed, raw, None)
         # The first commodity is the main one, the rest by-products.
-        importance = _objects(None if c is None else
-                              [v.COMMODITY_IMPORTANCE[0]] + [v.COMMODITY_IMPORTANCE[1]] * (len(c) - 1)
-                              for c in converted)
+        importance = _objects(
+            None
+            if c is None
+            else [v.COMMODITY_IMPORTANCE[0]] + [v.COMMODITY_IMPORTANCE[1]] * (len(c) - 1)
+            for c in converted
+        )
         return converted[codes].tolist(), importance[codes].tolist(), errors
     codes, importance, errors, seen = [], [], {}, {}
     for i, row in enumerate(zip(*cells, strict=True)):

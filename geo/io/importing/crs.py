@@ -40,8 +40,9 @@ def parse_crs(text: str, parameter: str) -> CRS:
     try:
         return CRS.from_user_input(text)
     except CRSError:
-        raise InvalidParameter(parameter, f"unknown CRS {text!r}",
-                               "an EPSG code such as EPSG:25830") from None
+        raise InvalidParameter(
+            parameter, f"unknown CRS {text!r}", "an EPSG code such as EPSG:25830"
+        ) from None
 
 
 def _bounds(geometry: np.ndarray | Points) -> tuple[np.ndarray, np.ndarray]:
@@ -59,8 +60,9 @@ def _present_bounds(geometry: np.ndarray | Points) -> tuple[int, np.ndarray]:
     return len(present), shapely.total_bounds(present)
 
 
-def choose_crs(file_crs: CRS | None, option: str | None, mapping_crs: str | None,
-               geometry: np.ndarray | Points) -> CrsChoice:
+def choose_crs(
+    file_crs: CRS | None, option: str | None, mapping_crs: str | None, geometry: np.ndarray | Points
+) -> CrsChoice:
     """The CRS of the coordinates, or a refusal that says how to name it."""
     if option:
         return CrsChoice(parse_crs(option, "--crs"), "--crs")
@@ -71,31 +73,43 @@ def choose_crs(file_crs: CRS | None, option: str | None, mapping_crs: str | None
     present, (west, south, east, north) = _present_bounds(geometry)
     if present:
         if west >= -180 and east <= 180 and south >= -90 and north <= 90:
-            return CrsChoice(CRS.from_epsg(4326),
-                             "assumed lon/lat (no CRS given; every coordinate is within ±180/±90)")
+            return CrsChoice(
+                CRS.from_epsg(4326),
+                "assumed lon/lat (no CRS given; every coordinate is within ±180/±90)",
+            )
         seen = f"x {west:.6g}…{east:.6g}, y {south:.6g}…{north:.6g}"
     else:
         seen = "no coordinates"
-    raise InvalidParameter("--crs", f"the file declares no CRS and its coordinates are not lon/lat ({seen})",
-                           "--crs EPSG:25830 (or 25829, 3035, 23030 …), or crs in the mapping file")
+    raise InvalidParameter(
+        "--crs",
+        f"the file declares no CRS and its coordinates are not lon/lat ({seen})",
+        "--crs EPSG:25830 (or 25829, 3035, 23030 …), or crs in the mapping file",
+    )
 
 
 def _transformer(crs: CRS, geometry: np.ndarray | Points) -> tuple[Transformer, dict]:
     """The most accurate available transformation for the data's area, and a note on it."""
     _, (west, south, east, north) = _present_bounds(geometry)
-    lon_lat = Transformer.from_crs(crs, 4326, always_xy=True).transform_bounds(west, south, east, north)
+    lon_lat = Transformer.from_crs(crs, 4326, always_xy=True).transform_bounds(
+        west, south, east, north
+    )
     area = AreaOfInterest(*(float(v) for v in lon_lat)) if np.all(np.isfinite(lon_lat)) else None
     group = TransformerGroup(crs, TARGET, always_xy=True, area_of_interest=area)
     if not group.transformers:
-        raise InvalidParameter("--crs", f"PROJ knows no transformation from {crs.to_string()} to ETRS89")
+        raise InvalidParameter(
+            "--crs", f"PROJ knows no transformation from {crs.to_string()} to ETRS89"
+        )
     chosen = group.transformers[0]
-    info = {"transformation": chosen.description,
-            "accuracy_m": chosen.accuracy if chosen.accuracy >= 0 else "unknown"}
+    info = {
+        "transformation": chosen.description,
+        "accuracy_m": chosen.accuracy if chosen.accuracy >= 0 else "unknown",
+    }
     if not group.best_available:
         missing = sorted({g.short_name for op in group.unavailable_operations for g in op.grids})
         info["best_unavailable"] = (
             f"a more accurate transformation needs the grid(s) {', '.join(missing)}, not installed "
-            "(projsync --file NAME, or PROJ_NETWORK=ON); used the one above")
+            "(projsync --file NAME, or PROJ_NETWORK=ON); used the one above"
+        )
     return chosen, info
 
 
@@ -117,7 +131,9 @@ def to_lonlat(geometry: np.ndarray | Points, choice: CrsChoice) -> tuple[np.ndar
     return shapely.transform(geometry, move), info
 
 
-def _inside(geometry: np.ndarray | Points, rows: np.ndarray, region: tuple | None, swapped: bool) -> np.ndarray:
+def _inside(
+    geometry: np.ndarray | Points, rows: np.ndarray, region: tuple | None, swapped: bool
+) -> np.ndarray:
     """Which of the rows lie in the region (None: Spain's land and territorial sea), read with
     x and y exchanged when `swapped`."""
     if isinstance(geometry, Points):
@@ -136,23 +152,37 @@ def _inside(geometry: np.ndarray | Points, rows: np.ndarray, region: tuple | Non
     return shapely.intersects(shapely.box(*region), shapes)
 
 
-def position_problems(geometry: np.ndarray | Points, ids: list[str | None],
-                      region: tuple[float, float, float, float] | None, geographic_source: bool) -> list[Problem]:
+def position_problems(
+    geometry: np.ndarray | Points,
+    ids: list[str | None],
+    region: tuple[float, float, float, float] | None,
+    geographic_source: bool,
+) -> list[Problem]:
     """A row whose geometry lies outside the region: swapped lat/lon when swapping fixes it."""
     bounds, present = _bounds(geometry)
     # Non-finite positions are the geometry check's to report (geometry.py), once.
     rows = np.flatnonzero(present & np.isfinite(bounds).all(axis=1))
     outside = rows[~_inside(geometry, rows, region, swapped=False)]
-    swapped_inside = _inside(geometry, outside, region, swapped=True) if geographic_source else np.zeros(len(outside), bool)
-    where = "Spain (land and 12 nautical miles of sea)" if region is None else f"the region {region}"
+    swapped_inside = (
+        _inside(geometry, outside, region, swapped=True)
+        if geographic_source
+        else np.zeros(len(outside), bool)
+    )
+    where = (
+        "Spain (land and 12 nautical miles of sea)" if region is None else f"the region {region}"
+    )
     problems = []
     for i, swapped in zip(outside, swapped_inside):
         x0, y0 = bounds[i][:2]
         if swapped:
-            reason = (f"latitude and longitude look swapped (x {x0:.6f}, y {y0:.6f}); "
-                      "longitude is x, latitude is y")
+            reason = (
+                f"latitude and longitude look swapped (x {x0:.6f}, y {y0:.6f}); "
+                "longitude is x, latitude is y"
+            )
         else:
-            reason = (f"position lon {x0:.4f}, lat {y0:.4f} is far outside {where}; "
-                      "wrong CRS or coordinates?")
+            reason = (
+                f"position lon {x0:.4f}, lat {y0:.4f} is far outside {where}; "
+                "wrong CRS or coordinates?"
+            )
         problems.append(Problem(int(i) + 1, ids[i], "geometry", reason))
     return problems

@@ -13,9 +13,15 @@ from geo.io.importing.targets import Layer
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
 
-def check_geometries(layer: Layer, geometry: np.ndarray | Points, repair: bool, ids: list,
-                     problems: list[Problem], repairs: list[Repair],
-                     notes: list[str]) -> np.ndarray | Points:
+def check_geometries(
+    layer: Layer,
+    geometry: np.ndarray | Points,
+    repair: bool,
+    ids: list,
+    problems: list[Problem],
+    repairs: list[Repair],
+    notes: list[str],
+) -> np.ndarray | Points:
     """The geometries made fit for the layer; each bad one reported, each repair noted."""
     if isinstance(geometry, Points):
         if "Point" in layer.geometry_types:
@@ -37,9 +43,15 @@ def check_geometries(layer: Layer, geometry: np.ndarray | Points, repair: bool, 
     # NaN in the file) have no valid shape to repair towards: refused, even with --repair.
     infinite = check[~np.isfinite(shapely.bounds(out[check])).all(axis=1)]
     for i in map(int, infinite):
-        problems.append(Problem(i + 1, ids[i], "geometry",
-                                "coordinates are not finite numbers after the transformation to lon/lat: "
-                                "a position the CRS cannot transform, or NaN/infinity in the file (right CRS?)"))
+        problems.append(
+            Problem(
+                i + 1,
+                ids[i],
+                "geometry",
+                "coordinates are not finite numbers after the transformation to lon/lat: "
+                "a position the CRS cannot transform, or NaN/infinity in the file (right CRS?)",
+            )
+        )
     check = np.setdiff1d(check, infinite)
     invalid = check[~shapely.is_valid(out[check])]
     for i in map(int, invalid):
@@ -48,8 +60,14 @@ def check_geometries(layer: Layer, geometry: np.ndarray | Points, repair: bool, 
             out[i], action = _repaired(out[i])
             repairs.append(Repair(i + 1, ids[i], reason, action))
         else:
-            problems.append(Problem(i + 1, ids[i], "geometry",
-                                              f"invalid geometry: {reason} (--repair makes it valid)"))
+            problems.append(
+                Problem(
+                    i + 1,
+                    ids[i],
+                    "geometry",
+                    f"invalid geometry: {reason} (--repair makes it valid)",
+                )
+            )
     if len(invalid) and not repair:
         check = np.setdiff1d(check, invalid)
     kinds = shapely.get_type_id(out[check])
@@ -62,11 +80,18 @@ def check_geometries(layer: Layer, geometry: np.ndarray | Points, repair: bool, 
     polygonal = check[kinds == shapely.GeometryType.MULTIPOLYGON]
     out[polygonal] = shapely.orient_polygons(out[polygonal], exterior_cw=False)
     allowed = {getattr(shapely.GeometryType, t.upper()) for t in layer.geometry_types}
-    names = ", ".join(layer.geometry_types + (("Polygon",) if "MultiPolygon" in layer.geometry_types else ()))
+    names = ", ".join(
+        layer.geometry_types + (("Polygon",) if "MultiPolygon" in layer.geometry_types else ())
+    )
     for i in map(int, check[~np.isin(kinds, list(allowed))]):
-        problems.append(Problem(i + 1, ids[i], "geometry",
-                                f"a {out[i].geom_type} cannot be a {layer.name} geometry "
-                                f"(allowed: {names})"))
+        problems.append(
+            Problem(
+                i + 1,
+                ids[i],
+                "geometry",
+                f"a {out[i].geom_type} cannot be a {layer.name} geometry (allowed: {names})",
+            )
+        )
     return out
 
 
@@ -74,8 +99,9 @@ def _repaired(geom) -> tuple[object, str]:
     """make_valid, keeping the polygonal parts: the repaired shape and what changed."""
     fixed = shapely.make_valid(geom)
     parts = shapely.get_parts(fixed)
-    polygons = [p for part in parts if part.geom_type in _POLYGONAL
-                for p in shapely.get_parts(part)]
+    polygons = [
+        p for part in parts if part.geom_type in _POLYGONAL for p in shapely.get_parts(part)
+    ]
     dropped = len(parts) - sum(1 for p in parts if p.geom_type in _POLYGONAL)
     result = shapely.MultiPolygon(polygons) if polygons else fixed
     before, after = geom.area, result.area

@@ -34,8 +34,18 @@ from geo.io.importing.targets import LAYERS, SHAPEFILE_NAMES, Layer
 
 PRESET_PREFIX = "preset:"
 PRESETS = ("natura2000", "wdpa", "igme", "miteco", "mrds")
-_KEYS = {"layer", "source", "crs", "file_layer", "reader", "region", "geometry", "fields", "constants",
-         "values"}
+_KEYS = {
+    "layer",
+    "source",
+    "crs",
+    "file_layer",
+    "reader",
+    "region",
+    "geometry",
+    "fields",
+    "constants",
+    "values",
+}
 
 
 @dataclass(frozen=True)
@@ -77,8 +87,10 @@ class Mapping:
             for name in getattr(self, section):
                 if name not in layer.fields:
                     raise InvalidParameter(
-                        f"mapping [{section}] {name}", f"not a field of {layer.name}",
-                        sorted(layer.fields))
+                        f"mapping [{section}] {name}",
+                        f"not a field of {layer.name}",
+                        sorted(layer.fields),
+                    )
 
 
 def _load_text(text: str, name: str) -> Mapping:
@@ -93,18 +105,38 @@ def _load_text(text: str, name: str) -> Mapping:
         raise InvalidParameter("mapping layer", f"unknown layer {doc['layer']!r}", list(LAYERS))
     geometry = doc.get("geometry", {})
     if set(geometry) - {"x", "y", "wkt"} or ("x" in geometry) != ("y" in geometry):
-        raise InvalidParameter("mapping [geometry]", f"{name}: {geometry}",
-                               "x and y columns, or a wkt column, or no [geometry] section")
-    values = {f: {str(k): v for k, v in table.items()} for f, table in doc.get("values", {}).items()}
+        raise InvalidParameter(
+            "mapping [geometry]",
+            f"{name}: {geometry}",
+            "x and y columns, or a wkt column, or no [geometry] section",
+        )
+    values = {
+        f: {str(k): v for k, v in table.items()} for f, table in doc.get("values", {}).items()
+    }
     region = doc.get("region")
-    if region is not None and not (isinstance(region, list | tuple) and len(region) == 4
-                                   and all(isinstance(x, int | float) for x in region)):
-        raise InvalidParameter("mapping region", f"{name}: {region!r}",
-                               "[west, south, east, north] in degrees")
-    return Mapping(name=name, region=None if region is None else tuple(region), layer=doc.get("layer"), source=doc.get("source"),
-                   crs=doc.get("crs"), file_layer=doc.get("file_layer"), reader=doc.get("reader"),
-                   x=geometry.get("x"), y=geometry.get("y"), wkt=geometry.get("wkt"),
-                   fields=doc.get("fields", {}), constants=doc.get("constants", {}), values=values)
+    if region is not None and not (
+        isinstance(region, list | tuple)
+        and len(region) == 4
+        and all(isinstance(x, int | float) for x in region)
+    ):
+        raise InvalidParameter(
+            "mapping region", f"{name}: {region!r}", "[west, south, east, north] in degrees"
+        )
+    return Mapping(
+        name=name,
+        region=None if region is None else tuple(region),
+        layer=doc.get("layer"),
+        source=doc.get("source"),
+        crs=doc.get("crs"),
+        file_layer=doc.get("file_layer"),
+        reader=doc.get("reader"),
+        x=geometry.get("x"),
+        y=geometry.get("y"),
+        wkt=geometry.get("wkt"),
+        fields=doc.get("fields", {}),
+        constants=doc.get("constants", {}),
+        values=values,
+    )
 
 
 def load_mapping(spec: str | None) -> Mapping:
@@ -112,11 +144,16 @@ def load_mapping(spec: str | None) -> Mapping:
     if spec is None:
         return Mapping()
     if spec.startswith(PRESET_PREFIX):
-        preset = spec[len(PRESET_PREFIX):]
+        preset = spec[len(PRESET_PREFIX) :]
         if preset not in PRESETS:
-            raise InvalidParameter("mapping", f"unknown preset {preset!r}",
-                                   [PRESET_PREFIX + p for p in PRESETS])
-        text = resources.files("geo.io.importing.presets").joinpath(f"{preset}.toml").read_text("utf-8")
+            raise InvalidParameter(
+                "mapping", f"unknown preset {preset!r}", [PRESET_PREFIX + p for p in PRESETS]
+            )
+        text = (
+            resources.files("geo.io.importing.presets")
+            .joinpath(f"{preset}.toml")
+            .read_text("utf-8")
+        )
         return _load_text(text, spec)
     path = Path(spec)
     if not path.is_file():

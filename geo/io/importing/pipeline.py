@@ -38,8 +38,12 @@ class ImportOptions:
     replace_source: bool = False
 
 
-def import_file(engine: Engine, options: ImportOptions, progress: Stages | None = None,
-                waiting: Callable[[str], None] = lambda message: None) -> ImportReport:
+def import_file(
+    engine: Engine,
+    options: ImportOptions,
+    progress: Stages | None = None,
+    waiting: Callable[[str], None] = lambda message: None,
+) -> ImportReport:
     """Run one import; the report says what happened. Nothing is written unless every row
     passed (or --skip-invalid), and then everything is written in one transaction."""
     progress = progress or Stages()
@@ -49,25 +53,40 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
     if layer_name not in LAYERS:
         raise InvalidParameter("--layer", f"unknown or missing layer {layer_name!r}", list(LAYERS))
     if mapping.layer and options.layer and mapping.layer != options.layer:
-        raise InvalidParameter("--layer", f"{options.layer} but the mapping is for {mapping.layer}",
-                               [mapping.layer])
+        raise InvalidParameter(
+            "--layer", f"{options.layer} but the mapping is for {mapping.layer}", [mapping.layer]
+        )
     source = options.source or mapping.source
     if not source:
-        raise InvalidParameter("--source", "no source name", "--source NAME, or source in the mapping")
+        raise InvalidParameter(
+            "--source", "no source name", "--source NAME, or source in the mapping"
+        )
     layer = LAYERS[layer_name]
-    report = ImportReport(file=str(options.path), layer=layer.name, source=source, mapping=mapping.name)
+    report = ImportReport(
+        file=str(options.path), layer=layer.name, source=source, mapping=mapping.name
+    )
 
     read = progress.stage("reading", None)
     table = read_source(options.path, mapping, layer.name)
     read(len(table))
     if not len(table):
-        raise InvalidParameter("PATH", f"{options.path} has no rows to import (a header only, or an empty layer)",
-                               NOT_EMPTY)
+        raise InvalidParameter(
+            "PATH",
+            f"{options.path} has no rows to import (a header only, or an empty layer)",
+            NOT_EMPTY,
+        )
     report.rows_read = len(table)
     choice = choose_crs(table.crs, options.crs, mapping.crs, table.geometry)
     geometry, report.crs = to_lonlat(table.geometry, choice)
-    rows = validate(layer, mapping, table.columns, geometry, table.geometry_columns, options.repair,
-                    progress.stage("validating", len(table)))
+    rows = validate(
+        layer,
+        mapping,
+        table.columns,
+        geometry,
+        table.geometry_columns,
+        options.repair,
+        progress.stage("validating", len(table)),
+    )
     report.ignored_columns = rows.ignored_columns
     report.notes += rows.notes
     report.repairs = rows.repairs
@@ -79,10 +98,14 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
         if not options.dry_run:
             waited = wait_for_turn(conn, layer.name, waiting)
             if waited:
-                report.notes.append(f"waited {waited:.1f} s for another import of {layer.name} to finish")
+                report.notes.append(
+                    f"waited {waited:.1f} s for another import of {layer.name} to finish"
+                )
         references = missing_parents(conn, layer, rows)
         rows.drop({p.row for p in references})
-        report.problems = sorted(reading + position + references + rows.problems, key=lambda p: p.row or 0)
+        report.problems = sorted(
+            reading + position + references + rows.problems, key=lambda p: p.row or 0
+        )
         report.rejected = len({p.row for p in report.problems})
         if options.dry_run:
             report.outcome = "dry_run"
@@ -99,7 +122,13 @@ def import_file(engine: Engine, options: ImportOptions, progress: Stages | None 
                 report.outcome = "refused"
         finished = datetime.now(UTC)
         report.seconds = (finished - started).total_seconds()
-        record_run(conn, report, checksum(options.path), started, finished, getpass.getuser(),
-                   options.dry_run)
+        record_run(
+            conn,
+            report,
+            checksum(options.path),
+            started,
+            finished,
+            getpass.getuser(),
+            options.dry_run,
+        )
     return report
-

@@ -42,8 +42,11 @@ class Points:
         records["order"], records["type"] = 1, 1
         records["x"], records["y"] = self.xy[:, 0], self.xy[:, 1]
         offsets = np.arange(len(records) + 1, dtype=np.int64) * _POINT_WKB.itemsize
-        return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(records), [
-            None, pa.py_buffer(offsets), pa.py_buffer(records.tobytes())])
+        return pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(),
+            len(records),
+            [None, pa.py_buffer(offsets), pa.py_buffer(records.tobytes())],
+        )
 
 
 def hex_wkb(wkb: pa.LargeBinaryArray) -> pa.LargeStringArray:
@@ -51,16 +54,19 @@ def hex_wkb(wkb: pa.LargeBinaryArray) -> pa.LargeStringArray:
     several times faster than GEOS writing hex per geometry. Every row has a geometry."""
     if not len(wkb):
         return pa.array([], pa.large_string())
-    offsets = np.frombuffer(wkb.buffers()[1], np.int64)[wkb.offset:wkb.offset + len(wkb) + 1]
-    text = binascii.hexlify(memoryview(wkb.buffers()[2])[offsets[0]:offsets[-1]])
-    return pa.LargeStringArray.from_buffers(len(wkb), pa.py_buffer((offsets - offsets[0]) * 2),
-                                            pa.py_buffer(text))
+    offsets = np.frombuffer(wkb.buffers()[1], np.int64)[wkb.offset : wkb.offset + len(wkb) + 1]
+    text = binascii.hexlify(memoryview(wkb.buffers()[2])[offsets[0] : offsets[-1]])
+    return pa.LargeStringArray.from_buffers(
+        len(wkb), pa.py_buffer((offsets - offsets[0]) * 2), pa.py_buffer(text)
+    )
 
 
 def read_points(wkb: pa.Array | pa.ChunkedArray) -> Points | None:
     """The points of a WKB column when every row is a plain little-endian 2D point with finite
     coordinates; None otherwise (nulls, other types, Z or M, empty points are shapely's job)."""
-    chunks = [_point_coordinates(c) for c in (wkb.chunks if isinstance(wkb, pa.ChunkedArray) else [wkb])]
+    chunks = [
+        _point_coordinates(c) for c in (wkb.chunks if isinstance(wkb, pa.ChunkedArray) else [wkb])
+    ]
     if not chunks or any(c is None for c in chunks):
         return None
     xy = np.concatenate(chunks)
@@ -76,10 +82,10 @@ def _point_coordinates(wkb: pa.Array) -> np.ndarray | None:
     if not len(wkb):
         return np.empty((0, 2))
     offset_type = np.int64 if pa.types.is_large_binary(wkb.type) else np.int32
-    offsets = np.frombuffer(wkb.buffers()[1], offset_type)[wkb.offset:wkb.offset + len(wkb) + 1]
+    offsets = np.frombuffer(wkb.buffers()[1], offset_type)[wkb.offset : wkb.offset + len(wkb) + 1]
     if np.any(np.diff(offsets) != _POINT_WKB.itemsize):
         return None
-    records = np.frombuffer(wkb.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].view(_POINT_WKB)
+    records = np.frombuffer(wkb.buffers()[2], np.uint8)[offsets[0] : offsets[-1]].view(_POINT_WKB)
     if np.any(records["order"] != 1) or np.any(records["type"] != 1):
         return None
     return np.column_stack((records["x"], records["y"]))

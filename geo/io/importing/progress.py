@@ -34,10 +34,17 @@ class TerminalStages(Stages):
             TimeElapsedColumn,
         )
 
-        self.bars = Progress(SpinnerColumn(), TextColumn("{task.description:<11}"), BarColumn(),
-                             MofNCompleteColumn(), TaskProgressColumn(),
-                             TextColumn("{task.fields[rate]}"),
-                             TimeElapsedColumn(), console=console, transient=False)
+        self.bars = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<11}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
         self.bars.start()
 
     def stage(self, name: str, total: int | None) -> Callable[[int], None]:

@@ -22,8 +22,14 @@ from geo.io.importing.points import Points, read_points
 from geo.io.importing.report import Problem
 
 # Column names taken as coordinates in a CSV that has no mapping, in order of preference.
-_XY_NAMES = (("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"), ("x", "y"),
-             ("easting", "northing"), ("utm_x", "utm_y"))
+_XY_NAMES = (
+    ("lon", "lat"),
+    ("longitude", "latitude"),
+    ("lng", "lat"),
+    ("x", "y"),
+    ("easting", "northing"),
+    ("utm_x", "utm_y"),
+)
 _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
 # Formats whose feature id is data (a GeoJSON Feature's numeric "id", a GeoPackage's primary
 # key): read as a column `fid`, so that a mapping can use it and it is never dropped unseen.
@@ -63,8 +69,11 @@ def _gdal_path(path: Path) -> str:
         return str(path)
     shapefiles = sorted(path.glob("*.shp"))
     if len(shapefiles) != 1:
-        raise InvalidParameter("PATH", f"{path} holds {len(shapefiles)} .shp files",
-                               "a folder with exactly one Shapefile, or the .shp itself")
+        raise InvalidParameter(
+            "PATH",
+            f"{path} holds {len(shapefiles)} .shp files",
+            "a folder with exactly one Shapefile, or the .shp itself",
+        )
     return str(shapefiles[0])
 
 
@@ -73,35 +82,45 @@ def _file_layer(path: str, mapping: Mapping, target: str) -> str | None:
     names = [str(n) for n, _ in pyogrio.list_layers(path)]
     if mapping.file_layer:
         if mapping.file_layer not in names:
-            raise InvalidParameter("mapping file_layer",
-                                   f"no layer {mapping.file_layer!r} in the file", names)
+            raise InvalidParameter(
+                "mapping file_layer", f"no layer {mapping.file_layer!r} in the file", names
+            )
         return mapping.file_layer
     if len(names) <= 1:
         return None
     if target in names:
         return target
-    raise InvalidParameter("mapping file_layer", f"the file has {len(names)} layers; say which",
-                           names)
+    raise InvalidParameter(
+        "mapping file_layer", f"the file has {len(names)} layers; say which", names
+    )
 
 
-def _csv_geometry(frame: pd.DataFrame, mapping: Mapping) -> tuple[np.ndarray, tuple[str, ...], list[Problem]]:
+def _csv_geometry(
+    frame: pd.DataFrame, mapping: Mapping
+) -> tuple[np.ndarray, tuple[str, ...], list[Problem]]:
     """Points from x/y columns or shapes from a WKT column; a bad cell is a problem of its row."""
     by_name = {c.casefold(): c for c in frame.columns}
     x, y, wkt = mapping.x, mapping.y, mapping.wkt
     if not (x or wkt):
         wkt = next((by_name[n] for n in _WKT_NAMES if n in by_name), None)
-        pair = next(((by_name[a], by_name[b]) for a, b in _XY_NAMES if a in by_name and b in by_name), None)
+        pair = next(
+            ((by_name[a], by_name[b]) for a, b in _XY_NAMES if a in by_name and b in by_name), None
+        )
         if pair and not wkt:
             x, y = pair
     if not (x or wkt):
-        raise InvalidParameter("mapping [geometry]", "no coordinate columns found in the CSV",
-                               "lon/lat, longitude/latitude or x/y columns, a WKT column, or "
-                               "[geometry] x, y or wkt in a mapping")
+        raise InvalidParameter(
+            "mapping [geometry]",
+            "no coordinate columns found in the CSV",
+            "lon/lat, longitude/latitude or x/y columns, a WKT column, or "
+            "[geometry] x, y or wkt in a mapping",
+        )
     used = (x, y) if x else (wkt,)
     for name in used:
         if name not in frame.columns:
-            raise InvalidParameter("mapping [geometry]", f"no column {name!r} in the file",
-                                   list(frame.columns))
+            raise InvalidParameter(
+                "mapping [geometry]", f"no column {name!r} in the file", list(frame.columns)
+            )
     if wkt:
         geometry, problems = _wkt_shapes(frame[wkt])
         return geometry, used, problems
@@ -109,8 +128,15 @@ def _csv_geometry(frame: pd.DataFrame, mapping: Mapping) -> tuple[np.ndarray, tu
     ys, y_blank = written_numbers(frame[y])
     empty = x_blank & y_blank
     bad = ~empty & ~(np.isfinite(xs) & np.isfinite(ys))
-    problems = [Problem(i + 1, None, f"{x}/{y}", f"not a coordinate pair: {frame[x].iat[i]!r}, {frame[y].iat[i]!r}")
-                for i in map(int, np.flatnonzero(bad))]
+    problems = [
+        Problem(
+            i + 1,
+            None,
+            f"{x}/{y}",
+            f"not a coordinate pair: {frame[x].iat[i]!r}, {frame[y].iat[i]!r}",
+        )
+        for i in map(int, np.flatnonzero(bad))
+    ]
     if not (empty.any() or bad.any()):
         return Points(np.column_stack((xs, ys))), used, problems
     geometry = np.full(len(frame), None, dtype=object)
@@ -149,17 +175,27 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
         import geopandas
 
         frame = geopandas.read_parquet(path)
-        return SourceTable(pd.DataFrame(frame.drop(columns=frame.geometry.name)),
-                           frame.geometry.to_numpy(), frame.crs)
+        return SourceTable(
+            pd.DataFrame(frame.drop(columns=frame.geometry.name)),
+            frame.geometry.to_numpy(),
+            frame.crs,
+        )
     gdal_path = _gdal_path(path)
     try:
         if suffix in (".csv", ".txt", ".tsv"):
-            frame = _frame(*pyogrio.read_arrow(gdal_path, read_geometry=False, datetime_as_string=True))
+            frame = _frame(
+                *pyogrio.read_arrow(gdal_path, read_geometry=False, datetime_as_string=True)
+            )
             geometry, used, problems = _csv_geometry(frame, mapping)
             return SourceTable(frame, geometry, None, used, problems)
         layer = _file_layer(gdal_path, mapping, target)
-        if suffix in (".geojson", ".json"):  # pyogrio 0.13's Arrow path fails on GeoJSON ids read as FIDs
-            frame = pyogrio.read_dataframe(gdal_path, layer=layer, fid_as_index=True, use_arrow=False)
+        if suffix in (
+            ".geojson",
+            ".json",
+        ):  # pyogrio 0.13's Arrow path fails on GeoJSON ids read as FIDs
+            frame = pyogrio.read_dataframe(
+                gdal_path, layer=layer, fid_as_index=True, use_arrow=False
+            )
         else:
             return _read_arrow(path, gdal_path, layer, fids=suffix in _FID_FORMATS)
     except pyogrio.errors.DataSourceError as exc:
@@ -170,28 +206,36 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
         raise InvalidParameter("PATH", f"{path} has no geometry column")
     if "fid" not in frame.columns:
         frame = frame.reset_index(names="fid")
-    return SourceTable(pd.DataFrame(frame.drop(columns=frame.geometry.name)),
-                       frame.geometry.to_numpy(), frame.crs)
+    return SourceTable(
+        pd.DataFrame(frame.drop(columns=frame.geometry.name)), frame.geometry.to_numpy(), frame.crs
+    )
 
 
 def _unreadable(path: Path, reason: object) -> InvalidParameter:
-    return InvalidParameter("PATH", f"cannot read {path}: {reason}",
-                            "GeoPackage, Shapefile (folder or .zip), GeoJSON, FlatGeobuf, "
-                            "GeoParquet, KML or CSV")
+    return InvalidParameter(
+        "PATH",
+        f"cannot read {path}: {reason}",
+        "GeoPackage, Shapefile (folder or .zip), GeoJSON, FlatGeobuf, GeoParquet, KML or CSV",
+    )
 
 
 def _read_arrow(path: Path, gdal_path: str, layer: str | None, fids: bool) -> SourceTable:
     """A GDAL format read as Arrow: attribute columns as pyogrio.read_dataframe makes them, the
     geometries as coordinates when they are all plain points, else as shapely geometries."""
-    meta, table = pyogrio.read_arrow(gdal_path, layer=layer, return_fids=fids, datetime_as_string=True)
+    meta, table = pyogrio.read_arrow(
+        gdal_path, layer=layer, return_fids=fids, datetime_as_string=True
+    )
     geometry_name = meta["geometry_name"] or "wkb_geometry"
     if geometry_name not in table.column_names:
         raise InvalidParameter("PATH", f"{path} has no geometry column")
     wkb = table.column(geometry_name)
     columns = _frame(meta, table.drop_columns([geometry_name]))
     if fids:  # the feature id is data, as column `fid` (a column of that name wins)
-        columns = (columns.drop(columns=meta["fid_column"]) if "fid" in meta["fields"]
-                   else columns.rename(columns={meta["fid_column"]: "fid"}))
+        columns = (
+            columns.drop(columns=meta["fid_column"])
+            if "fid" in meta["fields"]
+            else columns.rename(columns={meta["fid_column"]: "fid"})
+        )
     geometry = read_points(wkb)
     if geometry is None:
         geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
@@ -204,7 +248,9 @@ def _frame(meta: dict, table: pa.Table) -> pd.DataFrame:
     here rather than when a value is first used."""
     table.validate(full=True)
     frame = table.to_pandas()
-    for name, dtype, subtype in zip(meta["fields"], meta["dtypes"], meta["ogr_subtypes"], strict=True):
+    for name, dtype, subtype in zip(
+        meta["fields"], meta["dtypes"], meta["ogr_subtypes"], strict=True
+    ):
         if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]":
             frame[name] = _datetimes(frame[name])
         elif subtype == "OFSTJSON" and pd.api.types.infer_dtype(frame[name]) == "string":
@@ -240,8 +286,12 @@ def _read_catastro_minero(path: Path) -> SourceTable:
     try:
         from geo.io import catastro_minero
     except ImportError:
-        raise InvalidParameter("mapping", "the Catastro Minero reader (geo.io.catastro_minero) is "
-                               "not installed in this version", "another preset or a mapping file") from None
+        raise InvalidParameter(
+            "mapping",
+            "the Catastro Minero reader (geo.io.catastro_minero) is not installed in this version",
+            "another preset or a mapping file",
+        ) from None
     frame = catastro_minero.read_rights(path)
-    return SourceTable(pd.DataFrame(frame.drop(columns=frame.geometry.name)),
-                       frame.geometry.to_numpy(), frame.crs)
+    return SourceTable(
+        pd.DataFrame(frame.drop(columns=frame.geometry.name)), frame.geometry.to_numpy(), frame.crs
+    )

@@ -68,15 +68,18 @@ def print_report(report: ImportReport, console: Console) -> None:
         f"[bold]{report.outcome}[/]; "
         f"read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
         f"unchanged {report.unchanged}, deleted {report.deleted}, rejected {report.rejected} "
-        f"in {report.seconds:.1f} s ({report.rows_read / max(report.seconds, 1e-9):,.0f} rows/s)")
+        f"in {report.seconds:.1f} s ({report.rows_read / max(report.seconds, 1e-9):,.0f} rows/s)"
+    )
     if report.crs:
         console.print(escape("CRS: " + ", ".join(f"{k} {v}" for k, v in report.crs.items())))
     for note in report.notes:
         console.print(escape(f"note: {note}"))
     if report.ignored_columns:
         console.print(escape("columns not imported: " + ", ".join(report.ignored_columns)))
-    for title, rows in (("Problems", [(p.row, p.source_id, p.field, p.reason) for p in report.problems]),
-                        ("Repairs", [(r.row, r.source_id, r.reason, r.action) for r in report.repairs])):
+    for title, rows in (
+        ("Problems", [(p.row, p.source_id, p.field, p.reason) for p in report.problems]),
+        ("Repairs", [(r.row, r.source_id, r.reason, r.action) for r in report.repairs]),
+    ):
         if not rows:
             continue
         table = Table(title=f"{title} ({len(rows)})", show_lines=False)

@@ -59,29 +59,43 @@ def _kind(column) -> FieldKind:
     return "text"
 
 
-def _layer(model, key: tuple[str, ...], geometry_types: tuple[str, ...],
-           code_lists: dict[str, tuple[str, ...]], optional: tuple[str, ...] = (),
-           defaults: dict[str, str] | None = None) -> Layer:
+def _layer(
+    model,
+    key: tuple[str, ...],
+    geometry_types: tuple[str, ...],
+    code_lists: dict[str, tuple[str, ...]],
+    optional: tuple[str, ...] = (),
+    defaults: dict[str, str] | None = None,
+) -> Layer:
     table: Table = model.__table__
     fields = {}
     for column in table.columns:
         if column.name in _MANAGED:
             continue
-        required = (not column.nullable and column.server_default is None
-                    and column.name not in optional) or column.name in key
+        required = (
+            not column.nullable and column.server_default is None and column.name not in optional
+        ) or column.name in key
         length = column.type.length if isinstance(column.type, String) else None
-        fields[column.name] = Field(column.name, _kind(column), required, length,
-                                    code_lists.get(column.name))
+        fields[column.name] = Field(
+            column.name, _kind(column), required, length, code_lists.get(column.name)
+        )
     return Layer(table.name, table, key, geometry_types, fields, defaults or {})
 
 
 LAYERS: dict[str, Layer] = {
     "deposits": _layer(
-        models.Deposit, ("source", "source_id"), ("Point", "MultiPolygon"),
-        {"occurrence_type": v.OCCURRENCE_TYPES, "deposit_type": v.DEPOSIT_TYPES,
-         "size_class": v.SIZE_CLASSES, "mine_status": v.MINE_STATUSES,
-         "location_precision": v.LOCATION_PRECISIONS, "commodities": v.COMMODITY_CODES,
-         "commodity_importance": v.COMMODITY_IMPORTANCE},
+        models.Deposit,
+        ("source", "source_id"),
+        ("Point", "MultiPolygon"),
+        {
+            "occurrence_type": v.OCCURRENCE_TYPES,
+            "deposit_type": v.DEPOSIT_TYPES,
+            "size_class": v.SIZE_CLASSES,
+            "mine_status": v.MINE_STATUSES,
+            "location_precision": v.LOCATION_PRECISIONS,
+            "commodities": v.COMMODITY_CODES,
+            "commodity_importance": v.COMMODITY_IMPORTANCE,
+        },
         # Without importances the first commodity is the main one and the rest by-products.
         optional=("commodity_importance",),
         # Most sources say neither what kind of occurrence a record is nor how exact its position.
@@ -89,27 +103,48 @@ LAYERS: dict[str, Layer] = {
     ),
     # A mining right is identified by its registry number, whichever source reports it.
     "permits": _layer(
-        models.Permit, ("registry_number",), ("MultiPolygon",),
-        {"right_type": v.RIGHT_TYPES, "section": v.SECTIONS, "status": v.PERMIT_STATUSES,
-         "commodities": v.COMMODITY_CODES},
+        models.Permit,
+        ("registry_number",),
+        ("MultiPolygon",),
+        {
+            "right_type": v.RIGHT_TYPES,
+            "section": v.SECTIONS,
+            "status": v.PERMIT_STATUSES,
+            "commodities": v.COMMODITY_CODES,
+        },
         optional=("commodities",),
     ),
     "protection_zones": _layer(
-        models.ProtectionZone, ("source", "source_id"), ("MultiPolygon",),
+        models.ProtectionZone,
+        ("source", "source_id"),
+        ("MultiPolygon",),
         {"designation_scheme": v.DESIGNATION_SCHEMES, "legal_effect": v.LEGAL_EFFECTS},
     ),
     # An administrative area is identified by its INE code.
     "admin_areas": _layer(
-        models.AdminArea, ("code",), ("MultiPolygon",), {"level": v.ADMIN_LEVELS},
+        models.AdminArea,
+        ("code",),
+        ("MultiPolygon",),
+        {"level": v.ADMIN_LEVELS},
     ),
 }
 
 # Shapefile (dBase) field names have at most 10 characters: the names Veta writes there, and
 # reads back as the same fields.
 SHAPEFILE_NAMES = {
-    "occurrence_type": "occ_type", "commodities": "commodity", "commodity_importance": "importance",
-    "deposit_type": "dep_type", "mine_status": "mine_stat", "depth_top_m": "depth_top",
-    "depth_bottom_m": "depth_bot", "location_precision": "loc_prec", "retrieved_at": "retrieved",
-    "registry_number": "registry", "designation_scheme": "desig_sch", "designation": "desig",
-    "legal_effect": "effect", "legal_basis": "basis", "parent_code": "parent",
+    "occurrence_type": "occ_type",
+    "commodities": "commodity",
+    "commodity_importance": "importance",
+    "deposit_type": "dep_type",
+    "mine_status": "mine_stat",
+    "depth_top_m": "depth_top",
+    "depth_bottom_m": "depth_bot",
+    "location_precision": "loc_prec",
+    "retrieved_at": "retrieved",
+    "registry_number": "registry",
+    "designation_scheme": "desig_sch",
+    "designation": "desig",
+    "legal_effect": "effect",
+    "legal_basis": "basis",
+    "parent_code": "parent",
 }

@@ -62,24 +62,38 @@ def _mapped_fields(layer: Layer, mapping: Mapping, columns: pd.DataFrame) -> dic
         for col in cols:
             if col not in columns.columns:
                 hint = v.suggest(col, [str(c) for c in columns.columns])
-                raise InvalidParameter(f"mapping [fields] {name}", f"no column {col!r} in the file"
-                                       + (f"; did you mean {hint!r}?" if hint else ""), list(columns.columns))
+                raise InvalidParameter(
+                    f"mapping [fields] {name}",
+                    f"no column {col!r} in the file"
+                    + (f"; did you mean {hint!r}?" if hint else ""),
+                    list(columns.columns),
+                )
     supplied = set(sources) | set(mapping.constants) | set(layer.defaults)
     missing = [f.name for f in layer.fields.values() if f.required and f.name not in supplied]
     if missing:
         raise InvalidParameter(
-            "mapping", f"required field(s) {', '.join(missing)} of {layer.name} come from no column "
+            "mapping",
+            f"required field(s) {', '.join(missing)} of {layer.name} come from no column "
             f"(file columns: {', '.join(map(str, columns.columns))})",
-            "a [fields] entry naming a column, or a [constants] value")
+            "a [fields] entry naming a column, or a [constants] value",
+        )
     return sources
 
 
-def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np.ndarray | Points,
-             geometry_columns: tuple[str, ...], repair: bool,
-             progress: Callable[[int], None] = lambda n: None) -> ValidRows:
+def validate(
+    layer: Layer,
+    mapping: Mapping,
+    columns: pd.DataFrame,
+    geometry: np.ndarray | Points,
+    geometry_columns: tuple[str, ...],
+    repair: bool,
+    progress: Callable[[int], None] = lambda n: None,
+) -> ValidRows:
     """Every row checked; valid rows converted, invalid rows reported with field and reason."""
     sources = _mapped_fields(layer, mapping, columns)
-    defaults = {f: d for f, d in layer.defaults.items() if f not in sources and f not in mapping.constants}
+    defaults = {
+        f: d for f, d in layer.defaults.items() if f not in sources and f not in mapping.constants
+    }
     mapping = replace(mapping, constants={**mapping.constants, **defaults})
     n = len(columns)
     written = [f for f in layer.fields if f in sources or f in mapping.constants]
@@ -89,13 +103,20 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
     for name in written:
         spec = layer.fields[name]
         if name == "commodities" and layer.name == "deposits":
-            cells = ([pd.Series([mapping.constants[name]] * n, dtype=object)] if name in mapping.constants
-                     else [columns[c] for c in sources[name]])
+            cells = (
+                [pd.Series([mapping.constants[name]] * n, dtype=object)]
+                if name in mapping.constants
+                else [columns[c] for c in sources[name]]
+            )
             values[name], importance, errors[name] = commodity_column(spec, cells)
             if name in mapping.constants and errors[name]:
-                raise InvalidParameter(f"mapping [constants] {name}", next(iter(errors[name].values())))
-            derived_importance = ("commodity_importance" not in sources
-                                  and "commodity_importance" not in mapping.constants)
+                raise InvalidParameter(
+                    f"mapping [constants] {name}", next(iter(errors[name].values()))
+                )
+            derived_importance = (
+                "commodity_importance" not in sources
+                and "commodity_importance" not in mapping.constants
+            )
             if derived_importance:
                 values["commodity_importance"] = importance
         elif name in mapping.constants:
@@ -104,8 +125,9 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
                 raise InvalidParameter(f"mapping [constants] {name}", error)
             values[name] = [value] * n
         else:
-            values[name], errors[name] = convert_column(spec, columns[sources[name][0]],
-                                                         mapping.values.get(name))
+            values[name], errors[name] = convert_column(
+                spec, columns[sources[name][0]], mapping.values.get(name)
+            )
         progress(n // (len(written) + 1))
     if layer.name == "admin_areas":
         values["name_folded"] = [None if x is None else v.fold(x) for x in values["name"]]
@@ -114,34 +136,46 @@ def validate(layer: Layer, mapping: Mapping, columns: pd.DataFrame, geometry: np
             values[name] = [[] if x is None else x for x in values[name]]
 
     validated = ValidRows(columns=list(values))
-    validated.notes += [f"{f}: no column in the file, every row takes the default {d!r}"
-                        for f, d in defaults.items()]
+    validated.notes += [
+        f"{f}: no column in the file, every row takes the default {d!r}"
+        for f, d in defaults.items()
+    ]
     if "commodities" in sources:
         validated.notes += commodity_notes([columns[c] for c in sources["commodities"]])
     used = {c for cols in sources.values() for c in cols} | set(geometry_columns)
     validated.ignored_columns = [str(c) for c in columns.columns if c not in used]
     key_field = layer.record_id
-    ids = (values[key_field] if layer.fields[key_field].kind == "text"  # str or None already
-           else [None if x is None else str(x) for x in values[key_field]])
+    ids = (
+        values[key_field]
+        if layer.fields[key_field].kind == "text"  # str or None already
+        else [None if x is None else str(x) for x in values[key_field]]
+    )
     validated.ids = ids
 
     for name, by_row in errors.items():
         validated.problems += [Problem(i + 1, ids[i], name, reason) for i, reason in by_row.items()]
     validated.problems += _duplicates(ids, key_field)
     validated.problems += _rules(values, ids, check_importance=not derived_importance)
-    geometry = check_geometries(layer, geometry, repair, ids, validated.problems, validated.repairs,
-                                validated.notes)
-    validated.problems.sort(key=lambda p: (p.row or 0))
+    geometry = check_geometries(
+        layer, geometry, repair, ids, validated.problems, validated.repairs, validated.notes
+    )
+    validated.problems.sort(key=lambda p: p.row or 0)
 
     good = np.ones(n, dtype=bool)
     good[[p.row - 1 for p in validated.problems if p.row is not None]] = False
     keep = np.flatnonzero(good)
-    validated.values = values if len(keep) == n else {
-        name: [column[i] for i in keep] for name, column in values.items()}
+    validated.values = (
+        values
+        if len(keep) == n
+        else {name: [column[i] for i in keep] for name, column in values.items()}
+    )
     validated.rows = (keep + 1).tolist()
     if len(keep):
-        validated.geometry = hex_wkb(geometry.take(keep).wkb() if isinstance(geometry, Points)
-                                     else pa.array(shapely.to_wkb(geometry[keep]), pa.large_binary()))
+        validated.geometry = hex_wkb(
+            geometry.take(keep).wkb()
+            if isinstance(geometry, Points)
+            else pa.array(shapely.to_wkb(geometry[keep]), pa.large_binary())
+        )
     progress(n - (n // (len(written) + 1)) * len(written))
     return validated
 
@@ -156,8 +190,15 @@ def _duplicates(ids: list[str | None], key_field: str) -> list[Problem]:
     if not len(repeated):
         return []
     first_row = dict(zip(keys[~later], (np.flatnonzero(~later) + 1).tolist(), strict=True))
-    return [Problem(i + 1, ids[i], key_field, f"duplicate id: row {first_row[ids[i]]} has the same {key_field}")
-            for i in map(int, repeated)]
+    return [
+        Problem(
+            i + 1,
+            ids[i],
+            key_field,
+            f"duplicate id: row {first_row[ids[i]]} has the same {key_field}",
+        )
+        for i in map(int, repeated)
+    ]
 
 
 def _rules(values: dict[str, list], ids: list, check_importance: bool) -> list[Problem]:
@@ -168,11 +209,20 @@ def _rules(values: dict[str, list], ids: list, check_importance: bool) -> list[P
         top = np.array(values.get("depth_top_m", [None] * n), dtype=float)  # None is NaN
         bottom = np.array(values.get("depth_bottom_m", [None] * n), dtype=float)
         for i in map(int, np.flatnonzero(top < 0)):
-            problems.append(Problem(i + 1, ids[i], "depth_top_m",
-                                    f"{top[i]} is above the surface (allowed: ≥ 0 m)"))
+            problems.append(
+                Problem(
+                    i + 1, ids[i], "depth_top_m", f"{top[i]} is above the surface (allowed: ≥ 0 m)"
+                )
+            )
         for i in map(int, np.flatnonzero(bottom <= np.nan_to_num(top, nan=0.0))):
-            problems.append(Problem(i + 1, ids[i], "depth_bottom_m",
-                                    f"bottom {bottom[i]} m is not below the top {np.nan_to_num(top[i])} m"))
+            problems.append(
+                Problem(
+                    i + 1,
+                    ids[i],
+                    "depth_bottom_m",
+                    f"bottom {bottom[i]} m is not below the top {np.nan_to_num(top[i])} m",
+                )
+            )
     for start, end in (("applied_on", "granted_on"), ("valid_from", "valid_to")):
         if start in values and end in values:
             for i, (a, b) in enumerate(zip(values[start], values[end], strict=True)):
@@ -182,6 +232,12 @@ def _rules(values: dict[str, list], ids: list, check_importance: bool) -> list[P
         pairs = zip(values["commodities"], values["commodity_importance"], strict=True)
         for i, (codes, importance) in enumerate(pairs):
             if codes is not None and importance is not None and len(codes) != len(importance):
-                problems.append(Problem(i + 1, ids[i], "commodity_importance",
-                                        f"{len(importance)} importances for {len(codes)} commodities"))
+                problems.append(
+                    Problem(
+                        i + 1,
+                        ids[i],
+                        "commodity_importance",
+                        f"{len(importance)} importances for {len(codes)} commodities",
+                    )
+                )
     return problems

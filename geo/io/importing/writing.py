@@ -23,14 +23,22 @@ from geo.io.importing.validation import ValidRows
 COPY_BATCH = 10_000
 # Below this many new rows, keeping the indexes up to date costs less than any rebuild.
 BULK_MIN_ROWS = 20_000
-_ARROW_TYPES = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64(), "date": pa.date32()}
+_ARROW_TYPES = {
+    "text": pa.string(),
+    "number": pa.float64(),
+    "integer": pa.int64(),
+    "date": pa.date32(),
+}
 
 
 def _staging(conn: Connection, layer: Layer, columns: list[str]) -> None:
     """A temporary table shaped like the target's written columns, dropped at commit."""
-    conn.execute(text(
-        f"CREATE TEMP TABLE import_staging ON COMMIT DROP AS "
-        f"SELECT {', '.join(columns)}, geom::geometry AS geom FROM {layer.table.name} WITH NO DATA"))
+    conn.execute(
+        text(
+            f"CREATE TEMP TABLE import_staging ON COMMIT DROP AS "
+            f"SELECT {', '.join(columns)}, geom::geometry AS geom FROM {layer.table.name} WITH NO DATA"
+        )
+    )
 
 
 def _arrow_column(layer: Layer, name: str, values: list) -> pa.Array:
@@ -38,12 +46,20 @@ def _arrow_column(layer: Layer, name: str, values: list) -> pa.Array:
     if kind == "list":
         # PostgreSQL array literals; the items are code-list values (letters, digits, '_'),
         # which need no quoting.
-        return pa.array([None if x is None else "{" + ",".join(x) + "}" for x in values], pa.string())
+        return pa.array(
+            [None if x is None else "{" + ",".join(x) + "}" for x in values], pa.string()
+        )
     return pa.array(values, _ARROW_TYPES[kind])
 
 
-def _copy(conn: Connection, layer: Layer, rows: ValidRows, into: str, progress: Callable[[int], None],
-          source: str | None = None) -> int:
+def _copy(
+    conn: Connection,
+    layer: Layer,
+    rows: ValidRows,
+    into: str,
+    progress: Callable[[int], None],
+    source: str | None = None,
+) -> int:
     """The valid rows as CSV written by Arrow (C++) and sent with COPY: the bulk path. Into
     the staging table as they are, or, given the source, straight into the layer's table: the
     source as a column and each geometry as 'SRID=4326;' + hex WKB, which PostGIS reads into a
@@ -52,8 +68,11 @@ def _copy(conn: Connection, layer: Layer, rows: ValidRows, into: str, progress: 
     columns = [*(_arrow_column(layer, c, rows.values[c]) for c in rows.columns), rows.geometry]
     if source is not None:
         names.append("source")
-        columns[-1] = pc.binary_join_element_wise(pa.scalar("SRID=4326;", pa.large_string()), rows.geometry,
-                                                  pa.scalar("", pa.large_string()))
+        columns[-1] = pc.binary_join_element_wise(
+            pa.scalar("SRID=4326;", pa.large_string()),
+            rows.geometry,
+            pa.scalar("", pa.large_string()),
+        )
         columns.append(pa.repeat(pa.scalar(source, pa.string()), len(rows.rows)))
     table = pa.table(columns, names=names)
     cursor = conn.connection.driver_connection.cursor()
@@ -71,8 +90,10 @@ def _copy(conn: Connection, layer: Layer, rows: ValidRows, into: str, progress: 
 
 def _staged(columns: list[str]) -> dict[str, str]:
     """Target column -> its value from a staged row `s` (the run's source is a parameter)."""
-    return {c: f"s.{c}" for c in columns} | {"geom": "ST_SetSRID(s.geom, 4326)",
-                                             "source": "CAST(:source AS varchar)"}
+    return {c: f"s.{c}" for c in columns} | {
+        "geom": "ST_SetSRID(s.geom, 4326)",
+        "source": "CAST(:source AS varchar)",
+    }
 
 
 def _drop_unchanged(conn: Connection, layer: Layer, columns: list[str], source: str) -> int:
@@ -80,14 +101,20 @@ def _drop_unchanged(conn: Connection, layer: Layer, columns: list[str], source: 
     conflict check per row); their number is the run's `unchanged`."""
     # Statistics of the key alone, which is all the joins match on (a whole-table ANALYZE
     # also samples the geometry: several times longer).
-    conn.execute(text(f"ANALYZE import_staging ({', '.join(k for k in layer.key if k != 'source')})"))
+    conn.execute(
+        text(f"ANALYZE import_staging ({', '.join(k for k in layer.key if k != 'source')})")
+    )
     staged = _staged(columns)
     match = " AND ".join(f"t.{k} = {staged[k]}" for k in layer.key)
     compared = [c for c in staged if c not in layer.key]
-    return conn.execute(text(
-        f"DELETE FROM import_staging s USING {layer.table.name} t WHERE {match} AND "
-        f"({', '.join('t.' + c for c in compared)}) IS NOT DISTINCT FROM "
-        f"({', '.join(staged[c] for c in compared)})"), {"source": source}).rowcount
+    return conn.execute(
+        text(
+            f"DELETE FROM import_staging s USING {layer.table.name} t WHERE {match} AND "
+            f"({', '.join('t.' + c for c in compared)}) IS NOT DISTINCT FROM "
+            f"({', '.join(staged[c] for c in compared)})"
+        ),
+        {"source": source},
+    ).rowcount
 
 
 def _holds_records(conn: Connection, layer: Layer, source: str) -> bool:
@@ -95,8 +122,10 @@ def _holds_records(conn: Connection, layer: Layer, source: str) -> bool:
     when records are matched within their source: it skips the comparing joins."""
     if "source" not in layer.key:
         return True
-    return conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {layer.table.name} WHERE source = :source)"),
-                        {"source": source}).scalar_one()
+    return conn.execute(
+        text(f"SELECT EXISTS (SELECT 1 FROM {layer.table.name} WHERE source = :source)"),
+        {"source": source},
+    ).scalar_one()
 
 
 def _update(conn: Connection, layer: Layer, columns: list[str], source: str) -> int:
@@ -109,11 +138,18 @@ def _update(conn: Connection, layer: Layer, columns: list[str], source: str) -> 
     staged = _staged(columns)
     match = " AND ".join(f"t.{k} = {staged[k]}" for k in layer.key)
     changing = [c for c in staged if c not in layer.key]
-    updated = conn.execute(text(
-        f"UPDATE {table} t SET " + ", ".join(f"{c} = {staged[c]}" for c in changing)
-        + f" FROM import_staging s WHERE {match}"), {"source": source}).rowcount
+    updated = conn.execute(
+        text(
+            f"UPDATE {table} t SET "
+            + ", ".join(f"{c} = {staged[c]}" for c in changing)
+            + f" FROM import_staging s WHERE {match}"
+        ),
+        {"source": source},
+    ).rowcount
     if updated:
-        conn.execute(text(f"DELETE FROM import_staging s USING {table} t WHERE {match}"), {"source": source})
+        conn.execute(
+            text(f"DELETE FROM import_staging s USING {table} t WHERE {match}"), {"source": source}
+        )
     return updated
 
 
@@ -121,9 +157,13 @@ def _insert(conn: Connection, layer: Layer, columns: list[str], source: str) -> 
     """Insert what is left in staging; an import that races another one on the same ids fails
     on the unique key and writes nothing."""
     staged = _staged(columns)
-    return conn.execute(text(
-        f"INSERT INTO {layer.table.name} ({', '.join(staged)}) SELECT {', '.join(staged.values())} "
-        "FROM import_staging s"), {"source": source}).rowcount
+    return conn.execute(
+        text(
+            f"INSERT INTO {layer.table.name} ({', '.join(staged)}) SELECT {', '.join(staged.values())} "
+            "FROM import_staging s"
+        ),
+        {"source": source},
+    ).rowcount
 
 
 def _bulk_insert_worthwhile(conn: Connection, layer: Layer, new_rows: int) -> bool:
@@ -140,11 +180,14 @@ def _bulk_insert_worthwhile(conn: Connection, layer: Layer, new_rows: int) -> bo
 
 def _drop_secondary_indexes(conn: Connection, layer: Layer) -> list[str]:
     """Drop the table's indexes that back no constraint; their definitions, to build again."""
-    indexes = conn.execute(text(
-        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-        "WHERE x.indrelid = CAST(:table AS regclass) AND NOT x.indisunique "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY i.relname"),
-        {"table": layer.table.name}).all()
+    indexes = conn.execute(
+        text(
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE x.indrelid = CAST(:table AS regclass) AND NOT x.indisunique "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY i.relname"
+        ),
+        {"table": layer.table.name},
+    ).all()
     for name, _ in indexes:
         conn.execute(text(f'DROP INDEX "{name}"'))
     return [definition for _, definition in indexes]
@@ -156,7 +199,8 @@ def _delete_absent(conn: Connection, layer: Layer, source: str, keys: list[str])
     key = layer.record_id
     result = conn.execute(
         text(f"DELETE FROM {layer.table.name} WHERE source = :source AND NOT ({key} = ANY(:keys))"),
-        {"source": source, "keys": keys})
+        {"source": source, "keys": keys},
+    )
     return result.rowcount
 
 
@@ -167,33 +211,68 @@ def missing_parents(conn: Connection, layer: Layer, rows: ValidRows) -> list[Pro
         return []
     codes = set(rows.values["code"])
     wanted = {p for p in rows.values["parent_code"] if p is not None and p not in codes}
-    known = set(conn.execute(text("SELECT code FROM admin_areas WHERE code = ANY(:codes)"),
-                             {"codes": sorted(wanted)}).scalars())
-    return [Problem(row, code, "parent_code", f"no admin area {parent!r}, in the database or the file")
-            for row, code, parent in zip(rows.rows, rows.values["code"], rows.values["parent_code"],
-                                         strict=True)
-            if parent in wanted - known]
+    known = set(
+        conn.execute(
+            text("SELECT code FROM admin_areas WHERE code = ANY(:codes)"), {"codes": sorted(wanted)}
+        ).scalars()
+    )
+    return [
+        Problem(row, code, "parent_code", f"no admin area {parent!r}, in the database or the file")
+        for row, code, parent in zip(
+            rows.rows, rows.values["code"], rows.values["parent_code"], strict=True
+        )
+        if parent in wanted - known
+    ]
 
 
-def record_run(conn: Connection, report: ImportReport, checksum: str, started: datetime,
-               finished: datetime, user: str, dry_run: bool) -> int:
+def record_run(
+    conn: Connection,
+    report: ImportReport,
+    checksum: str,
+    started: datetime,
+    finished: datetime,
+    user: str,
+    dry_run: bool,
+) -> int:
     """The import_runs row of this run."""
-    return conn.execute(text(
-        "INSERT INTO import_runs (file, checksum, layer, source, outcome, rows_read, inserted, "
-        "updated, unchanged, deleted, rejected, started_at, finished_at, imported_by, dry_run, report) "
-        "VALUES (:file, :checksum, :layer, :source, :outcome, :rows_read, :inserted, :updated, "
-        ":unchanged, :deleted, :rejected, :started, :finished, :user, :dry_run, CAST(:report AS jsonb)) "
-        "RETURNING id"),
-        {"file": report.file, "checksum": checksum, "layer": report.layer, "source": report.source,
-         "outcome": report.outcome, "rows_read": report.rows_read, "inserted": report.inserted,
-         "updated": report.updated, "unchanged": report.unchanged, "deleted": report.deleted,
-         "rejected": report.rejected, "started": started, "finished": finished, "user": user,
-         "dry_run": dry_run, "report": json.dumps(report.as_dict(), default=str)},
+    return conn.execute(
+        text(
+            "INSERT INTO import_runs (file, checksum, layer, source, outcome, rows_read, inserted, "
+            "updated, unchanged, deleted, rejected, started_at, finished_at, imported_by, dry_run, report) "
+            "VALUES (:file, :checksum, :layer, :source, :outcome, :rows_read, :inserted, :updated, "
+            ":unchanged, :deleted, :rejected, :started, :finished, :user, :dry_run, CAST(:report AS jsonb)) "
+            "RETURNING id"
+        ),
+        {
+            "file": report.file,
+            "checksum": checksum,
+            "layer": report.layer,
+            "source": report.source,
+            "outcome": report.outcome,
+            "rows_read": report.rows_read,
+            "inserted": report.inserted,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "deleted": report.deleted,
+            "rejected": report.rejected,
+            "started": started,
+            "finished": finished,
+            "user": user,
+            "dry_run": dry_run,
+            "report": json.dumps(report.as_dict(), default=str),
+        },
     ).scalar_one()
 
 
-def write_rows(conn: Connection, layer: Layer, rows: ValidRows, source: str, replace_source: bool,
-               report: ImportReport, stages: Stages) -> None:
+def write_rows(
+    conn: Connection,
+    layer: Layer,
+    rows: ValidRows,
+    source: str,
+    replace_source: bool,
+    report: ImportReport,
+    stages: Stages,
+) -> None:
     """Stage, upsert and (optionally) delete; the counts go into the report. The caller owns
     the transaction, so a failure anywhere leaves the database as it was. A first import of a
     source has nothing to compare with: its rows are copied straight into the table."""
@@ -215,8 +294,10 @@ def write_rows(conn: Connection, layer: Layer, rows: ValidRows, source: str, rep
     for definition in indexes:
         conn.execute(text(definition))
     if rebuilt:
-        report.notes.append(f"bulk load: {layer.table.name}'s {len(indexes)} secondary indexes were "
-                            f"rebuilt after inserting {new_rows:,} rows (readers waited for it)")
+        report.notes.append(
+            f"bulk load: {layer.table.name}'s {len(indexes)} secondary indexes were "
+            f"rebuilt after inserting {new_rows:,} rows (readers waited for it)"
+        )
     if replace_source:
         report.deleted = _delete_absent(conn, layer, source, rows.keys)
     stored(len(rows.rows))

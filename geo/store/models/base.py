@@ -28,16 +28,20 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
 
 def one_of(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:
     """CHECK that a text column holds a value of a code list (NULL allowed)."""
     return CheckConstraint(f"{column} IN ({quoted_list(values)})", name=name or column)
 
+
 def all_of(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:
     """CHECK that every element of a text[] column is in a code list."""
     return CheckConstraint(f"{column} <@ {text_array(values)}", name=name or column)
+
 
 def depth_interval(prefix: str = "depth") -> CheckConstraint:
     """CHECK for a depth interval in metres below surface: top >= 0 and top < bottom."""
@@ -47,6 +51,7 @@ def depth_interval(prefix: str = "depth") -> CheckConstraint:
         name=f"{prefix}_interval",
     )
 
+
 def geometry_type(*types: str) -> CheckConstraint:
     """CHECK for an allowed, non-empty, valid geometry in lon/lat."""
     return CheckConstraint(
@@ -54,6 +59,7 @@ def geometry_type(*types: str) -> CheckConstraint:
         f"{POINT_IN_RANGE_OR_VALID if 'POINT' in types else 'ST_IsValid(geom)'}",
         name="geom_valid",
     )
+
 
 # A point is valid when its coordinates are finite: tested directly, as a longitude and a
 # latitude in range (NaN and infinities fail BETWEEN), because ST_IsValid goes through GEOS and
@@ -63,6 +69,7 @@ POINT_IN_RANGE_OR_VALID = (
     "AND ST_Y(geom) BETWEEN -90 AND 90 ELSE ST_IsValid(geom) END"
 )
 
+
 class Timestamps:
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
@@ -70,6 +77,7 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
+
 
 class Provenance:
     """Where a record came from: every record keeps its source, its id there and licence."""

@@ -34,6 +34,7 @@ IMPORT_LAYERS = ("deposits", "permits", "protection_zones", "admin_areas")
 # dry_run: validated only.
 IMPORT_OUTCOMES = ("written", "refused", "dry_run")
 
+
 class ImportRun(Base):
     """One run of `veta import`: which file, by whom, when, and what it changed (an audit trail)."""
 
@@ -65,6 +66,7 @@ class ImportRun(Base):
         Index("ix_import_runs_source", "source"),
     )
 
+
 class TableChange(Base):
     """How often a table has changed: statement-level triggers (migration 0005) bump `version`
     on every write, so an ETag built from it changes exactly when the data may have."""
@@ -76,6 +78,7 @@ class TableChange(Base):
     changed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
 
 class Raster(Base):
     """A registered raster: a Cloud-Optimised GeoTIFF under the raster directory, described here
@@ -113,9 +116,7 @@ class Raster(Base):
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
 
-    __table_args__ = (
-        CheckConstraint("name ~ '^[a-z0-9][a-z0-9_-]*$'", name="name_slug"),
-    )
+    __table_args__ = (CheckConstraint("name ~ '^[a-z0-9][a-z0-9_-]*$'", name="name_slug"),)
 
 
 class ScreeningReport(Base):
@@ -124,8 +125,9 @@ class ScreeningReport(Base):
 
     __tablename__ = "screening_reports"
 
-    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True,
-                                    server_default=func.gen_random_uuid())
+    id: Mapped[str] = mapped_column(
+        UUID(as_uuid=False), primary_key=True, server_default=func.gen_random_uuid()
+    )
     # What was screened: 'screening' (POST /screening) or 'plan_impact' (POST /planning/impact).
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(

@@ -66,6 +66,7 @@ class DepositAssessment(Base):
         Index("ix_deposit_assessments_deposit_id_id", "deposit_id", "id"),
     )
 
+
 class DepositSocietalScore(Base):
     """The societal score (0-100) an authority records for a deposit; absent = the method's neutral default."""
 
@@ -75,11 +76,14 @@ class DepositSocietalScore(Base):
         ForeignKey("deposits.id", ondelete="CASCADE"), primary_key=True
     )
     score: Mapped[float] = mapped_column(Float, nullable=False)
-    recorded_on: Mapped[date] = mapped_column(Date, server_default=func.current_date(), nullable=False)
+    recorded_on: Mapped[date] = mapped_column(
+        Date, server_default=func.current_date(), nullable=False
+    )
     recorded_by: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (CheckConstraint("score >= 0 AND score <= 100", name="score_range"),)
+
 
 class SafeguardingGeneration(Base):
     """One run of `veta mdopi safeguard`: the areas it designated replace the previous run's."""
@@ -98,6 +102,7 @@ class SafeguardingGeneration(Base):
     classes: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
 
     __table_args__ = (all_of("classes", v.MDOPI_CLASSES),)
+
 
 class SafeguardingArea(Base):
     """A mineral safeguarding area as designated by a generation: the history record. While its
@@ -120,6 +125,7 @@ class SafeguardingArea(Base):
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
 
     __table_args__ = (depth_interval(),)
+
 
 class SafeguardingLink(Base):
     """Which deposits a safeguarding area protects, and the assessment that qualified each."""

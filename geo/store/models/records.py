@@ -77,6 +77,7 @@ class Deposit(Timestamps, Provenance, Base):
         Index("ix_deposits_commodities", "commodities", postgresql_using="gin"),
     )
 
+
 class Permit(Timestamps, Provenance, Base):
     """A mining right under Ley 22/1973 de Minas: a set of whole cuadrículas."""
 
@@ -110,7 +111,9 @@ class Permit(Timestamps, Provenance, Base):
         Index("ix_permits_geom", "geom", postgresql_using="gist"),
     )
 
+
 PERMIT_HISTORY_ACTIONS = ("insert", "update", "delete")
+
 
 class PermitHistory(Base):
     """Every change to a mining right, written by a trigger on permits (migration 0003) so that
@@ -138,6 +141,7 @@ class PermitHistory(Base):
         Index("ix_permit_history_permit_id_effective_on", "permit_id", "effective_on", "id"),
         Index("ix_permit_history_effective_on", "effective_on"),
     )
+
 
 class ProtectionZone(Timestamps, Provenance, Base):
     """A Minatura2020-style land-use zone with a legal effect on mining, optionally 3D."""
@@ -170,6 +174,7 @@ class ProtectionZone(Timestamps, Provenance, Base):
         Index("ix_protection_zones_legal_effect", "legal_effect"),
     )
 
+
 class ProtectionZonePart(Base):
     """A piece of a protection zone of at most 256 vertices (ST_Subdivide), for fast intersects.
 
@@ -181,7 +186,8 @@ class ProtectionZonePart(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     zone_id: Mapped[int] = mapped_column(
         ForeignKey("protection_zones.id", ondelete="CASCADE", onupdate="CASCADE"),
-        nullable=False, index=True,
+        nullable=False,
+        index=True,
     )
     geom = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=False), nullable=False)
 

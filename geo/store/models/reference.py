@@ -45,6 +45,7 @@ class AdminArea(Base):
         Index("ix_admin_areas_level", "level"),
     )
 
+
 class CommodityCode(Base):
     """A commodity Veta knows (geo/core/commodities.py): the reference the stored codes are checked
     against, so that adding or renaming a commodity changes rows here, not the deposits table."""
@@ -60,6 +61,7 @@ class CommodityCode(Base):
     strategic: Mapped[bool] = mapped_column(Boolean, nullable=False)
     cgi_id: Mapped[str | None] = mapped_column(Text)
     hierarchy_key: Mapped[str | None] = mapped_column(Text)
+
 
 # The commodity codes of deposits, permits and resource estimates must be rows of `commodities`.
 # A CHECK cannot read another table and a foreign key cannot hold an array, so statement-level
