@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
+from api import errors, health, telemetry
 from api.guard import Guard
 from api.language import Language
 from api.ogc import openapi as ogc_openapi
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics = telemetry.Metrics(app)
     app.state.counts = CountCache(settings.count_cache_size)
     app.state.tiles = TileCache(settings.tile_cache_mb * 2**20)
     app.state.pdf_printers = asyncio.Semaphore(settings.pdf_max_concurrent)
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # Outermost: the error handlers' problems are translated too.
     app.add_middleware(Language)
+    # Outermost of all: one log line per request, whatever answered it.
+    app.add_middleware(telemetry.RequestLog)
     ogc_openapi.install(app)
     for router in (
         deposits.router,
@@ -104,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         i18n.router,
     ):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
+    app.include_router(health.router)
+    app.include_router(telemetry.router)
     app.include_router(ogc.router)
     app.include_router(ogc_items.router)
     app.include_router(api_docs.router, dependencies=[Depends(reject_unknown_query_parameters)])

@@ -27,11 +27,15 @@ class TileCache:
         self.budget = budget
         self.used = 0
         self._tiles: OrderedDict[str, bytes] = OrderedDict()
+        self.hits = self.misses = 0  # read by /metrics
 
     def get(self, key: str) -> bytes | None:
         tile = self._tiles.get(key)
         if tile is not None:
+            self.hits += 1
             self._tiles.move_to_end(key)
+        else:
+            self.misses += 1
         return tile
 
     def put(self, key: str, tile: bytes) -> None:

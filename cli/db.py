@@ -82,6 +82,9 @@ def load_sample(
 def serve(
     host: str = typer.Option(None, help="Interface to listen on (default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default 8000)."),
+    workers: int = typer.Option(
+        None, min=1, help="Server processes (default VETA_WORKERS, else 1)."
+    ),
 ) -> None:
     """Serve the HTTP API."""
     import uvicorn
@@ -96,4 +99,5 @@ def serve(
         port=port or settings.port,
         proxy_headers=True,
         http=ProblemHttpToolsProtocol,
+        workers=workers or settings.workers,
     )

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     state_dir: Path = PROJECT_ROOT / ".veta"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Server processes for `veta serve`; the count and tile caches stay correct across them (keyed
+    # on the tables' change counters in the database, not on anything one process saw).
+    workers: int = Field(default=1, ge=1)
     # Public base URL for links; empty: taken from each request.
     base_url: str = ""
     # Web pages of these origins may call the API from a browser (CORS); "*": any, as befits an

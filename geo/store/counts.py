@@ -20,6 +20,7 @@ class CountCache:
     def __init__(self, size: int) -> None:
         self.size = size
         self._counts: OrderedDict[tuple, int] = OrderedDict()
+        self.hits = self.misses = 0  # read by /metrics
 
     async def count(self, pool: asyncpg.Pool, query: SqlQuery) -> int:
         async with pool.acquire() as conn:
@@ -34,8 +35,10 @@ class CountCache:
             ).digest()
             key = (statement, *state)
             if key in self._counts:
+                self.hits += 1
                 self._counts.move_to_end(key)
                 return self._counts[key]
+            self.misses += 1
             matched = await conn.fetchval(query.text, *query.values)
         self._counts[key] = matched
         if len(self._counts) > self.size:

@@ -10,6 +10,7 @@ Retry-After. The pool reconnects by itself once the database is back.
 from __future__ import annotations
 
 import asyncio
+import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
@@ -72,11 +73,17 @@ class _Acquired:
     def __init__(self, owner: TimedPool):
         self.owner = owner
         self.conn: asyncpg.Connection | None = None
+        self.since = 0.0
 
     async def __aenter__(self) -> asyncpg.Connection:
         owner = self.owner
         try:
-            self.conn = await owner.pool.acquire()
+            owner.waiting += 1
+            try:
+                self.conn = await owner.pool.acquire()
+            finally:
+                owner.waiting -= 1
+            self.since = time.perf_counter()
             timeout = owner.timeouts[REQUEST_KIND.get()]
             if timeout != owner.timeouts["read"]:
                 await self.conn.execute(f"SET statement_timeout = {int(timeout * 1000):d}")
@@ -105,6 +112,7 @@ class _Acquired:
     async def _release(self) -> None:
         if self.conn is not None:
             conn, self.conn = self.conn, None
+            self.owner.held_seconds += time.perf_counter() - self.since
             try:
                 await self.owner.pool.release(conn)
             except self.owner.lost:
@@ -121,6 +129,9 @@ class TimedPool:
         self.timeouts = statement_timeouts(settings)
         self.lost = connection_lost_errors()
         self.canceled = asyncpg.QueryCanceledError
+        # Read by /metrics: requests waiting for a connection now, and seconds connections were held.
+        self.waiting = 0
+        self.held_seconds = 0.0
 
     def acquire(self) -> _Acquired:
         return _Acquired(self)

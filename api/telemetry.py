@@ -1,0 +1,195 @@
+"""One structured JSON log line per request, with a request id.
+
+The id is taken from the client's `X-Request-ID` when it is a short printable token (so a proxy's
+id follows the request through), made otherwise, and returned in the same header. The line names
+the route template (not the raw path, so logs group by endpoint), the status, the duration and
+the query with credentials masked; headers are never logged, so Authorization cannot leak.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("veta.requests")
+
+REQUEST_ID_HEADER = b"x-request-id"
+_GOOD_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Query parameters whose values are credentials, compared lower-cased.
+SECRET_PARAMETERS = frozenset(
+    {"api_key", "apikey", "api-key", "key", "token", "access_token", "password", "secret"}
+)
+
+
+def request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER:
+            candidate = value.decode("latin-1")
+            if _GOOD_ID.fullmatch(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+def masked_query(raw: bytes) -> str:
+    """The query string with the values of credential-like parameters replaced by `***`."""
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    return urlencode([(k, "***" if k.lower() in SECRET_PARAMETERS else v) for k, v in pairs])
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or "(unmatched)"
+
+
+class RequestLog:
+    """Pure ASGI (so streamed answers pass through untouched): logs when the answer has ended."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = request_id(scope)
+        scope.setdefault("state", {})["request_id"] = rid
+        started = time.perf_counter()
+        status = 500
+        sent = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER
+                ]
+                message = {**message, "headers": [*headers, (REQUEST_ID_HEADER, rid.encode())]}
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            entry = {
+                "event": "request",
+                "request_id": rid,
+                "method": scope["method"],
+                "route": route_template(scope),
+                "path": scope["path"],
+                "query": masked_query(scope.get("query_string", b"")),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "bytes": sent,
+            }
+            rows = scope["state"].get("rows")
+            if rows is not None:
+                entry["rows"] = rows
+            log.info(json.dumps(entry, separators=(",", ":")))
+            metrics = getattr(scope.get("app") and scope["app"].state, "metrics", None)
+            if metrics is not None:
+                metrics.observe(
+                    scope["method"], entry["route"], status, time.perf_counter() - started
+                )
+
+
+# -- Prometheus metrics at /metrics --------------------------------------------------------
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    """One registry per app (tests build many apps in one process): request counts and latency
+    by route template and status, and, read at scrape time from the app's own state, the pool,
+    the database time and the hits of the remembered counts and the tile cache."""
+
+    def __init__(self, app) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "veta_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "veta_request_duration_seconds",
+            "Time to answer, to the last byte",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_StateCollector(app))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route, str(status)).observe(seconds)
+
+
+class _StateCollector:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        state = self.app.state
+        pool = getattr(state, "pool", None)
+        if pool is not None:
+            inner = pool.pool
+            yield GaugeMetricFamily(
+                "veta_pool_in_use",
+                "Pooled connections in use",
+                value=inner.get_size() - inner.get_idle_size(),
+            )
+            yield GaugeMetricFamily(
+                "veta_pool_size", "Pooled connections open", value=inner.get_size()
+            )
+            yield GaugeMetricFamily(
+                "veta_pool_max", "Pooled connections allowed", value=inner.get_max_size()
+            )
+            yield GaugeMetricFamily(
+                "veta_pool_waiting", "Requests waiting for a connection", value=pool.waiting
+            )
+            yield CounterMetricFamily(
+                "veta_database_seconds",
+                "Seconds connections were held by requests",
+                value=pool.held_seconds,
+            )
+        for name, cache in (("count_cache", state.counts), ("tile_cache", state.tiles)):
+            family = CounterMetricFamily(
+                f"veta_{name}_lookups",
+                f"Lookups in the {name.replace('_', ' ')}",
+                labels=["result"],
+            )
+            family.add_metric(["hit"], cache.hits)
+            family.add_metric(["miss"], cache.misses)
+            yield family
+
+
+router = APIRouter(tags=["Health"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )
