@@ -1,11 +1,12 @@
 """Streaming GeoJSON FeatureCollections whose features PostGIS has already written as text.
 
-Rows come from a server-side cursor, CHUNK_ROWS at a time, and each chunk is sent before the
-next is fetched: the server holds one chunk, however long the answer (a batch screening of
-every deposit), and a slow client slows the cursor down rather than filling memory. The first
-chunk is fetched before the response starts, so a query that fails at once (a bad filter, a
-statement timeout before the first row) is still answered as problem+json. A failure after
-the first byte cuts the body short: the FeatureCollection is left unterminated (no closing
+Rows come from a server-side cursor, CHUNK_ROWS at a time, and each chunk is sent once the
+next is fetched: the server holds two chunks, however long the answer (a batch screening of
+every deposit), and a slow client slows the cursor down rather than filling memory. Nothing is
+sent before the second chunk (or, for an answer of one chunk — every ordinary page — before
+the whole answer and its count), so a query that fails early (a bad filter, a statement
+timeout, the database going away) is still answered as problem+json. A failure after the
+first byte cuts the body short: the FeatureCollection is left unterminated (no closing
 `]`, no `numberReturned`), which every JSON parser reports, rather than ending as a shorter
 answer that looks whole. A client that hangs up ends the cursor's transaction and gives its
 connection back to the pool at once. The count (`numberMatched`) runs on its own connection
@@ -46,7 +47,10 @@ async def feature_chunks(
     try:
         async with pool.acquire() as conn, conn.transaction(readonly=True):
             cursor = await conn.cursor(page.text, *page.values)
-            returned, last_key, more, head = 0, None, False, _HEAD
+            returned, last_key, more = 0, None, False
+            # Each chunk is held until the next one is fetched: an answer of one chunk (a page)
+            # goes out whole, with its count, so any failure in it is still a problem+json.
+            held = _HEAD
             while True:
                 wanted = min(CHUNK_ROWS, limit - returned + 1)
                 rows = await cursor.fetch(wanted)
@@ -54,18 +58,23 @@ async def feature_chunks(
                 if len(rows) > limit - returned:
                     rows, more = rows[: limit - returned], True
                 if rows:
-                    separator = b"," if returned else b""
+                    features = ",".join(feature for _, feature in rows).encode()
+                    if returned:
+                        yield held
+                        held = b"," + features
+                    else:
+                        held += features
                     returned += len(rows)
                     last_key = rows[-1][0]
-                    yield head + separator + ",".join(feature for _, feature in rows).encode()
-                    head = b""
                 if exhausted or more:
                     break
         matched = await counting if counting else None
-        yield head + b"]," + orjson.dumps(tail(returned, last_key if more else None, matched))[1:]
+        yield held + b"]," + orjson.dumps(tail(returned, last_key if more else None, matched))[1:]
     finally:
         if counting and not counting.done():
             counting.cancel()
+        elif counting and not counting.cancelled():
+            counting.exception()  # seen: a count that failed with the rows is not reported twice
 
 
 def feature_collection_tail(returned: int, matched: int | None, links: list[dict]) -> dict:

@@ -8,6 +8,7 @@ the query with credentials masked; headers are never logged, so Authorization ca
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -28,6 +29,27 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("veta.requests")
+
+
+def uvicorn_log_config() -> dict:
+    """uvicorn's logging, plus the request log: its JSON lines as they are, on stderr. Given to
+    uvicorn (not set up here) so that every worker process gets it."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["request_json"] = {"format": "%(message)s"}
+    config["handlers"]["request_json"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "request_json",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["veta.requests"] = {
+        "handlers": ["request_json"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
+
 
 REQUEST_ID_HEADER = b"x-request-id"
 _GOOD_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")

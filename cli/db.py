@@ -90,6 +90,7 @@ def serve(
     import uvicorn
 
     from api.server import ProblemHttpToolsProtocol
+    from api.telemetry import uvicorn_log_config
 
     settings = get_settings()
     uvicorn.run(
@@ -100,4 +101,8 @@ def serve(
         proxy_headers=True,
         http=ProblemHttpToolsProtocol,
         workers=workers or settings.workers,
+        # api.telemetry writes one JSON line per request; uvicorn's access log would write
+        # every URL whole, query string (and any credential in it) included.
+        access_log=False,
+        log_config=uvicorn_log_config(),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -152,3 +153,48 @@ def test_metrics_report_the_pool_database_time_and_cache_hits(client):
     )
     assert sample(after, "veta_pool_max") >= 1 and sample(after, "veta_pool_waiting") == 0
     assert 0 <= sample(after, "veta_pool_in_use") <= sample(after, "veta_pool_size")
+
+
+def test_veta_serve_writes_the_json_request_log_to_stderr(db_url, tmp_path):
+    """Under `veta serve` (not only in-process) each request is one JSON line, and uvicorn's
+    access log, which writes whole URLs, is off."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "serve.log"
+    with log.open("w") as err:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "veta"), "serve", "--port", str(port)],
+            env={**os.environ, "DATABASE_URL": db_url},
+            stdout=err,
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.1)
+            httpx.get(
+                f"http://127.0.0.1:{port}/deposits",
+                params={"limit": 1, "token": "s3cret"},
+                headers={"X-Request-ID": "served-1"},
+            )
+        finally:
+            server.terminate()
+            server.wait(15)
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+    served = [x for x in lines if x.get("request_id") == "served-1"]
+    assert len(served) == 1 and served[0]["route"] == "/deposits"
+    assert "s3cret" not in log.read_text()

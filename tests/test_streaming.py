@@ -56,9 +56,31 @@ def test_a_page_is_the_rows_up_to_its_limit_with_the_next_key_when_more_remain(d
     assert body["numberReturned"] == returned
     assert body["next"] == (returned if limit < ROWS else None)
     assert body["numberMatched"] == ROWS
-    # A chunk per CHUNK_ROWS features, then the tail: never the whole answer in one piece.
-    assert len(chunks) == math.ceil(returned / CHUNK_ROWS) + 1
+    # A chunk per CHUNK_ROWS features, the tail with the last: never the whole answer in one piece.
+    assert len(chunks) == max(1, math.ceil(returned / CHUNK_ROWS))
     assert all(c.count(b'"type":"Feature"') <= CHUNK_ROWS for c in chunks)
+
+
+def test_a_failure_within_the_first_chunk_sends_nothing(db_url):
+    """Row 300 fails: nothing was sent yet, so the caller can still answer with a problem."""
+    failing = SqlQuery(
+        'SELECT g, \'{"type":"Feature","id":\' || (g / (300 - g) * 0 + g) || \'}\' '
+        "FROM generate_series(1, 400) g",
+        (),
+    )
+
+    async def run():
+        pool = await create_pool(db_url, Settings(database_url=db_url))
+        sent = []
+        try:
+            with pytest.raises(asyncpg.DivisionByZeroError):
+                async for chunk in feature_chunks(pool, failing, 2**62, None, _tail):
+                    sent.append(chunk)
+            return sent
+        finally:
+            await pool.close()
+
+    assert asyncio.run(run()) == []
 
 
 def test_an_empty_answer_is_a_whole_feature_collection(db_url):
@@ -134,11 +156,11 @@ def test_a_client_that_hangs_up_mid_answer_frees_its_connection_at_once(live_ser
 
 
 def test_a_failure_after_the_first_chunk_leaves_the_collection_unterminated(db_url):
-    """Row 700 fails (division by zero) after the first 500 features were sent: what was sent
-    must not parse as a whole, shorter answer."""
+    """Row 1,200 fails (division by zero) after the first 500 features were sent: what was
+    sent must not parse as a whole, shorter answer."""
     failing = SqlQuery(
-        'SELECT g, \'{"type":"Feature","id":\' || (g / (700 - g) * 0 + g) || \',"geometry":null,'
-        '"properties":{}}\' FROM generate_series(1, 1000) g',  # unsorted: made as fetched
+        'SELECT g, \'{"type":"Feature","id":\' || (g / (1200 - g) * 0 + g) || \',"geometry":null,'
+        '"properties":{}}\' FROM generate_series(1, 2000) g',  # unsorted: made as fetched
         (),
     )
 

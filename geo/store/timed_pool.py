@@ -95,9 +95,8 @@ class _Acquired:
         return self.conn
 
     async def __aexit__(self, kind, exc, tb) -> bool:
-        conn = self.conn
         lost = isinstance(exc, self.owner.lost) and (
-            (conn is None or conn.is_closed()) or not isinstance(exc, _interface_error())
+            self._closed() or not isinstance(exc, _interface_error())
         )
         await self._release()
         if isinstance(exc, self.owner.canceled):
@@ -108,6 +107,16 @@ class _Acquired:
         if lost:
             raise DatabaseUnavailable(f"the database connection was lost ({exc})") from exc
         return False
+
+    def _closed(self) -> bool:
+        """Whether the connection is gone: closed, or already taken back by asyncpg's pool
+        (which it does when the server drops the connection mid-statement)."""
+        if self.conn is None:
+            return True
+        try:
+            return self.conn.is_closed()
+        except _interface_error():
+            return True
 
     async def _release(self) -> None:
         if self.conn is not None:
