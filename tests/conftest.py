@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -102,11 +103,13 @@ def live_server(db_url) -> str:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": db_url}
     veta = Path(sys.executable).parent / "veta"
+    # The server's log goes to a file: an unread pipe fills up and then blocks the server.
+    log = tempfile.NamedTemporaryFile(prefix="veta-live-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         [str(veta), "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -114,11 +117,13 @@ def live_server(db_url) -> str:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 break
         if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode())
+            raise RuntimeError(Path(log.name).read_text())
         time.sleep(0.1)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)
+    log.close()
+    Path(log.name).unlink()
 
 
 @pytest.fixture

@@ -24,15 +24,17 @@ INDEPENDENT = (
 
 
 @pytest.fixture(scope="module")
-def two_workers(db_url):
+def two_workers(db_url, tmp_path_factory):
     port = _free_port()
+    # The server's log goes to a file: an unread pipe fills up and then blocks the server.
+    log = tmp_path_factory.mktemp("workers") / "serve.log"
     env = {**os.environ, "DATABASE_URL": db_url, "VETA_WORKERS": "2"}
     veta = Path(sys.executable).parent / "veta"
     proc = subprocess.Popen(
         [str(veta), "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("w"),
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -45,7 +47,7 @@ def two_workers(db_url):
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"no server: {proc.stderr.read1().decode() if proc.poll() is not None else 'timeout'}"
+                    f"no server: {log.read_text() if proc.poll() is not None else 'timeout'}"
                 )
             time.sleep(0.2)
         children = subprocess.run(
