@@ -11,6 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors, health, telemetry
+from api.auth import Authenticate
 from api.guard import Guard
 from api.language import Language
 from api.ogc import openapi as ogc_openapi
@@ -37,7 +38,7 @@ from geo.catalog import register_catalog
 from geo.core.crs import remember_postgis_srids
 from geo.core.settings import Settings, get_settings
 from geo.store.counts import CountCache
-from geo.store.db import create_pool, database_url
+from geo.store.db import create_pool, service_url
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.pool = await create_pool(database_url(settings), settings)
+        app.state.pool = await create_pool(service_url(settings), settings)
         async with app.state.pool.acquire() as conn:
             remember_postgis_srids(
                 r[0] for r in await conn.fetch("SELECT srid FROM spatial_ref_sys")
@@ -73,15 +74,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pdf_printers = asyncio.Semaphore(settings.pdf_max_concurrent)
     # Level 1: gzip at the default level 6 halves the throughput of big pages (measured on 1,000-feature pages).
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
+    # Inside CORS, so that a refused credential's 401 still reaches the page that sent it.
+    app.add_middleware(Authenticate, settings=settings)
     if settings.cors_origins:
         # Other sites' web maps read the collections, tiles and screening from the browser; the
         # headers they need to see (caching, the CRS of the coordinates, download names) exposed.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "HEAD", "POST"],
-            allow_headers=["Content-Type", "Content-Crs", "Accept", "If-None-Match"],
-            expose_headers=["ETag", "Content-Crs", "Content-Disposition"],
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Content-Crs",
+                "Accept",
+                "If-None-Match",
+                "If-Match",
+            ],
+            expose_headers=["ETag", "Content-Crs", "Content-Disposition", "Location"],
             max_age=3600,
         )
     # Outermost but for the error handlers: URL, body and NUL checks before anything else.

@@ -37,7 +37,7 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
-async def _veta_error(request: Request, exc: VetaError) -> JSONResponse:
+async def veta_error_response(request: Request, exc: VetaError) -> JSONResponse:
     response = problem(
         exc.status, exc.title, exc.detail, exc.slug, str(request.url), **exc.extensions()
     )
@@ -51,14 +51,14 @@ async def _veta_error(request: Request, exc: VetaError) -> JSONResponse:
 async def _export_database_error(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
     # Exports read through psycopg in a worker thread, outside geo.store.timed_pool: the same answers.
     if isinstance(exc, psycopg.errors.QueryCanceled):
-        return await _veta_error(
+        return await veta_error_response(
             request,
             DatabaseBusy(
                 "the export took longer than its "
                 f"{request.app.state.settings.statement_timeout_export_s:g} s limit"
             ),
         )
-    return await _veta_error(
+    return await veta_error_response(
         request, DatabaseUnavailable(f"the database cannot be reached ({exc})")
     )
 
@@ -147,7 +147,7 @@ def install(app: FastAPI) -> None:
     # Starlette types a handler as taking any Exception; each of these takes the class it is
     # registered for, which is what Starlette passes it.
     handlers: list[tuple[type[Exception], Any]] = [
-        (VetaError, _veta_error),
+        (VetaError, veta_error_response),
         (RequestValidationError, _validation_error),
         (HTTPException, _http_error),
         (asyncpg.exceptions.DataError, _data_error),

@@ -1,8 +1,9 @@
 """Tiles remembered until their data changes: a low-zoom tile over many deposits is made once.
 
-A tile depends on the rows of its tables (migration 0005's change counters) and on the day,
-since which protection zones are in force follows current_date. Both are in the key, so a tile
-is never served for data it was not made from.
+A tile depends on the rows of its tables (migration 0005's change counters), on the day,
+since which protection zones are in force follows current_date, and on who asks, since
+row-level security shows each organisation its own confidential records. All three are in the
+key, so a tile is never served for data it was not made from nor to anyone it was not made for.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from datetime import date
 import morecantile
 
 
-def tile_key(layer_id: str, tile: morecantile.Tile, state: tuple[date, tuple[int, ...]]) -> str:
-    """A short digest naming one tile of one state of the data; also the tile's ETag."""
-    raw = repr((layer_id, tile.z, tile.x, tile.y, state[0].isoformat(), state[1]))
+def tile_key(
+    layer_id: str, tile: morecantile.Tile, state: tuple[date, tuple[int, ...]], audience: str
+) -> str:
+    """A short digest naming one tile of one state of the data for one audience; also the
+    tile's ETag."""
+    raw = repr((layer_id, tile.z, tile.x, tile.y, state[0].isoformat(), state[1], audience))
     return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
 
 

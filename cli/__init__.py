@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import typer
 
-from cli import db, files, planning, rasters, registry
+from cli import access, db, files, planning, rasters, registry
+from cli.common import os_user
 from geo.catalog import register_catalog
 from geo.core.i18n import language_of_environment, use_language
+from geo.store.viewer import VIEWER, Viewer
 
 app = typer.Typer(
     help="Veta: deposits, mining rights and protection zones of Castilla y León.",
@@ -22,11 +24,15 @@ def _start() -> None:
     use_language(language_of_environment())
     # The collections exports and tiles read are registered here, explicitly, as the app does.
     register_catalog()
+    # Every write a command makes is audited as the OS user's, through the command line.
+    VIEWER.set(Viewer(actor=os_user(), channel="cli"))
 
 
 for commands in (db.app, files.app, rasters.app):
     app.registered_commands += commands.registered_commands
 app.add_typer(db.db_app, name="db")
+app.add_typer(access.orgs_app, name="orgs")
+app.add_typer(access.keys_app, name="keys")
 app.add_typer(registry.grid_app, name="grid")
 app.add_typer(registry.permits_app, name="permits")
 app.add_typer(rasters.raster_app, name="raster")

@@ -91,25 +91,41 @@ def export_command(
     output: Path = typer.Option(..., "-o", "--output", help="The file to write (replaced)."),
     crs: str = typer.Option(None, help="The output CRS (default EPSG:4326 lon/lat)."),
     filter: str = typer.Option(None, "--filter", help="A CQL2 text filter on the layer's fields."),
+    org: str = typer.Option(
+        None,
+        "--org",
+        help="Include this organisation's confidential records (default: public records only).",
+    ),
 ) -> None:
-    """Export a layer, streamed from the database in batches (constant memory)."""
+    """Export a layer, streamed from the database in batches (constant memory), as a viewer
+    sees it: public records, and the confidential records of --org."""
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import Progress
 
+    from geo.access.keys import organisation_id
     from geo.core.crs import remember_postgis_srids
     from geo.core.errors import VetaError
     from geo.io.exporting import plan_export, write_export
-    from geo.store.db import spatial_ref_srids
+    from geo.store.db import spatial_ref_srids, sync_engine
+    from geo.store.viewer import VIEWER, Viewer
 
     console = Console(stderr=True)
     try:
         if crs is not None:  # only a CRS PostGIS can transform to, as over HTTP
             remember_postgis_srids(spatial_ref_srids(_url()))
         plan = plan_export(layer, format, crs, filter)
+        viewer = VIEWER.get()
+        if org is not None:
+            engine = sync_engine(_url())
+            with engine.connect() as conn:
+                viewer = Viewer(organisation_id(conn, org), org, "reader", viewer.actor, "cli")
+            engine.dispose()
         with Progress(console=console, disable=not console.is_terminal) as bars:
             task = bars.add_task("exporting", total=None)
-            counts = write_export(_url(), plan, output, lambda n: bars.advance(task, n))
+            counts = write_export(
+                _url(), plan, output, lambda n: bars.advance(task, n), viewer=viewer
+            )
     except VetaError as exc:
         console.print(f"[red]{_('error')}[/]: {escape(exc.detail)}")
         raise typer.Exit(2) from None

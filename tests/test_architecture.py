@@ -15,6 +15,7 @@ GEO = PROJECT_ROOT / "geo"
 MAY_IMPORT = {
     "core": set(),
     "store": {"core"},
+    "access": {"core", "store"},
     "rules": {"core"},
     "features": {"core"},
     "catalog": {"core", "rules", "features"},

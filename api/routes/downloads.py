@@ -15,7 +15,8 @@ from api.params import admin_area, outline_of
 from geo.core.errors import NotFound
 from geo.io.exporting import EXPORT_LAYERS, FORMATS, plan_export, write_export
 from geo.queries.areas import AreaRef
-from geo.store.db import database_url
+from geo.store.db import service_url
+from geo.store.viewer import VIEWER
 
 router = APIRouter(tags=["downloads"])
 
@@ -55,10 +56,11 @@ async def download(
         settings = request.app.state.settings
         await run_in_threadpool(
             write_export,
-            database_url(settings),
+            service_url(settings),
             plan,
             path,
             statement_timeout_s=settings.statement_timeout_export_s,
+            viewer=VIEWER.get(),
         )
         media_type, filename = plan.format.media_type, path.name
         if format == "shp":  # a Shapefile is several files: sent as one zip

@@ -23,6 +23,7 @@ from geo.features.tiles import (
 )
 from geo.queries.areas import AreaRef
 from geo.store.data_state import data_state
+from geo.store.viewer import VIEWER
 
 router = APIRouter(tags=["tiles"])
 
@@ -216,7 +217,7 @@ async def get_tile(
     async with request.app.state.pool.acquire() as conn:
         state = await data_state(conn, tables)
         # Tracked tables: the ETag names the data state, so a revalidation costs no tile.
-        key = tile_key(cache_name, tile, state) if state else None
+        key = tile_key(cache_name, tile, state, VIEWER.get().audience) if state else None
         if key and _matches(request.headers.get("if-none-match"), _etag(request, key)):
             return Response(status_code=304, headers=_cache_headers(_etag(request, key)))
         data = cache.get(key) if key else None

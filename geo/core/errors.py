@@ -53,3 +53,19 @@ class NotFound(VetaError):
     status = 404
     title = "Not found"
     slug = "not-found"
+
+
+class Unauthenticated(VetaError):
+    """A credential was sent and is not valid (unknown, expired, revoked, badly signed)."""
+
+    status = 401
+    title = "Unauthorized"
+    slug = "unauthorized"
+
+
+class Forbidden(VetaError):
+    """The caller's role may not do this. Never says whether the record addressed exists."""
+
+    status = 403
+    title = "Forbidden"
+    slug = "forbidden"

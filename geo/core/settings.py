@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="", validation_alias=AliasChoices("DATABASE_URL", "VETA_DATABASE_URL")
     )
+    # The URL the service connects with: the role `veta_service` that migration 0014 creates (no
+    # superuser, owner of nothing, under row-level security). Empty: DATABASE_URL's server and
+    # database as veta_service without a password (the local cluster trusts loopback).
+    service_database_url: str = ""
     # Where the local development cluster lives when DATABASE_URL is not given.
     state_dir: Path = PROJECT_ROOT / ".veta"
     host: str = "127.0.0.1"
@@ -32,6 +36,19 @@ class Settings(BaseSettings):
     # Web pages of these origins may call the API from a browser (CORS); "*": any, as befits an
     # open read service; an empty list: none (VETA_CORS_ORIGINS='["https://maps.example.org"]').
     cors_origins: list[str] = ["*"]
+    # Web pages of these origins may also send credentials (an API key or token); pages of any
+    # other origin but Veta's own get 403 when they do.
+    cors_credentialed_origins: list[str] = []
+
+    # OpenID Connect: tokens of this provider are accepted beside API keys (geo/access/oidc.py).
+    # Empty JWKS URL: API keys only. The claims naming the caller's organisation (its code in
+    # Veta) and role (reader, editor, registry or admin).
+    oidc_jwks_url: str = ""
+    oidc_issuer: str = ""
+    oidc_audience: str = "veta"
+    oidc_org_claim: str = "org"
+    oidc_role_claim: str = "veta_role"
+    oidc_jwks_cache_s: int = 3600
 
     default_limit: int = 100
     max_limit: int = 10_000

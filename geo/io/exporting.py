@@ -24,6 +24,7 @@ from geo.features.items import in_outline_sql
 from geo.io.importing.targets import LAYERS, SHAPEFILE_NAMES, Layer
 from geo.io.spreadsheet import safe_column
 from geo.store.db import SESSION_SETTINGS, libpq_url
+from geo.store.viewer import ANONYMOUS, SERVICE_ROLE, SETTINGS_SQL_PSYCOPG, Viewer
 
 
 @dataclass(frozen=True)
@@ -312,15 +313,28 @@ def _screened_plan(
     )
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """Where and for whom the rows are read, and for how long at most."""
+
+    url: str
+    viewer: Viewer
+    statement_timeout_s: float | None
+
+
 def _batches(
-    url: str, plan: ExportPlan, progress: Callable[[int], None], statement_timeout_s: float | None
+    reading: _Reading, plan: ExportPlan, progress: Callable[[int], None]
 ) -> Iterator[list[tuple]]:
-    """The rows, BATCH_ROWS at a time, from a server-side cursor (never all in memory)."""
-    with psycopg.connect(libpq_url(url)) as conn:
+    """The rows, BATCH_ROWS at a time, from a server-side cursor (never all in memory), as the
+    viewer may see them: under the service's role (whoever connects) and the viewer's settings,
+    so row-level security leaves out every confidential record not theirs."""
+    with psycopg.connect(libpq_url(reading.url)) as conn:
         for name, value in SESSION_SETTINGS.items():
             conn.execute(f"SET {name} = '{value}'")
-        if statement_timeout_s is not None:
-            conn.execute(f"SET statement_timeout = {int(statement_timeout_s * 1000):d}")
+        if reading.statement_timeout_s is not None:
+            conn.execute(f"SET statement_timeout = {int(reading.statement_timeout_s * 1000):d}")
+        conn.execute(f"SET LOCAL ROLE {SERVICE_ROLE}")
+        conn.execute(SETTINGS_SQL_PSYCOPG, reading.viewer.settings_psycopg())
         with psycopg.RawServerCursor(conn, "veta_export") as cursor:
             cursor.itersize = BATCH_ROWS
             cursor.execute(plan.query.text, plan.query.values)
@@ -336,11 +350,11 @@ def _schema(plan: ExportPlan) -> pa.Schema:
 
 
 def _record_batches(
-    url: str, plan: ExportPlan, progress: Callable[[int], None], statement_timeout_s: float | None
+    reading: _Reading, plan: ExportPlan, progress: Callable[[int], None]
 ) -> Iterator[pa.RecordBatch]:
     schema = _schema(plan)
     cell = safe_column if plan.format.driver == "CSV" else (lambda column: column)
-    for rows in _batches(url, plan, progress, statement_timeout_s):
+    for rows in _batches(reading, plan, progress):
         columns = list(zip(*rows, strict=True))
         yield pa.RecordBatch.from_arrays(
             [
@@ -372,10 +386,13 @@ def write_export(
     path: Path,
     progress: Callable[[int], None] = lambda n: None,
     statement_timeout_s: float | None = None,
+    viewer: Viewer = ANONYMOUS,
 ) -> dict[str, int]:
     """Stream the plan's rows (and its companions' into the same file) into the file at path,
     replacing it; how many features each layer got. A statement running longer than
-    statement_timeout_s is cancelled (psycopg.errors.QueryCanceled)."""
+    statement_timeout_s is cancelled (psycopg.errors.QueryCanceled). Only what `viewer` may
+    see is written."""
+    reading = _Reading(url, viewer, statement_timeout_s)
     counts: dict[str, int] = {}
     for i, each in enumerate((plan, *plan.companions)):
         counts[each.name] = 0
@@ -385,9 +402,7 @@ def write_export(
             progress(n)
 
         try:
-            _write_layer(
-                url, each, path, counted, append=i > 0, statement_timeout_s=statement_timeout_s
-            )
+            _write_layer(reading, each, path, counted, append=i > 0)
         except BaseException:
             shapefile = plan.format.driver == "ESRI Shapefile"
             for part in [path, *(path.with_suffix(s) for s in _SHAPEFILE_PARTS if shapefile)]:
@@ -397,14 +412,13 @@ def write_export(
 
 
 def _write_layer(
-    url: str,
+    reading: _Reading,
     plan: ExportPlan,
     path: Path,
     progress: Callable[[int], None],
     append: bool,
-    statement_timeout_s: float | None,
 ) -> None:
-    batches = _record_batches(url, plan, progress, statement_timeout_s)
+    batches = _record_batches(reading, plan, progress)
     schema = _schema(plan)
     if plan.format.driver is None:
         with pq.ParquetWriter(path, schema.with_metadata(_geoparquet_metadata(plan))) as writer:

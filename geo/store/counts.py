@@ -9,11 +9,13 @@ import asyncpg
 
 from geo.core.sql import SqlQuery
 from geo.store.data_state import data_state
+from geo.store.viewer import VIEWER
 
 
 class CountCache:
-    """The most recently used exact counts, by statement, bound values, day and the versions of
-    the tables in `SqlQuery.tables`. A write to any of those tables bumps its counter in the
+    """The most recently used exact counts, by statement, bound values, day, the versions of
+    the tables in `SqlQuery.tables` and who asks (row-level security shows each organisation
+    its own confidential records, so each audience has its own counts). A write to any of those tables bumps its counter in the
     writing transaction, so a count is never served for data it was not made from: requests that
     see the new counter miss and count again. Size 0 counts every time."""
 
@@ -33,7 +35,7 @@ class CountCache:
             statement = hashlib.blake2b(
                 repr((query.text, query.values)).encode(), digest_size=16
             ).digest()
-            key = (statement, *state)
+            key = (statement, VIEWER.get().audience, *state)
             if key in self._counts:
                 self.hits += 1
                 self._counts.move_to_end(key)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
 
 from geo.core.settings import Settings
 from geo.store.cluster import LocalCluster
+from geo.store.viewer import SERVICE_ROLE, SETTINGS_SQL_PSYCOPG, VIEWER
 
 if TYPE_CHECKING:
     from geo.store.timed_pool import TimedPool
@@ -29,6 +30,22 @@ def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return LocalCluster(settings.state_dir).url()
+
+
+def service_url(settings: Settings) -> str:
+    """The URL the service (and anything reading for a viewer) connects with: its own role,
+    never the owner's. VETA_SERVICE_DATABASE_URL, else the database URL with the user changed to
+    the service role (no password: as the local cluster, which trusts loopback)."""
+    if settings.service_database_url:
+        return settings.service_database_url
+    return with_user(database_url(settings), SERVICE_ROLE)
+
+
+def with_user(url: str, user: str) -> str:
+    """The same server URL connecting as another user (without the first one's password)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 def with_database(url: str, database: str) -> str:
@@ -62,8 +79,16 @@ def spatial_ref_srids(url: str) -> list[int]:
 
 
 def sync_engine(url: str) -> Engine:
-    """A synchronous SQLAlchemy engine for migrations, loaders and the CLI."""
-    return create_engine(sqlalchemy_url(url), future=True)
+    """A synchronous SQLAlchemy engine for migrations, loaders and the CLI. Every transaction
+    starts by saying who works in it (the command line's viewer: the OS user, and whether it is
+    an import), which the audit trail records with each write."""
+    engine = create_engine(sqlalchemy_url(url), future=True)
+    event.listen(engine, "begin", _tell_viewer)
+    return engine
+
+
+def _tell_viewer(conn: Connection) -> None:
+    conn.exec_driver_sql(SETTINGS_SQL_PSYCOPG, VIEWER.get().settings_psycopg())
 
 
 async def create_pool(url: str, settings: Settings) -> TimedPool:

@@ -36,9 +36,12 @@ UNION SELECT DISTINCT source, licence, source_url FROM deposits WHERE id = $3
 UNION SELECT DISTINCT source, licence, NULL FROM permits WHERE id = ANY($4::int[])
 ORDER BY 1, 2
 """
+# A report kept for an organisation's member is that organisation's alone (the site screened
+# says where it is looking); an anonymous one is public, as its link is the only way to it.
 _INSERT = """
-INSERT INTO screening_reports (kind, request, report, data_versions)
-VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb) RETURNING id::text, created_at
+INSERT INTO screening_reports (kind, request, report, data_versions, owner_org, confidential)
+VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, veta_viewer_org(), veta_viewer_org() IS NOT NULL)
+RETURNING id::text, created_at
 """
 _SELECT = "SELECT kind, created_at, request, report::text, data_versions::text FROM screening_reports WHERE id = $1"
 

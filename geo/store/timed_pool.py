@@ -2,7 +2,10 @@
 
 Every connection a request takes comes through TimedPool.acquire, which sets the request
 kind's statement_timeout for the session; asyncpg's release runs RESET ALL, so the next user
-starts from the pool's default (the `read` kind's). A statement cut short and a database that
+starts from the pool's default (the `read` kind's). For a request with a credential it also
+opens the transaction its work runs in and tells PostgreSQL who is asking (geo/store/viewer.py):
+row-level security then shows that organisation's confidential records too, and the settings
+end with the transaction, before the connection goes back to the pool. A statement cut short and a database that
 cannot be reached both surface as DatabaseBusy / DatabaseUnavailable, answered 503 with
 Retry-After. The pool reconnects by itself once the database is back.
 """
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from geo.core.errors import VetaError
 from geo.core.settings import Settings
+from geo.store.viewer import SETTINGS_SQL, VIEWER
 
 if TYPE_CHECKING:
     import asyncpg
@@ -73,6 +77,7 @@ class _Acquired:
     def __init__(self, owner: TimedPool):
         self.owner = owner
         self.conn: asyncpg.Connection | None = None
+        self.transaction: asyncpg.transaction.Transaction | None = None
         self.since = 0.0
 
     async def __aenter__(self) -> asyncpg.Connection:
@@ -87,6 +92,11 @@ class _Acquired:
             timeout = owner.timeouts[REQUEST_KIND.get()]
             if timeout != owner.timeouts["read"]:
                 await self.conn.execute(f"SET statement_timeout = {int(timeout * 1000):d}")
+            viewer = VIEWER.get()
+            if not viewer.anonymous:
+                self.transaction = self.conn.transaction()
+                await self.transaction.start()
+                await self.conn.execute(SETTINGS_SQL, *viewer.settings())
         except owner.lost as exc:
             await self._release()
             raise DatabaseUnavailable(
@@ -98,7 +108,10 @@ class _Acquired:
         lost = isinstance(exc, self.owner.lost) and (
             self._closed() or not isinstance(exc, _interface_error())
         )
-        await self._release()
+        try:
+            await self._end_transaction(failed=exc is not None or lost)
+        finally:
+            await self._release()
         if isinstance(exc, self.owner.canceled):
             raise DatabaseBusy(
                 f"the request took longer than its {self.owner.timeouts[REQUEST_KIND.get()]:g} s "
@@ -117,6 +130,20 @@ class _Acquired:
             return self.conn.is_closed()
         except _interface_error():
             return True
+
+    async def _end_transaction(self, failed: bool) -> None:
+        """Commit the viewer's transaction (roll it back after a failure); a connection that
+        is gone has ended it already."""
+        transaction, self.transaction = self.transaction, None
+        if transaction is None or self._closed():
+            return
+        try:
+            if failed:
+                await transaction.rollback()
+            else:
+                await transaction.commit()
+        except self.owner.lost:
+            pass
 
     async def _release(self) -> None:
         if self.conn is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -98,6 +99,15 @@ def import_file(
     rows.drop({p.row for p in reading + position if p.row is not None})
 
     with engine.begin() as conn:
+        # The audit trail records these writes as an import's, whoever started it. And the
+        # server checks every second that the importer is still there: a killed import's long
+        # INSERT (and its audit) is cancelled then, not run to its end holding its locks.
+        conn.execute(
+            text(
+                "SELECT set_config('veta.channel', 'import', true), "
+                "set_config('client_connection_check_interval', '1000', true)"
+            )
+        )
         if not options.dry_run:
             waited = wait_for_turn(conn, layer.name, waiting)
             if waited:

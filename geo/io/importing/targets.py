@@ -12,9 +12,18 @@ from geo.store import models
 
 FieldKind = Literal["text", "number", "integer", "date", "list"]
 
-# Filled by Veta, never read from a file: the surrogate id, time stamps, the run's source and
-# the folded name (made from `name`).
-_MANAGED = {"id", "created_at", "updated_at", "geom", "source", "name_folded"}
+# Filled by Veta, never read from a file: the surrogate id, time stamps, the run's source, the
+# folded name (made from `name`), and who may see the record (the writer's, not the file's, say).
+_MANAGED = {
+    "id",
+    "created_at",
+    "updated_at",
+    "geom",
+    "source",
+    "name_folded",
+    "confidential",
+    "owner_org",
+}
 
 
 @dataclass(frozen=True)

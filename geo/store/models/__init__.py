@@ -5,6 +5,15 @@ from geo/core/vocabulary.py, so the database refuses what the vocabulary does no
 Alembic's revisions are generated from `Base.metadata`, which every module below fills.
 """
 
+from geo.store.models.access import (
+    AUDIT_ACTIONS,
+    AUDIT_CHANNELS,
+    ROLES,
+    ApiKey,
+    AuditEntry,
+    Confidentiality,
+    Organisation,
+)
 from geo.store.models.base import SRID, Base, Provenance, Timestamps
 from geo.store.models.operations import (
     IMPORT_LAYERS,
@@ -36,6 +45,13 @@ from geo.store.models.reference import (
 )
 
 __all__ = [
+    "AUDIT_ACTIONS",
+    "AUDIT_CHANNELS",
+    "ROLES",
+    "ApiKey",
+    "AuditEntry",
+    "Confidentiality",
+    "Organisation",
     "COMMODITY_COLUMNS",
     "IMPORT_LAYERS",
     "IMPORT_OUTCOMES",

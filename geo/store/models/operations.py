@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from geo.store.models.access import Confidentiality
 from geo.store.models.base import (
     SRID,
     Base,
@@ -119,7 +120,7 @@ class Raster(Base):
     __table_args__ = (CheckConstraint("name ~ '^[a-z0-9][a-z0-9_-]*$'", name="name_slug"),)
 
 
-class ScreeningReport(Base):
+class ScreeningReport(Confidentiality, Base):
     """A screening answer kept for its permanent link: the request, the answer and the state of
     the data it was made from. The id is a random UUID: the link is the only way to find it."""
 
@@ -137,4 +138,7 @@ class ScreeningReport(Base):
     report: Mapped[dict] = mapped_column(JSONB, nullable=False)
     data_versions: Mapped[dict] = mapped_column(JSONB, nullable=False)
 
-    __table_args__ = (CheckConstraint("kind IN ('screening', 'plan_impact')", name="kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('screening', 'plan_impact')", name="kind"),
+        Confidentiality.owned(),
+    )

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.core import vocabulary as v
+from geo.store.models.access import Confidentiality
 from geo.store.models.base import (
     SRID,
     Base,
@@ -38,7 +39,7 @@ from geo.store.models.base import (
 )
 
 
-class Deposit(Timestamps, Provenance, Base):
+class Deposit(Confidentiality, Timestamps, Provenance, Base):
     """A mineral occurrence (INSPIRE MineralOccurrence): a point or, where known, its outline."""
 
     __tablename__ = "deposits"
@@ -72,13 +73,14 @@ class Deposit(Timestamps, Provenance, Base):
             name="commodities_shape",
         ),
         depth_interval(),
+        Confidentiality.owned(),
         geometry_type("POINT", "MULTIPOLYGON"),
         Index("ix_deposits_geom", "geom", postgresql_using="gist"),
         Index("ix_deposits_commodities", "commodities", postgresql_using="gin"),
     )
 
 
-class Permit(Timestamps, Provenance, Base):
+class Permit(Confidentiality, Timestamps, Provenance, Base):
     """A mining right under Ley 22/1973 de Minas: a set of whole cuadrículas."""
 
     __tablename__ = "permits"
@@ -106,6 +108,11 @@ class Permit(Timestamps, Provenance, Base):
         CheckConstraint(
             "granted_on IS NULL OR applied_on IS NULL OR granted_on >= applied_on",
             name="granted_after_applied",
+        ),
+        Confidentiality.owned(),
+        # Only an application can be kept confidential: a right once admitted is public record.
+        CheckConstraint(
+            "NOT confidential OR status IN ('applied', 'denied')", name="confidential_application"
         ),
         geometry_type("MULTIPOLYGON"),
         Index("ix_permits_geom", "geom", postgresql_using="gist"),

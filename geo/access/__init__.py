@@ -1,0 +1,1 @@
+"""Who is asking: organisations, API keys and OpenID Connect tokens turned into a viewer."""

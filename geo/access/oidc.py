@@ -1,0 +1,71 @@
+"""OpenID Connect access tokens (JWT) checked against the provider's published keys (JWKS).
+
+Signature, issuer, audience and expiry are all checked; the keys are fetched once and again
+only when a token names a key id (`kid`) not seen yet, which is how a provider rotates them.
+Which claims carry the organisation and the role is configuration (VETA_OIDC_*), since every
+provider names them its own way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jwt
+
+from geo.core.errors import Unauthenticated
+from geo.core.settings import Settings
+from geo.store.models import ROLES
+
+# Asymmetric algorithms only: a shared-secret (HS*) token could be forged by anyone who has
+# the public key if the algorithm were taken from the token.
+ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject: str
+    organisation: str
+    role: str
+
+
+class TokenVerifier:
+    """Checks tokens of one provider; None when no provider is configured."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.issuer = settings.oidc_issuer
+        self.audience = settings.oidc_audience
+        self.org_claim = settings.oidc_org_claim
+        self.role_claim = settings.oidc_role_claim
+        self.keys = jwt.PyJWKClient(
+            settings.oidc_jwks_url, cache_keys=True, lifespan=settings.oidc_jwks_cache_s
+        )
+
+    @classmethod
+    def configured(cls, settings: Settings) -> TokenVerifier | None:
+        return cls(settings) if settings.oidc_jwks_url else None
+
+    def verify(self, token: str) -> TokenClaims:
+        """The token's subject, organisation and role; Unauthenticated when anything is wrong.
+        Blocking (the first use and a new key fetch the JWKS over HTTP): call off the loop."""
+        try:
+            key = self.keys.get_signing_key_from_jwt(token)
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWKClientConnectionError as exc:
+            raise Unauthenticated(f"the token's keys could not be fetched: {exc}") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"the token is not valid: {exc}") from None
+        organisation, role = claims.get(self.org_claim), claims.get(self.role_claim)
+        if not isinstance(organisation, str) or not organisation:
+            raise Unauthenticated(f"the token has no organisation claim {self.org_claim!r}")
+        if role not in ROLES:
+            raise Unauthenticated(
+                f"the token's claim {self.role_claim!r} is {role!r}, not one of {', '.join(ROLES)}"
+            )
+        return TokenClaims(str(claims["sub"]), organisation, role)
