@@ -66,6 +66,7 @@ TILE_ZOOMS = range(6, 13)
 TILE_LAYERS = ("deposits", "protection_zones")
 SITES = 40
 HEADERS = {"Accept-Encoding": "gzip"}
+KEEPALIVE_S = 4.0
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -159,6 +160,7 @@ class Load:
     bytes_read: int = 0
     # The first answer of each (kind, status) that is not 2xx: what the server said.
     error_examples: dict[str, dict] = field(default_factory=dict)
+    exceptions: list[dict] = field(default_factory=list)
 
 
 async def client(
@@ -180,6 +182,19 @@ async def client(
                 load.error_examples.setdefault(f"{kind} {outcome}", {"path": path, "body": said})
         except Exception as exc:  # noqa: BLE001 - every failure is an error to list, not a crash
             outcome = f"{type(exc).__name__}: {exc}"[:200]
+            # httpx's ReadError carries no text; the socket's own error is its cause.
+            cause = exc.__cause__ or exc.__context__
+            load.exceptions.append(
+                {
+                    "phase": phase,
+                    "kind": kind,
+                    "path": path,
+                    "error": outcome,
+                    "cause": repr(cause)[:200],
+                    "monotonic": started,
+                    "after_s": time.monotonic() - started,
+                }
+            )
             load.error_examples.setdefault(f"{kind} {outcome}", {"path": path})
         load.records.append((phase, kind, started, time.monotonic() - started, outcome, path))
 
@@ -276,7 +291,12 @@ async def run_load(
     load, samples, stop = Load(), [], asyncio.Event()
     marks = {"start": memory_and_cpu(root)}
     sampler = asyncio.create_task(sample_memory(root, samples, load, stop))
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # httpx keeps an idle connection 5 s, as long as uvicorn's keep-alive timeout: a request sent
+    # as the server closes it is reset unanswered (seen: 2 in 5,000 with one worker). Browsers
+    # retry such a request; this client instead lets its idle connections go first.
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=KEEPALIVE_S
+    )
     async with httpx.AsyncClient(base_url=base, headers=HEADERS, timeout=60, limits=limits) as http:
         begun = time.monotonic()
         end = begun + warmup + seconds
@@ -404,7 +424,7 @@ def main() -> None:
         "options": vars(args),
         "client": (
             f"one asyncio process ({_loop_name()}), httpx {httpx.__version__} AsyncClient, "
-            f"{args.clients} keep-alive connections, each client sends its next request when it "
+            f"{args.clients} keep-alive connections (idle ones closed after {KEEPALIVE_S:g} s), each client sends its next request when it "
             "has read the previous answer (no think time); bodies read raw, gzip not decoded"
         ),
         "processes": len(marks["end"]["processes"]),
@@ -415,6 +435,7 @@ def main() -> None:
         "database_cpu_share": db_cpu / measured_s,
         "mib_read": load.bytes_read / 2**20,
         "error_examples": load.error_examples,
+        "exceptions": load.exceptions,
         "distinct_tiles_requested": len({r[5] for r in load.records if r[1] == "tile"}),
         "cache_lookups": caches,
         "tiles_planned": sum(len(t) for t in plan.tiles.values()),
@@ -465,6 +486,10 @@ def report(result: dict) -> str:
     ]
     for what, example in result["error_examples"].items():
         lines.append(f"- {what}: `{example['path']}` {example.get('body', '')}")
+    for e in result["exceptions"]:
+        lines.append(
+            f"- {e['kind']}: {e['error']} after {e['after_s'] * 1000:.1f} ms ({e['cause']})"
+        )
     return "\n".join(lines)
 
 
