@@ -20,6 +20,7 @@ from api.routes import (
     areas,
     deposits,
     downloads,
+    editing,
     grid,
     i18n,
     ogc,
@@ -38,7 +39,7 @@ from geo.catalog import register_catalog
 from geo.core.crs import remember_postgis_srids
 from geo.core.settings import Settings, get_settings
 from geo.store.counts import CountCache
-from geo.store.db import create_pool, service_url
+from geo.store.db import create_pool, service_url, sync_engine
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.pool = await create_pool(service_url(settings), settings)
+        # Writes (geo.editing) run on a synchronous engine in worker threads, as the service.
+        app.state.writer = sync_engine(service_url(settings))
         async with app.state.pool.acquire() as conn:
             remember_postgis_srids(
                 r[0] for r in await conn.fetch("SELECT srid FROM spatial_ref_sys")
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.pool.close()
+            app.state.writer.dispose()
 
     app = FastAPI(
         title="Veta",
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rasters.router,
         planning.router,
         i18n.router,
+        editing.router,
     ):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(health.router)

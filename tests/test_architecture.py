@@ -23,6 +23,7 @@ MAY_IMPORT = {
     "io": {"core", "store", "rules", "features", "catalog", "queries"},
     "rasters": {"core", "store", "rules", "features", "catalog", "queries"},
     "planning": {"core", "store", "rules", "features", "catalog", "queries"},
+    "editing": {"core", "store", "rules", "features", "catalog", "queries", "io"},
 }
 
 

@@ -25,10 +25,13 @@ def _matches(request: Request, etag: str) -> bool:
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
-def cached(request: Request, response: Response) -> Response:
-    """The response with a weak ETag (gzip may re-encode it) and Cache-Control, or 304 Not
-    Modified when the client already holds this body."""
-    etag = 'W/"' + hashlib.sha1(response.body).hexdigest()[:24] + '"'
+def cached(request: Request, response: Response, version: str | None = None) -> Response:
+    """The response with an ETag and Cache-Control, or 304 Not Modified when the client
+    already holds this body. The ETag is weak (gzip may re-encode the body), except for an
+    editable record's, which starts with its version (geo.editing) so that a write's If-Match
+    can be checked against it: `"<version>-<digest>"`."""
+    digest = hashlib.sha1(response.body).hexdigest()[:24]
+    etag = f'"{version}-{digest}"' if version else f'W/"{digest}"'
     # The same URL answers JSON, GeoJSON, HTML, CSV or FlatGeobuf by the Accept header.
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept"}
     if _matches(request, etag):

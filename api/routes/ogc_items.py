@@ -28,6 +28,7 @@ from api.params import admin_area, outline_of
 from geo.core.crs import Crs, parse_crs
 from geo.core.errors import NotFound
 from geo.core.limits import path_id
+from geo.editing.records import WRITERS, record_version
 from geo.features.collections import get_collection
 from geo.features.items import (
     ItemsQuery,
@@ -127,8 +128,14 @@ async def collection_item(
     if collection.id_type == "integer":
         path_id(int(feature_id), f"feature in {collection.id} with id")
     query = item_query(collection, feature_id, target)
+    version = None
     async with request.app.state.pool.acquire() as conn:
         feature = await conn.fetchval(query.text, *query.values)
+        if feature is not None and collection.id in WRITERS:
+            updated_at = await conn.fetchval(
+                f"SELECT updated_at FROM {collection.id} WHERE id = $1", int(feature_id)
+            )
+            version = record_version(int(feature_id), updated_at)
     if feature is None:
         raise NotFound(f"no feature {feature_id!r} in {collection.id}")
     headers = {"Content-Crs": f"<{target.uri}>"}
@@ -144,6 +151,7 @@ async def collection_item(
                 feature=orjson.loads(feature),
                 lonlat=_lonlat(target),
             ),
+            version,
         )
     root = f"{base_url(request)}/collections/{collection.id}"
     links = [
@@ -152,4 +160,4 @@ async def collection_item(
         {"href": root, "rel": "collection", "type": "application/json"},
     ]
     body = feature[:-1] + ',"links":' + orjson.dumps(links).decode() + "}"
-    return cached(request, Response(body, media_type=GEOJSON, headers=headers))
+    return cached(request, Response(body, media_type=GEOJSON, headers=headers), version)

@@ -69,3 +69,20 @@ class Forbidden(VetaError):
     status = 403
     title = "Forbidden"
     slug = "forbidden"
+
+
+class InvalidFields(VetaError):
+    """Several members of a request body are wrong at once: each is named with its reason."""
+
+    title = "Invalid parameter"
+    slug = "invalid-parameter"
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in problems))
+
+    def __reduce__(self):
+        return (type(self), (self.problems,))
+
+    def extensions(self) -> dict:
+        return {"invalid_params": [{"name": n, "reason": r} for n, r in self.problems]}

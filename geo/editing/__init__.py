@@ -1,0 +1,1 @@
+"""Editing records over the API: checked as imports are, versioned, audited by the database."""

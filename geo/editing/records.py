@@ -1,0 +1,449 @@
+"""Writing one record — a deposit, a mining right or a protection zone — as a Feature.
+
+Every write is checked as `veta import` checks a row (geo.io.importing.validation: each field,
+its code list, the table's rules, the geometry, the region) and a right's geometry also
+against the cuadrícula; a write that fails any check changes nothing. Who may write what is
+said twice: here, to answer 401/403 with a reason, and by PostgreSQL's row-level security
+policies (migration 0014), which hold whatever the code does. Each record's version is its
+`updated_at` (set by a trigger on every change): a write names the version it was made from
+(If-Match) and is refused when the record has changed since (optimistic concurrency).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+from shapely.geometry import shape
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from geo.core.crs import Crs, parse_crs
+from geo.core.errors import (
+    Forbidden,
+    InvalidFields,
+    InvalidParameter,
+    NotFound,
+    Unauthenticated,
+    VetaError,
+)
+from geo.core.limits import check_vertices
+from geo.core.settings import Settings
+from geo.io.importing.crs import position_problems
+from geo.io.importing.mapping import Mapping
+from geo.io.importing.targets import LAYERS, Layer
+from geo.io.importing.validation import validate
+from geo.rules.permit_rules import validate_right
+from geo.store.viewer import Viewer
+
+# The collections that can be edited, and the roles that may write each. Editors write their
+# own organisation's deposits and applications; the registry records any right's changes and
+# keeps the protection zones; an admin may do everything.
+WRITERS: dict[str, tuple[str, ...]] = {
+    "deposits": ("editor", "admin"),
+    "permits": ("editor", "registry", "admin"),
+    "protection_zones": ("registry", "admin"),
+}
+# The source of records made over the API when the Feature names none.
+API_SOURCE = "api"
+# Members a Feature's properties may hold besides the layer's fields, on the collections whose
+# records an organisation may keep to itself (protection zones are public law).
+ACCESS_MEMBERS = ("confidential", "owner")
+CONFIDENTIAL = ("deposits", "permits")
+
+
+class PreconditionFailed(VetaError):
+    status = 412
+    title = "Precondition failed"
+    slug = "precondition-failed"
+
+
+class PreconditionRequired(VetaError):
+    status = 428
+    title = "Precondition required"
+    slug = "precondition-required"
+
+
+class Conflict(VetaError):
+    status = 409
+    title = "Conflict"
+    slug = "conflict"
+
+
+@dataclass(frozen=True)
+class Written:
+    id: int
+    version: str
+
+
+def record_version(record_id: int, updated_at: datetime) -> str:
+    """A record's version: its id and the microsecond of its last change. An item's ETag
+    starts with it (then a digest of the representation, which also depends on the day and
+    the zones around it); If-Match compares the version alone."""
+    return f"{record_id}.{int(updated_at.timestamp() * 1_000_000)}"
+
+
+def version_tag(record_id: int, updated_at: datetime) -> str:
+    return f'"{record_version(record_id, updated_at)}"'
+
+
+def _version_of(tag: str) -> str:
+    return tag.strip().removeprefix("W/").strip('"').split("-", 1)[0]
+
+
+def allowed_methods(viewer: Viewer, collection: str) -> list[str]:
+    """What this caller may do on this collection's items (OPTIONS, the collection's links)."""
+    if collection in WRITERS and viewer.role in WRITERS[collection]:
+        return ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return ["GET", "HEAD", "OPTIONS"]
+
+
+def check_may_write(viewer: Viewer, collection: str) -> None:
+    if collection not in WRITERS:
+        raise Forbidden(
+            f"{collection} cannot be edited; editable collections: {', '.join(WRITERS)}"
+        )
+    if viewer.anonymous:
+        raise Unauthenticated("writing needs a credential: Authorization: Bearer <API key>")
+    if viewer.role not in WRITERS[collection]:
+        raise Forbidden(
+            f"the role {viewer.role} may not write {collection}; "
+            f"roles that may: {', '.join(WRITERS[collection])}"
+        )
+
+
+def create(
+    conn: Connection,
+    collection: str,
+    feature: object,
+    content_crs: str | None,
+    viewer: Viewer,
+    settings: Settings,
+) -> Written:
+    """Insert a record; its id is the server's to give."""
+    check_may_write(viewer, collection)
+    body = _feature(feature)
+    if "id" in body:
+        raise InvalidParameter("id", "a new record's id is given by the server", "no id member")
+    layer = LAYERS[collection]
+    properties = dict(body.get("properties") or {})
+    properties.setdefault("source_id", None)
+    access = _access(conn, collection, properties, viewer, None)
+    values, geometry = _checked(layer, properties, body.get("geometry"), content_crs, settings)
+    columns = {**values, **access}
+    names = list(columns)
+    try:
+        row = conn.execute(
+            text(
+                f"INSERT INTO {collection} ({', '.join(names)}, geom) VALUES "
+                f"({', '.join(':' + n for n in names)}, ST_GeomFromWKB(decode(:geom, 'hex'), 4326)) "
+                "RETURNING id, updated_at"
+            ),
+            {**columns, "geom": geometry},
+        ).one()
+    except DBAPIError as exc:
+        raise _refusal(exc, collection) from None
+    return Written(row.id, version_tag(row.id, row.updated_at))
+
+
+def replace(
+    conn: Connection,
+    collection: str,
+    record_id: int,
+    feature: object,
+    content_crs: str | None,
+    if_match: str | None,
+    viewer: Viewer,
+    settings: Settings,
+) -> Written:
+    """Replace a record's properties and geometry (PUT): what the Feature leaves out is cleared."""
+    check_may_write(viewer, collection)
+    current = _current(conn, collection, record_id, if_match)
+    body = _feature(feature)
+    if "id" in body and str(body["id"]) != str(record_id):
+        raise InvalidParameter(
+            "id", f"the body is record {body['id']}, the URL {record_id}", [str(record_id)]
+        )
+    properties = dict(body.get("properties") or {})
+    return _update(
+        conn,
+        collection,
+        record_id,
+        current,
+        properties,
+        body.get("geometry"),
+        content_crs,
+        viewer,
+        settings,
+    )
+
+
+def patch(
+    conn: Connection,
+    collection: str,
+    record_id: int,
+    merge_patch: object,
+    content_crs: str | None,
+    if_match: str | None,
+    viewer: Viewer,
+    settings: Settings,
+) -> Written:
+    """Change some of a record's members (JSON merge patch, RFC 7396): a member set to null is
+    cleared, a member left out is kept; `geometry` replaces the geometry when given."""
+    check_may_write(viewer, collection)
+    current = _current(conn, collection, record_id, if_match)
+    body = _feature(merge_patch, patching=True)
+    unknown = sorted(set(body) - {"type", "properties", "geometry", "id"})
+    if unknown:
+        raise InvalidParameter(unknown[0], "not a member of a Feature", ["properties", "geometry"])
+    properties = {**current["properties"], **(body.get("properties") or {})}
+    properties = {k: v for k, v in properties.items() if v is not None}
+    geometry = body.get("geometry", current["geometry"])
+    crs = content_crs if "geometry" in body else None
+    return _update(
+        conn, collection, record_id, current, properties, geometry, crs, viewer, settings
+    )
+
+
+def delete(
+    conn: Connection, collection: str, record_id: int, if_match: str | None, viewer: Viewer
+) -> None:
+    check_may_write(viewer, collection)
+    _current(conn, collection, record_id, if_match)
+    try:
+        deleted = conn.execute(
+            text(f"DELETE FROM {collection} WHERE id = :i"), {"i": record_id}
+        ).rowcount
+    except DBAPIError as exc:
+        raise _refusal(exc, collection) from None
+    if not deleted:
+        raise Forbidden(f"the role {viewer.role} may not delete this record")
+
+
+def _update(
+    conn: Connection,
+    collection: str,
+    record_id: int,
+    current: dict,
+    properties: dict,
+    geometry: object,
+    content_crs: str | None,
+    viewer: Viewer,
+    settings: Settings,
+) -> Written:
+    layer = LAYERS[collection]
+    # The source is the record's own and stays: a write over the API edits the record in place.
+    properties["source"] = current["properties"]["source"]
+    properties.setdefault("source_id", current["properties"].get("source_id"))
+    access = _access(conn, collection, properties, viewer, current["properties"])
+    properties.pop("source")
+    values, wkb = _checked(layer, properties, geometry, content_crs, settings, record=record_id)
+    values.pop("source", None)
+    # PUT clears what it leaves out: every field of the layer is written.
+    columns = {name: values.get(name) for name in layer.fields if name not in ("source",)}
+    for name, spec in layer.fields.items():
+        if spec.kind == "list" and columns.get(name) is None and not spec.required:
+            columns[name] = []
+    columns.update(access)
+    try:
+        row = conn.execute(
+            text(
+                f"UPDATE {collection} SET "
+                + ", ".join(f"{n} = :{n}" for n in columns)
+                + ", geom = ST_GeomFromWKB(decode(:geom, 'hex'), 4326) WHERE id = :record_id "
+                "RETURNING id, updated_at"
+            ),
+            {**columns, "geom": wkb, "record_id": record_id},
+        ).one_or_none()
+    except DBAPIError as exc:
+        raise _refusal(exc, collection) from None
+    if row is None:  # visible but not writable by this caller (row-level security said no)
+        raise Forbidden(f"the role {viewer.role} may not change this record")
+    return Written(row.id, version_tag(row.id, row.updated_at))
+
+
+def _current(conn: Connection, collection: str, record_id: int, if_match: str | None) -> dict:
+    """The record as stored (locked until the write ends), after checking If-Match."""
+    if if_match is None:
+        raise PreconditionRequired(
+            "a write must name the version it changes: If-Match with the record's ETag "
+            "(from GET of the item)"
+        )
+    row = conn.execute(
+        text(
+            f"SELECT updated_at, ST_AsGeoJSON(geom, 9)::json AS geometry, to_jsonb(t) - 'geom' "
+            f"AS properties FROM {collection} t WHERE id = :i FOR UPDATE"
+        ),
+        {"i": record_id},
+    ).one_or_none()
+    if row is None:
+        # Locking a row needs the right to change it (row-level security's write policies):
+        # a record this caller sees but may not change is a 403, one it cannot see a 404.
+        visible = conn.execute(
+            text(f"SELECT 1 FROM {collection} WHERE id = :i"), {"i": record_id}
+        ).first()
+        if visible:
+            raise Forbidden("your organisation and role may not change this record")
+        raise NotFound(f"no feature {record_id} in {collection}")
+    version = version_tag(record_id, row.updated_at)
+    asked = {_version_of(tag) for tag in if_match.split(",")}
+    if "*" not in asked and _version_of(version) not in asked:
+        raise PreconditionFailed(
+            f"the record has changed since the version you sent (now {version}); "
+            "GET it again, apply your change and send its new ETag"
+        )
+    properties = {
+        k: v
+        for k, v in row.properties.items()
+        if k not in ("id", "created_at", "updated_at", "owner_org", "name_folded")
+    }
+    return {
+        "geometry": row.geometry,
+        "properties": properties,
+        "owner_org": row.properties.get("owner_org"),
+    }
+
+
+def _feature(body: object, patching: bool = False) -> dict:
+    if not isinstance(body, dict):
+        raise InvalidParameter("body", "expected a GeoJSON Feature (a JSON object)", "a Feature")
+    if body.get("type", "Feature" if patching else None) != "Feature":
+        raise InvalidParameter("type", f"{body.get('type')!r} is not a Feature", ["Feature"])
+    if (
+        "properties" in body
+        and body["properties"] is not None
+        and not isinstance(body["properties"], dict)
+    ):
+        raise InvalidParameter("properties", "expected an object", "an object of field values")
+    return body
+
+
+def _access(
+    conn: Connection, collection: str, properties: dict, viewer: Viewer, current: dict | None
+) -> dict:
+    """`confidential` and `owner` out of the properties, as columns: the writer's organisation
+    owns what it writes; only an admin may name another (by its code)."""
+    if collection not in CONFIDENTIAL:
+        return {}
+    confidential = properties.pop("confidential", None if current else False)
+    if confidential is None and current is not None:
+        confidential = current.get("confidential", False)
+    if not isinstance(confidential, bool):
+        raise InvalidParameter(
+            "confidential", f"{confidential!r} is not true or false", ["true", "false"]
+        )
+    owner = properties.pop("owner", None)
+    if owner is not None and viewer.role != "admin":
+        raise Forbidden("only an admin may give a record to another organisation (owner)")
+    if owner is not None:
+        owner_id = conn.execute(text("SELECT veta_organisation(:c)"), {"c": owner}).scalar()
+        if owner_id is None:
+            raise InvalidParameter("owner", f"no organisation {owner!r}")
+    elif current is not None and "owner_org" in current:
+        owner_id = current["owner_org"]
+    else:
+        owner_id = viewer.organisation_id
+    for member in ("owner_org",):
+        properties.pop(member, None)
+    return {"confidential": confidential, "owner_org": owner_id}
+
+
+def _checked(
+    layer: Layer,
+    properties: dict,
+    geometry: object,
+    content_crs: str | None,
+    settings: Settings,
+    record: int | None = None,
+) -> tuple[dict, str]:
+    """The record's columns and hex WKB geometry in lon/lat, checked as the import checks a
+    row; every problem found is refused together."""
+    unknown = sorted(set(properties) - set(layer.fields) - {"source"})
+    if unknown:
+        raise InvalidParameter(
+            unknown[0], f"not a field of {layer.name}", sorted([*layer.fields, *ACCESS_MEMBERS])
+        )
+    source = properties.pop("source", None) or API_SOURCE
+    if (
+        layer.name != "admin_areas"
+        and properties.get("source_id") in (None, "")
+        and "source_id" in layer.fields
+    ):
+        properties["source_id"] = uuid.uuid4().hex
+    missing = [
+        name
+        for name, spec in layer.fields.items()
+        if spec.required and properties.get(name) in (None, "") and name not in layer.defaults
+    ]
+    if missing:
+        raise InvalidFields([(name, f"required by {layer.name}") for name in missing])
+    lonlat = _geometry(geometry, content_crs, layer)
+    columns = pd.DataFrame({name: [value] for name, value in properties.items()}, dtype=object)
+    if columns.empty:
+        columns = pd.DataFrame(index=[0])
+    mapping = Mapping(fields={name: name for name in properties})
+    rows = validate(layer, mapping, columns, np.array([lonlat], dtype=object), (), repair=False)
+    problems = [
+        (p.field, p.reason)
+        for p in rows.problems
+        + position_problems(np.array([lonlat], dtype=object), rows.ids, None, True)
+    ]
+    if layer.name == "permits" and not problems:
+        # A right is whole cuadrículas, joined along their sides, as many as its type allows.
+        result = validate_right(lonlat, str(properties["right_type"]), settings.right_cell_limits)
+        problems += [("geometry", p.message) for p in result.problems]
+    if problems:
+        raise InvalidFields(problems)
+    values = {name: column[0] for name, column in rows.values.items()}
+    values["source"] = source
+    return values, str(rows.geometry[0])
+
+
+def _geometry(geometry: object, content_crs: str | None, layer: Layer):
+    if not isinstance(geometry, dict):
+        raise InvalidParameter(
+            "geometry", "missing or not a GeoJSON geometry", list(layer.geometry_types)
+        )
+    check_vertices(geometry.get("coordinates"), "geometry")
+    try:
+        parsed = shape(geometry)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        raise InvalidParameter(
+            "geometry", f"not a GeoJSON geometry: {exc}", list(layer.geometry_types)
+        ) from None
+    crs: Crs = parse_crs(content_crs.strip().strip("<>") if content_crs else None, "Content-Crs")
+    if crs.northing_first:
+        parsed = shapely.transform(parsed, lambda xy: xy[:, ::-1])
+    if crs.srid != 4326:
+        transformer = Transformer.from_crs(crs.srid, 4326, always_xy=True)
+        parsed = shapely.transform(
+            parsed, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+        )
+    if parsed.geom_type == "Polygon" and "MultiPolygon" in layer.geometry_types:
+        parsed = shapely.MultiPolygon([parsed])
+    return parsed
+
+
+def _refusal(exc: DBAPIError, collection: str) -> VetaError:
+    """What PostgreSQL refused, told as the request's fault where it is."""
+    code = getattr(exc.orig, "sqlstate", None)
+    diag = getattr(exc.orig, "diag", None)
+    if code == "42501":  # insufficient_privilege: a row-level security policy said no
+        return Forbidden(f"your organisation and role may not write this record in {collection}")
+    if code == "23505":
+        return Conflict(
+            f"a record with the same key exists in {collection} ({diag.message_detail if diag else ''})"
+        )
+    if code in ("23514", "23502", "23503", "22000", "22023", "P0001"):
+        constraint = getattr(diag, "constraint_name", None) or ""
+        return InvalidParameter(
+            constraint.removeprefix(f"ck_{collection}_") or "body",
+            getattr(diag, "message_primary", None) or "refused by the database's rules",
+        )
+    raise exc
