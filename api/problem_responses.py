@@ -36,6 +36,11 @@ PROBLEM_SCHEMA = {
 _CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 ANSWERS = {
     "400": "A parameter or body member is not allowed (named in invalid_params).",
+    "401": "The credential sent (Authorization: Bearer …) is not valid, or this needs one.",
+    "403": "The caller's role may not do this, or its credential came from a page of another site.",
+    "409": "A record with the same key exists.",
+    "412": "The record has changed since the version named in If-Match.",
+    "428": "A write must name the version it changes (If-Match).",
     "404": "Nothing has this id.",
     "413": "The request body is larger than the service accepts.",
     "414": "The URL is longer than the service accepts.",
@@ -49,16 +54,21 @@ def declare_problems(document: dict) -> dict:
     """The OpenAPI document (3.1, as FastAPI writes it) with the problem answers added."""
     document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     for path, operations in document.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
             responses.pop("422", None)
-            codes = ["400", "414"]
+            # Any request may carry a credential (api/auth.py), and be refused for it.
+            codes = ["400", "401", "403", "414"]
             if "{" in path:
                 codes.append("404")
             if "requestBody" in operation:
                 codes.append("413")
+            if method in ("put", "patch", "delete"):
+                codes += ["412", "428"]
+            if method in ("post", "put", "patch"):
+                codes.append("409")
             if path not in _NO_DATABASE:
                 codes.append("503")
             for code in codes:

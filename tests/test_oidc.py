@@ -332,6 +332,8 @@ def test_the_good_token_of_those_forgeries_is_accepted(veta, idp, deposit):
     "claims",
     [
         {"veta_role": "king"},
+        # Admin sees every organisation's records: never taken from a token.
+        {"veta_role": "admin"},
         {"veta_role": ["reader"]},
         {"veta_role": MISSING},
         {"org": "t-oidc-unknown"},

@@ -157,8 +157,8 @@ async def delete_item(
     return Response(status_code=204)
 
 
-@router.options("/collections/{collectionId}/items")
-@router.options("/collections/{collectionId}/items/{featureId}")
+@router.options("/collections/{collectionId}/items", status_code=204)
+@router.options("/collections/{collectionId}/items/{featureId}", status_code=204)
 async def item_options(collection_id: str = Path(alias="collectionId")):
     """What the caller may do here (Allow), by its role."""
     allowed = records.allowed_methods(VIEWER.get(), collection_id)

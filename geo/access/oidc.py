@@ -19,6 +19,11 @@ from geo.core.errors import Unauthenticated
 from geo.core.settings import Settings
 from geo.store.models import ROLES
 
+# Roles a token may carry. Not admin, which sees every organisation's confidential records: a
+# provider where an organisation manages its own users' claims would let it make itself admin
+# of all Veta. Admins get API keys from the operator (veta keys create --role admin).
+TOKEN_ROLES = tuple(role for role in ROLES if role != "admin")
+
 # Asymmetric algorithms only: a shared-secret (HS*) token could be forged by anyone who has
 # the public key if the algorithm were taken from the token.
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
@@ -80,8 +85,9 @@ class TokenVerifier:
         organisation, role = claims.get(self.org_claim), claims.get(self.role_claim)
         if not isinstance(organisation, str) or not organisation:
             raise Unauthenticated(f"the token has no organisation claim {self.org_claim!r}")
-        if role not in ROLES:
+        if role not in TOKEN_ROLES:
             raise Unauthenticated(
-                f"the token's claim {self.role_claim!r} is {role!r}, not one of {', '.join(ROLES)}"
+                f"the token's claim {self.role_claim!r} is {role!r}, not one of "
+                f"{', '.join(TOKEN_ROLES)} (admin comes with an API key only)"
             )
         return TokenClaims(str(claims["sub"]), organisation, role)

@@ -241,7 +241,7 @@ def _update(
     # The source is the record's own and stays: a write over the API edits the record in place.
     properties["source"] = current["properties"]["source"]
     properties.setdefault("source_id", current["properties"].get("source_id"))
-    access = _access(conn, collection, properties, viewer, current["properties"])
+    access = _access(conn, collection, properties, viewer, current)
     properties.pop("source")
     values, wkb = _checked(layer, properties, geometry, content_crs, settings, record=record_id)
     values.pop("source", None)
@@ -328,12 +328,14 @@ def _access(
     conn: Connection, collection: str, properties: dict, viewer: Viewer, current: dict | None
 ) -> dict:
     """`confidential` and `owner` out of the properties, as columns: the writer's organisation
-    owns what it writes; only an admin may name another (by its code)."""
+    owns what it creates, and a record keeps its owner and its confidentiality unless the
+    write names them (even a PUT: leaving `confidential` out must not publish a prospect);
+    only an admin may name another owner (by its code)."""
     if collection not in CONFIDENTIAL:
         return {}
-    confidential = properties.pop("confidential", None if current else False)
-    if confidential is None and current is not None:
-        confidential = current.get("confidential", False)
+    confidential = properties.pop("confidential", None)
+    if confidential is None:
+        confidential = bool(current["properties"].get("confidential")) if current else False
     if not isinstance(confidential, bool):
         raise InvalidParameter(
             "confidential", f"{confidential!r} is not true or false", ["true", "false"]
@@ -345,12 +347,10 @@ def _access(
         owner_id = conn.execute(text("SELECT veta_organisation(:c)"), {"c": owner}).scalar()
         if owner_id is None:
             raise InvalidParameter("owner", f"no organisation {owner!r}")
-    elif current is not None and "owner_org" in current:
+    elif current is not None:
         owner_id = current["owner_org"]
     else:
         owner_id = viewer.organisation_id
-    for member in ("owner_org",):
-        properties.pop(member, None)
     return {"confidential": confidential, "owner_org": owner_id}
 
 
