@@ -23,6 +23,7 @@ from api.routes import (
     editing,
     grid,
     i18n,
+    imports,
     ogc,
     ogc_items,
     permits,
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         planning.router,
         i18n.router,
         editing.router,
+        imports.router,
     ):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(health.router)

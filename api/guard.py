@@ -48,6 +48,7 @@ class Guard:
         self.app = app
         self.max_url = settings.max_url_bytes
         self.max_body = int(settings.max_body_mb * 2**20)
+        self.max_import = int(settings.import_max_mb * 2**20)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,7 +60,7 @@ class Guard:
             return
         token = REQUEST_KIND.set(request_kind(scope["path"]))
         try:
-            await self.app(scope, self._limited(receive), send)
+            await self.app(scope, self._limited(receive, self._body_limit(scope)), send)
         finally:
             REQUEST_KIND.reset(token)
 
@@ -106,12 +107,17 @@ class Guard:
                 invalid_params=[{"name": name, "reason": reason, "allowed": "text without NUL"}],
             )
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            return self._too_large(instance, int(declared))
+        limit = self._body_limit(scope)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return self._too_large(instance, int(declared), limit)
         return None
 
-    def _too_large(self, instance: str, size: int):
-        limit = f"at most {self.max_body / 2**20:g} MiB"
+    def _body_limit(self, scope: Scope) -> int:
+        """Bytes a request's body may have: a file to import may be larger than any other body."""
+        return self.max_import if scope["path"] == "/imports" else self.max_body
+
+    def _too_large(self, instance: str, size: int, max_body: int):
+        limit = f"at most {max_body / 2**20:g} MiB"
         reason = f"the body has {size:,} bytes"
         response = problem(
             413,
@@ -125,10 +131,9 @@ class Guard:
         response.headers["Connection"] = "close"
         return response
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, max_body: int) -> Receive:
         """`receive` that counts body bytes and stops reading at the limit."""
         received = 0
-        max_body = self.max_body
 
         async def limited() -> Message:
             nonlocal received

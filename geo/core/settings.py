@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     # The longest URL (path and query) and request body accepted; longer: 414, larger: 413.
     max_url_bytes: int = 32_768
     max_body_mb: float = 16.0
+    # Files uploaded to POST /imports may be larger: refused above this, before being read.
+    import_max_mb: float = 512.0
     # Statement timeout by kind of request (seconds; answered 503 with Retry-After), the
     # Retry-After advised, and how long to wait for the database before answering 503.
     statement_timeout_read_s: float = 15.0

@@ -22,8 +22,9 @@ depends_on = None
 
 CONFIDENTIAL_TABLES = ('deposits', 'permits', 'screening_reports')
 AUDITED_TABLES = ('deposits', 'permits', 'protection_zones')
-# What the service writes itself; every other table it only reads (triggers write the rest).
-SERVICE_WRITES = ('deposits', 'permits', 'protection_zones', 'screening_reports')
+# What the service writes itself (records, kept reports, imports over HTTP and their runs);
+# every other table it only reads (triggers write the rest).
+SERVICE_WRITES = ('deposits', 'permits', 'protection_zones', 'screening_reports', 'import_runs')
 # Trigger functions that write tables the service may not: run as their owner.
 DEFINER_TRIGGERS = (
     'table_changes_bump()',

@@ -37,6 +37,11 @@ class ImportOptions:
     skip_invalid: bool = False
     dry_run: bool = False
     replace_source: bool = False
+    # Over HTTP: the organisation that owns the records written (an editor's import), whether
+    # they are confidential to it, and who imports (the key's holder; else the OS user).
+    owner: int | None = None
+    confidential: bool = False
+    imported_by: str | None = None
 
 
 def import_file(
@@ -125,6 +130,8 @@ def import_file(
         elif report.problems and not options.skip_invalid:
             report.outcome = "refused"
         else:
+            if options.owner is not None:
+                _owned_by(rows, options.owner, options.confidential)
             try:
                 with conn.begin_nested():
                     write_rows(conn, layer, rows, source, options.replace_source, report, progress)
@@ -141,7 +148,16 @@ def import_file(
             checksum(options.path),
             started,
             finished,
-            getpass.getuser(),
+            options.imported_by or getpass.getuser(),
             options.dry_run,
         )
     return report
+
+
+def _owned_by(rows, owner: int, confidential: bool) -> None:
+    """Every row written owned by `owner` (and confidential to it, if asked): two more columns,
+    as text, which COPY reads into the integer and boolean columns."""
+    n = len(rows.rows)
+    rows.columns += ["owner_org", "confidential"]
+    rows.values["owner_org"] = [str(owner)] * n
+    rows.values["confidential"] = ["true" if confidential else "false"] * n
