@@ -354,3 +354,21 @@ def test_command_line_and_import_writes_are_audited(cli, engine, tmp_path):
             )
         ).one()
     assert channel == "import" and actor and after["name"] == "Importado"
+
+
+def test_a_records_item_page_shows_its_history(client, keys):
+    made = client.post(
+        "/collections/deposits/items", json=_deposit("Con historia"), headers=_as(keys, "a_editor")
+    )
+    url = made.headers["location"]
+    etag = client.get(url).headers["etag"]
+    changed = client.patch(
+        url,
+        json={"properties": {"remarks": "revisado"}},
+        headers=_as(keys, "a_editor", **{"If-Match": etag}),
+    )
+    assert changed.status_code == 200, changed.text
+    page = client.get(url + "?f=html").text
+    assert "History" in page and "ana@a" in page and "remarks" in page
+    links = {link["rel"]: link["href"] for link in client.get(url).json()["links"]}
+    assert links["version-history"].endswith(f"/items/{made.json()['id']}/history")

@@ -79,6 +79,24 @@ TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]  # added 
     gettext=gettext, ngettext=ngettext, newstyle=True, pgettext=pgettext
 )
 TEMPLATES.env.globals["language"] = current_language
+
+
+def changed_fields(entry: dict) -> str:
+    """The fields an audit entry changed (all of them for an insert or a delete)."""
+    before, after = entry.get("before") or {}, entry.get("after") or {}
+    if not before or not after:
+        return ""
+    ignored = {"updated_at", "created_at"}
+    return ", ".join(
+        sorted(
+            k
+            for k in after.keys() | before.keys()
+            if k not in ignored and before.get(k) != after.get(k)
+        )
+    )
+
+
+TEMPLATES.env.filters["changed_fields"] = changed_fields
 TEMPLATES.env.filters["term"] = term
 TEMPLATES.env.filters["number"] = number
 TEMPLATES.env.filters["percent"] = percent

@@ -28,6 +28,7 @@ from api.params import admin_area, outline_of
 from geo.core.crs import Crs, parse_crs
 from geo.core.errors import NotFound
 from geo.core.limits import path_id
+from geo.editing.audit import audit_entries
 from geo.editing.records import WRITERS, record_version
 from geo.features.collections import get_collection
 from geo.features.items import (
@@ -140,6 +141,13 @@ async def collection_item(
         raise NotFound(f"no feature {feature_id!r} in {collection.id}")
     headers = {"Content-Crs": f"<{target.uri}>"}
     if f == "html":
+        history = (
+            await audit_entries(
+                request.app.state.pool, collection.id, int(feature_id), oldest_first=True
+            )
+            if version
+            else []
+        )
         return cached(
             request,
             render(
@@ -150,6 +158,7 @@ async def collection_item(
                 collection=collection,
                 feature=orjson.loads(feature),
                 lonlat=_lonlat(target),
+                history=history,
             ),
             version,
         )
@@ -159,5 +168,14 @@ async def collection_item(
         {"href": same_query(request, f="html"), "rel": "alternate", "type": HTML},
         {"href": root, "rel": "collection", "type": "application/json"},
     ]
+    if version:
+        links.append(
+            {
+                "href": f"{root}/items/{feature_id}/history",
+                "rel": "version-history",
+                "type": "application/json",
+                "title": "Every write to this record: who, when, before and after",
+            }
+        )
     body = feature[:-1] + ',"links":' + orjson.dumps(links).decode() + "}"
     return cached(request, Response(body, media_type=GEOJSON, headers=headers), version)

@@ -21,10 +21,10 @@ async def audit_entries(
     pool: asyncpg.Pool,
     table: str | None,
     record: int | None,
-    actor: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 10_000,
     oldest_first: bool = False,
 ) -> list[dict]:
     params = Params()
