@@ -37,3 +37,19 @@ def test_upgrade_lists_every_migration_applied_then_says_there_is_nothing_left(
     assert output.splitlines()[-1] == f"database at revision {revisions[-1]}"
     code, output = cli("db", "upgrade")
     assert code == 0 and "nothing to apply" in output and "applied" not in output
+
+
+def test_an_upgrade_with_nothing_to_do_changes_no_table(db_url, engine):
+    """Running servers remember counts and tiles until a table's change counter moves: an
+    upgrade that changes nothing must not move any."""
+    from sqlalchemy import text
+
+    from geo.store.migrate import upgrade
+
+    def versions():
+        with engine.connect() as conn:
+            return dict(conn.execute(text("SELECT table_name, version FROM table_changes")).all())
+
+    before = versions()
+    upgrade(db_url)
+    assert versions() == before

@@ -40,19 +40,19 @@ def sync_commodities(
     )
     for old, new in RENAMED.items():
         for table, column, is_list in holders:
-            if is_list:
-                connection.execute(
-                    text(
-                        f"UPDATE {table} SET {column} = array_replace({column}, :old, :new) "
-                        f"WHERE {column} @> ARRAY[CAST(:old AS text)]"
-                    ),
-                    {"old": old, "new": new},
-                )
-            else:
-                connection.execute(
-                    text(f"UPDATE {table} SET {column} = :new WHERE {column} = :old"),
-                    {"old": old, "new": new},
-                )
+            holds = f"{column} @> ARRAY[CAST(:old AS text)]" if is_list else f"{column} = :old"
+            # Only when some row holds the old code: an UPDATE of no rows still fires the
+            # table's change trigger, which would make every running server forget its
+            # remembered counts and tiles on each `veta db upgrade`.
+            if not connection.execute(
+                text(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {holds})"), {"old": old}
+            ).scalar():
+                continue
+            value = f"array_replace({column}, :old, :new)" if is_list else ":new"
+            connection.execute(
+                text(f"UPDATE {table} SET {column} = {value} WHERE {holds}"),
+                {"old": old, "new": new},
+            )
     connection.execute(
         text("DELETE FROM commodities WHERE code = ANY(:old)"), {"old": list(RENAMED)}
     )
