@@ -1,6 +1,7 @@
-"""`veta serve --workers 2`: both processes answer the same numberMatched after a write, since the
-remembered counts are keyed on the tables' change counters in the database (bumped by the writing
-transaction), which every process reads, not on anything one process saw."""
+"""`veta serve --workers 2`: both processes answer the same numberMatched and the same tiles
+after a write, since the remembered counts and tiles are keyed on the tables' change counters in
+the database (bumped by the writing transaction), which every process reads, not on anything
+one process saw."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 import httpx
+import mapbox_vector_tile
+import morecantile
 import pytest
 from conftest import _free_port
 from sqlalchemy import text
@@ -84,3 +87,32 @@ def test_two_workers_give_the_same_number_matched_after_a_write(two_workers, eng
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM deposits WHERE id = :id"), {"id": new_id})
     assert matched_by_every_request(url) == {expected}
+
+
+def _tile_features(url: str, tile: morecantile.Tile, times: int = 24) -> set[int]:
+    """Deposits in the tile from `times` requests, each on a new connection (both processes)."""
+    answers = set()
+    for _ in range(times):
+        with httpx.Client() as client:
+            response = client.get(
+                f"{url}/collections/deposits/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}"
+            )
+            assert response.status_code in (200, 204), response.text
+            layers = mapbox_vector_tile.decode(response.content) if response.content else {}
+            answers.add(sum(len(layer["features"]) for layer in layers.values()))
+    return answers
+
+
+def test_two_workers_give_the_same_tiles_after_a_write(two_workers, engine):
+    url, _ = two_workers
+    tile = morecantile.tms.get("WebMercatorQuad").tile(-5.5671, 42.5987, 11)
+    before = _tile_features(url, tile)  # every process has made and remembered this tile now
+    assert len(before) == 1
+    with engine.begin() as conn:
+        new_id = conn.execute(text(NEW_DEPOSIT)).scalar()
+    try:
+        assert _tile_features(url, tile) == {next(iter(before)) + 1}
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM deposits WHERE id = :id"), {"id": new_id})
+    assert _tile_features(url, tile) == before
