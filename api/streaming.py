@@ -24,6 +24,7 @@ import asyncpg
 import orjson
 from starlette.responses import StreamingResponse
 
+from api.telemetry import record_rows
 from geo.core.sql import SqlQuery
 from geo.store.counts import UNCACHED, CountCache
 
@@ -69,6 +70,7 @@ async def feature_chunks(
                 if exhausted or more:
                     break
         matched = await counting if counting else None
+        record_rows(returned)
         yield held + b"]," + orjson.dumps(tail(returned, last_key if more else None, matched))[1:]
     finally:
         if counting and not counting.done():

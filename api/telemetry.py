@@ -14,6 +14,7 @@ import logging
 import re
 import time
 import uuid
+from contextvars import ContextVar
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
@@ -75,6 +76,18 @@ def masked_query(raw: bytes) -> str:
     return urlencode([(k, "***" if k.lower() in SECRET_PARAMETERS else v) for k, v in pairs])
 
 
+# The request's state, for code deep in an answer to record facts for its log line (the rows a
+# streamed answer carried) without passing the request down to it.
+REQUEST_STATE: ContextVar[dict | None] = ContextVar("veta_request_state", default=None)
+
+
+def record_rows(rows: int) -> None:
+    """How many features or rows this request's answer carries, for its log line."""
+    state = REQUEST_STATE.get()
+    if state is not None:
+        state["rows"] = rows
+
+
 def route_template(scope: Scope) -> str:
     route = scope.get("route")
     return getattr(route, "path", None) or "(unmatched)"
@@ -92,6 +105,7 @@ class RequestLog:
             return
         rid = request_id(scope)
         scope.setdefault("state", {})["request_id"] = rid
+        state_token = REQUEST_STATE.set(scope["state"])
         started = time.perf_counter()
         status = 500
         sent = 0
@@ -111,6 +125,7 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            REQUEST_STATE.reset(state_token)
             entry = {
                 "event": "request",
                 "request_id": rid,
@@ -158,7 +173,17 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.import_rows = Counter(
+            "veta_import_rows",
+            "Rows of files imported over HTTP, by layer and what became of them",
+            ["layer", "result"],
+            registry=self.registry,
+        )
         self.registry.register(_StateCollector(app))
+
+    def imported(self, layer: str, report) -> None:
+        for result in ("inserted", "updated", "unchanged", "deleted", "rejected"):
+            self.import_rows.labels(layer, result).inc(getattr(report, result))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

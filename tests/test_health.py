@@ -83,6 +83,13 @@ def test_one_json_log_line_per_request_with_route_template_and_the_id_returned(c
     )
 
 
+def test_the_log_line_says_how_many_features_the_answer_carried(client, caplog):
+    caplog.set_level(logging.INFO, logger="veta.requests")
+    body = client.get("/deposits", params={"commodity": "W", "limit": 7}).json()
+    [line] = request_lines(caplog)
+    assert line["rows"] == len(body["features"]) == 7
+
+
 def test_a_request_id_is_made_when_missing_or_unusable(client, caplog):
     caplog.set_level(logging.INFO, logger="veta.requests")
     made = client.get("/healthz").headers["X-Request-ID"]

@@ -125,6 +125,8 @@ def test_an_editors_import_is_its_organisations_and_audited(client, keys, engine
     assert [tuple(r) for r in rows] == [("h-1", keys["org"], True), ("h-2", keys["org"], True)]
     assert sorted(tuple(a) for a in audit) == [("eva@imp", "import")] * 2
     assert run == "eva@imp"
+    metrics = client.get("/metrics").text
+    assert 'veta_import_rows_total{layer="deposits",result="inserted"} 2.0' in metrics
     # Confidential: not in anyone else's answers.
     found = client.get(f"/collections/deposits/items?filter=source = '{SOURCE}'").json()
     assert found["numberMatched"] == 0

@@ -18,6 +18,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from api.telemetry import record_rows
 from geo.core.errors import Forbidden, InvalidFields, InvalidParameter, Unauthenticated
 from geo.editing.records import WRITERS
 from geo.io.importing.pipeline import ImportOptions, import_file
@@ -89,6 +90,8 @@ async def import_upload(
         report = await run_in_threadpool(import_file, engine, options)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    request.app.state.metrics.imported(layer, report)
+    record_rows(report.rows_read)
     body = report.as_dict()
     body["file"] = file.filename
     if report.outcome == "refused":
