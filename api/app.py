@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -41,6 +42,9 @@ from geo.core.crs import remember_postgis_srids
 from geo.core.settings import Settings, get_settings
 from geo.store.counts import CountCache
 from geo.store.db import create_pool, service_url, sync_engine
+from geo.store.row_security import LEAKPROOF_FUNCTIONS, MISSING_SQL_ASYNCPG
+
+log = logging.getLogger("veta")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,6 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with app.state.pool.acquire() as conn:
             remember_postgis_srids(
                 r[0] for r in await conn.fetch("SELECT srid FROM spatial_ref_sys")
+            )
+            missing = await conn.fetch(MISSING_SQL_ASYNCPG, list(LEAKPROOF_FUNCTIONS))
+        if missing:
+            log.warning(
+                "spatial and commodity searches of deposits and rights cannot use their indexes "
+                "under row-level security until a superuser marks these LEAKPROOF: %s",
+                ", ".join(r[0] for r in missing),
             )
         try:
             yield

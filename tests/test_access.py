@@ -381,3 +381,23 @@ def test_schema_grants_the_service_no_write_on_the_audit_trail(db_url):
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
                 conn.execute(statement)
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "geom && ST_MakeEnvelope(-6, 42.5, -5.9, 42.6, 4326)",
+        "ST_Intersects(geom, ST_MakeEnvelope(-6, 42.5, -5.9, 42.6, 4326))",
+        "commodities && ARRAY['lithium']",
+    ],
+)
+def test_row_level_security_leaves_the_indexes_usable(db_url, condition):
+    """Under row-level security a condition that is not LEAKPROOF runs after the policy and
+    cannot use an index: the service's searches would read whole tables (migration 0014)."""
+    with psycopg.connect(libpq_url(with_user(db_url, SERVICE_ROLE))) as conn:
+        conn.execute("SET enable_seqscan = off")  # an index must be possible, whatever the size
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(f"EXPLAIN SELECT count(*) FROM deposits WHERE {condition}")
+        )
+    assert "Index" in plan and "Seq Scan" not in plan, plan

@@ -13,6 +13,7 @@ Create Date: 2026-12-04 05:40:00
 import sqlalchemy as sa
 from alembic import op
 
+from geo.store.row_security import LEAKPROOF_FUNCTIONS, mark_leakproof_sql
 from geo.store.viewer import SERVICE_ROLE
 
 revision = '0014'
@@ -145,6 +146,28 @@ END $$;
 """
 
 
+# The index-backed predicates and operators, LEAKPROOF, so that row-level security leaves the
+# indexes usable (geo/store/row_security.py says why this is sound). Only a superuser may;
+# anyone else is told what to ask a superuser for.
+MARK_LEAKPROOF = f"""
+DO $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        {'; '.join(mark_leakproof_sql())};
+    ELSE
+        RAISE WARNING 'spatial searches of deposits and rights will not use their indexes until a superuser runs: %',
+            '{'; '.join(mark_leakproof_sql())}';
+    END IF;
+END $$;
+"""
+
+
+def _write_policies(table: str, name: str, rule: str) -> None:
+    op.execute(f"CREATE POLICY {name}_insert ON {table} FOR INSERT WITH CHECK ({rule})")
+    op.execute(f"CREATE POLICY {name}_update ON {table} FOR UPDATE USING ({rule}) WITH CHECK ({rule})")
+    op.execute(f"CREATE POLICY {name}_delete ON {table} FOR DELETE USING ({rule})")
+
+
 def upgrade() -> None:
     op.create_table('organisations',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -216,20 +239,18 @@ def upgrade() -> None:
     for table in CONFIDENTIAL_TABLES:
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"CREATE POLICY viewer_sees ON {table} FOR SELECT USING (veta_may_see(confidential, owner_org))")
-    op.execute("CREATE POLICY editor_writes ON deposits FOR ALL USING (veta_may_write_own(owner_org)) "
-               "WITH CHECK (veta_may_write_own(owner_org))")
+    # Write policies per command, never FOR ALL: a FOR ALL policy is also a read policy, and
+    # every read would test it too.
+    _write_policies('deposits', 'editor_writes', "veta_may_write_own(owner_org)")
     # The registry records any right's changes; an editor files and amends its own applications.
-    op.execute("CREATE POLICY registry_writes ON permits FOR ALL "
-               "USING (veta_viewer_role() = 'registry' OR veta_may_write_own(owner_org)) "
-               "WITH CHECK (veta_viewer_role() = 'registry' OR veta_may_write_own(owner_org))")
+    _write_policies('permits', 'registry_writes',
+                    "veta_viewer_role() = 'registry' OR veta_may_write_own(owner_org)")
     # Anyone may keep a report of a screening; a confidential one is its organisation's.
     op.execute("CREATE POLICY reporter_keeps ON screening_reports FOR INSERT "
                "WITH CHECK (owner_org IS NULL OR owner_org = veta_viewer_org())")
     op.execute("ALTER TABLE protection_zones ENABLE ROW LEVEL SECURITY")
     op.execute("CREATE POLICY anyone_sees ON protection_zones FOR SELECT USING (true)")
-    op.execute("CREATE POLICY registry_writes ON protection_zones FOR ALL "
-               "USING (veta_viewer_role() IN ('registry', 'admin')) "
-               "WITH CHECK (veta_viewer_role() IN ('registry', 'admin'))")
+    _write_policies('protection_zones', 'registry_writes', "veta_viewer_role() IN ('registry', 'admin')")
     op.execute("ALTER TABLE permit_history ENABLE ROW LEVEL SECURITY")
     op.execute("CREATE POLICY viewer_sees ON permit_history FOR SELECT USING ("
                "veta_may_see(coalesce((after ->> 'confidential')::boolean, false), (after ->> 'owner_org')::integer) "
@@ -241,6 +262,7 @@ def upgrade() -> None:
         op.execute(f"CREATE POLICY viewer_sees ON {table} FOR SELECT "
                    f"USING (EXISTS (SELECT FROM deposits d WHERE d.id = {table}.deposit_id))")
 
+    op.execute(MARK_LEAKPROOF)
     op.execute(CREATE_SERVICE_ROLE)
     op.execute(f"GRANT USAGE ON SCHEMA public TO {SERVICE_ROLE}")
     op.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {SERVICE_ROLE}")
@@ -252,14 +274,20 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DO $$ BEGIN IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN "
+               + "; ".join(f"ALTER FUNCTION {f} NOT LEAKPROOF" for f in LEAKPROOF_FUNCTIONS)
+               + "; END IF; END $$")
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE ON SEQUENCES FROM {SERVICE_ROLE}")
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM {SERVICE_ROLE}")
     op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {SERVICE_ROLE}")
     op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {SERVICE_ROLE}")
     op.execute(f"REVOKE USAGE ON SCHEMA public FROM {SERVICE_ROLE}")
     for table in (*DEPOSIT_DETAILS, 'audit_log', 'permit_history', 'protection_zones', *CONFIDENTIAL_TABLES):
-        for policy in ('viewer_sees', 'anyone_sees', 'editor_writes', 'registry_writes', 'reporter_keeps'):
+        for policy in ('viewer_sees', 'anyone_sees', 'reporter_keeps'):
             op.execute(f"DROP POLICY IF EXISTS {policy} ON {table}")
+        for policy in ('editor_writes', 'registry_writes'):
+            for command in ('insert', 'update', 'delete'):
+                op.execute(f"DROP POLICY IF EXISTS {policy}_{command} ON {table}")
         op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
     for function in DEFINER_TRIGGERS:
         op.execute(f"ALTER FUNCTION {function} SECURITY INVOKER RESET search_path")
