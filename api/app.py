@@ -33,6 +33,7 @@ from api.routes import (
 )
 from api.routes import docs as api_docs
 from api.routes import map as web_map
+from api.security_headers import SecurityHeaders
 from api.tile_cache import TileCache
 from geo.catalog import register_catalog
 from geo.core.crs import remember_postgis_srids
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # Outermost: the error handlers' problems are translated too.
     app.add_middleware(Language)
+    # Around every answer, the 500s included.
+    app.add_middleware(SecurityHeaders)
     # Outermost of all: one log line per request, whatever answered it.
     app.add_middleware(telemetry.RequestLog)
     ogc_openapi.install(app)
