@@ -1,5 +1,6 @@
 """Hardening: security headers on every answer and a content security policy on pages that the
-map and the pages satisfy (no inline script or style, checked in headless Chromium)."""
+map and the pages satisfy (no inline script or style, checked in headless Chromium); links on
+VETA_BASE_URL whatever the Host header says, malformed or unlisted hosts refused."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import sync_playwright
 from test_map_e2e import CHROMIUM, CHROMIUM_ARGS
+
+from api.app import create_app
+from api.trusted_hosts import host_name
 
 BASE = "https://veta.example.org/veta"
 FORGED = "evil.example"
@@ -227,3 +232,120 @@ def test_the_api_page_and_the_reports_work_under_the_policy(live_server, tab):
             "rgb(255, 255, 255)"
         )
     assert _refused(page, console) == []
+
+
+# ---- Links and the Host header -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def based(settings):
+    """The app with VETA_BASE_URL set."""
+    with TestClient(create_app(settings.model_copy(update={"base_url": BASE + "/"}))) as c:
+        yield c
+
+
+def _links(document) -> list[str]:
+    if isinstance(document, dict):
+        return [
+            v
+            for k, value in document.items()
+            for v in ([value] if k == "href" and isinstance(value, str) else _links(value))
+        ]
+    if isinstance(document, list):
+        return [v for value in document for v in _links(value)]
+    return []
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/collections", "/collections/deposits", "/collections/deposits/items?limit=2"]
+)
+def test_with_a_base_url_every_link_uses_it_whatever_host_says(based, path):
+    response = based.get(path, headers={"Host": FORGED})
+    assert response.status_code == 200
+    links = _links(response.json())
+    assert links and all(link.startswith(BASE + "/") for link in links), links
+    if "items" in path:
+        assert any(link["rel"] == "next" for link in response.json()["links"])
+
+
+@pytest.mark.parametrize(
+    "path", ["/?f=html", "/collections?f=html", "/collections/deposits/items?f=html&limit=2"]
+)
+def test_with_a_base_url_every_page_link_uses_it_whatever_host_says(based, path):
+    page = based.get(path, headers={"Host": FORGED}).text
+    assert FORGED not in page
+    absolute = [h for h in re.findall(r'(?:href|src|data-tiles)="([^"]+)"', page) if "//" in h]
+    assert absolute and all(h.startswith(BASE + "/") for h in absolute), absolute
+
+
+def test_with_a_base_url_a_problem_names_its_instance_on_it(based):
+    problem = based.get("/collections/nope?limit=1", headers={"Host": FORGED}).json()
+    assert problem["instance"] == BASE + "/collections/nope?limit=1"
+
+
+def test_without_a_base_url_links_follow_a_well_formed_host(client):
+    links = _links(client.get("/collections", headers={"Host": "veta.internal:8080"}).json())
+    assert links and all(link.startswith("http://veta.internal:8080/") for link in links)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example/x",
+        "evil.example/",
+        "user@evil.example",
+        "evil example",
+        'evil"example',
+        "evil'example",
+        "evil.example:99999",
+        "evil.example:port",
+        "<script>",
+        "",
+    ],
+)
+def test_a_malformed_host_is_refused_naming_the_header(client, host):
+    response = client.get("/collections", headers={"Host": host})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    problem = response.json()
+    assert problem["invalid_params"][0]["name"] == "Host"
+    if host:
+        assert host not in response.text
+
+
+@pytest.mark.parametrize(
+    "host, name",
+    [
+        ("veta.example.org", "veta.example.org"),
+        ("Veta.Example.ORG:8443", "veta.example.org"),
+        ("127.0.0.1:8000", "127.0.0.1"),
+        ("[::1]:8000", "[::1]"),
+        ("veta_api:8000", "veta_api"),
+        ("localhost", "localhost"),
+    ],
+)
+def test_well_formed_hosts_are_read(host, name):
+    assert host_name(host) == name
+
+
+def test_a_malformed_host_is_refused_by_the_live_server(live_server):
+    # Through a real server: uvicorn passes the header on as sent, and the answer is a problem.
+    port = urlsplit(live_server).port
+    with httpx.Client(base_url=live_server) as http:
+        response = http.get("/collections", headers={"Host": f"evil.example@127.0.0.1:{port}"})
+    assert response.status_code == 400
+    assert response.json()["invalid_params"][0]["name"] == "Host"
+
+
+def test_with_allowed_hosts_only_those_are_answered(settings):
+    allowed = settings.model_copy(update={"allowed_hosts": ["veta.example.org", "*.veta.test"]})
+    with TestClient(create_app(allowed)) as c:
+        for host in ("veta.example.org", "VETA.example.org:8443", "maps.veta.test"):
+            assert c.get("/conformance", headers={"Host": host}).status_code == 200, host
+        for host in ("evil.example", "veta.example.org.evil.example", "veta.test"):
+            response = c.get("/conformance", headers={"Host": host})
+            assert response.status_code == 400, host
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["invalid_params"][0]["name"] == "Host"
+            assert "veta.example.org" not in response.text

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from shapely.geometry import shape
 from starlette.responses import Response
 
+from api.links import same_query
 from geo.core.i18n import current_language, gettext, ngettext, pgettext
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -79,6 +80,8 @@ TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]  # added 
     gettext=gettext, ngettext=ngettext, newstyle=True, pgettext=pgettext
 )
 TEMPLATES.env.globals["language"] = current_language
+# Links to this page in another language, on the base URL like every link.
+TEMPLATES.env.globals["same_query"] = same_query
 TEMPLATES.env.filters["term"] = term
 TEMPLATES.env.filters["number"] = number
 TEMPLATES.env.filters["percent"] = percent
