@@ -1,6 +1,7 @@
 """Hardening: security headers on every answer and a content security policy on pages that the
 map and the pages satisfy (no inline script or style, checked in headless Chromium); links on
-VETA_BASE_URL whatever the Host header says, malformed or unlisted hosts refused."""
+VETA_BASE_URL whatever the Host header says, malformed or unlisted hosts refused; no traceback
+or SQL text in any answer."""
 
 from __future__ import annotations
 
@@ -349,3 +350,50 @@ def test_with_allowed_hosts_only_those_are_answered(settings):
             assert response.headers["content-type"] == "application/problem+json"
             assert response.json()["invalid_params"][0]["name"] == "Host"
             assert "veta.example.org" not in response.text
+
+
+# ---- No traceback or SQL text in any answer --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def failing(settings):
+    """The app with two routes that fail as no handler expects: a bug and a broken query."""
+    app = create_app(settings)
+
+    async def bug():
+        raise RuntimeError("SELECT secret FROM credentials WHERE id = $1")
+
+    async def broken_query():
+        async with app.state.pool.acquire() as conn:
+            await conn.fetch("SELECT secret_column FROM no_such_table WHERE id = $1", 1)
+
+    app.add_api_route("/test-bug", bug)
+    app.add_api_route("/test-broken-query", broken_query)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("path", ["/test-bug", "/test-broken-query"])
+def test_an_unexpected_error_is_a_bare_500_problem(failing, path, caplog):
+    response = failing.get(path)
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    problem = response.json()
+    assert problem["type"].endswith("/internal-error")
+    assert "secret" not in response.text and "no_such_table" not in response.text
+    assert not SQL.search(response.text), response.text
+    # The log keeps what the answer leaves out.
+    assert any("unhandled error" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "cql", ["depth_top_m * 1e300 * 1e300 > 1", "-depth_top_m * 1e300 * 1e300 < 1"]
+)
+def test_a_filter_the_database_fails_on_answers_without_its_sql(client, cql):
+    # PostgreSQL computes the filter's arithmetic and fails: its message is told, not the query.
+    response = client.get("/collections/deposits/items", params={"filter": cql})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "out of range" in response.json()["detail"]
+    assert not SQL.search(response.text), response.text
