@@ -36,7 +36,9 @@ from api.routes import (
 )
 from api.routes import docs as api_docs
 from api.routes import map as web_map
+from api.security_headers import SecurityHeaders
 from api.tile_cache import TileCache
+from api.trusted_hosts import TrustedHosts
 from geo.catalog import register_catalog
 from geo.core.crs import remember_postgis_srids
 from geo.core.settings import Settings, get_settings
@@ -115,6 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # Outermost: the error handlers' problems are translated too.
     app.add_middleware(Language)
+    # Outside everything that builds a URL from the request: a forged Host never reaches a link.
+    app.add_middleware(TrustedHosts, settings=settings)
+    # Around every answer, the Host refusals and the 500s included.
+    app.add_middleware(SecurityHeaders)
     # Outermost of all: one log line per request, whatever answered it.
     app.add_middleware(telemetry.RequestLog)
     ogc_openapi.install(app)

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from api.links import request_url
 from geo.core.errors import VetaError
 from geo.core.i18n import pgettext
 from geo.store.timed_pool import DatabaseBusy, DatabaseUnavailable
@@ -39,7 +40,7 @@ def problem(
 
 async def veta_error_response(request: Request, exc: VetaError) -> JSONResponse:
     response = problem(
-        exc.status, exc.title, exc.detail, exc.slug, str(request.url), **exc.extensions()
+        exc.status, exc.title, exc.detail, exc.slug, request_url(request), **exc.extensions()
     )
     if exc.status == 503:
         response.headers["Retry-After"] = str(request.app.state.settings.retry_after_s)
@@ -74,7 +75,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         "Invalid parameter",
         detail,
         "invalid-parameter",
-        str(request.url),
+        request_url(request),
         invalid_params=params,
     )
 
@@ -83,7 +84,9 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     slug = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable"}.get(
         exc.status_code, "http-error"
     )
-    response = problem(exc.status_code, str(exc.detail), str(exc.detail), slug, str(request.url))
+    response = problem(
+        exc.status_code, str(exc.detail), str(exc.detail), slug, request_url(request)
+    )
     if exc.headers:
         response.headers.update(exc.headers)
     return response
@@ -99,7 +102,7 @@ async def _data_error(request: Request, exc: asyncpg.exceptions.DataError) -> JS
         "Invalid parameter",
         f"{parameter}: {reason}",
         "invalid-parameter",
-        str(request.url),
+        request_url(request),
         invalid_params=[{"name": parameter, "reason": reason}],
     )
 
@@ -111,7 +114,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         "Internal server error",
         "the server failed to answer; see its log",
         "internal-error",
-        str(request.url),
+        request_url(request),
     )
 
 

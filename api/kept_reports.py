@@ -4,7 +4,10 @@ pointing at the report's permanent link (a Location header and a rel=report link
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import tempfile
+from functools import cache
 from pathlib import Path
 
 import orjson
@@ -15,6 +18,7 @@ from api.links import url_for_path
 from api.ogc.html import TEMPLATES
 from api.planning_output import impact_geojson, impact_json, impact_map
 from api.screening_output import report_geojson, report_json, report_map
+from api.security_headers import content_security_policy
 from api.streaming import GEOJSON
 from geo.core.errors import VetaError
 from geo.store.reports import keep_report
@@ -28,6 +32,8 @@ FORMATS = {
     "html": "text/html; charset=utf-8",
     "pdf": PDF,
 }
+# The reports' styles, written into each page.
+STYLES_DIR = Path(__file__).resolve().parent / "styles"
 # Per kind: the template of the printable page, its map, and the JSON and GeoJSON encoders.
 _KINDS = {
     "screening": ("screening.html", report_map, report_json, report_geojson),
@@ -80,6 +86,15 @@ def report_links(request: Request, report_id: str) -> list[dict]:
     return links
 
 
+@cache
+def report_styles(kind: str) -> tuple[str, str]:
+    """A report's styles and the content security policy of its page, which allows them (and no
+    other inline style) by their hash."""
+    styles = (STYLES_DIR / _KINDS[kind][0].replace(".html", ".css")).read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(styles.encode()).digest()).decode()
+    return styles, content_security_policy(style_src=(f"'sha256-{digest}'",))
+
+
 def report_html(request: Request, kind: str, report: dict) -> str:
     template, draw, _, _ = _KINDS[kind]
     context = {
@@ -87,6 +102,7 @@ def report_html(request: Request, kind: str, report: dict) -> str:
         "report": report,
         "map": draw(report),
         "links": report_links(request, report["id"]),
+        "styles": report_styles(kind)[0],
     }
     return TEMPLATES.get_template(template).render(context)
 
@@ -154,6 +170,8 @@ async def report_response(request: Request, kind: str, report: dict, f: str) -> 
             )
     permanent = report_url(request, report["id"], "html")
     headers = {"Location": permanent, "Link": f'<{permanent}>; rel="report"; type="text/html"'}
+    if f == "html":
+        headers["Content-Security-Policy"] = report_styles(kind)[1]
     if f == "pdf":
         headers["Content-Disposition"] = (
             f'inline; filename="veta-{kind.replace("_", "-")}-{report["id"]}.pdf"'

@@ -9,6 +9,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 
 from api.errors import problem
+from api.links import request_url
 from geo.core import i18n
 from geo.core.errors import InvalidParameter
 
@@ -53,7 +54,12 @@ class Language:
             language, switched = chosen_language(connection)
         except InvalidParameter as exc:
             refused = problem(
-                exc.status, exc.title, exc.detail, exc.slug, str(connection.url), **exc.extensions()
+                exc.status,
+                exc.title,
+                exc.detail,
+                exc.slug,
+                request_url(connection),
+                **exc.extensions(),
             )
             await refused(scope, receive, send)
             return

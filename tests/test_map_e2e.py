@@ -68,9 +68,11 @@ class MapPage:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.goto(f"{base_url}/map")
-        self.page.wait_for_function("window.vetaMap && window.vetaMap.loaded()")
+        # Functions, not expressions: Playwright evaluates an expression in the page with eval,
+        # which the page's content security policy refuses.
+        self.page.wait_for_function("() => window.vetaMap && window.vetaMap.loaded()")
         # The filter lists are filled once the vocabulary and areas have arrived.
-        self.page.wait_for_function("document.querySelectorAll('#area option').length > 1")
+        self.page.wait_for_function("() => document.querySelectorAll('#area option').length > 1")
         self.settle()
 
     def settle(self) -> None:
@@ -283,7 +285,7 @@ def test_the_area_filter_keeps_the_deposits_of_that_area(map_page, engine):
     code = max(inside, key=lambda c: len(inside[c]))
     map_page.page.select_option("#area", code)
     map_page.page.wait_for_function(
-        "document.querySelector('#filter-status').textContent.includes('deposits in')"
+        "() => document.querySelector('#filter-status').textContent.includes('deposits in')"
     )
     map_page.settle()
     shown = map_page.rendered_deposit_ids()

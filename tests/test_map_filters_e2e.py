@@ -43,7 +43,7 @@ def test_two_commodities_at_once_and_the_count_equals_deposits_number_matched(
     assert 0 < len(shown) < len(before)
     both = client.get("/deposits", params={"commodity": "W,Li", "limit": 1}).json()["numberMatched"]
     map_page.page.wait_for_function(
-        f"document.querySelector('#match-count').dataset.count === '{both}'"
+        f"() => document.querySelector('#match-count').dataset.count === '{both}'"
     )
 
     # The headline question: only free deposits, in León.
@@ -51,14 +51,14 @@ def test_two_commodities_at_once_and_the_count_equals_deposits_number_matched(
     map_page.page.uncheck("#protection input[value=conditional]")
     map_page.page.select_option("#area", "24")
     map_page.page.wait_for_function(
-        "document.querySelector('#filter-status').textContent.includes('deposits in')"
+        "() => document.querySelector('#filter-status').textContent.includes('deposits in')"
     )
     expected = client.get(
         "/deposits",
         params={"commodity": "W,Li", "area": "leon", "protection": "outside", "limit": 1},
     ).json()["numberMatched"]
     map_page.page.wait_for_function(
-        f"document.querySelector('#match-count').dataset.count === '{expected}'"
+        f"() => document.querySelector('#match-count').dataset.count === '{expected}'"
     )
     assert _count(map_page) == expected > 0
     assert f"{expected:,} deposits pass the filters" in map_page.page.inner_text("#match-count")
@@ -104,11 +104,11 @@ def test_the_address_restores_view_layers_and_filters(browser, live_server):  # 
     page.uncheck("input[data-layers='permits-fill,permits-line']")
     page.select_option("#area", "24115")
     page.wait_for_function(
-        "document.querySelector('#filter-status').textContent.includes('deposits in')"
+        "() => document.querySelector('#filter-status').textContent.includes('deposits in')"
     )
     page.evaluate("window.vetaMap.jumpTo({center: [-6.6, 42.55], zoom: 11.5})")
     first.settle()
-    page.wait_for_function("location.hash.includes('11.5')")
+    page.wait_for_function("() => location.hash.includes('11.5')")
     shared = page.url
     count = page.get_attribute("#match-count", "data-count")
     page.close()
@@ -116,11 +116,13 @@ def test_the_address_restores_view_layers_and_filters(browser, live_server):  # 
     second = browser.new_page(viewport={"width": 1024, "height": 700})
     second.set_default_timeout(90_000)
     second.goto(shared)
-    second.wait_for_function("window.vetaMap && window.vetaMap.loaded()")
+    second.wait_for_function("() => window.vetaMap && window.vetaMap.loaded()")
     second.wait_for_function(
-        "document.querySelector('#filter-status').textContent.includes('deposits in')"
+        "() => document.querySelector('#filter-status').textContent.includes('deposits in')"
     )
-    second.wait_for_function(f"document.querySelector('#match-count').dataset.count === '{count}'")
+    second.wait_for_function(
+        f"() => document.querySelector('#match-count').dataset.count === '{count}'"
+    )
     selected = second.evaluate(
         "[...document.querySelector('#commodity').selectedOptions].map(o => o.value)"
     )

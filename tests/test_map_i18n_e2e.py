@@ -24,14 +24,14 @@ def test_the_spanish_switch_changes_the_legend_the_screening_and_the_report(
     map_page = MapPage(browser, live_server)
     page = map_page.page
     try:
-        page.wait_for_function("window.vetaI18n && window.vetaI18n.ready")
+        page.wait_for_function("() => window.vetaI18n && window.vetaI18n.ready")
         page.evaluate("window.vetaI18n.ready")
         english_titles = _legend_titles(page)
         assert "Protection zones by legal effect" in english_titles
         assert page.inner_text("#legend").count("exclusion") >= 1
 
         page.select_option("#language", "es")
-        page.wait_for_function("document.documentElement.lang === 'es'")
+        page.wait_for_function("() => document.documentElement.lang === 'es'")
         titles = _legend_titles(page)
         assert titles == [spanish.get(t, t) for t in english_titles] != english_titles
         assert "Zonas de protección por efecto legal" in titles
@@ -40,7 +40,7 @@ def test_the_spanish_switch_changes_the_legend_the_screening_and_the_report(
         assert page.text_content("#panel h2 >> nth=0") == spanish["Layers"]
         # Texts written with values are matched as patterns, the values kept.
         page.wait_for_function(
-            "document.querySelector('#match-count').textContent.includes('yacimientos cumplen los filtros')"
+            "() => document.querySelector('#match-count').textContent.includes('yacimientos cumplen los filtros')"
         )
         count = client.get("/deposits", params={"limit": 1}).json()["numberMatched"]
         assert page.text_content("#match-count") == f"{count:,} yacimientos cumplen los filtros."
@@ -69,7 +69,7 @@ def test_the_spanish_switch_changes_the_legend_the_screening_and_the_report(
         report.close()
 
         page.select_option("#language", "en")
-        page.wait_for_function("document.documentElement.lang === 'en'")
+        page.wait_for_function("() => document.documentElement.lang === 'en'")
         assert _legend_titles(page) == english_titles
         assert page.text_content("#open-report") == "Open report"
     finally:

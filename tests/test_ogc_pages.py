@@ -122,7 +122,9 @@ def test_no_page_is_wider_than_a_1280_px_window_nor_a_printed_report_wider_than_
 def test_the_api_page_loads_nothing_from_other_sites(client):
     page = client.get("/api.html").text
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
-    assert sources and all(s.startswith("/static/swagger-ui/") for s in sources), sources
+    assert sources and all(
+        s.startswith(("/static/swagger-ui/", "/static/docs/")) for s in sources
+    ), sources
     for source in sources:
         assert client.get(source).status_code == 200, source
 
@@ -164,7 +166,7 @@ def test_an_item_page_maps_its_feature_from_vetas_tiles(live_server, client):
                 lambda r: tiles.append(r.url) if "/tiles/WebMercatorQuad/" in r.url else None,
             )
             page.goto(f"{live_server}/collections/deposits/items/{feature['id']}?f=html")
-            page.wait_for_function("window.vetaPageMap && window.vetaPageMap.loaded()")
+            page.wait_for_function("() => window.vetaPageMap && window.vetaPageMap.loaded()")
             page.evaluate(
                 "() => new Promise((resolve) => { window.vetaPageMap.once('idle', resolve); "
                 "window.vetaPageMap.triggerRepaint(); })"

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from shapely.geometry import shape
 from starlette.responses import Response
 
+from api.links import same_query
 from geo.core.i18n import current_language, gettext, ngettext, pgettext
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -97,6 +98,8 @@ def changed_fields(entry: dict) -> str:
 
 
 TEMPLATES.env.filters["changed_fields"] = changed_fields
+# Links to this page in another language, on the base URL like every link.
+TEMPLATES.env.globals["same_query"] = same_query
 TEMPLATES.env.filters["term"] = term
 TEMPLATES.env.filters["number"] = number
 TEMPLATES.env.filters["percent"] = percent

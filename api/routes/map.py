@@ -7,7 +7,13 @@ from pathlib import Path
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
+from api.security_headers import content_security_policy
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# The pages' policy, but the map may also fetch the OpenStreetMap basemap's tiles (api/static/map/
+# map.js), which the user switches on.
+BASEMAP_TILES = "https://tile.openstreetmap.org"
+MAP_CSP = content_security_policy(connect_src=(BASEMAP_TILES,), img_src=(BASEMAP_TILES,))
 
 router = APIRouter(tags=["map"])
 
@@ -24,4 +30,8 @@ async def web_map(
     """The web map: protection zones, mining rights and deposits from Veta's vector tiles;
     filters, popups and site screening by drawing a polygon or clicking a deposit. The address
     carries the filters and layers (query) and the view (hash), so a copied link restores them."""
-    return FileResponse(STATIC_DIR / "map" / "index.html", media_type="text/html")
+    return FileResponse(
+        STATIC_DIR / "map" / "index.html",
+        media_type="text/html",
+        headers={"Content-Security-Policy": MAP_CSP},
+    )

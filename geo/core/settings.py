@@ -31,8 +31,12 @@ class Settings(BaseSettings):
     # Server processes for `veta serve`; the count and tile caches stay correct across them (keyed
     # on the tables' change counters in the database, not on anything one process saw).
     workers: int = Field(default=1, ge=1)
-    # Public base URL for links; empty: taken from each request.
+    # Public base URL for links (https://veta.example.org, or with a path prefix); empty: taken
+    # from each request's Host header, which the client chooses: set it in production.
     base_url: str = ""
+    # The Host header values answered (names, or `*.example.org` for subdomains; any port);
+    # other hosts get 400. Empty: any well-formed host[:port]. VETA_ALLOWED_HOSTS='["veta.example.org"]'.
+    allowed_hosts: list[str] = []
     # Web pages of these origins may call the API from a browser (CORS); "*": any, as befits an
     # open read service; an empty list: none (VETA_CORS_ORIGINS='["https://maps.example.org"]').
     cors_origins: list[str] = ["*"]

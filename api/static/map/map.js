@@ -181,7 +181,7 @@ for (const box of document.querySelectorAll("input[data-layers]")) {
 
 function legendGroup(title, table, dot) {
   const items = Object.entries(table).map(([name, colour]) =>
-    `<div class="legend-item"><span class="swatch${dot ? " dot" : ""}" style="background:${colour}"></span>${escapeHtml(name)}</div>`);
+    `<div class="legend-item"><span class="swatch${dot ? " dot" : ""}" data-fill="${escapeHtml(colour)}"></span>${escapeHtml(name)}</div>`);
   return `<div class="legend-group"><h3>${escapeHtml(title)}</h3>${items.join("")}</div>`;
 }
 
@@ -191,8 +191,11 @@ $("#legend").innerHTML = [
   legendGroup("Deposits by main commodity", { ...COMMODITY_COLOURS, other: OTHER_COMMODITY }, true),
   legendGroup("Deposits by MDoPI class (safeguarding areas: zones of effect safeguarding)", MDOPI_COLOURS, true),
   `<div class="legend-group"><h3>Deposit outline: protection status</h3>${Object.entries(PROTECTION_STROKES).map(([name, colour]) =>
-    `<div class="legend-item"><span class="swatch dot" style="background:#ddd;border:2px solid ${colour}"></span>${name}</div>`).join("")}</div>`,
+    `<div class="legend-item"><span class="swatch dot outline" data-outline="${escapeHtml(colour)}"></span>${escapeHtml(name)}</div>`).join("")}</div>`,
 ].join("");
+// Colours set through the DOM: the page's content security policy refuses style attributes in markup.
+for (const swatch of document.querySelectorAll("#legend [data-fill]")) swatch.style.background = swatch.dataset.fill;
+for (const swatch of document.querySelectorAll("#legend [data-outline]")) swatch.style.borderColor = swatch.dataset.outline;
 
 // ---- Filters ----------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ function rasterLegend(raster) {
   const stats = raster.statistics[0] || {};
   const units = raster.units ? ` ${escapeHtml(raster.units)}` : "";
   if (raster.categorical) return `<div class="note">classes (colour map tab20)</div>`;
-  return `<div class="ramp" style="background: linear-gradient(to right, ${VIRIDIS.join(", ")})"></div>
+  return `<div class="ramp"></div>
     <div class="ramp-labels"><span>${number(stats.min, 3)}${units}</span><span>${number(stats.max, 3)}${units}</span></div>`;
 }
 
@@ -20,6 +20,9 @@ function rasterControl(raster, layerId) {
       ${escapeHtml(raster.title || raster.name)}</label>
     <label class="opacity">opacity <input type="range" min="0" max="1" step="0.05" value="0.7"></label>
     ${rasterLegend(raster)}`;
+  // Through the DOM: the page's content security policy refuses style attributes in markup.
+  const ramp = item.querySelector(".ramp");
+  if (ramp) ramp.style.background = `linear-gradient(to right, ${VIRIDIS.join(", ")})`;
   item.querySelector("[data-raster]").addEventListener("change", (event) => {
     map.setLayoutProperty(layerId, "visibility", event.target.checked ? "visible" : "none");
   });
