@@ -109,8 +109,11 @@ def _busy(url: str) -> list[str]:
             return list(
                 conn.execute(
                     text(
+                        # Client backends only: autovacuum also works on the database after
+                        # a large import, and is no trace of the killed client.
                         "SELECT state FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid() AND state <> 'idle'"
+                        "AND pid <> pg_backend_pid() AND state <> 'idle' "
+                        "AND backend_type = 'client backend'"
                     )
                 ).scalars()
             )
