@@ -42,9 +42,14 @@ def require_wrk() -> str:
 
 
 def run_wrk(
-    url: str, connections: int, seconds: float, accept: str = "application/geo+json"
+    url: str,
+    connections: int,
+    seconds: float,
+    accept: str = "application/geo+json",
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
-    """Hammer one URL from one wrk thread with `connections` keep-alive connections."""
+    """Hammer one URL from one wrk thread with `connections` keep-alive connections, sending
+    `headers` as well (a credential, say)."""
     if not url.startswith(("http://127.", "http://localhost")):
         raise ValueError(f"load only goes to loopback, not {url}")
     command = [
@@ -58,6 +63,7 @@ def run_wrk(
         f"Accept-Encoding: {ACCEPT_ENCODING}",
         "-H",
         f"Accept: {accept}",
+        *(arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")),
         "-s",
         str(_REPORT),
         url,

@@ -83,15 +83,23 @@ def _uvicorn(python: Path, app: str, port: int, *extra: str) -> list[str]:
 
 
 @contextmanager
-def veta(database_url: str, remember_counts: bool = True) -> Iterator[str]:
-    """Veta serving `database_url`; without `remember_counts`, every request counts its matches."""
+def veta(
+    database_url: str,
+    remember_counts: bool = True,
+    env: dict[str, str] | None = None,
+    log: str = "veta.log",
+) -> Iterator[str]:
+    """Veta serving `database_url`; without `remember_counts`, every request counts its matches.
+    `env` adds settings (VETA_…); `log` names its log under benchmarks/.work, so that servers
+    running side by side keep separate logs."""
     port = free_port()
     command = _uvicorn(Path(sys.executable), "api.app:create_app", port, "--factory")
     env = {
         "DATABASE_URL": database_url,
         **({} if remember_counts else {"VETA_COUNT_CACHE_SIZE": "0"}),
+        **(env or {}),
     }
-    with _serving(command, env, "/deposits?limit=1", port, WORK / "veta.log") as url:
+    with _serving(command, env, "/deposits?limit=1", port, WORK / log) as url:
         yield url
 
 
