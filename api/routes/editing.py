@@ -165,6 +165,18 @@ async def item_options(collection_id: str = Path(alias="collectionId")):
     return Response(status_code=204, headers={"Allow": ", ".join(allowed)})
 
 
+@router.get("/me")
+async def who_am_i():
+    """Who the credential sent is: organisation, role and name (anonymous without one)."""
+    viewer = VIEWER.get()
+    return {
+        "anonymous": viewer.anonymous,
+        "organisation": viewer.organisation,
+        "role": viewer.role,
+        "actor": None if viewer.anonymous else viewer.actor,
+    }
+
+
 @router.post("/permits/{permit_id}/status")
 async def change_permit_status(request: Request, permit_id: int = Path()):
     """A registry transition of a right — `{"status": "granted", "on": "2026-12-01",

@@ -143,10 +143,24 @@ const style = {
 
 // Read before anything rewrites the address: the state a shared link carries.
 const SHARED = new URLSearchParams(location.search);
+// An organisation's API key, kept for this tab only (sessionStorage), sent with every request
+// to Veta itself (tiles, searches, screening) and never to another site.
+const KEY_STORE = "veta.apiKey";
+const API_KEY = sessionStorage.getItem(KEY_STORE);
+
+function ownSite(url) {
+  return new URL(url, location.href).origin === location.origin;
+}
+
+function credentialed(url, headers = {}) {
+  return API_KEY && ownSite(url) ? { ...headers, Authorization: `Bearer ${API_KEY}` } : headers;
+}
+
 const map = new maplibregl.Map({
   // The view (zoom/lat/lon) lives in the address's hash, so a copied link restores it.
   container: "map", style, bounds: LEON, attributionControl: false, hash: "view",
   fitBoundsOptions: { padding: 20 }, doubleClickZoom: true,
+  transformRequest: (url) => (API_KEY && ownSite(url) ? { url, headers: credentialed(url) } : { url }),
 });
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
 map.addControl(new maplibregl.ScaleControl({ unit: "metric" }));
@@ -159,8 +173,8 @@ function escapeHtml(value) {
   return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
-async function getJson(url, options) {
-  const response = await fetch(url, options);
+async function getJson(url, options = {}) {
+  const response = await fetch(url, { ...options, headers: credentialed(url, options.headers) });
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     throw new Error((body && (body.detail || body.title)) || `${response.status} ${response.statusText}`);
@@ -592,3 +606,37 @@ map.on("load", () => {
     $("#filter-status").textContent = `Could not load the filter lists: ${error.message}`;
   });
 });
+
+// ---- Your organisation: an API key for this tab --------------------------------------------
+
+async function showWhoIsSignedIn() {
+  if (!API_KEY) return;
+  $("#forget-key").hidden = false;
+  try {
+    const me = await getJson(`${ROOT}me`);
+    $("#key-status").textContent =
+      `Signed in as ${me.actor} (${me.organisation}, ${me.role}): its confidential records are shown.`;
+  } catch (error) {
+    $("#key-status").textContent = `This key is not valid: ${error.message}`;
+  }
+}
+
+$("#use-key").addEventListener("click", async () => {
+  const key = $("#api-key").value.trim();
+  if (!key) return;
+  const response = await fetch(`${ROOT}me`, { headers: { Authorization: `Bearer ${key}` } });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    $("#key-status").textContent = `This key is not valid: ${body.detail || response.status}`;
+    return;
+  }
+  sessionStorage.setItem(KEY_STORE, key);
+  location.reload(); // every tile and count again, as the key's organisation sees them
+});
+
+$("#forget-key").addEventListener("click", () => {
+  sessionStorage.removeItem(KEY_STORE);
+  location.reload();
+});
+
+showWhoIsSignedIn();

@@ -1,0 +1,67 @@
+"""The map with an organisation's API key: anonymously it shows public deposits only; with a
+key of the owning organisation it shows that organisation's confidential deposit too, says who
+is signed in, and forgets the key on request. A bad key is refused with its reason."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from test_map_e2e import MapPage, browser  # noqa: F401  (the browser fixture)
+
+from geo.access.keys import create_key, create_organisation
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def secret(engine):
+    with engine.begin() as conn:
+        org = create_organisation(conn, "t-mapkey", "Prospectora Mapa")
+        key = create_key(conn, "t-mapkey", "reader", "mara@mapa", None)[0]
+        deposit = conn.execute(
+            text(
+                "INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, "
+                "location_precision, geom, source, source_id, confidential, owner_org) VALUES "
+                "('Prospecto del mapa', 'prospect', '{lithium}', '{main}', 'exact', "
+                "ST_SetSRID(ST_MakePoint(-5.90, 42.62), 4326), 't-mapkey', 'm-1', true, :o) "
+                "RETURNING id"
+            ),
+            {"o": org},
+        ).scalar_one()
+    yield key, deposit
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM deposits WHERE source = 't-mapkey'"))
+        conn.execute(text("DELETE FROM organisations WHERE code = 't-mapkey'"))
+
+
+def _reloaded(map_page: MapPage) -> None:
+    map_page.page.wait_for_load_state()
+    map_page.page.wait_for_function("() => window.vetaMap && window.vetaMap.loaded()")
+    map_page.settle()
+
+
+def test_a_key_shows_its_organisations_confidential_deposits(browser, live_server, secret):  # noqa: F811
+    key, deposit = secret
+    map_page = MapPage(browser, live_server)
+    try:
+        assert deposit not in map_page.rendered_deposit_ids()
+        map_page.page.fill("#api-key", "veta_not-a-real-key")
+        map_page.page.click("#use-key")
+        map_page.page.wait_for_function(
+            "() => document.querySelector('#key-status').textContent.includes('not valid')"
+        )
+        map_page.page.fill("#api-key", key)
+        with map_page.page.expect_navigation():
+            map_page.page.click("#use-key")
+        _reloaded(map_page)
+        map_page.page.wait_for_function(
+            "() => document.querySelector('#key-status').textContent.includes('mara@mapa')"
+        )
+        assert deposit in map_page.rendered_deposit_ids()
+        with map_page.page.expect_navigation():
+            map_page.page.click("#forget-key")
+        _reloaded(map_page)
+        assert deposit not in map_page.rendered_deposit_ids()
+        assert map_page.errors == []
+    finally:
+        map_page.page.close()
