@@ -106,3 +106,37 @@ def serve(
         access_log=False,
         log_config=uvicorn_log_config(),
     )
+
+
+@db_app.command("leakproof")
+def db_leakproof() -> None:
+    """Mark PostGIS's index-backed predicates LEAKPROOF (a superuser's to do), so that row-level
+    security leaves the spatial indexes usable; without the right to, print the statements."""
+    from sqlalchemy import text
+
+    from geo.store.db import sync_engine
+    from geo.store.row_security import LEAKPROOF_FUNCTIONS, MISSING_SQL, mark_leakproof_sql
+
+    engine = sync_engine(_url())
+    try:
+        with engine.begin() as conn:
+            superuser = conn.execute(
+                text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            ).scalar()
+            if not superuser:
+                typer.echo("not a superuser; ask one to run:", err=True)
+                for statement in mark_leakproof_sql():
+                    typer.echo(f"{statement};")
+                raise typer.Exit(1)
+            for statement in mark_leakproof_sql():
+                conn.execute(text(statement))
+            missing = (
+                conn.execute(text(MISSING_SQL), {"functions": list(LEAKPROOF_FUNCTIONS)})
+                .scalars()
+                .all()
+            )
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"{len(LEAKPROOF_FUNCTIONS) - len(missing)} of {len(LEAKPROOF_FUNCTIONS)} marked LEAKPROOF"
+    )

@@ -401,3 +401,16 @@ def test_row_level_security_leaves_the_indexes_usable(db_url, condition):
             for row in conn.execute(f"EXPLAIN SELECT count(*) FROM deposits WHERE {condition}")
         )
     assert "Index" in plan and "Seq Scan" not in plan, plan
+
+
+def test_veta_db_leakproof_marks_what_row_level_security_needs(cli, engine):
+    with engine.begin() as conn:
+        conn.execute(text("ALTER FUNCTION st_intersects(geometry, geometry) NOT LEAKPROOF"))
+    code, output = cli("db", "leakproof")
+    assert code == 0, output
+    with engine.connect() as conn:
+        assert conn.execute(
+            text(
+                "SELECT proleakproof FROM pg_proc WHERE oid = 'st_intersects(geometry, geometry)'::regprocedure"
+            )
+        ).scalar()
