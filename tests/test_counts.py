@@ -8,9 +8,11 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
+from geo.core.settings import Settings
 from geo.core.sql import SqlQuery
 from geo.store.counts import CountCache
 from geo.store.db import libpq_url
+from geo.store.timed_pool import TimedPool
 
 # A statement whose every run gives a new number, so the test sees when it really runs.
 PROBE = "SELECT nextval('count_probe')"
@@ -32,7 +34,9 @@ def _counts(
     """The cache's answer to `query` before each write (None: no write) and after the last."""
 
     async def run() -> list[int]:
-        pool = await asyncpg.create_pool(libpq_url(db_url), min_size=1, max_size=2)
+        pool = TimedPool(
+            await asyncpg.create_pool(libpq_url(db_url), min_size=1, max_size=2), Settings()
+        )
         try:
             answers = []
             for write in writes:
@@ -74,7 +78,9 @@ def test_the_least_recently_used_count_is_forgotten_first(db_url, engine, probe)
     second = SqlQuery(PROBE + " + 0 * $1::int", (2,), ("deposits",))
 
     async def run() -> list[int]:
-        pool = await asyncpg.create_pool(libpq_url(db_url), min_size=1, max_size=1)
+        pool = TimedPool(
+            await asyncpg.create_pool(libpq_url(db_url), min_size=1, max_size=1), Settings()
+        )
         try:
             return [await cache.count(pool, q) for q in (first, first, second, first)]
         finally:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 
-import asyncpg
-
 from geo.core.sql import SqlQuery
 from geo.store.data_state import data_state
+from geo.store.timed_pool import TimedPool
 from geo.store.viewer import VIEWER
 
 
@@ -24,28 +23,34 @@ class CountCache:
         self._counts: OrderedDict[tuple, int] = OrderedDict()
         self.hits = self.misses = 0  # read by /metrics
 
-    async def count(self, pool: asyncpg.Pool, query: SqlQuery) -> int:
-        async with pool.acquire() as conn:
-            if not self.size or not query.tables:
-                return await conn.fetchval(query.text, *query.values)
+    async def count(self, pool: TimedPool, query: SqlQuery) -> int:
+        if not self.size or not query.tables:
+            return await _count(pool, query)
+        # The change counters are nobody's secret: read without the viewer's transaction.
+        async with pool.acquire(as_viewer=False) as conn:
             state = await data_state(conn, query.tables)
-            if state is None:
-                return await conn.fetchval(query.text, *query.values)
-            # A digest: the values may hold lists, which do not hash, and outlines, which are big.
-            statement = hashlib.blake2b(
-                repr((query.text, query.values)).encode(), digest_size=16
-            ).digest()
-            key = (statement, VIEWER.get().audience, *state)
-            if key in self._counts:
-                self.hits += 1
-                self._counts.move_to_end(key)
-                return self._counts[key]
-            self.misses += 1
-            matched = await conn.fetchval(query.text, *query.values)
+        if state is None:
+            return await _count(pool, query)
+        # A digest: the values may hold lists, which do not hash, and outlines, which are big.
+        statement = hashlib.blake2b(
+            repr((query.text, query.values)).encode(), digest_size=16
+        ).digest()
+        key = (statement, VIEWER.get().audience, *state)
+        if key in self._counts:
+            self.hits += 1
+            self._counts.move_to_end(key)
+            return self._counts[key]
+        self.misses += 1
+        matched = await _count(pool, query)
         self._counts[key] = matched
         if len(self._counts) > self.size:
             self._counts.popitem(last=False)
         return matched
+
+
+async def _count(pool: TimedPool, query: SqlQuery) -> int:
+    async with pool.acquire() as conn:
+        return await conn.fetchval(query.text, *query.values)
 
 
 # For callers without a cache of their own: counts every time.
