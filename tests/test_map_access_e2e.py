@@ -4,7 +4,11 @@ is signed in, and forgets the key on request. A bad key is refused with its reas
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import text
 from test_map_e2e import MapPage, browser  # noqa: F401  (the browser fixture)
 
@@ -31,6 +35,12 @@ def secret(engine):
     yield key, deposit
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM deposits WHERE source = 't-mapkey'"))
+        conn.execute(
+            text(
+                "DELETE FROM screening_reports WHERE owner_org = "
+                "(SELECT id FROM organisations WHERE code = 't-mapkey')"
+            )
+        )
         conn.execute(text("DELETE FROM organisations WHERE code = 't-mapkey'"))
 
 
@@ -58,6 +68,22 @@ def test_a_key_shows_its_organisations_confidential_deposits(browser, live_serve
             "() => document.querySelector('#key-status').textContent.includes('mara@mapa')"
         )
         assert deposit in map_page.rendered_deposit_ids()
+        # Its screening is kept as the organisation's; the downloads still work (with the key).
+        page = map_page.page
+        page.evaluate("(id) => screen({deposit: id}, `deposit ${id}`)", deposit)
+        page.wait_for_selector("#download-geojson")
+        # Without the key the kept report is nobody's to see: the map had to send it.
+        assert httpx.get(page.get_attribute("#download-geojson", "href")).status_code == 404
+        with page.expect_download() as download:
+            page.click("#download-geojson")
+        with open(download.value.path(), encoding="utf-8") as f:
+            collection = json.load(f)
+        assert collection["features"][0]["properties"]["role"] == "site"
+        assert collection["verdict"]
+        with page.expect_download() as download:
+            page.click("#download-pdf")
+        assert download.value.suggested_filename.startswith("veta-screening-")
+        assert len(PdfReader(download.value.path()).pages) >= 1
         with map_page.page.expect_navigation():
             map_page.page.click("#forget-key")
         _reloaded(map_page)

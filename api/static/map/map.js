@@ -548,6 +548,34 @@ function reportLinks(result, what) {
       <a class="button" id="download-geojson" href="${escapeHtml(url("geojson"))}" download="${name}.geojson">Download GeoJSON</a></p>`;
 }
 
+// With an organisation's key the kept report is that organisation's, and a plain link (a new
+// tab, a download) carries no key: the report is fetched with it and handed over as a file.
+// "Open report" then shows the PDF, which a browser displays as the printed report.
+$("#screening").addEventListener("click", async (event) => {
+  const link = event.target.closest("#open-report, #download-pdf, #download-geojson");
+  if (!link || !API_KEY) return;
+  event.preventDefault();
+  const href = link.id === "open-report" ? link.href.replace(/f=html$/, "f=pdf") : link.href;
+  const tab = link.id === "open-report" ? window.open("", "_blank") : null;
+  const response = await fetch(href, { headers: credentialed(href) });
+  if (!response.ok) {
+    if (tab) tab.close();
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  if (tab) {
+    tab.location = url;
+  } else {
+    // The server's name for the file (Content-Disposition), else the link's own.
+    const named = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "");
+    const save = document.createElement("a");
+    save.href = url;
+    save.download = link.getAttribute("download") || (named && named[1]) || "report";
+    save.click();
+  }
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+});
+
 async function screen(body, what) {
   const out = $("#screening");
   out.innerHTML = `<p class="note">Screening ${escapeHtml(what)}…</p>`;
