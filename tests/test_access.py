@@ -414,3 +414,21 @@ def test_veta_db_leakproof_marks_what_row_level_security_needs(cli, engine):
                 "SELECT proleakproof FROM pg_proc WHERE oid = 'st_intersects(geometry, geometry)'::regprocedure"
             )
         ).scalar()
+
+
+def test_batch_screening_of_sites(client, world):
+    sites = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": "s-1", "geometry": SITE.__geo_interface__, "properties": {}}
+        ],
+    }
+    anonymous, a, b = _three(client, world, "POST", "/screening/batch", json=sites)
+    assert a.json()["features"] == anonymous.json()["features"]
+
+    def row(response) -> dict:
+        return response.json()["features"][0]["properties"]
+
+    # B's own application holds the ground for B; for A the ground is open, as for anyone.
+    assert row(a)["holding_permits"] is None and row(a)["ground_status"] == "open"
+    assert "T-ACCESS-1" in row(b)["holding_permits"] and row(b)["ground_status"] == "applied_for"

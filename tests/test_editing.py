@@ -372,3 +372,11 @@ def test_a_records_item_page_shows_its_history(client, keys):
     assert "History" in page and "ana@a" in page and "remarks" in page
     links = {link["rel"]: link["href"] for link in client.get(url).json()["links"]}
     assert links["version-history"].endswith(f"/items/{made.json()['id']}/history")
+
+
+def test_the_collection_says_what_the_caller_may_do_with_its_items(client, keys):
+    assert "POST" not in client.get("/collections/deposits").json()["itemMethods"]
+    mine = client.get("/collections/deposits", headers=_as(keys, "a_editor")).json()
+    assert "POST" in mine["itemMethods"] and "DELETE" in mine["itemMethods"]
+    zones = client.get("/collections/protection_zones", headers=_as(keys, "a_editor")).json()
+    assert "POST" not in zones["itemMethods"]

@@ -7,8 +7,10 @@ from fastapi import Request
 from api.links import base_url, same_query
 from api.ogc.negotiation import CSV, FLATGEOBUF, GEOJSON, HTML, JSON, OPENAPI, SCHEMA
 from geo.core.crs import STORAGE, SUPPORTED
+from geo.editing.records import allowed_methods
 from geo.features.collections import Collection
 from geo.features.cql2 import CONFORMANCE_CLASSES as CQL2_CLASSES
+from geo.store.viewer import VIEWER
 
 _FEATURES_1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
 REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
@@ -128,6 +130,8 @@ def collection_doc(request: Request, collection: Collection, extent: tuple) -> d
         }
     doc["crs"] = [c.uri for c in SUPPORTED]
     doc["storageCrs"] = STORAGE.uri
+    # What the caller may do with the items (as OPTIONS on them answers): editing is by role.
+    doc["itemMethods"] = allowed_methods(VIEWER.get(), collection.id)
     return doc
 
 
