@@ -111,6 +111,12 @@ def test_create_read_replace_patch_delete_with_versions_and_audit(client, keys, 
     )
 
     _problem(client.put(location, json=_deposit("Sin versión"), headers=_as(keys, "a_editor")), 428)
+    moved = client.put(
+        location,
+        json=_deposit("Otra fuente", source="elsewhere"),
+        headers=_as(keys, "a_editor", **{"If-Match": etag}),
+    )
+    assert _problem(moved, 400)["invalid_params"][0]["name"] == "source"
     replaced = client.put(
         location,
         json=_deposit("Filón reemplazado", confidential=True),

@@ -238,15 +238,17 @@ def _update(
     settings: Settings,
 ) -> Written:
     layer = LAYERS[collection]
-    # The source is the record's own and stays: a write over the API edits the record in place.
-    properties["source"] = current["properties"]["source"]
+    # A write over the API edits the record in place: its source is its own and stays.
+    source = current["properties"]["source"]
+    if properties.pop("source", source) != source:
+        raise InvalidParameter(
+            "source", f"a record's source cannot change (it is {source!r})", [source]
+        )
     properties.setdefault("source_id", current["properties"].get("source_id"))
     access = _access(conn, collection, properties, viewer, current)
-    properties.pop("source")
-    values, wkb = _checked(layer, properties, geometry, content_crs, settings, record=record_id)
-    values.pop("source", None)
+    values, wkb = _checked(layer, properties, geometry, content_crs, settings)
     # PUT clears what it leaves out: every field of the layer is written.
-    columns = {name: values.get(name) for name in layer.fields if name not in ("source",)}
+    columns = {name: values.get(name) for name in layer.fields}
     for name, spec in layer.fields.items():
         if spec.kind == "list" and columns.get(name) is None and not spec.required:
             columns[name] = []
@@ -360,7 +362,6 @@ def _checked(
     geometry: object,
     content_crs: str | None,
     settings: Settings,
-    record: int | None = None,
 ) -> tuple[dict, str]:
     """The record's columns and hex WKB geometry in lon/lat, checked as the import checks a
     row; every problem found is refused together."""
