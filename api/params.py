@@ -125,7 +125,9 @@ async def admin_area(
     resolved once to its outline (None: no area given)."""
     if area is None:
         return None
-    async with request.app.state.pool.acquire() as conn:
+    # Administrative areas are public law, under no row-level security: read without the
+    # viewer's transaction (three round trips fewer for a request with a credential).
+    async with request.app.state.pool.acquire(as_viewer=False) as conn:
         return await resolve_area(conn, area)
 
 
