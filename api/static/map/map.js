@@ -668,3 +668,66 @@ $("#forget-key").addEventListener("click", () => {
 });
 
 showWhoIsSignedIn();
+
+// ---- Finding a place, a deposit or a right -------------------------------------------------
+
+const KIND_NAMES = { area: "Area", deposit: "Deposit", permit: "Mining right" };
+let searching = null;
+
+$("#search").addEventListener("input", () => {
+  clearTimeout(searching);
+  const q = $("#search").value.trim();
+  if (q.length < 2) {
+    $("#search-results").innerHTML = "";
+    return;
+  }
+  searching = setTimeout(async () => {
+    try {
+      const found = await getJson(`${ROOT}search?q=${encodeURIComponent(q)}&limit=8`);
+      $("#search-results").innerHTML = found.features.length
+        ? found.features.map((f, i) => `<li><button type="button" data-i="${i}"><span class="kind">${escapeHtml(KIND_NAMES[f.properties.kind])}</span>${escapeHtml(f.properties.title)}</button></li>`).join("")
+        : "<li class=\"note\">Nothing found.</li>";
+      $("#search-results").results = found.features;
+    } catch (error) {
+      $("#search-results").innerHTML = `<li class="note">${escapeHtml(error.message)}</li>`;
+    }
+  }, 250);
+});
+
+$("#search-results").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-i]");
+  if (!button) return;
+  const [x0, y0, x1, y1] = $("#search-results").results[Number(button.dataset.i)].bbox;
+  map.fitBounds([[x0, y0], [x1, y1]], { padding: 40, maxZoom: 14 });
+});
+
+// ---- The position under the pointer: lon/lat and ETRS89 / UTM -------------------------------
+
+// Transverse Mercator on GRS80 by Krüger's series to the third order (sub-millimetre within a
+// UTM zone): ETRS89 / UTM is what Spanish cadastres, registries and surveys write.
+function utm(lon, lat) {
+  const zone = Math.floor((lon + 180) / 6) + 1;
+  const a = 6378137, f = 1 / 298.257222101, k0 = 0.9996;
+  const n = f / (2 - f);
+  const A = (a / (1 + n)) * (1 + n ** 2 / 4 + n ** 4 / 64);
+  const alpha = [n / 2 - (2 * n ** 2) / 3 + (5 * n ** 3) / 16, (13 * n ** 2) / 48 - (3 * n ** 3) / 5, (61 * n ** 3) / 240];
+  const phi = (lat * Math.PI) / 180, dlam = ((lon - (zone * 6 - 183)) * Math.PI) / 180;
+  const c = (2 * Math.sqrt(n)) / (1 + n);
+  const t = Math.sinh(Math.atanh(Math.sin(phi)) - c * Math.atanh(c * Math.sin(phi)));
+  const xi = Math.atan2(t, Math.cos(dlam)), eta = Math.atanh(Math.sin(dlam) / Math.sqrt(1 + t * t));
+  let e = eta, nn = xi;
+  alpha.forEach((al, j) => {
+    e += al * Math.cos(2 * (j + 1) * xi) * Math.sinh(2 * (j + 1) * eta);
+    nn += al * Math.sin(2 * (j + 1) * xi) * Math.cosh(2 * (j + 1) * eta);
+  });
+  return { zone, easting: 500000 + k0 * A * e, northing: k0 * A * nn };
+}
+window.vetaUtm = utm; // for the browser test
+
+map.on("mousemove", (event) => {
+  const { lng, lat } = event.lngLat;
+  const u = utm(lng, lat);
+  $("#coordinates").textContent = `${lat.toFixed(5)}, ${lng.toFixed(5)} · ETRS89 UTM ${u.zone}N ` +
+    `${Math.round(u.easting)} E ${Math.round(u.northing)} N`;
+});
+map.getCanvas().addEventListener("mouseleave", () => { $("#coordinates").textContent = ""; });
