@@ -432,3 +432,13 @@ def test_batch_screening_of_sites(client, world):
     # B's own application holds the ground for B; for A the ground is open, as for anyone.
     assert row(a)["holding_permits"] is None and row(a)["ground_status"] == "open"
     assert "T-ACCESS-1" in row(b)["holding_permits"] and row(b)["ground_status"] == "applied_for"
+
+
+def test_search(client, world):
+    anonymous, a, b = _three(client, world, "GET", f"/search?q={SECRET_NAME[:12]}")
+    assert a.json() == anonymous.json()
+    assert all(f["properties"]["title"] != SECRET_NAME for f in a.json()["features"])
+    assert SECRET_NAME in {f["properties"]["title"] for f in b.json()["features"]}
+    anonymous, a, b = _three(client, world, "GET", "/search?q=T-ACCESS")
+    assert a.json()["features"] == anonymous.json()["features"] == []
+    assert len(b.json()["features"]) == 1
