@@ -31,7 +31,6 @@ from api.routes import (
     planning,
     rasters,
     screening,
-    search,
     tiles,
     vocabularies,
 )
@@ -140,7 +139,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         i18n.router,
         editing.router,
         imports.router,
-        search.router,
     ):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(health.router)

@@ -33,11 +33,6 @@ MAP_MESSAGES = (
         "map",
         "Click to add corners, double-click to finish, Esc to cancel. Or click a deposit and choose “Screen this deposit”.",
     ),
-    N_("map", "Find a place, a deposit or a right"),
-    N_("map", "Nothing found."),
-    N_("map", "Deposit"),
-    N_("map", "Mining right"),
-    N_("map", "Coordinates under the pointer"),
     N_("map", "Your organisation"),
     N_(
         "map",
