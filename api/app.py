@@ -30,6 +30,7 @@ from api.routes import (
     planning,
     rasters,
     screening,
+    search,
     tiles,
     vocabularies,
 )
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         i18n.router,
         editing.router,
         imports.router,
+        search.router,
     ):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(health.router)
