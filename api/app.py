@@ -31,6 +31,7 @@ from api.routes import (
     planning,
     rasters,
     screening,
+    search,
     tiles,
     vocabularies,
 )
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         i18n.router,
         editing.router,
         imports.router,
+        search.router,
     ):
         app.include_router(router, dependencies=[Depends(reject_unknown_query_parameters)])
     app.include_router(health.router)

@@ -37,7 +37,8 @@ def test_the_spanish_switch_changes_the_legend_the_screening_and_the_report(
         assert "Zonas de protección por efecto legal" in titles
         legend = page.inner_text("#legend")
         assert "exclusión" in legend and "otorgado" in legend and "wolframio" in legend
-        assert page.text_content("#panel h2 >> nth=0") == spanish["Layers"]
+        assert page.text_content("#panel section:has(input[data-layers]) h2") == spanish["Layers"]
+        assert page.text_content("#search-section h2") == spanish["Search"] == "Buscar"
         # Texts written with values are matched as patterns, the values kept.
         page.wait_for_function(
             "() => document.querySelector('#match-count').textContent.includes('yacimientos cumplen los filtros')"

@@ -238,6 +238,7 @@ function applyFilters() {
   map.setFilter("deposits-polygons", ["all", IS_POLYGON, common]);
   countMatches();
   saveState();
+  document.dispatchEvent(new CustomEvent("veta:filters"));
 }
 
 // ---- A shareable address: layers and filters in the query, the view in the hash --------------
@@ -281,6 +282,17 @@ async function restoreState() {
   }
 }
 
+// The deposits that pass the filters, as a question to deposit_screening (its items and its
+// downloads take the same CQL2 filter and area): the count, the results table and its exports.
+function screeningParams() {
+  const quoted = (values) => values.map((v) => `'${v}'`).join(", ");
+  const conditions = [`protection_status IN (${quoted(filters.statuses)})`];
+  if (filters.commodities.length) conditions.push(`commodity IN (${quoted(filters.commodities)})`);
+  const params = new URLSearchParams({ filter: conditions.join(" AND ") });
+  if (filters.area) params.set("area", filters.area);
+  return params;
+}
+
 // How many deposits pass every filter, counted by the server (deposit_screening, the same rules
 // as /deposits); a later count supersedes one still on its way.
 let countRequest = 0;
@@ -291,11 +303,9 @@ async function countMatches() {
     out.textContent = "0 deposits pass the filters.";
     return;
   }
-  const quoted = (values) => values.map((v) => `'${v}'`).join(", ");
-  const conditions = [`protection_status IN (${quoted(filters.statuses)})`];
-  if (filters.commodities.length) conditions.push(`commodity IN (${quoted(filters.commodities)})`);
-  const params = new URLSearchParams({ filter: conditions.join(" AND "), limit: "1", properties: "name" });
-  if (filters.area) params.set("area", filters.area);
+  const params = screeningParams();
+  params.set("limit", "1");
+  params.set("properties", "name");
   try {
     const page = await getJson(`${ROOT}collections/deposit_screening/items?${params}`);
     if (request === countRequest) {
