@@ -12,6 +12,7 @@ marked private, so no shared cache hands an organisation's answer to anyone else
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -52,12 +53,10 @@ class Authenticate:
             await response(scope, receive, send)
             return
         client = scope.get("client")
-        viewer = Viewer(
-            **{
-                **viewer.__dict__,
-                "client": client[0] if client else None,
-                "request_id": scope.get("state", {}).get("request_id"),
-            }
+        viewer = replace(
+            viewer,
+            client=client[0] if client else None,
+            request_id=scope.get("state", {}).get("request_id"),
         )
         scope.setdefault("state", {})["viewer"] = viewer
         token = VIEWER.set(viewer)
