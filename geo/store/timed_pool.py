@@ -5,9 +5,10 @@ kind's statement_timeout for the session; asyncpg's release runs RESET ALL, so t
 starts from the pool's default (the `read` kind's). For a request with a credential it also
 opens the transaction its work runs in and tells PostgreSQL who is asking (geo/store/viewer.py):
 row-level security then shows that organisation's confidential records too, and the settings
-end with the transaction, before the connection goes back to the pool. A statement cut short and a database that
-cannot be reached both surface as DatabaseBusy / DatabaseUnavailable, answered 503 with
-Retry-After. The pool reconnects by itself once the database is back.
+end with the transaction, before the connection goes back to the pool.
+
+A statement cut short and a database that cannot be reached both surface as DatabaseBusy /
+DatabaseUnavailable, answered 503 with Retry-After. The pool reconnects by itself once the database is back.
 """
 
 from __future__ import annotations
