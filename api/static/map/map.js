@@ -162,6 +162,10 @@ const map = new maplibregl.Map({
   fitBoundsOptions: { padding: 20 }, doubleClickZoom: true,
   transformRequest: (url) => (API_KEY && ownSite(url) ? { url, headers: credentialed(url) } : { url }),
 });
+// Settled once the map's first style has loaded. Scripts that add layers wait on this, not on
+// map.isStyleLoaded(), which is false again whenever a source is loading: a script arriving
+// then would wait for a "load" event that has already fired, and add nothing.
+const MAP_LOADED = new Promise((resolve) => map.once("load", resolve));
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
 map.addControl(new maplibregl.ScaleControl({ unit: "metric" }));
 map.addControl(new maplibregl.AttributionControl({ compact: false, customAttribution: IGN }));

@@ -39,7 +39,7 @@ async function addRasterLayers() {
     box.textContent = "No raster registered (veta raster add).";
     return;
   }
-  if (!map.isStyleLoaded()) await new Promise((resolve) => map.once("load", resolve));
+  await MAP_LOADED;
   box.textContent = "";
   for (const raster of rasters) {
     const layerId = `raster-${raster.name}`;

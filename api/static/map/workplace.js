@@ -12,8 +12,7 @@ let searchTimer = null;
 let searchFeatures = [];
 
 function whenStyled(then) {
-  if (map.isStyleLoaded()) then();
-  else map.once("load", then);
+  MAP_LOADED.then(then);
 }
 
 // What a chosen result is drawn with: its outline, or a ring around a point.
