@@ -457,7 +457,7 @@ def slug(text: str) -> str:
 LITERATURE_REMARK = (
     "Position approximate (the village or area, not a surveyed site), after "
     "public literature on the mining districts of {where} as summarised in "
-    "Veta's DOMAIN.md ('León: places worth knowing')."
+    "docs/domain.md ('León: places worth knowing')."
 )
 
 KNOWN_OCCURRENCES = (
