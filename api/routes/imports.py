@@ -18,6 +18,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from api.errors import problem
 from api.telemetry import record_rows
 from geo.core.errors import Forbidden, InvalidFields, InvalidParameter, Unauthenticated
 from geo.editing.records import WRITERS
@@ -99,21 +100,15 @@ async def import_upload(
             (p.field if p.row is None else f"row {p.row}: {p.field}", p.reason)
             for p in report.problems[:LISTED_PROBLEMS]
         ]
-        error = InvalidFields(problems or [("file", "refused")])
-        return Response(
-            orjson.dumps(
-                {
-                    "type": "https://veta.example/problems/import-refused",
-                    "title": "Import refused",
-                    "status": 400,
-                    "detail": f"{len(report.problems)} problem(s); nothing was written",
-                    **error.extensions(),
-                    "report": body,
-                },
-                default=str,
-            ),
-            status_code=400,
-            media_type="application/problem+json",
+        return problem(
+            400,
+            "Import refused",
+            f"{len(report.problems)} problem(s); nothing was written",
+            "import-refused",
+            str(request.url),
+            **InvalidFields(problems or [("file", "refused")]).extensions(),
+            # As JSON values (dates and times as text), as the answer of a written import.
+            report=orjson.loads(orjson.dumps(body, default=str)),
         )
     return Response(orjson.dumps(body, default=str), media_type="application/json")
 

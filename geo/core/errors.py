@@ -86,3 +86,27 @@ class InvalidFields(VetaError):
 
     def extensions(self) -> dict:
         return {"invalid_params": [{"name": n, "reason": r} for n, r in self.problems]}
+
+
+class PreconditionFailed(VetaError):
+    """A write named a version of the record (If-Match) that is no longer the current one."""
+
+    status = 412
+    title = "Precondition failed"
+    slug = "precondition-failed"
+
+
+class PreconditionRequired(VetaError):
+    """A write named no version of the record it changes (If-Match missing)."""
+
+    status = 428
+    title = "Precondition required"
+    slug = "precondition-required"
+
+
+class Conflict(VetaError):
+    """A write would make a second record with the same key."""
+
+    status = 409
+    title = "Conflict"
+    slug = "conflict"

@@ -21,6 +21,12 @@ PROBLEM_TITLES = (
     N_("problem", "Service unavailable"),
     N_("problem", "Invalid MDoPI method"),
     N_("problem", "PDF not made"),
+    N_("problem", "Unauthorized"),
+    N_("problem", "Forbidden"),
+    N_("problem", "Conflict"),
+    N_("problem", "Precondition failed"),
+    N_("problem", "Precondition required"),
+    N_("problem", "Import refused"),
 )
 
 # Terms of geo.core.vocabulary's code lists, as the law and the registries write them in Spanish

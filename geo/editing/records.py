@@ -26,10 +26,13 @@ from sqlalchemy.exc import DBAPIError
 
 from geo.core.crs import Crs, parse_crs
 from geo.core.errors import (
+    Conflict,
     Forbidden,
     InvalidFields,
     InvalidParameter,
     NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
     Unauthenticated,
     VetaError,
 )
@@ -56,24 +59,6 @@ API_SOURCE = "api"
 # records an organisation may keep to itself (protection zones are public law).
 ACCESS_MEMBERS = ("confidential", "owner")
 CONFIDENTIAL = ("deposits", "permits")
-
-
-class PreconditionFailed(VetaError):
-    status = 412
-    title = "Precondition failed"
-    slug = "precondition-failed"
-
-
-class PreconditionRequired(VetaError):
-    status = 428
-    title = "Precondition required"
-    slug = "precondition-required"
-
-
-class Conflict(VetaError):
-    status = 409
-    title = "Conflict"
-    slug = "conflict"
 
 
 @dataclass(frozen=True)
