@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 from fastapi import Query, Request
 
@@ -116,6 +117,16 @@ AREA_DESCRIPTION = (
     "Admin area by INE code (24, 24089) or name, accent- and case-insensitive (leon); "
     "a feature is in the area when it intersects it."
 )
+
+
+def parse_day(text: str | None, parameter: str) -> date | None:
+    """A day a request names (a query parameter or a body member) as YYYY-MM-DD."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidParameter(parameter, f"not a date: {text!r}", "a day as YYYY-MM-DD") from None
 
 
 async def admin_area(

@@ -14,10 +14,12 @@ from datetime import date, datetime
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from api.body_parsing import json_body
 from api.links import base_url
+from api.params import parse_day
 from geo.core.errors import Forbidden, InvalidParameter, NotFound, Unauthenticated
 from geo.core.limits import path_id
 from geo.editing import records
@@ -43,6 +45,16 @@ def _editable(collection_id: str) -> str:
             f"no editable collection {collection_id!r}; editable: {', '.join(records.WRITERS)}"
         )
     return collection_id
+
+
+def _writable(collection_id: str, feature_id: int | None = None) -> str:
+    """The editable collection named, once the caller is known to be allowed to write it:
+    checked before the body is read, so a refused write never reads a large one."""
+    collection = _editable(collection_id)
+    if feature_id is not None:
+        path_id(feature_id, f"feature in {collection} with id")
+    records.check_may_write(VIEWER.get(), collection)
+    return collection
 
 
 async def _in_transaction(request: Request, work):
@@ -73,8 +85,7 @@ async def create_item(
 ):
     """Add a record (a GeoJSON Feature; `confidential: true` keeps it to your organisation).
     Checked as an import checks a row; 201 with its Location and ETag."""
-    collection = _editable(collection_id)
-    records.check_may_write(VIEWER.get(), collection)
+    collection = _writable(collection_id)
     feature = await json_body(request, FEATURE_BODY)
     settings = request.app.state.settings
     written = await _in_transaction(
@@ -94,9 +105,7 @@ async def replace_item(
 ):
     """Replace a record: what the Feature leaves out is cleared. 412 if it changed since the
     ETag in If-Match, 428 without If-Match."""
-    collection = _editable(collection_id)
-    path_id(feature_id, f"feature in {collection} with id")
-    records.check_may_write(VIEWER.get(), collection)
+    collection = _writable(collection_id, feature_id)
     feature = await json_body(request, FEATURE_BODY)
     settings = request.app.state.settings
     written = await _in_transaction(
@@ -125,9 +134,7 @@ async def update_item(
     content_crs: str | None = CONTENT_CRS,
 ):
     """Change some members (JSON merge patch): `{"properties": {"mine_status": "closed"}}`."""
-    collection = _editable(collection_id)
-    path_id(feature_id, f"feature in {collection} with id")
-    records.check_may_write(VIEWER.get(), collection)
+    collection = _writable(collection_id, feature_id)
     change = await json_body(request, "a JSON merge patch of a Feature")
     settings = request.app.state.settings
     written = await _in_transaction(
@@ -147,9 +154,7 @@ async def delete_item(
     if_match: str | None = IF_MATCH,
 ):
     """Delete a record. 412 if it changed since the ETag in If-Match, 428 without If-Match."""
-    collection = _editable(collection_id)
-    path_id(feature_id, f"feature in {collection} with id")
-    records.check_may_write(VIEWER.get(), collection)
+    collection = _writable(collection_id, feature_id)
     await _in_transaction(
         request,
         lambda conn: records.delete(conn, collection, feature_id, if_match, VIEWER.get()),
@@ -202,8 +207,6 @@ async def change_permit_status(request: Request, permit_id: int = Path()):
     )
 
     def work(conn):
-        from sqlalchemy import text
-
         registry_number = conn.execute(
             text("SELECT registry_number FROM permits WHERE id = :i"), {"i": permit_id}
         ).scalar()
@@ -223,12 +226,8 @@ async def change_permit_status(request: Request, permit_id: int = Path()):
 
 
 def _day(value: object, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidParameter(name, f"{value!r} is not a date", "YYYY-MM-DD") from None
+    """A day in the JSON body: text as YYYY-MM-DD, as a query parameter is."""
+    return parse_day(None if value is None else str(value), name)
 
 
 @router.get("/audit")
@@ -267,9 +266,7 @@ async def item_history(
     """A record's own history: every write to it, oldest first, as far as you may see it."""
     collection = _editable(collection_id)
     path_id(feature_id, f"feature in {collection} with id")
-    entries = await audit_entries(
-        request.app.state.pool, collection, feature_id, None, None, None, 10_000, oldest_first=True
-    )
+    entries = await audit_entries(request.app.state.pool, collection, feature_id, oldest_first=True)
     if not entries:
         raise NotFound(f"no feature {feature_id} in {collection}")
     return Response(orjson.dumps({"entries": entries}), media_type="application/json")

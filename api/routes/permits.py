@@ -3,8 +3,6 @@ and POST /permits/validate (is a right's geometry well formed?). Writes go throu
 
 from __future__ import annotations
 
-from datetime import date
-
 import orjson
 import shapely
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -17,6 +15,7 @@ from api.params import (
     parse_bbox,
     parse_choices,
     parse_cursor,
+    parse_day,
     parse_limit,
     settings_of,
 )
@@ -44,15 +43,6 @@ STATUS_HELP = "Effective status on the day, comma-separated: " + ", ".join(v.PER
 RIGHT_TYPE_HELP = "Right types, comma-separated: " + ", ".join(v.RIGHT_TYPES)
 
 router = APIRouter(tags=["permits"])
-
-
-def parse_day(text: str | None, parameter: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidParameter(parameter, f"not a date: {text!r}", "a day as YYYY-MM-DD") from None
 
 
 async def permit_search(
