@@ -386,3 +386,28 @@ def test_the_collection_says_what_the_caller_may_do_with_its_items(client, keys)
     assert "POST" in mine["itemMethods"] and "DELETE" in mine["itemMethods"]
     zones = client.get("/collections/protection_zones", headers=_as(keys, "a_editor")).json()
     assert "POST" not in zones["itemMethods"]
+
+
+def test_a_record_posted_in_utm_is_stored_in_lon_lat(client, keys):
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 25830, always_xy=True).transform(*LEON)
+    feature = {**_deposit("En UTM"), "geometry": {"type": "Point", "coordinates": [x, y]}}
+    made = client.post(
+        "/collections/deposits/items",
+        json=feature,
+        headers=_as(
+            keys, "a_editor", **{"Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/25830>"}
+        ),
+    )
+    assert made.status_code == 201, made.text
+    stored = shape(client.get(made.headers["location"]).json()["geometry"])
+    assert stored.distance(Point(LEON)) < 1e-7
+    refused = client.post(
+        "/collections/deposits/items",
+        json={**feature, "geometry": {"type": "Point", "coordinates": [x + 5e6, y]}},
+        headers=_as(
+            keys, "a_editor", **{"Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/25830>"}
+        ),
+    )
+    assert _problem(refused, 400)["invalid_params"][0]["name"] == "geometry"

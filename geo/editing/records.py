@@ -18,13 +18,12 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from shapely.geometry import shape
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from geo.core.crs import Crs, parse_crs
+from geo.core.crs import CRS84
 from geo.core.errors import (
     Conflict,
     Forbidden,
@@ -42,6 +41,7 @@ from geo.io.importing.crs import position_problems
 from geo.io.importing.mapping import Mapping
 from geo.io.importing.targets import LAYERS, Layer
 from geo.io.importing.validation import validate
+from geo.queries.sites import header_crs, to_lonlat
 from geo.rules.permit_rules import validate_right
 from geo.store.viewer import Viewer
 
@@ -403,14 +403,10 @@ def _geometry(geometry: object, content_crs: str | None, layer: Layer):
         raise InvalidParameter(
             "geometry", f"not a GeoJSON geometry: {exc}", list(layer.geometry_types)
         ) from None
-    crs: Crs = parse_crs(content_crs.strip().strip("<>") if content_crs else None, "Content-Crs")
+    crs = header_crs(content_crs) or CRS84
     if crs.northing_first:
         parsed = shapely.transform(parsed, lambda xy: xy[:, ::-1])
-    if crs.srid != 4326:
-        transformer = Transformer.from_crs(crs.srid, 4326, always_xy=True)
-        parsed = shapely.transform(
-            parsed, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
-        )
+    parsed = to_lonlat(parsed, crs, "geometry")
     if parsed.geom_type == "Polygon" and "MultiPolygon" in layer.geometry_types:
         parsed = shapely.MultiPolygon([parsed])
     return parsed

@@ -66,8 +66,8 @@ def parse_site(body: object, content_crs: str | None, max_area_km2: float) -> Si
     if "type" not in body:
         return _reference(body)
     if body["type"] == "Feature":
-        return _feature(body, "", _header_crs(content_crs), max_area_km2)
-    return _geometry_site(body, {}, "", _header_crs(content_crs), max_area_km2)
+        return _feature(body, "", header_crs(content_crs), max_area_km2)
+    return _geometry_site(body, {}, "", header_crs(content_crs), max_area_km2)
 
 
 def parse_sites(
@@ -87,7 +87,7 @@ def parse_sites(
         raise InvalidParameter(
             "features", f"{len(features):,} sites, more than one batch may hold", allowed
         )
-    crs = _agree(_header_crs(content_crs), _member_crs(body, ""))
+    crs = _agree(header_crs(content_crs), _member_crs(body, ""))
     sites = []
     for i, feature in enumerate(features):
         path = f"features[{i}]."
@@ -108,7 +108,8 @@ def parse_sites(
     return sites
 
 
-def _header_crs(content_crs: str | None) -> Crs | None:
+def header_crs(content_crs: str | None) -> Crs | None:
+    """The CRS a Content-Crs header names (a URI, with or without its angle brackets)."""
     return parse_crs(content_crs.strip().strip("<>"), "Content-Crs") if content_crs else None
 
 
@@ -218,7 +219,7 @@ def _geometry_site(
     source = shape({"type": kind, "coordinates": raw})
     check_area_of_use(crs, source.bounds, where, "crs")
     _check_valid(source, where, crs)
-    lonlat = _to_lonlat(source, crs, where)
+    lonlat = to_lonlat(source, crs, where)
     _check_antimeridian(lonlat, where)
     _check_area(lonlat, buffer_m, max_area_km2, where, f"{buffer_path}buffer_m")
     return Site(wkb=shapely.to_wkb(lonlat), buffer_m=buffer_m, **depth)
@@ -361,7 +362,9 @@ def _transformer(srid: int) -> Transformer:
     return Transformer.from_crs(srid, 4326, always_xy=True)
 
 
-def _to_lonlat(geometry: BaseGeometry, crs: Crs, where: str) -> BaseGeometry:
+def to_lonlat(geometry: BaseGeometry, crs: Crs, where: str) -> BaseGeometry:
+    """A geometry in a served CRS (x, y order) in lon/lat; refused, naming `where`, when its
+    coordinates lie outside the CRS's area or it is not valid once there."""
     if crs.srid == 4326:
         return geometry
     transformer = _transformer(crs.srid)
