@@ -131,12 +131,18 @@ async def collection_item(
     query = item_query(collection, feature_id, target)
     version = None
     async with request.app.state.pool.acquire() as conn:
-        feature = await conn.fetchval(query.text, *query.values)
-        if feature is not None and collection.id in WRITERS:
-            updated_at = await conn.fetchval(
-                f"SELECT updated_at FROM {collection.id} WHERE id = $1", int(feature_id)
+        if collection.id in WRITERS:
+            # The record's version in the same statement: an editable item's ETag starts with it.
+            n = len(query.values) + 1
+            feature, updated_at = await conn.fetchrow(
+                f"SELECT ({query.text}), (SELECT updated_at FROM {collection.id} WHERE id = ${n})",
+                *query.values,
+                int(feature_id),
             )
-            version = record_version(int(feature_id), updated_at)
+            if feature is not None:
+                version = record_version(int(feature_id), updated_at)
+        else:
+            feature = await conn.fetchval(query.text, *query.values)
     if feature is None:
         raise NotFound(f"no feature {feature_id!r} in {collection.id}")
     headers = {"Content-Crs": f"<{target.uri}>"}
