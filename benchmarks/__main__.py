@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 
 from benchmarks import data, headline, ogc
@@ -15,9 +14,7 @@ from benchmarks import data, headline, ogc
 def _machine() -> dict:
     # The load average says how much else ran: on a shared machine it moves every number.
     return {
-        "cores": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
+        **data.machine(),
         "load_average": os.getloadavg(),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }

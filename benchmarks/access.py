@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import time
 from dataclasses import dataclass
@@ -410,11 +409,7 @@ def run(rounds: int, seconds: int, connections: int) -> dict:
         row["rls_ratio"] = row["anonymous"]["p50_ms"] / row["owner, anonymous"]["p50_ms"]
     return {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {
-            "cores": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-        },
+        "machine": data.machine(),
         "load_average_before": load_before,
         "load_average_after": load_after,
         "options": {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
 
 from sqlalchemy import text
@@ -15,6 +17,16 @@ from geo.store.sample import load_sample
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(__file__).resolve().parent / ".work"
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict:
+    """What the figures were measured on, kept with them."""
+    return {
+        "cores": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+    }
+
 
 SAMPLE_DB = "veta_bench_sample"
 LARGE_DB = "veta_bench"

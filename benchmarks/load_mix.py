@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import resource
 import sys
@@ -414,11 +413,7 @@ def main() -> None:
     server_cpu = marks["end"]["cpu_s"] - marks["after warm-up"]["cpu_s"]
     result = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {
-            "cores": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-        },
+        "machine": data.machine(),
         "load_average_before": load_before,
         "load_average_after": load_after,
         "options": vars(args),

@@ -56,16 +56,18 @@ def _post(client, key: str | None, content: bytes, **form):
     )
 
 
+def _stored(engine) -> int:
+    """The deposits of this test's source in the database."""
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT count(*) FROM deposits WHERE source = :s"), {"s": SOURCE}
+        ).scalar()
+
+
 def test_anonymous_and_readers_may_not_import(client, keys, engine):
     assert _post(client, None, GOOD).status_code == 401
     assert _post(client, keys["reader"], GOOD).status_code == 403
-    with engine.connect() as conn:
-        assert (
-            conn.execute(
-                text("SELECT count(*) FROM deposits WHERE source = :s"), {"s": SOURCE}
-            ).scalar()
-            == 0
-        )
+    assert _stored(engine) == 0
 
 
 def test_a_refused_file_writes_nothing_and_says_why(client, keys, engine):
@@ -77,26 +79,14 @@ def test_a_refused_file_writes_nothing_and_says_why(client, keys, engine):
         "commodities" in p["name"] and "row 2" in p["name"] for p in problem["invalid_params"]
     )
     assert problem["report"]["outcome"] == "refused"
-    with engine.connect() as conn:
-        assert (
-            conn.execute(
-                text("SELECT count(*) FROM deposits WHERE source = :s"), {"s": SOURCE}
-            ).scalar()
-            == 0
-        )
+    assert _stored(engine) == 0
 
 
 def test_a_dry_run_checks_and_writes_nothing(client, keys, engine):
     response = _post(client, keys["editor"], GOOD, dry_run=True)
     assert response.status_code == 200, response.text
     assert response.json()["outcome"] == "dry_run"
-    with engine.connect() as conn:
-        assert (
-            conn.execute(
-                text("SELECT count(*) FROM deposits WHERE source = :s"), {"s": SOURCE}
-            ).scalar()
-            == 0
-        )
+    assert _stored(engine) == 0
 
 
 def test_an_editors_import_is_its_organisations_and_audited(client, keys, engine):
