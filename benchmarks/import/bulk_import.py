@@ -61,7 +61,10 @@ def ogr_append_sql() -> str:
     return (
         f"SELECT source_id, name, occurrence_type, {case(0)} AS commodities, {case(1)} AS commodity_importance, "
         "location_precision, depth_top_m, depth_bottom_m, remarks, 'ogr' AS source, "
-        "datetime('now') AS created_at, datetime('now') AS updated_at, geom FROM deposits"
+        # Every column with a default given (confidential too, since migration 0014): one left
+        # unset makes GDAL fall back from COPY to one INSERT per row.
+        "datetime('now') AS created_at, datetime('now') AS updated_at, 0 AS confidential, "
+        "geom FROM deposits"
     )
 
 
