@@ -26,36 +26,14 @@ def split_values(values: list[str] | None) -> list[str]:
 
 
 def parse_commodities(values: list[str] | None, parameter: str = "commodity") -> tuple[str, ...]:
-    """Commodity values of any form the vocabulary reads ('W', 'tungsten', 'Li', '% Cu') -> the
-    codes a search matches: each with its narrower ones ('PGM' -> platinum, palladium, ...)."""
-    codes = []
-    for item in split_values(values):
-        code = commodities.code_of(item)
-        if code is None:
-            hint = commodities.suggest(item)
-            reason = f"unknown commodity {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
-            raise InvalidParameter(
-                parameter,
-                reason,
-                "an INSPIRE commodity code, name (English or Spanish), "
-                "symbol or formula, see /vocabularies/commodities",
-            )
-        codes.append(code)
-    return commodities.expand(codes)
+    """Commodity values of any form the vocabulary reads -> the codes a search matches."""
+    return commodities.searched_codes(split_values(values), parameter)
 
 
 def parse_choices(
     values: list[str] | None, allowed: tuple[str, ...], parameter: str
 ) -> tuple[str, ...]:
-    chosen = []
-    for item in split_values(values):
-        if item not in allowed:
-            hint = v.suggest(item, allowed)
-            reason = f"unknown value {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
-            raise InvalidParameter(parameter, reason, allowed)
-        if item not in chosen:
-            chosen.append(item)
-    return tuple(chosen)
+    return v.checked_choices(split_values(values), allowed, parameter)
 
 
 def parse_bbox(

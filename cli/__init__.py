@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import access, db, files, planning, rasters, registry
+from cli import access, db, files, planning, rasters, registry, screening
 from cli.common import os_user
 from geo.catalog import register_catalog
 from geo.core.i18n import language_of_environment, use_language
@@ -28,7 +28,7 @@ def _start() -> None:
     VIEWER.set(Viewer(actor=os_user(), channel="cli"))
 
 
-for commands in (db.app, files.app, rasters.app):
+for commands in (db.app, files.app, rasters.app, screening.app):
     app.registered_commands += commands.registered_commands
 app.add_typer(db.db_app, name="db")
 app.add_typer(access.orgs_app, name="orgs")

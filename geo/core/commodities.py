@@ -22,6 +22,8 @@ from typing import Any
 
 from unidecode import unidecode
 
+from geo.core.errors import InvalidParameter
+
 _VOCAB = resources.files("geo.core") / "vocab"
 # The CGI concepts whose narrower concepts are chemical elements, named by their symbol.
 _ELEMENT_GROUPS = ("metal", "metalloid", "nonMetal")
@@ -274,6 +276,25 @@ def expand(codes: Iterable[str]) -> tuple[str, ...]:
     for code in codes:
         found.update(dict.fromkeys(narrower(code)))
     return tuple(found)
+
+
+def searched_codes(values: Iterable[str], parameter: str = "commodity") -> tuple[str, ...]:
+    """Commodity values of any form the vocabulary reads ('W', 'tungsten', 'Li', '% Cu') -> the
+    codes a search matches: each with its narrower ones ('PGM' -> platinum, palladium, ...)."""
+    codes = []
+    for item in values:
+        code = code_of(item)
+        if code is None:
+            hint = suggest(item)
+            reason = f"unknown commodity {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
+            raise InvalidParameter(
+                parameter,
+                reason,
+                "an INSPIRE commodity code, name (English or Spanish), "
+                "symbol or formula, see /vocabularies/commodities",
+            )
+        codes.append(code)
+    return expand(codes)
 
 
 def is_critical(code: str) -> bool:

@@ -8,10 +8,12 @@ exception, checked against the `commodities` table that `veta db upgrade` fills.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 
 from unidecode import unidecode
 
 from geo.core import commodities
+from geo.core.errors import InvalidParameter
 
 # The commodities are the CGI vocabulary with Veta's corrections (geo/core/commodities.py, geo/core/vocab/).
 COMMODITIES = commodities.COMMODITIES
@@ -124,6 +126,22 @@ def suggest(value: str, allowed: tuple[str, ...] | list[str]) -> str | None:
     folded = {fold(a): a for a in allowed}
     match = difflib.get_close_matches(fold(value), list(folded), n=1, cutoff=0.75)
     return folded[match[0]] if match else None
+
+
+def checked_choices(
+    values: Iterable[str], allowed: tuple[str, ...], parameter: str
+) -> tuple[str, ...]:
+    """The values, each once, in order; an InvalidParameter naming `parameter` for one not
+    allowed."""
+    chosen: list[str] = []
+    for item in values:
+        if item not in allowed:
+            hint = suggest(item, allowed)
+            reason = f"unknown value {item!r}" + (f"; did you mean {hint!r}?" if hint else "")
+            raise InvalidParameter(parameter, reason, allowed)
+        if item not in chosen:
+            chosen.append(item)
+    return tuple(chosen)
 
 
 def suggest_commodity(value: str) -> str | None:

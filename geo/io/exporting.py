@@ -23,8 +23,8 @@ from geo.features.cql2 import Queryable, cql2_where
 from geo.features.items import in_outline_sql
 from geo.io.importing.targets import LAYERS, SHAPEFILE_NAMES, Layer
 from geo.io.spreadsheet import safe_column
-from geo.store.db import SESSION_SETTINGS, libpq_url
-from geo.store.viewer import ANONYMOUS, SERVICE_ROLE, SETTINGS_SQL_PSYCOPG, Viewer
+from geo.store.db import viewer_connection
+from geo.store.viewer import ANONYMOUS, Viewer
 
 
 @dataclass(frozen=True)
@@ -328,13 +328,7 @@ def _batches(
     """The rows, BATCH_ROWS at a time, from a server-side cursor (never all in memory), as the
     viewer may see them: under the service's role (whoever connects) and the viewer's settings,
     so row-level security leaves out every confidential record not theirs."""
-    with psycopg.connect(libpq_url(reading.url)) as conn:
-        for name, value in SESSION_SETTINGS.items():
-            conn.execute(f"SET {name} = '{value}'")
-        if reading.statement_timeout_s is not None:
-            conn.execute(f"SET statement_timeout = {int(reading.statement_timeout_s * 1000):d}")
-        conn.execute(f"SET LOCAL ROLE {SERVICE_ROLE}")
-        conn.execute(SETTINGS_SQL_PSYCOPG, reading.viewer.settings_psycopg())
+    with viewer_connection(reading.url, reading.viewer, reading.statement_timeout_s) as conn:
         with psycopg.RawServerCursor(conn, "veta_export") as cursor:
             cursor.itersize = BATCH_ROWS
             cursor.execute(plan.query.text, plan.query.values)

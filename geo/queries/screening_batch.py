@@ -7,7 +7,9 @@ rule in geo/rules/protection.py), aggregated per site and joined back: no statem
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from geo.core.sql import Params, SqlQuery
 from geo.features.geojson import feature_text_sql
@@ -61,21 +63,39 @@ def posted_sites_source(sites: list[Site], params: Params) -> SiteSource:
     )
 
 
+# A deposit as a site: its id is the key and orders the rows.
+_DEPOSIT_SITE = "t.id::text AS key, coalesce(t.name, t.source_id) AS name, t.geom, t.depth_top_m, t.depth_bottom_m, t.id AS ord"
+
+
 def deposits_source(search: DepositSearch, params: Params) -> SiteSource:
     """The deposits matching a /deposits search (commodities, area, bbox, protection); a plain
     subquery, so that joins use the deposits' index."""
     return SiteSource(
-        "(SELECT t.id::text AS key, coalesce(t.name, t.source_id) AS name, t.geom, t.depth_top_m, t.depth_bottom_m, t.id AS ord "
-        f"FROM deposits t WHERE {where_sql(search, params)}) s"
+        f"(SELECT {_DEPOSIT_SITE} FROM deposits t WHERE {where_sql(search, params)}) s"
+    )
+
+
+def deposit_ids_source(ids: Sequence[int], params: Params) -> SiteSource:
+    """The deposits of these ids (a partition of a search, chosen beforehand)."""
+    return SiteSource(
+        f"(SELECT {_DEPOSIT_SITE} FROM deposits t WHERE t.id = ANY({params(list(ids))}::bigint[])) s"
     )
 
 
 def batch_query(
-    source: SiteSource, params: Params, options: ScreeningOptions, geojson: bool
+    source: SiteSource,
+    params: Params,
+    options: ScreeningOptions,
+    geojson: bool,
+    on: date | None = None,
+    with_wkb: bool = False,
 ) -> SqlQuery:
-    """Rows (ord, GeoJSON Feature text) when geojson, else (ord, *COLUMNS) for CSV."""
+    """Rows (ord, GeoJSON Feature text) when geojson, else (ord, *COLUMNS) for CSV, and the
+    site's geometry as WKB after them when with_wkb. Zones and rights as they stand on `on`
+    (default: the database's current_date)."""
     sites = source.from_item
-    effective = effective_status_sql("p", "current_date")
+    day = "current_date" if on is None else f"{params(on)}::date"
+    effective = effective_status_sql("p", day)
     values = {
         "id": "s.key",
         "name": "s.name",
@@ -97,11 +117,13 @@ def batch_query(
         select = feature_text_sql("s.key", "ST_AsGeoJSON(s.geom)", properties)
     else:
         select = ", ".join(f"{values[k]} AS {k}" for k in COLUMNS)
+        if with_wkb:
+            select += ", ST_AsBinary(s.geom) AS geometry"
     text = (
         f"{source.with_clause}SELECT s.ord, {select} FROM {sites} "
         "LEFT JOIN (SELECT c.key, array_agg(DISTINCT c.legal_effect::text) AS effects, "
         "string_agg(c.id::text, ',' ORDER BY c.id) AS ids, string_agg(c.name, '; ' ORDER BY c.id) AS names "
-        f"FROM ({zones_constraining_each(sites, 'ord', list(options.legal_effects), params)}) c "
+        f"FROM ({zones_constraining_each(sites, 'ord', list(options.legal_effects), params, day)}) c "
         "GROUP BY c.key) c ON c.key = s.ord "
         "LEFT JOIN (SELECT s.ord AS key, string_agg(p.registry_number, ',' ORDER BY p.registry_number) AS registry_numbers, "
         f"array_agg({effective}::text) FILTER (WHERE {on_site_sql('p.geom', 's.geom')}) AS on_site "

@@ -33,14 +33,16 @@ def zone_footprint_intersects(zone: str, target: str) -> str:
     )
 
 
-def zone_applies(zone: str, target: str, legal_effects: list[str], params: Params) -> str:
-    """SQL: the rule but for the footprints: a counted legal effect, in force today, depth
-    intervals overlapping."""
+def zone_applies(
+    zone: str, target: str, legal_effects: list[str], params: Params, day: str = "current_date"
+) -> str:
+    """SQL: the rule but for the footprints: a counted legal effect, in force on `day` (today
+    unless given), depth intervals overlapping."""
     return (
         f"{zone}.legal_effect = ANY({params(legal_effects)}::text[]) "
         f"AND depth_intervals_overlap({zone}.depth_top_m, {zone}.depth_bottom_m, "
         f"{target}.depth_top_m, {target}.depth_bottom_m) "
-        f"AND {zone_in_force(zone)}"
+        f"AND {zone_in_force(zone, day)}"
     )
 
 
@@ -50,7 +52,7 @@ def zone_constrains(zone: str, target: str, legal_effects: list[str], params: Pa
 
 
 def zones_constraining_each(
-    targets: str, key: str, legal_effects: list[str], params: Params
+    targets: str, key: str, legal_effects: list[str], params: Params, day: str = "current_date"
 ) -> str:
     """SQL: distinct (key, id, name, legal_effect) rows, one per zone constraining each row of
     `targets` (a FROM item aliased s) — the same rule as zone_constrains, written as one join
@@ -61,5 +63,5 @@ def zones_constraining_each(
         f"SELECT DISTINCT s.{key} AS key, z.id, z.name, z.legal_effect FROM {targets} "
         "JOIN protection_zone_parts part ON ST_Intersects(part.geom, s.geom) "
         "JOIN protection_zones z ON z.id = part.zone_id "
-        f"WHERE {zone_applies('z', 's', legal_effects, params)}"
+        f"WHERE {zone_applies('z', 's', legal_effects, params, day)}"
     )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 
 from geo.core.settings import Settings
 from geo.store.cluster import LocalCluster
-from geo.store.viewer import SERVICE_ROLE, SETTINGS_SQL_PSYCOPG, VIEWER
+from geo.store.viewer import SERVICE_ROLE, SETTINGS_SQL_PSYCOPG, VIEWER, Viewer
 
 if TYPE_CHECKING:
     from geo.store.timed_pool import TimedPool
@@ -89,6 +92,24 @@ def sync_engine(url: str) -> Engine:
 
 def _tell_viewer(conn: Connection) -> None:
     conn.exec_driver_sql(SETTINGS_SQL_PSYCOPG, VIEWER.get().settings_psycopg())
+
+
+@contextmanager
+def viewer_connection(
+    url: str, viewer: Viewer, statement_timeout_s: float | None = None
+) -> Iterator[psycopg.Connection]:
+    """A psycopg connection, in one transaction, reading as `viewer` may: the service's session
+    settings, its role (whoever connects) and the viewer's settings, so that row-level security
+    leaves out every confidential record not theirs. For tools that read many rows (exports,
+    batch screening) outside the request pool."""
+    with psycopg.connect(libpq_url(url)) as conn:
+        for name, value in SESSION_SETTINGS.items():
+            conn.execute(f"SET {name} = '{value}'")
+        if statement_timeout_s is not None:
+            conn.execute(f"SET statement_timeout = {int(statement_timeout_s * 1000):d}")
+        conn.execute(f"SET LOCAL ROLE {SERVICE_ROLE}")
+        conn.execute(SETTINGS_SQL_PSYCOPG, viewer.settings_psycopg())
+        yield conn
 
 
 async def create_pool(url: str, settings: Settings) -> TimedPool:
