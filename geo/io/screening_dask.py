@@ -12,15 +12,22 @@ ids, on a day fixed once for the whole run; PostGIS finds, through the zone part
 the zones, rights and municipalities that meet those deposits: each partition reads what it
 needs, nothing is broadcast.
 
-What Dask adds: dask-geopandas' spatial_shuffle sorts the deposits' points on a Hilbert curve
-into spatially compact partitions, so that each task's statement touches one region's zone
-parts and rights (and their pages stay in that backend's cache); the tasks run on as many
-PostgreSQL backends at once as the cluster has worker threads, where the database batch is one
-statement on one backend (Veta's sessions turn parallel query off, geo/store/db.py); and the
-workers may run on other machines, each reaching the database by the URL it is given. The
-driver reads only (id, point) of the deposits, and merges the partitions' rows back in id
-order: the file is the in-database batch's, row for row. Where this is slower than the one
-statement (a small batch, a database with no spare cores) is measured in benchmarks/README.md.
+What Dask adds: the deposits' boxes are placed on a Hilbert curve (dask-geopandas'
+hilbert_distance, computed on the cluster) and cut into partitions of consecutive distances,
+the spatially compact partitions of spatial_shuffle without its shuffle of the geometries (a
+task shuffle of 100,000 boxes took 9 s, the distances 0.3 s); each task's statement is bounded by its partition's box, so
+PostGIS's index hands it only that region's deposits, zone parts, rights and municipalities
+(the ids then pick the partition's own deposits out of the box, as a hashed semi-join: an
+`id = ANY(array)` filter is a linear search per row, 50x slower at 16,000 ids). The tasks run
+on as many PostgreSQL backends at once as the cluster has worker threads, where the database
+batch is one statement on one backend (Veta's sessions turn parallel query off,
+geo/store/db.py); the workers may run on other machines, each reaching the database by the URL
+it is given, and since a task only reads (no temporary table) that may be a read replica. The
+driver reads only the deposits' ids and boxes, and merges the partitions' rows back in id
+order: the file is the in-database batch's, row for row. The price is the work at partition
+edges (boxes overlap, and a deposit in two boxes is tested by both before its id sets it
+aside) and a plan per partition; when that outweighs the extra backends — a small batch, a
+database with no idle cores — the one statement is faster: see benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -52,6 +59,9 @@ SCHEDULER_FORMS = "tcp://host:port (a running Dask scheduler), local or local:N 
 PARTITION_DEPOSITS = 20_000
 # Partitions per worker thread at least, so that a slow partition does not leave the others idle.
 PARTITIONS_PER_THREAD = 2
+_PAD = 1e-7  # degrees
+# The Hilbert curve's order, as dask-geopandas' spatial_shuffle uses it: a 65,536 x 65,536 grid.
+HILBERT_LEVEL = 16
 _LOCAL = re.compile(r"local(?::(\d+))?")
 
 
@@ -79,8 +89,12 @@ def parse_scheduler(text: str) -> Scheduler:
 def dask_client(scheduler: Scheduler) -> Iterator[Client]:
     """A client of the scheduler, or of a LocalCluster started for the run (threads: the work is
     in PostgreSQL, a worker only waits on its connection) and closed after it."""
-    from distributed import Client, LocalCluster
-
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:  # an install without the extra, such as the production image
+        raise InvalidParameter(
+            "scheduler", "Dask is not installed here", "install Veta with pip install '.[dask]'"
+        ) from None
     if scheduler.address:
         with Client(scheduler.address) as client:
             yield client
@@ -106,12 +120,13 @@ class DaskRun:
     threads: int
 
 
-def _day_and_points(url: str, batch: BatchScreening) -> tuple[Any, np.ndarray, np.ndarray]:
-    """The day the run screens on, and the ids and points of the deposits the search matches
-    (a point of each outline: the Hilbert curve needs only where a deposit is)."""
+def _day_and_boxes(url: str, batch: BatchScreening) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The day the run screens on, and the ids and bounding boxes of the deposits the search
+    matches (a point is its own box): the Hilbert curve orders them by their boxes' centres,
+    and a partition's boxes together bound every deposit in it."""
     params = Params()
     text = (
-        "SELECT t.id, ST_AsBinary(ST_PointOnSurface(t.geom)) FROM deposits t "
+        "SELECT t.id, ST_AsBinary(ST_Envelope(t.geom)) FROM deposits t "
         f"WHERE {where_sql(batch.search, params)} ORDER BY t.id"
     )
     with viewer_connection(url, batch.viewer) as conn, psycopg.RawCursor(conn) as cursor:
@@ -121,24 +136,15 @@ def _day_and_points(url: str, batch: BatchScreening) -> tuple[Any, np.ndarray, n
     return day, ids, shapely.from_wkb([bytes(r[1]) for r in rows])
 
 
-def _partition_ids(part) -> list[int]:
-    return part["id"].tolist()
-
-
-def _screen_partition(part, url: str, batch: BatchScreening) -> list[tuple]:
-    return screen_deposits(url, batch, _partition_ids(part))
-
-
 def screen_on_dask(
     client: Client, url: str, batch: BatchScreening, partitions: int | None = None
 ) -> tuple[DaskRun, Iterator[list[tuple]]]:
     """The run's shape, and the rows of every deposit of the search in id order, as
     screen_in_database gives them; the partitions are screened before this returns."""
-    import dask
     import dask_geopandas
     import geopandas as gpd
 
-    day, ids, points = _day_and_points(url, batch)
+    day, ids, boxes = _day_and_boxes(url, batch)
     batch = replace(batch, on=day)
     threads = sum(client.nthreads().values())
     if len(ids) == 0:
@@ -147,12 +153,27 @@ def screen_on_dask(
         PARTITIONS_PER_THREAD * threads, math.ceil(len(ids) / PARTITION_DEPOSITS)
     )
     wanted = max(1, min(wanted, len(ids)))
-    deposits = gpd.GeoDataFrame({"id": ids}, geometry=points, crs=4326)
-    shuffled = dask_geopandas.from_geopandas(deposits, npartitions=wanted).spatial_shuffle(
-        by="hilbert", npartitions=wanted, calculate_partitions=False, shuffle_method="tasks"
-    )
-    tasks = [dask.delayed(_screen_partition)(part, url, batch) for part in shuffled.to_delayed()]
-    screened: list[list[tuple]] = client.gather(client.compute(tasks))
+    deposits = gpd.GeoDataFrame({"id": ids}, geometry=boxes, crs=4326)
+    distances = client.compute(
+        dask_geopandas.from_geopandas(deposits, npartitions=threads).hilbert_distance(
+            total_bounds=deposits.total_bounds, level=HILBERT_LEVEL
+        )
+    ).result()
+    edges = shapely.bounds(boxes)
+    tasks = []
+    for chunk in np.array_split(np.argsort(distances.to_numpy(), kind="stable"), wanted):
+        # The partition's box, widened by about a centimetre: the box test must never leave
+        # out a deposit on its edge.
+        box = (
+            float(edges[chunk, 0].min()) - _PAD,
+            float(edges[chunk, 1].min()) - _PAD,
+            float(edges[chunk, 2].max()) + _PAD,
+            float(edges[chunk, 3].max()) + _PAD,
+        )
+        tasks.append(
+            client.submit(screen_deposits, url, batch, ids[chunk].tolist(), box, pure=False)
+        )
+    screened: list[list[tuple]] = client.gather(tasks)
     if sum(len(rows) for rows in screened) != len(ids):
         # A deposit deleted between reading the points and screening it: say so, never a
         # file that silently misses it.

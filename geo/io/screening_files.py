@@ -92,12 +92,15 @@ def screen_in_database(url: str, batch: BatchScreening) -> Iterator[list[tuple]]
             yield rows
 
 
-def screen_deposits(url: str, batch: BatchScreening, ids: Sequence[int]) -> list[tuple]:
-    """The rows of the deposits of `ids` (one partition), by the same statement."""
+def screen_deposits(
+    url: str, batch: BatchScreening, ids: Sequence[int], bounds: tuple[float, float, float, float]
+) -> list[tuple]:
+    """The rows of the deposits of `ids`, all within `bounds` (one partition), by the same
+    statement."""
     if not ids:
         return []
     params = Params()
-    query = _statement(batch, deposit_ids_source(ids, params), params)
+    query = _statement(batch, deposit_ids_source(ids, bounds, params), params)
     with viewer_connection(url, batch.viewer) as conn, psycopg.RawCursor(conn) as cursor:
         cursor.execute(query.text, query.values)
         return cursor.fetchall()
