@@ -13,12 +13,12 @@ the zones, rights and municipalities that meet those deposits: each partition re
 needs, nothing is broadcast.
 
 What Dask adds: the deposits' boxes are placed on a Hilbert curve (dask-geopandas'
-hilbert_distance, computed on the cluster) and cut into partitions of consecutive distances,
-the spatially compact partitions of spatial_shuffle without its shuffle of the geometries (a
-task shuffle of 100,000 boxes took 9 s, the distances 0.3 s); each task's statement is bounded by its partition's box, so
+hilbert_distance, at the driver) and cut into partitions of consecutive distances: the
+spatially compact partitions of spatial_shuffle without its shuffle of the geometries through
+the cluster (a task shuffle of 100,000 boxes took 9 s, the distances 0.1 s); each task's statement is bounded by its partition's box, so
 PostGIS's index hands it only that region's deposits, zone parts, rights and municipalities
-(the ids then pick the partition's own deposits out of the box, as a hashed semi-join: an
-`id = ANY(array)` filter is a linear search per row, 50x slower at 16,000 ids). The tasks run
+(the ids then pick the partition's own deposits out of the box, see deposit_ids_source). The
+tasks run
 on as many PostgreSQL backends at once as the cluster has worker threads, where the database
 batch is one statement on one backend (Veta's sessions turn parallel query off,
 geo/store/db.py); the workers may run on other machines, each reaching the database by the URL
@@ -154,11 +154,12 @@ def screen_on_dask(
     )
     wanted = max(1, min(wanted, len(ids)))
     deposits = gpd.GeoDataFrame({"id": ids}, geometry=boxes, crs=4326)
-    distances = client.compute(
-        dask_geopandas.from_geopandas(deposits, npartitions=threads).hilbert_distance(
-            total_bounds=deposits.total_bounds, level=HILBERT_LEVEL
-        )
-    ).result()
+    # Computed here, where the boxes are: sending them to the workers costs more than this.
+    distances = (
+        dask_geopandas.from_geopandas(deposits, npartitions=1)
+        .hilbert_distance(total_bounds=deposits.total_bounds, level=HILBERT_LEVEL)
+        .compute(scheduler="sync")
+    )
     edges = shapely.bounds(boxes)
     tasks = []
     for chunk in np.array_split(np.argsort(distances.to_numpy(), kind="stable"), wanted):

@@ -81,11 +81,14 @@ def deposit_ids_source(
     """The deposits of these ids (a partition of a search, chosen beforehand), all within
     `bounds` (lon/lat). The box is what makes a partition cheap: every join below finds its
     deposits through the deposits' GiST index, and the box keeps that index from handing it
-    the other partitions' deposits only for the ids to throw them away."""
+    the other partitions' deposits only for the ids to throw them away. The ids are one hashed
+    set, built once: an `id = ANY(array)` filter searches the array linearly for every row
+    (50x slower at 16,000 ids), and the array written into each join is planned four times."""
     box = ", ".join(params(float(c)) for c in bounds)
     return SiteSource(
         f"(SELECT {_DEPOSIT_SITE} FROM deposits t WHERE t.geom && ST_MakeEnvelope({box}, 4326) "
-        f"AND t.id IN (SELECT unnest({params(list(ids))}::bigint[]))) s"
+        "AND t.id IN (SELECT id FROM partition_ids)) s",
+        f"WITH partition_ids AS MATERIALIZED (SELECT unnest({params(list(ids))}::bigint[]) AS id) ",
     )
 
 
