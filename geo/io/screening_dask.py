@@ -176,7 +176,7 @@ def screen_on_dask(
         )
     screened: list[list[tuple]] = client.gather(tasks)
     if sum(len(rows) for rows in screened) != len(ids):
-        # A deposit deleted between reading the points and screening it: say so, never a
+        # A deposit deleted (or moved) between reading the boxes and screening: say so, never a
         # file that silently misses it.
         raise VetaError("deposits were deleted during the run; nothing was written, run it again")
     merged = heapq.merge(*screened, key=lambda row: row[0])  # each partition is in id order
