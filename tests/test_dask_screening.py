@@ -189,6 +189,10 @@ def test_dask_writes_the_sql_batch_file_byte_for_byte(client, cli, world, tmp_pa
     sql = _http_csv(client)
     assert out.read_text(encoding="utf-8") == sql
     assert len(_csv(sql)) > 300
+    # Without --scheduler: the same statement over every deposit, the same file.
+    code, output = cli("screen-batch", "-o", tmp_path / "db.csv")
+    assert code == 0 and "in the database" in output, output
+    assert (tmp_path / "db.csv").read_text(encoding="utf-8") == sql
 
 
 def test_dask_answers_agree_with_the_rule_computed_in_shapely(
@@ -289,6 +293,11 @@ def test_filters_and_date_are_the_batch_s(client, cli, engine, world, tmp_path):
     code, output = cli("screen-batch", "-o", past, "--date", "1999-06-01", "--scheduler", "local:2")
     assert code == 0, output
     rows = _csv(past.read_text(encoding="utf-8"))
+    code, output = cli("screen-batch", "-o", tmp_path / "1999-db.csv", "--date", "1999-06-01")
+    assert code == 0, output
+    assert (tmp_path / "1999-db.csv").read_text(encoding="utf-8") == past.read_text(
+        encoding="utf-8"
+    )
     zones = _rows(
         engine,
         f"SELECT *, ST_AsBinary(geom) AS wkb FROM protection_zones WHERE source = '{SOURCE}'",
