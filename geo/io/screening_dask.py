@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import pickle
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -136,6 +137,14 @@ def _day_and_boxes(url: str, batch: BatchScreening) -> tuple[Any, np.ndarray, np
     return day, ids, shapely.from_wkb([bytes(r[1]) for r in rows])
 
 
+def _screened(
+    url: str, batch: BatchScreening, ids: list[int], box: tuple[float, float, float, float]
+) -> bytes:
+    """A partition's rows, as one pickle: Dask's own serialization walks a list of 16,000
+    tuples item by item (1.1-1.9 s more per partition between processes, measured)."""
+    return pickle.dumps(screen_deposits(url, batch, ids, box), protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def screen_on_dask(
     client: Client, url: str, batch: BatchScreening, partitions: int | None = None
 ) -> tuple[DaskRun, Iterator[list[tuple]]]:
@@ -171,10 +180,8 @@ def screen_on_dask(
             float(edges[chunk, 2].max()) + _PAD,
             float(edges[chunk, 3].max()) + _PAD,
         )
-        tasks.append(
-            client.submit(screen_deposits, url, batch, ids[chunk].tolist(), box, pure=False)
-        )
-    screened: list[list[tuple]] = client.gather(tasks)
+        tasks.append(client.submit(_screened, url, batch, ids[chunk].tolist(), box, pure=False))
+    screened: list[list[tuple]] = [pickle.loads(rows) for rows in client.gather(tasks)]
     if sum(len(rows) for rows in screened) != len(ids):
         # A deposit deleted (or moved) between reading the boxes and screening: say so, never a
         # file that silently misses it.
