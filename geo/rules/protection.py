@@ -52,16 +52,24 @@ def zone_constrains(zone: str, target: str, legal_effects: list[str], params: Pa
 
 
 def zones_constraining_each(
-    targets: str, key: str, legal_effects: list[str], params: Params, day: str = "current_date"
+    targets: str,
+    key: str,
+    legal_effects: list[str],
+    params: Params,
+    day: str = "current_date",
+    within: str | None = None,
 ) -> str:
     """SQL: distinct (key, id, name, legal_effect) rows, one per zone constraining each row of
     `targets` (a FROM item aliased s) — the same rule as zone_constrains, written as one join
     for a whole set of targets: each zone part then probes the targets' GiST index (when they
     have one) instead of every target probing the parts', far fewer index scans, and PostGIS
-    reuses the part's prepared geometry across the targets it meets."""
+    reuses the part's prepared geometry across the targets it meets. `within`, an SQL box
+    every target lies in, changes no answer (a part outside it meets none of them) but lets a
+    statement over one region's targets read only that region's parts."""
+    near = f" AND part.geom && {within}" if within else ""
     return (
         f"SELECT DISTINCT s.{key} AS key, z.id, z.name, z.legal_effect FROM {targets} "
-        "JOIN protection_zone_parts part ON ST_Intersects(part.geom, s.geom) "
+        f"JOIN protection_zone_parts part ON ST_Intersects(part.geom, s.geom){near} "
         "JOIN protection_zones z ON z.id = part.zone_id "
         f"WHERE {zone_applies('z', 's', legal_effects, params, day)}"
     )
