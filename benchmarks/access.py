@@ -16,8 +16,9 @@ is made) run side by side: the service as deployed, connected as veta_service, a
 as the owner (VETA_SERVICE_DATABASE_URL). For each request, wrk (one connection unless told) runs
 anonymous and credentialed against the service and anonymous against the owner's, in turn, in
 ROUNDS short rounds, the order rotating each round; p50 and p99 are the medians of the rounds'.
-Then the pieces a credential adds are timed directly through asyncpg (the key lookup, the
-BEGIN / set_config / COMMIT of every connection a request takes). Markdown on stdout; raw results
+Then the pieces a credential adds are timed directly through asyncpg (the key lookup; the
+BEGIN with the viewer's settings and the COMMIT with the session's reset of every connection a
+request takes, against the anonymous statement and reset). Markdown on stdout; raw results
 in benchmarks/results/access.json.
 """
 
@@ -44,7 +45,7 @@ from geo.features.collections import get_collection
 from geo.features.items import Bbox, ItemsQuery, count_query, page_query
 from geo.features.tiles import TILE_MATRIX_SET, checked_tile, tile_layer, tile_query
 from geo.store.db import sync_engine, with_user
-from geo.store.viewer import SERVICE_ROLE, SETTINGS_SQL, Viewer
+from geo.store.viewer import SERVICE_ROLE, Viewer, begin_statement
 
 TARGET = 1.1
 SHARE = 0.05
@@ -258,26 +259,29 @@ async def _pieces(url: str, key: str, org_id: int, repeat: int = 2000) -> dict:
         async def lookup():
             await conn.fetchrow(LOOKUP_SQL, key_digest)
 
-        async def viewer_transaction():
-            transaction = conn.transaction()
-            await transaction.start()
-            await conn.execute(SETTINGS_SQL, *viewer.settings())
-            await transaction.commit()
+        reset = conn.get_reset_query()
+
+        async def select_1_and_reset():
+            await conn.fetchval("SELECT 1")
+            await conn.execute(reset)
 
         async def viewer_transaction_with_select_1():
-            transaction = conn.transaction()
-            await transaction.start()
-            await conn.execute(SETTINGS_SQL, *viewer.settings())
+            # What the request pool sends (geo/store/timed_pool.py): BEGIN with the settings,
+            # the statement, COMMIT with the session's reset.
+            await conn.execute(begin_statement(viewer))
             await conn.fetchval("SELECT 1")
-            await transaction.commit()
+            await conn.execute("COMMIT; " + reset)
 
         found = {}
         for _ in range(2):  # the second pass is kept: the first warms the statement cache
             for name, run in (
                 ("round trip (SELECT 1)", select_1),
                 ("key lookup (veta_api_key)", lookup),
-                ("BEGIN + set_config + COMMIT", viewer_transaction),
-                ("BEGIN + set_config + SELECT 1 + COMMIT", viewer_transaction_with_select_1),
+                ("anonymous: SELECT 1 + reset", select_1_and_reset),
+                (
+                    "credentialed: BEGIN + set_config, SELECT 1, COMMIT + reset",
+                    viewer_transaction_with_select_1,
+                ),
             ):
                 found[name] = await _median_ms(run, repeat)
         return found
@@ -309,9 +313,7 @@ async def _statement_times(owner_url: str, org_id: int, repeat: int, seconds: fl
     anonymous = await sqltime._connect(with_user(owner_url, SERVICE_ROLE))
     credentialed = await sqltime._connect(with_user(owner_url, SERVICE_ROLE))
     viewer = Viewer(org_id, "bench-a", "editor", HOLDER)
-    transaction = credentialed.transaction(readonly=True)
-    await transaction.start()
-    await credentialed.execute(SETTINGS_SQL, *viewer.settings())
+    await credentialed.execute(begin_statement(viewer))
     try:
         found = {}
         for name, query in statements().items():
@@ -330,18 +332,19 @@ async def _statement_times(owner_url: str, org_id: int, repeat: int, seconds: fl
             found[name]["planning + execution, owner"] = await sqltime._explain_ms(owner, query)
         return found
     finally:
-        await transaction.rollback()
+        await credentialed.execute("ROLLBACK")
         for conn in (owner, anonymous, credentialed):
             await conn.close()
 
 
 def acquisitions() -> dict[str, str]:
     """Connections each request takes from the pool (read from the code, see the README):
-    every one costs a credentialed request the viewer's BEGIN / set_config / COMMIT."""
+    each that reads under row-level security costs a credentialed request two round trips
+    (BEGIN with the viewer's settings; COMMIT, which carries the reset release would send)."""
     return {
         "items, limit 100": "2 (page; count, remembered or not)",
         "items, limit 100, bbox": "2 (page; count)",
-        "/deposits headline": "3 (area; page, in a read-only transaction: a savepoint when "
+        "/deposits headline": "3 (area, remembered; page, in the viewer's transaction when "
         "credentialed; count)",
         "tile z8": "1",
         "tile z12": "1",

@@ -96,7 +96,7 @@ async def create_pool(url: str, settings: Settings) -> TimedPool:
     here: the command line never needs it, and it costs every command ~0.2 s of start-up)."""
     import asyncpg
 
-    from geo.store.timed_pool import TimedPool, pool_settings
+    from geo.store.timed_pool import TimedPool, pool_settings, reset_on_release
 
     pool = await asyncpg.create_pool(
         libpq_url(url),
@@ -104,5 +104,6 @@ async def create_pool(url: str, settings: Settings) -> TimedPool:
         max_size=settings.db_pool_max,
         server_settings={**SESSION_SETTINGS, **pool_settings(settings)},
         timeout=settings.db_connect_timeout_s,
+        reset=reset_on_release,
     )
     return TimedPool(pool, settings)

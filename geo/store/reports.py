@@ -18,6 +18,7 @@ from pyproj import Transformer
 from shapely.geometry import shape
 
 from geo.core.errors import NotFound
+from geo.store.timed_pool import transaction
 
 KINDS = ("screening", "plan_impact")
 # The tables a screening reads; their change counters (migration 0005) date the answer.
@@ -100,7 +101,7 @@ async def sources_of(conn: asyncpg.Connection, report: dict) -> list[dict]:
 async def keep_report(pool: asyncpg.Pool, kind: str, request: dict, report: dict) -> dict:
     """Store a screening answer; return it with its id, date, data versions, ETRS89 / UTM
     coordinates and sources (as stored)."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, transaction(conn):
         versions = await data_versions(conn)
         site = report.get("site") or report["plan"]
         kept = {

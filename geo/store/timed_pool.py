@@ -1,11 +1,17 @@
 """The request pool: a statement timeout per kind of request and a bounded wait for the database.
 
 Every connection a request takes comes through TimedPool.acquire, which sets the request
-kind's statement_timeout for the session; asyncpg's release runs RESET ALL, so the next user
-starts from the pool's default (the `read` kind's). For a request with a credential it also
-opens the transaction its work runs in and tells PostgreSQL who is asking (geo/store/viewer.py):
-row-level security then shows that organisation's confidential records too, and the settings
-end with the transaction, before the connection goes back to the pool.
+kind's statement_timeout for the session; the pool's reset on release runs RESET ALL, so the
+next user starts from the pool's default (the `read` kind's). For a request with a credential it
+also opens the transaction its work runs in and tells PostgreSQL who is asking
+(geo/store/viewer.py): row-level security then shows that organisation's confidential records
+too, and the settings end with the transaction, before the connection goes back to the pool.
+
+A credential must cost next to nothing (issue 12: ≤ 1.1x the anonymous time), and on loopback
+a request's time is mostly round trips, so the viewer's transaction takes two beyond the
+anonymous request's: BEGIN and the settings go as one simple-protocol statement, and the COMMIT
+goes with the pool's reset query, which release then skips. Code that wants a transaction of its
+own asks `transaction(conn)`, which inside the viewer's is that one (no SAVEPOINT round trips).
 
 A statement cut short and a database that cannot be reached both surface as DatabaseBusy /
 DatabaseUnavailable, answered 503 with Retry-After. The pool reconnects by itself once the database is back.
@@ -14,13 +20,14 @@ DatabaseUnavailable, answered 503 with Retry-After. The pool reconnects by itsel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from geo.core.errors import VetaError
 from geo.core.settings import Settings
-from geo.store.viewer import SETTINGS_SQL, VIEWER
+from geo.store.viewer import VIEWER, begin_statement
 
 if TYPE_CHECKING:
     import asyncpg
@@ -28,6 +35,9 @@ if TYPE_CHECKING:
 KINDS = ("read", "screening", "batch", "export")
 # Which kind of request the current task serves (set per request by the HTTP layer).
 REQUEST_KIND: ContextVar[str] = ContextVar("veta_request_kind", default="read")
+# Set by a release whose connection was reset in the round trip of its COMMIT (or that changed
+# nothing in the session): the pool's own reset then sends nothing.
+_ALREADY_RESET: ContextVar[bool] = ContextVar("veta_already_reset", default=False)
 
 
 class DatabaseBusy(VetaError):
@@ -79,7 +89,10 @@ class _Acquired:
         self.owner = owner
         self.as_viewer = as_viewer
         self.conn: asyncpg.Connection | None = None
-        self.transaction: asyncpg.transaction.Transaction | None = None
+        # Whether the viewer's transaction is open (begun by __aenter__, ended by __aexit__).
+        self.in_transaction = False
+        # Whether the session needs no reset on release (done with the COMMIT, or never changed).
+        self.reset_done = False
         self.since = 0.0
 
     async def __aenter__(self) -> asyncpg.Connection:
@@ -91,19 +104,25 @@ class _Acquired:
             finally:
                 owner.waiting -= 1
             self.since = time.perf_counter()
+            # Whatever the connection needs before the request's statements, in one round trip.
+            first = []
             timeout = owner.timeouts[REQUEST_KIND.get()]
             if timeout != owner.timeouts["read"]:
-                await self.conn.execute(f"SET statement_timeout = {int(timeout * 1000):d}")
+                first.append(f"SET statement_timeout = {int(timeout * 1000):d}")
             viewer = VIEWER.get()
             if self.as_viewer and not viewer.anonymous:
-                self.transaction = self.conn.transaction()
-                await self.transaction.start()
-                await self.conn.execute(SETTINGS_SQL, *viewer.settings())
+                first.append(begin_statement(viewer))
+            if first:
+                await self.conn.execute("; ".join(first))
+                self.in_transaction = self.as_viewer and not viewer.anonymous
         except owner.lost as exc:
             await self._release()
             raise DatabaseUnavailable(
                 f"the database cannot be reached ({exc or type(exc).__name__})"
             ) from exc
+        except BaseException:
+            await self._release()
+            raise
         return self.conn
 
     async def __aexit__(self, kind, exc, tb) -> None:
@@ -133,27 +152,31 @@ class _Acquired:
             return True
 
     async def _end_transaction(self, failed: bool) -> None:
-        """Commit the viewer's transaction (roll it back after a failure); a connection that
-        is gone has ended it already."""
-        transaction, self.transaction = self.transaction, None
-        if transaction is None or self._closed():
+        """Commit the viewer's transaction (roll it back after a failure) and reset the
+        session in the same round trip; a connection that is gone has ended it already."""
+        if not self.in_transaction:
+            return
+        self.in_transaction = False
+        conn = self.conn
+        if conn is None or self._closed():
             return
         try:
-            if failed:
-                await transaction.rollback()
-            else:
-                await transaction.commit()
+            await conn.execute(("ROLLBACK; " if failed else "COMMIT; ") + conn.get_reset_query())
         except self.owner.lost:
-            pass
+            return
+        self.reset_done = True
 
     async def _release(self) -> None:
         if self.conn is not None:
             conn, self.conn = self.conn, None
             self.owner.held_seconds += time.perf_counter() - self.since
+            token = _ALREADY_RESET.set(self.reset_done)
             try:
                 await self.owner.pool.release(conn)
             except self.owner.lost:
                 pass  # asyncpg has terminated the broken connection; the pool opens a new one
+            finally:
+                _ALREADY_RESET.reset(token)
 
 
 class TimedPool:
@@ -173,11 +196,41 @@ class TimedPool:
     def acquire(self, as_viewer: bool = True) -> _Acquired:
         """A connection for the request; `as_viewer=False` for statements that read no table
         under row-level security (the change counters), which then skip telling PostgreSQL
-        who asks (three round trips for a request with a credential)."""
+        who asks (two round trips for a request with a credential)."""
         return _Acquired(self, as_viewer)
+
+    async def lookup(self, sql: str, *args):
+        """The row of a statement that changes nothing in the session (a credential check,
+        run before the request knows its viewer): its connection goes back without the reset
+        query, one round trip in all."""
+        acquired = _Acquired(self, as_viewer=False)
+        conn = await acquired.__aenter__()
+        try:
+            row = await conn.fetchrow(sql, *args)
+        except BaseException as exc:
+            await acquired.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        acquired.reset_done = REQUEST_KIND.get() == "read"
+        await acquired.__aexit__(None, None, None)
+        return row
 
     async def close(self) -> None:
         await self.pool.close()
+
+
+def transaction(conn: asyncpg.Connection, readonly: bool = False):
+    """A transaction for a block of statements: inside the viewer's transaction that one (it
+    commits or rolls back with the request's connection, as one unit), else a new one."""
+    if conn.is_in_transaction():
+        return contextlib.nullcontext()
+    return conn.transaction(readonly=readonly)
+
+
+async def reset_on_release(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a released connection (asyncpg has rolled back any open
+    transaction): the session's reset query, unless the release says it was done already."""
+    if not _ALREADY_RESET.get():
+        await conn.execute(conn.get_reset_query())
 
 
 def pool_settings(settings: Settings) -> dict[str, str]:
