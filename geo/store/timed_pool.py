@@ -90,6 +90,7 @@ class _Acquired:
                 self.conn = await owner.pool.acquire()
             finally:
                 owner.waiting -= 1
+            owner.acquired += 1
             self.since = time.perf_counter()
             timeout = owner.timeouts[REQUEST_KIND.get()]
             if timeout != owner.timeouts["read"]:
@@ -118,6 +119,12 @@ class _Acquired:
             raise DatabaseBusy(
                 f"the request took longer than its {self.owner.timeouts[REQUEST_KIND.get()]:g} s "
                 "limit; retry later or ask for less (a smaller area, a simpler filter)"
+            ) from exc
+        if isinstance(exc, self.owner.recovery_conflict):
+            # A standby cancels a query whose rows the primary's changes remove (PostgreSQL's
+            # max_standby_streaming_delay): a retry reads the new rows.
+            raise DatabaseBusy(
+                f"the replica had to apply the primary's changes ({exc}); retry"
             ) from exc
         if lost:
             raise DatabaseUnavailable(f"the database connection was lost ({exc})") from exc
@@ -157,18 +164,34 @@ class _Acquired:
 
 
 class TimedPool:
-    """An asyncpg pool whose connections carry the statement timeout of the request's kind."""
+    """An asyncpg pool on one server whose connections carry the statement timeout of the
+    request's kind; `role` is primary or replica, `server` its host, port and database."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings):
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, role: str = "primary", server: str = ""
+    ):
         import asyncpg
 
         self.pool = pool
+        self.role = role
+        self.server = server
         self.timeouts = statement_timeouts(settings)
         self.lost = connection_lost_errors()
         self.canceled = asyncpg.QueryCanceledError
-        # Read by /metrics: requests waiting for a connection now, and seconds connections were held.
+        # Only a standby cancels statements in conflict with recovery (SQLSTATE 40001).
+        self.recovery_conflict: tuple[type[BaseException], ...] = (
+            (asyncpg.SerializationError,) if role == "replica" else ()
+        )
+        # Read by /metrics: requests waiting for a connection now, connections handed out, and
+        # seconds connections were held.
         self.waiting = 0
+        self.acquired = 0
         self.held_seconds = 0.0
+
+    @property
+    def busy(self) -> int:
+        """Connections in use and requests waiting for one: how loaded this server is."""
+        return self.pool.get_size() - self.pool.get_idle_size() + self.waiting
 
     def acquire(self, as_viewer: bool = True) -> _Acquired:
         """A connection for the request; `as_viewer=False` for statements that read no table
