@@ -260,7 +260,9 @@ def test_a_count_made_on_the_replica_is_not_served_after_the_data_changed(pair, 
             text("UPDATE deposits SET geom = ST_Translate(geom, 1, 0) WHERE id = :i"),
             {"i": deposit_id},
         )
+    started = time.perf_counter()
     pair.wait_for_replay()
+    FIGURES["replay wait after a write s"] = time.perf_counter() - started
     after = client.get("/collections/deposits/items", params=params).json()["numberMatched"]
     assert after == first - 1 == _public_in(pair, box)
 

@@ -69,7 +69,10 @@ class ReplicaWatch:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.every_s)
-            await self.check()
+            try:
+                await self.check()
+            except Exception:  # noqa: BLE001 - a watch that stopped would never bring a replica back
+                log.exception("checking the replicas failed; checking again")
 
     async def check(self) -> None:
         """One round: the primary's position, then each replica's."""
