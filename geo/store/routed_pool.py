@@ -16,8 +16,9 @@ only ever say `pool.acquire()`. What goes where:
   replica does not find is asked again of the primary (`lookup`), so a replica's lag never
   answers "unknown" for what the primary holds.
 
-A replica that cannot be reached is left aside at once, the request then served by the primary
-within the connect timeout; the watch (geo/store/replicas.py) brings it back when it answers.
+A replica that cannot be reached is left aside at once, the request then served by another
+replica or the primary within the connect timeout; the watch (geo/store/replicas.py) brings it
+back when it answers.
 """
 
 from __future__ import annotations
@@ -156,8 +157,8 @@ class RoutedPool:
 
 
 class _RoutedAcquired:
-    """`async with pool.acquire() as conn` on the request's server, falling back to the primary
-    when a replica cannot be reached."""
+    """`async with pool.acquire() as conn` on the request's server; when a replica cannot be
+    reached, it is left aside and the request goes to another (in the end, the primary)."""
 
     def __init__(self, owner: RoutedPool, as_viewer: bool, on_primary: bool) -> None:
         self.owner = owner
@@ -177,9 +178,11 @@ class _RoutedAcquired:
                 conn = await acquired.__aenter__()
             except DatabaseUnavailable as exc:
                 server.mark_down(str(exc))
-                # The rest of the request stays on the primary too.
                 if route is not None and route.choice is choice:
-                    route.choice = _settled(owner.primary)
+                    # Another replica, chosen as the first was (a request that must be current
+                    # goes to the primary rather than check again).
+                    route.choice = _settled(owner.primary) if route.current else None
+                return await self.__aenter__()
             else:
                 self.acquired, self.replica = acquired, server
                 return conn
