@@ -161,13 +161,16 @@ def servers():
 
 @pytest.fixture(scope="module")
 def client(servers):
-    settings = Settings(
+    with TestClient(create_app(_settings(servers))) as c:
+        yield c
+
+
+def _settings(servers, **more) -> Settings:
+    return Settings(
         database_url=servers.primary_url,
         read_database_urls=servers.replica_urls,
-        replica_check_s=0.2,
+        **{"replica_check_s": 0.2, **more},
     )
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -242,14 +245,17 @@ def test_an_editors_write_goes_to_the_primary_and_is_read_back_at_once(servers, 
         created = client.post("/collections/deposits/items", json=feature, headers=editor)
         assert created.status_code == 201, created.text
         new_id = created.json()["id"]
-        # Whoever may write reads their own write at once: the paused replica has not
-        # replayed it, so their reads go to the primary...
+        # Whoever may write reads their own write at once: the paused replicas have not
+        # replayed it, so their reads go to the primary — on another app too (as another
+        # worker would be: its own pools), which knows of the write only what the primary says...
         assert _name(client, new_id, **editor) == "Filón replicado"
-        # ...while anonymous reads are still served by the replica, which has not seen it.
+        with TestClient(create_app(_settings(servers))) as other_worker:
+            assert _name(other_worker, new_id, **editor) == "Filón replicado"
+        # ...while anonymous reads are still served by the replicas, which have not seen it.
         assert client.get(f"/collections/deposits/items/{new_id}").status_code == 404
     finally:
         servers.resume_replay()
-    # Replayed: the replica answers everyone with it.
+    # Replayed: the replicas answer everyone with it.
     assert _name(client, new_id) == "Filón replicado"
     for engine in servers.engines:
         with engine.connect() as conn:
@@ -378,12 +384,7 @@ def test_the_service_stays_up_without_its_replicas_and_uses_them_again_when_back
 
 
 def test_a_replica_too_far_behind_is_left_aside(servers, deposit_id):
-    settings = Settings(
-        database_url=servers.primary_url,
-        read_database_urls=servers.replica_urls,
-        replica_check_s=0.1,
-        replica_max_lag_s=0.5,
-    )
+    settings = _settings(servers, replica_check_s=0.1, replica_max_lag_s=0.5)
     with TestClient(create_app(settings)) as client:
         servers.pause_replay()
         try:
