@@ -1,8 +1,8 @@
-"""Reads on a real streaming replica: a primary and a replica made with pg_basebackup, both
-local clusters in a temporary directory, and Veta with DATABASE_URL on the primary and
-VETA_READ_DATABASE_URLS on the replica.
+"""Reads on real streaming replicas: a primary and two replicas made from it with
+pg_basebackup, all local clusters in a temporary directory, and Veta with DATABASE_URL on the
+primary and VETA_READ_DATABASE_URLS on the replicas.
 
-That a read was served by the replica is shown by what only the replica can answer: with its
+That a read was served by a replica is shown by what only a replica can answer: with its
 replay paused, a change made on the primary directly is not in the answer; resumed and
 replayed, it is. Run alone with `pytest -m replicas`.
 """
