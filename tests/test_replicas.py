@@ -10,16 +10,20 @@ replayed, it is. Run alone with `pytest -m replicas`.
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from shapely.geometry import Point, mapping
 from sqlalchemy import text
+from test_hostile_input import Proxy
 
 from api.app import create_app
 from geo.access.keys import create_key, create_organisation
@@ -398,3 +402,62 @@ def test_a_replica_too_far_behind_is_left_aside(servers, deposit_id):
             assert all(s["up"] and s["lagSeconds"] > 0.5 for s in _replicas(client))
         finally:
             servers.resume_replay()
+
+
+class SilentRelay(Proxy):
+    """A relay to a replica that can fall silent, as a host gone from the network looks: its
+    connections dropped, new ones accepted and never answered."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.unanswered: list[socket.socket] = []
+        super().__init__(host, port)
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self.listener.accept()
+            if not self.up:
+                self.unanswered.append(client)
+                continue
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def restore(self) -> None:
+        for client in self.unanswered:
+            client.close()
+        self.unanswered = []
+        super().restore()
+
+
+def test_a_replica_that_falls_silent_is_left_aside_within_the_connect_timeout(servers, deposit_id):
+    parts = urlsplit(servers.replica_urls[0])
+    relay = SilentRelay(parts.hostname, parts.port)
+    relayed = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{relay.port}"))
+    settings = Settings(
+        database_url=servers.primary_url, read_database_urls=[relayed], replica_check_s=0.2
+    )
+    label = f"127.0.0.1:{relay.port}/{DATABASE}"
+    with TestClient(create_app(settings)) as client:
+        before = _metric(client, "veta_pool_acquired_total", pool="replica", server=label)
+        _name(client, deposit_id)
+        assert _metric(client, "veta_pool_acquired_total", server=label) == before + 1
+        relay.cut()
+        try:
+            started = time.perf_counter()
+            response = client.get(f"/collections/deposits/items/{deposit_id}")
+            FIGURES["first read after a replica fell silent s"] = time.perf_counter() - started
+            assert response.status_code == 200, response.text
+            assert FIGURES["first read after a replica fell silent s"] < (
+                settings.db_connect_timeout_s + 0.5
+            )
+            started = time.perf_counter()
+            assert client.get(f"/collections/deposits/items/{deposit_id}").status_code == 200
+            assert time.perf_counter() - started < 0.5  # left aside: not tried again
+            assert _replicas(client)[0]["up"] is False
+        finally:
+            relay.restore()
+        _until(lambda: _replicas(client)[0]["inUse"], "the relayed replica back in use")
+        handed = _metric(client, "veta_pool_acquired_total", server=label)
+        _name(client, deposit_id)
+        assert _metric(client, "veta_pool_acquired_total", server=label) == handed + 1
