@@ -10,9 +10,7 @@ replayed, it is. Run alone with `pytest -m replicas`.
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,14 +19,13 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from replica_servers import DATABASE, Servers, SilentRelay, until
 from shapely.geometry import Point, mapping
 from sqlalchemy import text
-from test_hostile_input import Proxy
 
 from api.app import create_app
 from geo.access.keys import create_key, create_organisation
 from geo.core.settings import Settings
-from geo.store.cluster import LocalCluster
 from geo.store.db import sync_engine, with_database, with_user
 from geo.store.migrate import create_database, upgrade
 from geo.store.sample import load_sample
@@ -36,97 +33,8 @@ from geo.store.viewer import SERVICE_ROLE
 
 pytestmark = pytest.mark.replicas
 
-DATABASE = "veta"
-REPLAY_TIMEOUT_S = 15.0
 # What the test measured, printed at the end of the module (benchmarks/README.md quotes it).
 FIGURES: dict[str, float] = {}
-
-
-class Servers:
-    """The primary and its two replicas, each with an owner's engine for checks made beside
-    Veta."""
-
-    def __init__(self, root: Path) -> None:
-        self.primary = LocalCluster(root / "primary")
-        self.replicas = [LocalCluster(root / f"replica{i}") for i in (1, 2)]
-        self.primary_url = ""
-        self.replica_urls: list[str] = []
-        self.engines: list = []
-
-    def connect(self) -> None:
-        self.on_primary = sync_engine(self.primary_url)
-        self.engines = [sync_engine(url) for url in self.replica_urls]
-
-    def label(self, i: int) -> str:
-        """How Veta's metrics name replica i."""
-        return f"127.0.0.1:{self.replicas[i].port()}/{DATABASE}"
-
-    def pause_replay(self, *which: int) -> None:
-        for i in which or range(len(self.replicas)):
-            with self.engines[i].connect() as conn:
-                conn.execute(text("SELECT pg_wal_replay_pause()"))
-                _until(
-                    lambda conn=conn: (
-                        conn.execute(text("SELECT pg_get_wal_replay_pause_state()")).scalar()
-                        == "paused"
-                    ),
-                    "the replica's replay to pause",
-                )
-
-    def resume_replay(self, *which: int) -> float:
-        """Resume, and wait until the replicas have replayed all the primary has written; the
-        seconds that took."""
-        started = time.perf_counter()
-        for i in which or range(len(self.replicas)):
-            with self.engines[i].connect() as conn:
-                conn.execute(text("SELECT pg_wal_replay_resume()"))
-        self.wait_for_replay(*which)
-        return time.perf_counter() - started
-
-    def wait_for_replay(self, *which: int) -> None:
-        with self.on_primary.connect() as conn:
-            written = conn.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar()
-        for i in which or range(len(self.replicas)):
-            with self.engines[i].connect() as conn:
-                _until(
-                    lambda conn=conn: conn.execute(
-                        text("SELECT pg_last_wal_replay_lsn() >= CAST(:w AS pg_lsn)"),
-                        {"w": written},
-                    ).scalar(),
-                    "the replica to replay the primary's WAL",
-                )
-
-    def stop(self, i: int) -> None:
-        self.replicas[i].stop()
-        self.engines[i].dispose()  # the test's own connections go with the server
-
-    def start(self, i: int) -> None:
-        self.replicas[i].start()
-
-    def rename_on_primary(self, deposit_id: int, name: str) -> None:
-        with self.on_primary.begin() as conn:
-            conn.execute(
-                text("UPDATE deposits SET name = :n WHERE id = :i"), {"n": name, "i": deposit_id}
-            )
-
-    def service_backends_on(self, i: int) -> int:
-        """Veta's connections to replica i, as that server lists them."""
-        with self.engines[i].connect() as conn:
-            return conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE usename = 'veta_service' AND datname = :d"
-                ),
-                {"d": DATABASE},
-            ).scalar()
-
-
-def _until(condition, what: str, timeout: float = REPLAY_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout:g} s for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
@@ -375,7 +283,7 @@ def test_the_service_stays_up_without_its_replicas_and_uses_them_again_when_back
     servers.start(0)
     servers.start(1)
     restarted = time.perf_counter()
-    _until(lambda: client.get("/readyz").json()["status"] == "ready", "the replicas back in use")
+    until(lambda: client.get("/readyz").json()["status"] == "ready", "the replicas back in use")
     FIGURES["replicas back in use after their restart s"] = time.perf_counter() - restarted
     servers.wait_for_replay()
     servers.pause_replay()
@@ -393,7 +301,7 @@ def test_a_replica_too_far_behind_is_left_aside(servers, deposit_id):
         servers.pause_replay()
         try:
             servers.rename_on_primary(deposit_id, "Renamed past the lag limit")
-            _until(
+            until(
                 lambda: not any(s["inUse"] for s in _replicas(client)),
                 "the lagging replicas to be left aside",
                 timeout=5,
@@ -402,32 +310,6 @@ def test_a_replica_too_far_behind_is_left_aside(servers, deposit_id):
             assert all(s["up"] and s["lagSeconds"] > 0.5 for s in _replicas(client))
         finally:
             servers.resume_replay()
-
-
-class SilentRelay(Proxy):
-    """A relay to a replica that can fall silent, as a host gone from the network looks: its
-    connections dropped, new ones accepted and never answered."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.unanswered: list[socket.socket] = []
-        super().__init__(host, port)
-
-    def _accept(self) -> None:
-        while True:
-            client, _ = self.listener.accept()
-            if not self.up:
-                self.unanswered.append(client)
-                continue
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def restore(self) -> None:
-        for client in self.unanswered:
-            client.close()
-        self.unanswered = []
-        super().restore()
 
 
 def test_a_replica_that_falls_silent_is_left_aside_within_the_connect_timeout(servers, deposit_id):
@@ -448,8 +330,9 @@ def test_a_replica_that_falls_silent_is_left_aside_within_the_connect_timeout(se
             response = client.get(f"/collections/deposits/items/{deposit_id}")
             FIGURES["first read after a replica fell silent s"] = time.perf_counter() - started
             assert response.status_code == 200, response.text
+            # The connect timeout, and the read itself on a busy machine.
             assert FIGURES["first read after a replica fell silent s"] < (
-                settings.db_connect_timeout_s + 0.5
+                settings.db_connect_timeout_s + 1.0
             )
             started = time.perf_counter()
             assert client.get(f"/collections/deposits/items/{deposit_id}").status_code == 200
@@ -457,7 +340,7 @@ def test_a_replica_that_falls_silent_is_left_aside_within_the_connect_timeout(se
             assert _replicas(client)[0]["up"] is False
         finally:
             relay.restore()
-        _until(lambda: _replicas(client)[0]["inUse"], "the relayed replica back in use")
+        until(lambda: _replicas(client)[0]["inUse"], "the relayed replica back in use")
         handed = _metric(client, "veta_pool_acquired_total", server=label)
         _name(client, deposit_id)
         assert _metric(client, "veta_pool_acquired_total", server=label) == handed + 1
