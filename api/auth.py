@@ -79,6 +79,7 @@ class Authenticate:
             raise Unauthenticated("Authorization must be `Bearer <API key or access token>`")
         self._check_origin(scope)
         if looks_like_key(credential):
+            # A key made a moment ago may not have reached a replica yet: asked of the primary then.
             row = await scope["app"].state.pool.lookup(LOOKUP_SQL, digest(credential))
             if row is None:
                 raise Unauthenticated("the API key is not valid: unknown, expired or revoked")

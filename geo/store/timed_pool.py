@@ -85,9 +85,10 @@ def _interface_error() -> type[BaseException]:
 class _Acquired:
     """`async with pool.acquire() as conn`, with the kind's timeout and errors translated."""
 
-    def __init__(self, owner: TimedPool, as_viewer: bool):
+    def __init__(self, owner: TimedPool, as_viewer: bool, keeps_session: bool = False):
         self.owner = owner
         self.as_viewer = as_viewer
+        self.keeps_session = keeps_session
         self.conn: asyncpg.Connection | None = None
         # Whether the viewer's transaction is open (begun by __aenter__, ended by __aexit__).
         self.in_transaction = False
@@ -103,6 +104,7 @@ class _Acquired:
                 self.conn = await owner.pool.acquire()
             finally:
                 owner.waiting -= 1
+            owner.acquired += 1
             self.since = time.perf_counter()
             # Whatever the connection needs before the request's statements, in one round trip.
             first = []
@@ -115,6 +117,7 @@ class _Acquired:
             if first:
                 await self.conn.execute("; ".join(first))
                 self.in_transaction = self.as_viewer and not viewer.anonymous
+            self.reset_done = self.keeps_session and not first
         except owner.lost as exc:
             await self._release()
             raise DatabaseUnavailable(
@@ -137,6 +140,12 @@ class _Acquired:
             raise DatabaseBusy(
                 f"the request took longer than its {self.owner.timeouts[REQUEST_KIND.get()]:g} s "
                 "limit; retry later or ask for less (a smaller area, a simpler filter)"
+            ) from exc
+        if isinstance(exc, self.owner.recovery_conflict):
+            # A standby cancels a query whose rows the primary's changes remove (PostgreSQL's
+            # max_standby_streaming_delay): a retry reads the new rows.
+            raise DatabaseBusy(
+                f"the replica had to apply the primary's changes ({exc}); retry"
             ) from exc
         if lost:
             raise DatabaseUnavailable(f"the database connection was lost ({exc})") from exc
@@ -180,39 +189,47 @@ class _Acquired:
 
 
 class TimedPool:
-    """An asyncpg pool whose connections carry the statement timeout of the request's kind."""
+    """An asyncpg pool on one server whose connections carry the statement timeout of the
+    request's kind; `role` is primary or replica, `server` its host, port and database."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings):
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, role: str = "primary", server: str = ""
+    ):
         import asyncpg
 
         self.pool = pool
+        self.role = role
+        self.server = server
         self.timeouts = statement_timeouts(settings)
         self.lost = connection_lost_errors()
         self.canceled = asyncpg.QueryCanceledError
-        # Read by /metrics: requests waiting for a connection now, and seconds connections were held.
+        # Only a standby cancels statements in conflict with recovery (SQLSTATE 40001).
+        self.recovery_conflict: tuple[type[BaseException], ...] = (
+            (asyncpg.SerializationError,) if role == "replica" else ()
+        )
+        # Read by /metrics: requests waiting for a connection now, connections handed out, and
+        # seconds connections were held.
         self.waiting = 0
+        self.acquired = 0
         self.held_seconds = 0.0
 
-    def acquire(self, as_viewer: bool = True) -> _Acquired:
+    @property
+    def busy(self) -> int:
+        """Connections in use and requests waiting for one: how loaded this server is."""
+        return self.pool.get_size() - self.pool.get_idle_size() + self.waiting
+
+    def acquire(self, as_viewer: bool = True, keeps_session: bool = False) -> _Acquired:
         """A connection for the request; `as_viewer=False` for statements that read no table
         under row-level security (the change counters), which then skip telling PostgreSQL
-        who asks (two round trips for a request with a credential)."""
-        return _Acquired(self, as_viewer)
+        who asks (two round trips for a request with a credential); `keeps_session` when the
+        caller's statements change nothing in the session, so that release sends no reset."""
+        return _Acquired(self, as_viewer, keeps_session)
 
-    async def lookup(self, sql: str, *args):
-        """The row of a statement that changes nothing in the session (a credential check,
-        run before the request knows its viewer): its connection goes back without the reset
-        query, one round trip in all."""
-        acquired = _Acquired(self, as_viewer=False)
-        conn = await acquired.__aenter__()
-        try:
-            row = await conn.fetchrow(sql, *args)
-        except BaseException as exc:
-            await acquired.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        acquired.reset_done = REQUEST_KIND.get() == "read"
-        await acquired.__aexit__(None, None, None)
-        return row
+    async def lookup(self, sql: str, *args, as_viewer: bool = False):
+        """The row of a statement that changes nothing in the session (a credential check):
+        one round trip in all, for an anonymous viewer or with `as_viewer=False`."""
+        async with self.acquire(as_viewer, keeps_session=True) as conn:
+            return await conn.fetchrow(sql, *args)
 
     async def close(self) -> None:
         await self.pool.close()
