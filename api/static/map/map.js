@@ -167,6 +167,7 @@ const map = new maplibregl.Map({
 // map.isStyleLoaded(), which is false again whenever a source is loading: a script arriving
 // then would wait for a "load" event that has already fired, and add nothing.
 const MAP_LOADED = new Promise((resolve) => map.once("load", resolve));
+const showGridCellIds = followGridCells(map);
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
 map.addControl(new maplibregl.ScaleControl({ unit: "metric" }));
 map.addControl(new maplibregl.AttributionControl({ compact: false, customAttribution: IGN }));
@@ -194,6 +195,7 @@ for (const box of document.querySelectorAll("input[data-layers]")) {
     for (const id of box.dataset.layers.split(",")) {
       map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
     }
+    if (box.id === "grid-layer") showGridCellIds();
     saveState();
   });
 }

@@ -29,6 +29,7 @@ const basemapLayer = (name) => `basemap-${name}`;
 
 // The cuadrícula's cells are 20″ wide: about 8 pixels at zoom 11, where the layer starts.
 const GRID_MINZOOM = 11;
+const GRID_CELL = 20 / 3600;
 const FONT = ["Noto Sans Regular"];
 const FONT_BOLD = ["Noto Sans Bold"];
 const HALO = { "text-color": "#333", "text-halo-color": "rgba(255, 255, 255, 0.85)", "text-halo-width": 1.5 };
@@ -37,6 +38,8 @@ function orientationSources(root) {
   const sources = {
     // The label points of the admin areas, computed by PostGIS (GET /map/labels).
     places: { type: "geojson", data: `${root}map/labels` },
+    // The centres of the cells in view, where their ids are written (followGridCells).
+    grid_centres: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
     grid_cells: { type: "vector", url: `${root}collections/grid_cells/tiles/WebMercatorQuad/tilejson.json` },
   };
   for (const [name, basemap] of Object.entries(BASEMAPS)) {
@@ -65,8 +68,7 @@ function labelLayers() {
   const level = (name) => ["==", ["get", "level"], name];
   return [
     {
-      id: "grid-labels", type: "symbol", source: "grid_cells", "source-layer": "grid_cells",
-      minzoom: GRID_MINZOOM,
+      id: "grid-labels", type: "symbol", source: "grid_centres", minzoom: GRID_MINZOOM,
       layout: { visibility: "none", "text-field": ["get", "id"], "text-font": FONT, "text-size": 10, "text-padding": 4 },
       paint: { ...HALO, "text-color": "#3f2f73" },
     },
@@ -92,4 +94,31 @@ function labelLayers() {
       paint: HALO,
     },
   ];
+}
+
+// A cell cut by a tile's edge comes in one piece per tile, and a label on each piece would
+// write its id twice: the ids go instead at the centres of the whole cells in the loaded tiles,
+// computed from each cell's column and row (i, j: its south-west corner in 20″ units).
+function followGridCells(map) {
+  let shown = "";
+  const update = () => {
+    if (map.getLayoutProperty("grid-lines", "visibility") === "none" || map.getZoom() < GRID_MINZOOM) return;
+    const centres = new Map();
+    for (const piece of map.querySourceFeatures("grid_cells", { sourceLayer: "grid_cells" })) {
+      const { id, i, j } = piece.properties;
+      if (centres.has(id)) continue;
+      centres.set(id, {
+        type: "Feature", properties: { id },
+        geometry: { type: "Point", coordinates: [(i + 0.5) * GRID_CELL, (j + 0.5) * GRID_CELL] },
+      });
+    }
+    // Only a new set of cells is drawn again: setting the same data would start another render.
+    const key = [...centres.keys()].sort().join();
+    if (key === shown) return;
+    shown = key;
+    map.getSource("grid_centres").setData({ type: "FeatureCollection", features: [...centres.values()] });
+  };
+  map.on("sourcedata", (event) => { if (event.sourceId === "grid_cells" && event.isSourceLoaded) update(); });
+  map.on("moveend", update);
+  return update;
 }
