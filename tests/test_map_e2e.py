@@ -103,7 +103,8 @@ class MapPage:
             self.page.mouse.click(x, y)
 
     def reset(self) -> None:
-        """Back to the page as loaded: no filter, every layer but the basemap on, León in view."""
+        """Back to the page as loaded: no filter, the layers as they start, the offline
+        basemap, León in view."""
         self.page.keyboard.press("Escape")
         for close in self.page.query_selector_all(".maplibregl-popup-close-button"):
             close.click()
@@ -112,7 +113,8 @@ class MapPage:
         for box in self.page.query_selector_all("#protection input"):
             box.check()
         for box in self.page.query_selector_all("input[data-layers]"):
-            box.set_checked(box.get_attribute("id") != "basemap")
+            box.set_checked(box.evaluate("b => b.defaultChecked"))
+        self.page.check("input[name=basemap][value=offline]")
         self.page.evaluate(
             "window.vetaMap.fitBounds([[-7.1, 41.95], [-4.7, 43.25]], {padding: 20, animate: false})"
         )
@@ -186,33 +188,6 @@ def test_the_page_loads_with_no_console_errors_and_fetches_nothing_from_elsewher
         "excluded",
     ):
         assert entry in legend
-
-
-def test_the_online_basemap_is_drawn_once_switched_on(map_page, tmp_path_factory):
-    # No network here: the page's requests to the tile server are answered with a grey tile.
-    grey = np.full((3, 256, 256), 200, dtype=np.uint8)
-    with MemoryFile() as f:
-        with f.open(driver="PNG", width=256, height=256, count=3, dtype="uint8") as image:
-            image.write(grey)
-        png = f.read()
-    asked: list[str] = []
-
-    def answer(route):
-        asked.append(route.request.url)
-        route.fulfill(status=200, content_type="image/png", body=png)
-
-    map_page.page.route("https://tile.openstreetmap.org/**", answer)
-    try:
-        map_page.page.check("#basemap")
-        map_page.settle()
-        assert asked
-        assert "OpenStreetMap contributors" in map_page.page.inner_text(".maplibregl-ctrl-attrib")
-        map_page.page.locator("#map").screenshot(
-            path=str(tmp_path_factory.mktemp("map") / "osm.png")
-        )
-    finally:
-        map_page.page.uncheck("#basemap")
-        map_page.page.unroute("https://tile.openstreetmap.org/**")
 
 
 def test_the_layers_draw_and_switching_them_off_changes_the_picture(map_page, tmp_path_factory):

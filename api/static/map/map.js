@@ -53,11 +53,10 @@ const IS_POLYGON = ["==", ["geometry-type"], "Polygon"];
 
 const style = {
   version: 8,
+  // Label glyphs of Noto Sans, served by Veta (api/static/vendor/glyphs): text draws offline.
+  glyphs: `${ROOT}static/vendor/glyphs/{fontstack}/{range}.pbf`,
   sources: {
-    osm: {
-      type: "raster", tiles: ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"], tileSize: 256,
-      maxzoom: 19, attribution: "© OpenStreetMap contributors",
-    },
+    ...orientationSources(ROOT),
     admin_areas: tileSource("admin_areas"),
     protection_zones: tileSource("protection_zones"),
     permits: tileSource("permits"),
@@ -67,7 +66,7 @@ const style = {
   },
   layers: [
     { id: "background", type: "background", paint: { "background-color": "#f2efe6" } },
-    { id: "osm", type: "raster", source: "osm", layout: { visibility: "none" } },
+    ...basemapLayers(),
     {
       id: "zones-fill", type: "fill", source: "protection_zones", "source-layer": "protection_zones",
       // Zones overlap (a national park inside a biosphere reserve): the strictest effect on top.
@@ -101,6 +100,7 @@ const style = {
       id: "area-line", type: "line", source: "area",
       paint: { "line-color": "#000", "line-width": 2.5, "line-dasharray": [2, 1] },
     },
+    GRID_LINES,
     {
       id: "deposits-polygons", type: "fill", source: "deposits", "source-layer": "deposits", filter: IS_POLYGON,
       paint: {
@@ -138,6 +138,7 @@ const style = {
       id: "site-vertices", type: "circle", source: "site", filter: IS_POINT,
       paint: { "circle-radius": 4, "circle-color": "#fff", "circle-stroke-color": "#000", "circle-stroke-width": 1.5 },
     },
+    ...labelLayers(),
   ],
 };
 
@@ -166,6 +167,7 @@ const map = new maplibregl.Map({
 // map.isStyleLoaded(), which is false again whenever a source is loading: a script arriving
 // then would wait for a "load" event that has already fired, and add nothing.
 const MAP_LOADED = new Promise((resolve) => map.once("load", resolve));
+const showGridCellIds = followGridCells(map);
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
 map.addControl(new maplibregl.ScaleControl({ unit: "metric" }));
 map.addControl(new maplibregl.AttributionControl({ compact: false, customAttribution: IGN }));
@@ -193,6 +195,25 @@ for (const box of document.querySelectorAll("input[data-layers]")) {
     for (const id of box.dataset.layers.split(",")) {
       map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
     }
+    if (box.id === "grid-layer") showGridCellIds();
+    saveState();
+  });
+}
+
+// One basemap at a time: Veta's offline default, or one of the online services.
+function showBasemap(name) {
+  for (const other of Object.keys(BASEMAPS).filter((n) => BASEMAPS[n])) {
+    map.setLayoutProperty(basemapLayer(other), "visibility", other === name ? "visible" : "none");
+  }
+}
+
+function chosenBasemap() {
+  return document.querySelector("input[name=basemap]:checked")?.value || "offline";
+}
+
+for (const radio of document.querySelectorAll("input[name=basemap]")) {
+  radio.addEventListener("change", () => {
+    showBasemap(chosenBasemap());
     saveState();
   });
 }
@@ -257,6 +278,7 @@ function saveState() {
   if (filters.statuses.length < 3) params.set("protection", filters.statuses.join(",") || "none");
   if (filters.area) params.set("area", filters.area);
   params.set("layers", [...document.querySelectorAll("input[data-layers]:checked")].map(layerKey).join(","));
+  if (chosenBasemap() !== "offline") params.set("basemap", chosenBasemap());
   history.replaceState(null, "", `${location.pathname}?${params}${location.hash}`);
 }
 
@@ -275,6 +297,11 @@ async function restoreState() {
       box.checked = shown.includes(layerKey(box));
       box.dispatchEvent(new Event("change"));
     }
+  }
+  const basemap = SHARED.get("basemap");
+  if (basemap && Object.hasOwn(BASEMAPS, basemap)) {
+    document.querySelector(`input[name=basemap][value="${basemap}"]`).checked = true;
+    showBasemap(basemap);
   }
   const code = SHARED.get("area");
   stateRestored = true;
