@@ -5,7 +5,9 @@ kind's statement_timeout for the session; asyncpg's release runs RESET ALL, so t
 starts from the pool's default (the `read` kind's). For a request with a credential it also
 opens the transaction its work runs in and tells PostgreSQL who is asking (geo/store/viewer.py):
 row-level security then shows that organisation's confidential records too, and the settings
-end with the transaction, before the connection goes back to the pool.
+end with the transaction, before the connection goes back to the pool. Behind PgBouncer in
+transaction mode every use is one transaction instead, and the timeout one of its SET LOCALs
+(geo/store/pooler.py).
 
 A statement cut short and a database that cannot be reached both surface as DatabaseBusy /
 DatabaseUnavailable, answered 503 with Retry-After. The pool reconnects by itself once the database is back.
@@ -20,6 +22,8 @@ from typing import TYPE_CHECKING
 
 from geo.core.errors import VetaError
 from geo.core.settings import Settings
+from geo.store.db import SESSION_SETTINGS
+from geo.store.pooler import behind_pooler, transaction_start_sql
 from geo.store.viewer import SETTINGS_SQL, VIEWER
 
 if TYPE_CHECKING:
@@ -91,19 +95,21 @@ class _Acquired:
             finally:
                 owner.waiting -= 1
             self.since = time.perf_counter()
-            timeout = owner.timeouts[REQUEST_KIND.get()]
-            if timeout != owner.timeouts["read"]:
-                await self.conn.execute(f"SET statement_timeout = {int(timeout * 1000):d}")
-            viewer = VIEWER.get()
-            if self.as_viewer and not viewer.anonymous:
-                self.transaction = self.conn.transaction()
-                await self.transaction.start()
-                await self.conn.execute(SETTINGS_SQL, *viewer.settings())
+            if owner.transaction_start is not None:
+                await self._begin_behind_pooler(self.conn, owner.transaction_start)
+            else:
+                await self._begin(self.conn)
         except owner.lost as exc:
             await self._release()
             raise DatabaseUnavailable(
                 f"the database cannot be reached ({exc or type(exc).__name__})"
             ) from exc
+        except BaseException:
+            # Cancelled (the client hung up) or refused while starting: the connection goes
+            # back now (its transaction rolled back by the release), not never.
+            self.transaction = None
+            await self._release()
+            raise
         return self.conn
 
     async def __aexit__(self, kind, exc, tb) -> None:
@@ -121,6 +127,31 @@ class _Acquired:
             ) from exc
         if lost:
             raise DatabaseUnavailable(f"the database connection was lost ({exc})") from exc
+
+    async def _begin(self, conn: asyncpg.Connection) -> None:
+        """On a direct connection: the kind's timeout for the session (unless it is the
+        default), and for a viewer with a credential, their transaction."""
+        timeout = self.owner.timeouts[REQUEST_KIND.get()]
+        if timeout != self.owner.timeouts["read"]:
+            await conn.execute(f"SET statement_timeout = {int(timeout * 1000):d}")
+        viewer = VIEWER.get()
+        if self.as_viewer and not viewer.anonymous:
+            self.transaction = conn.transaction()
+            await self.transaction.start()
+            await conn.execute(SETTINGS_SQL, *viewer.settings())
+
+    async def _begin_behind_pooler(
+        self, conn: asyncpg.Connection, start_by_kind: dict[str, str]
+    ) -> None:
+        """Behind PgBouncer in transaction mode (geo/store/pooler.py): every use is one
+        transaction, starting with the session's settings and the kind's timeout as SET LOCAL
+        (one round trip), then the viewer's, all ending with it."""
+        self.transaction = conn.transaction()
+        await self.transaction.start()
+        await conn.execute(start_by_kind[REQUEST_KIND.get()])
+        viewer = VIEWER.get()
+        if self.as_viewer and not viewer.anonymous:
+            await conn.execute(SETTINGS_SQL, *viewer.settings())
 
     def _closed(self) -> bool:
         """Whether the connection is gone: closed, or already taken back by asyncpg's pool
@@ -166,6 +197,16 @@ class TimedPool:
         self.timeouts = statement_timeouts(settings)
         self.lost = connection_lost_errors()
         self.canceled = asyncpg.QueryCanceledError
+        # Behind PgBouncer in transaction mode: per kind, what each use's transaction starts
+        # with; None on a direct connection (geo/store/pooler.py).
+        self.transaction_start = (
+            {
+                kind: transaction_start_sql(SESSION_SETTINGS, timeout)
+                for kind, timeout in self.timeouts.items()
+            }
+            if behind_pooler(settings)
+            else None
+        )
         # Read by /metrics: requests waiting for a connection now, and seconds connections were held.
         self.waiting = 0
         self.held_seconds = 0.0
@@ -173,7 +214,7 @@ class TimedPool:
     def acquire(self, as_viewer: bool = True) -> _Acquired:
         """A connection for the request; `as_viewer=False` for statements that read no table
         under row-level security (the change counters), which then skip telling PostgreSQL
-        who asks (three round trips for a request with a credential)."""
+        who asks (three round trips for a request with a credential; behind PgBouncer one)."""
         return _Acquired(self, as_viewer)
 
     async def close(self) -> None:
