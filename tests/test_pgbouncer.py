@@ -11,6 +11,8 @@ server processes each numbering its statements from one.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import os
 import random
@@ -171,6 +173,36 @@ SEEN = (
 )
 
 
+def _left_on_server_connections(bouncer: str, db_url: str) -> tuple[set, tuple]:
+    """The settings every server connection behind PgBouncer holds now, outside any client's
+    transaction (as many clients as server connections, each holding one in a transaction), and
+    the server's defaults for the service's role, read directly."""
+
+    async def read():
+        direct = await asyncpg.connect(libpq_url(with_user(db_url, SERVICE_ROLE)))
+        defaults = tuple(await direct.fetchrow(SEEN))[:4]
+        await direct.close()
+        clients = [
+            await asyncpg.connect(bouncer, statement_cache_size=0)
+            for _ in range(SERVER_CONNECTIONS)
+        ]
+        seen = []
+
+        async def hold(conn):
+            async with conn.transaction():
+                seen.append(tuple(await conn.fetchrow(SEEN)))
+                await asyncio.sleep(0.3)
+
+        await asyncio.gather(*(hold(c) for c in clients))
+        for c in clients:
+            await c.close()
+        return seen, defaults
+
+    seen, defaults = asyncio.run(read())
+    assert len({s[4] for s in seen}) == SERVER_CONNECTIONS  # every server connection looked at
+    return {s[:4] for s in seen}, defaults
+
+
 def test_each_uses_settings_stay_in_its_transaction_on_shared_server_connections(
     db_url, bouncer, world
 ):
@@ -318,7 +350,9 @@ def _answers(url: str) -> bool:
         return False
 
 
-def test_interleaved_viewers_each_see_their_own_records_and_nothing_else(served, world, engine):
+def test_interleaved_viewers_each_see_their_own_records_and_nothing_else(
+    served, world, engine, bouncer, db_url
+):
     url, log = served
     orgs, keys, deposits = world["orgs"], world["keys"], world["deposits"]
     viewers = {None: {}, **{o: {"Authorization": f"Bearer {keys[o]}"} for o in orgs}}
@@ -345,6 +379,40 @@ def test_interleaved_viewers_each_see_their_own_records_and_nothing_else(served,
     with ThreadPoolExecutor(12) as pool:
         assert sorted(map(str, pool.map(ask, asked))) == sorted(map(str, asked))
     assert "prepared statement" not in log.read_text()
+    left, defaults = _left_on_server_connections(bouncer, db_url)
+    assert left == {defaults}
+
+
+def test_downloads_through_pgbouncer_hold_each_organisations_own_records(
+    served, world, engine, bouncer, db_url
+):
+    """A download reads on its own psycopg connection, every setting local to its transaction."""
+    url, log = served
+    orgs, keys = world["orgs"], world["keys"]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT source_id, confidential, owner_org FROM deposits WHERE source = :s"),
+            {"s": SOURCE},
+        ).all()
+
+    def download(who):
+        headers = {"Authorization": f"Bearer {keys[who]}"} if who else {}
+        answer = httpx.get(
+            url + "/downloads/deposits",
+            params={"format": "csv", "filter": f"source = '{SOURCE}'"},
+            headers=headers,
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        got = {row["source_id"] for row in csv.DictReader(io.StringIO(answer.text))}
+        assert got == {sid for sid, secret, owner in rows if not secret or owner == orgs.get(who)}
+        return "b" in got
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(download, [None, "a", "b"] * 2)) == [False, False, True] * 2
+    assert "prepared statement" not in log.read_text()
+    left, defaults = _left_on_server_connections(bouncer, db_url)
+    assert left == {defaults}
 
 
 def test_writes_and_imports_through_pgbouncer_are_audited_with_their_actor(served, world, engine):
