@@ -45,7 +45,7 @@ from geo.features.collections import get_collection
 from geo.features.items import Bbox, ItemsQuery, count_query, page_query
 from geo.features.tiles import TILE_MATRIX_SET, checked_tile, tile_layer, tile_query
 from geo.store.db import sync_engine, with_user
-from geo.store.viewer import SERVICE_ROLE, Viewer, begin_statement
+from geo.store.viewer import SERVICE_ROLE, Viewer, settings_statement
 
 TARGET = 1.1
 SHARE = 0.05
@@ -268,7 +268,7 @@ async def _pieces(url: str, key: str, org_id: int, repeat: int = 2000) -> dict:
         async def viewer_transaction_with_select_1():
             # What the request pool sends (geo/store/timed_pool.py): BEGIN with the settings,
             # the statement, COMMIT with the session's reset.
-            await conn.execute(begin_statement(viewer))
+            await conn.execute("BEGIN; " + settings_statement(viewer))
             await conn.fetchval("SELECT 1")
             await conn.execute("COMMIT; " + reset)
 
@@ -313,7 +313,7 @@ async def _statement_times(owner_url: str, org_id: int, repeat: int, seconds: fl
     anonymous = await sqltime._connect(with_user(owner_url, SERVICE_ROLE))
     credentialed = await sqltime._connect(with_user(owner_url, SERVICE_ROLE))
     viewer = Viewer(org_id, "bench-a", "editor", HOLDER)
-    await credentialed.execute(begin_statement(viewer))
+    await credentialed.execute("BEGIN; " + settings_statement(viewer))
     try:
         found = {}
         for name, query in statements().items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     tile_cache_mb: int = 64
     db_pool_min: int = 1
     db_pool_max: int = 10
+    # What sits between the service and PostgreSQL: "none" (it connects directly, or through a
+    # session-mode pool) or "pgbouncer" (PgBouncer in transaction mode: no prepared statements
+    # kept, every setting local to a transaction; geo/store/pooler.py).
+    database_pooler: Literal["none", "pgbouncer"] = "none"
 
     # Cuadrículas allowed per mining right, by right type: (minimum, maximum or None). docs/domain.md:
     # commonly cited, unverified figures; set VETA_RIGHT_CELL_LIMITS (JSON) per authority.

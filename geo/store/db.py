@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geo.core.settings import Settings
 from geo.store.cluster import LocalCluster
+from geo.store.pooler import asyncpg_options, psycopg_options
 from geo.store.viewer import SERVICE_ROLE, SETTINGS_SQL_PSYCOPG, VIEWER
 
 if TYPE_CHECKING:
@@ -79,11 +80,14 @@ def spatial_ref_srids(url: str) -> list[int]:
         engine.dispose()
 
 
-def sync_engine(url: str) -> Engine:
+def sync_engine(url: str, behind_pooler: bool = False) -> Engine:
     """A synchronous SQLAlchemy engine for migrations, loaders and the CLI. Every transaction
     starts by saying who works in it (the command line's viewer: the OS user, and whether it is
-    an import), which the audit trail records with each write."""
-    engine = create_engine(sqlalchemy_url(url), future=True)
+    an import), which the audit trail records with each write. `behind_pooler`: the URL is
+    PgBouncer's in transaction mode (geo/store/pooler.py)."""
+    engine = create_engine(
+        sqlalchemy_url(url), future=True, connect_args=psycopg_options(behind_pooler)
+    )
     event.listen(engine, "begin", _tell_viewer)
     return engine
 
@@ -130,13 +134,17 @@ async def _server_pool(url: str, settings: Settings, role: str) -> TimedPool:
 
     from geo.store.timed_pool import TimedPool, pool_settings, reset_on_release
 
+    # Behind PgBouncer, the pooler's options replace the session settings and the reset.
+    options = {
+        "reset": reset_on_release,
+        **asyncpg_options(settings, {**SESSION_SETTINGS, **pool_settings(settings)}),
+    }
     pool = await asyncpg.create_pool(
         libpq_url(url),
         # A replica down at start-up must not stop the service: its connections open on demand.
         min_size=settings.db_pool_min if role == "primary" else 0,
         max_size=settings.db_pool_max,
-        server_settings={**SESSION_SETTINGS, **pool_settings(settings)},
         timeout=settings.db_connect_timeout_s,
-        reset=reset_on_release,
+        **options,
     )
     return TimedPool(pool, settings, role, server_name(url))

@@ -13,6 +13,10 @@ anonymous request's: BEGIN and the settings go as one simple-protocol statement,
 goes with the pool's reset query, which release then skips. Code that wants a transaction of its
 own asks `transaction(conn)`, which inside the viewer's is that one (no SAVEPOINT round trips).
 
+Behind PgBouncer in transaction mode (geo/store/pooler.py) every use is one transaction instead,
+begun with the session's settings and the kind's timeout as SET LOCAL (and the viewer's), and
+ended with a bare COMMIT: nothing outlives it, so nothing is reset.
+
 A statement cut short and a database that cannot be reached both surface as DatabaseBusy /
 DatabaseUnavailable, answered 503 with Retry-After. The pool reconnects by itself once the database is back.
 """
@@ -27,7 +31,9 @@ from typing import TYPE_CHECKING
 
 from geo.core.errors import VetaError
 from geo.core.settings import Settings
-from geo.store.viewer import VIEWER, begin_statement
+from geo.store.db import SESSION_SETTINGS
+from geo.store.pooler import behind_pooler, transaction_start_sql
+from geo.store.viewer import VIEWER, settings_statement
 
 if TYPE_CHECKING:
     import asyncpg
@@ -106,17 +112,9 @@ class _Acquired:
                 owner.waiting -= 1
             owner.acquired += 1
             self.since = time.perf_counter()
-            # Whatever the connection needs before the request's statements, in one round trip.
-            first = []
-            timeout = owner.timeouts[REQUEST_KIND.get()]
-            if timeout != owner.timeouts["read"]:
-                first.append(f"SET statement_timeout = {int(timeout * 1000):d}")
-            viewer = VIEWER.get()
-            if self.as_viewer and not viewer.anonymous:
-                first.append(begin_statement(viewer))
+            first, self.in_transaction = self._first_statements()
             if first:
                 await self.conn.execute("; ".join(first))
-                self.in_transaction = self.as_viewer and not viewer.anonymous
             self.reset_done = self.keeps_session and not first
         except owner.lost as exc:
             await self._release()
@@ -150,6 +148,22 @@ class _Acquired:
         if lost:
             raise DatabaseUnavailable(f"the database connection was lost ({exc})") from exc
 
+    def _first_statements(self) -> tuple[list[str], bool]:
+        """What the connection needs before the request's statements (sent as one round
+        trip), and whether they open a transaction."""
+        owner, viewer = self.owner, VIEWER.get()
+        as_viewer = self.as_viewer and not viewer.anonymous
+        if owner.transaction_start is not None:
+            first = ["BEGIN", owner.transaction_start[REQUEST_KIND.get()]]
+            return first + ([settings_statement(viewer)] if as_viewer else []), True
+        first = []
+        timeout = owner.timeouts[REQUEST_KIND.get()]
+        if timeout != owner.timeouts["read"]:
+            first.append(f"SET statement_timeout = {int(timeout * 1000):d}")
+        if as_viewer:
+            first += ["BEGIN", settings_statement(viewer)]
+        return first, as_viewer
+
     def _closed(self) -> bool:
         """Whether the connection is gone: closed, or already taken back by asyncpg's pool
         (which it does when the server drops the connection mid-statement)."""
@@ -161,8 +175,8 @@ class _Acquired:
             return True
 
     async def _end_transaction(self, failed: bool) -> None:
-        """Commit the viewer's transaction (roll it back after a failure) and reset the
-        session in the same round trip; a connection that is gone has ended it already."""
+        """Commit the transaction (roll it back after a failure) and reset the session in the
+        same round trip; a connection that is gone has ended it already."""
         if not self.in_transaction:
             return
         self.in_transaction = False
@@ -170,7 +184,9 @@ class _Acquired:
         if conn is None or self._closed():
             return
         try:
-            await conn.execute(("ROLLBACK; " if failed else "COMMIT; ") + conn.get_reset_query())
+            end = "ROLLBACK" if failed else "COMMIT"
+            reset = "" if self.owner.transaction_start is not None else conn.get_reset_query()
+            await conn.execute(f"{end}; {reset}" if reset else end)
         except self.owner.lost:
             return
         self.reset_done = True
@@ -203,6 +219,16 @@ class TimedPool:
         self.timeouts = statement_timeouts(settings)
         self.lost = connection_lost_errors()
         self.canceled = asyncpg.QueryCanceledError
+        # Behind PgBouncer in transaction mode: per kind, what each use's transaction starts
+        # with; None on a direct connection (geo/store/pooler.py).
+        self.transaction_start = (
+            {
+                kind: transaction_start_sql(SESSION_SETTINGS, timeout)
+                for kind, timeout in self.timeouts.items()
+            }
+            if behind_pooler(settings)
+            else None
+        )
         # Only a standby cancels statements in conflict with recovery (SQLSTATE 40001).
         self.recovery_conflict: tuple[type[BaseException], ...] = (
             (asyncpg.SerializationError,) if role == "replica" else ()

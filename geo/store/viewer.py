@@ -37,7 +37,7 @@ def _settings_sql(placeholder) -> str:
     )
 
 
-# For psycopg (%s, each value given once per use); asyncpg's go as literals (begin_statement).
+# For psycopg (%s, each value given once per use); asyncpg's go as literals (settings_statement).
 SETTINGS_SQL_PSYCOPG = _settings_sql(lambda i: "%s")
 
 
@@ -49,11 +49,12 @@ def _literal(value: str) -> str:
     return f"E'{escaped}'"
 
 
-def begin_statement(viewer: Viewer) -> str:
-    """BEGIN and the viewer's settings as one simple-protocol statement: one round trip where
-    BEGIN and a statement with bound parameters take two (geo/store/timed_pool.py)."""
+def settings_statement(viewer: Viewer) -> str:
+    """The viewer's settings as a statement of literals, to follow BEGIN in one simple-protocol
+    round trip where BEGIN and a statement with bound parameters take two
+    (geo/store/timed_pool.py)."""
     values = viewer.settings()
-    return "BEGIN; " + _settings_sql(lambda i: _literal(values[i - 1]))
+    return _settings_sql(lambda i: _literal(values[i - 1]))
 
 
 @dataclass(frozen=True)
