@@ -241,17 +241,21 @@ def cluster_query(
         f"FROM {layer.rows.from_sql(params)} "
         f"WHERE {geometry} && {search_box(z, x, y, cell / EXTENT)} AND {where} OFFSET 0) m OFFSET 0"
     )
-    # One row per (cell, value of the list): counting the values and the features (each
-    # feature's first value, or its empty list) in one hash aggregate. OFFSET 0 keeps the
-    # cell range test from being pushed under that aggregate, where the planner would take it
-    # for selective, count on a few rows and sort them instead of hashing.
+    # Features with the same list in the same cell counted together first (a few thousand
+    # groups out of tens of thousands of rows), then their lists unnested: per (cell, value),
+    # how many features hold the value, and, on each group's first value (or its empty list),
+    # the group's count, position sums and least id. OFFSET 0 keeps the cell range test below
+    # from being pushed under these aggregates, where the planner would take it for selective
+    # and sort instead of hashing.
     first = "coalesce(u.o, 1) = 1"
     counted = (
-        f"SELECT floor(m.px / {cell})::int AS i, floor(m.py / {cell})::int AS j, u.v, "
-        f"count(u.v) AS holding, count(*) FILTER (WHERE {first}) AS n, "
-        f"sum(m.px) FILTER (WHERE {first}) AS sx, sum(m.py) FILTER (WHERE {first}) AS sy, "
-        f"min(m.item_id) FILTER (WHERE {first}) AS item_id FROM ({members}) m "
-        "LEFT JOIN LATERAL unnest(m.vals) WITH ORDINALITY u(v, o) ON TRUE "
+        "SELECT g.i, g.j, u.v, sum(g.n) FILTER (WHERE u.v IS NOT NULL) AS holding, "
+        f"sum(g.n) FILTER (WHERE {first}) AS n, sum(g.sx) FILTER (WHERE {first}) AS sx, "
+        f"sum(g.sy) FILTER (WHERE {first}) AS sy, min(g.item_id) FILTER (WHERE {first}) AS item_id "
+        f"FROM (SELECT floor(m.px / {cell})::int AS i, floor(m.py / {cell})::int AS j, m.vals, "
+        "count(*) AS n, sum(m.px) AS sx, sum(m.py) AS sy, min(m.item_id) AS item_id "
+        f"FROM ({members}) m GROUP BY 1, 2, 3 OFFSET 0) g "
+        "LEFT JOIN LATERAL unnest(g.vals) WITH ORDINALITY u(v, o) ON TRUE "
         "GROUP BY 1, 2, 3 OFFSET 0"
     )
     cells = (
