@@ -159,6 +159,11 @@ const CLUSTER_COUNTS = {
   paint: { "text-color": "#fff" },
 };
 if (style.glyphs) style.layers.splice(style.layers.findIndex((l) => l.id === "deposit-clusters") + 1, 0, CLUSTER_COUNTS);
+// The counts come and go with their circles (the Deposits switch).
+const clustersBox = document.querySelector('input[data-layers*="deposit-clusters"]');
+clustersBox.addEventListener("change", () => {
+  if (map.getLayer(CLUSTER_COUNTS.id)) map.setLayoutProperty(CLUSTER_COUNTS.id, "visibility", clustersBox.checked ? "visible" : "none");
+});
 
 // Read before anything rewrites the address: the state a shared link carries.
 const SHARED = new URLSearchParams(location.search);
@@ -268,6 +273,7 @@ function filterDepositTiles() {
   if (conditions.length) params.set("filter", conditions.join(" AND "));
   if (filters.area) params.set("area", filters.area);
   map.setFilter("deposit-clusters", filters.statuses.length ? null : false);
+  if (map.getLayer(CLUSTER_COUNTS.id)) map.setFilter(CLUSTER_COUNTS.id, filters.statuses.length ? CLUSTER_COUNTS.filter : false);
   if (params.toString() === depositTilesQuery) return;
   depositTilesQuery = params.toString();
   map.getSource("deposits").setUrl(`${tileSource("deposits").url}${depositTilesQuery ? `?${depositTilesQuery}` : ""}`);
