@@ -432,6 +432,13 @@ def test_at_leons_scale_deposits_are_clusters_that_filter_on_the_server_and_open
     before = rendered_clusters(map_page)
     assert before and all(c["count"] >= 1 for c in before)
     assert any(c["count"] > 1 for c in before)
+    # Where the map has label glyphs, each cluster of several carries its count as text.
+    if map_page.page.evaluate("() => Boolean(window.vetaMap.getLayer('deposit-cluster-counts'))"):
+        labels = map_page.page.evaluate(
+            "() => window.vetaMap.queryRenderedFeatures({layers: ['deposit-cluster-counts']})"
+            ".map(f => f.properties.count)"
+        )
+        assert labels and set(labels) <= {c["count"] for c in before if c["count"] > 1}
     asked = len(map_page.requests)
     map_page.page.select_option("#commodity", "tungsten")
     map_page.settle()
