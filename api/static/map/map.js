@@ -127,6 +127,16 @@ const style = {
       },
     },
     {
+      // Below zoom 10 the deposit tiles carry clusters (a point per occupied cell of the tile
+      // grid, counted by the server): circles growing with the count; a click zooms in.
+      id: "deposit-clusters", type: "circle", source: "deposits", "source-layer": "deposits_clusters",
+      paint: {
+        "circle-color": "#5e4fa2", "circle-opacity": 0.75,
+        "circle-radius": ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, 5, 10, 14, 100, 24],
+        "circle-stroke-color": "#fff", "circle-stroke-width": 1.5,
+      },
+    },
+    {
       id: "site-fill", type: "fill", source: "site", filter: IS_POLYGON,
       paint: { "fill-color": "#000", "fill-opacity": 0.12 },
     },
@@ -141,6 +151,20 @@ const style = {
     ...labelLayers(),
   ],
 };
+
+// The clusters' counts are text, drawn with the style's glyphs when it has them.
+const CLUSTER_COUNTS = {
+  id: "deposit-cluster-counts", type: "symbol", source: "deposits", "source-layer": "deposits_clusters",
+  filter: [">", ["get", "count"], 1],
+  layout: { "text-field": ["to-string", ["get", "count"]], "text-font": ["Noto Sans Bold"], "text-size": 11, "text-allow-overlap": true },
+  paint: { "text-color": "#fff" },
+};
+if (style.glyphs) style.layers.splice(style.layers.findIndex((l) => l.id === "deposit-clusters") + 1, 0, CLUSTER_COUNTS);
+// The counts come and go with their circles (the Deposits switch).
+const clustersBox = document.querySelector('input[data-layers*="deposit-clusters"]');
+clustersBox.addEventListener("change", () => {
+  if (map.getLayer(CLUSTER_COUNTS.id)) map.setLayoutProperty(CLUSTER_COUNTS.id, "visibility", clustersBox.checked ? "visible" : "none");
+});
 
 // Read before anything rewrites the address: the state a shared link carries.
 const SHARED = new URLSearchParams(location.search);
@@ -257,10 +281,30 @@ function depositFilter() {
   return ["all", ...conditions];
 }
 
+// The clusters are counted by the server: the deposit tiles are asked for with the filters
+// (the same CQL2 as the count below; the protection status only when it excludes some, as the
+// zone rule is the costly part of a tile). From zoom 10 the deposits are filtered here as well.
+let depositTilesQuery = "";
+function filterDepositTiles() {
+  const params = new URLSearchParams();
+  const quoted = (values) => values.map((v) => `'${v}'`).join(", ");
+  const conditions = [];
+  if (filters.statuses.length && filters.statuses.length < 3) conditions.push(`protection_status IN (${quoted(filters.statuses)})`);
+  if (filters.commodities.length) conditions.push(`commodity IN (${quoted(filters.commodities)})`);
+  if (conditions.length) params.set("filter", conditions.join(" AND "));
+  if (filters.area) params.set("area", filters.area);
+  map.setFilter("deposit-clusters", filters.statuses.length ? null : false);
+  if (map.getLayer(CLUSTER_COUNTS.id)) map.setFilter(CLUSTER_COUNTS.id, filters.statuses.length ? CLUSTER_COUNTS.filter : false);
+  if (params.toString() === depositTilesQuery) return;
+  depositTilesQuery = params.toString();
+  map.getSource("deposits").setUrl(`${tileSource("deposits").url}${depositTilesQuery ? `?${depositTilesQuery}` : ""}`);
+}
+
 function applyFilters() {
   const common = depositFilter();
   map.setFilter("deposits-points", ["all", IS_POINT, common]);
   map.setFilter("deposits-polygons", ["all", IS_POLYGON, common]);
+  filterDepositTiles();
   countMatches();
   saveState();
   document.dispatchEvent(new CustomEvent("veta:filters"));
@@ -441,7 +485,7 @@ async function loadChoices() {
 
 // Clickable layers, topmost first, and the collection each belongs to.
 const CLICKABLE = [
-  ["deposits-points", "deposits"], ["deposits-polygons", "deposits"],
+  ["deposit-clusters", "deposits"], ["deposits-points", "deposits"], ["deposits-polygons", "deposits"],
   ["permits-fill", "permits"], ["zones-fill", "protection_zones"],
 ];
 
@@ -466,6 +510,11 @@ map.on("click", (event) => {
   const layers = CLICKABLE.map(([layer]) => layer).filter((id) => map.getLayoutProperty(id, "visibility") !== "none");
   const [feature] = map.queryRenderedFeatures(event.point, { layers });
   if (!feature) return;
+  if (feature.layer.id === "deposit-clusters" && feature.properties.count > 1) {
+    // A cluster opens into smaller ones, and from zoom 10 into the deposits themselves.
+    map.easeTo({ center: feature.geometry.coordinates, zoom: Math.min(map.getZoom() + 2, 10) });
+    return;
+  }
   const collection = CLICKABLE.find(([layer]) => layer === feature.layer.id)[1];
   popup.setLngLat(event.lngLat).setHTML(popupHtml(collection, feature.properties)).addTo(map);
 });
