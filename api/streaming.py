@@ -27,6 +27,7 @@ from starlette.responses import StreamingResponse
 from api.telemetry import record_rows
 from geo.core.sql import SqlQuery
 from geo.store.counts import UNCACHED, CountCache
+from geo.store.timed_pool import transaction
 
 GEOJSON = "application/geo+json"
 CHUNK_ROWS = 500
@@ -46,7 +47,7 @@ async def feature_chunks(
     (the last key returned, or None)."""
     counting = asyncio.create_task(counts.count(pool, count)) if count else None
     try:
-        async with pool.acquire() as conn, conn.transaction(readonly=True):
+        async with pool.acquire() as conn, transaction(conn, readonly=True):
             cursor = await conn.cursor(page.text, *page.values)
             returned, last_key, more = 0, None, False
             # Each chunk is held until the next one is fetched: an answer of one chunk (a page)

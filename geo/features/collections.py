@@ -89,6 +89,25 @@ class ListQueryable:
 
 
 @dataclass(frozen=True)
+class TileClusters:
+    """How a collection's tiles aggregate below a zoom: instead of its features, one point per
+    occupied cell of a grid in the tile, carrying how many features fall in it, the most
+    frequent values of one of its list queryables and, for a cell of one feature, that
+    feature's id and label (so that it can still be opened). geo/features/tiles.py writes the
+    SQL."""
+
+    # Clusters at zooms below this one, the features themselves from it on.
+    below_zoom: int
+    # The list queryable whose most frequent values a cluster carries, and under what name.
+    top_of: str
+    top_field: str
+    # The property a cluster of one feature carries as its label.
+    label: str
+    # How many of the most frequent values a cluster carries.
+    top_count: int = 3
+
+
+@dataclass(frozen=True)
 class Collection:
     """A feature collection: its rows (`source`, aliased t), id, geometry and properties."""
 
@@ -122,6 +141,8 @@ class Collection:
     tile_rows: str | None = None
     # Credit shown with its tiles.
     attribution: str | None = None
+    # Low-zoom tiles as clusters instead of features (None: features at every zoom).
+    tile_clusters: TileClusters | None = None
     by_name: dict[str, Property] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

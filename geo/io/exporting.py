@@ -327,7 +327,9 @@ def _batches(
 ) -> Iterator[list[tuple]]:
     """The rows, BATCH_ROWS at a time, from a server-side cursor (never all in memory), as the
     viewer may see them: under the service's role (whoever connects) and the viewer's settings,
-    so row-level security leaves out every confidential record not theirs."""
+    so row-level security leaves out every confidential record not theirs. All in the one
+    transaction the connection opens, every setting local to it (geo/store/db.py,
+    viewer_connection)."""
     with viewer_connection(reading.url, reading.viewer, reading.statement_timeout_s) as conn:
         with psycopg.RawServerCursor(conn, "veta_export") as cursor:
             cursor.itersize = BATCH_ROWS
