@@ -10,19 +10,21 @@ first byte cuts the body short: the FeatureCollection is left unterminated (no c
 `]`, no `numberReturned`), which every JSON parser reports, rather than ending as a shorter
 answer that looks whole. A client that hangs up ends the cursor's transaction and gives its
 connection back to the pool at once. The count (`numberMatched`) runs on its own connection
-beside the rows and is written in the tail.
+beside the rows and is written in the tail. An answer that fits in one chunk goes out as one
+body with its length (and so may carry an ETag made from it, api/ogc/caching.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import orjson
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from api.telemetry import record_rows
 from geo.core.sql import SqlQuery
@@ -33,6 +35,24 @@ CHUNK_ROWS = 500
 _HEAD = b'{"type":"FeatureCollection","features":['
 
 
+@dataclass
+class Progress:
+    """What the caller learns while an answer is written: the first row's key (where a prev
+    link starts) before the tail is made, and whether the last chunk is out."""
+
+    first_key: Any = None
+    complete: bool = False
+
+
+def collection_bytes(features: list[str], members: dict) -> bytes:
+    """A whole FeatureCollection of features already written as text, and its other members."""
+    return _HEAD + ",".join(features).encode() + _tail_bytes(members)
+
+
+def _tail_bytes(members: dict) -> bytes:
+    return b"]," + orjson.dumps(members)[1:]
+
+
 async def feature_chunks(
     pool: asyncpg.Pool,
     page: SqlQuery,
@@ -40,10 +60,12 @@ async def feature_chunks(
     count: SqlQuery | None,
     tail: Callable[[int, Any, int | None], dict],
     counts: CountCache = UNCACHED,
+    progress: Progress | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The collection's bytes, a chunk of at most CHUNK_ROWS features at a time. Page rows are
     (keyset value, feature text); one row past `limit` tells the tail that there is a next page
     (the last key returned, or None)."""
+    progress = progress or Progress()
     counting = asyncio.create_task(counts.count(pool, count)) if count else None
     try:
         async with pool.acquire() as conn, conn.transaction(readonly=True):
@@ -65,13 +87,16 @@ async def feature_chunks(
                         held = b"," + features
                     else:
                         held += features
+                        progress.first_key = rows[0][0]
                     returned += len(rows)
                     last_key = rows[-1][0]
                 if exhausted or more:
                     break
         matched = await counting if counting else None
         record_rows(returned)
-        yield held + b"]," + orjson.dumps(tail(returned, last_key if more else None, matched))[1:]
+        closing = _tail_bytes(tail(returned, last_key if more else None, matched))
+        progress.complete = True
+        yield held + closing
     finally:
         if counting and not counting.done():
             counting.cancel()
@@ -98,14 +123,20 @@ async def stream_features(
     media_type: str = GEOJSON,
     headers: dict | None = None,
     counts: CountCache = UNCACHED,
-) -> StreamingResponse:
-    """A streaming response; the count comes from `counts` when it has it for the current data."""
-    chunks = feature_chunks(pool, page, limit, count, tail, counts)
+    progress: Progress | None = None,
+) -> Response:
+    """A streaming response, or the whole answer when it is one chunk; the count comes from
+    `counts` when it has it for the current data."""
+    progress = progress or Progress()
+    chunks = feature_chunks(pool, page, limit, count, tail, counts, progress)
     try:
         first = await chunks.__anext__()
     except BaseException:
         await chunks.aclose()
         raise
+    if progress.complete:
+        await chunks.aclose()
+        return Response(first, media_type=media_type, headers=headers)
 
     async def body() -> AsyncIterator[bytes]:
         try:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geo.core.sql import Params, SqlQuery
+from geo.core.sql import Params, Sql, SqlQuery
 from geo.features.geojson import feature_text_sql
-from geo.queries.deposits import DepositSearch, where_sql
+from geo.features.items import ItemsQuery, where_sql
 from geo.queries.screening import ScreeningOptions, verdict_sql
 from geo.queries.sites import Site
 from geo.rules.ground import ground_status_sql, on_site_sql
@@ -61,12 +61,12 @@ def posted_sites_source(sites: list[Site], params: Params) -> SiteSource:
     )
 
 
-def deposits_source(search: DepositSearch, params: Params) -> SiteSource:
-    """The deposits matching a /deposits search (commodities, area, bbox, protection); a plain
-    subquery, so that joins use the deposits' index."""
+def deposits_source(deposits: ItemsQuery, params: Params) -> SiteSource:
+    """The deposits an items query of the `deposits` collection matches (a /deposits search:
+    commodities, area, protection); a plain subquery, so that joins use the deposits' index."""
     return SiteSource(
         "(SELECT t.id::text AS key, coalesce(t.name, t.source_id) AS name, t.geom, t.depth_top_m, t.depth_bottom_m, t.id AS ord "
-        f"FROM deposits t WHERE {where_sql(search, params)}) s"
+        f"FROM {deposits.collection.from_sql(params)} WHERE {where_sql(deposits, params)}) s"
     )
 
 
@@ -94,7 +94,7 @@ def batch_query(
             + ", ".join(f"'{k}', {values[k]}" for k in COLUMNS if k != "id")
             + ")"
         )
-        select = feature_text_sql("s.key", "ST_AsGeoJSON(s.geom)", properties)
+        select = feature_text_sql(Sql("s.key"), Sql("ST_AsGeoJSON(s.geom)"), Sql(properties))
     else:
         select = ", ".join(f"{values[k]} AS {k}" for k in COLUMNS)
     text = (
