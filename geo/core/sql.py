@@ -9,6 +9,7 @@ that every piece of it is code's own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NewType
 
@@ -37,7 +38,7 @@ class SqlQuery:
     tables: tuple[str, ...] = ()
 
 
-def joined(separator: str, parts) -> Sql:
+def joined(separator: str, parts: Iterable[str]) -> Sql:
     """SQL fragments joined by a separator (', ', ' AND '): still code's own SQL."""
     return Sql(separator.join(parts))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geo.core.sql import Params, Sql, SqlQuery
+from geo.core.sql import Params, Sql, SqlQuery, joined
 from geo.features.geojson import feature_text_sql
 from geo.features.items import ItemsQuery, where_sql
 from geo.queries.screening import ScreeningOptions, verdict_sql
@@ -96,7 +96,7 @@ def batch_query(
         )
         select = feature_text_sql(Sql("s.key"), Sql("ST_AsGeoJSON(s.geom)"), Sql(properties))
     else:
-        select = ", ".join(f"{values[k]} AS {k}" for k in COLUMNS)
+        select = joined(", ", (f"{values[k]} AS {k}" for k in COLUMNS))
     text = (
         f"{source.with_clause}SELECT s.ord, {select} FROM {sites} "
         "LEFT JOIN (SELECT c.key, array_agg(DISTINCT c.legal_effect::text) AS effects, "
