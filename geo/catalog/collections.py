@@ -314,28 +314,8 @@ PERMITS = Collection(
             narrower=commodities.matching,
         ),
     ),
-    detail=(
-        Property(
-            "remarks",
-            Sql("t.remarks"),
-            "string",
-            "How the record was made: approximations, caveats",
-        ),
-        Property(
-            "created_at",
-            Sql("t.created_at"),
-            "string",
-            "When the record was created here",
-            "date-time",
-        ),
-        Property(
-            "updated_at",
-            Sql("t.updated_at"),
-            "string",
-            "When the record last changed here",
-            "date-time",
-        ),
-    ),
+    # The provenance details but the source URL, which the registry's records do not have.
+    detail=PROVENANCE_DETAIL[1:],
     temporal=("granted_on", "expires_on"),
     keywords=("mining rights", "Catastro Minero", "permits"),
 )

@@ -79,21 +79,16 @@ def permit_query(query: ItemsQuery, search: PermitSearch) -> ItemsQuery:
     return replace(query, area=None, decimals=EXACT, extension=permit_extension(search, query.area))
 
 
-# What a single right shows beyond the list's properties.
-_DETAIL = (
-    ("commodity_list", "to_jsonb(t.commodities)"),
-    ("remarks", "t.remarks"),
-    ("retrieved_at", "t.retrieved_at"),
-    ("created_at", "t.created_at"),
-    ("updated_at", "t.updated_at"),
-)
+# What a single right shows beyond the list's properties and the collection's details.
+_DETAIL = (("commodity_list", "to_jsonb(t.commodities)"), ("retrieved_at", "t.retrieved_at"))
 
 
 def one_query(permit_id: int) -> SqlQuery:
     """One right as a Feature, with its remarks and record time stamps."""
     params = Params()
     extension = permit_extension(PermitSearch(), None)
-    detail = tuple((name, constant(Sql(sql))) for name, sql in _DETAIL)
+    detail = tuple((p.name, constant(p.sql)) for p in PERMITS.detail)
+    detail += tuple((name, constant(Sql(sql))) for name, sql in _DETAIL)
     query = ItemsQuery(
         PERMITS, extension=replace(extension, properties=extension.properties + detail)
     )
