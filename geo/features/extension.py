@@ -1,9 +1,8 @@
 """What a caller adds to a collection's items query as SQL it builds, meaning unknown to the engine.
 
 The engine (geo/features/items.py) pages, filters, counts and writes any collection's features;
-an `Extension` lets a caller that knows a domain (geo/queries: a deposit search's commodities
-and protection, the registry as of a day) add conditions, computed properties and joins
-without the engine learning those words. Every piece is a function of the statement's
+an `Extension` lets a caller that knows the domain (geo/queries) add conditions, computed
+properties, joins and another source of rows without the engine learning the domain's words. Every piece is a function of the statement's
 `Params`, so its values are bound like the engine's own, and returns `Sql`: code's text.
 """
 

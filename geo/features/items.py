@@ -245,8 +245,8 @@ def _page_query(query: ItemsQuery, columns: SqlPart) -> SqlQuery:
         text = f"SELECT {keys_sql(terms)}, {columns(params)} {page}"
     else:
         # The page's rows are chosen first and only they are joined: joined before the
-        # ORDER BY … LIMIT, the lookup would run for every match (5,053 rows for a 101-row
-        # page of the deposits inside protection over 100,000, see benchmarks/README.md).
+        # ORDER BY … LIMIT, the lookup would run for every match (50 times as many rows as
+        # the page for the headline search of benchmarks/README.md).
         text = (
             f"SELECT {keys_sql(terms)}, {columns(params)} FROM (SELECT t.* {page}) t "
             f"{joins(params)} ORDER BY {order}"
