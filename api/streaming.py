@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -68,16 +69,13 @@ async def feature_chunks(
     progress = progress or Progress()
     counting = asyncio.create_task(counts.count(pool, count)) if count else None
     try:
-        async with pool.acquire() as conn, conn.transaction(readonly=True):
-            cursor = await conn.cursor(page.text, *page.values)
-            returned, last_key, more = 0, None, False
-            # Each chunk is held until the next one is fetched: an answer of one chunk (a page)
-            # goes out whole, with its count, so any failure in it is still a problem+json.
-            held = _HEAD
-            while True:
-                wanted = min(CHUNK_ROWS, limit - returned + 1)
-                rows = await cursor.fetch(wanted)
-                exhausted = len(rows) < wanted
+        returned, last_key, more = 0, None, False
+        # Each chunk is held until the next one is fetched: an answer of one chunk (a page)
+        # goes out whole, with its count, so any failure in it is still a problem+json.
+        held = _HEAD
+        async with aclosing(_row_batches(pool, page, limit)) as batches:
+            async for batch in batches:
+                rows = batch
                 if len(rows) > limit - returned:
                     rows, more = rows[: limit - returned], True
                 if rows:
@@ -90,7 +88,7 @@ async def feature_chunks(
                         progress.first_key = rows[0][0]
                     returned += len(rows)
                     last_key = rows[-1][0]
-                if exhausted or more:
+                if more:
                     break
         matched = await counting if counting else None
         record_rows(returned)
@@ -102,6 +100,29 @@ async def feature_chunks(
             counting.cancel()
         elif counting and not counting.cancelled():
             counting.exception()  # seen: a count that failed with the rows is not reported twice
+
+
+async def _row_batches(
+    pool: asyncpg.Pool, page: SqlQuery, limit: int
+) -> AsyncGenerator[list, None]:
+    """The page's rows, at most CHUNK_ROWS at a time and `limit` + 1 in all, its connection
+    given back when the batches are closed."""
+    async with pool.acquire() as conn:
+        if limit < CHUNK_ROWS:
+            # One batch holds the page (its statement stops at limit + 1 rows): read at once,
+            # without a cursor's transaction and round trips.
+            yield await conn.fetch(page.text, *page.values)
+            return
+        async with conn.transaction(readonly=True):
+            cursor = await conn.cursor(page.text, *page.values)
+            fetched = 0
+            while True:
+                wanted = min(CHUNK_ROWS, limit - fetched + 1)
+                rows = await cursor.fetch(wanted)
+                yield rows
+                fetched += len(rows)
+                if len(rows) < wanted or fetched > limit:
+                    return
 
 
 def feature_collection_tail(returned: int, matched: int | None, links: list[dict]) -> dict:
