@@ -74,8 +74,7 @@ async def feature_chunks(
         # goes out whole, with its count, so any failure in it is still a problem+json.
         held = _HEAD
         async with aclosing(_row_batches(pool, page, limit)) as batches:
-            async for batch in batches:
-                rows = batch
+            async for rows in batches:
                 if len(rows) > limit - returned:
                     rows, more = rows[: limit - returned], True
                 if rows:
