@@ -21,13 +21,13 @@ from api.ogc.negotiation import GEOJSON, HTML
 from api.streaming import Progress, collection_bytes
 from geo.core.sql import SqlQuery
 from geo.features.items import (
-    Cursor,
     ItemsQuery,
     count_query,
     page_query,
     selected_properties,
     shown_properties,
 )
+from geo.features.keyset import Cursor
 from geo.io.spreadsheet import safe_cell
 from geo.store.counts import UNCACHED, CountCache
 

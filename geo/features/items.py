@@ -2,8 +2,9 @@
 
 Each page row is (keys, feature): `keys` are the row's sort keys and id as text, the cursor a
 next or prev link resumes from; `feature` is the finished GeoJSON Feature text written by
-PostGIS, so Python only joins bytes. Paging is by keyset (sort keys, then id), never OFFSET, so a
-deep page costs what the first one does.
+PostGIS, so Python only joins bytes. Paging is by keyset (geo/features/keyset.py). Every
+feature list Veta serves is such a query: a caller that knows the domain adds its own terms as
+an Extension (geo/features/extension.py), and the engine stays generic.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from geo.features.keyset import (
     order_terms,
     sort_order,
 )
-
-__all__ = ["Cursor", "SortKey"]
 
 
 @dataclass(frozen=True)
