@@ -25,8 +25,9 @@ lint: $(BIN)/veta
 setup: deps $(BIN)/veta db
 
 # System packages, installed only where missing: PostgreSQL 15 and PostGIS 3 (unless
-# DATABASE_URL points at a server), GDAL's command-line tools (the tests use ogrinfo/ogr2ogr)
-# and Chromium (the web map's browser test, and the PDF of kept reports).
+# DATABASE_URL points at a server), GDAL's command-line tools (the tests use ogrinfo/ogr2ogr),
+# Chromium (the web map's browser test, and the PDF of kept reports) and PgBouncer (the test of
+# Veta behind it in transaction mode, tests/test_pgbouncer.py; Debian puts it in /usr/sbin).
 deps:
 	@missing=""; \
 	if [ -z "$$DATABASE_URL" ]; then \
@@ -35,6 +36,7 @@ deps:
 	fi; \
 	command -v ogr2ogr >/dev/null || missing="$$missing gdal-bin"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null || missing="$$missing pgbouncer"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && \

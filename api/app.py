@@ -45,6 +45,7 @@ from geo.core.crs import remember_postgis_srids
 from geo.core.settings import Settings, get_settings
 from geo.store.counts import CountCache
 from geo.store.db import create_pool, service_url, sync_engine
+from geo.store.pooler import behind_pooler
 from geo.store.row_security import LEAKPROOF_FUNCTIONS, MISSING_SQL_ASYNCPG
 
 log = logging.getLogger("veta")
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.pool = await create_pool(service_url(settings), settings)
         # Writes (geo.editing) run on a synchronous engine in worker threads, as the service.
-        app.state.writer = sync_engine(service_url(settings))
+        app.state.writer = sync_engine(service_url(settings), behind_pooler(settings))
         async with app.state.pool.acquire() as conn:
             remember_postgis_srids(
                 r[0] for r in await conn.fetch("SELECT srid FROM spatial_ref_sys")

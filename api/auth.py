@@ -79,8 +79,8 @@ class Authenticate:
             raise Unauthenticated("Authorization must be `Bearer <API key or access token>`")
         self._check_origin(scope)
         if looks_like_key(credential):
-            async with scope["app"].state.pool.acquire() as conn:
-                row = await conn.fetchrow(LOOKUP_SQL, digest(credential))
+            # A key made a moment ago may not have reached a replica yet: asked of the primary then.
+            row = await scope["app"].state.pool.lookup(LOOKUP_SQL, digest(credential))
             if row is None:
                 raise Unauthenticated("the API key is not valid: unknown, expired or revoked")
             return Viewer(
@@ -91,8 +91,10 @@ class Authenticate:
                 "the bearer token is not a Veta API key, and this service accepts no other tokens"
             )
         claims = await run_in_threadpool(self.tokens.verify, credential)
-        async with scope["app"].state.pool.acquire() as conn:
-            organisation = await conn.fetchval("SELECT veta_organisation($1)", claims.organisation)
+        row = await scope["app"].state.pool.lookup(
+            "SELECT veta_organisation($1)", claims.organisation
+        )
+        organisation = row[0] if row else None
         if organisation is None:
             raise Unauthenticated(
                 f"the token's organisation {claims.organisation!r} is not known here"

@@ -3,7 +3,9 @@
 Answers before any route runs: 414 for a URL over VETA_MAX_URL_BYTES, 413 when Content-Length
 announces more than VETA_MAX_BODY_MB (the body is never read) or when a body without one grows
 past it while streaming, 400 for a NUL byte in the query string (PostgreSQL text cannot hold
-one). It also tells geo.store.timed_pool which statement timeout the request's queries get.
+one). It also tells geo.store.timed_pool which statement timeout the request's queries get, and
+geo.store.routed_pool whether the request may write (by its method: a read-only one may be
+served by a replica).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import problem
 from geo.core.errors import VetaError
 from geo.core.settings import Settings
+from geo.store.routed_pool import REQUEST_ROUTE, route_for
 from geo.store.timed_pool import REQUEST_KIND
 
 # Path prefixes and the statement-timeout kind of their requests; the rest are `read`.
@@ -59,9 +62,11 @@ class Guard:
             await refusal(scope, receive, send)
             return
         token = REQUEST_KIND.set(request_kind(scope["path"]))
+        route = REQUEST_ROUTE.set(route_for(scope["method"]))
         try:
             await self.app(scope, self._limited(receive, self._body_limit(scope)), send)
         finally:
+            REQUEST_ROUTE.reset(route)
             REQUEST_KIND.reset(token)
 
     def _refusal(self, scope: Scope):

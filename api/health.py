@@ -2,8 +2,11 @@
 
 `/healthz` answers while the process does (no database work, so a database outage never makes
 an orchestrator restart healthy processes). `/readyz` answers 200 only when this process can
-serve: the database answers within a second, its schema is at the newest migration, and the
-pool has a connection free or room to open one; otherwise 503 with each failed check named.
+serve: the database (the primary) answers within a second, its schema is at the newest
+migration, and the primary's pool has a connection free or room to open one; otherwise 503
+with each failed check named. Replicas are listed (up, lag, in use) but never make a process
+unready: one down or too far behind leaves the status `degraded`, still 200, its reads served
+elsewhere.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from geo.store.migrate import alembic_config
+from geo.store.routed_pool import RoutedPool
+from geo.store.timed_pool import TimedPool
 
 router = APIRouter(tags=["Health"])
 
@@ -28,8 +33,8 @@ def migration_head() -> str | None:
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
 
-def pool_state(pool) -> dict[str, int]:
-    """Connections open, idle and allowed in the asyncpg pool behind the app's TimedPool."""
+def pool_state(pool: TimedPool) -> dict[str, int]:
+    """Connections open, idle and allowed in the asyncpg pool behind one server's TimedPool."""
     inner = pool.pool
     size, idle, most = inner.get_size(), inner.get_idle_size(), inner.get_max_size()
     return {"size": size, "idle": idle, "inUse": size - idle, "max": most}
@@ -42,9 +47,9 @@ async def healthz() -> JSONResponse:
 
 @router.get("/readyz", include_in_schema=False)
 async def readyz(request: Request) -> JSONResponse:
-    pool = request.app.state.pool
+    pool: RoutedPool = request.app.state.pool
     checks: dict[str, dict] = {}
-    state = pool_state(pool)
+    state = pool_state(pool.primary)
     exhausted = state["inUse"] >= state["max"]
     checks["pool"] = {"ok": not exhausted, **state}
     if exhausted:
@@ -64,13 +69,29 @@ async def readyz(request: Request) -> JSONResponse:
             head = migration_head()
             checks["migrations"] = {"ok": revision == head, "current": revision, "head": head}
     ready = all(check["ok"] for check in checks.values())
+    status = "ready" if ready else "not ready"
+    if pool.replicas:
+        # Never a reason to be taken out of service: without its replicas this process serves
+        # every request from the primary. Failing here would take every process out at once.
+        servers = [
+            {
+                "server": replica.pool.server,
+                "up": replica.up,
+                "lagSeconds": replica.lag_s,
+                "inUse": replica.usable(pool.max_lag_s),
+            }
+            for replica in pool.replicas
+        ]
+        checks["replicas"] = {"ok": True, "servers": servers}
+        if ready and not all(server["inUse"] for server in servers):
+            status = "degraded"
     return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
+        {"status": status, "checks": checks},
         status_code=200 if ready else 503,
         headers={"Cache-Control": "no-store", **({} if ready else {"Retry-After": "5"})},
     )
 
 
-async def _schema_revision(pool) -> str | None:
-    async with pool.acquire() as conn:
+async def _schema_revision(pool: RoutedPool) -> str | None:
+    async with pool.acquire(on_primary=True) as conn:
         return await conn.fetchval("SELECT version_num FROM alembic_version")

@@ -30,6 +30,7 @@ from starlette.responses import Response, StreamingResponse
 from api.telemetry import record_rows
 from geo.core.sql import SqlQuery
 from geo.store.counts import UNCACHED, CountCache
+from geo.store.timed_pool import transaction
 
 GEOJSON = "application/geo+json"
 CHUNK_ROWS = 500
@@ -112,7 +113,7 @@ async def _row_batches(
             # without a cursor's transaction and round trips.
             yield await conn.fetch(page.text, *page.values)
             return
-        async with conn.transaction(readonly=True):
+        async with transaction(conn, readonly=True):
             cursor = await conn.cursor(page.text, *page.values)
             fetched = 0
             while True:

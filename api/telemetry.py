@@ -201,26 +201,7 @@ class _StateCollector:
         state = self.app.state
         pool = getattr(state, "pool", None)
         if pool is not None:
-            inner = pool.pool
-            yield GaugeMetricFamily(
-                "veta_pool_in_use",
-                "Pooled connections in use",
-                value=inner.get_size() - inner.get_idle_size(),
-            )
-            yield GaugeMetricFamily(
-                "veta_pool_size", "Pooled connections open", value=inner.get_size()
-            )
-            yield GaugeMetricFamily(
-                "veta_pool_max", "Pooled connections allowed", value=inner.get_max_size()
-            )
-            yield GaugeMetricFamily(
-                "veta_pool_waiting", "Requests waiting for a connection", value=pool.waiting
-            )
-            yield CounterMetricFamily(
-                "veta_database_seconds",
-                "Seconds connections were held by requests",
-                value=pool.held_seconds,
-            )
+            yield from _pool_families(pool)
         for name, cache in (("count_cache", state.counts), ("tile_cache", state.tiles)):
             family = CounterMetricFamily(
                 f"veta_{name}_lookups",
@@ -230,6 +211,50 @@ class _StateCollector:
             family.add_metric(["hit"], cache.hits)
             family.add_metric(["miss"], cache.misses)
             yield family
+
+
+def _pool_families(pool):
+    """The pool's gauges per server, labelled by role (primary or replica) and server (host,
+    port and database); the replicas' state from the last check."""
+    labels = ["pool", "server"]
+    families = {
+        "in_use": GaugeMetricFamily("veta_pool_in_use", "Pooled connections in use", labels=labels),
+        "size": GaugeMetricFamily("veta_pool_size", "Pooled connections open", labels=labels),
+        "max": GaugeMetricFamily("veta_pool_max", "Pooled connections allowed", labels=labels),
+        "waiting": GaugeMetricFamily(
+            "veta_pool_waiting", "Requests waiting for a connection", labels=labels
+        ),
+        "acquired": CounterMetricFamily(
+            "veta_pool_acquired", "Connections handed to requests", labels=labels
+        ),
+        "held": CounterMetricFamily(
+            "veta_database_seconds", "Seconds connections were held by requests", labels=labels
+        ),
+    }
+    for member in pool.members:
+        inner, names = member.pool, [member.role, member.server]
+        families["in_use"].add_metric(names, inner.get_size() - inner.get_idle_size())
+        families["size"].add_metric(names, inner.get_size())
+        families["max"].add_metric(names, inner.get_max_size())
+        families["waiting"].add_metric(names, member.waiting)
+        families["acquired"].add_metric(names, member.acquired)
+        families["held"].add_metric(names, member.held_seconds)
+    yield from families.values()
+    if pool.replicas:
+        up = GaugeMetricFamily(
+            "veta_replica_up", "1 while the replica answers and is in recovery", labels=["server"]
+        )
+        lag = GaugeMetricFamily(
+            "veta_replica_lag_seconds",
+            "Time since the primary had WAL the replica has not replayed (0: caught up)",
+            labels=["server"],
+        )
+        for replica in pool.replicas:
+            up.add_metric([replica.pool.server], int(replica.up))
+            if replica.lag_s is not None:
+                lag.add_metric([replica.pool.server], replica.lag_s)
+        yield up
+        yield lag
 
 
 router = APIRouter(tags=["Health"])

@@ -16,7 +16,9 @@ import httpx
 from benchmarks.data import ROOT, WORK
 
 TIPG_VERSION = "1.6.1"
-TIPG_VENV = WORK / "tipg-venv"
+# tipg is never a dependency of Veta: it lives in a virtualenv of its own, by default under
+# benchmarks/.work (VETA_BENCH_TIPG_VENV: elsewhere, e.g. /tmp/tipg-venv), made on first use.
+TIPG_VENV = Path(os.environ.get("VETA_BENCH_TIPG_VENV") or WORK / "tipg-venv")
 
 
 def free_port() -> int:
@@ -32,6 +34,7 @@ def _serving(
     """Run a server process from the checkout `root` until the block ends; yields its base URL
     once `ready_path` answers."""
     url = f"http://127.0.0.1:{port}"
+    log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             command, env={**os.environ, **env}, cwd=root, stdout=out, stderr=subprocess.STDOUT

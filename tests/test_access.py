@@ -217,6 +217,28 @@ def test_vector_tiles_and_their_cache(client, world, collection):
     assert b.headers.get("etag") not in (a.headers.get("etag"), anonymous.headers.get("etag"))
 
 
+def test_deposit_clusters_do_not_count_anothers_confidential_deposit(client, world):
+    # Below zoom 10 deposit tiles are clusters: a count one too high would betray the prospect.
+    tile = TMS.tile(SECRET_AT[0], SECRET_AT[1], 8)
+    url = f"/collections/deposits/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}"
+    b = client.get(url, headers=_as(world, "b_editor"))
+    anonymous = client.get(url)
+    a = client.get(url, headers=_as(world, "a_editor"))
+    assert a.content == anonymous.content and b.content != anonymous.content
+
+    def counted(response) -> int:
+        [layer] = mapbox_vector_tile.decode(response.content).values()
+        return sum(f["properties"]["count"] for f in layer["features"])
+
+    assert counted(b) == counted(anonymous) + 1
+    # Nor does a filter naming it, nor the cluster of one deposit that would carry its name.
+    named = {"filter": f"name = '{SECRET_NAME}'"}
+    assert client.get(url, params=named, headers=_as(world, "a_editor")).status_code == 204
+    alone = client.get(url, params=named, headers=_as(world, "b_editor"))
+    [layer] = mapbox_vector_tile.decode(alone.content).values()
+    assert [f["properties"]["name"] for f in layer["features"]] == [SECRET_NAME]
+
+
 def test_downloads(client, world):
     url = "/downloads/deposits?format=geojson&filter=commodity = 'Li'"
     anonymous, a, b = _three(client, world, "GET", url)

@@ -5,7 +5,9 @@ through shapely, not from the page."""
 from __future__ import annotations
 
 import csv
+from collections import Counter
 
+import morecantile
 import numpy as np
 import oracle
 import pytest
@@ -36,6 +38,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEPOSIT_LAYERS = "['deposits-points', 'deposits-polygons']"
+# From this zoom the map draws the deposits one by one; below it, their clusters.
+DEPOSITS_FROM = 10
+TMS = morecantile.tms.get("WebMercatorQuad")
 
 # Resolves once the map has drawn everything it is going to draw (tiles loaded, no transition).
 SETTLE = """() => new Promise((resolve) => {
@@ -83,6 +88,15 @@ class MapPage:
         with MemoryFile(png) as f, f.open() as image:
             return image.read()
 
+    def look_at(self, lon: float, lat: float, zoom: float = DEPOSITS_FROM) -> None:
+        """Centre the map on lon/lat at `zoom` (by default the first that draws deposits one
+        by one) and wait until it is drawn."""
+        self.page.evaluate(
+            "([lon, lat, zoom]) => window.vetaMap.jumpTo({center: [lon, lat], zoom})",
+            [lon, lat, zoom],
+        )
+        self.settle()
+
     def rendered_deposit_ids(self) -> set[int]:
         return set(
             self.page.evaluate(
@@ -103,7 +117,8 @@ class MapPage:
             self.page.mouse.click(x, y)
 
     def reset(self) -> None:
-        """Back to the page as loaded: no filter, every layer but the basemap on, León in view."""
+        """Back to the page as loaded: no filter, the layers as they start, the offline
+        basemap, León in view."""
         self.page.keyboard.press("Escape")
         for close in self.page.query_selector_all(".maplibregl-popup-close-button"):
             close.click()
@@ -112,7 +127,8 @@ class MapPage:
         for box in self.page.query_selector_all("#protection input"):
             box.check()
         for box in self.page.query_selector_all("input[data-layers]"):
-            box.set_checked(box.get_attribute("id") != "basemap")
+            box.set_checked(box.evaluate("b => b.defaultChecked"))
+        self.page.check("input[name=basemap][value=offline]")
         self.page.evaluate(
             "window.vetaMap.fitBounds([[-7.1, 41.95], [-4.7, 43.25]], {padding: 20, animate: false})"
         )
@@ -131,6 +147,20 @@ def loaded_map(browser, live_server):
 def map_page(loaded_map):
     loaded_map.reset()
     return loaded_map
+
+
+def busiest_view(engine, where: str = "TRUE", ids: set[int] | None = None) -> tuple[float, float]:
+    """The centre of the z10 tile holding most deposits matching `where` (or with these ids):
+    a view where the map draws many of them one by one."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            text(
+                f"SELECT id, ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM deposits WHERE {where}"
+            )
+        ).all()
+    tiles = Counter(TMS.tile(x, y, DEPOSITS_FROM) for i, x, y in found if ids is None or i in ids)
+    west, south, east, north = TMS.bounds(tiles.most_common(1)[0][0])
+    return (west + east) / 2, (south + north) / 2
 
 
 def changed_share(a: np.ndarray, b: np.ndarray) -> float:
@@ -188,36 +218,10 @@ def test_the_page_loads_with_no_console_errors_and_fetches_nothing_from_elsewher
         assert entry in legend
 
 
-def test_the_online_basemap_is_drawn_once_switched_on(map_page, tmp_path_factory):
-    # No network here: the page's requests to the tile server are answered with a grey tile.
-    grey = np.full((3, 256, 256), 200, dtype=np.uint8)
-    with MemoryFile() as f:
-        with f.open(driver="PNG", width=256, height=256, count=3, dtype="uint8") as image:
-            image.write(grey)
-        png = f.read()
-    asked: list[str] = []
-
-    def answer(route):
-        asked.append(route.request.url)
-        route.fulfill(status=200, content_type="image/png", body=png)
-
-    map_page.page.route("https://tile.openstreetmap.org/**", answer)
-    try:
-        map_page.page.check("#basemap")
-        map_page.settle()
-        assert asked
-        assert "OpenStreetMap contributors" in map_page.page.inner_text(".maplibregl-ctrl-attrib")
-        map_page.page.locator("#map").screenshot(
-            path=str(tmp_path_factory.mktemp("map") / "osm.png")
-        )
-    finally:
-        map_page.page.uncheck("#basemap")
-        map_page.page.unroute("https://tile.openstreetmap.org/**")
-
-
 def test_the_layers_draw_and_switching_them_off_changes_the_picture(map_page, tmp_path_factory):
     shots = tmp_path_factory.mktemp("map")
-    for layer in ("zones-fill", "permits-fill", "deposits-points", "admin-lines"):
+    # At León's scale the deposits are drawn as clusters (deposits one by one from zoom 10).
+    for layer in ("zones-fill", "permits-fill", "deposit-clusters", "admin-lines"):
         count = map_page.page.evaluate(
             f"window.vetaMap.queryRenderedFeatures({{layers: ['{layer}']}}).length"
         )
@@ -235,6 +239,7 @@ def test_the_layers_draw_and_switching_them_off_changes_the_picture(map_page, tm
 
 def test_a_commodity_filter_draws_only_deposits_holding_it(map_page, engine, tmp_path_factory):
     shots = tmp_path_factory.mktemp("map")
+    map_page.look_at(*busiest_view(engine, "'tungsten' = ANY(commodities)"))
     before_ids = map_page.rendered_deposit_ids()
     before = map_page.screenshot(shots / "all_commodities.png")
     with engine.connect() as conn:
@@ -262,6 +267,7 @@ def test_the_protection_filter_hides_deposits_of_unchecked_statuses(map_page, en
         for d in deposits
         if verdict_for(d["geom"], zones, d["depth_top_m"], d["depth_bottom_m"]) == "excluded"
     }
+    map_page.look_at(*busiest_view(engine, ids=excluded))
     before = map_page.rendered_deposit_ids()
     assert before & excluded
     map_page.page.uncheck("#protection input[value=excluded]")
@@ -288,11 +294,13 @@ def test_the_area_filter_keeps_the_deposits_of_that_area(map_page, engine):
         "() => document.querySelector('#filter-status').textContent.includes('deposits in')"
     )
     map_page.settle()
+    map_page.look_at(*busiest_view(engine, ids=inside[code]))
     shown = map_page.rendered_deposit_ids()
     assert shown and shown <= inside[code]
 
 
 def test_clicking_a_deposit_pops_up_its_properties_and_screens_it(map_page, engine, zones):
+    map_page.look_at(*busiest_view(engine))
     some_id = min(map_page.rendered_deposit_ids())
     [deposit] = geometries(
         engine,
@@ -363,6 +371,9 @@ def test_a_broader_commodity_draws_the_deposits_of_its_narrower_ones(map_page, e
         encoding="utf-8"
     ) as f:
         base_metals = [r["code"] for r in csv.DictReader(f) if r["broader"] == "base-metal"]
+    map_page.look_at(
+        *busiest_view(engine, f"commodities && ARRAY[{', '.join(repr(c) for c in base_metals)}]")
+    )
     before_ids = map_page.rendered_deposit_ids()
     with engine.connect() as conn:
         holding = dict(
@@ -380,3 +391,43 @@ def test_a_broader_commodity_draws_the_deposits_of_its_narrower_ones(map_page, e
     assert any("copper" not in holding[i] for i in after_ids)  # more than one narrower commodity
     map_page.page.select_option("#commodity", "")
     map_page.settle()
+
+
+def rendered_clusters(map_page) -> list[dict]:
+    return map_page.page.evaluate(
+        "() => window.vetaMap.queryRenderedFeatures({layers: ['deposit-clusters']})"
+        ".map(f => ({count: f.properties.count, at: f.geometry.coordinates}))"
+    )
+
+
+def test_at_leons_scale_deposits_are_clusters_that_filter_on_the_server_and_open_on_a_click(
+    map_page,
+):
+    assert map_page.rendered_deposit_ids() == set()  # no deposit drawn one by one below z10
+    before = rendered_clusters(map_page)
+    assert before and all(c["count"] >= 1 for c in before)
+    assert any(c["count"] > 1 for c in before)
+    # Where the map has label glyphs, each cluster of several carries its count as text.
+    if map_page.page.evaluate("() => Boolean(window.vetaMap.getLayer('deposit-cluster-counts'))"):
+        labels = map_page.page.evaluate(
+            "() => window.vetaMap.queryRenderedFeatures({layers: ['deposit-cluster-counts']})"
+            ".map(f => f.properties.count)"
+        )
+        assert labels and set(labels) <= {c["count"] for c in before if c["count"] > 1}
+    asked = len(map_page.requests)
+    map_page.page.select_option("#commodity", "tungsten")
+    map_page.settle()
+    # The clusters are counted again by the server, for the tiles asked with the filter.
+    tiles = [u for u in map_page.requests[asked:] if "/collections/deposits/tiles/" in u]
+    assert tiles and all("commodity" in u and "tungsten" in u for u in tiles)
+    after = rendered_clusters(map_page)
+    assert 0 < sum(c["count"] for c in after) < sum(c["count"] for c in before)
+    map_page.page.select_option("#commodity", "")
+    map_page.settle()
+    # A click on a cluster of several zooms in towards its deposits.
+    zoom = map_page.page.evaluate("() => window.vetaMap.getZoom()")
+    biggest = max(rendered_clusters(map_page), key=lambda c: c["count"])
+    map_page.click_lonlat(*biggest["at"])
+    map_page.page.wait_for_function(
+        f"() => window.vetaMap.getZoom() > {zoom + 1} && !window.vetaMap.isMoving()"
+    )

@@ -9,7 +9,7 @@ import json
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import text
-from test_map_e2e import MapPage, browser  # noqa: F401  (the browser fixture)
+from test_map_e2e import MapPage, browser, busiest_view  # noqa: F401  (the browser fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +35,7 @@ def test_two_commodities_at_once_and_the_count_equals_deposits_number_matched(
                 text("SELECT id FROM deposits WHERE commodities && ARRAY['tungsten', 'lithium']")
             )
         }
+    map_page.look_at(*busiest_view(engine, ids=holding))
     before = map_page.rendered_deposit_ids()
     map_page.page.select_option("#commodity", ["tungsten", "lithium"])
     map_page.settle()

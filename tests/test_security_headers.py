@@ -19,6 +19,7 @@ from test_map_e2e import CHROMIUM, CHROMIUM_ARGS
 
 from api.app import create_app
 from api.trusted_hosts import host_name
+from geo.core.settings import PROJECT_ROOT
 
 BASE = "https://veta.example.org/veta"
 FORGED = "evil.example"
@@ -52,11 +53,27 @@ def test_pages_carry_the_policy_frame_options_and_nosniff(client, path):
     assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
 
 
-def test_only_the_map_may_fetch_the_online_basemap(client):
+def _basemap_hosts() -> set[str]:
+    """The origins of the online basemaps' tile templates, read from the map's own script."""
+    script = (PROJECT_ROOT / "api" / "static" / "map" / "orientation.js").read_text()
+    return {
+        f"{urlsplit(u).scheme}://{urlsplit(u).netloc}"
+        for u in re.findall(r"https://[^`\"$]+", script)
+    }
+
+
+def test_only_the_map_may_fetch_the_online_basemaps_and_from_their_hosts_only(client):
+    hosts = _basemap_hosts()
+    # IGN Base and the PNOA orthophoto (the IGN's WMTS) and OpenStreetMap.
+    assert hosts == {"https://www.ign.es", "https://tile.openstreetmap.org"}
     policy = _directives(client.get("/map").headers["content-security-policy"])
-    assert policy["connect-src"] == ["'self'", "https://tile.openstreetmap.org"]
+    for directive, own in (("connect-src", ["'self'"]), ("img-src", ["'self'", "data:", "blob:"])):
+        assert policy[directive][: len(own)] == own
+        assert sorted(policy[directive][len(own) :]) == sorted(hosts)
+    assert policy["default-src"] == ["'self'"] and policy["script-src"] == ["'self'"]
     policy = _directives(client.get("/collections?f=html").headers["content-security-policy"])
     assert policy["connect-src"] == ["'self'"]
+    assert policy["img-src"] == ["'self'", "data:", "blob:"]
 
 
 @pytest.mark.parametrize(

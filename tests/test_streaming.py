@@ -98,9 +98,9 @@ def test_the_first_chunk_holds_one_chunk_of_rows_and_closing_gives_the_connectio
             first = await chunks.__anext__()
             assert first.startswith(b'{"type":"FeatureCollection","features":[{')
             assert first.count(b'"type":"Feature"') == CHUNK_ROWS
-            busy = pool.pool.get_size() - pool.pool.get_idle_size()
+            busy = pool.primary.pool.get_size() - pool.primary.pool.get_idle_size()
             await chunks.aclose()  # what the server does when the client hangs up
-            idle = pool.pool.get_size() - pool.pool.get_idle_size()
+            idle = pool.primary.pool.get_size() - pool.primary.pool.get_idle_size()
             return busy, idle
         finally:
             await pool.close()

@@ -87,9 +87,10 @@ def zones(engine) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def busy_tiles(deposits) -> list[morecantile.Tile]:
-    """At z8, z11 and z14, the tile holding the most point deposits (a sample-independent choice)."""
+    """At z10, z11 and z14, the tile holding the most point deposits (a sample-independent
+    choice). Below z10 deposit tiles carry clusters (tests/test_tile_clusters.py)."""
     chosen = []
-    for z in (8, 11, 14):
+    for z in (10, 11, 14):
         counts = Counter()
         for d in deposits.values():
             if d["geom"].geom_type == "Point":
@@ -245,8 +246,9 @@ def test_tileset_metadata_describes_the_layer_and_a_working_tile_template(
     assert tileset_ref["dataType"] == "vector"
     self_href = next(link["href"] for link in tileset_ref["links"] if link["rel"] == "self")
     tileset = client.get(self_href).json()
-    [layer] = tileset["layers"]
-    assert layer["id"] == "deposits"
+    # The deposits themselves, and below zoom 10 their clusters (tests/test_tile_clusters.py).
+    layer, clusters = tileset["layers"]
+    assert (layer["id"], clusters["id"]) == ("deposits", "deposits_clusters")
     assert {
         "id",
         "name",

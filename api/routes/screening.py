@@ -46,6 +46,7 @@ from geo.rasters.batch_values import batch_with_raster_values, chosen_rasters, p
 from geo.rasters.screening import screening_raster_statistics
 from geo.rasters.storage import raster_dir
 from geo.store.reports import kept_report
+from geo.store.timed_pool import transaction
 
 router = APIRouter(tags=["screening"])
 CSV = "text/csv; charset=utf-8"
@@ -306,7 +307,7 @@ async def _stream(request: Request, query: SqlQuery, f: str, filename: str) -> R
 
 
 async def _csv_chunks(pool: asyncpg.Pool, query: SqlQuery) -> AsyncIterator[bytes]:
-    async with pool.acquire() as conn, conn.transaction(readonly=True):
+    async with pool.acquire() as conn, transaction(conn, readonly=True):
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(COLUMNS)

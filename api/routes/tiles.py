@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.links import base_url
 from api.params import admin_area, outline_of
 from api.tile_cache import TileCache, tile_key
-from geo.features.items import extent_query
+from geo.core.errors import InvalidParameter
+from geo.features.items import CqlFilter, extent_query
 from geo.features.tiles import (
     FIELD_TYPES,
     MVT,
     TILE_MATRIX_SET,
     TileLayer,
     checked_tile,
+    cluster_fields,
     tile_layer,
     tile_query,
 )
@@ -60,6 +63,63 @@ async def _extent(request: Request, layer: TileLayer) -> list[float] | None:
     async with request.app.state.pool.acquire() as conn:
         row = await conn.fetchrow(query.text, *query.values)
     return None if row[0] is None else [row[0], row[1], row[2], row[3]]
+
+
+def tile_filter(
+    filter_: str | None = Query(
+        None,
+        alias="filter",
+        description="A CQL2 filter on the queryables of the collection's tile rows "
+        "(deposits: those of deposit_screening, e.g. commodity IN ('W','Li') AND "
+        "protection_status = 'free'); below the cluster zoom the clusters count what passes.",
+    ),
+    filter_lang: str | None = Query(
+        None, alias="filter-lang", description="cql2-text (default) or cql2-json."
+    ),
+    filter_crs: str | None = Query(
+        None, alias="filter-crs", description="CRS of the filter's geometries (URI), default CRS84."
+    ),
+) -> CqlFilter | None:
+    """FastAPI dependency: the CQL2 filter of a tile request (checked when its SQL is built)."""
+    if filter_ is None:
+        for name, value in (("filter-lang", filter_lang), ("filter-crs", filter_crs)):
+            if value is not None:
+                raise InvalidParameter(name, "given without a filter", "only together with filter")
+        return None
+    return CqlFilter(filter_, filter_lang or "cql2-text", filter_crs)
+
+
+def _query_string(area: AreaRef | None, cql: CqlFilter | None) -> str:
+    """The filters of a tileset request, for the tile URLs it gives."""
+    params = {"area": area.code if area else None}
+    if cql:
+        params.update({"filter": cql.text, "filter-lang": cql.lang, "filter-crs": cql.crs})
+    given = {k: v for k, v in params.items() if v is not None}
+    return f"?{urlencode(given)}" if given else ""
+
+
+def _vector_layers(layer: TileLayer) -> list[dict]:
+    """TileJSON's vector_layers: the features' layer from its first zoom, the clusters' below."""
+    layers = [
+        {
+            "id": layer.id,
+            "description": layer.collection.description,
+            "minzoom": layer.features_from(),
+            "maxzoom": ZOOMS[1],
+            "fields": {name: FIELD_TYPES[p.type] for name, p in layer.fields().items()},
+        }
+    ]
+    if layer.clusters:
+        layers.append(
+            {
+                "id": layer.clusters_id,
+                "description": f"{layer.collection.title} counted in cells of the tile grid",
+                "minzoom": ZOOMS[0],
+                "maxzoom": layer.features_from() - 1,
+                "fields": {n: FIELD_TYPES[p.type] for n, p in cluster_fields(layer).items()},
+            }
+        )
+    return layers
 
 
 @router.get("/tileMatrixSets")
@@ -130,12 +190,31 @@ async def get_tileset(request: Request, collection_id: str) -> dict:
     }
     if layer.geometry_dimension is not None:
         description["geometryDimension"] = layer.geometry_dimension
+    layers = [description]
+    if layer.clusters:
+        description["minTileMatrix"] = str(layer.features_from())
+        layers.append(
+            {
+                "id": layer.clusters_id,
+                "title": f"{layer.collection.title}: clusters",
+                "description": f"{layer.collection.title} counted in cells of the tile grid, "
+                f"below zoom {layer.features_from()}",
+                "dataType": "vector",
+                "geometryDimension": 0,
+                "minTileMatrix": str(ZOOMS[0]),
+                "maxTileMatrix": str(layer.features_from() - 1),
+                "propertiesSchema": {
+                    "type": "object",
+                    "properties": {n: p.json_schema() for n, p in cluster_fields(layer).items()},
+                },
+            }
+        )
     tileset: dict[str, Any] = {
         "title": layer.collection.title,
         "dataType": "vector",
         "crs": TILE_MATRIX_SET.crs.root,
         "tileMatrixSetURI": TILE_MATRIX_SET.uri,
-        "layers": [description],
+        "layers": layers,
         "links": [
             {"rel": "self", "type": "application/json", "href": f"{tiles}/{TMS_ID}"},
             {
@@ -165,28 +244,27 @@ async def get_tileset(request: Request, collection_id: str) -> dict:
 
 
 @router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}/tilejson.json")
-async def get_tilejson(request: Request, collection_id: str) -> dict:
-    """TileJSON 3.0 of the collection's vector tiles, for MapLibre, OpenLayers and QGIS."""
+async def get_tilejson(
+    request: Request,
+    collection_id: str,
+    area: AreaRef | None = Depends(admin_area),
+    cql: CqlFilter | None = Depends(tile_filter),
+) -> dict:
+    """TileJSON 3.0 of the collection's vector tiles, for MapLibre, OpenLayers and QGIS; with
+    `area` or `filter`, of the tiles filtered so (the tile URLs carry them)."""
     layer = tile_layer(collection_id)
     extent = await _extent(request, layer) or WORLD
+    template = f"{_tiles_url(request, layer)}/{TMS_ID}/{{z}}/{{x}}/{{y}}"
     tilejson = {
         "tilejson": "3.0.0",
         "name": layer.id,
         "description": layer.collection.title,
         "scheme": "xyz",
-        "tiles": [f"{_tiles_url(request, layer)}/{TMS_ID}/{{z}}/{{x}}/{{y}}"],
+        "tiles": [template + _query_string(area, cql)],
         "minzoom": ZOOMS[0],
         "maxzoom": ZOOMS[1],
         "bounds": extent,
-        "vector_layers": [
-            {
-                "id": layer.id,
-                "description": layer.collection.description,
-                "minzoom": ZOOMS[0],
-                "maxzoom": ZOOMS[1],
-                "fields": {name: FIELD_TYPES[p.type] for name, p in layer.fields().items()},
-            }
-        ],
+        "vector_layers": _vector_layers(layer),
     }
     if layer.attribution:
         tilejson["attribution"] = layer.attribution
@@ -205,15 +283,18 @@ async def get_tile(
     x: int,
     y: int,
     area: AreaRef | None = Depends(admin_area),
+    cql: CqlFilter | None = Depends(tile_filter),
 ):
     """A Mapbox Vector Tile (extent 4096, buffer 64) with one layer named after the collection,
-    of the features in `area` if given; 204 when no feature falls in the tile."""
+    of the features in `area` if given and passing `filter`; below a collection's cluster zoom
+    (deposits: 10) one layer of clusters instead (`{collection}_clusters`: a point per occupied
+    cell of the tile grid with its `count`). 204 when no feature falls in the tile."""
     layer = tile_layer(collection_id)
     tile = checked_tile(z, x, y)
     cache: TileCache = request.app.state.tiles
-    tables, cache_name = layer.tables, layer.id
+    tables, cache_name = layer.tables, layer.id + _query_string(area, cql)
     if area is not None:  # another tile, which also changes with the area's outline
-        tables, cache_name = (*tables, "admin_areas"), f"{layer.id}?area={area.code}"
+        tables = (*tables, "admin_areas")
     async with request.app.state.pool.acquire() as conn:
         state = await data_state(conn, tables)
         # Tracked tables: the ETag names the data state, so a revalidation costs no tile.
@@ -222,7 +303,7 @@ async def get_tile(
             return Response(status_code=304, headers=_cache_headers(_etag(request, key)))
         data = cache.get(key) if key else None
         if data is None:
-            query = tile_query(layer, tile, outline_of(area))
+            query = tile_query(layer, tile, outline_of(area), cql)
             data = await conn.fetchval(query.text, *query.values) or b""
             if key:
                 cache.put(key, data)

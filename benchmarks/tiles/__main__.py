@@ -27,6 +27,7 @@ import morecantile
 from sqlalchemy import text
 
 from benchmarks import data, servers
+from benchmarks.tiles import against_tipg
 from geo.features.tiles import TILE_MATRIX_SET, tile_layer, tile_query
 from geo.store.db import SESSION_SETTINGS, libpq_url, sync_engine
 
@@ -38,7 +39,7 @@ Z14_SAMPLE = 400
 SEED = 7
 
 
-def leon_tiles(url: str) -> dict[int, list[morecantile.Tile]]:
+def leon_tiles(url: str, zooms: tuple[int, ...] = ZOOMS) -> dict[int, list[morecantile.Tile]]:
     """The tiles over León's bounding box at each zoom; at z14 a seeded sample of them."""
     engine = sync_engine(url)
     with engine.connect() as conn:
@@ -48,9 +49,10 @@ def leon_tiles(url: str) -> dict[int, list[morecantile.Tile]]:
             )
         ).one()
     engine.dispose()
-    tiles = {z: list(TILE_MATRIX_SET.tiles(west, south, east, north, [z])) for z in ZOOMS}
-    rng = random.Random(SEED)
-    tiles[14] = rng.sample(tiles[14], min(Z14_SAMPLE, len(tiles[14])))
+    tiles = {z: list(TILE_MATRIX_SET.tiles(west, south, east, north, [z])) for z in zooms}
+    if 14 in tiles:
+        rng = random.Random(SEED)
+        tiles[14] = rng.sample(tiles[14], min(Z14_SAMPLE, len(tiles[14])))
     return tiles
 
 
@@ -163,7 +165,19 @@ if __name__ == "__main__":
     parser.add_argument(
         "--fresh", action="store_true", help="drop and rebuild the benchmark database"
     )
+    parser.add_argument(
+        "--against-tipg",
+        action="store_true",
+        help="only uncached z6-z9 deposit tiles, Veta (clusters) against tipg (benchmarks/tiles/against_tipg.py)",
+    )
     args = parser.parse_args()
+    if args.against_tipg:
+        url = data.prepare(DATABASE, data.SYNTHETIC_DEPOSITS, fresh=args.fresh)
+        compared = against_tipg.run(url, leon_tiles(url, against_tipg.ZOOMS))
+        data.RESULTS.mkdir(exist_ok=True)
+        (data.RESULTS / "tiles_against_tipg.json").write_text(json.dumps(compared, indent=2))
+        print(against_tipg.table(compared))
+        raise SystemExit(0)
     result = main(args.fresh)
     data.RESULTS.mkdir(exist_ok=True)
     (data.RESULTS / "tiles.json").write_text(json.dumps(result, indent=2))

@@ -19,9 +19,15 @@ from geo.catalog.collections import (
     PROTECTION_ZONES,
 )
 from geo.catalog.grid import GRID_CELLS
-from geo.features.collections import Collection, ListQueryable, register
+from geo.features.collections import Collection, ListQueryable, TileClusters, register
 
 IGN_ATTRIBUTION = "© Instituto Geográfico Nacional de España, CC BY 4.0"
+
+# Below zoom 10 a tile of the province's deposits would carry tens of thousands of them (4 MB
+# at z8 over 100,000): the map gets clusters there, with their count and main commodities.
+DEPOSIT_CLUSTERS = TileClusters(
+    below_zoom=10, top_of="commodity", top_field="commodities", label="name"
+)
 
 # How each collection is tiled: the properties styling and popups need, and where the rows
 # come from. Deposit tiles read deposit_screening's rows: the same deposits, with their
@@ -36,6 +42,7 @@ _TILES: dict[str, dict] = {
             "protection_status",
         ),
         "tile_rows": "deposit_screening",
+        "tile_clusters": DEPOSIT_CLUSTERS,
     },
     "deposit_screening": {
         "tile_properties": (

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,6 +25,15 @@ class Settings(BaseSettings):
     # superuser, owner of nothing, under row-level security). Empty: DATABASE_URL's server and
     # database as veta_service without a password (the local cluster trusts loopback).
     service_database_url: str = ""
+    # PostgreSQL streaming replicas of that database, comma-separated libpq URLs: read-only
+    # requests are served there, writes on the primary (geo/store/routed_pool.py). Like
+    # DATABASE_URL they are connected to as veta_service, unless VETA_SERVICE_DATABASE_URL is
+    # set: then they are used as given (naming the service role and its password).
+    read_database_urls: Annotated[list[str], NoDecode] = []
+    # A replica further behind the primary than this is left aside until it catches up, and
+    # how often each process checks its replicas (up or down, how far behind).
+    replica_max_lag_s: float = Field(default=30.0, gt=0)
+    replica_check_s: float = Field(default=0.5, gt=0)
     # Where the local development cluster lives when DATABASE_URL is not given.
     state_dir: Path = PROJECT_ROOT / ".veta"
     host: str = "127.0.0.1"
@@ -62,6 +72,10 @@ class Settings(BaseSettings):
     tile_cache_mb: int = 64
     db_pool_min: int = 1
     db_pool_max: int = 10
+    # What sits between the service and PostgreSQL: "none" (it connects directly, or through a
+    # session-mode pool) or "pgbouncer" (PgBouncer in transaction mode: no prepared statements
+    # kept, every setting local to a transaction; geo/store/pooler.py).
+    database_pooler: Literal["none", "pgbouncer"] = "none"
 
     # Cuadrículas allowed per mining right, by right type: (minimum, maximum or None). docs/domain.md:
     # commonly cited, unverified figures; set VETA_RIGHT_CELL_LIMITS (JSON) per authority.
@@ -108,6 +122,13 @@ class Settings(BaseSettings):
     raster_max_file_mb: int = 4096
     raster_max_points: int = 10_000
     constraints_max_cells: int = 250_000_000
+
+    @field_validator("read_database_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
 
 
 @lru_cache

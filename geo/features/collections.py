@@ -51,7 +51,9 @@ class Property:
     """A flat, scalar feature property; also a queryable and, if sortable, a sortby field."""
 
     name: str
-    sql: Sql
+    # An expression over the row `t`, declared by code (a registry constant, never a request's
+    # text); typed str so that declarations elsewhere need no change, read as Sql by `expression`.
+    sql: str
     type: str
     description: str
     format: str | None = None
@@ -61,6 +63,10 @@ class Property:
     def __post_init__(self) -> None:
         if (self.type, self.format) not in SQL_TYPES:
             raise ValueError(f"property {self.name}: unsupported type {self.type}/{self.format}")
+
+    @property
+    def expression(self) -> Sql:
+        return Sql(self.sql)
 
     @property
     def sql_type(self) -> Sql:
@@ -86,6 +92,25 @@ class ListQueryable:
     enum: tuple[str, ...] | None = None
     # For a hierarchical code list: what a value matches (itself and its narrower codes).
     narrower: Callable[[str], tuple[str, ...]] | None = None
+
+
+@dataclass(frozen=True)
+class TileClusters:
+    """How a collection's tiles aggregate below a zoom: instead of its features, one point per
+    occupied cell of a grid in the tile, carrying how many features fall in it, the most
+    frequent values of one of its list queryables and, for a cell of one feature, that
+    feature's id and label (so that it can still be opened). geo/features/tiles.py writes the
+    SQL."""
+
+    # Clusters at zooms below this one, the features themselves from it on.
+    below_zoom: int
+    # The list queryable whose most frequent values a cluster carries, and under what name.
+    top_of: str
+    top_field: str
+    # The property a cluster of one feature carries as its label.
+    label: str
+    # How many of the most frequent values a cluster carries.
+    top_count: int = 3
 
 
 @dataclass(frozen=True)
@@ -122,6 +147,8 @@ class Collection:
     tile_rows: str | None = None
     # Credit shown with its tiles.
     attribution: str | None = None
+    # Low-zoom tiles as clusters instead of features (None: features at every zoom).
+    tile_clusters: TileClusters | None = None
     by_name: dict[str, Property] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

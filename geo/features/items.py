@@ -216,7 +216,7 @@ def shown_properties(query: ItemsQuery) -> tuple[tuple[str, SqlPart], ...]:
     extension says where it replaces them, then those the extension adds."""
     replaced = dict(query.extension.properties)
     shown = tuple(
-        (p.name, replaced.pop(p.name, constant(p.sql))) for p in selected_properties(query)
+        (p.name, replaced.pop(p.name, constant(p.expression))) for p in selected_properties(query)
     )
     added = tuple((n, part) for n, part in query.extension.properties if n in replaced)
     return shown + added
@@ -297,7 +297,7 @@ def item_query(collection: Collection, feature_id: str, crs: Crs) -> SqlQuery:
     """One feature, with its detail properties, by id (the id as text from the URL)."""
     params = Params()
     source = collection.from_sql(params)
-    properties = tuple((p.name, p.sql) for p in collection.properties + collection.detail)
+    properties = tuple((p.name, p.expression) for p in collection.properties + collection.detail)
     feature = feature_sql(collection, crs, properties)
     text = (
         f"SELECT {feature} FROM {source} "

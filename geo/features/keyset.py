@@ -81,7 +81,7 @@ def order_terms(collection: Collection, sortby: tuple[SortKey, ...]) -> list[Ter
     for key in sortby:
         prop = collection.by_name[key.name]
         terms.append((Sql(f"({prop.sql} IS NULL)"), Sql("boolean"), False))
-        terms.append((prop.sql, prop.sql_type, key.descending))
+        terms.append((prop.expression, prop.sql_type, key.descending))
     terms.append((collection.id_sql, collection.id_sql_type, False))
     return terms
 

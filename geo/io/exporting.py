@@ -329,12 +329,16 @@ def _batches(
 ) -> Iterator[list[tuple]]:
     """The rows, BATCH_ROWS at a time, from a server-side cursor (never all in memory), as the
     viewer may see them: under the service's role (whoever connects) and the viewer's settings,
-    so row-level security leaves out every confidential record not theirs."""
+    so row-level security leaves out every confidential record not theirs. All in the one
+    transaction the connection opens, every setting local to it: nothing outlives it on a server
+    connection that PgBouncer in transaction mode lends to others afterwards."""
     with psycopg.connect(libpq_url(reading.url)) as conn:
         for name, value in SESSION_SETTINGS.items():
-            conn.execute(f"SET {name} = '{value}'")
+            conn.execute(f"SET LOCAL {name} = '{value}'")
         if reading.statement_timeout_s is not None:
-            conn.execute(f"SET statement_timeout = {int(reading.statement_timeout_s * 1000):d}")
+            conn.execute(
+                f"SET LOCAL statement_timeout = {int(reading.statement_timeout_s * 1000):d}"
+            )
         conn.execute(f"SET LOCAL ROLE {SERVICE_ROLE}")
         conn.execute(SETTINGS_SQL_PSYCOPG, reading.viewer.settings_psycopg())
         with psycopg.RawServerCursor(conn, "veta_export") as cursor:

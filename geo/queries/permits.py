@@ -87,7 +87,7 @@ def one_query(permit_id: int) -> SqlQuery:
     """One right as a Feature, with its remarks and record time stamps."""
     params = Params()
     extension = permit_extension(PermitSearch(), None)
-    detail = tuple((p.name, constant(p.sql)) for p in PERMITS.detail)
+    detail = tuple((p.name, constant(p.expression)) for p in PERMITS.detail)
     detail += tuple((name, constant(Sql(sql))) for name, sql in _DETAIL)
     query = ItemsQuery(
         PERMITS, extension=replace(extension, properties=extension.properties + detail)

@@ -16,6 +16,7 @@ from geo.queries.screening_batch import COLUMNS, SiteSource
 from geo.rasters.catalogue import all_rasters
 from geo.rasters.sampling import sample_points
 from geo.rasters.storage import RasterInfo
+from geo.store.timed_pool import transaction
 
 
 async def chosen_rasters(conn: asyncpg.Connection, names: list[str], directory) -> list[RasterInfo]:
@@ -46,7 +47,7 @@ async def batch_with_raster_values(
 ) -> bytes:
     """The batch output (GeoJSON FeatureCollection or CSV) with `raster_values`: a property
     {name: value} per feature, or one `raster_<name>` column per raster."""
-    async with pool.acquire() as conn, conn.transaction(readonly=True):
+    async with pool.acquire() as conn, transaction(conn, readonly=True):
         rows = await conn.fetch(rows_query.text, *rows_query.values)
         where = {r[0]: (r[1], r[2]) for r in await conn.fetch(positions.text, *positions.values)}
     points = [where[row[0]] for row in rows]

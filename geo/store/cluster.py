@@ -105,7 +105,8 @@ class LocalCluster:
             raise ClusterError(f"no local cluster in {self.state_dir}; run `veta db start`")
         return int(self.port_file.read_text().strip())
 
-    def _initdb(self) -> None:
+    def _new_data_dir(self) -> Path:
+        """An empty data directory the server's user owns (as the server sees it)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         target = self.data_dir
         if _as_root():
@@ -117,6 +118,36 @@ class LocalCluster:
                 self.data_dir.symlink_to(target)
             target.mkdir(parents=True, exist_ok=True, mode=0o700)
             shutil.chown(target, "postgres", "postgres")
+        return target
+
+    def follow(self, primary: LocalCluster) -> str:
+        """Make this (new) cluster a streaming replica of the running `primary` and start it;
+        return its admin database URL. A base backup with the standby settings written (-R):
+        initdb's pg_hba trusts replication from 127.0.0.1, and PostgreSQL's defaults
+        (wal_level replica, max_wal_senders 10, hot_standby on) need no change."""
+        target = self._new_data_dir()
+        result = _run(
+            [
+                str(postgres_bindir() / "pg_basebackup"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(primary.port()),
+                "-U",
+                DB_USER,
+                "-D",
+                str(target),
+                "--write-recovery-conf",
+                "--wal-method=stream",
+                "--checkpoint=fast",
+            ]
+        )
+        if result.returncode != 0:
+            raise ClusterError(f"pg_basebackup failed: {result.stderr.strip()}")
+        return self.start()
+
+    def _initdb(self) -> None:
+        target = self._new_data_dir()
         result = _run(
             [
                 str(postgres_bindir() / "initdb"),

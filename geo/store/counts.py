@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from geo.core.sql import SqlQuery
 from geo.store.data_state import data_state
 from geo.store.timed_pool import TimedPool
 from geo.store.viewer import VIEWER
+
+if TYPE_CHECKING:
+    from geo.store.routed_pool import RoutedPool
 
 
 class CountCache:
@@ -23,7 +27,7 @@ class CountCache:
         self._counts: OrderedDict[tuple, int] = OrderedDict()
         self.hits = self.misses = 0  # read by /metrics
 
-    async def count(self, pool: TimedPool, query: SqlQuery) -> int:
+    async def count(self, pool: TimedPool | RoutedPool, query: SqlQuery) -> int:
         if not self.size or not query.tables:
             return await _count(pool, query)
         # The change counters are nobody's secret: read without the viewer's transaction.
@@ -41,14 +45,20 @@ class CountCache:
             self._counts.move_to_end(key)
             return self._counts[key]
         self.misses += 1
-        matched = await _count(pool, query)
+        async with pool.acquire() as conn:
+            matched = await conn.fetchval(query.text, *query.values)
+            # Kept only if the counters did not move around the count: a replica replaying the
+            # primary's changes, or a write, between the readings would have made it from other
+            # data than `state`'s — and a lagging replica still showing `state` would serve it.
+            if await data_state(conn, query.tables) != state:
+                return matched
         self._counts[key] = matched
         if len(self._counts) > self.size:
             self._counts.popitem(last=False)
         return matched
 
 
-async def _count(pool: TimedPool, query: SqlQuery) -> int:
+async def _count(pool: TimedPool | RoutedPool, query: SqlQuery) -> int:
     async with pool.acquire() as conn:
         return await conn.fetchval(query.text, *query.values)
 

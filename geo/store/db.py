@@ -10,9 +10,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from geo.core.settings import Settings
 from geo.store.cluster import LocalCluster
+from geo.store.pooler import asyncpg_options, psycopg_options
 from geo.store.viewer import SERVICE_ROLE, SETTINGS_SQL_PSYCOPG, VIEWER
 
 if TYPE_CHECKING:
+    from geo.store.routed_pool import RoutedPool
     from geo.store.timed_pool import TimedPool
 
 # Applied to every connection the service opens. PostGIS functions are costed so high that
@@ -78,11 +80,14 @@ def spatial_ref_srids(url: str) -> list[int]:
         engine.dispose()
 
 
-def sync_engine(url: str) -> Engine:
+def sync_engine(url: str, behind_pooler: bool = False) -> Engine:
     """A synchronous SQLAlchemy engine for migrations, loaders and the CLI. Every transaction
     starts by saying who works in it (the command line's viewer: the OS user, and whether it is
-    an import), which the audit trail records with each write."""
-    engine = create_engine(sqlalchemy_url(url), future=True)
+    an import), which the audit trail records with each write. `behind_pooler`: the URL is
+    PgBouncer's in transaction mode (geo/store/pooler.py)."""
+    engine = create_engine(
+        sqlalchemy_url(url), future=True, connect_args=psycopg_options(behind_pooler)
+    )
     event.listen(engine, "begin", _tell_viewer)
     return engine
 
@@ -91,18 +96,55 @@ def _tell_viewer(conn: Connection) -> None:
     conn.exec_driver_sql(SETTINGS_SQL_PSYCOPG, VIEWER.get().settings_psycopg())
 
 
-async def create_pool(url: str, settings: Settings) -> TimedPool:
-    """The request-serving connection pool, with per-kind statement timeouts (asyncpg imported
-    here: the command line never needs it, and it costs every command ~0.2 s of start-up)."""
+def read_urls(settings: Settings) -> list[str]:
+    """The URLs the service reads from replicas with: VETA_READ_DATABASE_URLS, connecting as
+    the service role as service_url does (used as given when VETA_SERVICE_DATABASE_URL is set)."""
+    if settings.service_database_url:
+        return list(settings.read_database_urls)
+    return [with_user(url, SERVICE_ROLE) for url in settings.read_database_urls]
+
+
+def server_name(url: str) -> str:
+    """host:port/database of a URL: how logs and metrics name a server (no user, no password)."""
+    parts = urlsplit(libpq_url(url))
+    return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
+
+
+async def create_pool(url: str, settings: Settings) -> RoutedPool:
+    """The request-serving pool on the primary at `url` and the replicas of
+    VETA_READ_DATABASE_URLS, with per-kind statement timeouts (asyncpg imported here: the
+    command line never needs it, and it costs every command ~0.2 s of start-up)."""
+    from geo.store.replicas import Replica, ReplicaWatch
+    from geo.store.routed_pool import RoutedPool
+
+    primary = await _server_pool(url, settings, "primary")
+    replicas = [
+        Replica(await _server_pool(read_url, settings, "replica"), libpq_url(read_url))
+        for read_url in read_urls(settings)
+    ]
+    watch = None
+    if replicas:
+        watch = ReplicaWatch(libpq_url(url), replicas, settings)
+        await watch.check()  # so that the first requests know which replicas answer
+    return RoutedPool(primary, replicas, watch, settings)
+
+
+async def _server_pool(url: str, settings: Settings, role: str) -> TimedPool:
     import asyncpg
 
-    from geo.store.timed_pool import TimedPool, pool_settings
+    from geo.store.timed_pool import TimedPool, pool_settings, reset_on_release
 
+    # Behind PgBouncer, the pooler's options replace the session settings and the reset.
+    options = {
+        "reset": reset_on_release,
+        **asyncpg_options(settings, {**SESSION_SETTINGS, **pool_settings(settings)}),
+    }
     pool = await asyncpg.create_pool(
         libpq_url(url),
-        min_size=settings.db_pool_min,
+        # A replica down at start-up must not stop the service: its connections open on demand.
+        min_size=settings.db_pool_min if role == "primary" else 0,
         max_size=settings.db_pool_max,
-        server_settings={**SESSION_SETTINGS, **pool_settings(settings)},
         timeout=settings.db_connect_timeout_s,
+        **options,
     )
-    return TimedPool(pool, settings)
+    return TimedPool(pool, settings, role, server_name(url))

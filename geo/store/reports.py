@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 import orjson
@@ -18,6 +19,10 @@ from pyproj import Transformer
 from shapely.geometry import shape
 
 from geo.core.errors import NotFound
+from geo.store.timed_pool import transaction
+
+if TYPE_CHECKING:
+    from geo.store.routed_pool import RoutedPool
 
 KINDS = ("screening", "plan_impact")
 # The tables a screening reads; their change counters (migration 0005) date the answer.
@@ -100,7 +105,7 @@ async def sources_of(conn: asyncpg.Connection, report: dict) -> list[dict]:
 async def keep_report(pool: asyncpg.Pool, kind: str, request: dict, report: dict) -> dict:
     """Store a screening answer; return it with its id, date, data versions, ETRS89 / UTM
     coordinates and sources (as stored)."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, transaction(conn):
         versions = await data_versions(conn)
         site = report.get("site") or report["plan"]
         kept = {
@@ -123,14 +128,15 @@ def with_identity(report: dict, report_id: str, created_at: datetime) -> dict:
     return {**report, "id": report_id, "created_at": created_at.isoformat(timespec="seconds")}
 
 
-async def kept_report(pool: asyncpg.Pool, report_id: str) -> tuple[str, dict]:
+async def kept_report(pool: RoutedPool, report_id: str) -> tuple[str, dict]:
     """(kind, report) of a kept report; NotFound when no report has this id."""
     try:
         key = str(uuid.UUID(report_id))
     except ValueError:
         raise NotFound(f"no screening report with id {report_id!r} (ids are UUIDs)") from None
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(_SELECT, key)
+    # Its link is followed right after the POST that kept it: a replica that has not replayed
+    # the report yet is not the last word (`lookup` asks the primary then).
+    row = await pool.lookup(_SELECT, key, as_viewer=True)
     if row is None:
         raise NotFound(f"no screening report with id {key}")
     return row["kind"], with_identity(orjson.loads(row["report"]), key, row["created_at"])

@@ -1,11 +1,21 @@
 """The request pool: a statement timeout per kind of request and a bounded wait for the database.
 
 Every connection a request takes comes through TimedPool.acquire, which sets the request
-kind's statement_timeout for the session; asyncpg's release runs RESET ALL, so the next user
-starts from the pool's default (the `read` kind's). For a request with a credential it also
-opens the transaction its work runs in and tells PostgreSQL who is asking (geo/store/viewer.py):
-row-level security then shows that organisation's confidential records too, and the settings
-end with the transaction, before the connection goes back to the pool.
+kind's statement_timeout for the session; the pool's reset on release runs RESET ALL, so the
+next user starts from the pool's default (the `read` kind's). For a request with a credential it
+also opens the transaction its work runs in and tells PostgreSQL who is asking
+(geo/store/viewer.py): row-level security then shows that organisation's confidential records
+too, and the settings end with the transaction, before the connection goes back to the pool.
+
+A credential must cost next to nothing (issue 12: ≤ 1.1x the anonymous time), and on loopback
+a request's time is mostly round trips, so the viewer's transaction takes two beyond the
+anonymous request's: BEGIN and the settings go as one simple-protocol statement, and the COMMIT
+goes with the pool's reset query, which release then skips. Code that wants a transaction of its
+own asks `transaction(conn)`, which inside the viewer's is that one (no SAVEPOINT round trips).
+
+Behind PgBouncer in transaction mode (geo/store/pooler.py) every use is one transaction instead,
+begun with the session's settings and the kind's timeout as SET LOCAL (and the viewer's), and
+ended with a bare COMMIT: nothing outlives it, so nothing is reset.
 
 A statement cut short and a database that cannot be reached both surface as DatabaseBusy /
 DatabaseUnavailable, answered 503 with Retry-After. The pool reconnects by itself once the database is back.
@@ -14,13 +24,16 @@ DatabaseUnavailable, answered 503 with Retry-After. The pool reconnects by itsel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from geo.core.errors import VetaError
 from geo.core.settings import Settings
-from geo.store.viewer import SETTINGS_SQL, VIEWER
+from geo.store.db import SESSION_SETTINGS
+from geo.store.pooler import behind_pooler, transaction_start_sql
+from geo.store.viewer import VIEWER, settings_statement
 
 if TYPE_CHECKING:
     import asyncpg
@@ -28,6 +41,9 @@ if TYPE_CHECKING:
 KINDS = ("read", "screening", "batch", "export")
 # Which kind of request the current task serves (set per request by the HTTP layer).
 REQUEST_KIND: ContextVar[str] = ContextVar("veta_request_kind", default="read")
+# Set by a release whose connection was reset in the round trip of its COMMIT (or that changed
+# nothing in the session): the pool's own reset then sends nothing.
+_ALREADY_RESET: ContextVar[bool] = ContextVar("veta_already_reset", default=False)
 
 
 class DatabaseBusy(VetaError):
@@ -75,11 +91,15 @@ def _interface_error() -> type[BaseException]:
 class _Acquired:
     """`async with pool.acquire() as conn`, with the kind's timeout and errors translated."""
 
-    def __init__(self, owner: TimedPool, as_viewer: bool):
+    def __init__(self, owner: TimedPool, as_viewer: bool, keeps_session: bool = False):
         self.owner = owner
         self.as_viewer = as_viewer
+        self.keeps_session = keeps_session
         self.conn: asyncpg.Connection | None = None
-        self.transaction: asyncpg.transaction.Transaction | None = None
+        # Whether the viewer's transaction is open (begun by __aenter__, ended by __aexit__).
+        self.in_transaction = False
+        # Whether the session needs no reset on release (done with the COMMIT, or never changed).
+        self.reset_done = False
         self.since = 0.0
 
     async def __aenter__(self) -> asyncpg.Connection:
@@ -90,20 +110,20 @@ class _Acquired:
                 self.conn = await owner.pool.acquire()
             finally:
                 owner.waiting -= 1
+            owner.acquired += 1
             self.since = time.perf_counter()
-            timeout = owner.timeouts[REQUEST_KIND.get()]
-            if timeout != owner.timeouts["read"]:
-                await self.conn.execute(f"SET statement_timeout = {int(timeout * 1000):d}")
-            viewer = VIEWER.get()
-            if self.as_viewer and not viewer.anonymous:
-                self.transaction = self.conn.transaction()
-                await self.transaction.start()
-                await self.conn.execute(SETTINGS_SQL, *viewer.settings())
+            first, self.in_transaction = self._first_statements()
+            if first:
+                await self.conn.execute("; ".join(first))
+            self.reset_done = self.keeps_session and not first
         except owner.lost as exc:
             await self._release()
             raise DatabaseUnavailable(
                 f"the database cannot be reached ({exc or type(exc).__name__})"
             ) from exc
+        except BaseException:
+            await self._release()
+            raise
         return self.conn
 
     async def __aexit__(self, kind, exc, tb) -> None:
@@ -119,8 +139,30 @@ class _Acquired:
                 f"the request took longer than its {self.owner.timeouts[REQUEST_KIND.get()]:g} s "
                 "limit; retry later or ask for less (a smaller area, a simpler filter)"
             ) from exc
+        if isinstance(exc, self.owner.recovery_conflict):
+            # A standby cancels a query whose rows the primary's changes remove (PostgreSQL's
+            # max_standby_streaming_delay): a retry reads the new rows.
+            raise DatabaseBusy(
+                f"the replica had to apply the primary's changes ({exc}); retry"
+            ) from exc
         if lost:
             raise DatabaseUnavailable(f"the database connection was lost ({exc})") from exc
+
+    def _first_statements(self) -> tuple[list[str], bool]:
+        """What the connection needs before the request's statements (sent as one round
+        trip), and whether they open a transaction."""
+        owner, viewer = self.owner, VIEWER.get()
+        as_viewer = self.as_viewer and not viewer.anonymous
+        if owner.transaction_start is not None:
+            first = ["BEGIN", owner.transaction_start[REQUEST_KIND.get()]]
+            return first + ([settings_statement(viewer)] if as_viewer else []), True
+        first = []
+        timeout = owner.timeouts[REQUEST_KIND.get()]
+        if timeout != owner.timeouts["read"]:
+            first.append(f"SET statement_timeout = {int(timeout * 1000):d}")
+        if as_viewer:
+            first += ["BEGIN", settings_statement(viewer)]
+        return first, as_viewer
 
     def _closed(self) -> bool:
         """Whether the connection is gone: closed, or already taken back by asyncpg's pool
@@ -133,51 +175,105 @@ class _Acquired:
             return True
 
     async def _end_transaction(self, failed: bool) -> None:
-        """Commit the viewer's transaction (roll it back after a failure); a connection that
-        is gone has ended it already."""
-        transaction, self.transaction = self.transaction, None
-        if transaction is None or self._closed():
+        """Commit the transaction (roll it back after a failure) and reset the session in the
+        same round trip; a connection that is gone has ended it already."""
+        if not self.in_transaction:
+            return
+        self.in_transaction = False
+        conn = self.conn
+        if conn is None or self._closed():
             return
         try:
-            if failed:
-                await transaction.rollback()
-            else:
-                await transaction.commit()
+            end = "ROLLBACK" if failed else "COMMIT"
+            reset = "" if self.owner.transaction_start is not None else conn.get_reset_query()
+            await conn.execute(f"{end}; {reset}" if reset else end)
         except self.owner.lost:
-            pass
+            return
+        self.reset_done = True
 
     async def _release(self) -> None:
         if self.conn is not None:
             conn, self.conn = self.conn, None
             self.owner.held_seconds += time.perf_counter() - self.since
+            token = _ALREADY_RESET.set(self.reset_done)
             try:
                 await self.owner.pool.release(conn)
             except self.owner.lost:
                 pass  # asyncpg has terminated the broken connection; the pool opens a new one
+            finally:
+                _ALREADY_RESET.reset(token)
 
 
 class TimedPool:
-    """An asyncpg pool whose connections carry the statement timeout of the request's kind."""
+    """An asyncpg pool on one server whose connections carry the statement timeout of the
+    request's kind; `role` is primary or replica, `server` its host, port and database."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings):
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, role: str = "primary", server: str = ""
+    ):
         import asyncpg
 
         self.pool = pool
+        self.role = role
+        self.server = server
         self.timeouts = statement_timeouts(settings)
         self.lost = connection_lost_errors()
         self.canceled = asyncpg.QueryCanceledError
-        # Read by /metrics: requests waiting for a connection now, and seconds connections were held.
+        # Behind PgBouncer in transaction mode: per kind, what each use's transaction starts
+        # with; None on a direct connection (geo/store/pooler.py).
+        self.transaction_start = (
+            {
+                kind: transaction_start_sql(SESSION_SETTINGS, timeout)
+                for kind, timeout in self.timeouts.items()
+            }
+            if behind_pooler(settings)
+            else None
+        )
+        # Only a standby cancels statements in conflict with recovery (SQLSTATE 40001).
+        self.recovery_conflict: tuple[type[BaseException], ...] = (
+            (asyncpg.SerializationError,) if role == "replica" else ()
+        )
+        # Read by /metrics: requests waiting for a connection now, connections handed out, and
+        # seconds connections were held.
         self.waiting = 0
+        self.acquired = 0
         self.held_seconds = 0.0
 
-    def acquire(self, as_viewer: bool = True) -> _Acquired:
+    @property
+    def busy(self) -> int:
+        """Connections in use and requests waiting for one: how loaded this server is."""
+        return self.pool.get_size() - self.pool.get_idle_size() + self.waiting
+
+    def acquire(self, as_viewer: bool = True, keeps_session: bool = False) -> _Acquired:
         """A connection for the request; `as_viewer=False` for statements that read no table
         under row-level security (the change counters), which then skip telling PostgreSQL
-        who asks (three round trips for a request with a credential)."""
-        return _Acquired(self, as_viewer)
+        who asks (two round trips for a request with a credential); `keeps_session` when the
+        caller's statements change nothing in the session, so that release sends no reset."""
+        return _Acquired(self, as_viewer, keeps_session)
+
+    async def lookup(self, sql: str, *args, as_viewer: bool = False):
+        """The row of a statement that changes nothing in the session (a credential check):
+        one round trip in all, for an anonymous viewer or with `as_viewer=False`."""
+        async with self.acquire(as_viewer, keeps_session=True) as conn:
+            return await conn.fetchrow(sql, *args)
 
     async def close(self) -> None:
         await self.pool.close()
+
+
+def transaction(conn: asyncpg.Connection, readonly: bool = False):
+    """A transaction for a block of statements: inside the viewer's transaction that one (it
+    commits or rolls back with the request's connection, as one unit), else a new one."""
+    if conn.is_in_transaction():
+        return contextlib.nullcontext()
+    return conn.transaction(readonly=readonly)
+
+
+async def reset_on_release(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a released connection (asyncpg has rolled back any open
+    transaction): the session's reset query, unless the release says it was done already."""
+    if not _ALREADY_RESET.get():
+        await conn.execute(conn.get_reset_query())
 
 
 def pool_settings(settings: Settings) -> dict[str, str]:

@@ -37,9 +37,24 @@ def _settings_sql(placeholder) -> str:
     )
 
 
-# For asyncpg ($n) and for psycopg (%s, each value given once per use).
-SETTINGS_SQL = _settings_sql(lambda i: f"${i}")
+# For psycopg (%s, each value given once per use); asyncpg's go as literals (settings_statement).
 SETTINGS_SQL_PSYCOPG = _settings_sql(lambda i: "%s")
+
+
+def _literal(value: str) -> str:
+    """An escape-string literal, whatever standard_conforming_strings says: the one place a
+    value is written into SQL text, because BEGIN cannot share a round trip with bound
+    parameters. NUL, which no PostgreSQL text holds, becomes U+FFFD."""
+    escaped = value.replace("\\", "\\\\").replace("'", "''").replace("\x00", "\ufffd")
+    return f"E'{escaped}'"
+
+
+def settings_statement(viewer: Viewer) -> str:
+    """The viewer's settings as a statement of literals, to follow BEGIN in one simple-protocol
+    round trip where BEGIN and a statement with bound parameters take two
+    (geo/store/timed_pool.py)."""
+    values = viewer.settings()
+    return _settings_sql(lambda i: _literal(values[i - 1]))
 
 
 @dataclass(frozen=True)
@@ -76,7 +91,7 @@ class Viewer:
         )
 
     def settings(self) -> tuple[str, ...]:
-        """The values of SETTINGS_SQL's parameters, in order."""
+        """The settings' values, in the order of _SETTINGS."""
         return (
             "" if self.organisation_id is None else str(self.organisation_id),
             self.role or "",

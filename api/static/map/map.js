@@ -53,11 +53,10 @@ const IS_POLYGON = ["==", ["geometry-type"], "Polygon"];
 
 const style = {
   version: 8,
+  // Label glyphs of Noto Sans, served by Veta (api/static/vendor/glyphs): text draws offline.
+  glyphs: `${ROOT}static/vendor/glyphs/{fontstack}/{range}.pbf`,
   sources: {
-    osm: {
-      type: "raster", tiles: ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"], tileSize: 256,
-      maxzoom: 19, attribution: "© OpenStreetMap contributors",
-    },
+    ...orientationSources(ROOT),
     admin_areas: tileSource("admin_areas"),
     protection_zones: tileSource("protection_zones"),
     permits: tileSource("permits"),
@@ -67,7 +66,7 @@ const style = {
   },
   layers: [
     { id: "background", type: "background", paint: { "background-color": "#f2efe6" } },
-    { id: "osm", type: "raster", source: "osm", layout: { visibility: "none" } },
+    ...basemapLayers(),
     {
       id: "zones-fill", type: "fill", source: "protection_zones", "source-layer": "protection_zones",
       // Zones overlap (a national park inside a biosphere reserve): the strictest effect on top.
@@ -101,6 +100,7 @@ const style = {
       id: "area-line", type: "line", source: "area",
       paint: { "line-color": "#000", "line-width": 2.5, "line-dasharray": [2, 1] },
     },
+    GRID_LINES,
     {
       id: "deposits-polygons", type: "fill", source: "deposits", "source-layer": "deposits", filter: IS_POLYGON,
       paint: {
@@ -127,6 +127,16 @@ const style = {
       },
     },
     {
+      // Below zoom 10 the deposit tiles carry clusters (a point per occupied cell of the tile
+      // grid, counted by the server): circles growing with the count; a click zooms in.
+      id: "deposit-clusters", type: "circle", source: "deposits", "source-layer": "deposits_clusters",
+      paint: {
+        "circle-color": "#5e4fa2", "circle-opacity": 0.75,
+        "circle-radius": ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, 5, 10, 14, 100, 24],
+        "circle-stroke-color": "#fff", "circle-stroke-width": 1.5,
+      },
+    },
+    {
       id: "site-fill", type: "fill", source: "site", filter: IS_POLYGON,
       paint: { "fill-color": "#000", "fill-opacity": 0.12 },
     },
@@ -138,8 +148,23 @@ const style = {
       id: "site-vertices", type: "circle", source: "site", filter: IS_POINT,
       paint: { "circle-radius": 4, "circle-color": "#fff", "circle-stroke-color": "#000", "circle-stroke-width": 1.5 },
     },
+    ...labelLayers(),
   ],
 };
+
+// The clusters' counts are text, drawn with the style's glyphs when it has them.
+const CLUSTER_COUNTS = {
+  id: "deposit-cluster-counts", type: "symbol", source: "deposits", "source-layer": "deposits_clusters",
+  filter: [">", ["get", "count"], 1],
+  layout: { "text-field": ["to-string", ["get", "count"]], "text-font": ["Noto Sans Bold"], "text-size": 11, "text-allow-overlap": true },
+  paint: { "text-color": "#fff" },
+};
+if (style.glyphs) style.layers.splice(style.layers.findIndex((l) => l.id === "deposit-clusters") + 1, 0, CLUSTER_COUNTS);
+// The counts come and go with their circles (the Deposits switch).
+const clustersBox = document.querySelector('input[data-layers*="deposit-clusters"]');
+clustersBox.addEventListener("change", () => {
+  if (map.getLayer(CLUSTER_COUNTS.id)) map.setLayoutProperty(CLUSTER_COUNTS.id, "visibility", clustersBox.checked ? "visible" : "none");
+});
 
 // Read before anything rewrites the address: the state a shared link carries.
 const SHARED = new URLSearchParams(location.search);
@@ -166,6 +191,7 @@ const map = new maplibregl.Map({
 // map.isStyleLoaded(), which is false again whenever a source is loading: a script arriving
 // then would wait for a "load" event that has already fired, and add nothing.
 const MAP_LOADED = new Promise((resolve) => map.once("load", resolve));
+const showGridCellIds = followGridCells(map);
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
 map.addControl(new maplibregl.ScaleControl({ unit: "metric" }));
 map.addControl(new maplibregl.AttributionControl({ compact: false, customAttribution: IGN }));
@@ -193,6 +219,25 @@ for (const box of document.querySelectorAll("input[data-layers]")) {
     for (const id of box.dataset.layers.split(",")) {
       map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
     }
+    if (box.id === "grid-layer") showGridCellIds();
+    saveState();
+  });
+}
+
+// One basemap at a time: Veta's offline default, or one of the online services.
+function showBasemap(name) {
+  for (const other of Object.keys(BASEMAPS).filter((n) => BASEMAPS[n])) {
+    map.setLayoutProperty(basemapLayer(other), "visibility", other === name ? "visible" : "none");
+  }
+}
+
+function chosenBasemap() {
+  return document.querySelector("input[name=basemap]:checked")?.value || "offline";
+}
+
+for (const radio of document.querySelectorAll("input[name=basemap]")) {
+  radio.addEventListener("change", () => {
+    showBasemap(chosenBasemap());
     saveState();
   });
 }
@@ -236,10 +281,30 @@ function depositFilter() {
   return ["all", ...conditions];
 }
 
+// The clusters are counted by the server: the deposit tiles are asked for with the filters
+// (the same CQL2 as the count below; the protection status only when it excludes some, as the
+// zone rule is the costly part of a tile). From zoom 10 the deposits are filtered here as well.
+let depositTilesQuery = "";
+function filterDepositTiles() {
+  const params = new URLSearchParams();
+  const quoted = (values) => values.map((v) => `'${v}'`).join(", ");
+  const conditions = [];
+  if (filters.statuses.length && filters.statuses.length < 3) conditions.push(`protection_status IN (${quoted(filters.statuses)})`);
+  if (filters.commodities.length) conditions.push(`commodity IN (${quoted(filters.commodities)})`);
+  if (conditions.length) params.set("filter", conditions.join(" AND "));
+  if (filters.area) params.set("area", filters.area);
+  map.setFilter("deposit-clusters", filters.statuses.length ? null : false);
+  if (map.getLayer(CLUSTER_COUNTS.id)) map.setFilter(CLUSTER_COUNTS.id, filters.statuses.length ? CLUSTER_COUNTS.filter : false);
+  if (params.toString() === depositTilesQuery) return;
+  depositTilesQuery = params.toString();
+  map.getSource("deposits").setUrl(`${tileSource("deposits").url}${depositTilesQuery ? `?${depositTilesQuery}` : ""}`);
+}
+
 function applyFilters() {
   const common = depositFilter();
   map.setFilter("deposits-points", ["all", IS_POINT, common]);
   map.setFilter("deposits-polygons", ["all", IS_POLYGON, common]);
+  filterDepositTiles();
   countMatches();
   saveState();
   document.dispatchEvent(new CustomEvent("veta:filters"));
@@ -257,6 +322,7 @@ function saveState() {
   if (filters.statuses.length < 3) params.set("protection", filters.statuses.join(",") || "none");
   if (filters.area) params.set("area", filters.area);
   params.set("layers", [...document.querySelectorAll("input[data-layers]:checked")].map(layerKey).join(","));
+  if (chosenBasemap() !== "offline") params.set("basemap", chosenBasemap());
   history.replaceState(null, "", `${location.pathname}?${params}${location.hash}`);
 }
 
@@ -275,6 +341,11 @@ async function restoreState() {
       box.checked = shown.includes(layerKey(box));
       box.dispatchEvent(new Event("change"));
     }
+  }
+  const basemap = SHARED.get("basemap");
+  if (basemap && Object.hasOwn(BASEMAPS, basemap)) {
+    document.querySelector(`input[name=basemap][value="${basemap}"]`).checked = true;
+    showBasemap(basemap);
   }
   const code = SHARED.get("area");
   stateRestored = true;
@@ -414,7 +485,7 @@ async function loadChoices() {
 
 // Clickable layers, topmost first, and the collection each belongs to.
 const CLICKABLE = [
-  ["deposits-points", "deposits"], ["deposits-polygons", "deposits"],
+  ["deposit-clusters", "deposits"], ["deposits-points", "deposits"], ["deposits-polygons", "deposits"],
   ["permits-fill", "permits"], ["zones-fill", "protection_zones"],
 ];
 
@@ -439,6 +510,11 @@ map.on("click", (event) => {
   const layers = CLICKABLE.map(([layer]) => layer).filter((id) => map.getLayoutProperty(id, "visibility") !== "none");
   const [feature] = map.queryRenderedFeatures(event.point, { layers });
   if (!feature) return;
+  if (feature.layer.id === "deposit-clusters" && feature.properties.count > 1) {
+    // A cluster opens into smaller ones, and from zoom 10 into the deposits themselves.
+    map.easeTo({ center: feature.geometry.coordinates, zoom: Math.min(map.getZoom() + 2, 10) });
+    return;
+  }
   const collection = CLICKABLE.find(([layer]) => layer === feature.layer.id)[1];
   popup.setLngLat(event.lngLat).setHTML(popupHtml(collection, feature.properties)).addTo(map);
 });

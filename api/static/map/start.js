@@ -6,8 +6,8 @@
 (function () {
   const canvas = document.createElement("canvas");
   if (canvas.getContext("webgl2") || canvas.getContext("webgl")) {
-    // Inserted scripts run as they arrive unless told otherwise; the others need map.js.
-    for (const src of ["static/map/map.js", "static/map/rasters.js", "static/map/workplace.js"]) {
+    // Inserted scripts run as they arrive unless told otherwise; map.js needs orientation.js, the others map.js.
+    for (const src of ["static/map/orientation.js", "static/map/map.js", "static/map/rasters.js", "static/map/workplace.js"]) {
       const script = document.createElement("script");
       script.src = src;
       script.async = false;

@@ -29,6 +29,11 @@
       filter: ["==", ["geometry-type"], "Point"],
       paint: { "circle-color": ["case", picked, "#d7301f", "#3b6ea5"], "circle-radius": ["case", picked, 7, 4],
                "circle-stroke-color": "#fff", "circle-stroke-width": 1 } },
+    // Collections whose low zooms come as clusters (deposits below zoom 10): one circle a cluster.
+    { id: "clusters", type: "circle", source: "features", "source-layer": `${layer}_clusters`,
+      paint: { "circle-color": "#3b6ea5", "circle-opacity": 0.6,
+               "circle-radius": ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, 4, 10, 12, 100, 20],
+               "circle-stroke-color": "#fff", "circle-stroke-width": 1 } },
   ];
   let map;
   try {
