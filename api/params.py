@@ -11,7 +11,6 @@ from api.language import LANGUAGE_PARAMETER
 from geo.core import commodities
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter
-from geo.core.limits import checked_id
 from geo.core.settings import Settings
 from geo.queries.areas import AreaRef, resolve_area
 
@@ -78,19 +77,6 @@ def parse_limit(value: int | None, settings: Settings, parameter: str = "limit")
     return value
 
 
-def parse_cursor(value: str | None, parameter: str = "cursor") -> int | None:
-    """The keyset cursor of a next link: the last id of the previous page."""
-    if value is None:
-        return None
-    try:
-        last_id = int(value)
-    except ValueError:
-        raise InvalidParameter(
-            parameter, f"malformed cursor {value!r}", "the value from a next link"
-        ) from None
-    return checked_id(last_id, parameter)
-
-
 AREA_DESCRIPTION = (
     "Admin area by INE code (24, 24089) or name, accent- and case-insensitive (leon); "
     "a feature is in the area when it intersects it."
@@ -107,17 +93,22 @@ def parse_day(text: str | None, parameter: str) -> date | None:
         raise InvalidParameter(parameter, f"not a date: {text!r}", "a day as YYYY-MM-DD") from None
 
 
-async def admin_area(
-    request: Request, area: str | None = Query(None, description=AREA_DESCRIPTION)
-) -> AreaRef | None:
-    """FastAPI dependency: the `area` every collection, download, tile and screening takes,
-    resolved once to its outline (None: no area given)."""
+async def resolve_admin_area(request: Request, area: str | None) -> AreaRef | None:
+    """The admin area a request names (None: no area given)."""
     if area is None:
         return None
     # Administrative areas are public law, under no row-level security: read without the
     # viewer's transaction (three round trips fewer for a request with a credential).
     async with request.app.state.pool.acquire(as_viewer=False) as conn:
         return await resolve_area(conn, area)
+
+
+async def admin_area(
+    request: Request, area: str | None = Query(None, description=AREA_DESCRIPTION)
+) -> AreaRef | None:
+    """FastAPI dependency: the `area` every collection, download, tile and screening takes,
+    resolved once to its outline (None: no area given)."""
+    return await resolve_admin_area(request, area)
 
 
 def outline_of(area: AreaRef | None) -> bytes | None:

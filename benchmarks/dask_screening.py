@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import data
+from geo.catalog import register_catalog
 from geo.io.screening_dask import Scheduler, dask_client, screen_on_dask
 from geo.io.screening_files import BatchScreening, screen_in_database, write_batch
 from geo.queries.deposits import DepositSearch
@@ -37,6 +38,7 @@ from geo.queries.screening import ScreeningOptions
 
 
 def _batch() -> BatchScreening:
+    register_catalog()  # the deposits are selected through the feature engine's collection
     return BatchScreening(DepositSearch(), ScreeningOptions(), "csv")
 
 

@@ -28,13 +28,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def _serving(command: list[str], env: dict, ready_path: str, port: int, log: Path) -> Iterator[str]:
-    """Run a server process until the block ends; yields its base URL once `ready_path` answers."""
+def _serving(
+    command: list[str], env: dict, ready_path: str, port: int, log: Path, root: Path = ROOT
+) -> Iterator[str]:
+    """Run a server process from the checkout `root` until the block ends; yields its base URL
+    once `ready_path` answers."""
     url = f"http://127.0.0.1:{port}"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            command, env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            command, env={**os.environ, **env}, cwd=root, stdout=out, stderr=subprocess.STDOUT
         )
         try:
             deadline = time.monotonic() + 60
@@ -91,18 +94,21 @@ def veta(
     remember_counts: bool = True,
     env: dict[str, str] | None = None,
     log: str = "veta.log",
+    root: Path = ROOT,
 ) -> Iterator[str]:
     """Veta serving `database_url`; without `remember_counts`, every request counts its matches.
     `env` adds settings (VETA_…); `log` names its log under benchmarks/.work, so that servers
-    running side by side keep separate logs."""
+    running side by side keep separate logs; `root` is the checkout whose code serves (another
+    one's, to compare two versions)."""
     port = free_port()
     command = _uvicorn(Path(sys.executable), "api.app:create_app", port, "--factory")
     env = {
         "DATABASE_URL": database_url,
         **({} if remember_counts else {"VETA_COUNT_CACHE_SIZE": "0"}),
+        **({} if root == ROOT else {"PYTHONPATH": str(root)}),
         **(env or {}),
     }
-    with _serving(command, env, "/deposits?limit=1", port, WORK / log) as url:
+    with _serving(command, env, "/deposits?limit=1", port, WORK / log, root) as url:
         yield url
 
 

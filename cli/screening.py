@@ -88,12 +88,11 @@ def screen_batch_command(
             [x.strip() for value in commodity or [] for x in value.split(",") if x.strip()]
         )
         batch = BatchScreening(
-            DepositSearch(
-                commodities=codes, area=_area_outline(url, area) if area is not None else None
-            ),
+            DepositSearch(commodities=codes),
             ScreeningOptions(legal_effects=effects or v.RESTRICTING_LEGAL_EFFECTS),
             parse_batch_format(format),
             day.date() if day else None,
+            area=_area_outline(url, area) if area is not None else None,
         )
         if scheduler is None:
             count = write_batch(screen_in_database(url, batch), output, batch.format)

@@ -1,4 +1,4 @@
-"""Reading one page of items (rows, exact count, neighbours) and encoding it: GeoJSON, CSV, FlatGeobuf."""
+"""One page of items with its exact count and neighbours: GeoJSON streamed, CSV and FlatGeobuf read whole."""
 
 from __future__ import annotations
 
@@ -9,16 +9,25 @@ from dataclasses import dataclass
 
 import asyncpg
 import geopandas
-import orjson
 import pandas
 import shapely
 from fastapi import Request
+from fastapi.responses import Response
 
+from api.feature_lists import stream_items
 from api.links import same_query
 from api.ogc.documents import link
 from api.ogc.negotiation import GEOJSON, HTML
+from api.streaming import Progress, collection_bytes
 from geo.core.sql import SqlQuery
-from geo.features.items import Cursor, ItemsQuery, count_query, selected_properties
+from geo.features.items import (
+    ItemsQuery,
+    count_query,
+    page_query,
+    selected_properties,
+    shown_properties,
+)
+from geo.features.keyset import Cursor
 from geo.io.spreadsheet import safe_cell
 from geo.store.counts import UNCACHED, CountCache
 
@@ -60,40 +69,58 @@ async def read_page(
     )
 
 
-def page_links(request: Request, page: Page, media_type: str) -> list[dict]:
-    """self, alternate, and next/prev links that keep every other query parameter."""
+def page_links(
+    request: Request, media_type: str, order: str, prev_key: list | None, next_key: list | None
+) -> list[dict]:
+    """self, alternate, and next/prev links (from the keys of the page's last and first rows)
+    that keep every other query parameter."""
     f = request.query_params.get("f")
     links = [link(same_query(request), "self", media_type)]
     if f != "html":
         links.append(link(same_query(request, f="html"), "alternate", HTML, "This page as HTML"))
-    if page.rows and page.has_next:
-        after = Cursor(tuple(page.rows[-1][0]), page.order).encode()
+    if next_key is not None:
+        after = Cursor(tuple(next_key), order).encode()
         links.append(link(same_query(request, cursor=after), "next", media_type, "Next page"))
-    if page.rows and page.has_prev:
-        before = Cursor(tuple(page.rows[0][0]), page.order, backwards=True).encode()
+    if prev_key is not None:
+        before = Cursor(tuple(prev_key), order, backwards=True).encode()
         links.append(link(same_query(request, cursor=before), "prev", media_type, "Previous page"))
     return links
 
 
-def geojson_body(request: Request, page: Page) -> bytes:
-    """The FeatureCollection: PostGIS wrote each feature, here they are only joined."""
+def links_of(request: Request, page: Page, media_type: str) -> list[dict]:
+    """The links of a page read whole."""
+    prev_key = page.rows[0][0] if page.rows and page.has_prev else None
+    next_key = page.rows[-1][0] if page.rows and page.has_next else None
+    return page_links(request, media_type, page.order, prev_key, next_key)
+
+
+def _members(returned: int, matched: int | None, links: list[dict]) -> dict:
     # No timeStamp (optional in Part 1): the same data gives the same bytes, and so the same ETag.
-    members = {
-        "numberMatched": page.matched,
-        "numberReturned": len(page.rows),
-        "links": page_links(request, page, GEOJSON),
-    }
-    features = ",".join(row[1] for row in page.rows)
-    return (
-        b'{"type":"FeatureCollection","features":['
-        + features.encode()
-        + b"],"
-        + orjson.dumps(members)[1:]
-    )
+    return {"numberMatched": matched, "numberReturned": returned, "links": links}
+
+
+async def geojson_page(request: Request, query: ItemsQuery, headers: dict) -> Response:
+    """The page as a FeatureCollection, streamed as its rows arrive (the count beside them);
+    PostGIS wrote each feature, here they are only joined. A page read backwards (a prev link)
+    comes in reverse and is put in order whole: it is at most `limit` rows."""
+    if query.cursor and query.cursor.backwards:
+        state = request.app.state
+        page = await read_page(state.pool, query, page_query(query), state.counts)
+        members = _members(len(page.rows), page.matched, links_of(request, page, GEOJSON))
+        body = collection_bytes([row[1] for row in page.rows], members)
+        return Response(body, media_type=GEOJSON, headers=headers)
+    progress = Progress()
+
+    def tail(returned: int, next_key: list | None, matched: int | None) -> dict:
+        prev_key = progress.first_key if query.cursor and returned else None
+        links = page_links(request, GEOJSON, query.order, prev_key, next_key)
+        return _members(returned, matched, links)
+
+    return await stream_items(request, query, tail, headers=headers, progress=progress)
 
 
 def _columns(query: ItemsQuery) -> list[str]:
-    return ["id", *(p.name for p in selected_properties(query))]
+    return ["id", *(name for name, _ in shown_properties(query))]
 
 
 def _text(value) -> str:

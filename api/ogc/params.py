@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import replace
 from datetime import UTC, date, datetime, time
 
 from fastapi import Path, Query, Request
 
 from api.language import LANGUAGE_PARAMETER
-from api.params import parse_bbox, parse_limit
-from geo.core.crs import CRS84, Crs, check_area_of_use, parse_crs
+from api.list_params import TYPE_ALLOWED, parse_box, typed, with_cursor
+from api.params import parse_limit
+from geo.core.crs import CRS84, parse_crs
 from geo.core.errors import InvalidParameter
 from geo.features.collections import Collection, Property, get_collection
-from geo.features.items import Bbox, CqlFilter, Cursor, ItemsQuery, SortKey
+from geo.features.items import CqlFilter, ItemsQuery, SortKey
 
 ITEMS_PARAMETERS = (
     "f",
@@ -42,24 +41,6 @@ def check_known(
         if name not in known and name not in names and name != LANGUAGE_PARAMETER:
             allowed = list(known) + (["a queryable name (see /queryables)"] if collection else [])
             raise InvalidParameter(name, "unknown query parameter", allowed)
-
-
-def _bbox(text: str | None, crs: Crs) -> Bbox | None:
-    if text is None:
-        return None
-    box = parse_bbox(text, "bbox", lonlat=False)
-    assert box is not None  # text is not None
-    minx, miny, maxx, maxy = box
-    if crs.northing_first:
-        minx, miny, maxx, maxy = miny, minx, maxy, maxx
-    if crs.geographic and not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise InvalidParameter(
-            "bbox",
-            "longitude must be within ±180 and latitude within ±90",
-            "minLat,minLon,maxLat,maxLon" if crs.northing_first else "minLon,minLat,maxLon,maxLat",
-        )
-    check_area_of_use(crs, (minx, miny, maxx, maxy), "bbox", "bbox-crs")
-    return Bbox(minx, miny, maxx, maxy, crs)
 
 
 def _instant(text: str, end: bool) -> datetime:
@@ -144,65 +125,17 @@ def _properties(text: str | None, collection: Collection) -> tuple[str, ...] | N
     return tuple(dict.fromkeys(names))
 
 
-_TYPE_ALLOWED = {
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "date": "a date (2020-01-31)",
-    "date-time": "an RFC 3339 date-time",
-}
-
-
-def _typed(text: str, type_: str, format_: str | None = None) -> bool:
-    """Whether the text is a value of this JSON Schema type (and format)."""
-    try:
-        if type_ == "integer":
-            # Compared as bigint: a longer one would fail in the database, not here.
-            return -(2**63) <= int(text) < 2**63
-        elif type_ == "number":
-            return math.isfinite(float(text))
-        elif type_ == "boolean":
-            return text in ("true", "false")
-        elif format_ == "date":
-            date.fromisoformat(text)
-        elif format_ == "date-time":
-            datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _value(prop: Property, text: str) -> str:
     """A property=value test's value, checked against the property's type and code list."""
-    if not _typed(text, prop.type, prop.format):
+    if not typed(text, prop.type, prop.format):
         raise InvalidParameter(
             prop.name,
             f"{text!r} is not of the property's type",
-            _TYPE_ALLOWED.get(prop.format or prop.type, "text"),
+            TYPE_ALLOWED.get(prop.format or prop.type, "text"),
         )
     if prop.enum and text not in prop.enum:
         raise InvalidParameter(prop.name, f"unknown value {text!r}", prop.enum)
     return text
-
-
-def _cursor(text: str, query: ItemsQuery) -> Cursor:
-    """The cursor of a next/prev link, its keys checked against the types they are compared as."""
-    cursor = Cursor.decode(text, query.order)
-    collection = query.collection
-    types = [(p.type, p.format) for p in (collection.by_name[k.name] for k in query.sortby)]
-    types.append((collection.id_type, None))
-    keys_fit = (
-        len(cursor.keys) == len(types)
-        and cursor.keys[-1] is not None
-        and all(key is None or _typed(key, *type_) for key, type_ in zip(cursor.keys, types))
-    )
-    if not keys_fit:
-        raise InvalidParameter(
-            "cursor",
-            f"malformed cursor {text!r}",
-            "the value of a next or prev link of the same query",
-        )
-    return cursor
 
 
 def _filter(text: str | None, lang: str | None, crs: str | None) -> CqlFilter | None:
@@ -269,11 +202,11 @@ def items_query(
         collection=collection,
         limit=parse_limit(limit, request.app.state.settings),
         crs=parse_crs(crs, "crs"),
-        bbox=_bbox(bbox, parse_crs(bbox_crs, "bbox-crs") if bbox_crs else CRS84),
+        bbox=parse_box(bbox, parse_crs(bbox_crs, "bbox-crs") if bbox_crs else CRS84),
         datetime=_datetime(datetime_, collection),
         sortby=_sortby(sortby, collection),
         properties=_properties(properties, collection),
         filter=_filter(filter_, filter_lang, filter_crs),
         equals=equals,
     )
-    return query if cursor is None else replace(query, cursor=_cursor(cursor, query))
+    return with_cursor(query, cursor)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.links import same_query
+from api.feature_lists import feature_list
 from api.params import parse_choices
-from api.streaming import GEOJSON, feature_collection_tail, stream_features
+from api.streaming import GEOJSON
 from geo.core import vocabulary as v
-from geo.queries.areas import areas_query
+from geo.features.collections import get_collection
+from geo.features.items import ItemsQuery
 
 router = APIRouter(tags=["areas"])
+# Every area in one answer: a few thousand municipalities at most.
+ALL_AREAS = 100_000
 
 
 @router.get("/areas", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
@@ -23,11 +26,9 @@ async def list_areas(
 ):
     """Administrative areas (IGN boundaries, CC BY 4.0) with INE codes and geodesic areas."""
     levels = parse_choices([level] if level else None, v.ADMIN_LEVELS, "level")
-    query = areas_query(levels[0] if levels else None)
-
-    def tail(returned, _next_key, _matched):
-        return feature_collection_tail(
-            returned, returned, [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
-        )
-
-    return await stream_features(request.app.state.pool, query, 100_000, None, tail)
+    query = ItemsQuery(
+        get_collection("admin_areas"),
+        limit=ALL_AREAS,
+        equals=(("level", levels[0]),) if levels else (),
+    )
+    return await feature_list(request, query, counted=False)

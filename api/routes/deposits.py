@@ -7,36 +7,26 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.links import same_query
-from api.params import (
-    LIMIT_DESCRIPTION,
-    admin_area,
-    outline_of,
-    parse_bbox,
-    parse_choices,
-    parse_commodities,
-    parse_cursor,
-    parse_limit,
-    settings_of,
-)
-from api.streaming import GEOJSON, feature_collection_tail, stream_features
+from api.feature_lists import feature_list
+from api.list_params import items_of
+from api.params import parse_choices, parse_commodities
+from api.streaming import GEOJSON
 from geo.core import vocabulary as v
 from geo.core.errors import NotFound
 from geo.core.limits import path_id
-from geo.core.settings import Settings
-from geo.queries.areas import AreaRef
-from geo.queries.deposits import DepositSearch, count_query, one_query, page_query
+from geo.features.items import ItemsQuery
+from geo.queries.deposits import DepositSearch, deposit_query, one_query
 
 router = APIRouter(tags=["deposits"])
+# The shared parameters (bbox, limit, cursor, area) of a list over the deposits collection.
+deposit_items = items_of("deposits")
 
 
-async def deposit_search(
-    request: Request,
+def deposit_search(
     commodity: list[str] | None = Query(
         None,
         description="INSPIRE commodity code, name (English or Spanish), symbol or formula, any case; comma-separated or repeated (W,Li). A broader commodity finds its narrower ones (PGM, REE, aggregate).",
     ),
-    area: AreaRef | None = Depends(admin_area),
     protection: Literal["any", "inside", "outside"] = Query(
         "any",
         description="outside: no counted zone constrains the deposit; inside: at least one does. A deposit on a zone boundary is inside.",
@@ -45,50 +35,31 @@ async def deposit_search(
         None,
         description="Legal effects that count for `protection` (default exclusion,conditional).",
     ),
-    bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)."),
-    limit: int | None = Query(None, description=LIMIT_DESCRIPTION),
-    cursor: str | None = Query(None, description="Paging cursor; take it from the `next` link."),
     mdopi: list[str] | None = Query(
         None,
         description="MDoPI classes of the latest assessment, comma-separated "
         "(eu, national, regional, local, none).",
     ),
-    settings: Settings = Depends(settings_of),
 ) -> DepositSearch:
+    """FastAPI dependency: the search's own terms (the shared ones come with the items query)."""
     return DepositSearch(
         commodities=parse_commodities(commodity),
-        area=outline_of(area),
         protection=protection,
         legal_effects=parse_choices(legal_effect, v.LEGAL_EFFECTS, "legal_effect")
         or v.RESTRICTING_LEGAL_EFFECTS,
-        bbox=parse_bbox(bbox),
-        limit=parse_limit(limit, settings),
-        after_id=parse_cursor(cursor),
         mdopi=parse_choices(mdopi, v.MDOPI_CLASSES, "mdopi"),
     )
 
 
 @router.get("/deposits", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-async def list_deposits(request: Request, search: DepositSearch = Depends(deposit_search)):
+async def list_deposits(
+    request: Request,
+    query: ItemsQuery = Depends(deposit_items),
+    search: DepositSearch = Depends(deposit_search),
+):
     """Deposits as a GeoJSON FeatureCollection: *which tungsten or lithium deposits in León lie
     outside protected areas?* is `?commodity=W,Li&area=leon&protection=outside`."""
-
-    def tail(returned, next_key, matched):
-        links = [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
-        if next_key is not None:
-            links.append(
-                {"rel": "next", "type": GEOJSON, "href": same_query(request, cursor=next_key)}
-            )
-        return feature_collection_tail(returned, matched, links)
-
-    return await stream_features(
-        request.app.state.pool,
-        page_query(search),
-        search.limit,
-        count_query(search),
-        tail,
-        counts=request.app.state.counts,
-    )
+    return await feature_list(request, deposit_query(query, search))
 
 
 @router.get(

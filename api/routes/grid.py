@@ -8,11 +8,14 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from api.feature_lists import feature_list
 from api.links import same_query
 from api.params import parse_bbox, parse_choices
-from api.streaming import GEOJSON, feature_collection_tail, stream_features
+from api.streaming import GEOJSON, feature_collection_tail
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter, NotFound
+from geo.features.collections import get_collection
+from geo.features.items import ItemsQuery
 from geo.queries.areas import resolve_area
 from geo.queries.grid_cells import (
     GroundQuery,
@@ -87,15 +90,8 @@ async def list_cells(
         i_range, j_range = grid.cells_in_bbox(*box)
         check_cap(i_range, j_range, request.app.state.settings.grid_max_cells, "bbox", "the bbox")
 
-    def tail(returned, _next_key, _matched):
-        return feature_collection_tail(
-            returned, returned, [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
-        )
-
-    limit = len(i_range) * len(j_range)
-    return await stream_features(
-        request.app.state.pool, cells_query(i_range, j_range), limit, None, tail
-    )
+    every = ItemsQuery(get_collection("grid_cells"), limit=len(i_range) * len(j_range))
+    return await feature_list(request, cells_query(every, i_range, j_range), counted=False)
 
 
 @router.get(

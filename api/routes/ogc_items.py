@@ -22,7 +22,7 @@ from api.ogc.negotiation import (
     f_parameter,
     negotiate,
 )
-from api.ogc.pages import csv_body, flatgeobuf_body, geojson_body, page_links, read_page
+from api.ogc.pages import csv_body, flatgeobuf_body, geojson_page, links_of, read_page
 from api.ogc.params import ITEM_PARAMETERS, check_known, items_query
 from api.params import admin_area, outline_of
 from geo.core.crs import Crs, parse_crs
@@ -74,7 +74,7 @@ async def collection_items(
         page = await read_page(
             pool, query, records_query(query, "wkt" if f == "csv" else "wkb"), counts
         )
-        links = page_links(request, page, FEATURE_FORMATS[f])
+        links = links_of(request, page, FEATURE_FORMATS[f])
         # Files have no room for links: paging travels in the Link header (RFC 8288).
         paging = [f'<{x["href"]}>; rel="{x["rel"]}"' for x in links if x["rel"] in ("next", "prev")]
         if paging:
@@ -83,8 +83,8 @@ async def collection_items(
         # Encoding 10,000 rows takes a noticeable fraction of a second: off the event loop.
         body = await asyncio.to_thread(csv_body if f == "csv" else flatgeobuf_body, query, page)
         return cached(request, Response(body, media_type=FEATURE_FORMATS[f], headers=headers))
-    page = await read_page(pool, query, page_query(query), counts)
     if f == "html":
+        page = await read_page(pool, query, page_query(query), counts)
         features = [orjson.loads(row[1]) for row in page.rows]
         return cached(
             request,
@@ -99,12 +99,10 @@ async def collection_items(
                 properties=selected_properties(query),
                 returned=len(page.rows),
                 matched=page.matched,
-                links=page_links(request, page, HTML),
+                links=links_of(request, page, HTML),
             ),
         )
-    return cached(
-        request, Response(geojson_body(request, page), media_type=GEOJSON, headers=headers)
-    )
+    return cached(request, await geojson_page(request, query, headers))
 
 
 @router.get(

@@ -9,31 +9,23 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 from shapely.geometry import shape
 
+from api.feature_lists import feature_list
 from api.links import same_query
-from api.params import (
-    LIMIT_DESCRIPTION,
-    parse_bbox,
-    parse_choices,
-    parse_cursor,
-    parse_day,
-    parse_limit,
-    settings_of,
-)
+from api.list_params import items_of
+from api.params import parse_choices, parse_day
 from api.streaming import GEOJSON, feature_collection_tail, stream_features
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter, NotFound
 from geo.core.limits import check_vertices, path_id
-from geo.core.settings import Settings
-from geo.queries.areas import resolve_area
+from geo.features.items import ItemsQuery
 from geo.queries.grid_cells import check_cap
 from geo.queries.permits import (
     CONFLICT_REASONS,
     PermitSearch,
     conflicts_query,
-    count_query,
     history_query,
     one_query,
-    page_query,
+    permit_query,
     summary_query,
 )
 from geo.rules import cuadricula as grid
@@ -45,8 +37,7 @@ RIGHT_TYPE_HELP = "Right types, comma-separated: " + ", ".join(v.RIGHT_TYPES)
 router = APIRouter(tags=["permits"])
 
 
-async def permit_search(
-    request: Request,
+def permit_search(
     as_of: str | None = Query(
         None,
         description="Read the registry as it stood on this day (YYYY-MM-DD), "
@@ -58,52 +49,31 @@ async def permit_search(
         "its expires_on date reads as lapsed.",
     ),
     right_type: list[str] | None = Query(None, description=RIGHT_TYPE_HELP),
-    area: str | None = Query(
-        None,
-        description="Admin area by INE code (24, 24115) or name (leon, "
-        "Ponferrada): the rights sharing ground with it.",
-    ),
-    bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (CRS84)."),
-    limit: int | None = Query(None, description=LIMIT_DESCRIPTION),
-    cursor: str | None = Query(None, description="Paging cursor; take it from the `next` link."),
-    settings: Settings = Depends(settings_of),
 ) -> PermitSearch:
-    area_code = None
-    if area is not None:
-        async with request.app.state.pool.acquire() as conn:
-            area_code = (await resolve_area(conn, area)).code
+    """FastAPI dependency: the registry query's own terms (the shared ones come with the items query)."""
     return PermitSearch(
         as_of=parse_day(as_of, "as_of"),
         statuses=parse_choices(status, v.PERMIT_STATUSES, "status"),
         right_types=parse_choices(right_type, v.RIGHT_TYPES, "right_type"),
-        area_code=area_code,
-        bbox=parse_bbox(bbox),
-        limit=parse_limit(limit, settings),
-        after_id=parse_cursor(cursor),
     )
+
+
+# The shared parameters of a list over the permits collection; `area` is shared ground.
+permit_items = items_of(
+    "permits",
+    "Admin area by INE code (24, 24115) or name (leon, Ponferrada): the rights sharing ground with it.",
+)
 
 
 @router.get("/permits", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-async def list_permits(request: Request, search: PermitSearch = Depends(permit_search)):
+async def list_permits(
+    request: Request,
+    query: ItemsQuery = Depends(permit_items),
+    search: PermitSearch = Depends(permit_search),
+):
     """Mining rights with their status as it reads today, or `as_of` a past day. Each has its
     number of cuadrículas and its geodesic area."""
-
-    def tail(returned, next_key, matched):
-        links = [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
-        if next_key is not None:
-            links.append(
-                {"rel": "next", "type": GEOJSON, "href": same_query(request, cursor=next_key)}
-            )
-        return feature_collection_tail(returned, matched, links)
-
-    return await stream_features(
-        request.app.state.pool,
-        page_query(search),
-        search.limit,
-        count_query(search),
-        tail,
-        counts=request.app.state.counts,
-    )
+    return await feature_list(request, permit_query(query, search))
 
 
 async def _fetch_one(request: Request, query) -> str | None:

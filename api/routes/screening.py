@@ -27,9 +27,11 @@ from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter
 from geo.core.settings import Settings
 from geo.core.sql import Params, SqlQuery
+from geo.features.collections import get_collection
+from geo.features.items import ItemsQuery
 from geo.io.spreadsheet import safe_row
 from geo.queries.areas import AreaRef
-from geo.queries.deposits import DepositSearch
+from geo.queries.deposits import DepositSearch, deposit_query
 from geo.queries.screening import (
     DEFAULT_RADIUS_M,
     MAX_RADIUS_M,
@@ -244,11 +246,14 @@ async def screen_deposits(
     verdict, constraining zones (3D rule with each deposit's own depth interval), holding
     rights and municipalities."""
     params = Params()
-    search = DepositSearch(commodities=parse_commodities(commodity), area=outline_of(area))
-    source = deposits_source(search, params)
+    deposits = deposit_query(
+        ItemsQuery(get_collection("deposits"), area=outline_of(area)),
+        DepositSearch(commodities=parse_commodities(commodity)),
+    )
+    source = deposits_source(deposits, params)
     if raster_values:
         return await deposits_with_raster_values(
-            request, search, source, params, options, f, split_values(raster_values)
+            request, deposits, source, params, options, f, split_values(raster_values)
         )
     return await _stream(
         request,
@@ -260,7 +265,7 @@ async def screen_deposits(
 
 async def deposits_with_raster_values(
     request: Request,
-    search: DepositSearch,
+    deposits: ItemsQuery,
     source,
     params: Params,
     options: ScreeningOptions,
@@ -273,7 +278,7 @@ async def deposits_with_raster_values(
     body = await batch_with_raster_values(
         request.app.state.pool,
         batch_query(source, params, options, geojson=f == "geojson"),
-        positions_query(deposits_source(search, positions), positions),
+        positions_query(deposits_source(deposits, positions), positions),
         rasters,
         f == "geojson",
     )

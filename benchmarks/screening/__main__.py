@@ -37,7 +37,9 @@ from sqlalchemy.engine import Engine
 from benchmarks import data
 from benchmarks.screening.zones import CORRIDORS, insert_zones
 from benchmarks.servers import veta
-from geo.queries.deposits import DepositSearch, count_query
+from geo.catalog.collections import DEPOSITS
+from geo.features.items import ItemsQuery, count_query
+from geo.queries.deposits import DepositSearch, deposit_query
 from geo.store.db import SESSION_SETTINGS, libpq_url, sync_engine
 
 DB = "veta_bench_screening"
@@ -107,7 +109,7 @@ def single_site(url: str, sites: list[dict]) -> dict:
 def rule_per_deposit(url: str) -> dict:
     """The zone rule as /deposits?protection=outside applies it, one probe per deposit (the
     count statement geo/queries/deposits.py builds), timed through asyncpg with the service's settings."""
-    query = count_query(DepositSearch(protection="outside"))
+    query = count_query(deposit_query(ItemsQuery(DEPOSITS), DepositSearch(protection="outside")))
 
     async def run() -> tuple[int, int, float]:
         conn = await asyncpg.connect(libpq_url(url), server_settings=SESSION_SETTINGS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from geo.core.sql import Sql
+
 AREA_QUERYABLE = (
     "INE codes of the admin areas the feature intersects (country, autonomous community, "
     "province, municipality): area = '24' is the feature in the province of León, "
@@ -9,6 +11,8 @@ AREA_QUERYABLE = (
 )
 
 
-def area_codes_sql(geometry: str) -> str:
+def area_codes_sql(geometry: Sql) -> Sql:
     """SQL: the codes of the admin areas a geometry intersects, a text[] CQL2 compares element-wise."""
-    return f"ARRAY(SELECT a.code::text FROM admin_areas a WHERE ST_Intersects(a.geom, {geometry}))"
+    return Sql(
+        f"ARRAY(SELECT a.code::text FROM admin_areas a WHERE ST_Intersects(a.geom, {geometry}))"
+    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from geo.core import vocabulary as v
+from geo.core.sql import Sql
 from geo.features.collections import Collection, Property
 
 # The latest assessment of each deposit (the highest id), with the deposit's name and geometry.
-SOURCE = (
+SOURCE = Sql(
     "(SELECT a.*, d.name, d.commodities, d.geom FROM deposits d "
     "JOIN LATERAL (SELECT * FROM deposit_assessments x WHERE x.deposit_id = d.id ORDER BY x.id DESC LIMIT 1) a "
     "ON TRUE) t"
@@ -32,35 +33,37 @@ DEPOSIT_ASSESSMENTS = Collection(
     table="deposit_assessments",
     reads=("deposits",),
     properties=(
-        Property("deposit_id", "t.deposit_id", "integer", "The deposit (collection deposits)"),
-        Property("name", "t.name", "string", "Name of the deposit"),
+        Property("deposit_id", Sql("t.deposit_id"), "integer", "The deposit (collection deposits)"),
+        Property("name", Sql("t.name"), "string", "Name of the deposit"),
         Property(
             "main_commodity",
-            "t.commodities[1]",
+            Sql("t.commodities[1]"),
             "string",
             "Main commodity (INSPIRE code)",
             enum=v.COMMODITY_CODES,
         ),
         Property(
             "mdopi_class",
-            "t.mdopi_class",
+            Sql("t.mdopi_class"),
             "string",
             "Level at which the deposit is of public importance (none: of none)",
             enum=v.MDOPI_CLASSES,
         ),
-        Property("score", "t.score", "number", "Weighted score of the four dimensions (0-100)"),
+        Property(
+            "score", Sql("t.score"), "number", "Weighted score of the four dimensions (0-100)"
+        ),
         *(
-            Property(name, f"t.{name}", "number", description)
+            Property(name, Sql(f"t.{name}"), "number", description)
             for name, description in DIMENSIONS.items()
         ),
-        Property("method_name", "t.method_name", "string", "The MDoPI method"),
+        Property("method_name", Sql("t.method_name"), "string", "The MDoPI method"),
         Property(
             "method_version",
-            "t.method_version",
+            Sql("t.method_version"),
             "string",
             "Its version (declared + content digest)",
         ),
-        Property("as_of", "t.as_of", "string", "The day the data was assessed as of", "date"),
+        Property("as_of", Sql("t.as_of"), "string", "The day the data was assessed as of", "date"),
     ),
     temporal=("as_of",),
     keywords=("MDoPI", "Minatura2020", "land-use planning", "mineral safeguarding"),

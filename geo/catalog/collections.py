@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from geo.core import commodities
 from geo.core import vocabulary as v
-from geo.core.sql import Params, text_array
+from geo.core.sql import Params, Sql, text_array
 from geo.features.collections import Collection, ListQueryable, Property
 from geo.rules.ground import DESCRIPTION as GROUND_DESCRIPTION
 from geo.rules.ground import GROUND_STATUSES, ground_status_sql, on_site_sql
@@ -12,94 +12,114 @@ from geo.rules.protection import zone_constrains, zone_in_force
 from geo.rules.registry import effective_status_sql
 
 
-def _area_ha(geom: str = "t.geom") -> str:
-    return f"round((ST_Area({geom}::geography) / 10000)::numeric, 2)::float8"
+def _area_ha(geom: str = "t.geom") -> Sql:
+    return Sql(f"round((ST_Area({geom}::geography) / 10000)::numeric, 2)::float8")
 
 
 PROVENANCE = (
     Property(
-        "source", "t.source", "string", "Where the record comes from (IGME, EEA, synthetic, …)"
+        "source", Sql("t.source"), "string", "Where the record comes from (IGME, EEA, synthetic, …)"
     ),
-    Property("source_id", "t.source_id", "string", "The record's id at its source"),
-    Property("licence", "t.licence", "string", "Licence of the source data", sortable=False),
+    Property("source_id", Sql("t.source_id"), "string", "The record's id at its source"),
+    Property("licence", Sql("t.licence"), "string", "Licence of the source data", sortable=False),
 )
 PROVENANCE_DETAIL = (
-    Property("source_url", "t.source_url", "string", "Where the source record can be read"),
-    Property("remarks", "t.remarks", "string", "How the record was made: approximations, caveats"),
+    Property("source_url", Sql("t.source_url"), "string", "Where the source record can be read"),
     Property(
-        "created_at", "t.created_at", "string", "When the record was created here", "date-time"
+        "remarks", Sql("t.remarks"), "string", "How the record was made: approximations, caveats"
     ),
     Property(
-        "updated_at", "t.updated_at", "string", "When the record last changed here", "date-time"
+        "created_at", Sql("t.created_at"), "string", "When the record was created here", "date-time"
+    ),
+    Property(
+        "updated_at",
+        Sql("t.updated_at"),
+        "string",
+        "When the record last changed here",
+        "date-time",
     ),
 )
 
 DEPOSIT_PROPERTIES = (
     Property(
         "name",
-        "coalesce(t.name, t.source_id)",
+        Sql("coalesce(t.name, t.source_id)"),
         "string",
         "Name of the mineral occurrence; its source id where the source gives no name",
     ),
     Property(
         "main_commodity",
-        "t.commodities[1]",
+        Sql("t.commodities[1]"),
         "string",
         "Main commodity (INSPIRE code)",
         enum=v.COMMODITY_CODES,
     ),
     Property(
         "commodities",
-        "array_to_string(t.commodities, ', ')",
+        Sql("array_to_string(t.commodities, ', ')"),
         "string",
         "All commodities, main first, comma-separated INSPIRE codes",
     ),
     Property(
         "critical_raw_material",
-        f"t.commodities && {text_array(c.code for c in v.COMMODITIES if c.critical)}",
+        Sql(f"t.commodities && {text_array(c.code for c in v.COMMODITIES if c.critical)}"),
         "boolean",
         "Holds a critical raw material (Regulation (EU) 2024/1252, Annex II)",
     ),
     Property(
         "strategic_raw_material",
-        f"t.commodities && {text_array(c.code for c in v.COMMODITIES if c.strategic)}",
+        Sql(f"t.commodities && {text_array(c.code for c in v.COMMODITIES if c.strategic)}"),
         "boolean",
         "Holds a strategic raw material (Regulation (EU) 2024/1252, Annex I)",
     ),
     Property(
         "occurrence_type",
-        "t.occurrence_type",
+        Sql("t.occurrence_type"),
         "string",
         "INSPIRE mineral occurrence type",
         enum=v.OCCURRENCE_TYPES,
     ),
-    Property("deposit_type", "t.deposit_type", "string", "Deposit type", enum=v.DEPOSIT_TYPES),
+    Property("deposit_type", Sql("t.deposit_type"), "string", "Deposit type", enum=v.DEPOSIT_TYPES),
     Property(
-        "size_class", "t.size_class", "string", "INSPIRE deposit size class", enum=v.SIZE_CLASSES
+        "size_class",
+        Sql("t.size_class"),
+        "string",
+        "INSPIRE deposit size class",
+        enum=v.SIZE_CLASSES,
     ),
-    Property("mine_status", "t.mine_status", "string", "INSPIRE mine status", enum=v.MINE_STATUSES),
-    Property("depth_top_m", "t.depth_top_m", "number", "Top of the deposit, metres below surface"),
+    Property(
+        "mine_status", Sql("t.mine_status"), "string", "INSPIRE mine status", enum=v.MINE_STATUSES
+    ),
+    Property(
+        "depth_top_m", Sql("t.depth_top_m"), "number", "Top of the deposit, metres below surface"
+    ),
     Property(
         "depth_bottom_m",
-        "t.depth_bottom_m",
+        Sql("t.depth_bottom_m"),
         "number",
         "Bottom of the deposit, metres below surface",
     ),
     Property(
         "location_precision",
-        "t.location_precision",
+        Sql("t.location_precision"),
         "string",
         "Whether the position is exact",
         enum=v.LOCATION_PRECISIONS,
     ),
     *PROVENANCE,
     Property(
-        "retrieved_at", "t.retrieved_at", "string", "When the source record was retrieved", "date"
+        "retrieved_at",
+        Sql("t.retrieved_at"),
+        "string",
+        "When the source record was retrieved",
+        "date",
     ),
     Property(
         "mdopi",
-        "(SELECT x.mdopi_class FROM deposit_assessments x WHERE x.deposit_id = t.id "
-        "ORDER BY x.id DESC LIMIT 1)",
+        Sql(
+            "(SELECT x.mdopi_class FROM deposit_assessments x WHERE x.deposit_id = t.id "
+            "ORDER BY x.id DESC LIMIT 1)"
+        ),
         "string",
         "MDoPI class of the latest assessment (empty: never assessed; see deposit_assessments)",
         enum=v.MDOPI_CLASSES,
@@ -108,7 +128,7 @@ DEPOSIT_PROPERTIES = (
 # Filters ask for a commodity anywhere in the list, not only the main one.
 COMMODITY_QUERYABLE = ListQueryable(
     "commodity",
-    "t.commodities",
+    Sql("t.commodities"),
     "Any commodity of the deposit (INSPIRE code): commodity IN ('tungsten','lithium') matches a "
     "deposit holding either, as its main commodity or a by-product; a broader commodity matches "
     "its narrower ones (commodity = 'platinumGroupMetal' finds platinum and palladium)",
@@ -118,7 +138,7 @@ COMMODITY_QUERYABLE = ListQueryable(
 DEPOSIT_DETAIL = (
     Property(
         "commodity_importance",
-        "array_to_string(t.commodity_importance, ', ')",
+        Sql("array_to_string(t.commodity_importance, ', ')"),
         "string",
         "Importance of each commodity, in the order of `commodities`",
     ),
@@ -129,7 +149,7 @@ DEPOSITS = Collection(
     id="deposits",
     title="Mineral deposits",
     description="Mineral occurrences of León (INSPIRE Mineral Resources): points, or outlines where known.",
-    source="deposits t",
+    source=Sql("deposits t"),
     table="deposits",
     reads=("deposit_assessments",),
     properties=DEPOSIT_PROPERTIES,
@@ -140,13 +160,13 @@ DEPOSITS = Collection(
 )
 
 
-def _screening_source(params: Params) -> str:
+def _screening_source(params: Params) -> Sql:
     # Each computed group is a LEFT JOIN LATERAL to an aggregate without GROUP BY: exactly one
     # row per deposit, so the planner drops the join when a query uses none of its columns
     # (a count, or a page without them) and evaluates it once when it does.
     restricting = list(v.RESTRICTING_LEGAL_EFFECTS)
     rights_statuses = f"array_agg({effective_status_sql('p', 'current_date')}::text)"
-    return (
+    return Sql(
         "(SELECT d.*, CASE WHEN inside.excluded THEN 'excluded' WHEN inside.zones > 0 THEN 'conditional' "
         "ELSE 'free' END AS protection_status, ground.ground_status, inside.names AS zone_names, inside.ids AS zone_ids, "
         "near.id AS nearest_zone_id, near.name AS nearest_zone_name, near.distance_m AS nearest_zone_distance_m "
@@ -191,7 +211,7 @@ DEPOSIT_SCREENING = Collection(
     properties=(
         Property(
             "protection_status",
-            "t.protection_status",
+            Sql("t.protection_status"),
             "string",
             "excluded: an exclusion zone constrains the deposit; conditional: only conditional "
             "zones do; free: none does",
@@ -199,34 +219,34 @@ DEPOSIT_SCREENING = Collection(
         ),
         Property(
             "ground_status",
-            "t.ground_status",
+            Sql("t.ground_status"),
             "string",
             "Mining rights on the deposit today, beside protection_status: " + GROUND_DESCRIPTION,
             enum=GROUND_STATUSES,
         ),
         Property(
             "protection_zones",
-            "t.zone_names",
+            Sql("t.zone_names"),
             "string",
             "Names of the restricting zones that constrain the deposit, '; '-separated",
         ),
         Property(
             "protection_zone_ids",
-            "t.zone_ids",
+            Sql("t.zone_ids"),
             "string",
             "Ids of those zones (collection protection_zones), comma-separated",
             sortable=False,
         ),
         Property(
             "nearest_zone_id",
-            "t.nearest_zone_id",
+            Sql("t.nearest_zone_id"),
             "integer",
             "Id of the nearest restricting zone whose depth interval overlaps the deposit's",
         ),
-        Property("nearest_zone_name", "t.nearest_zone_name", "string", "Name of that zone"),
+        Property("nearest_zone_name", Sql("t.nearest_zone_name"), "string", "Name of that zone"),
         Property(
             "nearest_zone_distance_m",
-            "t.nearest_zone_distance_m",
+            Sql("t.nearest_zone_distance_m"),
             "number",
             "Geodesic distance to that zone in metres (0 inside it)",
         ),
@@ -242,65 +262,60 @@ PERMITS = Collection(
     id="permits",
     title="Mining rights",
     description="Mining rights under Ley 22/1973 de Minas (Catastro Minero): sets of whole cuadrículas.",
-    source="permits t",
+    source=Sql("permits t"),
     table="permits",
     geometry_type="MultiPolygon",
     properties=(
-        Property("registry_number", "t.registry_number", "string", "Registry number of the right"),
-        Property("name", "t.name", "string", "Name of the right"),
-        Property("holder", "t.holder", "string", "Holder (company)"),
-        Property("right_type", "t.right_type", "string", "Kind of right", enum=v.RIGHT_TYPES),
-        Property("section", "t.section", "string", "Resource section (A-D)", enum=v.SECTIONS),
+        Property(
+            "registry_number", Sql("t.registry_number"), "string", "Registry number of the right"
+        ),
+        Property("name", Sql("t.name"), "string", "Name of the right"),
+        Property("holder", Sql("t.holder"), "string", "Holder (company)"),
+        Property("right_type", Sql("t.right_type"), "string", "Kind of right", enum=v.RIGHT_TYPES),
+        Property("section", Sql("t.section"), "string", "Resource section (A-D)", enum=v.SECTIONS),
         # As /permits: a granted or extended right past expires_on reads as lapsed (geo/rules/registry.py).
         Property(
             "status",
-            effective_status_sql("t", "current_date"),
+            Sql(effective_status_sql("t", "current_date")),
             "string",
             "Status today: the registry status, lapsed from expires_on on",
             enum=v.PERMIT_STATUSES,
         ),
         Property(
             "registry_status",
-            "t.status",
+            Sql("t.status"),
             "string",
             "Status as recorded in the registry",
             enum=v.PERMIT_STATUSES,
         ),
-        Property("applied_on", "t.applied_on", "string", "Application date", "date"),
-        Property("granted_on", "t.granted_on", "string", "Grant date", "date"),
-        Property("expires_on", "t.expires_on", "string", "Expiry date", "date"),
+        Property("applied_on", Sql("t.applied_on"), "string", "Application date", "date"),
+        Property("granted_on", Sql("t.granted_on"), "string", "Grant date", "date"),
+        Property("expires_on", Sql("t.expires_on"), "string", "Expiry date", "date"),
         Property(
             "commodities",
-            "array_to_string(t.commodities, ', ')",
+            Sql("array_to_string(t.commodities, ', ')"),
             "string",
             "Commodities, comma-separated INSPIRE codes",
         ),
-        Property("authority", "t.authority", "string", "Granting authority"),
+        Property("authority", Sql("t.authority"), "string", "Granting authority"),
         Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
-        Property("source", "t.source", "string", "Where the record comes from"),
-        Property("source_id", "t.source_id", "string", "The record's id at its source"),
-        Property("licence", "t.licence", "string", "Licence of the source data", sortable=False),
+        Property("source", Sql("t.source"), "string", "Where the record comes from"),
+        Property("source_id", Sql("t.source_id"), "string", "The record's id at its source"),
+        Property(
+            "licence", Sql("t.licence"), "string", "Licence of the source data", sortable=False
+        ),
     ),
     list_queryables=(
         ListQueryable(
             "commodity",
-            "t.commodities",
+            Sql("t.commodities"),
             "Any commodity the right covers (INSPIRE code)",
             v.COMMODITY_CODES,
             narrower=commodities.matching,
         ),
     ),
-    detail=(
-        Property(
-            "remarks", "t.remarks", "string", "How the record was made: approximations, caveats"
-        ),
-        Property(
-            "created_at", "t.created_at", "string", "When the record was created here", "date-time"
-        ),
-        Property(
-            "updated_at", "t.updated_at", "string", "When the record last changed here", "date-time"
-        ),
-    ),
+    # The provenance details but the source URL, which the registry's records do not have.
+    detail=PROVENANCE_DETAIL[1:],
     temporal=("granted_on", "expires_on"),
     keywords=("mining rights", "Catastro Minero", "permits"),
 )
@@ -312,41 +327,46 @@ PROTECTION_ZONES = Collection(
         "Minatura2020-style zones with a legal effect on mining (exclusion, conditional, "
         "safeguarding, informative), optionally limited to a depth interval."
     ),
-    source="protection_zones t",
+    source=Sql("protection_zones t"),
     table="protection_zones",
     geometry_type="MultiPolygon",
     properties=(
-        Property("name", "t.name", "string", "Name of the zone"),
+        Property("name", Sql("t.name"), "string", "Name of the zone"),
         Property(
             "designation_scheme",
-            "t.designation_scheme",
+            Sql("t.designation_scheme"),
             "string",
             "Designation scheme",
             enum=v.DESIGNATION_SCHEMES,
         ),
         Property(
-            "designation", "t.designation", "string", "Designation (SPA, SAC, national park, …)"
+            "designation",
+            Sql("t.designation"),
+            "string",
+            "Designation (SPA, SAC, national park, …)",
         ),
         Property(
             "legal_effect",
-            "t.legal_effect",
+            Sql("t.legal_effect"),
             "string",
             "Legal effect on mining",
             enum=v.LEGAL_EFFECTS,
         ),
-        Property("legal_basis", "t.legal_basis", "string", "Legal basis", sortable=False),
-        Property("authority", "t.authority", "string", "Responsible authority"),
-        Property("valid_from", "t.valid_from", "string", "In force from (open if empty)", "date"),
-        Property("valid_to", "t.valid_to", "string", "In force until (open if empty)", "date"),
+        Property("legal_basis", Sql("t.legal_basis"), "string", "Legal basis", sortable=False),
+        Property("authority", Sql("t.authority"), "string", "Responsible authority"),
+        Property(
+            "valid_from", Sql("t.valid_from"), "string", "In force from (open if empty)", "date"
+        ),
+        Property("valid_to", Sql("t.valid_to"), "string", "In force until (open if empty)", "date"),
         Property(
             "depth_top_m",
-            "t.depth_top_m",
+            Sql("t.depth_top_m"),
             "number",
             "Top of the protected interval, metres below surface",
         ),
         Property(
             "depth_bottom_m",
-            "t.depth_bottom_m",
+            Sql("t.depth_bottom_m"),
             "number",
             "Bottom of the protected interval, metres below surface (empty: unbounded)",
         ),
@@ -362,19 +382,21 @@ ADMIN_AREAS = Collection(
     id="admin_areas",
     title="Administrative areas",
     description="Country, autonomous community, province and municipalities with their INE codes (IGN, CC BY 4.0).",
-    source="admin_areas t",
+    source=Sql("admin_areas t"),
     table="admin_areas",
     geometry_type="MultiPolygon",
-    id_sql="t.code",
+    id_sql=Sql("t.code"),
     id_type="string",
     properties=(
-        Property("code", "t.code", "string", "INE code"),
-        Property("name", "t.name", "string", "Name"),
-        Property("level", "t.level", "string", "Administrative level", enum=v.ADMIN_LEVELS),
-        Property("parent_code", "t.parent_code", "string", "INE code of the enclosing area"),
+        Property("code", Sql("t.code"), "string", "INE code"),
+        Property("name", Sql("t.name"), "string", "Name"),
+        Property("level", Sql("t.level"), "string", "Administrative level", enum=v.ADMIN_LEVELS),
+        Property("parent_code", Sql("t.parent_code"), "string", "INE code of the enclosing area"),
         Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
-        Property("source", "t.source", "string", "Where the boundary comes from"),
-        Property("licence", "t.licence", "string", "Licence of the source data", sortable=False),
+        Property("source", Sql("t.source"), "string", "Where the boundary comes from"),
+        Property(
+            "licence", Sql("t.licence"), "string", "Licence of the source data", sortable=False
+        ),
     ),
     keywords=("administrative units", "INE"),
 )

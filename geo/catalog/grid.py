@@ -9,7 +9,7 @@ only the cells asked for and is the fast path for a map.
 
 from __future__ import annotations
 
-from geo.core.sql import text_array
+from geo.core.sql import Sql, text_array
 from geo.features.collections import Collection, Property
 from geo.rules import cuadricula as grid
 from geo.rules.ground import held_or_excluded
@@ -31,26 +31,32 @@ GRID_CELLS = Collection(
         "42°30′00″N). `free` as in /grid/free: held by no right today and meeting no exclusion zone "
         "in force (a cell partly inside one is not free). For a map, /grid/cells?bbox= is faster."
     ),
-    source=f"(SELECT c.* FROM {_CELLS}) t",
+    source=Sql(f"(SELECT c.* FROM {_CELLS}) t"),
     # The cells never change; their `free` flag changes with rights and zones.
     table="permits",
     reads=("protection_zones",),
     geometry_type="Polygon",
     extent=EXTENT,
-    geometry_sql="t.geom",
-    id_sql="t.id",
+    geometry_sql=Sql("t.geom"),
+    id_sql=Sql("t.id"),
     id_type="string",
     properties=(
-        Property("i", "t.i", "integer", "Column: the west edge in 20″ units east of Greenwich"),
-        Property("j", "t.j", "integer", "Row: the south edge in 20″ units north of the equator"),
+        Property(
+            "i", Sql("t.i"), "integer", "Column: the west edge in 20″ units east of Greenwich"
+        ),
+        Property(
+            "j", Sql("t.j"), "integer", "Row: the south edge in 20″ units north of the equator"
+        ),
         Property(
             "area_ha",
-            "round(t.area_ha::numeric, 4)::float8",
+            Sql("round(t.area_ha::numeric, 4)::float8"),
             "number",
             "Area on the GRS80 ellipsoid, hectares",
             sortable=False,
         ),
-        Property("free", _FREE, "boolean", "Free ground today (see /grid/free)", sortable=False),
+        Property(
+            "free", Sql(_FREE), "boolean", "Free ground today (see /grid/free)", sortable=False
+        ),
     ),
     keywords=("cuadrícula minera", "mining grid", "Ley de Minas", "free ground"),
 )

@@ -1,9 +1,19 @@
-"""Bound parameters for hand-built SQL: values travel separately, never pasted into the text."""
+"""SQL made by code, and bound parameters: values travel separately, never pasted into the text.
+
+`Sql` marks text that code wrote as SQL (a column, an expression, a clause). It is a `str` at
+run time, but the type checker keeps the two apart: a function that takes `Sql` refuses a plain
+`str`, so a string that came from a user can only reach the statement text by being bound
+(`Params`), never by accident. Wrapping a literal or an f-string in `Sql(...)` is the claim
+that every piece of it is code's own.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NewType
+
+Sql = NewType("Sql", str)
 
 
 class Params:
@@ -12,9 +22,9 @@ class Params:
     def __init__(self) -> None:
         self.values: list[Any] = []
 
-    def __call__(self, value: Any) -> str:
+    def __call__(self, value: Any) -> Sql:
         self.values.append(value)
-        return f"${len(self.values)}"
+        return Sql(f"${len(self.values)}")
 
 
 @dataclass(frozen=True)
@@ -28,12 +38,17 @@ class SqlQuery:
     tables: tuple[str, ...] = ()
 
 
-def quoted_list(values) -> str:
+def joined(separator: str, parts: Iterable[str]) -> Sql:
+    """SQL fragments joined by a separator (', ', ' AND '): still code's own SQL."""
+    return Sql(separator.join(parts))
+
+
+def quoted_list(values) -> Sql:
     """SQL string literals of code-list constants, comma-separated ('a', 'b'). Never for user
     input: that travels as Params."""
-    return ", ".join("'" + x.replace("'", "''") + "'" for x in values)
+    return Sql(", ".join("'" + x.replace("'", "''") + "'" for x in values))
 
 
-def text_array(values) -> str:
+def text_array(values) -> Sql:
     """A SQL text[] literal of code-list constants (never of user input)."""
-    return f"ARRAY[{quoted_list(values)}]::text[]"
+    return Sql(f"ARRAY[{quoted_list(values)}]::text[]")

@@ -7,23 +7,23 @@ such as vector tiles) is one `Collection`, registered once. A collection is decl
 
     register(Collection(
         id="grid_cells", title="Cuadrícula cells", description="...",
-        source="grid_cells t",                       # a FROM item aliased t: a table or (SELECT …) t
+        source=Sql("grid_cells t"),                  # a FROM item aliased t: a table or (SELECT …) t
         table="grid_cells",                          # the table behind it: extent, change tracking
                                                      # (SELECT track_table_changes('grid_cells')
                                                      # in its migration lets counts and
                                                      # tiles be remembered until it changes)
         properties=(
-            Property("code", "t.code", "string", "Cell code"),
-            Property("area_ha", "t.area_ha", "number", "Area in hectares", sortable=False),
+            Property("code", Sql("t.code"), "string", "Cell code"),
+            Property("area_ha", Sql("t.area_ha"), "number", "Area in hectares", sortable=False),
         ),
-        id_sql="t.code", id_type="string",
+        id_sql=Sql("t.code"), id_type="string",
     ))
 
 The registry starts empty: whoever serves or exports the collections registers them first
 (Veta's own are declared in geo.catalog and registered by geo.catalog.register_catalog).
 Properties are flat scalars: they are the GeoJSON properties, the CSV columns, the queryables
 (CQL2 and `/queryables`) and, when `sortable`, the `sortby` fields. Their SQL expressions read
-the row alias `t`; `source` may be a function of geo.core.sql.Params when it needs bound values.
+the row alias `t` and are `Sql` (geo.core.sql): code's own text; `source` may be a function of geo.core.sql.Params when it needs bound values.
 The SQL builders for pages, counts and single items are in geo/features/items.py.
 """
 
@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from geo.core.errors import NotFound
-from geo.core.sql import Params
+from geo.core.sql import Params, Sql
 
 # JSON Schema type (and format) -> the SQL type a keyset cursor value is cast back to.
 SQL_TYPES = {
@@ -51,6 +51,8 @@ class Property:
     """A flat, scalar feature property; also a queryable and, if sortable, a sortby field."""
 
     name: str
+    # An expression over the row `t`, declared by code (a registry constant, never a request's
+    # text); typed str so that declarations elsewhere need no change, read as Sql by `expression`.
     sql: str
     type: str
     description: str
@@ -63,8 +65,12 @@ class Property:
             raise ValueError(f"property {self.name}: unsupported type {self.type}/{self.format}")
 
     @property
-    def sql_type(self) -> str:
-        return SQL_TYPES[(self.type, self.format)]
+    def expression(self) -> Sql:
+        return Sql(self.sql)
+
+    @property
+    def sql_type(self) -> Sql:
+        return Sql(SQL_TYPES[(self.type, self.format)])
 
     def json_schema(self) -> dict:
         schema: dict = {"title": self.name, "description": self.description, "type": self.type}
@@ -81,7 +87,7 @@ class ListQueryable:
     so `commodity = 'tin'` and `commodity IN ('tin','tungsten')` hold when any element does."""
 
     name: str
-    sql: str
+    sql: Sql
     description: str
     enum: tuple[str, ...] | None = None
     # For a hierarchical code list: what a value matches (itself and its narrower codes).
@@ -114,12 +120,12 @@ class Collection:
     id: str
     title: str
     description: str
-    source: str | Callable[[Params], str]
+    source: Sql | Callable[[Params], Sql]
     table: str
     properties: tuple[Property, ...]
-    id_sql: str = "t.id"
+    id_sql: Sql = Sql("t.id")
     id_type: str = "integer"
-    geometry_sql: str = "t.geom"
+    geometry_sql: Sql = Sql("t.geom")
     # GeoJSON geometry type for the schema ("Point", "MultiPolygon", or "Geometry" when mixed).
     geometry_type: str = "Geometry"
     # The temporal extent `datetime` is matched against: one property (an instant or day) or
@@ -167,13 +173,13 @@ class Collection:
                 )
         object.__setattr__(self, "by_name", {p.name: p for p in self.properties})
 
-    def from_sql(self, params: Params) -> str:
+    def from_sql(self, params: Params) -> Sql:
         """The FROM item, binding its values (if any) into params."""
         return self.source(params) if callable(self.source) else self.source
 
     @property
-    def id_sql_type(self) -> str:
-        return SQL_TYPES[(self.id_type, None)]
+    def id_sql_type(self) -> Sql:
+        return Sql(SQL_TYPES[(self.id_type, None)])
 
     @property
     def tables(self) -> tuple[str, ...]:

@@ -2,25 +2,31 @@
 
 Each page row is (keys, feature): `keys` are the row's sort keys and id as text, the cursor a
 next or prev link resumes from; `feature` is the finished GeoJSON Feature text written by
-PostGIS, so Python only joins bytes. Paging is by keyset (sort keys, then id), never OFFSET, so a
-deep page costs what the first one does.
+PostGIS, so Python only joins bytes. Paging is by keyset (geo/features/keyset.py). Every
+feature list Veta serves is such a query: a caller that knows the domain adds its own terms as
+an Extension (geo/features/extension.py), and the engine stays generic.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-import orjson
-
 from geo.core.crs import CRS84, Crs
-from geo.core.errors import InvalidParameter
-from geo.core.sql import Params, SqlQuery
+from geo.core.sql import Params, Sql, SqlQuery, joined
 from geo.features.collections import Collection, Property
 from geo.features.cql2 import Queryable, cql2_where
+from geo.features.extension import NONE, Extension, SqlPart, constant
 from geo.features.geojson import feature_text_sql
+from geo.features.keyset import (
+    Cursor,
+    SortKey,
+    keys_sql,
+    keyset_sql,
+    order_by_sql,
+    order_terms,
+    sort_order,
+)
 
 
 @dataclass(frozen=True)
@@ -35,12 +41,6 @@ class Bbox:
 
 
 @dataclass(frozen=True)
-class SortKey:
-    name: str
-    descending: bool = False
-
-
-@dataclass(frozen=True)
 class CqlFilter:
     """A CQL2 filter as sent, translated to SQL by geo.features.cql2 when the query is built."""
 
@@ -48,44 +48,6 @@ class CqlFilter:
     lang: str = "cql2-text"
     # As sent (a CRS URI or EPSG:nnnn); geo.features.cql2 checks it. None: CRS84.
     crs: str | None = None
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """Where a page starts: after (or, for a prev link, before) the row with these keys, in the
-    sort order `order` (a sortby value; '' for the default order by id)."""
-
-    keys: tuple[str | None, ...]
-    order: str = ""
-    backwards: bool = False
-
-    def encode(self) -> str:
-        raw = orjson.dumps([list(self.keys), self.order, self.backwards])
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, text: str, order: str, parameter: str = "cursor") -> Cursor:
-        """The cursor of a next/prev link, which must belong to the same sort order."""
-        allowed = "the value of a next or prev link of the same query"
-        try:
-            keys, cursor_order, backwards = orjson.loads(
-                base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            )
-            valid = (
-                isinstance(keys, list)
-                and isinstance(backwards, bool)
-                and isinstance(cursor_order, str)
-                and all(k is None or isinstance(k, str) for k in keys)
-            )
-        except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-            valid = False
-        if not valid:
-            raise InvalidParameter(parameter, f"malformed cursor {text!r}", allowed)
-        if cursor_order != order:
-            raise InvalidParameter(
-                parameter, f"the cursor pages by sortby={cursor_order!r}, not {order!r}", allowed
-            )
-        return cls(tuple(keys), order, backwards)
 
 
 @dataclass(frozen=True)
@@ -107,39 +69,46 @@ class ItemsQuery:
     # The outline (EWKB) of the admin area the features must intersect (`area=`).
     area: bytes | None = None
     cursor: Cursor | None = None
+    # What a caller adds in its own terms: conditions, properties, joins (geo/features/extension.py).
+    extension: Extension = field(default=NONE)
+    # Digits of the written coordinates; None: the CRS's (geo.core.crs.Crs.decimals).
+    decimals: int | None = None
 
     @property
     def order(self) -> str:
         """The sort order as a sortby value, the part of a cursor that must not change."""
-        return ",".join(("-" if k.descending else "") + k.name for k in self.sortby)
+        return sort_order(self.sortby)
 
 
-def geometry_sql(collection: Collection, crs: Crs) -> str:
+def geometry_sql(collection: Collection, crs: Crs, decimals: int | None = None) -> Sql:
     """GeoJSON geometry text of the collection's geometry in `crs`, axes in its order."""
     geom = collection.geometry_sql
     if crs.srid != 4326:
-        geom = f"ST_Transform({geom}, {crs.srid:d})"
+        geom = Sql(f"ST_Transform({geom}, {crs.srid:d})")
     if crs.northing_first:
-        geom = f"ST_FlipCoordinates({geom})"
+        geom = Sql(f"ST_FlipCoordinates({geom})")
+    digits = crs.decimals if decimals is None else decimals
     # Option 0: no "crs" member; the CRS is told by the Content-Crs header (Part 2).
-    return f"coalesce(ST_AsGeoJSON({geom}, {crs.decimals:d}, 0), 'null')"
+    return Sql(f"coalesce(ST_AsGeoJSON({geom}, {digits:d}, 0), 'null')")
 
 
-def properties_sql(properties: tuple[Property, ...]) -> str:
-    """A json object of the given properties (names are registry constants, not user input)."""
+def properties_sql(properties: tuple[tuple[str, Sql], ...]) -> Sql:
+    """A json object of (name, SQL) pairs (names are registry constants, not user input)."""
     if not properties:
-        return "'{}'::json"
-    return "json_build_object(" + ", ".join(f"'{p.name}', {p.sql}" for p in properties) + ")"
+        return Sql("'{}'::json")
+    return Sql("json_build_object(" + ", ".join(f"'{n}', {e}" for n, e in properties) + ")")
 
 
-def feature_sql(collection: Collection, crs: Crs, properties: tuple[Property, ...]) -> str:
+def feature_sql(
+    collection: Collection, crs: Crs, properties: tuple[tuple[str, Sql], ...], decimals=None
+) -> Sql:
     """SQL text of one GeoJSON Feature per row, concatenated rather than built as json."""
     return feature_text_sql(
-        collection.id_sql, geometry_sql(collection, crs), properties_sql(properties)
+        collection.id_sql, geometry_sql(collection, crs, decimals), properties_sql(properties)
     )
 
 
-def _bbox_sql(bbox: Bbox, collection: Collection, params: Params) -> str:
+def _bbox_sql(bbox: Bbox, collection: Collection, params: Params) -> Sql:
     envelope = (
         f"ST_MakeEnvelope({params(bbox.minx)}, {params(bbox.miny)}, "
         f"{params(bbox.maxx)}, {params(bbox.maxy)}, {bbox.crs.srid:d})"
@@ -150,15 +119,15 @@ def _bbox_sql(bbox: Bbox, collection: Collection, params: Params) -> str:
         # size is bounded by the CRS's area of use (geo.core.crs.check_area_of_use).
         side = f"{params(max(bbox.maxx - bbox.minx, bbox.maxy - bbox.miny) / 100)}::float8"
         envelope = f"ST_Transform(ST_Segmentize({envelope}, {side}), 4326)"
-    return f"ST_Intersects({collection.geometry_sql}, {envelope})"
+    return Sql(f"ST_Intersects({collection.geometry_sql}, {envelope})")
 
 
-def _datetime_sql(query: ItemsQuery, params: Params) -> str:
+def _datetime_sql(query: ItemsQuery, params: Params) -> Sql:
     assert query.datetime is not None  # only called with a datetime
     start, end = query.datetime
     fields = [query.collection.by_name[name] for name in query.collection.temporal]
 
-    def bound(value: datetime, field: Property) -> str:
+    def bound(value: datetime, field: Property) -> Sql:
         # A day-valued field matches a time on that (UTC) day.
         return params(value.date() if field.format == "date" else value)
 
@@ -177,7 +146,7 @@ def _datetime_sql(query: ItemsQuery, params: Params) -> str:
             conditions.append(f"({last.sql} IS NULL OR {last.sql} >= {bound(start, last)})")
         if end is not None:
             conditions.append(f"({first.sql} IS NULL OR {first.sql} <= {bound(end, first)})")
-    return " AND ".join(conditions) or "TRUE"
+    return joined(" AND ", conditions) or Sql("TRUE")
 
 
 _CQL2_TYPES = {"date": "date", "date-time": "datetime"}
@@ -205,21 +174,21 @@ def queryables(collection: Collection) -> dict[str, Queryable]:
     return fields
 
 
-def in_outline_sql(geometry: str, outline_param: str) -> str:
+def in_outline_sql(geometry: Sql, outline_param: Sql) -> Sql:
     """SQL: the geometry meets the outline (EWKB) bound as the parameter, e.g. an admin area's."""
-    return f"ST_Intersects({geometry}, ST_GeomFromEWKB({outline_param}))"
+    return Sql(f"ST_Intersects({geometry}, ST_GeomFromEWKB({outline_param}))")
 
 
-def _filter_sql(query: ItemsQuery, params: Params) -> str:
+def _filter_sql(query: ItemsQuery, params: Params) -> Sql:
     cql = query.filter
     assert cql is not None  # only called with a filter
-    return cql2_where(cql.text, cql.lang, queryables(query.collection), params, cql.crs)
+    return Sql(cql2_where(cql.text, cql.lang, queryables(query.collection), params, cql.crs))
 
 
-def where_sql(query: ItemsQuery, params: Params) -> str:
+def where_sql(query: ItemsQuery, params: Params) -> Sql:
     """The conditions every page and the count share (no cursor)."""
     collection = query.collection
-    conditions = []
+    conditions: list[Sql] = []
     if query.bbox:
         conditions.append(_bbox_sql(query.bbox, collection, params))
     if query.area:
@@ -228,74 +197,71 @@ def where_sql(query: ItemsQuery, params: Params) -> str:
         conditions.append(_datetime_sql(query, params))
     for name, value in query.equals:
         prop = collection.by_name[name]
-        conditions.append(f"{prop.sql} = CAST({params(value)}::text AS {prop.sql_type})")
+        conditions.append(Sql(f"{prop.sql} = CAST({params(value)}::text AS {prop.sql_type})"))
     if query.filter:
-        conditions.append(f"({_filter_sql(query, params)})")
-    return " AND ".join(conditions) or "TRUE"
-
-
-def _order_terms(query: ItemsQuery) -> list[tuple[str, str, bool]]:
-    """(SQL expression, SQL type, descending) of the total order: sort keys with NULLs last,
-    then the id."""
-    terms = []
-    for key in query.sortby:
-        prop = query.collection.by_name[key.name]
-        terms.append((f"({prop.sql} IS NULL)", "boolean", False))
-        terms.append((prop.sql, prop.sql_type, key.descending))
-    terms.append((query.collection.id_sql, query.collection.id_sql_type, False))
-    return terms
-
-
-def _keyset_sql(query: ItemsQuery, terms: list[tuple[str, str, bool]], params: Params) -> str:
-    """Rows strictly after (or before) the cursor in the total order."""
-    cursor = query.cursor
-    assert cursor is not None  # only called with a cursor
-    values = []
-    for key in cursor.keys[:-1]:
-        values += [params("true" if key is None else "false"), params(key)]
-    values.append(params(cursor.keys[-1]))
-    alternatives = []
-    for i, (expr, sql_type, descending) in enumerate(terms):
-        equal = [
-            f"{terms[j][0]} IS NOT DISTINCT FROM CAST({values[j]}::text AS {terms[j][1]})"
-            for j in range(i)
-        ]
-        after = descending == cursor.backwards
-        op = ">" if after else "<"
-        equal.append(f"{expr} {op} CAST({values[i]}::text AS {sql_type})")
-        alternatives.append("(" + " AND ".join(equal) + ")")
-    return "(" + " OR ".join(alternatives) + ")"
+        conditions.append(Sql(f"({_filter_sql(query, params)})"))
+    conditions += [Sql(f"({condition(params)})") for condition in query.extension.conditions]
+    return joined(" AND ", conditions) or Sql("TRUE")
 
 
 def selected_properties(query: ItemsQuery) -> tuple[Property, ...]:
-    """The properties a page shows: those named by `properties`, else all."""
+    """The collection's properties a page shows: those named by `properties`, else all."""
     if query.properties is None:
         return query.collection.properties
     return tuple(query.collection.by_name[name] for name in query.properties)
 
 
-def _page_query(query: ItemsQuery, columns: str) -> SqlQuery:
+def shown_properties(query: ItemsQuery) -> tuple[tuple[str, SqlPart], ...]:
+    """(name, SQL) of every property a page shows, in order: the selected ones, read as the
+    extension says where it replaces them, then those the extension adds."""
+    replaced = dict(query.extension.properties)
+    shown = tuple(
+        (p.name, replaced.pop(p.name, constant(p.expression))) for p in selected_properties(query)
+    )
+    added = tuple((n, part) for n, part in query.extension.properties if n in replaced)
+    return shown + added
+
+
+def _source(query: ItemsQuery, params: Params) -> Sql:
+    source = query.extension.source
+    return source(params) if source else query.collection.from_sql(params)
+
+
+def _page_query(query: ItemsQuery, columns: SqlPart) -> SqlQuery:
     params = Params()
-    source = query.collection.from_sql(params)
+    source = _source(query, params)
     conditions = [where_sql(query, params)]
-    terms = _order_terms(query)
+    terms = order_terms(query.collection, query.sortby)
     if query.cursor:
-        conditions.append(_keyset_sql(query, terms, params))
-    reverse = query.cursor is not None and query.cursor.backwards
-    order = ", ".join(f"{expr} {'DESC' if desc != reverse else 'ASC'}" for expr, _, desc in terms)
-    # The cursor keeps each sort key's value (its NULL flag follows from it) and the id.
-    keys = "ARRAY[" + ", ".join(f"({expr})::text" for expr, _, _ in terms[1::2] + terms[-1:]) + "]"
-    text = (
-        f"SELECT {keys}, {columns} FROM {source} WHERE {' AND '.join(conditions)} "
+        conditions.append(keyset_sql(query.cursor, terms, params))
+    order = order_by_sql(terms, reverse=query.cursor is not None and query.cursor.backwards)
+    page = (
+        f"FROM {source} WHERE {' AND '.join(conditions)} "
         f"ORDER BY {order} LIMIT {params(query.limit + 1)}"
     )
+    joins = query.extension.joins
+    if joins is None:
+        text = f"SELECT {keys_sql(terms)}, {columns(params)} {page}"
+    else:
+        # The page's rows are chosen first and only they are joined: joined before the
+        # ORDER BY … LIMIT, the lookup would run for every match (50 times as many rows as
+        # the page for the headline search of benchmarks/README.md).
+        text = (
+            f"SELECT {keys_sql(terms)}, {columns(params)} FROM (SELECT t.* {page}) t "
+            f"{joins(params)} ORDER BY {order}"
+        )
     return SqlQuery(text, tuple(params.values))
 
 
 def page_query(query: ItemsQuery) -> SqlQuery:
     """(keys, feature text) rows of one page in the requested order, limit + 1 of them so the
     caller sees whether another page follows. A backwards cursor returns rows in reverse."""
-    return _page_query(query, feature_sql(query.collection, query.crs, selected_properties(query)))
+
+    def feature(params: Params) -> Sql:
+        properties = tuple((name, part(params)) for name, part in shown_properties(query))
+        return feature_sql(query.collection, query.crs, properties, query.decimals)
+
+    return _page_query(query, feature)
 
 
 def records_query(query: ItemsQuery, geometry: str) -> SqlQuery:
@@ -308,18 +274,22 @@ def records_query(query: ItemsQuery, geometry: str) -> SqlQuery:
         else f"ST_Transform({collection.geometry_sql}, {crs.srid:d})"
     )
     geom = f"ST_AsText({geom}, {crs.decimals:d})" if geometry == "wkt" else f"ST_AsBinary({geom})"
-    values = ", ".join(p.sql for p in selected_properties(query))
-    return _page_query(query, f"{collection.id_sql}, " + (f"{values}, " if values else "") + geom)
+
+    def columns(params: Params) -> Sql:
+        values = [str(collection.id_sql), *(part(params) for _, part in shown_properties(query))]
+        return Sql(", ".join([*values, geom]))
+
+    return _page_query(query, columns)
 
 
 def count_query(query: ItemsQuery) -> SqlQuery:
     """The exact number of items matching the query, all pages together."""
     params = Params()
-    source = query.collection.from_sql(params)
+    source = _source(query, params)
     return SqlQuery(
         f"SELECT count(*) FROM {source} WHERE {where_sql(query, params)}",
         tuple(params.values),
-        query.collection.tables,
+        query.collection.tables + query.extension.reads,
     )
 
 
@@ -327,7 +297,8 @@ def item_query(collection: Collection, feature_id: str, crs: Crs) -> SqlQuery:
     """One feature, with its detail properties, by id (the id as text from the URL)."""
     params = Params()
     source = collection.from_sql(params)
-    feature = feature_sql(collection, crs, collection.properties + collection.detail)
+    properties = tuple((p.name, p.expression) for p in collection.properties + collection.detail)
+    feature = feature_sql(collection, crs, properties)
     text = (
         f"SELECT {feature} FROM {source} "
         f"WHERE {collection.id_sql} = CAST({params(feature_id)}::text AS {collection.id_sql_type})"

@@ -18,7 +18,7 @@ from geo.catalog.areas import AREA_QUERYABLE, area_codes_sql
 from geo.core import commodities
 from geo.core.crs import transformable_crs
 from geo.core.errors import InvalidParameter
-from geo.core.sql import Params, SqlQuery
+from geo.core.sql import Params, Sql, SqlQuery
 from geo.features.cql2 import Queryable, cql2_where
 from geo.features.items import in_outline_sql
 from geo.io.importing.targets import LAYERS, SHAPEFILE_NAMES, Layer
@@ -155,7 +155,9 @@ def _queryables(layer: Layer) -> dict[str, Queryable]:
             commodities.matching,
         )
     fields["source"] = Queryable("source", "t.source", "string", "source")
-    fields["area"] = Queryable("area", area_codes_sql("t.geom"), "string_array", AREA_QUERYABLE)
+    fields["area"] = Queryable(
+        "area", area_codes_sql(Sql("t.geom")), "string_array", AREA_QUERYABLE
+    )
     fields["geometry"] = Queryable("geometry", "t.geom", "geometry", "geometry")
     return fields
 
@@ -247,7 +249,7 @@ def _table_plan(
     if filter:
         conditions.append(cql2_where(filter, filter_lang, _queryables(layer), params, filter_crs))
     if area is not None:  # the outline of an admin area (area=)
-        conditions.append(in_outline_sql("t.geom", params(area)))
+        conditions.append(in_outline_sql(Sql("t.geom"), params(area)))
     if rows is not None:
         conditions.append(rows(params))
     table = layer.table

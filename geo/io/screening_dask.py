@@ -47,9 +47,9 @@ import shapely
 
 from geo.core.errors import InvalidParameter, VetaError
 from geo.core.sql import Params
+from geo.features.items import where_sql
 from geo.io.exporting import BATCH_ROWS
 from geo.io.screening_files import BatchScreening, screen_deposits
-from geo.queries.deposits import where_sql
 from geo.store.db import viewer_connection
 
 if TYPE_CHECKING:
@@ -125,10 +125,10 @@ def _day_and_boxes(url: str, batch: BatchScreening) -> tuple[Any, np.ndarray, np
     """The day the run screens on, and the ids and bounding boxes of the deposits the search
     matches (a point is its own box): the Hilbert curve orders them by their boxes' centres,
     and a partition's boxes together bound every deposit in it."""
-    params = Params()
+    params, deposits = Params(), batch.deposits()
     text = (
-        "SELECT t.id, ST_AsBinary(ST_Envelope(t.geom)) FROM deposits t "
-        f"WHERE {where_sql(batch.search, params)} ORDER BY t.id"
+        f"SELECT t.id, ST_AsBinary(ST_Envelope(t.geom)) FROM {deposits.collection.from_sql(params)} "
+        f"WHERE {where_sql(deposits, params)} ORDER BY t.id"
     )
     with viewer_connection(url, batch.viewer) as conn, psycopg.RawCursor(conn) as cursor:
         day = batch.on or conn.execute("SELECT current_date").fetchall()[0][0]

@@ -24,9 +24,11 @@ import pyogrio
 
 from geo.core.errors import InvalidParameter
 from geo.core.sql import Params, SqlQuery
+from geo.features.collections import get_collection
+from geo.features.items import ItemsQuery
 from geo.io.exporting import BATCH_ROWS, FORMATS
 from geo.io.spreadsheet import safe_row
-from geo.queries.deposits import DepositSearch
+from geo.queries.deposits import DepositSearch, deposit_query
 from geo.queries.screening import ScreeningOptions
 from geo.queries.screening_batch import (
     COLUMNS,
@@ -58,6 +60,12 @@ class BatchScreening:
     # None: the database's current_date (a Dask run fixes it once for every partition).
     on: date | None = None
     viewer: Viewer = ANONYMOUS
+    # The outline (EWKB) of the admin area the deposits must intersect.
+    area: bytes | None = None
+
+    def deposits(self) -> ItemsQuery:
+        """The deposits screened, as the feature engine selects them (/deposits alike)."""
+        return deposit_query(ItemsQuery(get_collection("deposits"), area=self.area), self.search)
 
 
 def parse_batch_format(name: str) -> str:
@@ -81,7 +89,7 @@ def screen_in_database(url: str, batch: BatchScreening) -> Iterator[list[tuple]]
     """Every deposit of the search in one statement, as rows (ord, ...) from a server-side
     cursor, BATCH_ROWS at a time."""
     params = Params()
-    query = _statement(batch, deposits_source(batch.search, params), params)
+    query = _statement(batch, deposits_source(batch.deposits(), params), params)
     with (
         viewer_connection(url, batch.viewer) as conn,
         psycopg.RawServerCursor(conn, "veta_screening") as cursor,

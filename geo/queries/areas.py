@@ -1,4 +1,4 @@
-"""Administrative areas: finding one by INE code or name, and listing them as features."""
+"""Administrative areas: finding the one a user means by INE code or name."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import asyncpg
 
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter
-from geo.core.sql import Params, SqlQuery
-from geo.features.geojson import feature_text_sql
 
 # When a name is shared (León the province and León the municipality), the larger area wins.
 _LEVEL_ORDER = (
@@ -43,17 +41,3 @@ async def resolve_area(conn: asyncpg.Connection, text: str, parameter: str = "ar
     raise InvalidParameter(
         parameter, reason, "an INE code (24, 24089) or an area name (León, Ponferrada); see /areas"
     )
-
-
-def areas_query(level: str | None) -> SqlQuery:
-    """Admin areas as (code, GeoJSON feature text) rows, optionally of one level."""
-    params = Params()
-    where = f"WHERE level = {params(level)}" if level else ""
-    properties = (
-        "json_build_object('code', code, 'name', name, 'level', level, 'parent_code', parent_code, "
-        "'area_ha', round((ST_Area(geom::geography) / 10000)::numeric, 2), "
-        "'source', source, 'licence', licence)"
-    )
-    feature = feature_text_sql("code", "ST_AsGeoJSON(geom)", properties)
-    text = f"SELECT code, {feature} FROM admin_areas {where} ORDER BY code"
-    return SqlQuery(text, tuple(params.values))

@@ -1,14 +1,22 @@
-"""The deposit search: which deposits hold a commodity, in an area, inside or outside protection."""
+"""The deposit search: which deposits hold a commodity, in an area, inside or outside protection.
+
+/deposits is the `deposits` collection's items (geo/features/items.py: paging, bbox, area,
+count, the features' text) with the search's own conditions added as an Extension: the
+commodities (each with its narrower ones), protection inside or outside the counted zones, and
+the MDoPI class. Deposits inside protection also name the zones that constrain them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from geo.catalog.collections import DEPOSIT_DETAIL, DEPOSIT_PROPERTIES
+from geo.catalog.collections import DEPOSITS
 from geo.core import vocabulary as v
-from geo.core.sql import Params, SqlQuery
-from geo.features.geojson import feature_text_sql
+from geo.core.crs import CRS84
+from geo.core.sql import Params, Sql, SqlQuery
+from geo.features.extension import Extension, SqlPart, constant
+from geo.features.items import ItemsQuery, item_query
 from geo.rules.protection import zone_constrains
 
 Protection = Literal["any", "inside", "outside"]
@@ -16,102 +24,65 @@ Protection = Literal["any", "inside", "outside"]
 
 @dataclass(frozen=True)
 class DepositSearch:
-    """A parsed, validated deposit search (all values already checked against the vocabulary)."""
+    """A deposit search's own terms, all values already checked against the vocabulary."""
 
+    # Commodity codes, each broader one already expanded to its narrower ones.
     commodities: tuple[str, ...] = ()
-    # The outline (EWKB) of the admin area the deposits must intersect.
-    area: bytes | None = None
     protection: Protection = "any"
     legal_effects: tuple[str, ...] = v.RESTRICTING_LEGAL_EFFECTS
-    bbox: tuple[float, float, float, float] | None = None
-    limit: int = 100
-    after_id: int | None = None
     # MDoPI classes of the latest assessment; empty: any.
     mdopi: tuple[str, ...] = ()
 
 
-# Every table a search reads (protection_zone_parts follows protection_zones).
-SEARCHED_TABLES = ("deposits", "admin_areas", "protection_zones", "deposit_assessments")
+def _constrained(search: DepositSearch, params: Params) -> Sql:
+    return Sql(zone_constrains("z", "t", list(search.legal_effects), params))
 
 
-def _properties(properties, with_zones: bool = False) -> str:
-    """SQL json object of the properties: those of the `deposits` collection (geo/catalog/collections.py),
-    so /deposits and /collections/deposits/items show a deposit alike."""
-    pairs = [(p.name, p.sql) for p in properties]
-    if with_zones:
-        pairs += [("protection_zones", "zones.names"), ("legal_effects", "zones.effects")]
-    return "json_build_object(" + ", ".join(f"'{k}', {e}" for k, e in pairs) + ")"
-
-
-def where_sql(search: DepositSearch, params: Params, with_cursor: bool = False) -> str:
-    """SQL: the conditions a deposit row `t` meets to match the search (the cursor optional)."""
-    conditions = ["TRUE"]
+def deposit_extension(search: DepositSearch) -> Extension:
+    """The search's terms as conditions (and, inside protection, the zones as properties)."""
+    conditions: list[SqlPart] = []
     if search.commodities:
-        conditions.append(f"t.commodities && {params(list(search.commodities))}::text[]")
-    if search.area:
-        # A deposit is in an area when it intersects it (a polygon deposit across a border
-        # belongs to both sides). The outline is a constant rather than a join to admin_areas:
-        # the planner then knows how much of the table the area covers, and for a page of a
-        # wide area walks the ids instead of collecting and sorting every match (20x faster
-        # over 100,000 deposits, see benchmarks/README.md).
-        conditions.append(f"ST_Intersects(t.geom, ST_GeomFromEWKB({params(search.area)}))")
-    if search.bbox:
-        west, south, east, north = search.bbox
-        envelope = f"ST_MakeEnvelope({params(west)}, {params(south)}, {params(east)}, {params(north)}, 4326)"
-        conditions.append(f"ST_Intersects(t.geom, {envelope})")
+        codes = list(search.commodities)
+        conditions.append(lambda params: Sql(f"t.commodities && {params(codes)}::text[]"))
     if search.protection != "any":
-        constrained = (
-            "EXISTS (SELECT 1 FROM protection_zones z WHERE "
-            f"{zone_constrains('z', 't', list(search.legal_effects), params)})"
-        )
-        conditions.append(constrained if search.protection == "inside" else f"NOT {constrained}")
-    if search.mdopi:
+        negation = "NOT " if search.protection == "outside" else ""
         conditions.append(
-            "(SELECT x.mdopi_class FROM deposit_assessments x WHERE x.deposit_id = t.id "
-            f"ORDER BY x.id DESC LIMIT 1) = ANY({params(list(search.mdopi))}::text[])"
+            lambda params: Sql(
+                f"{negation}EXISTS (SELECT 1 FROM protection_zones z "
+                f"WHERE {_constrained(search, params)})"
+            )
         )
-    if with_cursor and search.after_id is not None:
-        conditions.append(f"t.id > {params(search.after_id)}")
-    return " AND ".join(conditions)
-
-
-def page_query(search: DepositSearch) -> SqlQuery:
-    """One row per feature, as finished GeoJSON text, in id order; limit + 1 rows to see a next page."""
-    params = Params()
-    with_zones = search.protection == "inside"
-    zones = ""
-    if with_zones:
-        zones = (
-            ", LATERAL (SELECT string_agg(z.name, '; ' ORDER BY z.name) AS names, "
-            "string_agg(DISTINCT z.legal_effect, ', ') AS effects FROM protection_zones z WHERE "
-            f"{zone_constrains('z', 't', list(search.legal_effects), params)}) zones"
-        )
-    properties = _properties(DEPOSIT_PROPERTIES, with_zones)
-    where = where_sql(search, params, with_cursor=True)
-    # The page's rows are chosen first and only they are joined to their zones: joined before
-    # the ORDER BY … LIMIT, the zone lookup ran for every match (5,053 rows for a 101-row page
-    # of the inside headline over 100,000 deposits, see benchmarks/README.md).
-    page = (
-        f"SELECT t.* FROM deposits t WHERE {where} ORDER BY t.id LIMIT {params(search.limit + 1)}"
+    if search.mdopi:
+        classes = list(search.mdopi)
+        latest = DEPOSITS.by_name["mdopi"].sql
+        conditions.append(lambda params: Sql(f"{latest} = ANY({params(classes)}::text[])"))
+    if search.protection != "inside":
+        return Extension(conditions=tuple(conditions), reads=_reads(search))
+    return Extension(
+        conditions=tuple(conditions),
+        joins=lambda params: Sql(
+            "CROSS JOIN LATERAL (SELECT string_agg(z.name, '; ' ORDER BY z.name) AS names, "
+            "string_agg(DISTINCT z.legal_effect, ', ') AS effects FROM protection_zones z "
+            f"WHERE {_constrained(search, params)}) zones"
+        ),
+        properties=(
+            ("protection_zones", constant(Sql("zones.names"))),
+            ("legal_effects", constant(Sql("zones.effects"))),
+        ),
+        reads=_reads(search),
     )
-    feature = feature_text_sql("t.id", "ST_AsGeoJSON(t.geom)", properties)
-    text = f"SELECT t.id, {feature} FROM ({page}) t{zones} ORDER BY t.id"
-    return SqlQuery(text, tuple(params.values))
 
 
-def count_query(search: DepositSearch) -> SqlQuery:
-    """The exact number of deposits matching the search, all pages together."""
-    params = Params()
-    where = where_sql(search, params)
-    return SqlQuery(
-        f"SELECT count(*) FROM deposits t WHERE {where}", tuple(params.values), SEARCHED_TABLES
-    )
+def _reads(search: DepositSearch) -> tuple[str, ...]:
+    # protection_zone_parts follows protection_zones (one trigger keeps them together).
+    return ("protection_zones",) if search.protection != "any" else ()
+
+
+def deposit_query(query: ItemsQuery, search: DepositSearch) -> ItemsQuery:
+    """The items query of the `deposits` collection narrowed by the search."""
+    return replace(query, extension=deposit_extension(search))
 
 
 def one_query(deposit_id: int) -> SqlQuery:
     """One deposit as a GeoJSON Feature, with every attribute of its record."""
-    params = Params()
-    properties = _properties(DEPOSIT_PROPERTIES + DEPOSIT_DETAIL)
-    feature = feature_text_sql("t.id", "ST_AsGeoJSON(t.geom)", properties)
-    text = f"SELECT {feature} FROM deposits t WHERE t.id = {params(deposit_id)}"
-    return SqlQuery(text, tuple(params.values))
+    return item_query(DEPOSITS, str(deposit_id), CRS84)

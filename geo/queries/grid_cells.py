@@ -12,11 +12,13 @@ not free: a cell is indivisible, so a right taking it would take the protected p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from geo.core.errors import InvalidParameter
-from geo.core.sql import Params, SqlQuery
+from geo.core.sql import Params, Sql, SqlQuery
+from geo.features.extension import Extension, constant
 from geo.features.geojson import feature_text_sql
+from geo.features.items import ItemsQuery, SortKey
 from geo.rules import cuadricula as grid
 from geo.rules.cuadricula import Cell
 from geo.rules.ground import held_or_excluded
@@ -43,8 +45,8 @@ def check_cap(i_range: range, j_range: range, max_cells: int, parameter: str, wh
         )
 
 
-def _feature(properties: str) -> str:
-    return feature_text_sql("c.id", f"ST_AsGeoJSON(c.geom, {EXACT})", properties)
+def _feature(properties: str) -> Sql:
+    return feature_text_sql(Sql("c.id"), Sql(f"ST_AsGeoJSON(c.geom, {EXACT})"), Sql(properties))
 
 
 def _envelope(i_range: range, j_range: range, params: Params) -> str:
@@ -55,14 +57,20 @@ def _envelope(i_range: range, j_range: range, params: Params) -> str:
     )
 
 
-def cells_query(i_range: range, j_range: range) -> SqlQuery:
-    """(id, feature text) rows for a block of cells, in id order of rows then columns."""
-    params = Params()
-    text = (
-        f"SELECT c.id, {_feature(CELL_PROPERTIES)} FROM {grid.sql_cells(_envelope(i_range, j_range, params))} "
-        "ORDER BY c.j, c.i"
+def cells_query(cells: ItemsQuery, i_range: range, j_range: range) -> ItemsQuery:
+    """The `grid_cells` items of a block of cells, in order of rows then columns, with the
+    properties /grid/cells gives (its id too; `free` is for the single cell)."""
+
+    def block(params: Params) -> Sql:
+        return Sql(f"(SELECT c.* FROM {grid.sql_cells(_envelope(i_range, j_range, params))}) t")
+
+    return replace(
+        cells,
+        sortby=(SortKey("j"), SortKey("i")),
+        properties=("i", "j", "area_ha"),
+        decimals=EXACT,
+        extension=Extension(source=block, properties=(("id", constant(Sql("t.id"))),)),
     )
-    return SqlQuery(text, tuple(params.values))
 
 
 def cell_query(cell: Cell, legal_effects: tuple[str, ...]) -> SqlQuery:
@@ -155,8 +163,11 @@ def free_query(ground: GroundQuery) -> SqlQuery:
                 f"SELECT {cells}, {hectares}, "
                 + feature_text_sql(
                     None,
-                    f"ST_AsGeoJSON(m.geom, {EXACT})",
-                    f"json_build_object('cell_count', {cells}, 'area_ha', round(({hectares})::numeric, 2))",
+                    Sql(f"ST_AsGeoJSON(m.geom, {EXACT})"),
+                    Sql(
+                        f"json_build_object('cell_count', {cells}, 'area_ha', "
+                        f"round(({hectares})::numeric, 2))"
+                    ),
                 )
                 + " "
                 f"FROM (SELECT (ST_Dump(ST_Simplify(ST_UnaryUnion(ST_Collect({strip})), 0))).geom FROM runs) m "

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
-from geo.core.sql import Params, SqlQuery, text_array
+from geo.catalog.collections import PERMITS
+from geo.core.crs import CRS84
+from geo.core.sql import Params, Sql, SqlQuery, text_array
+from geo.features.extension import Extension, SqlPart, constant
 from geo.features.geojson import feature_text_sql
+from geo.features.items import ItemsQuery, feature_sql, shown_properties
 from geo.queries.grid_cells import EXACT
 from geo.rules import cuadricula as grid
 from geo.rules.registry import CONCESSIONS, HOLDING, IN_FORCE, as_of_source, effective_status_sql
@@ -16,113 +20,81 @@ CELLS_PER_SQUARE_DEGREE = grid.PER_DEGREE * grid.PER_DEGREE
 
 @dataclass(frozen=True)
 class PermitSearch:
-    """A parsed, validated registry query."""
+    """A registry query's own terms, checked (the shared ones come with the items query)."""
 
     as_of: date | None = None  # None: the registry now
     statuses: tuple[str, ...] = ()  # effective statuses on that day
     right_types: tuple[str, ...] = ()
-    area_code: str | None = None
-    bbox: tuple[float, float, float, float] | None = None
-    limit: int = 100
-    after_id: int | None = None
 
 
-def _day(search_day: date | None, params: Params) -> str:
-    return f"{params(search_day)}::date" if search_day else "current_date"
+def _day(as_of: date | None) -> SqlPart:
+    """The day statuses are read on, as SQL: the one asked for, or today."""
+    if as_of is None:
+        return constant(Sql("current_date"))
+    return lambda params: Sql(f"{params(as_of)}::date")
 
 
-def _source(search_day: date | None, day: str) -> str:
-    return as_of_source(day) if search_day else "permits p"
-
-
-def _properties(day: str) -> str:
-    """SQL json object of a right's flat properties, its status read on `day`."""
-    pairs = [
-        ("registry_number", "p.registry_number"),
-        ("name", "p.name"),
-        ("holder", "p.holder"),
-        ("right_type", "p.right_type"),
-        ("section", "p.section"),
-        ("status", effective_status_sql("p", day)),
-        ("registry_status", "p.status"),
-        ("status_on", day),
-        ("applied_on", "p.applied_on"),
-        ("granted_on", "p.granted_on"),
-        ("expires_on", "p.expires_on"),
-        ("commodities", "array_to_string(p.commodities, ', ')"),
-        # Exact for a right of whole cells: every cell is 1/180° × 1/180° in lon/lat.
-        ("cell_count", f"round(ST_Area(p.geom) * {CELLS_PER_SQUARE_DEGREE})::int"),
-        ("area_ha", "round((ST_Area(p.geom::geography) / 10000)::numeric, 2)"),
-        ("authority", "p.authority"),
-        ("source", "p.source"),
-        ("source_id", "p.source_id"),
-        ("licence", "p.licence"),
-    ]
-    return "json_build_object(" + ", ".join(f"'{k}', {e}" for k, e in pairs) + ")"
-
-
-def _feature(day: str) -> str:
-    return feature_text_sql("p.id", f"ST_AsGeoJSON(p.geom, {EXACT})", _properties(day))
-
-
-def _where(search: PermitSearch, params: Params, day: str, with_cursor: bool) -> str:
-    conditions = ["TRUE"]
+def permit_extension(search: PermitSearch, area: bytes | None) -> Extension:
+    """The search's terms over the `permits` collection: statuses read on the day (from the
+    rights' history for a past day), right types, the rights sharing ground with an area, and
+    the properties /permits has always given (`status_on`, `cell_count`)."""
+    day = _day(search.as_of)
+    conditions: list[SqlPart] = []
     if search.statuses:
+        statuses = list(search.statuses)
         conditions.append(
-            f"{effective_status_sql('p', day)} = ANY({params(list(search.statuses))}::text[])"
+            lambda params: Sql(
+                f"{effective_status_sql('t', day(params))} = ANY({params(statuses)}::text[])"
+            )
         )
     if search.right_types:
-        conditions.append(f"p.right_type = ANY({params(list(search.right_types))}::text[])")
-    if search.area_code:
+        types = list(search.right_types)
+        conditions.append(lambda params: Sql(f"t.right_type = ANY({params(types)}::text[])"))
+    if area is not None:
         # A right in an area shares ground with it; one only touching its border is not in it.
         conditions.append(
-            "EXISTS (SELECT 1 FROM admin_areas a WHERE a.code = "
-            f"{params(search.area_code)} AND ST_Relate(a.geom, p.geom, '2********'))"
+            lambda params: Sql(f"ST_Relate(ST_GeomFromEWKB({params(area)}), t.geom, '2********')")
         )
-    if search.bbox:
-        west, south, east, north = search.bbox
-        conditions.append(
-            f"ST_Intersects(p.geom, ST_MakeEnvelope({params(west)}, {params(south)}, "
-            f"{params(east)}, {params(north)}, 4326))"
-        )
-    if with_cursor and search.after_id is not None:
-        conditions.append(f"p.id > {params(search.after_id)}")
-    return " AND ".join(conditions)
-
-
-def page_query(search: PermitSearch) -> SqlQuery:
-    """(id, feature text) rows in id order, limit + 1 of them to see a next page."""
-    params = Params()
-    day = _day(search.as_of, params)
-    text = (
-        f"SELECT p.id, {_feature(day)} FROM {_source(search.as_of, day)} "
-        f"WHERE {_where(search, params, day, True)} ORDER BY p.id LIMIT {params(search.limit + 1)}"
+    as_of = search.as_of
+    return Extension(
+        conditions=tuple(conditions),
+        source=(lambda params: Sql(as_of_source(day(params), "t"))) if as_of else None,
+        properties=(
+            ("status", lambda params: Sql(effective_status_sql("t", day(params)))),
+            ("status_on", day),
+            # Exact for a right of whole cells: every cell is 1/180° × 1/180° in lon/lat.
+            (
+                "cell_count",
+                constant(Sql(f"round(ST_Area(t.geom) * {CELLS_PER_SQUARE_DEGREE})::int")),
+            ),
+        ),
+        # As of a day the rows come from the history (the day itself is a bound value).
+        reads=("permit_history",) if as_of else (),
     )
-    return SqlQuery(text, tuple(params.values))
 
 
-def count_query(search: PermitSearch) -> SqlQuery:
-    """The exact number of rights matching the search, all pages together."""
-    params = Params()
-    day = _day(search.as_of, params)
-    text = f"SELECT count(*) FROM {_source(search.as_of, day)} WHERE {_where(search, params, day, False)}"
-    # Remembered until the rights (or, as of a day, their history) change; the day is part of
-    # the state a remembered count is keyed on (geo/store/data_state.py).
-    return SqlQuery(
-        text, tuple(params.values), ("permit_history",) if search.as_of else ("permits",)
-    )
+def permit_query(query: ItemsQuery, search: PermitSearch) -> ItemsQuery:
+    """The items query of the `permits` collection narrowed by the search; its `area` is
+    shared ground rather than the engine's intersection, and corners are written exactly."""
+    return replace(query, area=None, decimals=EXACT, extension=permit_extension(search, query.area))
+
+
+# What a single right shows beyond the list's properties and the collection's details.
+_DETAIL = (("commodity_list", "to_jsonb(t.commodities)"), ("retrieved_at", "t.retrieved_at"))
 
 
 def one_query(permit_id: int) -> SqlQuery:
     """One right as a Feature, with its remarks and record time stamps."""
     params = Params()
-    properties = (
-        f"{_properties('current_date')}::jsonb || jsonb_build_object("
-        "'commodity_list', to_jsonb(p.commodities), 'remarks', p.remarks, 'retrieved_at', p.retrieved_at, "
-        "'created_at', p.created_at, 'updated_at', p.updated_at)"
+    extension = permit_extension(PermitSearch(), None)
+    detail = tuple((p.name, constant(p.expression)) for p in PERMITS.detail)
+    detail += tuple((name, constant(Sql(sql))) for name, sql in _DETAIL)
+    query = ItemsQuery(
+        PERMITS, extension=replace(extension, properties=extension.properties + detail)
     )
-    feature = feature_text_sql("p.id", f"ST_AsGeoJSON(p.geom, {EXACT})", properties)
-    text = f"SELECT {feature} FROM permits p WHERE p.id = {params(permit_id)}"
+    properties = tuple((name, part(params)) for name, part in shown_properties(query))
+    feature = feature_sql(PERMITS, CRS84, properties, EXACT)
+    text = f"SELECT {feature} FROM permits t WHERE t.id = {params(permit_id)}"
     return SqlQuery(text, tuple(params.values))
 
 
@@ -176,7 +148,7 @@ def conflicts_query(permit_id: int) -> SqlQuery:
         "'shared_cells', to_json(s.ids))"
     )
     text = (
-        f"SELECT q.id, {feature_text_sql('q.id', f'ST_AsGeoJSON(s.geom, {EXACT})', properties)} "
+        f"SELECT q.id, {feature_text_sql(Sql('q.id'), Sql(f'ST_AsGeoJSON(s.geom, {EXACT})'), Sql(properties))} "
         f"FROM permits t JOIN permits q ON q.id <> t.id AND ST_Intersects(q.geom, t.geom) "
         f"CROSS JOIN LATERAL (SELECT {reason} AS reason, ST_Intersection(t.geom, q.geom) AS shared) o "
         "CROSS JOIN LATERAL (SELECT count(*) AS n, sum(c.area_ha) AS ha, array_agg(c.id ORDER BY c.id) AS ids, "

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from geo.core.sql import Params, SqlQuery
+from geo.core.sql import Params, Sql, SqlQuery, joined
 from geo.features.geojson import feature_text_sql
-from geo.queries.deposits import DepositSearch, where_sql
+from geo.features.items import ItemsQuery, where_sql
 from geo.queries.screening import ScreeningOptions, verdict_sql
 from geo.queries.sites import Site
 from geo.rules.ground import ground_status_sql, on_site_sql
@@ -69,11 +69,12 @@ def posted_sites_source(sites: list[Site], params: Params) -> SiteSource:
 _DEPOSIT_SITE = "t.id::text AS key, coalesce(t.name, t.source_id) AS name, t.geom, t.depth_top_m, t.depth_bottom_m, t.id AS ord"
 
 
-def deposits_source(search: DepositSearch, params: Params) -> SiteSource:
-    """The deposits matching a /deposits search (commodities, area, bbox, protection); a plain
-    subquery, so that joins use the deposits' index."""
+def deposits_source(deposits: ItemsQuery, params: Params) -> SiteSource:
+    """The deposits an items query of the `deposits` collection matches (a /deposits search:
+    commodities, area, protection); a plain subquery, so that joins use the deposits' index."""
     return SiteSource(
-        f"(SELECT {_DEPOSIT_SITE} FROM deposits t WHERE {where_sql(search, params)}) s"
+        f"(SELECT {_DEPOSIT_SITE} "
+        f"FROM {deposits.collection.from_sql(params)} WHERE {where_sql(deposits, params)}) s"
     )
 
 
@@ -133,11 +134,11 @@ def batch_query(
             + ", ".join(f"'{k}', {values[k]}" for k in COLUMNS if k != "id")
             + ")"
         )
-        select = feature_text_sql("s.key", "ST_AsGeoJSON(s.geom)", properties)
+        select = feature_text_sql(Sql("s.key"), Sql("ST_AsGeoJSON(s.geom)"), Sql(properties))
     else:
-        select = ", ".join(f"{values[k]} AS {k}" for k in COLUMNS)
+        select = joined(", ", (f"{values[k]} AS {k}" for k in COLUMNS))
         if with_wkb:
-            select += ", ST_AsBinary(s.geom) AS geometry"
+            select = Sql(select + ", ST_AsBinary(s.geom) AS geometry")
     text = (
         f"{source.with_clause}SELECT s.ord, {select} FROM {sites} "
         "LEFT JOIN (SELECT c.key, array_agg(DISTINCT c.legal_effect::text) AS effects, "

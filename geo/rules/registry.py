@@ -51,14 +51,14 @@ def effective_status_sql(row: str, day: str) -> str:
     return f"permit_effective_status({row}.status, {row}.expires_on, {day})"
 
 
-def as_of_source(day: str) -> str:
-    """SQL FROM item (alias p): the permits rows as they stood on `day`, from their history."""
+def as_of_source(day: str, alias: str = "p") -> str:
+    """SQL FROM item (alias `alias`): the permits rows as they stood on `day`, from their history."""
     # LATERAL, not (jsonb_populate_record(…)).*, which would rebuild the row once per column.
     # A right whose last change is its deletion (after IS NULL) was gone that day.
     return (
         "(SELECT after FROM (SELECT DISTINCT ON (permit_id) after FROM permit_history "
         f"WHERE effective_on <= {day} ORDER BY permit_id, effective_on DESC, id DESC) latest "
-        "WHERE after IS NOT NULL) h CROSS JOIN LATERAL jsonb_populate_record(NULL::permits, h.after) p"
+        f"WHERE after IS NOT NULL) h CROSS JOIN LATERAL jsonb_populate_record(NULL::permits, h.after) {alias}"
     )
 
 

@@ -1,0 +1,62 @@
+"""A feature list answered from the engine: an items query's page and count, streamed.
+
+Every list — the OGC items as GeoJSON and the REST searches (/deposits, /permits, /areas,
+/grid/cells) — goes through `stream_items`; the REST ones end with the members they always
+had (numberReturned, numberMatched, links with an opaque `next` cursor, timeStamp).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from api.links import same_query
+from api.streaming import GEOJSON, Progress, feature_collection_tail, stream_features
+from geo.features.items import ItemsQuery, count_query, page_query
+from geo.features.keyset import Cursor
+
+Tail = Callable[[int, Any, int | None], dict]
+
+
+async def stream_items(
+    request: Request,
+    query: ItemsQuery,
+    tail: Tail,
+    counted: bool = True,
+    headers: dict | None = None,
+    progress: Progress | None = None,
+) -> Response:
+    """The query's page streamed, its count (remembered while the data stays) beside it."""
+    state = request.app.state
+    return await stream_features(
+        state.pool,
+        page_query(query),
+        query.limit,
+        count_query(query) if counted else None,
+        tail,
+        headers=headers,
+        counts=state.counts,
+        progress=progress,
+    )
+
+
+def next_cursor(query: ItemsQuery, last_key: list[str | None]) -> str:
+    """The cursor of the page after the row with these keys."""
+    return Cursor(tuple(last_key), query.order).encode()
+
+
+async def feature_list(request: Request, query: ItemsQuery, counted: bool = True) -> Response:
+    """A REST list: self and next links; without `counted`, the list is whole (no paging) and
+    numberMatched is what it returns."""
+
+    def tail(returned: int, next_key: Any, matched: int | None) -> dict:
+        links = [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
+        if next_key is not None:
+            href = same_query(request, cursor=next_cursor(query, next_key))
+            links.append({"rel": "next", "type": GEOJSON, "href": href})
+        return feature_collection_tail(returned, matched if counted else returned, links)
+
+    return await stream_items(request, query, tail, counted)
