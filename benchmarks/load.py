@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # wrk reports through this script so that exact percentiles and error counts come back as JSON.
-_REPORT = Path(__file__).with_name("wrk_report.lua")
+REPORT = Path(__file__).with_name("wrk_report.lua")
 
 # The same compression for every server: gzip, as QGIS and GDAL (curl) ask for it.
 ACCEPT_ENCODING = "gzip"
@@ -47,9 +47,11 @@ def run_wrk(
     seconds: float,
     accept: str = "application/geo+json",
     headers: dict[str, str] | None = None,
+    script: Path = REPORT,
 ) -> LoadResult:
     """Hammer one URL from one wrk thread with `connections` keep-alive connections, sending
-    `headers` as well (a credential, say)."""
+    `headers` as well (a credential, say). `script` replaces the report script by one that sets
+    the request (a POST body, say) and then loads wrk_report.lua with `dofile`."""
     if not url.startswith(("http://127.", "http://localhost")):
         raise ValueError(f"load only goes to loopback, not {url}")
     command = [
@@ -65,7 +67,7 @@ def run_wrk(
         f"Accept: {accept}",
         *(arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")),
         "-s",
-        str(_REPORT),
+        str(script),
         url,
     ]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
