@@ -164,12 +164,17 @@ def build(deposits: int, zones: int, rebuild: bool) -> tuple[str, dict]:
                     have = conn.execute(
                         text(
                             "SELECT (SELECT count(*) FROM deposits WHERE source = :s), "
-                            "(SELECT count(*) FROM protection_zones WHERE source = :s)"
+                            "(SELECT count(*) FROM protection_zones WHERE source = :s), "
+                            "pg_database_size(current_database())"
                         ),
                         {"s": "scale"},
                     ).one()
-                if tuple(have) == (deposits, zones):
-                    return url, {"database": name, "built": False}
+                if tuple(have[:2]) == (deposits, zones):
+                    return url, {
+                        "database": name,
+                        "built": False,
+                        "size_mb": round(have[2] / 2**20),
+                    }
             except Exception:  # noqa: BLE001 - missing or half-made: build it below
                 pass
         engine.dispose()
@@ -319,6 +324,56 @@ def main() -> None:
             out.write_text(json.dumps({"machine": data.machine(), "results": results}, indent=2))
             print(table([entry]), flush=True)
     print(table(results))
+    print(sizing(results))
+
+
+# The sizing of SCALE.md, redone from whatever the run measured. The regions' data sizes and
+# peak loads are assumptions (SCALE.md gives their sources or says they are estimates).
+REGIONS = (  # (name, deposits curve used, peak requests/s)
+    ("Castilla y León", 10_000, 10),
+    ("Spain", 100_000, 50),
+    ("EU", 1_000_000, 200),
+    ("EU, 5M headroom", 5_000_000, 200),
+)
+# Per 100 requests, after load_mix.py's weights (single items counted as pages, CQL2 as bbox).
+MIX = {
+    "items, limit 100": 30,
+    "items, limit 100, bbox": 20,
+    "headline /deposits": 15,
+    "tile z8": 10,
+    "tile z12": 20,
+    "screening POST": 5,
+}
+BUSY = 0.6  # at most 60 % busy, so that p99 stays near the curves'
+CORES_PER_MACHINE = 4
+WORKERS_PER_MACHINE = 2
+WORKER_GB = 0.36  # a worker's RSS under the 50-client mix (README, "Load held")
+
+
+def sizing(results: list[dict]) -> str:
+    """Cores, machines and RAM per region from the measured p50s: at each deposit size, the
+    slower of the zone variants for each kind (the load made the same database differ 2x)."""
+    lines = []
+    for name, deposits, peak in REGIONS:
+        rows = [r for r in results if r["deposits"] == deposits]
+        if not rows:
+            lines.append(f"{name}: no measurement at {deposits:,} deposits")
+            continue
+        p50 = {k: max(r["requests"][k]["p50_ms"] for r in rows) for k in MIX}
+        s = sum(MIX[k] * p50[k] for k in MIX) / sum(MIX.values())
+        cores = peak * s / 1000 / BUSY
+        machines = math.ceil(cores / CORES_PER_MACHINE)
+        size_mb = max(r["build"].get("size_mb") or 0 for r in rows)
+        ram = size_mb / 1024 * 1.3 + WORKERS_PER_MACHINE * WORKER_GB + 1
+        terms = " + ".join(f"{MIX[k]}×{p50[k]:g}" for k in MIX)
+        lines.append(
+            f"**{name}** ({deposits:,} deposits, peak {peak} req/s): S = ({terms}) / 100 = "
+            f"**{s:.1f} ms**; one core ≈ 1000 / {s:.1f} = {1000 / s:.0f} req/s; cores = {peak} × "
+            f"{s:.1f} / 1000 / {BUSY} = **{cores:.2f}** → {machines} machine(s) of "
+            f"{CORES_PER_MACHINE} cores + 1 spare; RAM per machine = {size_mb} MB × 1.3 + "
+            f"{WORKERS_PER_MACHINE} × {WORKER_GB} GB + 1 GB = {ram:.1f} GB"
+        )
+    return "\n\n".join(lines)
 
 
 if __name__ == "__main__":
