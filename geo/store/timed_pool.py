@@ -96,7 +96,8 @@ class _Acquired:
         self.as_viewer = as_viewer
         self.keeps_session = keeps_session
         self.conn: asyncpg.Connection | None = None
-        # Whether the viewer's transaction is open (begun by __aenter__, ended by __aexit__).
+        # Whether a transaction is open: the viewer's, or behind PgBouncer every use's (begun
+        # by __aenter__, ended by __aexit__).
         self.in_transaction = False
         # Whether the session needs no reset on release (done with the COMMIT, or never changed).
         self.reset_done = False
