@@ -53,31 +53,37 @@ COMMODITY_WEIGHTS = {
     "quartz": 3,
 }
 
-# One statement, seeded: points spread uniformly over the province (ST_GeneratePoints with a
-# seed), one deposit in twenty an outline instead of a point, a third with a depth range.
-_INSERT = """
+_LISTS = """
 WITH lists AS (
     SELECT CAST(:occurrence_types AS text[]) AS occurrence_types,
            CAST(:deposit_types AS text[]) AS deposit_types,
            CAST(:size_classes AS text[]) AS size_classes,
            CAST(:mine_statuses AS text[]) AS mine_statuses,
            CAST(:weighted AS text[]) AS weighted
-), draws AS (
-    SELECT row_number() OVER () AS n, dump.geom AS point,
-           ARRAY[random(), random(), random(), random(), random(), random(),
-                 random(), random(), random(), random(), random()] AS r
-    FROM admin_areas a, ST_Dump(ST_GeneratePoints(a.geom, :count, :seed)) dump
-    WHERE a.code = '24'
-), picked AS (
-    SELECT draws.*, lists.*,
+), """
+
+RANDOMS = """ARRAY[random(), random(), random(), random(), random(), random(),
+                 random(), random(), random(), random(), random()] AS r"""
+
+
+def synthetic_deposits_sql(draws: str, drawn: str, kind: str, id_prefix: str, script: str) -> str:
+    """One INSERT of synthetic deposits from `draws` (CTEs after `lists`, the last one, `drawn`,
+    giving rows n, point and r, eleven random numbers): occurrence type, deposit type, size,
+    status and a depth range drawn from the lists, one or two commodities (weighted), one deposit
+    in twenty an outline instead of a point, a third with a depth range."""
+    return (
+        _LISTS
+        + draws
+        + f""", picked AS (
+    SELECT {drawn}.*, lists.*,
            weighted[1 + floor(r[9] * cardinality(weighted))::int] AS main,
            CASE WHEN r[10] < 0.4 THEN weighted[1 + floor(r[11] * cardinality(weighted))::int] END AS second
-    FROM draws, lists
+    FROM {drawn}, lists
 )
 INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, deposit_type,
                       size_class, mine_status, depth_top_m, depth_bottom_m, location_precision,
                       geom, source, source_id, licence, remarks)
-SELECT 'Benchmark deposit ' || n,
+SELECT '{kind} deposit ' || n,
        occurrence_types[1 + floor(r[1] * cardinality(occurrence_types))::int],
        CASE WHEN second IS NULL OR second = main THEN ARRAY[main] ELSE ARRAY[main, second] END,
        CASE WHEN second IS NULL OR second = main THEN ARRAY['main'] ELSE ARRAY['main', 'by_product'] END,
@@ -88,11 +94,30 @@ SELECT 'Benchmark deposit ' || n,
        CASE WHEN r[5] < 0.33 THEN round((r[6] * 500 + 50 + r[7] * 1000)::numeric)::float8 END,
        'approximate',
        CASE WHEN r[8] < 0.05 THEN ST_Multi(ST_Buffer(point, 0.002, 4)) ELSE point END,
-       :source, 'bench-' || n, 'CC0-1.0',
-       'Synthetic benchmark record (benchmarks/data.py), not a real occurrence.'
+       :source, '{id_prefix}-' || n, 'CC0-1.0',
+       'Synthetic benchmark record ({script}), not a real occurrence.'
 FROM picked
-ORDER BY n
 """
+    )
+
+
+# One statement, seeded: points spread uniformly over the province (ST_GeneratePoints with a
+# seed).
+_INSERT = (
+    synthetic_deposits_sql(
+        f"""draws AS (
+    SELECT row_number() OVER () AS n, dump.geom AS point,
+           {RANDOMS}
+    FROM admin_areas a, ST_Dump(ST_GeneratePoints(a.geom, :count, :seed)) dump
+    WHERE a.code = '24'
+)""",
+        "draws",
+        "Benchmark",
+        "bench",
+        "benchmarks/data.py",
+    )
+    + "ORDER BY n\n"
+)
 
 # Applied to the benchmark databases so that the peers get the tuning Veta gives its own
 # sessions (geo/store/db.py): without it tipg loses to JIT and generic plans, not to its design.

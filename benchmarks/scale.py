@@ -44,46 +44,21 @@ SPAIN = (
 
 # Points drawn in Spain's box, kept when inside the outline (about half are): the statement
 # draws 2.2 times what it needs and keeps the first `count`.
-_DEPOSITS = """
-WITH lists AS (
-    SELECT CAST(:occurrence_types AS text[]) AS occurrence_types,
-           CAST(:deposit_types AS text[]) AS deposit_types,
-           CAST(:size_classes AS text[]) AS size_classes,
-           CAST(:mine_statuses AS text[]) AS mine_statuses,
-           CAST(:weighted AS text[]) AS weighted
-), draws AS (
+_DEPOSITS = data.synthetic_deposits_sql(
+    f"""draws AS (
     SELECT ST_SetSRID(ST_MakePoint(-9.3 + random() * 12.5, 36.0 + random() * 7.75), 4326) AS point,
-           ARRAY[random(), random(), random(), random(), random(), random(),
-                 random(), random(), random(), random(), random()] AS r
+           {data.RANDOMS}
     FROM generate_series(1, ceil(:count * 2.2)::int)
 ), inside AS (
     SELECT row_number() OVER () AS n, draws.*
     FROM draws WHERE ST_Intersects(point, ST_GeomFromText(:spain, 4326))
     LIMIT :count
-), picked AS (
-    SELECT inside.*, lists.*,
-           weighted[1 + floor(r[9] * cardinality(weighted))::int] AS main,
-           CASE WHEN r[10] < 0.4 THEN weighted[1 + floor(r[11] * cardinality(weighted))::int] END AS second
-    FROM inside, lists
+)""",
+    "inside",
+    "Scale",
+    "scale",
+    "benchmarks/scale.py",
 )
-INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, deposit_type,
-                      size_class, mine_status, depth_top_m, depth_bottom_m, location_precision,
-                      geom, source, source_id, licence, remarks)
-SELECT 'Scale deposit ' || n,
-       occurrence_types[1 + floor(r[1] * cardinality(occurrence_types))::int],
-       CASE WHEN second IS NULL OR second = main THEN ARRAY[main] ELSE ARRAY[main, second] END,
-       CASE WHEN second IS NULL OR second = main THEN ARRAY['main'] ELSE ARRAY['main', 'by_product'] END,
-       deposit_types[1 + floor(r[2] * cardinality(deposit_types))::int],
-       size_classes[1 + floor(r[3] * cardinality(size_classes))::int],
-       mine_statuses[1 + floor(r[4] * cardinality(mine_statuses))::int],
-       CASE WHEN r[5] < 0.33 THEN round((r[6] * 500)::numeric)::float8 END,
-       CASE WHEN r[5] < 0.33 THEN round((r[6] * 500 + 50 + r[7] * 1000)::numeric)::float8 END,
-       'approximate',
-       CASE WHEN r[8] < 0.05 THEN ST_Multi(ST_Buffer(point, 0.002, 4)) ELSE point END,
-       :source, 'scale-' || n, 'CC0-1.0',
-       'Synthetic benchmark record (benchmarks/scale.py), not a real occurrence.'
-FROM picked
-"""
 
 # Zones: a centre in Spain and a radius drawn log-normal (median 1.2 km, sigma 0.9, at most
 # 25 km: most sites small, a few large, mean area about 23 km2), buffered on the sphere into a
