@@ -6,28 +6,39 @@ OpenID Connect access token (checked against the provider's keys, geo/access/oid
 header: anonymous, which sees public records only. A header that does not check out is a 401
 — never quietly treated as anonymous, which would answer with less and look like success.
 
+A key costs a lookup only the first time a process sees it: after that a read (GET, HEAD)
+takes it on trust until the database confirms it, in the round trip that opens the request's
+first transaction as the viewer (geo/store/viewer.py RememberedKey; a request that reads no
+such transaction has it looked up before its answer starts). A key revoked or expired since is
+refused there, before anything is read, so remembering costs no delay in revocation. Writes
+always look their key up.
+
 Every answer varies by the credential (Vary: Authorization), and one given to a credential is
 marked private, so no shared cache hands an organisation's answer to anyone else.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import replace
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import veta_error_response
 from geo.access.keys import LOOKUP_SQL, digest, looks_like_key
 from geo.access.oidc import TokenVerifier
-from geo.core.errors import Forbidden, Unauthenticated, VetaError
+from geo.core.errors import KEY_NOT_VALID, Forbidden, Unauthenticated, VetaError
 from geo.core.settings import Settings
-from geo.store.viewer import ANONYMOUS, VIEWER, Viewer
+from geo.store.viewer import ANONYMOUS, VIEWER, RememberedKey, Viewer
 
 CHALLENGE = 'Bearer realm="veta"'
+# Reads that may take a remembered key on trust until their first transaction confirms it.
+_READS = frozenset({"GET", "HEAD"})
 
 
 class Authenticate:
@@ -36,6 +47,7 @@ class Authenticate:
     def __init__(self, app: ASGIApp, settings: Settings):
         self.app = app
         self.tokens = TokenVerifier.configured(settings)
+        self.keys = RememberedKeys(settings.remembered_keys)
         self.credentialed_origins = frozenset(settings.cors_credentialed_origins)
         self.base_origin = _origin_of(settings.base_url) if settings.base_url else None
 
@@ -47,10 +59,7 @@ class Authenticate:
         try:
             viewer = await self._viewer(scope, credential) if credential is not None else ANONYMOUS
         except VetaError as exc:
-            response = await veta_error_response(Request(scope), exc)
-            if exc.status == 401:
-                response.headers["WWW-Authenticate"] = f'{CHALLENGE}, error="invalid_token"'
-            await response(scope, receive, send)
+            await (await _refusal(scope, exc))(scope, receive, send)
             return
         client = scope.get("client")
         viewer = replace(
@@ -69,23 +78,54 @@ class Authenticate:
                     headers["Cache-Control"] = _private(headers.get("Cache-Control"))
             await send(message)
 
+        refused = False
+
+        async def confirmed(message: Message) -> None:
+            """The app's answer, once a remembered key is confirmed; else a 401 in its place."""
+            nonlocal refused
+            if message["type"] == "http.response.start":
+                refused = not await self._confirm(scope, viewer.remembered_key)
+                if refused:
+                    refusal = await _refusal(scope, Unauthenticated(KEY_NOT_VALID))
+                    await refusal(scope, receive, marked)
+            if not refused:
+                await marked(message)
+
         try:
-            await self.app(scope, receive, marked)
+            await self.app(scope, receive, marked if viewer.remembered_key is None else confirmed)
         finally:
             VIEWER.reset(token)
+
+    async def _confirm(self, scope: Scope, key: RememberedKey | None) -> bool:
+        """Whether the request's remembered key (if any) holds: confirmed by its transaction,
+        or looked up now if it had none."""
+        if key is None:
+            return True
+        if not key.confirmed and not key.refused:
+            await _look_up_again(scope["app"].state.pool, key)
+        if key.refused:
+            self.keys.forget(key.digest)
+        return not key.refused
 
     async def _viewer(self, scope: Scope, credential: str) -> Viewer:
         if not credential:
             raise Unauthenticated("Authorization must be `Bearer <API key or access token>`")
         self._check_origin(scope)
         if looks_like_key(credential):
+            key_digest = digest(credential)
+            known = self.keys.get(key_digest) if scope["method"] in _READS else None
+            if known is not None:
+                return replace(known, remembered_key=RememberedKey.of(key_digest, known))
             # A key made a moment ago may not have reached a replica yet: asked of the primary then.
-            row = await scope["app"].state.pool.lookup(LOOKUP_SQL, digest(credential))
+            row = await scope["app"].state.pool.lookup(LOOKUP_SQL, key_digest)
             if row is None:
-                raise Unauthenticated("the API key is not valid: unknown, expired or revoked")
-            return Viewer(
+                self.keys.forget(key_digest)
+                raise Unauthenticated(KEY_NOT_VALID)
+            viewer = Viewer(
                 row["organisation_id"], row["organisation_code"], row["role"], row["holder"]
             )
+            self.keys.remember(key_digest, viewer)
+            return viewer
         if self.tokens is None:
             raise Unauthenticated(
                 "the bearer token is not a Veta API key, and this service accepts no other tokens"
@@ -117,6 +157,59 @@ class Authenticate:
                 f"credentials are not accepted from pages of {origin}; "
                 "allowed: this service's own pages and VETA_CORS_CREDENTIALED_ORIGINS"
             )
+
+
+class RememberedKeys:
+    """The viewers of the keys this process has looked up, the most recently used `size`
+    (0: none), by the key's digest. Only a start: each use is confirmed by the database."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._viewers: OrderedDict[str, Viewer] = OrderedDict()
+
+    def get(self, key_digest: str) -> Viewer | None:
+        viewer = self._viewers.get(key_digest)
+        if viewer is not None:
+            self._viewers.move_to_end(key_digest)
+        return viewer
+
+    def remember(self, key_digest: str, viewer: Viewer) -> None:
+        if self.size <= 0:
+            return
+        self._viewers[key_digest] = viewer
+        self._viewers.move_to_end(key_digest)
+        while len(self._viewers) > self.size:
+            self._viewers.popitem(last=False)
+
+    def forget(self, key_digest: str) -> None:
+        self._viewers.pop(key_digest, None)
+
+
+async def confirm_remembered_key(request: Request) -> None:
+    """For a read handed to a tool outside the request pool (an export), which cannot confirm
+    the request's remembered key in its transaction: confirmed here, before it starts."""
+    key = VIEWER.get().remembered_key
+    if key is not None and not key.confirmed and not key.refused:
+        await _look_up_again(request.app.state.pool, key)
+    if key is not None and key.refused:
+        raise Unauthenticated(KEY_NOT_VALID)
+
+
+async def _look_up_again(pool, key: RememberedKey) -> None:
+    row = await pool.lookup(LOOKUP_SQL, key.digest)
+    key.confirmed = row is not None and (row["organisation_id"], row["role"]) == (
+        key.organisation_id,
+        key.role,
+    )
+    key.refused = not key.confirmed
+
+
+async def _refusal(scope: Scope, exc: VetaError) -> Response:
+    """The problem answer for a credential refused (401, with the challenge) or not allowed here."""
+    response = await veta_error_response(Request(scope), exc)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = f'{CHALLENGE}, error="invalid_token"'
+    return response
 
 
 def _bearer(scope: Scope) -> str | None:

@@ -8,7 +8,10 @@ import asyncio
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
+from geo.access.keys import create_key, create_organisation, digest
+from geo.core.errors import Unauthenticated
 from geo.core.settings import Settings
 from geo.store.db import libpq_url
 from geo.store.timed_pool import (
@@ -18,7 +21,7 @@ from geo.store.timed_pool import (
     reset_on_release,
     transaction,
 )
-from geo.store.viewer import VIEWER, Viewer
+from geo.store.viewer import VIEWER, RememberedKey, Viewer
 
 # Values a key's holder, a token's subject or a request id could carry to the settings' SQL.
 HOSTILE = [
@@ -160,3 +163,59 @@ def test_a_credential_check_costs_one_round_trip(db_url):
     value, sent = _run(db_url, body)
     assert value == 42
     assert sent == ["SELECT $1::int + 1"]
+
+
+def test_a_remembered_key_is_confirmed_in_the_round_trip_of_the_settings(db_url, engine):
+    with engine.begin() as conn:
+        org = create_organisation(conn, "t-pool-remembered", "Remembered")
+        key, _ = create_key(conn, "t-pool-remembered", "reader", "r@t.example", None)
+
+    async def body(pool, sent):
+        uses = []
+        VIEWER.set(
+            Viewer(
+                org,
+                "t-pool-remembered",
+                "reader",
+                remembered_key=RememberedKey(digest(key), org, "reader"),
+            )
+        )
+        for _ in range(2):  # the request's second connection needs no confirmation
+            sent.clear()
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+            uses.append(list(sent))
+        confirmed = VIEWER.get().remembered_key.confirmed
+        # Remembered as an admin's: the database says no, and the transaction reads nothing.
+        VIEWER.set(
+            Viewer(
+                org,
+                "t-pool-remembered",
+                "admin",
+                remembered_key=RememberedKey(digest(key), org, "admin"),
+            )
+        )
+        with pytest.raises(Unauthenticated):
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        refused = VIEWER.get().remembered_key.refused
+        VIEWER.set(Viewer())
+        async with pool.acquire() as conn:
+            after = await conn.fetchrow(SETTINGS_READ)
+            in_transaction = conn.is_in_transaction()
+        return uses, confirmed, refused, after, in_transaction
+
+    try:
+        uses, confirmed, refused, after, in_transaction = _run(db_url, body)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM organisations WHERE id = :o"), {"o": org})
+    first, second = uses
+    assert len(first) == len(second) == 3  # no round trip more than any credentialed use
+    assert first[0].startswith(
+        f"BEGIN; SELECT veta_confirm_api_key(E'{digest(key)}', {org}, E'reader'), "
+        "set_config('veta.org'"
+    )
+    assert "veta_confirm_api_key" not in second[0]
+    assert confirmed and refused
+    assert after[:4] == ("", "", "", "") and not in_transaction

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import confirm_remembered_key
 from api.params import admin_area, outline_of
 from geo.core.errors import NotFound
 from geo.io.exporting import EXPORT_LAYERS, FORMATS, plan_export, write_export
@@ -49,6 +50,7 @@ async def download(
     if layer not in EXPORT_LAYERS:
         raise NotFound(f"no layer {layer!r}; layers: {', '.join(EXPORT_LAYERS)}")
     plan = plan_export(layer, format, crs, filter, filter_lang, filter_crs, outline_of(area))
+    await confirm_remembered_key(request)
     folder = Path(tempfile.mkdtemp(prefix="veta-download-"))
     (folder / "data").mkdir()
     path = folder / "data" / f"{layer}{plan.format.suffix}"

@@ -63,6 +63,11 @@ class Unauthenticated(VetaError):
     slug = "unauthorized"
 
 
+# Said of a key that is unknown, expired or revoked: never which, so that the answer tells a
+# guesser nothing.
+KEY_NOT_VALID = "the API key is not valid: unknown, expired or revoked"
+
+
 class Forbidden(VetaError):
     """The caller's role may not do this. Never says whether the record addressed exists."""
 

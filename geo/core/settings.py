@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     max_limit: int = 10_000
     # Exact counts (numberMatched) remembered until their tables change (geo/store/counts.py); 0: none.
     count_cache_size: int = 1024
+    # API keys each process remembers after looking them up (api/auth.py); a read then confirms
+    # its key inside its own first transaction instead of a lookup of its own. 0: none.
+    remembered_keys: int = 10_000
     # Vector tiles remembered until their tables change (api/tile_cache.py), in MiB; 0: none.
     tile_cache_mb: int = 64
     db_pool_min: int = 1

@@ -12,6 +12,8 @@ a request's time is mostly round trips, so the viewer's transaction takes two be
 anonymous request's: BEGIN and the settings go as one simple-protocol statement, and the COMMIT
 goes with the pool's reset query, which release then skips. Code that wants a transaction of its
 own asks `transaction(conn)`, which inside the viewer's is that one (no SAVEPOINT round trips).
+A key remembered from an earlier request is confirmed in that same first round trip
+(geo/store/viewer.py RememberedKey): refused there, the use raises Unauthenticated.
 
 Behind PgBouncer in transaction mode (geo/store/pooler.py) every use is one transaction instead,
 begun with the session's settings and the kind's timeout as SET LOCAL (and the viewer's), and
@@ -29,7 +31,7 @@ import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from geo.core.errors import VetaError
+from geo.core.errors import KEY_NOT_VALID, Unauthenticated, VetaError
 from geo.core.settings import Settings
 from geo.store.db import SESSION_SETTINGS
 from geo.store.pooler import behind_pooler, transaction_start_sql
@@ -105,6 +107,8 @@ class _Acquired:
 
     async def __aenter__(self) -> asyncpg.Connection:
         owner = self.owner
+        # A key remembered from an earlier request, confirmed by this use's first statements.
+        key = VIEWER.get().remembered_key if self._reads_as_viewer() else None
         try:
             owner.waiting += 1
             try:
@@ -116,7 +120,14 @@ class _Acquired:
             first, self.in_transaction = self._first_statements()
             if first:
                 await self.conn.execute("; ".join(first))
+            if key is not None:
+                key.confirmed = True
             self.reset_done = self.keeps_session and not first
+        except owner.key_refused as exc:
+            await self._release()
+            if key is not None:
+                key.refused = True
+            raise Unauthenticated(KEY_NOT_VALID) from exc
         except owner.lost as exc:
             await self._release()
             raise DatabaseUnavailable(
@@ -153,7 +164,7 @@ class _Acquired:
         """What the connection needs before the request's statements (sent as one round
         trip), and whether they open a transaction."""
         owner, viewer = self.owner, VIEWER.get()
-        as_viewer = self.as_viewer and not viewer.anonymous
+        as_viewer = self._reads_as_viewer()
         if owner.transaction_start is not None:
             first = ["BEGIN", owner.transaction_start[REQUEST_KIND.get()]]
             return first + ([settings_statement(viewer)] if as_viewer else []), True
@@ -164,6 +175,10 @@ class _Acquired:
         if as_viewer:
             first += ["BEGIN", settings_statement(viewer)]
         return first, as_viewer
+
+    def _reads_as_viewer(self) -> bool:
+        """Whether this use tells PostgreSQL who asks (and so confirms a remembered key)."""
+        return self.as_viewer and not VIEWER.get().anonymous
 
     def _closed(self) -> bool:
         """Whether the connection is gone: closed, or already taken back by asyncpg's pool
@@ -220,6 +235,8 @@ class TimedPool:
         self.timeouts = statement_timeouts(settings)
         self.lost = connection_lost_errors()
         self.canceled = asyncpg.QueryCanceledError
+        # veta_confirm_api_key's refusal of a remembered key (SQLSTATE 28000, migration 0015).
+        self.key_refused = asyncpg.InvalidAuthorizationSpecificationError
         # Behind PgBouncer in transaction mode: per kind, what each use's transaction starts
         # with; None on a direct connection (geo/store/pooler.py).
         self.transaction_start = (

@@ -11,7 +11,7 @@ and no role, the policies show public records only.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # The database role the service connects as: no superuser, owns no table, cannot bypass
 # row-level security (created by migration 0014).
@@ -29,11 +29,14 @@ _SETTINGS = (
 )
 
 
-def _settings_sql(placeholder) -> str:
+def _settings_sql(placeholder, first: str = "") -> str:
     return "SELECT " + ", ".join(
-        f"set_config('{name}', {placeholder(i)}, true)"
-        for i, names in enumerate(_SETTINGS, 1)
-        for name in names
+        ([first] if first else [])
+        + [
+            f"set_config('{name}', {placeholder(i)}, true)"
+            for i, names in enumerate(_SETTINGS, 1)
+            for name in names
+        ]
     )
 
 
@@ -52,9 +55,41 @@ def _literal(value: str) -> str:
 def settings_statement(viewer: Viewer) -> str:
     """The viewer's settings as a statement of literals, to follow BEGIN in one simple-protocol
     round trip where BEGIN and a statement with bound parameters take two
-    (geo/store/timed_pool.py)."""
+    (geo/store/timed_pool.py); with the confirmation of a remembered key first, while the
+    request has not had it."""
     values = viewer.settings()
-    return _settings_sql(lambda i: _literal(values[i - 1]))
+    key = viewer.remembered_key
+    confirm = key.confirmation() if key is not None and not key.confirmed else ""
+    return _settings_sql(lambda i: _literal(values[i - 1]), confirm)
+
+
+@dataclass(eq=False)
+class RememberedKey:
+    """An API key an earlier request looked up, taken on trust by this one only until the
+    database confirms it: the request's first transaction as the viewer begins by calling
+    veta_confirm_api_key (migration 0015) in the round trip that sets the settings, so that a
+    key revoked or expired since is refused before that transaction reads anything, and the
+    request pays no round trip of its own for its key."""
+
+    digest: str
+    organisation_id: int
+    role: str
+    confirmed: bool = False
+    # Set when the database said no: the HTTP layer then forgets the key.
+    refused: bool = False
+
+    @classmethod
+    def of(cls, digest: str, viewer: Viewer) -> RememberedKey:
+        """The key, remembered as the viewer a lookup made of it (always an organisation's)."""
+        if viewer.organisation_id is None or viewer.role is None:
+            raise ValueError("only an organisation member's key is remembered")
+        return cls(digest, viewer.organisation_id, viewer.role)
+
+    def confirmation(self) -> str:
+        return (
+            f"veta_confirm_api_key({_literal(self.digest)}, {int(self.organisation_id):d}, "
+            f"{_literal(self.role)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -69,6 +104,8 @@ class Viewer:
     channel: str = "api"
     client: str | None = None
     request_id: str | None = None
+    # A key remembered from an earlier request and not yet confirmed by this one (api/auth.py).
+    remembered_key: RememberedKey | None = field(default=None, compare=False)
 
     @property
     def anonymous(self) -> bool:
