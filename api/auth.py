@@ -97,15 +97,11 @@ class Authenticate:
             VIEWER.reset(token)
 
     async def _confirm(self, scope: Scope, key: RememberedKey | None) -> bool:
-        """Whether the request's remembered key (if any) holds: confirmed by its transaction,
-        or looked up now if it had none."""
-        if key is None:
+        """Whether the request's remembered key (if any) holds; forgotten if not."""
+        if key is None or await _holds(scope["app"].state.pool, key):
             return True
-        if not key.confirmed and not key.refused:
-            await _look_up_again(scope["app"].state.pool, key)
-        if key.refused:
-            self.keys.forget(key.digest)
-        return not key.refused
+        self.keys.forget(key.digest)
+        return False
 
     async def _viewer(self, scope: Scope, credential: str) -> Viewer:
         if not credential:
@@ -189,19 +185,21 @@ async def confirm_remembered_key(request: Request) -> None:
     """For a read handed to a tool outside the request pool (an export), which cannot confirm
     the request's remembered key in its transaction: confirmed here, before it starts."""
     key = VIEWER.get().remembered_key
-    if key is not None and not key.confirmed and not key.refused:
-        await _look_up_again(request.app.state.pool, key)
-    if key is not None and key.refused:
+    if key is not None and not await _holds(request.app.state.pool, key):
         raise Unauthenticated(KEY_NOT_VALID)
 
 
-async def _look_up_again(pool, key: RememberedKey) -> None:
-    row = await pool.lookup(LOOKUP_SQL, key.digest)
-    key.confirmed = row is not None and (row["organisation_id"], row["role"]) == (
-        key.organisation_id,
-        key.role,
-    )
-    key.refused = not key.confirmed
+async def _holds(pool, key: RememberedKey) -> bool:
+    """Whether a remembered key holds: as a transaction of the request found it, else as a
+    lookup finds it now."""
+    if not key.confirmed and not key.refused:
+        row = await pool.lookup(LOOKUP_SQL, key.digest)
+        key.confirmed = row is not None and (row["organisation_id"], row["role"]) == (
+            key.organisation_id,
+            key.role,
+        )
+        key.refused = not key.confirmed
+    return not key.refused
 
 
 async def _refusal(scope: Scope, exc: VetaError) -> Response:
