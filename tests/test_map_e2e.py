@@ -43,11 +43,20 @@ DEPOSITS_FROM = 10
 TMS = morecantile.tms.get("WebMercatorQuad")
 
 # Resolves once the map has drawn everything it is going to draw (tiles loaded, no transition).
-SETTLE = """() => new Promise((resolve) => {
-  const map = window.vetaMap;
-  map.once('idle', resolve);
+SETTLE = """([name, limitMs]) => new Promise((resolve, reject) => {
+  const map = window[name];
+  const late = setTimeout(
+    () => reject(new Error(`the map did not become idle within ${limitMs} ms`)), limitMs);
+  map.once('idle', () => { clearTimeout(late); resolve(); });
   map.triggerRepaint();
 })"""
+
+
+def settle(page, map_name: str = "vetaMap", limit_ms: int = 90_000) -> None:
+    """Wait until the page's map has drawn all it asked for. Bounded, because Playwright's
+    evaluate never times out: a map that never goes idle fails its test instead of hanging
+    the suite."""
+    page.evaluate(SETTLE, [map_name, limit_ms])
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +90,7 @@ class MapPage:
         self.settle()
 
     def settle(self) -> None:
-        self.page.evaluate(SETTLE)
+        settle(self.page)
 
     def screenshot(self, path) -> np.ndarray:
         png = self.page.locator("#map").screenshot(path=str(path))

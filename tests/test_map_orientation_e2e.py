@@ -17,7 +17,7 @@ from rasterio.io import MemoryFile
 from shapely import wkb
 from shapely.geometry import shape
 from sqlalchemy import text
-from test_map_e2e import MapPage, browser  # noqa: F401  (the browser fixture)
+from test_map_e2e import MapPage, browser, settle  # noqa: F401  (the browser fixture)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -248,10 +248,7 @@ def test_the_address_restores_the_basemap_and_the_grid(browser, live_server, gre
             ".map((id) => window.vetaMap.getLayoutProperty(id, 'visibility'))"
         ) == ["visible", "visible", "visible", "none"]
         assert second.is_checked("#grid-layer")
-        second.evaluate(
-            "() => new Promise((resolve) => { window.vetaMap.once('idle', resolve);"
-            " window.vetaMap.triggerRepaint(); })"
-        )
+        settle(second)
         assert again and all(u.startswith(ONLINE["pnoa"][0]) for u in again)
         assert (
             second.evaluate(

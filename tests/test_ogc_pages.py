@@ -12,7 +12,7 @@ import re
 import httpx
 import pytest
 from playwright.sync_api import sync_playwright
-from test_map_e2e import CHROMIUM, CHROMIUM_ARGS
+from test_map_e2e import CHROMIUM, CHROMIUM_ARGS, settle
 
 HTML = {"Accept": "text/html"}
 
@@ -167,10 +167,7 @@ def test_an_item_page_maps_its_feature_from_vetas_tiles(live_server, client):
             )
             page.goto(f"{live_server}/collections/deposits/items/{feature['id']}?f=html")
             page.wait_for_function("() => window.vetaPageMap && window.vetaPageMap.loaded()")
-            page.evaluate(
-                "() => new Promise((resolve) => { window.vetaPageMap.once('idle', resolve); "
-                "window.vetaPageMap.triggerRepaint(); })"
-            )
+            settle(page, "vetaPageMap")
             shown = page.evaluate("window.vetaPageMap.queryRenderedFeatures().map((f) => f.id)")
             assert feature["id"] in shown
             assert tiles and all(

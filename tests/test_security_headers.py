@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import sync_playwright
-from test_map_e2e import CHROMIUM, CHROMIUM_ARGS
+from test_map_e2e import CHROMIUM, CHROMIUM_ARGS, settle
 
 from api.app import create_app
 from api.trusted_hosts import host_name
@@ -210,9 +210,7 @@ def test_the_map_draws_under_the_policy(live_server, tab):
     page.goto(f"{live_server}/map")
     page.wait_for_function("() => window.vetaMap && window.vetaMap.loaded()")
     page.wait_for_function("() => document.querySelectorAll('#area option').length > 1")
-    page.evaluate(
-        "() => new Promise((r) => { window.vetaMap.once('idle', r); window.vetaMap.triggerRepaint(); })"
-    )
+    settle(page)
     assert page.locator("#map canvas.maplibregl-canvas").count() == 1
     assert page.evaluate("window.vetaMap.queryRenderedFeatures().length") > 0
     # The legend's colours and the raster ramps are set through the DOM, not style attributes.
