@@ -36,3 +36,20 @@ def test_a_cluster_in_a_private_checkout_starts_serves_and_stops(private_checkou
     assert cluster.is_running()
     cluster.stop()
     assert not cluster.is_running()
+
+
+def test_a_new_checkout_at_the_path_of_a_deleted_one_takes_up_its_cluster(private_checkout):
+    """As root the data lives outside the checkout (/var/lib/veta), keyed by the checkout's
+    path: a checkout deleted and cloned again at the same path finds it there."""
+    cluster = LocalCluster(private_checkout)
+    with psycopg.connect(cluster.start(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE kept_across_checkouts")
+    cluster.stop()
+    server_dir = cluster.server_dir
+    shutil.rmtree(private_checkout)  # the checkout goes; outside it, its data may stay
+    again = LocalCluster(private_checkout)
+    with psycopg.connect(again.start()) as conn:
+        names = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+    if server_dir != private_checkout / "pgdata":  # kept outside: the same cluster again
+        assert "kept_across_checkouts" in names
+    assert again.is_running()

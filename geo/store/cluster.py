@@ -146,8 +146,7 @@ class LocalCluster:
             raise ClusterError(f"pg_basebackup failed: {result.stderr.strip()}")
         return self.start()
 
-    def _initdb(self) -> None:
-        target = self._new_data_dir()
+    def _initdb(self, target: Path) -> None:
         result = _run(
             [
                 str(postgres_bindir() / "initdb"),
@@ -187,7 +186,11 @@ class LocalCluster:
     def start(self) -> str:
         """Create the cluster if needed, start it if stopped; return the admin database URL."""
         if not (self.data_dir / "PG_VERSION").exists():
-            self._initdb()
+            target = self._new_data_dir()
+            # A cluster already there was left by a checkout at this same path, deleted since
+            # (the data outside a checkout outlives it): taken up again, never initdb'd over.
+            if not (target / "PG_VERSION").exists():
+                self._initdb(target)
         if not self.is_running():
             port = int(self.port_file.read_text()) if self.port_file.exists() else _free_port()
             if _port_in_use(port):
