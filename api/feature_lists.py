@@ -48,15 +48,20 @@ def next_cursor(query: ItemsQuery, last_key: list[str | None]) -> str:
     return Cursor(tuple(last_key), query.order).encode()
 
 
-async def feature_list(request: Request, query: ItemsQuery, counted: bool = True) -> Response:
+async def feature_list(
+    request: Request, query: ItemsQuery, counted: bool = True, members: dict | None = None
+) -> Response:
     """A REST list: self and next links; without `counted`, the list is whole (no paging) and
-    numberMatched is what it returns."""
+    numberMatched is what it returns. `members` go before the counts (what the list is of)."""
 
     def tail(returned: int, next_key: Any, matched: int | None) -> dict:
         links = [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
         if next_key is not None:
             href = same_query(request, cursor=next_cursor(query, next_key))
             links.append({"rel": "next", "type": GEOJSON, "href": href})
-        return feature_collection_tail(returned, matched if counted else returned, links)
+        return {
+            **(members or {}),
+            **feature_collection_tail(returned, matched if counted else returned, links),
+        }
 
     return await stream_items(request, query, tail, counted)
