@@ -30,12 +30,8 @@ KIND_BY_PREFIX = (
 )
 
 
-class BodyTooLarge(VetaError):
+class BodyTooLarge(VetaError, status=413, title="Content too large", slug="content-too-large"):
     """A request body grew past the limit while it was being read."""
-
-    status = 413
-    title = "Content too large"
-    slug = "content-too-large"
 
     def extensions(self) -> dict:
         return {"invalid_params": [{"name": "body", "reason": "too large", "allowed": self.detail}]}
