@@ -30,6 +30,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import veta_error_response
+from api.middleware import HttpMiddleware
 from geo.access.keys import LOOKUP_SQL, digest, looks_like_key
 from geo.access.oidc import TokenVerifier
 from geo.core.errors import KEY_NOT_VALID, Forbidden, Unauthenticated, VetaError
@@ -41,20 +42,17 @@ CHALLENGE = 'Bearer realm="veta"'
 _READS = frozenset({"GET", "HEAD"})
 
 
-class Authenticate:
+class Authenticate(HttpMiddleware):
     """Pure ASGI middleware: sets VIEWER for everything the request does, streaming included."""
 
     def __init__(self, app: ASGIApp, settings: Settings):
-        self.app = app
+        super().__init__(app)
         self.tokens = TokenVerifier.configured(settings)
         self.keys = RememberedKeys(settings.remembered_keys)
         self.credentialed_origins = frozenset(settings.cors_credentialed_origins)
         self.base_origin = _origin_of(settings.base_url) if settings.base_url else None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         credential = _bearer(scope)
         try:
             viewer = await self._viewer(scope, credential) if credential is not None else ANONYMOUS

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from api.links import request_url
+from api.middleware import HttpMiddleware
 from geo.core.errors import VetaError
 from geo.core.i18n import pgettext
 from geo.store.timed_pool import DatabaseBusy, DatabaseUnavailable
@@ -118,17 +119,11 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-class UnexpectedErrors:
+class UnexpectedErrors(HttpMiddleware):
     """ASGI middleware: an exception no handler took becomes a 500 problem+json, logged once,
     instead of Starlette re-raising it to the server, which drops the client's connection."""
 
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope, receive, send) -> None:
         started = False
 
         async def tracked_send(message) -> None:

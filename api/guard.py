@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
+from api.middleware import HttpMiddleware
 from geo.core.errors import VetaError
 from geo.core.settings import Settings
 from geo.store.routed_pool import REQUEST_ROUTE, route_for
@@ -29,12 +30,8 @@ KIND_BY_PREFIX = (
 )
 
 
-class BodyTooLarge(VetaError):
+class BodyTooLarge(VetaError, status=413, title="Content too large", slug="content-too-large"):
     """A request body grew past the limit while it was being read."""
-
-    status = 413
-    title = "Content too large"
-    slug = "content-too-large"
 
     def extensions(self) -> dict:
         return {"invalid_params": [{"name": "body", "reason": "too large", "allowed": self.detail}]}
@@ -44,19 +41,16 @@ def request_kind(path: str) -> str:
     return next((kind for prefix, kind in KIND_BY_PREFIX if path.startswith(prefix)), "read")
 
 
-class Guard:
+class Guard(HttpMiddleware):
     """Pure ASGI middleware (no body buffering), outermost but for the error handlers."""
 
     def __init__(self, app: ASGIApp, settings: Settings):
-        self.app = app
+        super().__init__(app)
         self.max_url = settings.max_url_bytes
         self.max_body = int(settings.max_body_mb * 2**20)
         self.max_import = int(settings.import_max_mb * 2**20)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = self._refusal(scope)
         if refusal is not None:
             await refusal(scope, receive, send)

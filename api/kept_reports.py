@@ -41,12 +41,8 @@ _KINDS = {
 }
 
 
-class PdfFailed(VetaError):
+class PdfFailed(VetaError, status=500, title="PDF not made", slug="pdf-failed"):
     """Chromium could not print the report."""
-
-    status = 500
-    title = "PDF not made"
-    slug = "pdf-failed"
 
 
 def report_url(request: Request, report_id: str, f: str | None = None) -> str:

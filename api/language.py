@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from api.errors import problem
 from api.links import request_url
+from api.middleware import HttpMiddleware
 from geo.core import i18n
 from geo.core.errors import InvalidParameter
 
@@ -38,17 +39,11 @@ def chosen_language(connection: HTTPConnection) -> tuple[str, bool]:
     ), False
 
 
-class Language:
+class Language(HttpMiddleware):
     """ASGI middleware: every request runs in its language (geo.core.i18n's current language); pages
     and problems say which (Content-Language) and that it depends on the request (Vary)."""
 
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope, receive, send) -> None:
         connection = HTTPConnection(scope)
         try:
             language, switched = chosen_language(connection)

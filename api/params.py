@@ -24,6 +24,13 @@ def split_values(values: list[str] | None) -> list[str]:
     return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
 
 
+COMMODITY_DESCRIPTION = (
+    "INSPIRE commodity code, name (English or Spanish), symbol or formula, any case; "
+    "comma-separated or repeated (W,Li). A broader commodity finds its narrower ones "
+    "(PGM, REE, aggregate)."
+)
+
+
 def parse_commodities(values: list[str] | None, parameter: str = "commodity") -> tuple[str, ...]:
     """Commodity values of any form the vocabulary reads -> the codes a search matches."""
     return commodities.searched_codes(split_values(values), parameter)

@@ -11,7 +11,9 @@ sets its own policy (ReDoc, the web map) keeps it.
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from api.middleware import HttpMiddleware
 
 # Each directive and its sources. MapLibre GL JS starts its workers from blob: URLs and turns
 # tiles into images through blob: and data: URLs.
@@ -49,16 +51,10 @@ PAGES = {
 }
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Pure ASGI middleware: adds the headers to the start of each answer, whatever answered it."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

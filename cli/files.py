@@ -106,7 +106,8 @@ def export_command(
     from geo.access.keys import organisation_id
     from geo.core.crs import remember_postgis_srids
     from geo.core.errors import VetaError
-    from geo.io.exporting import plan_export, write_export
+    from geo.io.export_plans import plan_export
+    from geo.io.exporting import write_export
     from geo.store.db import spatial_ref_srids, sync_engine
     from geo.store.viewer import VIEWER, Viewer
 

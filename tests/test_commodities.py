@@ -15,7 +15,8 @@ from sqlalchemy import text
 
 from geo.core import commodities
 from geo.core.settings import PROJECT_ROOT
-from geo.io.exporting import plan_export, write_export
+from geo.io.export_plans import plan_export
+from geo.io.exporting import write_export
 from geo.io.importing.pipeline import ImportOptions, import_file
 from geo.store.db import sync_engine, with_database
 from geo.store.migrate import alembic_config, create_database, drop_database, upgrade

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from cli import app
 from geo.core.settings import get_settings
-from geo.io.exporting import plan_export, write_export
+from geo.io.export_plans import plan_export
+from geo.io.exporting import write_export
 from geo.io.importing.pipeline import ImportOptions, import_file
 
 DEPOSIT_FIELDS = (

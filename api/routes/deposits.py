@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from api.feature_lists import feature_list
 from api.list_params import items_of
-from api.params import parse_choices, parse_commodities
+from api.params import COMMODITY_DESCRIPTION, parse_choices, parse_commodities
 from api.streaming import GEOJSON
 from geo.core import vocabulary as v
 from geo.core.errors import NotFound
@@ -23,10 +23,7 @@ deposit_items = items_of("deposits")
 
 
 def deposit_search(
-    commodity: list[str] | None = Query(
-        None,
-        description="INSPIRE commodity code, name (English or Spanish), symbol or formula, any case; comma-separated or repeated (W,Li). A broader commodity finds its narrower ones (PGM, REE, aggregate).",
-    ),
+    commodity: list[str] | None = Query(None, description=COMMODITY_DESCRIPTION),
     protection: Literal["any", "inside", "outside"] = Query(
         "any",
         description="outside: no counted zone constrains the deposit; inside: at least one does. A deposit on a zone boundary is inside.",

@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import confirm_remembered_key
 from api.params import admin_area, outline_of
 from geo.core.errors import NotFound
-from geo.io.exporting import EXPORT_LAYERS, FORMATS, plan_export, write_export
+from geo.io.export_plans import EXPORT_LAYERS, plan_export
+from geo.io.exporting import FORMATS, write_export
 from geo.queries.areas import AreaRef
 from geo.store.db import service_url
 from geo.store.viewer import VIEWER

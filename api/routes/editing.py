@@ -68,7 +68,13 @@ async def _in_transaction(request: Request, work):
     return await run_in_threadpool(run)
 
 
-def _written(request: Request, collection: str, written: records.Written, status: int) -> Response:
+async def _write(request: Request, collection: str, status: int, write, *args) -> Response:
+    """`write(conn, collection, *args, viewer, settings)` (records.create, replace or patch) in
+    one transaction; the answer names the record written and its new version (ETag)."""
+    viewer, settings = VIEWER.get(), request.app.state.settings
+    written: records.Written = await _in_transaction(
+        request, lambda conn: write(conn, collection, *args, viewer, settings)
+    )
     location = f"{base_url(request)}/collections/{collection}/items/{written.id}"
     body = orjson.dumps({"id": written.id, "links": [{"rel": "self", "href": location}]})
     headers = {"ETag": written.version}
@@ -87,12 +93,7 @@ async def create_item(
     Checked as an import checks a row; 201 with its Location and ETag."""
     collection = _writable(collection_id)
     feature = await json_body(request, FEATURE_BODY)
-    settings = request.app.state.settings
-    written = await _in_transaction(
-        request,
-        lambda conn: records.create(conn, collection, feature, content_crs, VIEWER.get(), settings),
-    )
-    return _written(request, collection, written, 201)
+    return await _write(request, collection, 201, records.create, feature, content_crs)
 
 
 @router.put("/collections/{collectionId}/items/{featureId}")
@@ -107,14 +108,9 @@ async def replace_item(
     ETag in If-Match, 428 without If-Match."""
     collection = _writable(collection_id, feature_id)
     feature = await json_body(request, FEATURE_BODY)
-    settings = request.app.state.settings
-    written = await _in_transaction(
-        request,
-        lambda conn: records.replace(
-            conn, collection, feature_id, feature, content_crs, if_match, VIEWER.get(), settings
-        ),
+    return await _write(
+        request, collection, 200, records.replace, feature_id, feature, content_crs, if_match
     )
-    return _written(request, collection, written, 200)
 
 
 @router.patch(
@@ -136,14 +132,9 @@ async def update_item(
     """Change some members (JSON merge patch): `{"properties": {"mine_status": "closed"}}`."""
     collection = _writable(collection_id, feature_id)
     change = await json_body(request, "a JSON merge patch of a Feature")
-    settings = request.app.state.settings
-    written = await _in_transaction(
-        request,
-        lambda conn: records.patch(
-            conn, collection, feature_id, change, content_crs, if_match, VIEWER.get(), settings
-        ),
+    return await _write(
+        request, collection, 200, records.patch, feature_id, change, content_crs, if_match
     )
-    return _written(request, collection, written, 200)
 
 
 @router.delete("/collections/{collectionId}/items/{featureId}", status_code=204)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.feature_lists import feature_list
 from api.links import same_query
 from api.params import parse_bbox, parse_choices
-from api.streaming import GEOJSON, feature_collection_tail
+from api.streaming import GEOJSON, collection_bytes, feature_collection_tail
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter, NotFound
 from geo.features.collections import get_collection
@@ -186,10 +185,4 @@ async def free_ground(
             len(rows), len(rows), [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
         ),
     }
-    body = (
-        b'{"type":"FeatureCollection","features":['
-        + b",".join(r[2].encode() for r in rows)
-        + b"],"
-        + orjson.dumps(members)[1:]
-    )
-    return Response(body, media_type=GEOJSON)
+    return Response(collection_bytes([r[2] for r in rows], members), media_type=GEOJSON)

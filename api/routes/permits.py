@@ -10,10 +10,9 @@ from fastapi.responses import Response
 from shapely.geometry import shape
 
 from api.feature_lists import feature_list
-from api.links import same_query
 from api.list_params import items_of
 from api.params import parse_choices, parse_day
-from api.streaming import GEOJSON, feature_collection_tail, stream_features
+from api.streaming import GEOJSON
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter, NotFound
 from geo.core.limits import check_vertices, path_id
@@ -134,15 +133,9 @@ CONFLICTS_DESCRIPTION = (
 )
 async def permit_conflicts(request: Request, permit_id: int):
     permit = await _permit_or_404(request, permit_id)
-    query = conflicts_query(permit_id)
-
-    def tail(returned, _next_key, _matched):
-        members = feature_collection_tail(
-            returned, returned, [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
-        )
-        return {"permit": permit, **members}
-
-    return await stream_features(request.app.state.pool, query, 100_000, None, tail)
+    return await feature_list(
+        request, conflicts_query(permit_id), counted=False, members={"permit": permit}
+    )
 
 
 VALIDATE_EXAMPLE = {

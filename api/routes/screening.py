@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.body_parsing import parse_body
+from api.feature_lists import whole_list
 from api.kept_reports import PDF, keep_and_answer, report_response
-from api.links import same_query
 from api.params import (
+    COMMODITY_DESCRIPTION,
     admin_area,
     outline_of,
     parse_choices,
@@ -22,7 +23,7 @@ from api.params import (
     settings_of,
     split_values,
 )
-from api.streaming import GEOJSON, feature_collection_tail, stream_features
+from api.streaming import GEOJSON
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter
 from geo.core.settings import Settings
@@ -50,7 +51,6 @@ from geo.store.timed_pool import transaction
 
 router = APIRouter(tags=["screening"])
 CSV = "text/csv; charset=utf-8"
-ALL_ROWS = 2**62
 SITE_EXAMPLE = {
     "type": "Point",
     "coordinates": [-6.7708, 42.4694],
@@ -227,10 +227,7 @@ async def screen_deposits(
     request: Request,
     options: ScreeningOptions = Depends(screening_options),
     commodity: list[str] | None = Query(
-        None,
-        description="INSPIRE commodity code, name, symbol or formula, "
-        "any case; comma-separated or repeated (W,Li); a broader commodity finds "
-        "its narrower ones (PGM). Default: every commodity.",
+        None, description=COMMODITY_DESCRIPTION + " Default: every commodity."
     ),
     area: AreaRef | None = Depends(admin_area),
     f: Literal["geojson", "csv"] = Query(
@@ -298,12 +295,7 @@ async def _stream(request: Request, query: SqlQuery, f: str, filename: str) -> R
             pool, query, {"Content-Disposition": f'attachment; filename="{filename}.csv"'}
         )
 
-    def tail(returned, _next_key, _matched):
-        return feature_collection_tail(
-            returned, returned, [{"rel": "self", "type": GEOJSON, "href": same_query(request)}]
-        )
-
-    return await stream_features(pool, query, ALL_ROWS, None, tail)
+    return await whole_list(request, query)
 
 
 async def _csv_chunks(pool: asyncpg.Pool, query: SqlQuery) -> AsyncIterator[bytes]:

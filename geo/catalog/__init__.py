@@ -11,14 +11,9 @@ from dataclasses import replace
 
 from geo.catalog.areas import AREA_QUERYABLE, area_codes_sql
 from geo.catalog.assessments import DEPOSIT_ASSESSMENTS
-from geo.catalog.collections import (
-    ADMIN_AREAS,
-    DEPOSIT_SCREENING,
-    DEPOSITS,
-    PERMITS,
-    PROTECTION_ZONES,
-)
+from geo.catalog.collections import ADMIN_AREAS, DEPOSITS, PERMITS, PROTECTION_ZONES
 from geo.catalog.grid import GRID_CELLS
+from geo.catalog.screening import DEPOSIT_SCREENING
 from geo.features.collections import Collection, ListQueryable, TileClusters, register
 
 IGN_ATTRIBUTION = "© Instituto Geográfico Nacional de España, CC BY 4.0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from geo.catalog.collections import MAIN_COMMODITY
 from geo.core import vocabulary as v
 from geo.core.sql import Sql
 from geo.features.collections import Collection, Property
@@ -35,13 +36,7 @@ DEPOSIT_ASSESSMENTS = Collection(
     properties=(
         Property("deposit_id", Sql("t.deposit_id"), "integer", "The deposit (collection deposits)"),
         Property("name", Sql("t.name"), "string", "Name of the deposit"),
-        Property(
-            "main_commodity",
-            Sql("t.commodities[1]"),
-            "string",
-            "Main commodity (INSPIRE code)",
-            enum=v.COMMODITY_CODES,
-        ),
+        MAIN_COMMODITY,
         Property(
             "mdopi_class",
             Sql("t.mdopi_class"),

@@ -6,11 +6,21 @@ from collections.abc import Iterable
 
 
 class VetaError(Exception):
-    """Base of every error a user can cause; `status` is its HTTP meaning."""
+    """Base of every error a user can cause: its HTTP `status`, the problem's `title` (in the
+    catalogue, geo/core/messages.py) and `slug` (its type), given by each kind of error as
+    class keywords: `class NotFound(VetaError, status=404, title=..., slug=...)`."""
 
     status = 400
     title = "Bad request"
     slug = "bad-request"
+
+    def __init_subclass__(
+        cls, status: int | None = None, title: str | None = None, slug: str | None = None
+    ) -> None:
+        super().__init_subclass__()
+        cls.status = status or cls.status
+        cls.title = title or cls.title
+        cls.slug = slug or cls.slug
 
     def __init__(self, detail: str):
         super().__init__(detail)
@@ -20,11 +30,8 @@ class VetaError(Exception):
         return {}
 
 
-class InvalidParameter(VetaError):
+class InvalidParameter(VetaError, title="Invalid parameter", slug="invalid-parameter"):
     """A request parameter (or body field) has a value that is not allowed."""
-
-    title = "Invalid parameter"
-    slug = "invalid-parameter"
 
     def __init__(self, parameter: str, reason: str, allowed: str | Iterable[str] | None = None):
         self.parameter = parameter
@@ -47,20 +54,12 @@ class InvalidParameter(VetaError):
         return {"invalid_params": [entry]}
 
 
-class NotFound(VetaError):
+class NotFound(VetaError, status=404, title="Not found", slug="not-found"):
     """The addressed resource does not exist."""
 
-    status = 404
-    title = "Not found"
-    slug = "not-found"
 
-
-class Unauthenticated(VetaError):
+class Unauthenticated(VetaError, status=401, title="Unauthorized", slug="unauthorized"):
     """A credential was sent and is not valid (unknown, expired, revoked, badly signed)."""
-
-    status = 401
-    title = "Unauthorized"
-    slug = "unauthorized"
 
 
 # Said of a key that is unknown, expired or revoked: never which, so that the answer tells a
@@ -68,19 +67,12 @@ class Unauthenticated(VetaError):
 KEY_NOT_VALID = "the API key is not valid: unknown, expired or revoked"
 
 
-class Forbidden(VetaError):
+class Forbidden(VetaError, status=403, title="Forbidden", slug="forbidden"):
     """The caller's role may not do this. Never says whether the record addressed exists."""
 
-    status = 403
-    title = "Forbidden"
-    slug = "forbidden"
 
-
-class InvalidFields(VetaError):
+class InvalidFields(VetaError, title=InvalidParameter.title, slug=InvalidParameter.slug):
     """Several members of a request body are wrong at once: each is named with its reason."""
-
-    title = "Invalid parameter"
-    slug = "invalid-parameter"
 
     def __init__(self, problems: list[tuple[str, str]]):
         self.problems = problems
@@ -93,25 +85,17 @@ class InvalidFields(VetaError):
         return {"invalid_params": [{"name": n, "reason": r} for n, r in self.problems]}
 
 
-class PreconditionFailed(VetaError):
+class PreconditionFailed(
+    VetaError, status=412, title="Precondition failed", slug="precondition-failed"
+):
     """A write named a version of the record (If-Match) that is no longer the current one."""
 
-    status = 412
-    title = "Precondition failed"
-    slug = "precondition-failed"
 
-
-class PreconditionRequired(VetaError):
+class PreconditionRequired(
+    VetaError, status=428, title="Precondition required", slug="precondition-required"
+):
     """A write named no version of the record it changes (If-Match missing)."""
 
-    status = 428
-    title = "Precondition required"
-    slug = "precondition-required"
 
-
-class Conflict(VetaError):
+class Conflict(VetaError, status=409, title="Conflict", slug="conflict"):
     """A write would make a second record with the same key."""
-
-    status = 409
-    title = "Conflict"
-    slug = "conflict"

@@ -11,23 +11,16 @@ policies (migration 0014), which hold whatever the code does. Each record's vers
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
-import pandas as pd
-import shapely
-from shapely.geometry import shape
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from geo.core.crs import CRS84
 from geo.core.errors import (
     Conflict,
     Forbidden,
-    InvalidFields,
     InvalidParameter,
     NotFound,
     PreconditionFailed,
@@ -35,14 +28,9 @@ from geo.core.errors import (
     Unauthenticated,
     VetaError,
 )
-from geo.core.limits import check_vertices
 from geo.core.settings import Settings
-from geo.io.importing.crs import position_problems
-from geo.io.importing.mapping import Mapping
-from geo.io.importing.targets import LAYERS, Layer
-from geo.io.importing.validation import validate
-from geo.queries.sites import header_crs, to_lonlat
-from geo.rules.permit_rules import validate_right
+from geo.editing.feature_checks import checked_record, feature_body
+from geo.io.importing.targets import LAYERS
 from geo.store.viewer import Viewer
 
 # The collections that can be edited, and the roles that may write each. Editors write their
@@ -53,11 +41,8 @@ WRITERS: dict[str, tuple[str, ...]] = {
     "permits": ("editor", "registry", "admin"),
     "protection_zones": ("registry", "admin"),
 }
-# The source of records made over the API when the Feature names none.
-API_SOURCE = "api"
-# Members a Feature's properties may hold besides the layer's fields, on the collections whose
-# records an organisation may keep to itself (protection zones are public law).
-ACCESS_MEMBERS = ("confidential", "owner")
+# The collections whose records an organisation may keep to itself (protection zones are
+# public law); their Features may also name ACCESS_MEMBERS.
 CONFIDENTIAL = ("deposits", "permits")
 
 
@@ -113,14 +98,16 @@ def create(
 ) -> Written:
     """Insert a record; its id is the server's to give."""
     check_may_write(viewer, collection)
-    body = _feature(feature)
+    body = feature_body(feature)
     if "id" in body:
         raise InvalidParameter("id", "a new record's id is given by the server", "no id member")
     layer = LAYERS[collection]
     properties = dict(body.get("properties") or {})
     properties.setdefault("source_id", None)
     access = _access(conn, collection, properties, viewer, None)
-    values, geometry = _checked(layer, properties, body.get("geometry"), content_crs, settings)
+    values, geometry = checked_record(
+        layer, properties, body.get("geometry"), content_crs, settings
+    )
     columns = {**values, **access}
     names = list(columns)
     try:
@@ -150,7 +137,7 @@ def replace(
     """Replace a record's properties and geometry (PUT): what the Feature leaves out is cleared."""
     check_may_write(viewer, collection)
     current = _current(conn, collection, record_id, if_match)
-    body = _feature(feature)
+    body = feature_body(feature)
     if "id" in body and str(body["id"]) != str(record_id):
         raise InvalidParameter(
             "id", f"the body is record {body['id']}, the URL {record_id}", [str(record_id)]
@@ -183,7 +170,7 @@ def patch(
     cleared, a member left out is kept; `geometry` replaces the geometry when given."""
     check_may_write(viewer, collection)
     current = _current(conn, collection, record_id, if_match)
-    body = _feature(merge_patch, patching=True)
+    body = feature_body(merge_patch, patching=True)
     unknown = sorted(set(body) - {"type", "properties", "geometry", "id"})
     if unknown:
         raise InvalidParameter(unknown[0], "not a member of a Feature", ["properties", "geometry"])
@@ -231,7 +218,7 @@ def _update(
         )
     properties.setdefault("source_id", current["properties"].get("source_id"))
     access = _access(conn, collection, properties, viewer, current)
-    values, wkb = _checked(layer, properties, geometry, content_crs, settings)
+    values, wkb = checked_record(layer, properties, geometry, content_crs, settings)
     # PUT clears what it leaves out: every field of the layer is written.
     columns = {name: values.get(name) for name in layer.fields}
     for name, spec in layer.fields.items():
@@ -297,20 +284,6 @@ def _current(conn: Connection, collection: str, record_id: int, if_match: str | 
     }
 
 
-def _feature(body: object, patching: bool = False) -> dict:
-    if not isinstance(body, dict):
-        raise InvalidParameter("body", "expected a GeoJSON Feature (a JSON object)", "a Feature")
-    if body.get("type", "Feature" if patching else None) != "Feature":
-        raise InvalidParameter("type", f"{body.get('type')!r} is not a Feature", ["Feature"])
-    if (
-        "properties" in body
-        and body["properties"] is not None
-        and not isinstance(body["properties"], dict)
-    ):
-        raise InvalidParameter("properties", "expected an object", "an object of field values")
-    return body
-
-
 def _access(
     conn: Connection, collection: str, properties: dict, viewer: Viewer, current: dict | None
 ) -> dict:
@@ -339,77 +312,6 @@ def _access(
     else:
         owner_id = viewer.organisation_id
     return {"confidential": confidential, "owner_org": owner_id}
-
-
-def _checked(
-    layer: Layer,
-    properties: dict,
-    geometry: object,
-    content_crs: str | None,
-    settings: Settings,
-) -> tuple[dict, str]:
-    """The record's columns and hex WKB geometry in lon/lat, checked as the import checks a
-    row; every problem found is refused together."""
-    unknown = sorted(set(properties) - set(layer.fields) - {"source"})
-    if unknown:
-        raise InvalidParameter(
-            unknown[0], f"not a field of {layer.name}", sorted([*layer.fields, *ACCESS_MEMBERS])
-        )
-    source = properties.pop("source", None) or API_SOURCE
-    if (
-        layer.name != "admin_areas"
-        and properties.get("source_id") in (None, "")
-        and "source_id" in layer.fields
-    ):
-        properties["source_id"] = uuid.uuid4().hex
-    missing = [
-        name
-        for name, spec in layer.fields.items()
-        if spec.required and properties.get(name) in (None, "") and name not in layer.defaults
-    ]
-    if missing:
-        raise InvalidFields([(name, f"required by {layer.name}") for name in missing])
-    lonlat = _geometry(geometry, content_crs, layer)
-    columns = pd.DataFrame({name: [value] for name, value in properties.items()}, dtype=object)
-    if columns.empty:
-        columns = pd.DataFrame(index=[0])
-    mapping = Mapping(fields={name: name for name in properties})
-    rows = validate(layer, mapping, columns, np.array([lonlat], dtype=object), (), repair=False)
-    problems = [
-        (p.field, p.reason)
-        for p in rows.problems
-        + position_problems(np.array([lonlat], dtype=object), rows.ids, None, True)
-    ]
-    if layer.name == "permits" and not problems:
-        # A right is whole cuadrículas, joined along their sides, as many as its type allows.
-        result = validate_right(lonlat, str(properties["right_type"]), settings.right_cell_limits)
-        problems += [("geometry", p.message) for p in result.problems]
-    if problems:
-        raise InvalidFields(problems)
-    values = {name: column[0] for name, column in rows.values.items()}
-    values["source"] = source
-    return values, str(rows.geometry[0])
-
-
-def _geometry(geometry: object, content_crs: str | None, layer: Layer):
-    if not isinstance(geometry, dict):
-        raise InvalidParameter(
-            "geometry", "missing or not a GeoJSON geometry", list(layer.geometry_types)
-        )
-    check_vertices(geometry.get("coordinates"), "geometry")
-    try:
-        parsed = shape(geometry)
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
-        raise InvalidParameter(
-            "geometry", f"not a GeoJSON geometry: {exc}", list(layer.geometry_types)
-        ) from None
-    crs = header_crs(content_crs) or CRS84
-    if crs.northing_first:
-        parsed = shapely.transform(parsed, lambda xy: xy[:, ::-1])
-    parsed = to_lonlat(parsed, crs, "geometry")
-    if parsed.geom_type == "Polygon" and "MultiPolygon" in layer.geometry_types:
-        parsed = shapely.MultiPolygon([parsed])
-    return parsed
 
 
 def _refusal(exc: DBAPIError, collection: str) -> VetaError:

@@ -2,8 +2,9 @@
 
 The engine (geo/features/items.py) pages, filters, counts and writes any collection's features;
 an `Extension` lets a caller that knows the domain (geo/queries) add conditions, computed
-properties, joins and another source of rows without the engine learning the domain's words. Every piece is a function of the statement's
-`Params`, so its values are bound like the engine's own, and returns `Sql`: code's text.
+properties, a computed geometry, joins and another source of rows without the engine learning
+the domain's words. Every piece is a function of the statement's `Params`, so its values are
+bound like the engine's own, and returns `Sql`: code's text.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class Extension:
     # Properties by name: one of the collection's is replaced (its value read another way),
     # any other name is added after them. They may read `t` and the joins.
     properties: tuple[tuple[str, SqlPart], ...] = ()
+    # The geometry written instead of the collection's, in lon/lat (e.g. the part of the row's
+    # geometry another one shares); None: the collection's.
+    geometry: SqlPart | None = None
     # Change-tracked tables its SQL reads beyond the collection's: a remembered count is kept
     # only until one of them changes too (geo/store/counts.py).
     reads: tuple[str, ...] = ()

@@ -80,9 +80,12 @@ class ItemsQuery:
         return sort_order(self.sortby)
 
 
-def geometry_sql(collection: Collection, crs: Crs, decimals: int | None = None) -> Sql:
-    """GeoJSON geometry text of the collection's geometry in `crs`, axes in its order."""
-    geom = collection.geometry_sql
+def geometry_sql(
+    collection: Collection, crs: Crs, decimals: int | None = None, geometry: Sql | None = None
+) -> Sql:
+    """GeoJSON geometry text of the collection's geometry (or `geometry`, in lon/lat) in `crs`,
+    axes in its order."""
+    geom = geometry or collection.geometry_sql
     if crs.srid != 4326:
         geom = Sql(f"ST_Transform({geom}, {crs.srid:d})")
     if crs.northing_first:
@@ -100,11 +103,17 @@ def properties_sql(properties: tuple[tuple[str, Sql], ...]) -> Sql:
 
 
 def feature_sql(
-    collection: Collection, crs: Crs, properties: tuple[tuple[str, Sql], ...], decimals=None
+    collection: Collection,
+    crs: Crs,
+    properties: tuple[tuple[str, Sql], ...],
+    decimals: int | None = None,
+    geometry: Sql | None = None,
 ) -> Sql:
     """SQL text of one GeoJSON Feature per row, concatenated rather than built as json."""
     return feature_text_sql(
-        collection.id_sql, geometry_sql(collection, crs, decimals), properties_sql(properties)
+        collection.id_sql,
+        geometry_sql(collection, crs, decimals, geometry),
+        properties_sql(properties),
     )
 
 
@@ -259,7 +268,14 @@ def page_query(query: ItemsQuery) -> SqlQuery:
 
     def feature(params: Params) -> Sql:
         properties = tuple((name, part(params)) for name, part in shown_properties(query))
-        return feature_sql(query.collection, query.crs, properties, query.decimals)
+        geometry = query.extension.geometry
+        return feature_sql(
+            query.collection,
+            query.crs,
+            properties,
+            query.decimals,
+            geometry(params) if geometry else None,
+        )
 
     return _page_query(query, feature)
 
@@ -268,16 +284,17 @@ def records_query(query: ItemsQuery, geometry: str) -> SqlQuery:
     """The same page as (keys, id, property values…, geometry) rows for tabular formats; the
     geometry as 'wkt' or 'wkb', easting/longitude first as GIS files store it."""
     collection, crs = query.collection, query.crs
-    geom = (
-        collection.geometry_sql
-        if crs.srid == 4326
-        else f"ST_Transform({collection.geometry_sql}, {crs.srid:d})"
-    )
-    geom = f"ST_AsText({geom}, {crs.decimals:d})" if geometry == "wkt" else f"ST_AsBinary({geom})"
+    computed = query.extension.geometry
 
     def columns(params: Params) -> Sql:
+        geom = computed(params) if computed else collection.geometry_sql
+        if crs.srid != 4326:
+            geom = Sql(f"ST_Transform({geom}, {crs.srid:d})")
+        written = (
+            f"ST_AsText({geom}, {crs.decimals:d})" if geometry == "wkt" else f"ST_AsBinary({geom})"
+        )
         values = [str(collection.id_sql), *(part(params) for _, part in shown_properties(query))]
-        return Sql(", ".join([*values, geom]))
+        return Sql(", ".join([*values, written]))
 
     return _page_query(query, columns)
 

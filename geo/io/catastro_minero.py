@@ -33,6 +33,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter
+from geo.rules.registry import RECORD_COLUMNS
 
 SOURCE = "catastro-minero"
 AUTHORITY_DEFAULT = (
@@ -270,21 +271,8 @@ def read_rights(path: Path):
     import geopandas
 
     records = read_catastro_minero(path)
-    columns = (
-        "registry_number",
-        "name",
-        "holder",
-        "authority",
-        "status",
-        "right_type",
-        "section",
-        "commodities",
-        "remarks",
-        "source",
-        "source_id",
-    )
     return geopandas.GeoDataFrame(
-        {c: [getattr(r, c) for r in records] for c in columns},
+        {c: [getattr(r, c) for r in records] for c in RECORD_COLUMNS},
         geometry=[r.geometry for r in records],
         crs="EPSG:4258",
     )

@@ -30,11 +30,8 @@ TABLE_VALUES = {
 }
 
 
-class MethodError(VetaError):
+class MethodError(VetaError, title="Invalid MDoPI method", slug="invalid-method"):
     """A method file that cannot be used: the key is named, with what is wrong and what is allowed."""
-
-    title = "Invalid MDoPI method"
-    slug = "invalid-method"
 
     def __init__(self, key: str, reason: str, allowed: str):
         self.key = key

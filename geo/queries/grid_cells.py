@@ -124,7 +124,13 @@ AREA_PART_VERTICES = 32
 
 def free_query(ground: GroundQuery) -> SqlQuery:
     """(cell count, hectares, feature text) rows: one per free cell, or with merge one per
-    merged polygon (cells joined along sides; corner-touching cells stay apart)."""
+    merged polygon (cells joined along sides; corner-touching cells stay apart).
+
+    Not an items query of `grid_cells`, though its features are written by the same
+    feature_text_sql: free ground is one whole answer, bounded by the cell cap rather than
+    paged, whose members total every row (cells and hectares, which the engine's rows of keys
+    and feature text do not carry); merged, its features are polygons computed from the cells,
+    which no collection holds."""
     params = Params()
     if ground.area_code:
         area = f"(SELECT geom FROM admin_areas WHERE code = {params(ground.area_code)})"

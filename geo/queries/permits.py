@@ -9,7 +9,6 @@ from geo.catalog.collections import PERMITS
 from geo.core.crs import CRS84
 from geo.core.sql import Params, Sql, SqlQuery, text_array
 from geo.features.extension import Extension, SqlPart, constant
-from geo.features.geojson import feature_text_sql
 from geo.features.items import ItemsQuery, feature_sql, shown_properties
 from geo.queries.grid_cells import EXACT
 from geo.rules import cuadricula as grid
@@ -123,41 +122,69 @@ CONFLICT_REASONS = {
 }
 
 
-def conflicts_query(permit_id: int) -> SqlQuery:
-    """The rights that stand in the way of right `permit_id`, one Feature each: the shared
-    cells as geometry, with the other right, the reason, and the cells' ids, count and area.
+# More than any right can stand in the way of (a right is at most a few hundred cells): the
+# conflicts are one whole answer, never paged.
+MAX_CONFLICTS = 100_000
+
+
+def _conflicting_rights(permit_id: int, params: Params) -> Sql:
+    """The other rights (each row `t` a right, with the reason and the shared cells' count,
+    hectares, ids and outline) standing in the way of right `permit_id`."""
+    other_status = effective_status_sql("q", "current_date")
+    concessions = text_array(CONCESSIONS)
+    reason = (
+        f"CASE WHEN p.right_type = ANY({concessions}) AND q.right_type = ANY({concessions}) "
+        "THEN 'concession_overlap' "
+        f"WHEN {other_status} = ANY({text_array(IN_FORCE)}) THEN 'granted_right' "
+        "WHEN q.applied_on < p.applied_on THEN 'earlier_application' END"
+    )
+    return Sql(
+        "(SELECT q.*, o.reason, s.n AS shared_cell_count, s.ha AS shared_ha, "
+        "s.ids AS shared_cells, s.geom AS shared_geom "
+        "FROM permits p JOIN permits q ON q.id <> p.id AND ST_Intersects(q.geom, p.geom) "
+        f"CROSS JOIN LATERAL (SELECT {reason} AS reason, ST_Intersection(p.geom, q.geom) AS shared) o "
+        "CROSS JOIN LATERAL (SELECT count(*) AS n, sum(c.area_ha) AS ha, "
+        "array_agg(c.id ORDER BY c.id) AS ids, ST_Simplify(ST_Union(c.geom), 0) AS geom "
+        f"FROM {grid.sql_cells('o.shared')} WHERE ST_Intersects(c.core, o.shared)) s "
+        f"WHERE p.id = {params(permit_id)} AND {other_status} = ANY({text_array(HOLDING)}) "
+        "AND o.reason IS NOT NULL AND s.n > 0) t"
+    )
+
+
+def conflicts_query(permit_id: int) -> ItemsQuery:
+    """The rights that stand in the way of right `permit_id`, as items of `permits` in id
+    order: each right's geometry is the cells it shares with this one, its properties the
+    other right, the reason, and the cells' ids, count and area.
 
     A right holds ground while it is applied, admitted, granted or extended (read today).
     It stands in the way when it shares a cell with this right (a positive area, not just a
     side) and it is granted, or was applied for strictly earlier, or both rights are
     concessions. A right without an application date has no priority by date."""
-    params = Params()
-    other_status = effective_status_sql("q", "current_date")
-    concessions = text_array(CONCESSIONS)
-    reason = (
-        f"CASE WHEN t.right_type = ANY({concessions}) AND q.right_type = ANY({concessions}) "
-        "THEN 'concession_overlap' "
-        f"WHEN {other_status} = ANY({text_array(IN_FORCE)}) THEN 'granted_right' "
-        "WHEN q.applied_on < t.applied_on THEN 'earlier_application' END"
-    )
     properties = (
-        "json_build_object('permit_id', q.id, 'registry_number', q.registry_number, 'name', q.name, "
-        f"'holder', q.holder, 'right_type', q.right_type, 'status', {other_status}, "
-        "'applied_on', q.applied_on, 'granted_on', q.granted_on, 'reason', o.reason, "
-        "'shared_cell_count', s.n, 'shared_area_ha', round(s.ha::numeric, 2), "
-        "'shared_cells', to_json(s.ids))"
+        ("permit_id", "t.id"),
+        ("registry_number", "t.registry_number"),
+        ("name", "t.name"),
+        ("holder", "t.holder"),
+        ("right_type", "t.right_type"),
+        ("status", effective_status_sql("t", "current_date")),
+        ("applied_on", "t.applied_on"),
+        ("granted_on", "t.granted_on"),
+        ("reason", "t.reason"),
+        ("shared_cell_count", "t.shared_cell_count"),
+        ("shared_area_ha", "round(t.shared_ha::numeric, 2)"),
+        ("shared_cells", "to_json(t.shared_cells)"),
     )
-    text = (
-        f"SELECT q.id, {feature_text_sql(Sql('q.id'), Sql(f'ST_AsGeoJSON(s.geom, {EXACT})'), Sql(properties))} "
-        f"FROM permits t JOIN permits q ON q.id <> t.id AND ST_Intersects(q.geom, t.geom) "
-        f"CROSS JOIN LATERAL (SELECT {reason} AS reason, ST_Intersection(t.geom, q.geom) AS shared) o "
-        "CROSS JOIN LATERAL (SELECT count(*) AS n, sum(c.area_ha) AS ha, array_agg(c.id ORDER BY c.id) AS ids, "
-        f"ST_Simplify(ST_Union(c.geom), 0) AS geom FROM {grid.sql_cells('o.shared')} "
-        "WHERE ST_Intersects(c.core, o.shared)) s "
-        f"WHERE t.id = {params(permit_id)} AND {other_status} = ANY({text_array(HOLDING)}) "
-        "AND o.reason IS NOT NULL AND s.n > 0 ORDER BY q.id"
+    return ItemsQuery(
+        PERMITS,
+        limit=MAX_CONFLICTS,
+        properties=(),
+        decimals=EXACT,
+        extension=Extension(
+            source=lambda params: _conflicting_rights(permit_id, params),
+            properties=tuple((name, constant(Sql(sql))) for name, sql in properties),
+            geometry=constant(Sql("t.shared_geom")),
+        ),
     )
-    return SqlQuery(text, tuple(params.values))
 
 
 def summary_query(permit_id: int) -> SqlQuery:

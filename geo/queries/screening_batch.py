@@ -3,6 +3,15 @@
 The sites come from the request (arrays unnested in SQL) or from the deposits table. Zones,
 rights and municipalities meet all sites in three joins (zones through their parts and the
 rule in geo/rules/protection.py), aggregated per site and joined back: no statement per site.
+
+A batch is not an items query, though the deposits it screens are chosen by one
+(`deposits_source`: the engine's conditions of a /deposits search) and its GeoJSON features
+are written by the engine's feature_text_sql. Its rows are a table of verdicts — the same
+columns as CSV, GeoPackage and GeoJSON, in the sites' order — over sites that are either
+posted (no collection holds them) or a whole selection of deposits; it is never paged or
+counted, and its three joins aggregate over all the sites at once (one hashed join per kind),
+where the engine's joins look up each row of a page. The answer is streamed from a cursor
+(api/streaming.py for GeoJSON, a CSV of the same rows, geo/io/screening_files.py for files).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from geo.core.sql import SqlQuery
-from geo.store.data_state import data_state
+from geo.store.data_state import data_state, value_and_state
 from geo.store.timed_pool import TimedPool
 from geo.store.viewer import VIEWER
 
@@ -46,12 +46,13 @@ class CountCache:
             return self._counts[key]
         self.misses += 1
         async with pool.acquire() as conn:
-            matched = await conn.fetchval(query.text, *query.values)
-            # Kept only if the counters did not move around the count: a replica replaying the
-            # primary's changes, or a write, between the readings would have made it from other
-            # data than `state`'s — and a lagging replica still showing `state` would serve it.
-            if await data_state(conn, query.tables) != state:
-                return matched
+            # The counters the count's own snapshot saw, in its round trip: the count is kept
+            # under them, never under `state` read before it, which a write (or a replica
+            # replaying one) between the two statements would have made stale.
+            matched, counted_state = await value_and_state(conn, query)
+        if counted_state is None:
+            return matched
+        key = (statement, VIEWER.get().audience, *counted_state)
         self._counts[key] = matched
         if len(self._counts) > self.size:
             self._counts.popitem(last=False)

@@ -48,20 +48,14 @@ REQUEST_KIND: ContextVar[str] = ContextVar("veta_request_kind", default="read")
 _ALREADY_RESET: ContextVar[bool] = ContextVar("veta_already_reset", default=False)
 
 
-class DatabaseBusy(VetaError):
+class DatabaseBusy(VetaError, status=503, title="Service unavailable", slug="statement-timeout"):
     """A statement ran past its kind's statement timeout."""
 
-    status = 503
-    title = "Service unavailable"
-    slug = "statement-timeout"
 
-
-class DatabaseUnavailable(VetaError):
+class DatabaseUnavailable(
+    VetaError, status=503, title="Service unavailable", slug="database-unavailable"
+):
     """The database cannot be reached (stopped, restarting, or the network is down)."""
-
-    status = 503
-    title = "Service unavailable"
-    slug = "database-unavailable"
 
 
 def statement_timeouts(settings: Settings) -> dict[str, float]:

@@ -8,19 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    CheckConstraint,
-    DateTime,
-    ForeignKey,
-    Identity,
-    Index,
-    Integer,
-    String,
-    Text,
-    func,
-)
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -39,15 +27,15 @@ class Organisation(Base):
 
     __tablename__ = "organisations"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     # Short and stable (the OpenID Connect claim carries it): 'minas-leon', 'igme'.
-    code: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
-    name: Mapped[str] = mapped_column(Text, nullable=False)
+    code: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(sa.Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
+        sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
     )
 
-    __table_args__ = (CheckConstraint("code ~ '^[a-z0-9][a-z0-9_.-]*$'", name="code_slug"),)
+    __table_args__ = (sa.CheckConstraint("code ~ '^[a-z0-9][a-z0-9_.-]*$'", name="code_slug"),)
 
 
 class ApiKey(Base):
@@ -55,21 +43,21 @@ class ApiKey(Base):
 
     __tablename__ = "api_keys"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     # The key's first characters, kept to tell keys apart in `veta keys list` (not secret alone).
-    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
-    digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    digest: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
     organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False
     )
-    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    role: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     # The person or program the key was given to, recorded as the author of its writes.
-    holder: Mapped[str] = mapped_column(Text, nullable=False)
+    holder: Mapped[str] = mapped_column(sa.Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
+        sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
     )
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     __table_args__ = (one_of("role", ROLES),)
 
@@ -77,16 +65,16 @@ class ApiKey(Base):
 class Confidentiality:
     """A record an organisation may keep to itself: seen by others only when not confidential."""
 
-    confidential: Mapped[bool] = mapped_column(Boolean, server_default="false", nullable=False)
+    confidential: Mapped[bool] = mapped_column(sa.Boolean, server_default="false", nullable=False)
 
     @declared_attr
     def owner_org(cls) -> Mapped[int | None]:
-        return mapped_column(ForeignKey("organisations.id"))
+        return mapped_column(sa.ForeignKey("organisations.id"))
 
     @staticmethod
-    def owned() -> CheckConstraint:
+    def owned() -> sa.CheckConstraint:
         """CHECK that a confidential record has an owner to be seen by."""
-        return CheckConstraint(
+        return sa.CheckConstraint(
             "NOT confidential OR owner_org IS NOT NULL", name="confidential_owned"
         )
 
@@ -100,28 +88,28 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
     at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
+        sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
     )
-    actor: Mapped[str] = mapped_column(Text, nullable=False)
-    organisation_id: Mapped[int | None] = mapped_column(Integer)
-    channel: Mapped[str] = mapped_column(String(8), nullable=False)
-    client: Mapped[str | None] = mapped_column(Text)
-    request_id: Mapped[str | None] = mapped_column(Text)
-    table_name: Mapped[str] = mapped_column(Text, nullable=False)
-    record_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    action: Mapped[str] = mapped_column(String(8), nullable=False)
+    actor: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    organisation_id: Mapped[int | None] = mapped_column(sa.Integer)
+    channel: Mapped[str] = mapped_column(sa.String(8), nullable=False)
+    client: Mapped[str | None] = mapped_column(sa.Text)
+    request_id: Mapped[str | None] = mapped_column(sa.Text)
+    table_name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    record_id: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    action: Mapped[str] = mapped_column(sa.String(8), nullable=False)
     before: Mapped[dict | None] = mapped_column(JSONB)
     after: Mapped[dict | None] = mapped_column(JSONB)
     # The organisation the record was confidential to (before or after), else NULL: the entry
     # is as secret as the record.
-    confidential_to: Mapped[int | None] = mapped_column(Integer)
+    confidential_to: Mapped[int | None] = mapped_column(sa.Integer)
 
     __table_args__ = (
         one_of("action", AUDIT_ACTIONS),
         one_of("channel", AUDIT_CHANNELS),
-        Index("ix_audit_log_table_name_record_id", "table_name", "record_id", "id"),
-        Index("ix_audit_log_at", "at"),
-        Index("ix_audit_log_actor", "actor"),
+        sa.Index("ix_audit_log_table_name_record_id", "table_name", "record_id", "id"),
+        sa.Index("ix_audit_log_at", "at"),
+        sa.Index("ix_audit_log_actor", "actor"),
     )

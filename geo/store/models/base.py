@@ -5,15 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (
-    CheckConstraint,
-    Date,
-    DateTime,
-    MetaData,
-    String,
-    Text,
-    func,
-)
+import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo.core.sql import quoted_list, text_array
@@ -30,31 +22,31 @@ NAMING = {
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+    metadata = sa.MetaData(naming_convention=NAMING)
 
 
-def one_of(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:
+def one_of(column: str, values: tuple[str, ...], name: str | None = None) -> sa.CheckConstraint:
     """CHECK that a text column holds a value of a code list (NULL allowed)."""
-    return CheckConstraint(f"{column} IN ({quoted_list(values)})", name=name or column)
+    return sa.CheckConstraint(f"{column} IN ({quoted_list(values)})", name=name or column)
 
 
-def all_of(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:
+def all_of(column: str, values: tuple[str, ...], name: str | None = None) -> sa.CheckConstraint:
     """CHECK that every element of a text[] column is in a code list."""
-    return CheckConstraint(f"{column} <@ {text_array(values)}", name=name or column)
+    return sa.CheckConstraint(f"{column} <@ {text_array(values)}", name=name or column)
 
 
-def depth_interval(prefix: str = "depth") -> CheckConstraint:
+def depth_interval(prefix: str = "depth") -> sa.CheckConstraint:
     """CHECK for a depth interval in metres below surface: top >= 0 and top < bottom."""
-    return CheckConstraint(
+    return sa.CheckConstraint(
         f"({prefix}_top_m IS NULL OR {prefix}_top_m >= 0) AND "
         f"({prefix}_bottom_m IS NULL OR {prefix}_bottom_m > coalesce({prefix}_top_m, 0))",
         name=f"{prefix}_interval",
     )
 
 
-def geometry_type(*types: str) -> CheckConstraint:
+def geometry_type(*types: str) -> sa.CheckConstraint:
     """CHECK for an allowed, non-empty, valid geometry in lon/lat."""
-    return CheckConstraint(
+    return sa.CheckConstraint(
         f"GeometryType(geom) IN ({', '.join(f'{t!r}' for t in types)}) AND NOT ST_IsEmpty(geom) AND "
         f"{POINT_IN_RANGE_OR_VALID if 'POINT' in types else 'ST_IsValid(geom)'}",
         name="geom_valid",
@@ -72,20 +64,23 @@ POINT_IN_RANGE_OR_VALID = (
 
 class Timestamps:
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
+        sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
     )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+        sa.DateTime(timezone=True),
+        server_default=sa.func.now(),
+        onupdate=sa.func.now(),
+        nullable=False,
     )
 
 
 class Provenance:
     """Where a record came from: every record keeps its source, its id there and licence."""
 
-    source: Mapped[str] = mapped_column(String(64), nullable=False)
-    source_id: Mapped[str] = mapped_column(String(128), nullable=False)
-    source_url: Mapped[str | None] = mapped_column(Text)
-    licence: Mapped[str | None] = mapped_column(Text)
-    retrieved_at: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    source_id: Mapped[str] = mapped_column(sa.String(128), nullable=False)
+    source_url: Mapped[str | None] = mapped_column(sa.Text)
+    licence: Mapped[str | None] = mapped_column(sa.Text)
+    retrieved_at: Mapped[date | None] = mapped_column(sa.Date)
     # Free text on how the record was made: approximations, simplifications, caveats.
-    remarks: Mapped[str | None] = mapped_column(Text)
+    remarks: Mapped[str | None] = mapped_column(sa.Text)

@@ -5,23 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from geoalchemy2 import Geometry
-from sqlalchemy import (
-    ARRAY,
-    BigInteger,
-    CheckConstraint,
-    Date,
-    DateTime,
-    Float,
-    ForeignKey,
-    Identity,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,30 +29,30 @@ class Deposit(Confidentiality, Timestamps, Provenance, Base):
 
     __tablename__ = "deposits"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     # INSPIRE marks the name voidable: a deposit without one is shown by its source id.
-    name: Mapped[str | None] = mapped_column(Text)
-    occurrence_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    occurrence_type: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     # Commodity codes, main first; commodity_importance[i] is the importance of commodities[i].
-    commodities: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
-    commodity_importance: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
-    deposit_type: Mapped[str | None] = mapped_column(String(64))
-    size_class: Mapped[str | None] = mapped_column(String(32))
-    mine_status: Mapped[str | None] = mapped_column(String(32))
-    depth_top_m: Mapped[float | None] = mapped_column(Float)
-    depth_bottom_m: Mapped[float | None] = mapped_column(Float)
-    location_precision: Mapped[str] = mapped_column(String(16), nullable=False)
+    commodities: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.Text), nullable=False)
+    commodity_importance: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.Text), nullable=False)
+    deposit_type: Mapped[str | None] = mapped_column(sa.String(64))
+    size_class: Mapped[str | None] = mapped_column(sa.String(32))
+    mine_status: Mapped[str | None] = mapped_column(sa.String(32))
+    depth_top_m: Mapped[float | None] = mapped_column(sa.Float)
+    depth_bottom_m: Mapped[float | None] = mapped_column(sa.Float)
+    location_precision: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=False), nullable=False)
 
     __table_args__ = (
-        UniqueConstraint("source", "source_id"),
+        sa.UniqueConstraint("source", "source_id"),
         one_of("occurrence_type", v.OCCURRENCE_TYPES),
         one_of("deposit_type", v.DEPOSIT_TYPES),
         one_of("size_class", v.SIZE_CLASSES),
         one_of("mine_status", v.MINE_STATUSES),
         one_of("location_precision", v.LOCATION_PRECISIONS),
         all_of("commodity_importance", v.COMMODITY_IMPORTANCE),
-        CheckConstraint(
+        sa.CheckConstraint(
             "cardinality(commodities) >= 1 AND "
             "cardinality(commodities) = cardinality(commodity_importance)",
             name="commodities_shape",
@@ -75,8 +60,8 @@ class Deposit(Confidentiality, Timestamps, Provenance, Base):
         depth_interval(),
         Confidentiality.owned(),
         geometry_type("POINT", "MULTIPOLYGON"),
-        Index("ix_deposits_geom", "geom", postgresql_using="gist"),
-        Index("ix_deposits_commodities", "commodities", postgresql_using="gin"),
+        sa.Index("ix_deposits_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_deposits_commodities", "commodities", postgresql_using="gin"),
     )
 
 
@@ -85,37 +70,37 @@ class Permit(Confidentiality, Timestamps, Provenance, Base):
 
     __tablename__ = "permits"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    registry_number: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
-    name: Mapped[str] = mapped_column(Text, nullable=False)
-    holder: Mapped[str | None] = mapped_column(Text)
-    right_type: Mapped[str] = mapped_column(String(32), nullable=False)
-    section: Mapped[str | None] = mapped_column(String(1))
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
-    applied_on: Mapped[date | None] = mapped_column(Date)
-    granted_on: Mapped[date | None] = mapped_column(Date)
-    expires_on: Mapped[date | None] = mapped_column(Date)
-    commodities: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
-    authority: Mapped[str | None] = mapped_column(Text)
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    registry_number: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    holder: Mapped[str | None] = mapped_column(sa.Text)
+    right_type: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    section: Mapped[str | None] = mapped_column(sa.String(1))
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    applied_on: Mapped[date | None] = mapped_column(sa.Date)
+    granted_on: Mapped[date | None] = mapped_column(sa.Date)
+    expires_on: Mapped[date | None] = mapped_column(sa.Date)
+    commodities: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.Text), nullable=False, default=list)
+    authority: Mapped[str | None] = mapped_column(sa.Text)
     # A right recorded by hand or from a registry without ids has none at its source.
-    source_id: Mapped[str | None] = mapped_column(String(128))  # type: ignore[assignment]
+    source_id: Mapped[str | None] = mapped_column(sa.String(128))  # type: ignore[assignment]
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
 
     __table_args__ = (
         one_of("right_type", v.RIGHT_TYPES),
         one_of("section", v.SECTIONS),
         one_of("status", v.PERMIT_STATUSES),
-        CheckConstraint(
+        sa.CheckConstraint(
             "granted_on IS NULL OR applied_on IS NULL OR granted_on >= applied_on",
             name="granted_after_applied",
         ),
         Confidentiality.owned(),
         # Only an application can be kept confidential: a right once admitted is public record.
-        CheckConstraint(
+        sa.CheckConstraint(
             "NOT confidential OR status IN ('applied', 'denied')", name="confidential_application"
         ),
         geometry_type("MULTIPOLYGON"),
-        Index("ix_permits_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_permits_geom", "geom", postgresql_using="gist"),
     )
 
 
@@ -129,24 +114,24 @@ class PermitHistory(Base):
 
     __tablename__ = "permit_history"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
     # No foreign key: the history of a deleted right outlives it.
-    permit_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    registry_number: Mapped[str] = mapped_column(String(64), nullable=False)
+    permit_id: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    registry_number: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     changed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
+        sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
     )
     # The day the change takes legal effect (`--on`); the day it was recorded unless given.
-    effective_on: Mapped[date] = mapped_column(Date, nullable=False)
-    changed_by: Mapped[str] = mapped_column(Text, nullable=False)
-    action: Mapped[str] = mapped_column(String(8), nullable=False)
+    effective_on: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    changed_by: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    action: Mapped[str] = mapped_column(sa.String(8), nullable=False)
     before: Mapped[dict | None] = mapped_column(JSONB)
     after: Mapped[dict | None] = mapped_column(JSONB)
 
     __table_args__ = (
         one_of("action", PERMIT_HISTORY_ACTIONS),
-        Index("ix_permit_history_permit_id_effective_on", "permit_id", "effective_on", "id"),
-        Index("ix_permit_history_effective_on", "effective_on"),
+        sa.Index("ix_permit_history_permit_id_effective_on", "permit_id", "effective_on", "id"),
+        sa.Index("ix_permit_history_effective_on", "effective_on"),
     )
 
 
@@ -155,30 +140,30 @@ class ProtectionZone(Timestamps, Provenance, Base):
 
     __tablename__ = "protection_zones"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text, nullable=False)
-    designation_scheme: Mapped[str] = mapped_column(String(32), nullable=False)
-    designation: Mapped[str] = mapped_column(Text, nullable=False)
-    legal_effect: Mapped[str] = mapped_column(String(16), nullable=False)
-    legal_basis: Mapped[str | None] = mapped_column(Text)
-    authority: Mapped[str | None] = mapped_column(Text)
-    valid_from: Mapped[date | None] = mapped_column(Date)
-    valid_to: Mapped[date | None] = mapped_column(Date)
-    depth_top_m: Mapped[float | None] = mapped_column(Float)
-    depth_bottom_m: Mapped[float | None] = mapped_column(Float)
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    designation_scheme: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    designation: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    legal_effect: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    legal_basis: Mapped[str | None] = mapped_column(sa.Text)
+    authority: Mapped[str | None] = mapped_column(sa.Text)
+    valid_from: Mapped[date | None] = mapped_column(sa.Date)
+    valid_to: Mapped[date | None] = mapped_column(sa.Date)
+    depth_top_m: Mapped[float | None] = mapped_column(sa.Float)
+    depth_bottom_m: Mapped[float | None] = mapped_column(sa.Float)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
 
     __table_args__ = (
-        UniqueConstraint("source", "source_id"),
+        sa.UniqueConstraint("source", "source_id"),
         one_of("designation_scheme", v.DESIGNATION_SCHEMES),
         one_of("legal_effect", v.LEGAL_EFFECTS),
-        CheckConstraint(
+        sa.CheckConstraint(
             "valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from", name="validity"
         ),
         depth_interval(),
         geometry_type("MULTIPOLYGON"),
-        Index("ix_protection_zones_geom", "geom", postgresql_using="gist"),
-        Index("ix_protection_zones_legal_effect", "legal_effect"),
+        sa.Index("ix_protection_zones_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_protection_zones_legal_effect", "legal_effect"),
     )
 
 
@@ -190,9 +175,9 @@ class ProtectionZonePart(Base):
 
     __tablename__ = "protection_zone_parts"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
     zone_id: Mapped[int] = mapped_column(
-        ForeignKey("protection_zones.id", ondelete="CASCADE", onupdate="CASCADE"),
+        sa.ForeignKey("protection_zones.id", ondelete="CASCADE", onupdate="CASCADE"),
         nullable=False,
         index=True,
     )
@@ -203,6 +188,6 @@ class ProtectionZonePart(Base):
     # (benchmarks/screening); the GiST stays for nearest-part ordering (<->), which SP-GiST
     # does not offer for geometry.
     __table_args__ = (
-        Index("ix_protection_zone_parts_geom", "geom", postgresql_using="gist"),
-        Index("ix_protection_zone_parts_geom_spgist", "geom", postgresql_using="spgist"),
+        sa.Index("ix_protection_zone_parts_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_protection_zone_parts_geom_spgist", "geom", postgresql_using="spgist"),
     )

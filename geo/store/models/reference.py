@@ -3,15 +3,8 @@ stored commodity codes against it."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from geoalchemy2 import Geometry
-from sqlalchemy import (
-    ARRAY,
-    Boolean,
-    ForeignKey,
-    Index,
-    String,
-    Text,
-)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.core import vocabulary as v
@@ -27,22 +20,22 @@ class AdminArea(Base):
 
     __tablename__ = "admin_areas"
 
-    code: Mapped[str] = mapped_column(String(8), primary_key=True)
-    name: Mapped[str] = mapped_column(Text, nullable=False)
+    code: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text, nullable=False)
     # Accent- and case-folded name ('leon') for lookups; filled by the loader from vocabulary.fold.
-    name_folded: Mapped[str] = mapped_column(Text, nullable=False, index=True)
-    level: Mapped[str] = mapped_column(String(32), nullable=False)
+    name_folded: Mapped[str] = mapped_column(sa.Text, nullable=False, index=True)
+    level: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     parent_code: Mapped[str | None] = mapped_column(
-        String(8), ForeignKey("admin_areas.code", ondelete="SET NULL")
+        sa.String(8), sa.ForeignKey("admin_areas.code", ondelete="SET NULL")
     )
-    source: Mapped[str] = mapped_column(String(64), nullable=False)
-    licence: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    licence: Mapped[str | None] = mapped_column(sa.Text)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
 
     __table_args__ = (
         one_of("level", v.ADMIN_LEVELS),
-        Index("ix_admin_areas_geom", "geom", postgresql_using="gist"),
-        Index("ix_admin_areas_level", "level"),
+        sa.Index("ix_admin_areas_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_admin_areas_level", "level"),
     )
 
 
@@ -52,15 +45,15 @@ class CommodityCode(Base):
 
     __tablename__ = "commodities"
 
-    code: Mapped[str] = mapped_column(Text, primary_key=True)
-    name: Mapped[str] = mapped_column(Text, nullable=False)
-    name_es: Mapped[str | None] = mapped_column(Text)
-    symbol: Mapped[str | None] = mapped_column(Text)
-    broader: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
-    critical: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    strategic: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    cgi_id: Mapped[str | None] = mapped_column(Text)
-    hierarchy_key: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    name_es: Mapped[str | None] = mapped_column(sa.Text)
+    symbol: Mapped[str | None] = mapped_column(sa.Text)
+    broader: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.Text), nullable=False)
+    critical: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    strategic: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    cgi_id: Mapped[str | None] = mapped_column(sa.Text)
+    hierarchy_key: Mapped[str | None] = mapped_column(sa.Text)
 
 
 # The commodity codes of deposits, permits and resource estimates must be rows of `commodities`.
