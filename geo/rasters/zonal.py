@@ -22,10 +22,14 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.core.errors import InvalidParameter
 from geo.rasters.storage import RasterInfo
+from geo.rasters.zonal_pool import run_in_workers, spatial_order, split_for_workers, worker_count
 
 GEOD = Geod(ellps="WGS84")
 # Segments longer than this (degrees, ~100 m) are split before reprojection.
 DENSIFY_DEGREES = 0.001
+# The batch form's statistics: exactextract's operations and the names Veta gives them.
+BATCH_OPS = ["count", "min", "max", "mean", "stdev", "median"]
+BATCH_NAMES = ["count", "min", "max", "mean", "std", "median"]
 PERCENTILE_RULE = "comma-separated whole numbers from 1 to 99, e.g. 10,50,90"
 
 
@@ -135,28 +139,31 @@ def zonal_statistics(
     return stats
 
 
-def zonal_statistics_many(path, geometries: list[BaseGeometry], band: int = 1) -> list[dict]:
-    """count, min, max, mean, std and median of many polygons already in the raster's CRS, in
-    one pass of exactextract (the batch form: deposits' buffers, a set of sites)."""
+def zonal_statistics_many(
+    path, geometries: list[BaseGeometry], band: int = 1, workers: int | None = None
+) -> list[dict]:
+    """count, min, max, mean, std and median of many polygons already in the raster's CRS (the
+    batch form: deposits' buffers, a set of sites), in `workers` processes (None or 0: every
+    CPU; 1: in this process) when the batch is large enough to pay for starting them. The
+    numbers are the same either way: each polygon is measured alone."""
+    runs = split_for_workers(len(geometries), worker_count(workers))
+    if len(runs) == 1:
+        return _statistics_in_process(str(path), band, geometries)
+    order = spatial_order(geometries)
+    tasks = [(str(path), band, [geometries[i] for i in order[run]]) for run in runs]
+    in_order = run_in_workers(_statistics_in_process, tasks, len(runs))
+    answers: list[dict] = [{}] * len(geometries)
+    for position, answer in zip(order, in_order):
+        answers[position] = answer
+    return answers
+
+
+def _statistics_in_process(path: str, band: int, geometries: list[BaseGeometry]) -> list[dict]:
+    """One pass of exactextract over the polygons, in this process (a worker's share of a batch)."""
     features = [{"type": "Feature", "properties": {}, "geometry": mapping(g)} for g in geometries]
     with rasterio.open(path) as src:
-        rows = exact_extract(
-            RasterioRasterSource(src, band),
-            features,
-            ["count", "min", "max", "mean", "stdev", "median"],
-            output="geojson",
-        )
-    return [
-        {
-            "count": r["properties"]["count"],
-            "min": r["properties"]["min"],
-            "max": r["properties"]["max"],
-            "mean": r["properties"]["mean"],
-            "std": r["properties"]["stdev"],
-            "median": r["properties"]["median"],
-        }
-        for r in rows
-    ]
+        rows = exact_extract(RasterioRasterSource(src, band), features, BATCH_OPS, output="geojson")
+    return [{name: r["properties"][op] for name, op in zip(BATCH_NAMES, BATCH_OPS)} for r in rows]
 
 
 def _fraction(percentile: int) -> float:
