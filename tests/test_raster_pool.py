@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
+from exactextract.raster import RasterioRasterSource
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
+from geo.rasters import zonal
 from geo.rasters.zonal import zonal_statistics_many
 from geo.rasters.zonal_pool import (
     MIN_POLYGONS_PER_WORKER,
@@ -152,3 +154,13 @@ def test_a_worker_that_dies_fails_the_batch_instead_of_hanging():
         batch = waiter.submit(run_in_workers, os._exit, [(3,), (3,)], 2)
         with pytest.raises(ZonalWorkerFailed, match="worker process died"):
             batch.result(timeout=NO_HANG_S)
+
+
+def test_the_plain_read_of_a_nodata_band_gives_the_masked_reads_numbers(field, monkeypatch):
+    path, _ = field
+    polygons = _polygons()
+    with rasterio.open(path) as src:
+        assert type(zonal._band_source(src, 1)).__name__ == "_NodataBand"
+    plain = zonal_statistics_many(path, polygons, workers=1)
+    monkeypatch.setattr(zonal, "_band_source", RasterioRasterSource)
+    assert zonal_statistics_many(path, polygons, workers=1) == plain

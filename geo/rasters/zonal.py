@@ -17,6 +17,8 @@ from exactextract import exact_extract
 from exactextract.raster import RasterioRasterSource
 from pyproj import CRS as ProjCRS
 from pyproj import Geod, Transformer
+from rasterio.enums import MaskFlags
+from rasterio.windows import Window
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
@@ -104,7 +106,7 @@ def zonal_statistics(
         ops += ["unique", f"frac(coverage_weight={weight})"]
     with rasterio.open(info.path) as src:
         features = [{"type": "Feature", "properties": {}, "geometry": mapping(geometry)}]
-        result = exact_extract(RasterioRasterSource(src, band), features, ops, output="geojson")[0][
+        result = exact_extract(_band_source(src, band), features, ops, output="geojson")[0][
             "properties"
         ]
     area_m2 = abs(GEOD.geometry_area_perimeter(lonlat)[0])
@@ -162,8 +164,28 @@ def _statistics_in_process(path: str, band: int, geometries: list[BaseGeometry])
     """One pass of exactextract over the polygons, in this process (a worker's share of a batch)."""
     features = [{"type": "Feature", "properties": {}, "geometry": mapping(g)} for g in geometries]
     with rasterio.open(path) as src:
-        rows = exact_extract(RasterioRasterSource(src, band), features, BATCH_OPS, output="geojson")
+        rows = exact_extract(_band_source(src, band), features, BATCH_OPS, output="geojson")
     return [{name: r["properties"][op] for name, op in zip(BATCH_NAMES, BATCH_OPS)} for r in rows]
+
+
+class _NodataBand(RasterioRasterSource):
+    """A band whose only mask is its nodata value, read without building that mask: exactextract
+    drops the nodata cells itself, and rasterio's masked read was about a tenth of the work."""
+
+    def read_window(self, x0, y0, nx, ny):
+        return self.ds.read(self.band_idx, window=Window(x0, y0, nx, ny))
+
+
+def _band_source(src, band: int) -> RasterioRasterSource:
+    """exactextract's view of one band: the plain read where that masks the same cells, else
+    rasterio's masked read (a mask band, an alpha band, a NaN nodata, scaled values)."""
+    flags = src.mask_flag_enums[band - 1]
+    nodata_only = set(flags) <= {MaskFlags.nodata, MaskFlags.all_valid}
+    finite_nodata = src.nodata is None or math.isfinite(src.nodata)
+    unscaled = src.scales[band - 1] == 1.0 and src.offsets[band - 1] == 0.0
+    if nodata_only and finite_nodata and unscaled:
+        return _NodataBand(src, band)
+    return RasterioRasterSource(src, band)
 
 
 def _fraction(percentile: int) -> float:
