@@ -2,9 +2,9 @@
 
 exactextract holds the GIL for most of its per-feature work, so threads do not help; processes
 do. The polygons are put in a spatial order (the Morton order of their centres) and cut into
-one contiguous run per worker, so that each worker reads a compact part of the raster. Workers open the raster themselves and return
-exactly what the in-process pass returns for their polygons; the answers come back in the
-caller's order.
+one contiguous run per worker, so that each worker reads a compact part of the raster. Workers
+open the raster themselves and return exactly what the in-process pass returns for their
+polygons; the answers come back in the caller's order.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-# Below this many polygons per worker, starting the workers costs more than it saves.
+# Below this many polygons per worker (about 0.7 s of exactextract's work on 500 m buffers),
+# starting the workers would cost a good part of what they save; not finely tuned.
 MIN_POLYGONS_PER_WORKER = 200
 # Workers are forked from a clean server process (not from the caller, which may run threads
 # and hold database connections); it imports the zonal module once, so later pools start fast.
