@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     raster_max_file_mb: int = 4096
     raster_max_points: int = 10_000
     constraints_max_cells: int = 250_000_000
+    # Processes one batch of zonal statistics may spread over (0: every CPU; 1: in process).
+    raster_workers: int = Field(default=0, ge=0)
 
     @field_validator("read_database_urls", mode="before")
     @classmethod

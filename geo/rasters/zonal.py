@@ -17,15 +17,21 @@ from exactextract import exact_extract
 from exactextract.raster import RasterioRasterSource
 from pyproj import CRS as ProjCRS
 from pyproj import Geod, Transformer
+from rasterio.enums import MaskFlags
+from rasterio.windows import Window
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from geo.core.errors import InvalidParameter
 from geo.rasters.storage import RasterInfo
+from geo.rasters.zonal_pool import run_in_workers, spatial_order, split_for_workers, worker_count
 
 GEOD = Geod(ellps="WGS84")
 # Segments longer than this (degrees, ~100 m) are split before reprojection.
 DENSIFY_DEGREES = 0.001
+# The batch form's statistics: exactextract's operations and the names Veta gives them.
+BATCH_OPS = ["count", "min", "max", "mean", "stdev", "median"]
+BATCH_NAMES = ["count", "min", "max", "mean", "std", "median"]
 PERCENTILE_RULE = "comma-separated whole numbers from 1 to 99, e.g. 10,50,90"
 
 
@@ -100,7 +106,7 @@ def zonal_statistics(
         ops += ["unique", f"frac(coverage_weight={weight})"]
     with rasterio.open(info.path) as src:
         features = [{"type": "Feature", "properties": {}, "geometry": mapping(geometry)}]
-        result = exact_extract(RasterioRasterSource(src, band), features, ops, output="geojson")[0][
+        result = exact_extract(_band_source(src, band), features, ops, output="geojson")[0][
             "properties"
         ]
     area_m2 = abs(GEOD.geometry_area_perimeter(lonlat)[0])
@@ -135,28 +141,51 @@ def zonal_statistics(
     return stats
 
 
-def zonal_statistics_many(path, geometries: list[BaseGeometry], band: int = 1) -> list[dict]:
-    """count, min, max, mean, std and median of many polygons already in the raster's CRS, in
-    one pass of exactextract (the batch form: deposits' buffers, a set of sites)."""
+def zonal_statistics_many(
+    path, geometries: list[BaseGeometry], band: int = 1, workers: int | None = None
+) -> list[dict]:
+    """count, min, max, mean, std and median of many polygons already in the raster's CRS (the
+    batch form: deposits' buffers, a set of sites), in `workers` processes (None or 0: every
+    CPU; 1: in this process) when the batch is large enough to pay for starting them. The
+    numbers are the same either way: each polygon is measured alone."""
+    runs = split_for_workers(len(geometries), worker_count(workers))
+    if len(runs) == 1:
+        return _statistics_in_process(str(path), band, geometries)
+    order = spatial_order(geometries)
+    tasks = [(str(path), band, [geometries[i] for i in order[run]]) for run in runs]
+    in_order = run_in_workers(_statistics_in_process, tasks, len(runs))
+    answers: list[dict] = [{}] * len(geometries)
+    for position, answer in zip(order, in_order):
+        answers[position] = answer
+    return answers
+
+
+def _statistics_in_process(path: str, band: int, geometries: list[BaseGeometry]) -> list[dict]:
+    """One pass of exactextract over the polygons, in this process (a worker's share of a batch)."""
     features = [{"type": "Feature", "properties": {}, "geometry": mapping(g)} for g in geometries]
     with rasterio.open(path) as src:
-        rows = exact_extract(
-            RasterioRasterSource(src, band),
-            features,
-            ["count", "min", "max", "mean", "stdev", "median"],
-            output="geojson",
-        )
-    return [
-        {
-            "count": r["properties"]["count"],
-            "min": r["properties"]["min"],
-            "max": r["properties"]["max"],
-            "mean": r["properties"]["mean"],
-            "std": r["properties"]["stdev"],
-            "median": r["properties"]["median"],
-        }
-        for r in rows
-    ]
+        rows = exact_extract(_band_source(src, band), features, BATCH_OPS, output="geojson")
+    return [{name: r["properties"][op] for name, op in zip(BATCH_NAMES, BATCH_OPS)} for r in rows]
+
+
+class _NodataBand(RasterioRasterSource):
+    """A band whose only mask is its nodata value, read without building that mask: exactextract
+    drops the nodata cells itself, and rasterio's masked read was about a tenth of the work."""
+
+    def read_window(self, x0, y0, nx, ny):
+        return self.ds.read(self.band_idx, window=Window(x0, y0, nx, ny))
+
+
+def _band_source(src, band: int) -> RasterioRasterSource:
+    """exactextract's view of one band: the plain read where that masks the same cells, else
+    rasterio's masked read (a mask band, an alpha band, a NaN nodata, scaled values)."""
+    flags = src.mask_flag_enums[band - 1]
+    nodata_only = set(flags) <= {MaskFlags.nodata, MaskFlags.all_valid}
+    finite_nodata = src.nodata is None or math.isfinite(src.nodata)
+    unscaled = src.scales[band - 1] == 1.0 and src.offsets[band - 1] == 0.0
+    if nodata_only and finite_nodata and unscaled:
+        return _NodataBand(src, band)
+    return RasterioRasterSource(src, band)
 
 
 def _fraction(percentile: int) -> float:
