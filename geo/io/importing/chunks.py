@@ -1,0 +1,90 @@
+"""A file's rows in chunks, each validated on its own as the chunk before is written: numbered
+within the file, duplicate ids found across chunks, each chunk's reading and position problems."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from geo.io.importing.crs import position_problems
+from geo.io.importing.mapping import Mapping
+from geo.io.importing.points import Points
+from geo.io.importing.reading import SourceTable
+from geo.io.importing.targets import Layer
+from geo.io.importing.validation import ValidRows, validate
+
+# Rows per chunk: enough that a chunk's fixed costs (a COPY statement and its statement
+# triggers, the per-column work of validation) are small, few enough that the first COPY
+# starts early. A file is cut into at least _PIECES chunks (none under MIN_ROWS), so that a
+# file of a few thousand detailed polygons is written while it is validated too.
+CHUNK_ROWS = 25_000
+MIN_ROWS = 500
+_PIECES = 8
+# Layers whose rows refer to one another (an admin area's parent may be in the same file):
+# validated as one chunk, since a reference is checked against the whole file.
+_WHOLE_FILE = ("admin_areas",)
+
+
+class Chunks:
+    """The chunks of one file: where each starts, and each one validated on demand."""
+
+    def __init__(
+        self,
+        table: SourceTable,
+        geometry: np.ndarray | Points,
+        layer: Layer,
+        mapping: Mapping,
+        geographic_source: bool,
+        repair: bool,
+    ):
+        self.table, self.geometry, self.layer, self.mapping = table, geometry, layer, mapping
+        self.geographic_source, self.repair = geographic_source, repair
+        n = len(table)
+        self.size = (
+            n
+            if layer.name in _WHOLE_FILE
+            else max(1, min(CHUNK_ROWS, max(MIN_ROWS, -(-n // _PIECES))))
+        )
+        self.starts = range(0, n, self.size)
+        # The record id of every row read so far, valid or not (None where it has none).
+        self.ids: list[str | None] = []
+        self._first_rows: dict[str, int] = {}
+
+    def checked(self, start: int, progress: Callable[[int], None]) -> ValidRows:
+        """The chunk at `start` validated: its good rows, and its problems numbered in the file."""
+        stop = min(start + self.size, len(self.table))
+        geometry = (
+            Points(self.geometry.xy[start:stop])
+            if isinstance(self.geometry, Points)
+            else self.geometry[start:stop]
+        )
+        rows = validate(
+            self.layer,
+            self.mapping,
+            self.table.columns.iloc[start:stop],
+            geometry,
+            self.table.geometry_columns,
+            self.repair,
+            progress,
+            first_row=start + 1,
+            seen_ids=self._first_rows,
+        )
+        self.ids += rows.ids
+        # Reading's problems are all of a row (the file as a whole fails before).
+        reading = [
+            replace(p, source_id=self.ids[p.row - 1])
+            for p in self.table.problems
+            if p.row is not None and start < p.row <= stop
+        ]
+        position = [
+            replace(p, row=p.row + start)
+            for p in position_problems(
+                geometry, rows.ids, self.mapping.region, self.geographic_source
+            )
+            if p.row is not None
+        ]
+        rows.drop({p.row for p in reading + position if p.row is not None})
+        rows.problems = sorted(rows.problems + reading + position, key=lambda p: p.row or 0)
+        return rows
