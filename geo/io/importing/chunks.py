@@ -1,5 +1,6 @@
-"""A file's rows in chunks, each validated on its own as the chunk before is written: numbered
-within the file, duplicate ids found across chunks, each chunk's reading and position problems."""
+"""A file's rows in chunks, each reprojected and validated on its own as the chunk before is
+written: numbered within the file, duplicate ids found across chunks, each chunk's reading and
+position problems."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from geo.io.importing.mapping import Mapping
 from geo.io.importing.points import Points
 from geo.io.importing.reading import SourceTable
 from geo.io.importing.targets import Layer
-from geo.io.importing.validation import ValidRows, validate
+from geo.io.importing.validation import SeenIds, ValidRows, validate
 
 # Rows per chunk: enough that a chunk's fixed costs (a COPY statement and its statement
 # triggers, the per-column work of validation) are small, few enough that the first COPY
@@ -33,13 +34,13 @@ class Chunks:
     def __init__(
         self,
         table: SourceTable,
-        geometry: np.ndarray | Points,
+        reproject: Callable[[np.ndarray | Points], np.ndarray | Points],
         layer: Layer,
         mapping: Mapping,
         geographic_source: bool,
         repair: bool,
     ):
-        self.table, self.geometry, self.layer, self.mapping = table, geometry, layer, mapping
+        self.table, self.reproject, self.layer, self.mapping = table, reproject, layer, mapping
         self.geographic_source, self.repair = geographic_source, repair
         n = len(table)
         self.size = (
@@ -50,15 +51,14 @@ class Chunks:
         self.starts = range(0, n, self.size)
         # The record id of every row read so far, valid or not (None where it has none).
         self.ids: list[str | None] = []
-        self._first_rows: dict[str, int] = {}
+        self._seen = SeenIds()
 
     def checked(self, start: int, progress: Callable[[int], None]) -> ValidRows:
         """The chunk at `start` validated: its good rows, and its problems numbered in the file."""
         stop = min(start + self.size, len(self.table))
-        geometry = (
-            Points(self.geometry.xy[start:stop])
-            if isinstance(self.geometry, Points)
-            else self.geometry[start:stop]
+        read = self.table.geometry
+        geometry = self.reproject(
+            Points(read.xy[start:stop]) if isinstance(read, Points) else read[start:stop]
         )
         rows = validate(
             self.layer,
@@ -69,7 +69,7 @@ class Chunks:
             self.repair,
             progress,
             first_row=start + 1,
-            seen_ids=self._first_rows,
+            seen_ids=self._seen,
         )
         self.ids += rows.ids
         # Reading's problems are all of a row (the file as a whole fails before).

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from geo.core.errors import InvalidParameter
 from geo.io.importing.chunks import Chunks
-from geo.io.importing.crs import choose_crs, to_lonlat
+from geo.io.importing.crs import choose_crs, lonlat_reprojection
 from geo.io.importing.mapping import load_mapping
 from geo.io.importing.progress import Stages
 from geo.io.importing.reading import NOT_EMPTY, checksum, read_source
@@ -84,8 +84,8 @@ def import_file(
         )
     report.rows_read = len(table)
     choice = choose_crs(table.crs, options.crs, mapping.crs, table.geometry)
-    geometry, report.crs = to_lonlat(table.geometry, choice)
-    chunks = Chunks(table, geometry, layer, mapping, choice.crs.is_geographic, options.repair)
+    reproject, report.crs = lonlat_reprojection(table.geometry, choice)
+    chunks = Chunks(table, reproject, layer, mapping, choice.crs.is_geographic, options.repair)
     validating = progress.stage("validating", len(table))
     # The first chunk before the transaction: a mapping that cannot apply is refused at once.
     rows = chunks.checked(0, validating)

@@ -89,12 +89,11 @@ def validate(
     repair: bool,
     progress: Callable[[int], None] = lambda n: None,
     first_row: int = 1,
-    seen_ids: dict[str, int] | None = None,
+    seen_ids: SeenIds | None = None,
 ) -> ValidRows:
     """Every row checked; valid rows converted, invalid rows reported with field and reason.
-    A chunk of a file is numbered from its `first_row`; `seen_ids` (id -> its first row) holds
-    the ids of the chunks before, so that a duplicate is found across chunks too, and is
-    updated with this chunk's."""
+    A chunk of a file is numbered from its `first_row`; `seen_ids` holds the ids of the chunks
+    before, so that a duplicate is found across chunks too, and gains this chunk's."""
     sources = _mapped_fields(layer, mapping, columns)
     defaults = {
         f: d for f, d in layer.defaults.items() if f not in sources and f not in mapping.constants
@@ -170,7 +169,7 @@ def validate(
         ]
         validated.repairs = [replace(r, row=r.row + shift) for r in validated.repairs]
     validated.problems += _duplicates(
-        ids, key_field, {} if seen_ids is None else seen_ids, first_row
+        ids, key_field, SeenIds() if seen_ids is None else seen_ids, first_row
     )
     validated.problems.sort(key=lambda p: p.row or 0)
 
@@ -193,37 +192,62 @@ def validate(
     return validated
 
 
+class SeenIds:
+    """The ids of a file's chunks validated so far; the row where each first appeared is worked
+    out only when a duplicate has to name it (a set is several times cheaper to keep)."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self._chunks: list[tuple[int, list[str | None]]] = []
+        self._first: dict[str, int] | None = None
+
+    def first_rows(self) -> dict[str, int]:
+        """Id -> the row it first appeared on, in the chunks so far."""
+        if self._first is None:
+            self._first = {}
+            for first_row, ids in reversed(self._chunks):  # the earliest row wins
+                self._first.update(
+                    (i, first_row + k) for k, i in reversed(list(enumerate(ids))) if i is not None
+                )
+        return self._first
+
+    def add(self, ids: list[str | None], first_row: int, present: set[str]) -> None:
+        self._chunks.append((first_row, ids))
+        self.ids |= present
+        if self._first is not None:
+            for k, i in enumerate(ids):
+                if i is not None:
+                    self._first.setdefault(i, first_row + k)
+
+
 def _duplicates(
-    ids: list[str | None], key_field: str, seen: dict[str, int], first_row: int
+    ids: list[str | None], key_field: str, seen: SeenIds, first_row: int
 ) -> list[Problem]:
-    """Each row whose id an earlier row (of this chunk, or in `seen`) already has, naming the
+    """Each row whose id an earlier row (of this chunk, or of `seen`) already has, naming the
     first one; `seen` gains this chunk's ids."""
     present = set(ids)
-    missing = None in present
     present.discard(None)
-    if len(present) == len(ids) - ids.count(None) and present.isdisjoint(seen):
-        # the usual case, found fastest
-        numbered = zip(ids, range(first_row, first_row + len(ids)), strict=True)
-        if missing:
-            seen.update((i, row) for i, row in numbered if i is not None)
-        else:
-            seen.update(numbered)  # type: ignore[arg-type]  # no None among them
+    unique = len(present) == len(ids) - ids.count(None)
+    if unique and present.isdisjoint(seen.ids):  # the usual case, found fastest
+        seen.add(ids, first_row, present)  # type: ignore[arg-type]  # None discarded
         return []
+    first = dict(seen.first_rows())
     problems = []
     for k, i in enumerate(ids):
         if i is None:
             continue
-        if i in seen:
+        if i in first:
             problems.append(
                 Problem(
                     first_row + k,
                     i,
                     key_field,
-                    f"duplicate id: row {seen[i]} has the same {key_field}",
+                    f"duplicate id: row {first[i]} has the same {key_field}",
                 )
             )
         else:
-            seen[i] = first_row + k
+            first[i] = first_row + k
+    seen.add(ids, first_row, present)  # type: ignore[arg-type]
     return problems
 
 
