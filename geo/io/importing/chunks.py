@@ -48,14 +48,17 @@ class Chunks:
             if layer.name in _WHOLE_FILE
             else max(1, min(CHUNK_ROWS, max(MIN_ROWS, -(-n // _PIECES))))
         )
-        self.starts = range(0, n, self.size)
+        # The first chunk is smaller (an eighth), so that the database starts on it early.
+        first = max(1, self.size // _PIECES) if n > self.size else n
+        self.starts = [0, *range(first, n, self.size)]
+        self._stops = dict(zip(self.starts, [*self.starts[1:], n], strict=True))
         # The record id of every row read so far, valid or not (None where it has none).
         self.ids: list[str | None] = []
         self._seen = SeenIds()
 
     def checked(self, start: int, progress: Callable[[int], None]) -> ValidRows:
         """The chunk at `start` validated: its good rows, and its problems numbered in the file."""
-        stop = min(start + self.size, len(self.table))
+        stop = self._stops[start]
         read = self.table.geometry
         geometry = self.reproject(
             Points(read.xy[start:stop]) if isinstance(read, Points) else read[start:stop]
