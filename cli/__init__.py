@@ -7,7 +7,6 @@ import typer
 
 from cli import access, db, files, planning, rasters, registry, screening
 from cli.common import os_user
-from geo.catalog import register_catalog
 from geo.core.i18n import language_of_environment, use_language
 from geo.store.viewer import VIEWER, Viewer
 
@@ -17,13 +16,21 @@ app = typer.Typer(
 )
 
 
+# Commands that write tables from files and read no collection: they skip the catalogue's
+# imports (the query builders, the cuadrícula), start-up being part of every import's time.
+_WITHOUT_CATALOG = ("import", "import-catastro")
+
+
 @app.callback()
-def _start() -> None:
+def _start(ctx: typer.Context) -> None:
     """Veta: deposits, mining rights and protection zones of Castilla y León."""
     # Messages in VETA_LANG or the POSIX locale's language (es_ES.UTF-8: Spanish).
     use_language(language_of_environment())
     # The collections exports and tiles read are registered here, explicitly, as the app does.
-    register_catalog()
+    if ctx.invoked_subcommand not in _WITHOUT_CATALOG:
+        from geo.catalog import register_catalog
+
+        register_catalog()
     # Every write a command makes is audited as the OS user's, through the command line.
     VIEWER.set(Viewer(actor=os_user(), channel="cli"))
 

@@ -13,10 +13,10 @@ import os
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
+if TYPE_CHECKING:
+    from babel.support import NullTranslations
 
 LANGUAGES = ("en", "es")
 DEFAULT_LANGUAGE = "en"
@@ -35,6 +35,12 @@ def catalogue_path(language: str) -> Path:
 @cache
 def translations(language: str) -> NullTranslations:
     """The compiled catalogue of a language (without one: the msgids themselves)."""
+    # Babel is imported on the first message looked up, not with this module: a command that
+    # says nothing translated (a successful import into a pipe) never pays for it.
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import NullTranslations, Translations
+
     path = catalogue_path(language)
     if not path.exists():
         return NullTranslations()
@@ -110,6 +116,8 @@ def language_of_environment() -> str:
 
 def messages(language: str, context: str) -> dict[str, str]:
     """The messages of one context (the web map's: "map"), msgid → text in `language`."""
+    from babel.messages.pofile import read_po
+
     with catalogue_path("es").open("rb") as po:
         ids = [m.id for m in read_po(po) if m.context == context and isinstance(m.id, str)]
     table = translations(language)

@@ -10,6 +10,8 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo.core import commodities
 from geo.core import vocabulary as v
@@ -231,6 +233,9 @@ def stripped_text(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def written_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Numbers as written in files, a decimal comma accepted ('-5,57'): each cell's number (NaN
     where blank, not a number or not finite), and which cells are blank."""
+    plain = _plain_numbers(cells)
+    if plain is not None:
+        return plain
     text, blank = stripped_text(cells)
     numbers = np.full(len(text), np.nan)
     written = np.strings.replace(text[~blank], ",", ".")
@@ -238,6 +243,32 @@ def written_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         numbers[~blank] = written.astype(np.float64)  # what float() makes of each, all at once
     except ValueError:  # some cell is not a number: each on its own
         numbers[~blank] = [_float_or_nan(t) for t in written]
+    numbers[~np.isfinite(numbers)] = np.nan
+    return numbers, blank
+
+
+# Spaces Arrow may take off a cell: ASCII only, each one also a space to str.strip.
+_ASCII_SPACES = " \t\n\r\v\f"
+
+
+def _plain_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """written_numbers through Arrow's parser (C++, several times faster than numpy's), when
+    every cell is blank or a number Arrow reads after ASCII spaces: Arrow reads a subset of what
+    float() does, to the same value. None when any cell is not, for float() to decide each."""
+    try:
+        text = pa.array(cells.to_numpy(dtype=object), pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # cells that are not all text
+        return None
+    text = pc.utf8_trim(text, characters=_ASCII_SPACES)
+    blank = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
+    try:
+        parsed = pc.cast(
+            pc.replace_substring(text.filter(pa.array(~blank)), ",", "."), pa.float64()
+        )
+    except pa.ArrowInvalid:
+        return None
+    numbers = np.full(len(text), np.nan)
+    numbers[~blank] = parsed.to_numpy(zero_copy_only=False)
     numbers[~np.isfinite(numbers)] = np.nan
     return numbers, blank
 

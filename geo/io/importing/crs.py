@@ -7,6 +7,7 @@ Each row is then checked: lat/lon swapped, or far outside the region the data sh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,22 +104,35 @@ def _transformer(crs: CRS, geometry: np.ndarray | Points) -> tuple[Transformer, 
     return chosen, info
 
 
-def to_lonlat(geometry: np.ndarray | Points, choice: CrsChoice) -> tuple[np.ndarray | Points, dict]:
-    """The geometries in lon/lat ETRS89 (stored as EPSG:4326), and how they got there."""
+def lonlat_reprojection(
+    geometry: np.ndarray | Points, choice: CrsChoice
+) -> tuple[Callable[[np.ndarray | Points], np.ndarray | Points], dict]:
+    """How to bring geometries of this file to lon/lat ETRS89 (stored as EPSG:4326), chosen
+    once for the whole file (the transformation best for its area), and how it is done: applied
+    chunk by chunk, as each is validated."""
     info = {"crs": choice.crs.to_string(), "from": choice.origin}
     if choice.crs in _LONLAT or not _present_bounds(geometry)[0]:
-        return geometry, info
+        return lambda shapes: shapes, info
     transformer, how = _transformer(choice.crs, geometry)
     info.update(how)
 
     def move(xy: np.ndarray) -> np.ndarray:
         return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
 
-    if isinstance(geometry, Points):
-        moved = move(geometry.xy)
-        # A point PROJ cannot transform comes back infinite: shapely's checks report it.
-        return (Points(moved) if np.isfinite(moved).all() else shapely.points(moved)), info
-    return shapely.transform(geometry, move), info
+    def reproject(shapes: np.ndarray | Points) -> np.ndarray | Points:
+        if isinstance(shapes, Points):
+            moved = move(shapes.xy)
+            # A point PROJ cannot transform comes back infinite: shapely's checks report it.
+            return Points(moved) if np.isfinite(moved).all() else shapely.points(moved)
+        return shapely.transform(shapes, move)
+
+    return reproject, info
+
+
+def to_lonlat(geometry: np.ndarray | Points, choice: CrsChoice) -> tuple[np.ndarray | Points, dict]:
+    """The geometries in lon/lat ETRS89 (stored as EPSG:4326), and how they got there."""
+    reproject, info = lonlat_reprojection(geometry, choice)
+    return reproject(geometry), info
 
 
 def _inside(

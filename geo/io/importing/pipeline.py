@@ -1,27 +1,28 @@
-"""One import from start to end: read, map, reproject, validate, write all or nothing, record."""
+"""One import from start to end: read, map, reproject, validate chunk by chunk while the chunk
+before is written, all or nothing, and record the run."""
 
 from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
 from geo.core.errors import InvalidParameter
-from geo.io.importing.crs import choose_crs, position_problems, to_lonlat
+from geo.io.importing.chunks import Chunks
+from geo.io.importing.crs import choose_crs, lonlat_reprojection
 from geo.io.importing.mapping import load_mapping
 from geo.io.importing.progress import Stages
 from geo.io.importing.reading import NOT_EMPTY, checksum, read_source
 from geo.io.importing.report import ImportReport, Problem
+from geo.io.importing.streaming import StreamedWrite
 from geo.io.importing.targets import LAYERS
 from geo.io.importing.turns import wait_for_turn
-from geo.io.importing.validation import validate
-from geo.io.importing.writing import missing_parents, record_run, write_rows
+from geo.io.importing.writing import missing_parents, record_run
 
 
 @dataclass(frozen=True)
@@ -83,25 +84,13 @@ def import_file(
         )
     report.rows_read = len(table)
     choice = choose_crs(table.crs, options.crs, mapping.crs, table.geometry)
-    geometry, report.crs = to_lonlat(table.geometry, choice)
-    rows = validate(
-        layer,
-        mapping,
-        table.columns,
-        geometry,
-        table.geometry_columns,
-        options.repair,
-        progress.stage("validating", len(table)),
-    )
+    reproject, report.crs = lonlat_reprojection(table.geometry, choice)
+    chunks = Chunks(table, reproject, layer, mapping, choice.crs.is_geographic, options.repair)
+    validating = progress.stage("validating", len(table))
+    # The first chunk before the transaction: a mapping that cannot apply is refused at once.
+    rows = chunks.checked(0, validating)
     report.ignored_columns = rows.ignored_columns
-    report.notes += rows.notes
-    report.repairs = rows.repairs
-    # Reading's problems are all of a row (the file as a whole fails before).
-    reading = [
-        replace(p, source_id=rows.ids[p.row - 1]) for p in table.problems if p.row is not None
-    ]
-    position = position_problems(geometry, rows.ids, mapping.region, choice.crs.is_geographic)
-    rows.drop({p.row for p in reading + position if p.row is not None})
+    problems: list[Problem] = []
 
     with engine.begin() as conn:
         # The audit trail records these writes as an import's, whoever started it. And the
@@ -119,27 +108,32 @@ def import_file(
                 report.notes.append(
                     f"waited {waited:.1f} s for another import of {layer.name} to finish"
                 )
-        references = missing_parents(conn, layer, rows)
-        rows.drop({p.row for p in references if p.row is not None})
-        report.problems = sorted(
-            reading + position + references + rows.problems, key=lambda p: p.row or 0
-        )
-        report.rejected = len({p.row for p in report.problems})
-        if options.dry_run:
-            report.outcome = "dry_run"
-        elif report.problems and not options.skip_invalid:
-            report.outcome = "refused"
-        else:
-            if options.owner is not None:
-                _owned_by(rows, options.owner, options.confidential)
-            try:
-                with conn.begin_nested():
-                    write_rows(conn, layer, rows, source, options.replace_source, report, progress)
+        write = StreamedWrite(conn, layer, source, options, report, progress, len(table))
+        try:
+            for start in chunks.starts:
+                if start:  # validated while the chunk before is being copied
+                    rows = chunks.checked(start, validating)
+                # Only admin areas have parents; their file is one chunk (chunks.size).
+                references = missing_parents(conn, layer, rows)
+                rows.drop({p.row for p in references if p.row is not None})
+                problems += rows.problems + references
+                report.notes += [n for n in rows.notes if n not in report.notes]
+                report.repairs += rows.repairs
+                if problems and not options.skip_invalid:
+                    write.abandon()  # refused: validated on only to report every problem
+                else:
+                    write.put(rows, rows_left=len(table) - start)
+            # A database's refusal (of a chunk already sent) is said after the rows' problems.
+            report.problems = sorted(problems, key=lambda p: p.row or 0) + report.problems
+            report.rejected = len({p.row for p in problems})
+            if options.dry_run:
+                report.outcome = "dry_run"
+            elif write.finish(chunks.ids):
                 report.outcome = "written"
-            except DBAPIError as exc:
-                report.problems.append(Problem(None, None, "database", str(exc.orig).strip()))
-                report.inserted = report.updated = report.unchanged = report.deleted = 0
+            else:
                 report.outcome = "refused"
+        finally:
+            write.abandon()
         finished = datetime.now(UTC)
         report.seconds = (finished - started).total_seconds()
         record_run(
@@ -152,12 +146,3 @@ def import_file(
             options.dry_run,
         )
     return report
-
-
-def _owned_by(rows, owner: int, confidential: bool) -> None:
-    """Every row written owned by `owner` (and confidential to it, if asked): two more columns,
-    as text, which COPY reads into the integer and boolean columns."""
-    n = len(rows.rows)
-    rows.columns += ["owner_org", "confidential"]
-    rows.values["owner_org"] = [str(owner)] * n
-    rows.values["confidential"] = ["true" if confidential else "false"] * n

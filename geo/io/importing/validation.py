@@ -88,8 +88,12 @@ def validate(
     geometry_columns: tuple[str, ...],
     repair: bool,
     progress: Callable[[int], None] = lambda n: None,
+    first_row: int = 1,
+    seen_ids: SeenIds | None = None,
 ) -> ValidRows:
-    """Every row checked; valid rows converted, invalid rows reported with field and reason."""
+    """Every row checked; valid rows converted, invalid rows reported with field and reason.
+    A chunk of a file is numbered from its `first_row`; `seen_ids` holds the ids of the chunks
+    before, so that a duplicate is found across chunks too, and gains this chunk's."""
     sources = _mapped_fields(layer, mapping, columns)
     defaults = {
         f: d for f, d in layer.defaults.items() if f not in sources and f not in mapping.constants
@@ -154,22 +158,30 @@ def validate(
 
     for name, by_row in errors.items():
         validated.problems += [Problem(i + 1, ids[i], name, reason) for i, reason in by_row.items()]
-    validated.problems += _duplicates(ids, key_field)
     validated.problems += _rules(values, ids, check_importance=not derived_importance)
     geometry = check_geometries(
         layer, geometry, repair, ids, validated.problems, validated.repairs, validated.notes
     )
+    if first_row != 1:  # numbered above within the chunk: now within the file
+        shift = first_row - 1
+        validated.problems = [
+            replace(p, row=None if p.row is None else p.row + shift) for p in validated.problems
+        ]
+        validated.repairs = [replace(r, row=r.row + shift) for r in validated.repairs]
+    validated.problems += _duplicates(
+        ids, key_field, SeenIds() if seen_ids is None else seen_ids, first_row
+    )
     validated.problems.sort(key=lambda p: p.row or 0)
 
     good = np.ones(n, dtype=bool)
-    good[[p.row - 1 for p in validated.problems if p.row is not None]] = False
+    good[[p.row - first_row for p in validated.problems if p.row is not None]] = False
     keep = np.flatnonzero(good)
     validated.values = (
         values
         if len(keep) == n
         else {name: [column[i] for i in keep] for name, column in values.items()}
     )
-    validated.rows = (keep + 1).tolist()
+    validated.rows = (keep + first_row).tolist()
     if len(keep):
         validated.geometry = hex_wkb(
             geometry.take(keep).wkb()
@@ -180,25 +192,63 @@ def validate(
     return validated
 
 
-def _duplicates(ids: list[str | None], key_field: str) -> list[Problem]:
-    """Each row whose id an earlier row already has, naming the first one."""
-    if len(set(ids) - {None}) == len(ids) - ids.count(None):  # the usual case, found fastest
+class SeenIds:
+    """The ids of a file's chunks validated so far; the row where each first appeared is worked
+    out only when a duplicate has to name it (a set is several times cheaper to keep)."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self._chunks: list[tuple[int, list[str | None]]] = []
+        self._first: dict[str, int] | None = None
+
+    def first_rows(self) -> dict[str, int]:
+        """Id -> the row it first appeared on, in the chunks so far."""
+        if self._first is None:
+            self._first = {}
+            for first_row, ids in reversed(self._chunks):  # the earliest row wins
+                self._first.update(
+                    (i, first_row + k) for k, i in reversed(list(enumerate(ids))) if i is not None
+                )
+        return self._first
+
+    def add(self, ids: list[str | None], first_row: int, present: set[str]) -> None:
+        self._chunks.append((first_row, ids))
+        self.ids |= present
+        if self._first is not None:
+            for k, i in enumerate(ids):
+                if i is not None:
+                    self._first.setdefault(i, first_row + k)
+
+
+def _duplicates(
+    ids: list[str | None], key_field: str, seen: SeenIds, first_row: int
+) -> list[Problem]:
+    """Each row whose id an earlier row (of this chunk, or of `seen`) already has, naming the
+    first one; `seen` gains this chunk's ids."""
+    present = set(ids)
+    present.discard(None)
+    unique = len(present) == len(ids) - ids.count(None)
+    if unique and present.isdisjoint(seen.ids):  # the usual case, found fastest
+        seen.add(ids, first_row, present)  # type: ignore[arg-type]  # None discarded
         return []
-    keys = pd.Series(ids, dtype=object)
-    later = keys.duplicated().to_numpy()
-    repeated = np.flatnonzero(later & keys.notna().to_numpy())
-    if not len(repeated):
-        return []
-    first_row = dict(zip(keys[~later], (np.flatnonzero(~later) + 1).tolist(), strict=True))
-    return [
-        Problem(
-            i + 1,
-            ids[i],
-            key_field,
-            f"duplicate id: row {first_row[ids[i]]} has the same {key_field}",
-        )
-        for i in map(int, repeated)
-    ]
+    first = dict(seen.first_rows())
+    problems = []
+    for k, i in enumerate(ids):
+        if i is None:
+            continue
+        if i in first:
+            problems.append(
+                Problem(
+                    first_row + k,
+                    i,
+                    key_field,
+                    f"duplicate id: row {first[i]} has the same {key_field}",
+                )
+            )
+        else:
+            first[i] = first_row + k
+    seen.add(ids, first_row, present)  # type: ignore[arg-type]
+    return problems
 
 
 def _rules(values: dict[str, list], ids: list, check_importance: bool) -> list[Problem]:

@@ -1,12 +1,14 @@
-"""The bulk write: COPY the valid rows into a staging table, set aside the unchanged ones,
-update the changed records and insert the new ones, optionally remove the source's absent
-records, and record the run, all in one transaction."""
+"""The bulk write: COPY the valid rows, chunk by chunk, into a staging table (or straight into
+the table on a source's first import), set aside the unchanged ones, update the changed records
+and insert the new ones, optionally remove the source's absent records, and record the run, all
+in one transaction."""
 
 from __future__ import annotations
 
 import io
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
@@ -15,7 +17,6 @@ from pyarrow import csv
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.io.importing.progress import Stages
 from geo.io.importing.report import ImportReport, Problem
 from geo.io.importing.targets import Layer
 from geo.io.importing.validation import ValidRows
@@ -281,42 +282,76 @@ def record_run(
     ).scalar_one()
 
 
-def write_rows(
-    conn: Connection,
-    layer: Layer,
-    rows: ValidRows,
-    source: str,
-    replace_source: bool,
-    report: ImportReport,
-    stages: Stages,
-) -> None:
-    """Stage, upsert and (optionally) delete; the counts go into the report. The caller owns
-    the transaction, so a failure anywhere leaves the database as it was. A first import of a
-    source has nothing to compare with: its rows are copied straight into the table."""
-    copying = stages.stage("copying", len(rows.rows))
-    stored = stages.stage("storing", None)  # the database's own work: indexes, constraints
+@dataclass
+class Write:
+    """Where an import's chunks are copied, and what was set up for them: the layer's table
+    itself (a source's first import, its rows and the source as columns) or the staging table
+    (rows to compare with their records), and the indexes dropped for a bulk load."""
+
+    into: str
+    source: str | None = None  # given when copying straight into the table
+    indexes: list[str] = field(default_factory=list)
+
+    @property
+    def compares(self) -> bool:
+        return self.source is None
+
+
+def start_write(
+    conn: Connection, layer: Layer, columns: list[str], source: str, expected_rows: int
+) -> Write:
+    """Set up the write of about `expected_rows` rows (those read; rows found bad later are
+    fewer): the staging table, or the straight copy with the indexes dropped for a bulk load.
+    A first import of a source has nothing to compare with."""
     # COPY into a table under row-level security is refused (the service's role, importing
     # over HTTP): such an import always goes through the staging table and INSERT … SELECT.
-    compare = _holds_records(conn, layer, source) or _row_security(conn, layer)
-    if compare:
-        _staging(conn, layer, rows.columns)
-        _copy(conn, layer, rows, "import_staging", copying)
-        report.unchanged = _drop_unchanged(conn, layer, rows.columns, source)
-        report.updated = _update(conn, layer, rows.columns, source)
-    new_rows = len(rows.rows) - report.unchanged - report.updated
-    rebuilt = _bulk_insert_worthwhile(conn, layer, new_rows)
+    if _holds_records(conn, layer, source) or _row_security(conn, layer):
+        _staging(conn, layer, columns)
+        return Write("import_staging")
+    rebuilt = _bulk_insert_worthwhile(conn, layer, expected_rows)
     indexes = _drop_secondary_indexes(conn, layer) if rebuilt else []
-    if compare:
-        report.inserted = _insert(conn, layer, rows.columns, source)
+    return Write(layer.table.name, source, indexes)
+
+
+def copy_rows(
+    conn: Connection, layer: Layer, write: Write, rows: ValidRows, progress: Callable[[int], None]
+) -> int:
+    """One chunk of valid rows COPYed where the write goes (one COPY statement, so that the
+    database's statement triggers for it run while the next chunk is validated)."""
+    return _copy(conn, layer, rows, write.into, progress, write.source)
+
+
+def finish_write(
+    conn: Connection,
+    layer: Layer,
+    write: Write,
+    columns: list[str],
+    copied: int,
+    source: str,
+    replace_source: bool,
+    keys: list[str],
+    report: ImportReport,
+) -> None:
+    """After the last chunk: compare the staged rows, update and insert, build the dropped
+    indexes again and (optionally) delete the source's absent records; the counts go into the
+    report. The caller owns the transaction, so a failure anywhere leaves the database as it was."""
+    indexes = write.indexes
+    new_rows = copied
+    if write.compares:
+        report.unchanged = _drop_unchanged(conn, layer, columns, source)
+        report.updated = _update(conn, layer, columns, source)
+        new_rows = copied - report.unchanged - report.updated
+        if _bulk_insert_worthwhile(conn, layer, new_rows):
+            indexes = _drop_secondary_indexes(conn, layer)
+        report.inserted = _insert(conn, layer, columns, source)
     else:
-        report.inserted = _copy(conn, layer, rows, layer.table.name, copying, source)
+        report.inserted = copied
     for definition in indexes:
         conn.execute(text(definition))
-    if rebuilt:
+    if indexes:
         report.notes.append(
             f"bulk load: {layer.table.name}'s {len(indexes)} secondary indexes were "
             f"rebuilt after inserting {new_rows:,} rows (readers waited for it)"
         )
     if replace_source:
-        report.deleted = _delete_absent(conn, layer, source, rows.keys)
-    stored(len(rows.rows))
+        report.deleted = _delete_absent(conn, layer, source, keys)

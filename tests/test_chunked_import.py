@@ -1,0 +1,175 @@
+"""An import is validated chunk by chunk while the chunks before are being copied; it stays all
+or nothing: a bad row or a database refusal in a later chunk leaves nothing written, problems
+are numbered in the file, duplicate ids are found across chunks, --skip-invalid writes the rest."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import Point
+from sqlalchemy import text
+
+from geo.io.importing import chunks, streaming
+from geo.io.importing.pipeline import ImportOptions, import_file
+
+pytestmark = pytest.mark.usefixtures("remove_test_records")  # sources 't-…' go at the end
+
+ROWS = 3_000  # seven chunks: a small first one, then chunks of chunks.MIN_ROWS
+
+
+def deposits(n: int = ROWS) -> gpd.GeoDataFrame:
+    """n valid deposit points over León, in lon/lat, one per row at a known position."""
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(-6.9, -4.9, n), rng.uniform(42.1, 43.1, n)
+    return gpd.GeoDataFrame(
+        {
+            "source_id": [f"k{i}" for i in range(n)],
+            "name": [f"Chunked {i}" for i in range(n)],
+            "commodities": "W",
+            "occurrence_type": "occurrence",
+            "location_precision": "approximate",
+        },
+        geometry=[Point(x, y) for x, y in zip(lon, lat, strict=True)],
+        crs="EPSG:4326",
+    )
+
+
+def written(path, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    frame.to_file(path, layer="deposits", engine="pyogrio")
+    return path
+
+
+@pytest.fixture
+def copies(monkeypatch) -> list[int]:
+    """The rows of each chunk copied to the database, in the order the copies ran."""
+    seen: list[int] = []
+    copy = streaming.copy_rows
+
+    def counted(conn, layer, write, rows, progress):
+        seen.append(len(rows.rows))
+        return copy(conn, layer, write, rows, progress)
+
+    monkeypatch.setattr(streaming, "copy_rows", counted)
+    return seen
+
+
+def stored(engine, source: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT count(*) FROM deposits WHERE source = :s"), {"s": source}
+        ).scalar_one()
+
+
+def test_a_file_of_several_chunks_is_written_chunk_by_chunk_and_every_row_lands(
+    engine, tmp_path, copies
+):
+    frame = deposits()
+    report = import_file(
+        engine, ImportOptions(written(tmp_path / "d.gpkg", frame), "deposits", source="t-chunks")
+    )
+    assert report.outcome == "written" and report.inserted == ROWS and not report.problems
+    # A small first chunk (the database starts early), then chunks of MIN_ROWS.
+    assert sum(copies) == ROWS and copies[0] < copies[1] == chunks.MIN_ROWS and len(copies) == 7
+    with engine.connect() as conn:
+        got = dict(
+            conn.execute(
+                text(
+                    "SELECT source_id, ARRAY[ST_X(geom), ST_Y(geom)] FROM deposits "
+                    "WHERE source = 't-chunks'"
+                )
+            ).all()
+        )
+    assert len(got) == ROWS
+    for source_id, point in zip(frame.source_id, frame.geometry, strict=True):
+        assert got[source_id] == pytest.approx([point.x, point.y], abs=1e-9)
+
+
+def test_a_bad_row_in_the_last_chunk_refuses_the_chunks_already_copied(engine, tmp_path, copies):
+    frame = deposits()
+    frame.loc[ROWS - 10, "commodities"] = "unobtainium"
+    report = import_file(
+        engine, ImportOptions(written(tmp_path / "d.gpkg", frame), "deposits", source="t-late-bad")
+    )
+    # The first chunks went to the database before the last one was validated ...
+    assert len(copies) >= 3 and sum(copies) < ROWS
+    # ... and none of them stayed.
+    assert report.outcome == "refused" and report.inserted == 0
+    assert [(p.row, p.source_id, p.field) for p in report.problems] == [
+        (ROWS - 9, f"k{ROWS - 10}", "commodities")
+    ]
+    assert stored(engine, "t-late-bad") == 0
+    with engine.connect() as conn:
+        outcome = conn.execute(
+            text("SELECT outcome, rejected FROM import_runs WHERE source = 't-late-bad'")
+        ).one()
+    assert tuple(outcome) == ("refused", 1)
+
+
+def test_a_database_refusal_in_a_later_chunk_leaves_nothing_written(engine, tmp_path, copies):
+    frame = deposits()
+    frame.loc[ROWS - 1, "name"] = "Refused by the database"
+    path = written(tmp_path / "d.gpkg", frame)
+    with engine.begin() as conn:  # a rule Veta does not know: only the database can refuse
+        conn.execute(
+            text(
+                "ALTER TABLE deposits ADD CONSTRAINT t_no_refused_name "
+                "CHECK (name IS DISTINCT FROM 'Refused by the database') NOT VALID"
+            )
+        )
+    try:
+        report = import_file(engine, ImportOptions(path, "deposits", source="t-db-refusal"))
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE deposits DROP CONSTRAINT t_no_refused_name"))
+    assert sum(copies) == ROWS  # every chunk was sent; the last one was refused
+    assert report.outcome == "refused" and report.inserted == 0
+    assert [p.field for p in report.problems] == ["database"]
+    assert "t_no_refused_name" in report.problems[0].reason
+    assert stored(engine, "t-db-refusal") == 0
+
+
+def test_a_duplicate_id_is_found_across_chunks_and_names_the_first_row(engine, tmp_path):
+    frame = deposits()
+    frame.loc[ROWS - 200, "source_id"] = "k10"
+    report = import_file(
+        engine,
+        ImportOptions(written(tmp_path / "d.gpkg", frame), "deposits", source="t-dup-chunks"),
+    )
+    assert report.outcome == "refused"
+    assert [(p.row, p.reason) for p in report.problems] == [
+        (ROWS - 199, "duplicate id: row 11 has the same source_id")
+    ]
+    assert stored(engine, "t-dup-chunks") == 0
+
+
+def test_skip_invalid_writes_every_good_row_of_every_chunk(engine, tmp_path):
+    frame = deposits()
+    bad = [5, 1_234, ROWS - 1]
+    frame.loc[bad, "occurrence_type"] = "rumour"
+    report = import_file(
+        engine,
+        ImportOptions(
+            written(tmp_path / "d.gpkg", frame),
+            "deposits",
+            source="t-skip-chunks",
+            skip_invalid=True,
+        ),
+    )
+    assert report.outcome == "written" and report.inserted == ROWS - len(bad)
+    assert [p.row for p in report.problems] == [i + 1 for i in bad]
+    with engine.connect() as conn:
+        ids = set(
+            conn.execute(
+                text("SELECT source_id FROM deposits WHERE source = 't-skip-chunks'")
+            ).scalars()
+        )
+    assert ids == set(frame.source_id) - {f"k{i}" for i in bad}
+
+
+def test_the_same_file_again_compares_every_chunk_and_writes_nothing(engine, tmp_path):
+    path = written(tmp_path / "d.gpkg", deposits())
+    first = import_file(engine, ImportOptions(path, "deposits", source="t-again-chunks"))
+    again = import_file(engine, ImportOptions(path, "deposits", source="t-again-chunks"))
+    assert (first.inserted, again.inserted, again.updated, again.unchanged) == (ROWS, 0, 0, ROWS)
+    assert stored(engine, "t-again-chunks") == ROWS
