@@ -19,14 +19,32 @@ from geo.catalog.collections import (
     PROTECTION_ZONES,
 )
 from geo.catalog.grid import GRID_CELLS
-from geo.features.collections import Collection, ListQueryable, TileClusters, register
+from geo.features.collections import (
+    ClusterSummary,
+    Collection,
+    ListQueryable,
+    TileClusters,
+    register,
+)
 
 IGN_ATTRIBUTION = "© Instituto Geográfico Nacional de España, CC BY 4.0"
 
 # Below zoom 10 a tile of the province's deposits would carry tens of thousands of them (4 MB
 # at z8 over 100,000): the map gets clusters there, with their count and main commodities.
+# Unfiltered, they are summed from the cells the database keeps of deposits (migration 0015):
+# the z13 grid, i.e. the cluster cells of a z9 tile, the last clustered zoom.
+DEPOSIT_CELLS = ClusterSummary(
+    cells="deposit_cells",
+    values="deposit_cell_commodities",
+    value_column="commodity",
+    zoom=13,
+)
 DEPOSIT_CLUSTERS = TileClusters(
-    below_zoom=10, top_of="commodity", top_field="commodities", label="name"
+    below_zoom=10,
+    top_of="commodity",
+    top_field="commodities",
+    label="name",
+    summary=DEPOSIT_CELLS,
 )
 
 # How each collection is tiled: the properties styling and popups need, and where the rows
