@@ -39,6 +39,7 @@ SYNTHETIC = 3000
 PALETTE = ["coal", "slate", "gold", "tungsten", "lithium", "copper", "zinc", "tin"]
 # Every cluster tile over the area at z5–z9 that holds a deposit, with its neighbours.
 ZOOMS = range(5, 10)
+LAYERS = ("deposits", "deposit_screening")
 # The cells' extent in EPSG:3857 metres: the Mercator square, 2^13 cells across at z13.
 HALF_WORLD = 20037508.342789244
 
@@ -149,9 +150,10 @@ def _tiles() -> list[morecantile.Tile]:
 
 
 async def _both_sources(db_url: str, viewer: tuple[str, str]) -> dict:
-    """Per tile: (from the summary, from the deposits), as the service role for this viewer."""
+    """Per layer (deposits, deposit_screening) and tile: (from the summary, from the deposits),
+    as the service role for this viewer."""
     conn = await asyncpg.connect(libpq_url(with_user(db_url, SERVICE_ROLE)))
-    layer = tile_layer("deposits")
+    layers = [tile_layer(layer) for layer in LAYERS]
     made = {}
     try:
         async with conn.transaction():
@@ -160,11 +162,12 @@ async def _both_sources(db_url: str, viewer: tuple[str, str]) -> dict:
                 *viewer,
             )
             for tile in _tiles():
-                pair = []
-                for from_summary in (True, False):
-                    query = cluster_query(layer, tile, None, None, from_summary=from_summary)
-                    pair.append(await conn.fetchval(query.text, *query.values) or b"")
-                made[tile] = tuple(pair)
+                for layer in layers:
+                    pair = []
+                    for from_summary in (True, False):
+                        query = cluster_query(layer, tile, None, None, from_summary=from_summary)
+                        pair.append(await conn.fetchval(query.text, *query.values) or b"")
+                    made[(layer.id, tile)] = tuple(pair)
     finally:
         await conn.close()
     return made
@@ -251,10 +254,22 @@ def test_summary_and_deposits_make_the_same_tiles_for_every_viewer(db_url, depos
     made = _assert_same_tiles(db_url, deposits)
     # The viewers do see different tiles: B's deposits count for B and the admin only.
     assert made["a_editor"] != made["anonymous"] != made["b_editor"]
+    # deposit_screening's clusters are the same but for their layer's name.
+    for tile in _tiles():
+        deposits_layer, screening = (
+            mapbox_vector_tile.decode(made["b_editor"][(layer, tile)][0]) for layer in LAYERS
+        )
+        assert [list(layer) for layer in (deposits_layer, screening)] in (
+            [[], []],
+            [["deposits_clusters"], ["deposit_screening_clusters"]],
+        )
+        assert [layer["features"] for layer in deposits_layer.values()] == [
+            layer["features"] for layer in screening.values()
+        ]
     lonely_tile = TMS.tile(_in_area(0.03, "x"), _in_area(0.97, "y"), 9)
 
     def names(who: str) -> set:
-        content = made[who][lonely_tile][0]
+        content = made[who][("deposits", lonely_tile)][0]
         layers = mapbox_vector_tile.decode(content) if content else {}
         return {f["properties"].get("name") for layer in layers.values() for f in layer["features"]}
 

@@ -356,3 +356,15 @@ def test_an_uncached_tile_costs_two_round_trips_and_a_credential_three_more(sett
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM organisations WHERE code = 't-trips'"))
         engine.dispose()
+
+
+def test_deposit_screening_tiles_below_zoom_10_carry_the_same_clusters(client, deposits):
+    url = f"/collections/deposit_screening/tiles/WebMercatorQuad/{TILE.z}/{TILE.x}/{TILE.y}"
+    for params in ({}, {"filter": "protection_status = 'free' AND commodity = 'lithium'"}):
+        response = client.get(url, params=params)
+        assert response.status_code == 200 and len(response.content) < 500 * 1024
+        layers = mapbox_vector_tile.decode(response.content, default_options={"y_coord_down": True})
+        assert list(layers) == ["deposit_screening_clusters"]
+        features = layers["deposit_screening_clusters"]["features"]
+        # The deposits' clusters, themselves checked against the cells computed here.
+        assert features == _clusters(client, params)

@@ -71,7 +71,10 @@ _TILES: dict[str, dict] = {
             "protection_zones",
             "nearest_zone_name",
             "nearest_zone_distance_m",
-        )
+        ),
+        # The same deposits: clustered alike (filtered ones, by protection status say, from
+        # the deposits with their zone rule; unfiltered ones from the same cells).
+        "tile_clusters": DEPOSIT_CLUSTERS,
     },
     "permits": {"tile_properties": ("registry_number", "name", "right_type", "status", "holder")},
     "protection_zones": {"tile_properties": ("name", "designation", "legal_effect")},
