@@ -1,11 +1,11 @@
-"""Mapbox Vector Tiles made by PostGIS: tile math, a tile layer per collection, one SQL per tile.
+"""Mapbox Vector Tiles made by PostGIS: one SQL per tile.
 
-Every registered collection (geo/features/collections.py) gets tiles; a tile is one statement: the rows
-whose bounding box meets the tile grown by its buffer (a GiST index scan) and that pass the
-request's filters (an admin area, a CQL2 filter on the rows' queryables), clipped and
-quantised by ST_AsMVTGeom, encoded by ST_AsMVT into one layer named after the collection.
-A collection with `tile_clusters` gets, below their zoom, a layer of clusters instead
-(`cluster_query`).
+Every registered collection (geo/features/collections.py) gets tiles (its layer:
+geo/features/tile_layers.py); a tile is one statement: the rows whose bounding box meets the
+tile grown by its buffer (a GiST index scan) and that pass the request's filters (an admin
+area, a CQL2 filter on the rows' queryables), clipped and quantised by ST_AsMVTGeom, encoded
+by ST_AsMVT into one layer named after the collection. A collection with `tile_clusters` gets,
+below their zoom, a layer of clusters instead (geo/features/clusters.py).
 """
 
 from __future__ import annotations
