@@ -198,11 +198,11 @@ def _summary(engine) -> tuple[set, set]:
 def _summary_afresh(engine) -> tuple[set, set]:
     """The summary made again from every deposit at once, as it should stand."""
     positions = (
-        "SELECT (veta_world_x(Box2D(geom)) >> 27)::int AS cx, "
-        "(veta_world_y(Box2D(geom)) >> 27)::int AS cy, "
-        "CASE WHEN confidential THEN owner_org END AS confidential_to, "
-        "veta_world_x(Box2D(geom)) AS wx, veta_world_y(Box2D(geom)) AS wy, id, commodities "
-        "FROM deposits"
+        "SELECT (wx >> 27)::int AS cx, (wy >> 27)::int AS cy, confidential_to, wx, wy, id, "
+        "commodities FROM (SELECT veta_world_x(ST_XMin(geom), ST_XMax(geom)) AS wx, "
+        "veta_world_y(ST_YMin(geom), ST_YMax(geom)) AS wy, "
+        "CASE WHEN confidential THEN owner_org END AS confidential_to, id, commodities "
+        "FROM deposits) d"
     )
     with engine.connect() as conn:
         cells = conn.execute(

@@ -150,7 +150,8 @@ def _feature_cells(
     # Each row's bounding box is read once and its position computed once (OFFSET 0: not
     # again for each value of its list, as a flattened subquery would).
     members = (
-        "SELECT veta_world_x(m.b) AS wx, veta_world_y(m.b) AS wy, m.item_id, m.vals "
+        "SELECT veta_world_x(ST_XMin(m.b), ST_XMax(m.b)) AS wx, "
+        "veta_world_y(ST_YMin(m.b), ST_YMax(m.b)) AS wy, m.item_id, m.vals "
         f"FROM (SELECT Box2D({geometry}) AS b, {item_id.sql} AS item_id, {top_field.sql} AS vals "
         f"FROM {layer.rows.from_sql(params)} "
         f"WHERE {geometry} && {search_box(z, x, y, CLUSTER_CELL / EXTENT)} AND {where} "
