@@ -109,7 +109,8 @@ def cluster_query(
     label, cell = fields[spec.label], CLUSTER_CELL
     # The mean position in tile units, rounded, kept inside its cell (a tile then holds exactly
     # the clusters of its own cells inside its bounds, those of the ring outside).
-    mean = "((cell.{0} - cell.n * {1}::bigint) / (cell.n * {2}::bigint))::float8"
+    # Exact (numeric) until the division: the same digits from either source.
+    mean = "((cell.{0} - cell.n::numeric * {1}::bigint) / (cell.n::numeric * {2}::bigint))::float8"
     inside = f"greatest(least(round({{0}}), {{1}} * {cell} + {cell - 1}), {{1}} * {cell})"
     one_label = (
         f"(SELECT {label.sql} FROM {layer.rows.from_sql(params)} "
