@@ -315,3 +315,56 @@ def test_a_bad_tile_filter_is_a_400_problem_naming_it(client):
         assert response.status_code == 400, response.text
         assert response.headers["content-type"] == "application/problem+json"
         assert name in [p["name"] for p in response.json()["invalid_params"]]
+
+
+def test_an_uncached_tile_costs_two_round_trips_and_a_credential_three_more(settings, monkeypatch):
+    """The fixed cost of a tile on loopback is its round trips: the change counters (for the
+    ETag) and the tile, and no reset after them; a credential adds its check and the viewer's
+    transaction (BEGIN with the settings, COMMIT with the reset), no more."""
+    import asyncpg
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from geo.access.keys import create_key, create_organisation
+    from geo.store.db import sync_engine
+
+    sent: list[str] = []
+    real = asyncpg.create_pool
+
+    def recording_pool(*args, **kwargs):
+        async def record(conn):
+            conn.add_query_logger(lambda record: sent.append(record.query))
+
+        return real(*args, **{**kwargs, "init": record})
+
+    engine = sync_engine(settings.database_url)
+    with engine.begin() as conn:
+        create_organisation(conn, "t-trips", "Round trips")
+        key = create_key(conn, "t-trips", "reader", "rita@trips.example", None)[0]
+    monkeypatch.setattr(asyncpg, "create_pool", recording_pool)
+    url = f"/collections/deposits/tiles/WebMercatorQuad/{TILE.z}/{TILE.x}/{TILE.y}"
+    try:
+        with TestClient(create_app(settings.model_copy(update={"tile_cache_mb": 0}))) as client:
+            for headers, expected in (({}, 2), ({"Authorization": f"Bearer {key}"}, 5)):
+                client.get(url, headers=headers)  # the first use of a statement prepares it
+                sent.clear()
+                assert client.get(url, headers=headers).status_code in (200, 204)
+                tile_statements = [q for q in sent if "ST_AsMVT" in q or "table_changes" in q]
+                assert len(tile_statements) == 2, sent
+                assert len(sent) == expected, sent
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM organisations WHERE code = 't-trips'"))
+        engine.dispose()
+
+
+def test_deposit_screening_tiles_below_zoom_10_carry_the_same_clusters(client, deposits):
+    url = f"/collections/deposit_screening/tiles/WebMercatorQuad/{TILE.z}/{TILE.x}/{TILE.y}"
+    for params in ({}, {"filter": "protection_status = 'free' AND commodity = 'lithium'"}):
+        response = client.get(url, params=params)
+        assert response.status_code == 200 and len(response.content) < 500 * 1024
+        layers = mapbox_vector_tile.decode(response.content, default_options={"y_coord_down": True})
+        assert list(layers) == ["deposit_screening_clusters"]
+        features = layers["deposit_screening_clusters"]["features"]
+        # The deposits' clusters, themselves checked against the cells computed here.
+        assert features == _clusters(client, params)

@@ -295,7 +295,9 @@ async def get_tile(
     tables, cache_name = layer.tables, layer.id + _query_string(area, cql)
     if area is not None:  # another tile, which also changes with the area's outline
         tables = (*tables, "admin_areas")
-    async with request.app.state.pool.acquire() as conn:
+    # Only SELECTs: nothing to reset in the session when the connection goes back (an
+    # anonymous tile is then two round trips, the change counters and the tile).
+    async with request.app.state.pool.acquire(keeps_session=True) as conn:
         state = await data_state(conn, tables)
         # Tracked tables: the ETag names the data state, so a revalidation costs no tile.
         key = tile_key(cache_name, tile, state, VIEWER.get().audience) if state else None

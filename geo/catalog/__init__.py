@@ -14,14 +14,32 @@ from geo.catalog.assessments import DEPOSIT_ASSESSMENTS
 from geo.catalog.collections import ADMIN_AREAS, DEPOSITS, PERMITS, PROTECTION_ZONES
 from geo.catalog.grid import GRID_CELLS
 from geo.catalog.screening import DEPOSIT_SCREENING
-from geo.features.collections import Collection, ListQueryable, TileClusters, register
+from geo.features.collections import (
+    ClusterSummary,
+    Collection,
+    ListQueryable,
+    TileClusters,
+    register,
+)
 
 IGN_ATTRIBUTION = "© Instituto Geográfico Nacional de España, CC BY 4.0"
 
 # Below zoom 10 a tile of the province's deposits would carry tens of thousands of them (4 MB
 # at z8 over 100,000): the map gets clusters there, with their count and main commodities.
+# Unfiltered, they are summed from the cells the database keeps of deposits (migration 0016):
+# the z13 grid, i.e. the cluster cells of a z9 tile, the last clustered zoom.
+DEPOSIT_CELLS = ClusterSummary(
+    cells="deposit_cells",
+    values="deposit_cell_commodities",
+    value_column="commodity",
+    zoom=13,
+)
 DEPOSIT_CLUSTERS = TileClusters(
-    below_zoom=10, top_of="commodity", top_field="commodities", label="name"
+    below_zoom=10,
+    top_of="commodity",
+    top_field="commodities",
+    label="name",
+    summary=DEPOSIT_CELLS,
 )
 
 # How each collection is tiled: the properties styling and popups need, and where the rows
@@ -48,7 +66,10 @@ _TILES: dict[str, dict] = {
             "protection_zones",
             "nearest_zone_name",
             "nearest_zone_distance_m",
-        )
+        ),
+        # The same deposits: clustered alike (filtered ones, by protection status say, from
+        # the deposits with their zone rule; unfiltered ones from the same cells).
+        "tile_clusters": DEPOSIT_CLUSTERS,
     },
     "permits": {"tile_properties": ("registry_number", "name", "right_type", "status", "holder")},
     "protection_zones": {"tile_properties": ("name", "designation", "legal_effect")},

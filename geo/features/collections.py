@@ -95,12 +95,29 @@ class ListQueryable:
 
 
 @dataclass(frozen=True)
+class ClusterSummary:
+    """Tables the database keeps of a collection's features summed per cell of the cluster
+    grid of one zoom (and per visibility, under the same row-level security as the features),
+    from which unfiltered cluster tiles are made instead of from every feature under the tile.
+
+    `cells`: columns cx, cy (the cell: a tile of `zoom`), members (how many features), x_sum,
+    y_sum (of their positions in world units: veta_world_x / veta_world_y of the centre of
+    their bounding box) and id_sum (of their integer ids). `values`: cx, cy, `value_column`
+    (a value of the clusters' list queryable) and members (how many features hold it)."""
+
+    cells: str
+    values: str
+    value_column: str
+    zoom: int
+
+
+@dataclass(frozen=True)
 class TileClusters:
     """How a collection's tiles aggregate below a zoom: instead of its features, one point per
     occupied cell of a grid in the tile, carrying how many features fall in it, the most
     frequent values of one of its list queryables and, for a cell of one feature, that
-    feature's id and label (so that it can still be opened). geo/features/tiles.py writes the
-    SQL."""
+    feature's id and label (so that it can still be opened). geo/features/clusters.py writes
+    the SQL."""
 
     # Clusters at zooms below this one, the features themselves from it on.
     below_zoom: int
@@ -111,6 +128,8 @@ class TileClusters:
     label: str
     # How many of the most frequent values a cluster carries.
     top_count: int = 3
+    # Where unfiltered clusters are summed from (None: from the features, always).
+    summary: ClusterSummary | None = None
 
 
 @dataclass(frozen=True)

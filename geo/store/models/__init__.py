@@ -43,6 +43,7 @@ from geo.store.models.reference import (
     CommodityCode,
     commodity_trigger_sql,
 )
+from geo.store.models.summaries import DepositCell, DepositCellCommodity
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -61,6 +62,8 @@ __all__ = [
     "Base",
     "CommodityCode",
     "Deposit",
+    "DepositCell",
+    "DepositCellCommodity",
     "DepositAssessment",
     "DepositSocietalScore",
     "ImportRun",

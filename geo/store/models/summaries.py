@@ -1,0 +1,72 @@
+"""Summaries the database keeps of deposits, so that low-zoom cluster tiles read thousands of
+rows instead of every deposit under the tile.
+
+Kept by statement triggers of deposits in the writing transaction (migration 0016), and as
+visible as the deposits they count: a row sums the deposits of one visibility (public, or
+confidential to one organisation) under row-level security of the same rule as deposits'.
+Cells are the tiles of zoom 13 (the cluster cells of a z9 tile). Positions are Web Mercator
+"world units", 2^40 across the Mercator square (veta_world_x / veta_world_y of the centre of a
+deposit's bounding box, y down), whole numbers so that sums add and subtract exactly: a
+summary after any writes equals one made afresh.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Index, Integer, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from geo.store.models.base import Base
+
+
+class DepositCell(Base):
+    """The deposits of one visibility whose bounding-box centre falls in one cell: how many,
+    the sums of their positions (world units) and of their ids (the id itself when alone)."""
+
+    __tablename__ = "deposit_cells"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    cx: Mapped[int] = mapped_column(Integer, nullable=False)
+    cy: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The organisation the counted deposits are confidential to; NULL: public ones.
+    confidential_to: Mapped[int | None] = mapped_column(Integer)
+    members: Mapped[int] = mapped_column(Integer, nullable=False)
+    x_sum: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    y_sum: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    id_sum: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (
+        Index(
+            "ux_deposit_cells_cell",
+            "cx",
+            "cy",
+            "confidential_to",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+
+class DepositCellCommodity(Base):
+    """How many deposits of one visibility in one cell hold a commodity."""
+
+    __tablename__ = "deposit_cell_commodities"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    cx: Mapped[int] = mapped_column(Integer, nullable=False)
+    cy: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The organisation the counted deposits are confidential to; NULL: public ones.
+    confidential_to: Mapped[int | None] = mapped_column(Integer)
+    commodity: Mapped[str] = mapped_column(Text, nullable=False)
+    members: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (
+        Index(
+            "ux_deposit_cell_commodities_cell",
+            "cx",
+            "cy",
+            "confidential_to",
+            "commodity",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
