@@ -1,4 +1,4 @@
-"""geo/store/models.py and the migrations describe the same schema."""
+"""The models of geo/store/models/ and the migrations describe the same schema."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The code lists of the domain: the one place every allowed value is defined.
 
 The database enforces the same lists through CHECK constraints generated from this module
-(see geo/store/models.py), so a value added here needs a migration as well; commodities are the
+(see geo/store/models/), so a value added here needs a migration as well; commodities are the
 exception, checked against the `commodities` table that `veta db upgrade` fills.
 """
 

@@ -3,7 +3,7 @@
 Anything GDAL reads is accepted if it has a CRS PROJ can transform to lon/lat and is not over
 the configured size; it is refused with the reason otherwise, and nothing is written. The COG
 is kept under the raster directory with overviews; its metadata and per-band statistics go
-into the `rasters` table (geo/store/models.py).
+into the `rasters` table (geo/store/models/).
 """
 
 from __future__ import annotations
