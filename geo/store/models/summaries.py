@@ -28,6 +28,20 @@ class CellOfVisibility:
     # The organisation the counted deposits are confidential to; NULL: public ones.
     confidential_to: Mapped[int | None] = mapped_column(Integer, sort_order=-1)
 
+    @staticmethod
+    def one_row_per_cell(name: str, *also: str) -> Index:
+        """The unique index that keeps one row per cell and visibility (and `also`): NULLs not
+        distinct, so that the public deposits of a cell have one row too."""
+        return Index(
+            name,
+            "cx",
+            "cy",
+            "confidential_to",
+            *also,
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        )
+
 
 class DepositCell(CellOfVisibility, Base):
     """The deposits of one visibility whose bounding-box centre falls in one cell: how many,
@@ -40,16 +54,7 @@ class DepositCell(CellOfVisibility, Base):
     y_sum: Mapped[int] = mapped_column(BigInteger, nullable=False)
     id_sum: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
-    __table_args__ = (
-        Index(
-            "ux_deposit_cells_cell",
-            "cx",
-            "cy",
-            "confidential_to",
-            unique=True,
-            postgresql_nulls_not_distinct=True,
-        ),
-    )
+    __table_args__ = (CellOfVisibility.one_row_per_cell("ux_deposit_cells_cell"),)
 
 
 class DepositCellCommodity(CellOfVisibility, Base):
@@ -61,13 +66,5 @@ class DepositCellCommodity(CellOfVisibility, Base):
     members: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __table_args__ = (
-        Index(
-            "ux_deposit_cell_commodities_cell",
-            "cx",
-            "cy",
-            "confidential_to",
-            "commodity",
-            unique=True,
-            postgresql_nulls_not_distinct=True,
-        ),
+        CellOfVisibility.one_row_per_cell("ux_deposit_cell_commodities_cell", "commodity"),
     )
