@@ -32,6 +32,8 @@ FORMATS = {
     "html": "text/html; charset=utf-8",
     "pdf": PDF,
 }
+# What a report route answers, for the OpenAPI document: the media types of FORMATS.
+REPORT_CONTENT: dict[str, dict] = {media_type.split(";")[0]: {} for media_type in FORMATS.values()}
 # The reports' styles, written into each page.
 STYLES_DIR = Path(__file__).resolve().parent / "styles"
 # Per kind: the template of the printable page, its map, and the JSON and GeoJSON encoders.

@@ -12,6 +12,7 @@ from geo.core import commodities
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter
 from geo.core.settings import Settings
+from geo.features.items import CqlFilter
 from geo.queries.areas import AreaRef, resolve_area
 
 
@@ -98,6 +99,17 @@ def parse_day(text: str | None, parameter: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise InvalidParameter(parameter, f"not a date: {text!r}", "a day as YYYY-MM-DD") from None
+
+
+def parse_filter(text: str | None, lang: str | None, crs: str | None) -> CqlFilter | None:
+    """The CQL2 filter of `filter`, `filter-lang` and `filter-crs` (items and tiles alike),
+    its text checked later, when its SQL is built."""
+    if text is None:
+        for name, value in (("filter-lang", lang), ("filter-crs", crs)):
+            if value is not None:
+                raise InvalidParameter(name, "given without a filter", "only together with filter")
+        return None
+    return CqlFilter(text, lang or "cql2-text", crs)
 
 
 async def resolve_admin_area(request: Request, area: str | None) -> AreaRef | None:

@@ -8,11 +8,11 @@ from fastapi import Path, Query, Request
 
 from api.language import LANGUAGE_PARAMETER
 from api.list_params import TYPE_ALLOWED, parse_box, typed, with_cursor
-from api.params import parse_limit
+from api.params import parse_filter, parse_limit
 from geo.core.crs import CRS84, parse_crs
 from geo.core.errors import InvalidParameter
 from geo.features.collections import Collection, Property, get_collection
-from geo.features.items import CqlFilter, ItemsQuery, SortKey
+from geo.features.items import ItemsQuery, SortKey
 
 ITEMS_PARAMETERS = (
     "f",
@@ -138,15 +138,6 @@ def _value(prop: Property, text: str) -> str:
     return text
 
 
-def _filter(text: str | None, lang: str | None, crs: str | None) -> CqlFilter | None:
-    if text is None:
-        for name, value in (("filter-lang", lang), ("filter-crs", crs)):
-            if value is not None:
-                raise InvalidParameter(name, "given without a filter", "only together with filter")
-        return None
-    return CqlFilter(text, lang or "cql2-text", crs)
-
-
 def items_query(
     request: Request,
     collection_id: str = Path(alias="collectionId"),
@@ -206,7 +197,7 @@ def items_query(
         datetime=_datetime(datetime_, collection),
         sortby=_sortby(sortby, collection),
         properties=_properties(properties, collection),
-        filter=_filter(filter_, filter_lang, filter_crs),
+        filter=parse_filter(filter_, filter_lang, filter_crs),
         equals=equals,
     )
     return with_cursor(query, cursor)

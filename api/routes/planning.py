@@ -8,11 +8,10 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
-from api.body_parsing import parse_body
-from api.kept_reports import keep_and_answer
+from api.body_parsing import json_body_openapi, parse_body
+from api.kept_reports import REPORT_CONTENT, keep_and_answer
 from api.params import settings_of
 from api.planning_output import alternatives_json
-from api.streaming import GEOJSON
 from geo.core.errors import NotFound
 from geo.core.settings import Settings
 from geo.planning.impact import impact_query, rank_alternatives, report_from_row
@@ -45,15 +44,6 @@ CRS_HEADER = Header(
 )
 
 
-def _body_doc(example: dict) -> dict:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}, "example": example}},
-        }
-    }
-
-
 async def _impact(request: Request, plan) -> dict:
     query = impact_query(plan)
     async with request.app.state.pool.acquire() as conn:
@@ -64,12 +54,8 @@ async def _impact(request: Request, plan) -> dict:
 @router.post(
     "/planning/impact",
     response_class=Response,
-    openapi_extra=_body_doc(PLAN_EXAMPLE),
-    responses={
-        200: {
-            "content": {"application/json": {}, GEOJSON: {}, "text/html": {}, "application/pdf": {}}
-        }
-    },
+    openapi_extra=json_body_openapi(PLAN_EXAMPLE),
+    responses={200: {"content": REPORT_CONTENT}},
 )
 async def plan_impact(
     request: Request,
@@ -96,7 +82,7 @@ async def plan_impact(
 @router.post(
     "/planning/impact/batch",
     response_class=Response,
-    openapi_extra=_body_doc({"type": "FeatureCollection", "features": [PLAN_EXAMPLE]}),
+    openapi_extra=json_body_openapi({"type": "FeatureCollection", "features": [PLAN_EXAMPLE]}),
 )
 async def plan_alternatives(
     request: Request,

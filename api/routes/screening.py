@@ -11,9 +11,9 @@ import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from api.body_parsing import parse_body
+from api.body_parsing import json_body_openapi, parse_body
 from api.feature_lists import whole_list
-from api.kept_reports import PDF, keep_and_answer, report_response
+from api.kept_reports import REPORT_CONTENT, keep_and_answer, report_response
 from api.params import (
     COMMODITY_DESCRIPTION,
     admin_area,
@@ -88,27 +88,11 @@ async def parsed_body(request: Request, parse: Callable, *args):
     return await parse_body(await request.body(), parse, SITE_FORMS, *args)
 
 
-def _body_doc(example: dict) -> dict:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"type": "object"}, "example": example},
-                "application/geo+json": {"schema": {"type": "object"}},
-            },
-        }
-    }
-
-
 @router.post(
     "/screening",
     response_class=Response,
-    openapi_extra=_body_doc(SITE_EXAMPLE),
-    responses={
-        200: {
-            "content": {"application/json": {}, GEOJSON: {}, "text/html": {}, "application/pdf": {}}
-        }
-    },
+    openapi_extra=json_body_openapi(SITE_EXAMPLE, GEOJSON),
+    responses={200: {"content": REPORT_CONTENT}},
 )
 async def screen_site(
     request: Request,
@@ -150,7 +134,7 @@ async def screen_site(
     "/screening/reports/{report_id}",
     response_class=Response,
     responses={
-        200: {"content": {"application/json": {}, GEOJSON: {}, "text/html": {}, PDF: {}}},
+        200: {"content": REPORT_CONTENT},
         404: {"description": "No report has this id."},
     },
 )
@@ -174,7 +158,7 @@ async def kept_screening_report(
 @router.post(
     "/screening/batch",
     response_class=Response,
-    openapi_extra=_body_doc(
+    openapi_extra=json_body_openapi(
         {
             "type": "FeatureCollection",
             "features": [
@@ -185,7 +169,8 @@ async def kept_screening_report(
                     "properties": {"name": "Target 1"},
                 }
             ],
-        }
+        },
+        GEOJSON,
     ),
     responses={200: {"content": {GEOJSON: {}, "text/csv": {}}}},
 )

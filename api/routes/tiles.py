@@ -10,9 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.links import base_url
-from api.params import admin_area, outline_of
+from api.params import admin_area, outline_of, parse_filter
 from api.tile_cache import TileCache, tile_key
-from geo.core.errors import InvalidParameter
 from geo.features.items import CqlFilter, extent_query
 from geo.features.tiles import (
     FIELD_TYPES,
@@ -81,12 +80,7 @@ def tile_filter(
     ),
 ) -> CqlFilter | None:
     """FastAPI dependency: the CQL2 filter of a tile request (checked when its SQL is built)."""
-    if filter_ is None:
-        for name, value in (("filter-lang", filter_lang), ("filter-crs", filter_crs)):
-            if value is not None:
-                raise InvalidParameter(name, "given without a filter", "only together with filter")
-        return None
-    return CqlFilter(filter_, filter_lang or "cql2-text", filter_crs)
+    return parse_filter(filter_, filter_lang, filter_crs)
 
 
 def _query_string(area: AreaRef | None, cql: CqlFilter | None) -> str:

@@ -13,12 +13,16 @@ def _area_ha(geom: str = "t.geom") -> Sql:
     return Sql(f"round((ST_Area({geom}::geography) / 10000)::numeric, 2)::float8")
 
 
+SOURCE_ID = Property("source_id", Sql("t.source_id"), "string", "The record's id at its source")
+LICENCE = Property(
+    "licence", Sql("t.licence"), "string", "Licence of the source data", sortable=False
+)
 PROVENANCE = (
     Property(
         "source", Sql("t.source"), "string", "Where the record comes from (IGME, EEA, synthetic, …)"
     ),
-    Property("source_id", Sql("t.source_id"), "string", "The record's id at its source"),
-    Property("licence", Sql("t.licence"), "string", "Licence of the source data", sortable=False),
+    SOURCE_ID,
+    LICENCE,
 )
 PROVENANCE_DETAIL = (
     Property("source_url", Sql("t.source_url"), "string", "Where the source record can be read"),
@@ -202,10 +206,8 @@ PERMITS = Collection(
         Property("authority", Sql("t.authority"), "string", "Granting authority"),
         Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
         Property("source", Sql("t.source"), "string", "Where the record comes from"),
-        Property("source_id", Sql("t.source_id"), "string", "The record's id at its source"),
-        Property(
-            "licence", Sql("t.licence"), "string", "Licence of the source data", sortable=False
-        ),
+        SOURCE_ID,
+        LICENCE,
     ),
     list_queryables=(
         ListQueryable(
@@ -296,9 +298,7 @@ ADMIN_AREAS = Collection(
         Property("parent_code", Sql("t.parent_code"), "string", "INE code of the enclosing area"),
         Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
         Property("source", Sql("t.source"), "string", "Where the boundary comes from"),
-        Property(
-            "licence", Sql("t.licence"), "string", "Licence of the source data", sortable=False
-        ),
+        LICENCE,
     ),
     keywords=("administrative units", "INE"),
 )

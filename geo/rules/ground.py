@@ -34,11 +34,9 @@ def ground_status(statuses: Iterable[str]) -> str:
 
 def ground_status_sql(statuses: str) -> str:
     """SQL: the same from a text[] of effective statuses (NULL or empty: open)."""
-    held = ", ".join(f"'{s}'" for s in IN_FORCE)
-    applying = ", ".join(f"'{s}'" for s in APPLYING)
     return (
-        f"CASE WHEN coalesce({statuses}, '{{}}') && ARRAY[{held}]::text[] THEN '{HELD}' "
-        f"WHEN coalesce({statuses}, '{{}}') && ARRAY[{applying}]::text[] THEN '{APPLIED_FOR}' "
+        f"CASE WHEN coalesce({statuses}, '{{}}') && {text_array(IN_FORCE)} THEN '{HELD}' "
+        f"WHEN coalesce({statuses}, '{{}}') && {text_array(APPLYING)} THEN '{APPLIED_FOR}' "
         f"ELSE '{OPEN}' END"
     )
 
