@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api.body_parsing import json_body
 from api.links import base_url
+from api.ogc.negotiation import CSV, GEOJSON, negotiate
 from api.params import settings_of
 from geo.core.crs import CRS84_URI
 from geo.core.settings import Settings
@@ -25,15 +26,24 @@ from geo.rasters.constraints_run import plan_constraints
 from geo.rasters.sampling import METHODS, check_method, parse_points, sample_points
 from geo.rasters.storage import RasterInfo, raster_dir
 from geo.rasters.tiles import parse_rescale, raster_tile
-from geo.rasters.zonal import parse_percentiles, zonal_statistics
+from geo.rasters.zonal import (
+    parse_percentiles,
+    zonal_statistics,
+    zonal_statistics_batch,
+)
+from geo.rasters.zone_batches import is_batch, raster_and_zones
+from geo.rasters.zone_output import CSV_MEDIA_TYPE, statistics_collection, statistics_csv
 from geo.rasters.zones import statistics_area
 
 router = APIRouter(tags=["rasters"])
 PNG = "image/png"
 STATISTICS_FORMS = (
     "a GeoJSON Polygon or MultiPolygon (or a Point with buffer_m), a Feature of one, "
-    '{"permit": id}, {"deposit": id, "buffer_m": m}, {"zone": id} or {"area": code or name}'
+    '{"permit": id}, {"deposit": id, "buffer_m": m}, {"zone": id} or {"area": code or name}; '
+    "for a batch, a FeatureCollection of those geometries or "
+    '{"deposits": {"buffer_m": m, "filter": CQL2 text, "area": code or name}}'
 )
+BATCH_FORMATS = {"json": GEOJSON, "geojson": GEOJSON, "csv": CSV}
 TILES_PATH = "/tiles/WebMercatorQuad/{z}/{x}/{y}.png"
 
 
@@ -231,12 +241,18 @@ async def raster_sample(
     }
 
 
-@router.post("/rasters/{name}/statistics")
+@router.post(
+    "/rasters/{name}/statistics",
+    responses={200: {"content": {"application/json": {}, GEOJSON: {}, CSV: {}}}},
+)
 async def raster_statistics(
     request: Request,
     name: str,
     band: int = Query(1, description="The band to summarise."),
     percentiles: str | None = Query(None, description="Percentiles to add, e.g. 10,50,90."),
+    f: Literal["json", "geojson", "csv"] | None = Query(
+        None, description="A batch's format: geojson (json) or csv; default from Accept."
+    ),
     content_crs: str | None = Header(
         None, alias="Content-Crs", description="CRS of the body's coordinates."
     ),
@@ -247,9 +263,16 @@ async def raster_statistics(
     {"zone": id} or {"area": INE code or name}: coverage-weighted
     count, min, max, mean, std, median, the chosen percentiles, the share of nodata, hectares, and
     for a categorical raster the hectares of each class. The geometry is reprojected to the
-    raster's CRS; the raster is never resampled."""
+    raster's CRS; the raster is never resampled.
+
+    A batch: a FeatureCollection (up to VETA_RASTER_MAX_ZONES features), or the deposits of a
+    search, {"deposits": {"buffer_m": m, "filter": CQL2 text, "area": code or name}} (chosen
+    as /collections/deposits/items chooses them, grown geodesically by PostGIS): the features
+    back in order with their ids and properties and a `statistics` property, as GeoJSON or CSV."""
     chosen = parse_percentiles(percentiles)
     body = await json_body(request, STATISTICS_FORMS)
+    if is_batch(body):
+        return await _batch_statistics(request, name, body, band, chosen, content_crs, settings)
     async with request.app.state.pool.acquire() as conn:
         info = await raster_named(conn, name, _directory(request))
         area = await statistics_area(conn, body, content_crs, settings.screening_max_area_km2)
@@ -259,6 +282,38 @@ async def raster_statistics(
     return await run_in_threadpool(
         lambda: zonal_statistics(info, area.lonlat, band=band, percentiles=chosen, as_sent=as_sent)
     )
+
+
+async def _batch_statistics(
+    request: Request,
+    name: str,
+    body: dict,
+    band: int,
+    percentiles: tuple[int, ...],
+    content_crs: str | None,
+    settings: Settings,
+) -> Response:
+    """The statistics of each zone of a batch body, on the service's shared worker processes."""
+    output = negotiate(request, BATCH_FORMATS)
+    async with request.app.state.pool.acquire() as conn:
+        info, zones = await raster_and_zones(conn, name, body, content_crs, band, settings)
+    statistics = await run_in_threadpool(
+        lambda: zonal_statistics_batch(
+            info,
+            [z.lonlat for z in zones],
+            band=band,
+            percentiles=percentiles,
+            as_sent=[z.as_sent for z in zones],
+            workers=request.app.state.zonal_workers,
+        )
+    )
+    if output == "csv":
+        return StreamingResponse(
+            statistics_csv(zones, statistics),
+            media_type=CSV_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{info.name}-statistics.csv"'},
+        )
+    return JSONResponse(statistics_collection(info, band, zones, statistics), media_type=GEOJSON)
 
 
 @router.get(
