@@ -20,6 +20,7 @@ from api.ogc import openapi as ogc_openapi
 from api.params import reject_unknown_query_parameters
 from api.routes import (
     areas,
+    constraints,
     deposits,
     downloads,
     editing,
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         web_map.router,
         screening.router,
         rasters.router,
+        constraints.router,
         planning.router,
         i18n.router,
         editing.router,
