@@ -328,6 +328,8 @@ def test_a_deposit_batch_equals_single_calls_and_keeps_confidential_deposits_pri
         percentiles="25",
     )["features"]
     assert [f["id"] for f in anonymous] == ids[:-1]
+    in_leon = {"deposits": {**deposits_body()["deposits"], "area": "24"}}
+    assert batch(bclient, "t-batch", in_leon, percentiles="25")["features"] == anonymous
     assert [f["id"] for f in member] == ids
     assert member[:-1] == anonymous
     for got in member:
@@ -419,6 +421,8 @@ def test_bad_batches_are_refused_by_field(bclient, rasters, west_north):
     assert "500" in problem["invalid_params"][0]["allowed"]
     _problem(post(url, json={"deposits": {"filter": "name = 'x'"}}), 400, "deposits.buffer_m")
     _problem(post(url, json={"deposits": {"buffer_m": 500, "colour": 1}}), 400, "deposits.colour")
+    bad_filter = {"deposits": {"buffer_m": 500, "filter": "name LIKE"}}
+    _problem(post(url, json=bad_filter), 400, "deposits.filter")
     _problem(
         post(url, json={"deposits": {"buffer_m": 500, "area": "Atlantis"}}), 400, "deposits.area"
     )

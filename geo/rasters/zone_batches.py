@@ -176,7 +176,12 @@ def deposit_zones_query(selection: DepositSelection, outline: bytes | None, limi
         filter=CqlFilter(selection.filter) if selection.filter else None,
         area=outline,
     )
-    where = where_sql(query, params)
+    try:
+        where = where_sql(query, params)
+    except InvalidParameter as exc:
+        if exc.parameter != "filter":  # the CQL2 translator names its own `filter` parameter
+            raise
+        raise InvalidParameter("deposits.filter", exc.reason, exc.allowed) from None
     geom = DEPOSITS.geometry_sql
     grown = BUFFER_SQL.format(geom=geom, metres=params(selection.buffer_m))
     text = (
