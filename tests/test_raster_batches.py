@@ -429,6 +429,7 @@ def test_bad_batches_are_refused_by_field(bclient, rasters, west_north):
     body = {"type": "FeatureCollection", "features": features}
     _problem(post(url, json=body, headers=UTM, params={"band": 2}), 400, "band")
     _problem(post(url, json=body, headers=UTM, params={"f": "xml"}), 400, "f")
+    _problem(post(url, json=features[0], headers=UTM, params={"f": "csv"}), 400, "f")
     _problem(post("/rasters/t-nothing/statistics", json=body, headers=UTM), 404, "")
 
 

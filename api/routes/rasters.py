@@ -14,6 +14,7 @@ from api.links import base_url
 from api.ogc.negotiation import CSV, GEOJSON, negotiate
 from api.params import settings_of
 from geo.core.crs import CRS84_URI
+from geo.core.errors import InvalidParameter
 from geo.core.settings import Settings
 from geo.rasters.catalogue import all_rasters, raster_named
 from geo.rasters.sampling import METHODS, check_method, parse_points, sample_points
@@ -266,6 +267,8 @@ async def raster_statistics(
     body = await json_body(request, STATISTICS_FORMS)
     if is_batch(body):
         return await _batch_statistics(request, name, body, band, chosen, content_crs, settings)
+    if f == "csv":
+        raise InvalidParameter("f", "one zone's statistics are a JSON object", ["json"])
     async with request.app.state.pool.acquire() as conn:
         info = await raster_named(conn, name, _directory(request))
         area = await statistics_area(conn, body, content_crs, settings.screening_max_area_km2)

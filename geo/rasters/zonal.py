@@ -2,7 +2,8 @@
 
 The geometry is reprojected to the raster's CRS (densified first, so its edges follow the
 curves they are in lon/lat); the raster is never resampled. Areas are in square metres of the
-raster's CRS for a projected raster and spherical square metres for a geographic one.
+raster's CRS for a projected raster and spherical square metres for a geographic one. One
+geometry is a batch of one: a batch's numbers are the single form's, zone by zone.
 """
 
 from __future__ import annotations
