@@ -120,6 +120,13 @@ async def feature_zones(
         )
         wkbs = [row[0] for row in rows]
     projected = _projected_srid(body, content_crs)
+    # Shapely's work on thousands of features, off the event loop too.
+    return await asyncio.to_thread(_as_zones, features, sites, wkbs, projected)
+
+
+def _as_zones(
+    features: list[dict], sites: list[Site], wkbs: list, projected: int | None
+) -> list[Zone]:
     zones = []
     for i, (feature, site, wkb) in enumerate(zip(features, sites, wkbs)):
         geometry = feature["geometry"]
