@@ -363,7 +363,7 @@ def test_deposits_are_grown_by_a_geodesic_buffer(db_url, bclient, rasters, depos
     with psycopg.connect(libpq_url(db_url)) as conn, psycopg.RawCursor(conn) as cursor:
         cursor.execute(query.text, query.values)
         rows = cursor.fetchall()
-    assert len(rows) == len(DEPOSIT_CELLS)  # the owner sees all, the superuser too
+    assert len(rows) == len(DEPOSIT_CELLS)  # read as the database owner: every one
     answer = batch(bclient, "t-batch", deposits_body())["features"]
     areas = {f["id"]: f["properties"]["statistics"]["area_ha"] for f in answer}
     for ident, _name, point, wkb in rows:
@@ -519,3 +519,15 @@ def test_a_refused_command_writes_nothing(cli, rasters, batch_settings, tmp_path
     code, output = cli("raster", "statistics", "t-batch", source, "-o", out)
     assert code == 2 and "features[0].geometry" in output
     assert list(tmp_path.glob("*.csv")) == [] and list(tmp_path.glob(".*partial")) == []
+
+
+def test_a_zone_over_the_rasters_edge_covers_only_its_part_inside(bclient, rasters, west_north):
+    """Three of seven columns lie west of the raster: 4 x 5 cells are covered, all valid."""
+    edge = feature(mapping(cells_box(west_north, 30, -3, 5, 7)), "edge")
+    body = {"type": "FeatureCollection", "features": [edge]}
+    stats = batch(bclient, "t-batch", body, UTM)["features"][0]["properties"]["statistics"]
+    assert stats["covered_ha"] == pytest.approx(20.0, abs=1e-4)
+    assert stats["valid_ha"] == pytest.approx(20.0, abs=1e-4)
+    assert stats["area_ha"] == pytest.approx(35.0, rel=2e-3)  # geodesic, of the whole box
+    assert stats["nodata_share"] == 0.0
+    assert stats == single(bclient, "t-batch", edge, UTM)

@@ -86,34 +86,41 @@ def _band(info: RasterInfo, band: int) -> int:
 class Measures:
     """What exactextract measures of each polygon: the band, the percentiles, and with `weight`
     (exactextract's cell area weight) the covered and valid areas, and for a categorical raster
-    the share of each class. Without a weight: the core statistics alone (the benchmark's)."""
+    the share of each class. Without a weight: the core statistics alone. With `cell_m2` (a
+    projected raster, every cell that area) the areas are not measured but computed: the
+    weighted counts would be count × cell_m2, and the covered area the polygon's within the
+    raster (exact coverage fractions sum to it) — two passes of exactextract fewer, about a
+    third of a batch's time."""
 
     band: int = 1
     percentiles: tuple[int, ...] = ()
     weight: str | None = None
     categorical: bool = False
+    cell_m2: float | None = None
 
     def operations(self) -> list[str]:
         ops = [*CORE_OPS, *(f"quantile(q={_fraction(p)!r})" for p in self.percentiles)]
-        if self.weight:
+        if self.weight and self.cell_m2 is None:
             ops += [
                 f"valid_m2=count(coverage_weight={self.weight})",
                 # default_value stands in for nodata so that nodata cells are counted too.
                 f"covered_m2=count(default_value=0,coverage_weight={self.weight})",
             ]
-            if self.categorical:
-                ops += ["unique", f"frac(coverage_weight={self.weight})"]
+        if self.weight and self.categorical:
+            ops += ["unique", f"frac(coverage_weight={self.weight})"]
         return ops
 
 
 def measures_of(info: RasterInfo, band: int = 1, percentiles: tuple[int, ...] = ()) -> Measures:
     """Everything the statistics of one band of a registered raster report."""
     geographic = ProjCRS.from_wkt(info.crs_wkt).is_geographic
+    a, b, _, d, e, _ = info.transform[:6]
     return Measures(
         _band(info, band),
         percentiles,
         "area_spherical_m2" if geographic else "area_cartesian",
         info.categorical,
+        None if geographic else abs(a * e - b * d),
     )
 
 
@@ -149,7 +156,27 @@ def zonal_statistics_batch(
     geometries = _in_raster_crs(info, lonlat, as_sent or [None] * len(lonlat))
     measured = zonal_statistics_many(info.path, geometries, workers=workers, measures=measures)
     areas = [abs(GEOD.geometry_area_perimeter(g)[0]) for g in lonlat]
-    return [_reported(m, area, measures) for m, area in zip(measured, areas)]
+    covered = _covered_m2(info, geometries) if measures.cell_m2 is not None else [None] * len(areas)
+    return [_reported(m, a, c, measures) for m, a, c in zip(measured, areas, covered)]
+
+
+def _covered_m2(info: RasterInfo, geometries: list[BaseGeometry]) -> list[float]:
+    """The area of each polygon (in the raster's projected CRS) within the raster's extent:
+    its own area when its bounds are inside, else its intersection with the extent."""
+    extent = shapely.box(*info.bounds)
+    array = np.asarray(geometries)
+    bounds = shapely.bounds(array)
+    minx, miny, maxx, maxy = info.bounds
+    inside = (
+        (bounds[:, 0] >= minx)
+        & (bounds[:, 1] >= miny)
+        & (bounds[:, 2] <= maxx)
+        & (bounds[:, 3] <= maxy)
+    )
+    areas = shapely.area(array)
+    for i in np.flatnonzero(~inside):
+        areas[i] = shapely.area(shapely.intersection(shapely.make_valid(array[i]), extent))
+    return [float(a) for a in areas]
 
 
 def _in_raster_crs(
@@ -172,15 +199,19 @@ def _in_raster_crs(
     return own  # type: ignore[return-value]  # every None was filled above
 
 
-def _reported(measured: dict, area_m2: float, measures: Measures) -> dict:
+def _reported(measured: dict, area_m2: float, covered_m2: float | None, measures: Measures) -> dict:
     """One polygon's statistics as Veta reports them (hectares, nodata share, classes)."""
-    valid, covered = float(measured["valid_m2"]), float(measured["covered_m2"])
+    if measures.cell_m2 is not None and covered_m2 is not None:
+        valid, covered = float(measured["count"]) * measures.cell_m2, covered_m2
+    else:
+        valid, covered = float(measured["valid_m2"]), float(measured["covered_m2"])
     has_values = measured["count"] > 0
     stats: dict[str, object] = {
         "area_ha": round(area_m2 / 1e4, 4),
         "covered_ha": round(covered / 1e4, 4),
         "valid_ha": round(valid / 1e4, 4),
-        "nodata_share": round(1 - valid / covered, 6) if covered > 0 else None,
+        # At least 0: computed areas may differ from each other by a rounding error.
+        "nodata_share": max(0.0, round(1 - valid / covered, 6)) if covered > 0 else None,
         "count": float(measured["count"]),
         **{name: _number(measured[name], has_values) for name in CORE_NAMES[1:]},
         "percentiles": {
