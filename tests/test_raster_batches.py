@@ -462,7 +462,7 @@ def test_the_command_writes_what_the_route_answers(
     out = tmp_path / "sites.csv"
     code, output = cli("raster", "statistics", "t-batch", source, "-o", out)
     assert code == 0, output
-    assert "5" in output and str(out) in output
+    assert f"{out}: statistics of 5 zones written" in output
     rows = list(csv.DictReader(out.open()))
     expected = batch(bclient, "t-batch", {"type": "FeatureCollection", "features": features}, UTM)
     assert [float(r["statistics.mean"]) for r in rows] == pytest.approx(
@@ -507,6 +507,7 @@ def test_the_command_writes_what_the_route_answers(
     )
     assert code == 0, output
     assert [f["id"] for f in json.loads(public.read_text())["features"]] == deposits["ids"][:-1]
+    assert f"statistics of {len(deposits['ids']) - 1} zones written" in output
 
 
 def test_a_refused_command_writes_nothing(cli, rasters, batch_settings, tmp_path, monkeypatch):
