@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from api import errors, health, telemetry
 from api.auth import Authenticate
@@ -19,6 +20,7 @@ from api.ogc import openapi as ogc_openapi
 from api.params import reject_unknown_query_parameters
 from api.routes import (
     areas,
+    constraints,
     deposits,
     downloads,
     editing,
@@ -43,6 +45,7 @@ from api.trusted_hosts import TrustedHosts
 from geo.catalog import register_catalog
 from geo.core.crs import remember_postgis_srids
 from geo.core.settings import Settings, get_settings
+from geo.rasters.zonal_pool import ZonalWorkers
 from geo.store.counts import CountCache
 from geo.store.db import create_pool, service_url, sync_engine
 from geo.store.pooler import behind_pooler
@@ -72,11 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "under row-level security until a superuser marks these LEAKPROOF: %s",
                 ", ".join(r[0] for r in missing),
             )
+        # Batches of zonal statistics share these processes, started by the first large one.
+        app.state.zonal_workers = ZonalWorkers(settings.raster_workers)
         try:
             yield
         finally:
             await app.state.pool.close()
             app.state.writer.dispose()
+            await run_in_threadpool(app.state.zonal_workers.close)
 
     app = FastAPI(
         title="Veta",
@@ -137,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         web_map.router,
         screening.router,
         rasters.router,
+        constraints.router,
         planning.router,
         i18n.router,
         editing.router,

@@ -162,3 +162,97 @@ def constraints_command(
         typer.echo(_("error") + f": {exc.detail}", err=True)
         raise typer.Exit(2) from None
     typer.echo(summary)
+
+
+@raster_app.command("statistics")
+def raster_statistics(
+    name: str = typer.Argument(..., help="The raster's name."),
+    file: Path = typer.Argument(
+        None, help="A GeoJSON FeatureCollection of Polygons (or Points with buffer_m)."
+    ),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="The file to write (replaced): .csv, .geojson or .json."
+    ),
+    deposits: bool = typer.Option(
+        False, "--deposits", help="Instead of a file: the deposits of a search, grown by --buffer."
+    ),
+    filter: str = typer.Option(None, "--filter", help="CQL2 text choosing the deposits."),
+    area: str = typer.Option(None, help="An admin area (INE code or name) the deposits meet."),
+    buffer: float = typer.Option(None, "--buffer", help="Metres to grow each deposit by."),
+    band: int = typer.Option(1, help="The band to summarise."),
+    percentiles: str = typer.Option(None, help="Percentiles to add, e.g. 10,50,90."),
+    org: str = typer.Option(
+        None, "--org", help="Include this organisation's confidential deposits (default: public)."
+    ),
+) -> None:
+    """Zonal statistics of every feature of a file, or of every deposit of a search grown by a
+    buffer, as POST /rasters/NAME/statistics gives them, into a CSV or GeoJSON file."""
+    import time
+
+    from geo.core.errors import VetaError
+    from geo.rasters.zonal import parse_percentiles
+    from geo.rasters.zone_files import write_statistics
+
+    started = time.perf_counter()
+    try:
+        body = _statistics_body(file, deposits, filter, area, buffer)
+        count = write_statistics(
+            get_settings(),
+            database_url(),
+            _viewer(org),
+            name,
+            body,
+            output,
+            band=band,
+            percentiles=parse_percentiles(percentiles),
+        )
+    except VetaError as exc:
+        typer.echo(_("error") + f": {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        _("{output}: statistics of {count} zones written in {seconds:.1f} s").format(
+            output=output, count=f"{count:,}", seconds=time.perf_counter() - started
+        )
+    )
+
+
+def _statistics_body(
+    file: Path | None, deposits: bool, filter: str | None, area: str | None, buffer: float | None
+) -> dict:
+    """The request body the command stands for: the file's FeatureCollection or a search."""
+    import json
+
+    from geo.core.errors import InvalidParameter
+
+    if deposits == (file is not None):
+        raise InvalidParameter(
+            "FILE", _("give a file or --deposits, not both"), "FILE | --deposits"
+        )
+    if file is None:
+        selection = {"buffer_m": buffer, "filter": filter, "area": area}
+        return {"deposits": {k: v for k, v in selection.items() if v is not None}}
+    if filter is not None or area is not None or buffer is not None:
+        raise InvalidParameter(
+            "--filter", _("--filter, --area and --buffer choose deposits"), "--deposits"
+        )
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidParameter("FILE", f"{file}: {exc}", "a GeoJSON FeatureCollection") from None
+
+
+def _viewer(org: str | None):
+    """The command's viewer: public records, and with --org that organisation's as a reader."""
+    from geo.access.keys import organisation_id
+    from geo.store.db import sync_engine
+    from geo.store.viewer import VIEWER, Viewer
+
+    viewer = VIEWER.get()
+    if org is None:
+        return viewer
+    engine = sync_engine(database_url())
+    try:
+        with engine.connect() as conn:
+            return Viewer(organisation_id(conn, org), org, "reader", viewer.actor, "cli")
+    finally:
+        engine.dispose()

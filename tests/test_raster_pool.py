@@ -21,6 +21,7 @@ from geo.rasters.zonal import zonal_statistics_many
 from geo.rasters.zonal_pool import (
     MIN_POLYGONS_PER_WORKER,
     ZonalWorkerFailed,
+    ZonalWorkers,
     run_in_workers,
     split_for_workers,
 )
@@ -164,3 +165,24 @@ def test_the_plain_read_of_a_nodata_band_gives_the_masked_reads_numbers(field, m
     plain = zonal_statistics_many(path, polygons, workers=1)
     monkeypatch.setattr(zonal, "_band_source", RasterioRasterSource)
     assert zonal_statistics_many(path, polygons, workers=1) == plain
+
+
+def test_shared_workers_are_kept_and_start_afresh_after_a_worker_dies(field):
+    path, _ = field
+    polygons = _polygons()
+    alone = zonal_statistics_many(path, polygons, workers=1)
+    workers = ZonalWorkers(2)
+    try:
+        assert zonal_statistics_many(path, polygons, workers=workers) == alone
+        kept = workers._executor
+        assert kept is not None
+        assert zonal_statistics_many(path, polygons, workers=workers) == alone
+        assert workers._executor is kept
+        with ThreadPoolExecutor(1) as waiter:
+            broken = waiter.submit(workers.run, os._exit, [(3,), (3,)])
+            with pytest.raises(ZonalWorkerFailed, match="worker process died"):
+                broken.result(timeout=NO_HANG_S)
+        assert zonal_statistics_many(path, polygons, workers=workers) == alone
+        assert workers._executor is not kept
+    finally:
+        workers.close()

@@ -1,39 +1,43 @@
 """Rasters: the catalogue, a Coverages-style description, point values, sampling, zonal
-statistics and PNG tiles."""
+statistics (one zone or a batch) and PNG tiles."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from datetime import date
-from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import FileResponse, Response
-from starlette.background import BackgroundTask
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.body_parsing import json_body
 from api.links import base_url
+from api.ogc.negotiation import CSV, GEOJSON, negotiate
 from api.params import settings_of
 from geo.core.crs import CRS84_URI
+from geo.core.errors import InvalidParameter
 from geo.core.settings import Settings
 from geo.rasters.catalogue import all_rasters, raster_named
-from geo.rasters.constraints import fetch_sources, render
-from geo.rasters.constraints_run import plan_constraints
 from geo.rasters.sampling import METHODS, check_method, parse_points, sample_points
 from geo.rasters.storage import RasterInfo, raster_dir
 from geo.rasters.tiles import parse_rescale, raster_tile
-from geo.rasters.zonal import parse_percentiles, zonal_statistics
+from geo.rasters.zonal import (
+    parse_percentiles,
+    zonal_statistics,
+    zonal_statistics_batch,
+)
+from geo.rasters.zone_batches import is_batch, raster_and_zones
+from geo.rasters.zone_output import CSV_MEDIA_TYPE, statistics_collection, statistics_csv
 from geo.rasters.zones import statistics_area
 
 router = APIRouter(tags=["rasters"])
 PNG = "image/png"
 STATISTICS_FORMS = (
     "a GeoJSON Polygon or MultiPolygon (or a Point with buffer_m), a Feature of one, "
-    '{"permit": id}, {"deposit": id, "buffer_m": m}, {"zone": id} or {"area": code or name}'
+    '{"permit": id}, {"deposit": id, "buffer_m": m}, {"zone": id} or {"area": code or name}; '
+    "for a batch, a FeatureCollection of those geometries or "
+    '{"deposits": {"buffer_m": m, "filter": CQL2 text, "area": code or name}}'
 )
+BATCH_FORMATS = {"json": GEOJSON, "geojson": GEOJSON, "csv": CSV}
 TILES_PATH = "/tiles/WebMercatorQuad/{z}/{x}/{y}.png"
 
 
@@ -231,12 +235,18 @@ async def raster_sample(
     }
 
 
-@router.post("/rasters/{name}/statistics")
+@router.post(
+    "/rasters/{name}/statistics",
+    responses={200: {"content": {"application/json": {}, GEOJSON: {}, CSV: {}}}},
+)
 async def raster_statistics(
     request: Request,
     name: str,
     band: int = Query(1, description="The band to summarise."),
     percentiles: str | None = Query(None, description="Percentiles to add, e.g. 10,50,90."),
+    f: Literal["json", "geojson", "csv"] | None = Query(
+        None, description="A batch's format: geojson (json) or csv; default from Accept."
+    ),
     content_crs: str | None = Header(
         None, alias="Content-Crs", description="CRS of the body's coordinates."
     ),
@@ -247,9 +257,18 @@ async def raster_statistics(
     {"zone": id} or {"area": INE code or name}: coverage-weighted
     count, min, max, mean, std, median, the chosen percentiles, the share of nodata, hectares, and
     for a categorical raster the hectares of each class. The geometry is reprojected to the
-    raster's CRS; the raster is never resampled."""
+    raster's CRS; the raster is never resampled.
+
+    A batch: a FeatureCollection (up to VETA_RASTER_MAX_ZONES features), or the deposits of a
+    search, {"deposits": {"buffer_m": m, "filter": CQL2 text, "area": code or name}} (chosen
+    as /collections/deposits/items chooses them, grown geodesically by PostGIS): the features
+    back in order with their ids and properties and a `statistics` property, as GeoJSON or CSV."""
     chosen = parse_percentiles(percentiles)
     body = await json_body(request, STATISTICS_FORMS)
+    if is_batch(body):
+        return await _batch_statistics(request, name, body, band, chosen, content_crs, settings)
+    if f == "csv":
+        raise InvalidParameter("f", "one zone's statistics are a JSON object", ["json"])
     async with request.app.state.pool.acquire() as conn:
         info = await raster_named(conn, name, _directory(request))
         area = await statistics_area(conn, body, content_crs, settings.screening_max_area_km2)
@@ -259,6 +278,38 @@ async def raster_statistics(
     return await run_in_threadpool(
         lambda: zonal_statistics(info, area.lonlat, band=band, percentiles=chosen, as_sent=as_sent)
     )
+
+
+async def _batch_statistics(
+    request: Request,
+    name: str,
+    body: dict,
+    band: int,
+    percentiles: tuple[int, ...],
+    content_crs: str | None,
+    settings: Settings,
+) -> Response:
+    """The statistics of each zone of a batch body, on the service's shared worker processes."""
+    output = negotiate(request, BATCH_FORMATS)
+    async with request.app.state.pool.acquire() as conn:
+        info, zones = await raster_and_zones(conn, name, body, content_crs, band, settings)
+    statistics = await run_in_threadpool(
+        lambda: zonal_statistics_batch(
+            info,
+            [z.lonlat for z in zones],
+            band=band,
+            percentiles=percentiles,
+            as_sent=[z.as_sent for z in zones],
+            workers=request.app.state.zonal_workers,
+        )
+    )
+    if output == "csv":
+        return StreamingResponse(
+            statistics_csv(zones, statistics),
+            media_type=CSV_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{info.name}-statistics.csv"'},
+        )
+    return JSONResponse(statistics_collection(info, band, zones, statistics), media_type=GEOJSON)
 
 
 @router.get(
@@ -289,64 +340,3 @@ async def raster_tile_png(
         lambda: raster_tile(info, z, x, y, band=band, colormap=colormap, rescale=scale)
     )
     return Response(png, media_type=PNG, headers={"Cache-Control": "public, max-age=60"})
-
-
-@router.get(
-    "/constraints.tif", response_class=Response, responses={200: {"content": {"image/tiff": {}}}}
-)
-async def constraint_map(
-    request: Request,
-    bbox: str | None = Query(
-        None, description="minx,miny,maxx,maxy in `crs` (default: the area's bounds)."
-    ),
-    area: str | None = Query(
-        None, description="An admin area (INE code or name); cells outside it are nodata."
-    ),
-    crs: str = Query("EPSG:25830", description="A projected CRS Veta serves (URI or EPSG:n)."),
-    resolution: float = Query(100.0, description="Cell size in metres."),
-    date_: date | None = Query(
-        None, alias="date", description="Zones in force on this day (default today)."
-    ),
-    depth_top_m: float | None = Query(None, description="Top of the depth interval (3D rule)."),
-    depth_bottom_m: float | None = Query(None, description="Bottom of the depth interval."),
-    layer: Literal["classes", "free_share"] = Query(
-        "classes",
-        description="classes (the legal effects) or "
-        "free_share (percent of each cell in free cuadrícula ground).",
-    ),
-    settings: Settings = Depends(settings_of),
-):
-    """The constraint map as a Cloud-Optimised GeoTIFF (uint8, 255 nodata): the most restrictive
-    legal effect in force at each cell centre (1 exclusion, 2 conditional, 3 safeguarding,
-    4 free; colour table), or with layer=free_share the percentage of each cell that is free
-    cuadrícula ground, on the same grid."""
-    async with request.app.state.pool.acquire() as conn:
-        plan = await plan_constraints(
-            conn,
-            settings,
-            area=area,
-            bbox=bbox,
-            crs=crs,
-            resolution=resolution,
-            day=date_,
-            depth_top_m=depth_top_m,
-            depth_bottom_m=depth_bottom_m,
-        )
-        zones, free = await fetch_sources(conn, plan, with_free=layer == "free_share")
-    scratch = Path(tempfile.mkdtemp(prefix="veta-constraints-"))
-    classes = scratch / "classes.tif"
-    output = classes if layer == "classes" else scratch / "free_share.tif"
-    try:
-        await run_in_threadpool(
-            render, plan, zones, free, classes, None if layer == "classes" else output
-        )
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    # Sent from disk and deleted once sent: a province at 25 m is hundreds of megabytes.
-    return FileResponse(
-        output,
-        media_type="image/tiff; application=geotiff; profile=cloud-optimized",
-        filename=f"constraints-{layer}.tif",
-        background=BackgroundTask(shutil.rmtree, scratch, True),
-    )

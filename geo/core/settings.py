@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     constraints_max_cells: int = 250_000_000
     # Processes one batch of zonal statistics may spread over (0: every CPU; 1: in process).
     raster_workers: int = Field(default=0, ge=0)
+    # The most zones one batch of zonal statistics may hold (features of a FeatureCollection or
+    # deposits of a search): POST /rasters/{name}/statistics and `veta raster statistics`.
+    raster_max_zones: int = Field(default=10_000, ge=1)
 
     @field_validator("read_database_urls", mode="before")
     @classmethod

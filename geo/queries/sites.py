@@ -103,6 +103,11 @@ def header_crs(content_crs: str | None) -> Crs | None:
     return parse_crs(content_crs.strip().strip("<>"), "Content-Crs") if content_crs else None
 
 
+def body_crs(body: dict, content_crs: str | None) -> Crs | None:
+    """The CRS a body's coordinates are in, from its Content-Crs header or its `crs` member."""
+    return _agree(header_crs(content_crs), _member_crs(body, ""))
+
+
 def _member_crs(obj: dict, path: str) -> Crs | None:
     """The CRS of a `crs` member: a URI or EPSG:n string, or the GeoJSON 2008 named form."""
     value = obj.get("crs")

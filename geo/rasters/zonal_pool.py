@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -68,24 +69,66 @@ def split_for_workers(count: int, workers: int) -> list[np.ndarray]:
 
 
 def run_in_workers(function: Callable[..., list[Any]], tasks: list[tuple], workers: int) -> list:
-    """function(*task) for each task in its own worker process, the lists it returns joined in
-    task order. A worker that raises or dies fails the whole batch with ZonalWorkerFailed."""
+    """function(*task) for each task in its own worker process of a pool started for these tasks
+    alone, the lists it returns joined in task order. A worker that raises or dies fails the
+    whole batch with ZonalWorkerFailed."""
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_CONTEXT) as pool:
-        futures = [pool.submit(function, *task) for task in tasks]
-        results: list = []
-        for number, future in enumerate(futures, start=1):
-            try:
-                results += future.result()
-            except BrokenProcessPool as exc:
-                for other in futures:
-                    other.cancel()
-                raise ZonalWorkerFailed(
-                    f"a zonal statistics worker process died (part {number} of {len(tasks)})"
-                ) from exc
-            except Exception as exc:
-                for other in futures:
-                    other.cancel()
-                raise ZonalWorkerFailed(
-                    f"a zonal statistics worker failed on part {number} of {len(tasks)}: {exc!r}"
-                ) from exc
+        return _gathered(pool, function, tasks)
+
+
+class ZonalWorkers:
+    """The worker processes that every batch of a service (or of one command) shares: started
+    by the first batch large enough to need them and kept for the next, so that a request pays
+    no start-up; batches that arrive together queue for the same processes. A pool a dead
+    worker broke is dropped, and the next batch starts a new one."""
+
+    def __init__(self, processes: int | None) -> None:
+        self.processes = worker_count(processes)
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def run(self, function: Callable[..., list[Any]], tasks: list[tuple]) -> list:
+        """As run_in_workers, on the shared processes (callable from any thread)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(self.processes, mp_context=_CONTEXT)
+            executor = self._executor
+        try:
+            return _gathered(executor, function, tasks)
+        except ZonalWorkerFailed as exc:
+            if isinstance(exc.__cause__, BrokenProcessPool):
+                with self._lock:
+                    if self._executor is executor:
+                        self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    def close(self) -> None:
+        """Stop the processes (at the service's shutdown or the command's end)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _gathered(
+    pool: ProcessPoolExecutor, function: Callable[..., list[Any]], tasks: list[tuple]
+) -> list:
+    futures = [pool.submit(function, *task) for task in tasks]
+    results: list = []
+    for number, future in enumerate(futures, start=1):
+        try:
+            results += future.result()
+        except BrokenProcessPool as exc:
+            for other in futures:
+                other.cancel()
+            raise ZonalWorkerFailed(
+                f"a zonal statistics worker process died (part {number} of {len(tasks)})"
+            ) from exc
+        except Exception as exc:
+            for other in futures:
+                other.cancel()
+            raise ZonalWorkerFailed(
+                f"a zonal statistics worker failed on part {number} of {len(tasks)}: {exc!r}"
+            ) from exc
     return results

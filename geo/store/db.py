@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,7 +14,13 @@ from sqlalchemy.engine import Connection, Engine
 from geo.core.settings import Settings
 from geo.store.cluster import LocalCluster
 from geo.store.pooler import asyncpg_options, psycopg_options
-from geo.store.viewer import SERVICE_ROLE, SETTINGS_SQL_PSYCOPG, VIEWER, Viewer
+from geo.store.viewer import (
+    SERVICE_ROLE,
+    SETTINGS_SQL_PSYCOPG,
+    VIEWER,
+    Viewer,
+    settings_statement,
+)
 
 if TYPE_CHECKING:
     from geo.store.routed_pool import RoutedPool
@@ -117,6 +123,24 @@ def viewer_connection(
         conn.execute(f"SET LOCAL ROLE {SERVICE_ROLE}")
         conn.execute(SETTINGS_SQL_PSYCOPG, viewer.settings_psycopg())
         yield conn
+
+
+@asynccontextmanager
+async def async_viewer_connection(url: str, viewer: Viewer) -> AsyncIterator:
+    """An asyncpg connection in one transaction reading as `viewer` may (as viewer_connection),
+    for a command that runs the request path's async queries (`veta raster statistics`)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(libpq_url(url))
+    try:
+        async with conn.transaction():
+            for name, value in SESSION_SETTINGS.items():
+                await conn.execute(f"SET LOCAL {name} = '{value}'")
+            await conn.execute(f"SET LOCAL ROLE {SERVICE_ROLE}")
+            await conn.execute(settings_statement(viewer))
+            yield conn
+    finally:
+        await conn.close()
 
 
 def read_urls(settings: Settings) -> list[str]:
