@@ -46,9 +46,9 @@ def copies(monkeypatch) -> list[int]:
     seen: list[int] = []
     copy = streaming.copy_rows
 
-    def counted(conn, layer, write, rows, progress):
-        seen.append(len(rows.rows))
-        return copy(conn, layer, write, rows, progress)
+    def counted(conn, encoded, progress):
+        seen.append(encoded.rows)
+        return copy(conn, encoded, progress)
 
     monkeypatch.setattr(streaming, "copy_rows", counted)
     return seen

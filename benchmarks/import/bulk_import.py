@@ -229,20 +229,25 @@ def csv_case(path: Path, mapping: Path, n: int) -> Case:
     )
 
 
-def zones_case(path: Path, n: int) -> Case:
+def zones_commands(path: Path) -> dict[str, Callable[[str], list[str]]]:
+    """The command lines that load the zones, given the database's URL (also server_share.py)."""
     veta = _veta(path, "--layer", "protection_zones")
+    return {
+        APPEND: lambda url: _append(
+            url, path, "protection_zones", ogr_zones_sql(), "-nlt", "MULTIPOLYGON"
+        ),
+        DRY_RUN: lambda url: [*veta, "--dry-run"],
+        VETA_IMPORT: lambda url: veta,
+    }
+
+
+def zones_case(path: Path, n: int) -> Case:
+    commands = zones_commands(path)
     return Case(
         f"{n:,} detailed polygons (GeoPackage, protection_zones)",
         n,
         "protection_zones",
-        {
-            APPEND: lambda url: run(
-                _append(url, path, "protection_zones", ogr_zones_sql(), "-nlt", "MULTIPOLYGON"),
-                url,
-            ),
-            DRY_RUN: lambda url: run([*veta, "--dry-run"], url),
-            VETA_IMPORT: lambda url: run(veta, url),
-        },
+        {tool: (lambda url, c=command: run(c(url), url)) for tool, command in commands.items()},
     )
 
 

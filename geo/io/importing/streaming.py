@@ -1,6 +1,6 @@
 """The write of an import chunk by chunk: each chunk COPYed on a thread of its own, so that the
 database stores one chunk (its rows, checks and statement triggers) while this process
-validates the next — both cores. All in one savepoint: a refusal or a failure in any chunk
+validates and encodes the next — both cores. All in one savepoint: a refusal or a failure in any chunk
 rolls every chunk back."""
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from geo.io.importing.progress import Stages
 from geo.io.importing.report import ImportReport, Problem
 from geo.io.importing.targets import Layer
 from geo.io.importing.validation import ValidRows
-from geo.io.importing.writing import Write, copy_rows, finish_write, start_write
+from geo.io.importing.writing import (
+    Encoded,
+    Write,
+    copy_rows,
+    encode_rows,
+    finish_write,
+    start_write,
+)
 
 if TYPE_CHECKING:
     from geo.io.importing.pipeline import ImportOptions
@@ -35,34 +42,30 @@ class ChunkWriter:
     may use the connection; `finish` or `abandon` hands it back. A failed COPY stops it: the
     error is raised by the next `put` or by `finish` (the caller rolls the write back)."""
 
-    def __init__(
-        self, conn: Connection, layer: Layer, write: Write, progress: Callable[[int], None]
-    ):
+    def __init__(self, conn: Connection, progress: Callable[[int], None]):
         self.copied = 0
-        self._chunks: queue.Queue[ValidRows | None] = queue.Queue(_AHEAD)
+        self._chunks: queue.Queue[Encoded | None] = queue.Queue(_AHEAD)
         self._failed: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(conn, layer, write, progress), name="veta-copy", daemon=True
+            target=self._run, args=(conn, progress), name="veta-copy", daemon=True
         )
         self._thread.start()
 
-    def _run(
-        self, conn: Connection, layer: Layer, write: Write, progress: Callable[[int], None]
-    ) -> None:
-        while (rows := self._chunks.get()) is not None:
+    def _run(self, conn: Connection, progress: Callable[[int], None]) -> None:
+        while (encoded := self._chunks.get()) is not None:
             if self._stop.is_set():
                 continue  # drained without copying: the write is being abandoned
             try:
-                self.copied += copy_rows(conn, layer, write, rows, progress)
+                self.copied += copy_rows(conn, encoded, progress)
             except BaseException as exc:  # handed to the caller's thread, raised there
                 self._failed = exc
                 self._stop.set()
 
-    def put(self, rows: ValidRows) -> None:
+    def put(self, encoded: Encoded) -> None:
         """Queue a chunk (waiting while the previous one is still queued)."""
         self._raise_failure()
-        self._chunks.put(rows)
+        self._chunks.put(encoded)
 
     def finish(self) -> int:
         """Wait for the last chunk to be copied; the number of rows copied."""
@@ -127,9 +130,10 @@ class StreamedWrite:
                     self.conn, self.layer, rows.columns, self.source, rows_left
                 )
                 assert self._copying is not None
-                self._writer = ChunkWriter(self.conn, self.layer, self._write, self._copying)
+                self._writer = ChunkWriter(self.conn, self._copying)
             if rows.rows:
-                self._writer.put(rows)
+                assert self._write is not None
+                self._writer.put(encode_rows(self.layer, rows, self._write))
         except _DATABASE_ERRORS as exc:
             self._failed(exc)
 

@@ -53,42 +53,45 @@ def _arrow_column(layer: Layer, name: str, values: list) -> pa.Array:
     return pa.array(values, _ARROW_TYPES[kind])
 
 
-def _copy(
-    conn: Connection,
-    layer: Layer,
-    rows: ValidRows,
-    into: str,
-    progress: Callable[[int], None],
-    source: str | None = None,
-) -> int:
-    """The valid rows as CSV written by Arrow (C++) and sent with COPY: the bulk path. Into
-    the staging table as they are, or, given the source, straight into the layer's table: the
-    source as a column and each geometry as 'SRID=4326;' + hex WKB, which PostGIS reads into a
-    geometry(…, 4326) column."""
+@dataclass
+class Encoded:
+    """A chunk's rows as the bytes of one COPY: the statement, and the data in blocks of at most
+    COPY_BATCH rows (the number of rows of each)."""
+
+    statement: str
+    blocks: list[tuple[bytes, int]]
+
+    @property
+    def rows(self) -> int:
+        return sum(n for _, n in self.blocks)
+
+
+def encode_rows(layer: Layer, rows: ValidRows, write: Write) -> Encoded:
+    """The valid rows as CSV written by Arrow (C++), for COPY: the bulk path. Into the staging
+    table as they are, or, given the source, straight into the layer's table: the source as a
+    column and each geometry as 'SRID=4326;' + hex WKB, which PostGIS reads into a
+    geometry(…, 4326) column. Encoded before the COPY starts, so that the database is never
+    kept waiting while a chunk is turned into CSV: a chunk of detailed polygons is megabytes."""
     names = [*rows.columns, "geom"]
     columns = [*(_arrow_column(layer, c, rows.values[c]) for c in rows.columns), rows.geometry]
-    if source is not None:
+    if write.source is not None:
         names.append("source")
         columns[-1] = pc.binary_join_element_wise(
             pa.scalar("SRID=4326;", pa.large_string()),
             rows.geometry,
             pa.scalar("", pa.large_string()),
         )
-        columns.append(pa.repeat(pa.scalar(source, pa.string()), len(rows.rows)))
+        columns.append(pa.repeat(pa.scalar(write.source, pa.string()), len(rows.rows)))
     table = pa.table(columns, names=names)
-    driver = conn.connection.driver_connection
-    assert driver is not None  # a connection in a transaction has its psycopg connection
-    cursor = driver.cursor()
-    statement = f"COPY {into} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
-    with cursor.copy(statement) as copy:
-        for start in range(0, table.num_rows, COPY_BATCH):
-            chunk = table.slice(start, COPY_BATCH)
-            buffer = io.BytesIO()
-            # Strings are always quoted and nulls left empty: PostgreSQL's CSV tells '' from NULL.
-            csv.write_csv(chunk, buffer, csv.WriteOptions(include_header=False))
-            copy.write(buffer.getvalue())
-            progress(chunk.num_rows)
-    return table.num_rows
+    blocks = []
+    for start in range(0, table.num_rows, COPY_BATCH):
+        chunk = table.slice(start, COPY_BATCH)
+        buffer = io.BytesIO()
+        # Strings are always quoted and nulls left empty: PostgreSQL's CSV tells '' from NULL.
+        csv.write_csv(chunk, buffer, csv.WriteOptions(include_header=False))
+        blocks.append((buffer.getvalue(), chunk.num_rows))
+    statement = f"COPY {write.into} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
+    return Encoded(statement, blocks)
 
 
 def _staged(columns: list[str]) -> dict[str, str]:
@@ -313,12 +316,16 @@ def start_write(
     return Write(layer.table.name, source, indexes)
 
 
-def copy_rows(
-    conn: Connection, layer: Layer, write: Write, rows: ValidRows, progress: Callable[[int], None]
-) -> int:
-    """One chunk of valid rows COPYed where the write goes (one COPY statement, so that the
-    database's statement triggers for it run while the next chunk is validated)."""
-    return _copy(conn, layer, rows, write.into, progress, write.source)
+def copy_rows(conn: Connection, encoded: Encoded, progress: Callable[[int], None]) -> int:
+    """One encoded chunk sent with one COPY statement, so that the database's statement triggers
+    for it run while the next chunk is validated; the number of rows copied."""
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection in a transaction has its psycopg connection
+    with driver.cursor().copy(encoded.statement) as copy:
+        for data, n in encoded.blocks:
+            copy.write(data)
+            progress(n)
+    return encoded.rows
 
 
 def finish_write(

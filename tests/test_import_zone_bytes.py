@@ -1,0 +1,143 @@
+"""Detailed polygons imported chunk by chunk: each chunk reaches its COPY already encoded, the
+geometry bytes sent are the ones stored, and the stored zones and their parts are the same as
+`ogr2ogr -append` stores from the same file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+from sqlalchemy import text
+
+from geo.io.importing import streaming
+from geo.io.importing.pipeline import ImportOptions, import_file
+
+pytestmark = pytest.mark.usefixtures("remove_test_records")  # sources 't-…' go at the end
+
+ZONES = 1_200  # several chunks: a small first one, then chunks of chunks.MIN_ROWS
+
+
+def zones(n: int = ZONES) -> gpd.GeoDataFrame:
+    """n star-shaped zones over León in EPSG:25830, 40–120 vertices each, drawn
+    counter-clockwise (the orientation Veta stores, which ogr2ogr keeps as it finds it)."""
+    rng = np.random.default_rng(11)
+    lon, lat = rng.uniform(-6.9, -4.9, n), rng.uniform(42.1, 43.1, n)
+    x, y = Transformer.from_crs(4258, 25830, always_xy=True).transform(lon, lat)
+    shapes = []
+    for i in range(n):
+        angle = np.linspace(0, 2 * np.pi, int(rng.integers(40, 120)), endpoint=False)
+        radius = rng.uniform(300, 3000) * (1 + 0.25 * np.sin(5 * angle + rng.uniform(0, 6.3)))
+        shapes.append(
+            shapely.Polygon(
+                np.column_stack((x[i] + radius * np.cos(angle), y[i] + radius * np.sin(angle)))
+            )
+        )
+    return gpd.GeoDataFrame(
+        {
+            "source_id": [f"zb{i:05d}" for i in range(n)],
+            "name": [f"Zone {i}" for i in range(n)],
+            "designation_scheme": "other",
+            "designation": "test designation",
+            "legal_effect": "informative",
+        },
+        geometry=shapes,
+        crs="EPSG:25830",
+    )
+
+
+def ogr2ogr_append(engine, path, source: str) -> None:
+    """The same file into protection_zones as a GIS analyst would load it, by COPY."""
+    url = engine.url
+    subprocess.run(
+        [
+            "ogr2ogr",
+            "-append",
+            "-f",
+            "PostgreSQL",
+            f"PG:host={url.host} port={url.port} dbname={url.database} user={url.username}",
+            str(path),
+            "-nln",
+            "protection_zones",
+            "-unsetFid",
+            "-t_srs",
+            "EPSG:4326",
+            "-nlt",
+            "MULTIPOLYGON",
+            "--config",
+            "PG_USE_COPY",
+            "YES",
+            "-dialect",
+            "SQLite",
+            "-sql",
+            "SELECT source_id, name, designation_scheme, designation, legal_effect, "
+            f"'{source}' AS source, datetime('now') AS created_at, "
+            "datetime('now') AS updated_at, geom FROM protection_zones",
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_zones_are_sent_encoded_as_stored_and_match_ogr2ogr_row_by_row(
+    engine, tmp_path, monkeypatch
+):
+    frame = zones()
+    path = tmp_path / "zones.gpkg"
+    frame.to_file(path, layer="protection_zones", engine="pyogrio")
+    sent: list[tuple[str, list[bytes]]] = []
+    copy = streaming.copy_rows
+
+    def recorded(conn, encoded, progress):
+        sent.append((encoded.statement, [data for data, _ in encoded.blocks]))
+        return copy(conn, encoded, progress)
+
+    monkeypatch.setattr(streaming, "copy_rows", recorded)
+    report = import_file(engine, ImportOptions(path, "protection_zones", source="t-zb-veta"))
+    assert report.outcome == "written" and report.inserted == ZONES and not report.problems
+    assert len(sent) > 2  # chunk by chunk, each one COPY of bytes made before it started
+
+    # The hex WKB of each geometry sent, by record id, read back from the CSV of the COPYs.
+    hex_sent = {}
+    for statement, blocks in sent:
+        names = statement[statement.index("(") + 1 : statement.index(")")].split(", ")
+        for block in blocks:
+            for row in csv.reader(io.StringIO(block.decode())):
+                record = dict(zip(names, row, strict=True))
+                srid, wkb = record["geom"].split(";")
+                assert srid == "SRID=4326"
+                hex_sent[record["source_id"]] = wkb
+    assert len(hex_sent) == ZONES
+
+    ogr2ogr_append(engine, path, "t-zb-ogr")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT v.source_id, encode(ST_AsBinary(v.geom), 'hex'), "
+                "ST_OrderingEquals(v.geom, o.geom), ST_AsEWKB(v.geom) = ST_AsEWKB(o.geom), "
+                "(SELECT count(*) FROM protection_zone_parts p WHERE p.zone_id = v.id), "
+                "(SELECT count(*) FROM protection_zone_parts p WHERE p.zone_id = o.id), "
+                "ST_AsBinary(v.geom) "
+                "FROM protection_zones v JOIN protection_zones o USING (source_id) "
+                "WHERE v.source = 't-zb-veta' AND o.source = 't-zb-ogr' ORDER BY v.source_id"
+            )
+        ).all()
+    assert len(rows) == ZONES
+    to_lonlat = Transformer.from_crs(25830, 4326, always_xy=True)
+    for (source_id, stored_hex, same_order, same_bytes, parts, ogr_parts, wkb), drawn in zip(
+        rows, frame.geometry, strict=True
+    ):
+        assert stored_hex == hex_sent[source_id]  # stored as sent, nothing redone on the way
+        assert same_order and same_bytes and parts == ogr_parts >= 1
+        # Independently: the file's ring in lon/lat, to within 1e-9°.
+        stored = shapely.from_wkb(bytes(wkb))
+        expected = shapely.transform(drawn, lambda xy: np.column_stack(to_lonlat.transform(*xy.T)))
+        assert stored.geom_type == "MultiPolygon" and len(stored.geoms) == 1
+        ring = np.asarray(stored.geoms[0].exterior.coords)
+        assert shapely.LinearRing(ring).is_ccw
+        np.testing.assert_allclose(ring, np.asarray(expected.exterior.coords), atol=1e-9)
