@@ -5,8 +5,8 @@ announces more than VETA_MAX_BODY_MB (the body is never read) or when a body wit
 past it while streaming, 400 for a NUL byte in the query string (PostgreSQL text cannot hold
 one). It also tells geo.store.timed_pool which statement timeout the request's queries get, and
 geo.store.routed_pool whether the request may write (by its method: a read-only one may be
-served by a replica); a read-only one's transactions end once its answer is out
-(geo/store/after_answer.py).
+served by a replica); a read-only one's transactions end beside its answer, which does not
+wait for their COMMIT (geo/store/after_answer.py).
 """
 
 from __future__ import annotations
