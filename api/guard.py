@@ -5,7 +5,8 @@ announces more than VETA_MAX_BODY_MB (the body is never read) or when a body wit
 past it while streaming, 400 for a NUL byte in the query string (PostgreSQL text cannot hold
 one). It also tells geo.store.timed_pool which statement timeout the request's queries get, and
 geo.store.routed_pool whether the request may write (by its method: a read-only one may be
-served by a replica).
+served by a replica); a read-only one's transactions end beside its answer, which does not
+wait for their COMMIT (geo/store/after_answer.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from api.errors import problem
 from api.middleware import HttpMiddleware
 from geo.core.errors import VetaError
 from geo.core.settings import Settings
+from geo.store.after_answer import AFTER_ANSWER, AfterAnswer
 from geo.store.routed_pool import REQUEST_ROUTE, route_for
 from geo.store.timed_pool import REQUEST_KIND
 
@@ -56,12 +58,21 @@ class Guard(HttpMiddleware):
             await refusal(scope, receive, send)
             return
         token = REQUEST_KIND.set(request_kind(scope["path"]))
-        route = REQUEST_ROUTE.set(route_for(scope["method"]))
+        route = route_for(scope["method"])
+        route_token = REQUEST_ROUTE.set(route)
+        after_answer = AfterAnswer() if route.read_only else None
+        after_token = AFTER_ANSWER.set(after_answer)
         try:
             await self.app(scope, self._limited(receive, self._body_limit(scope)), send)
         finally:
-            REQUEST_ROUTE.reset(route)
-            REQUEST_KIND.reset(token)
+            try:
+                if after_answer is not None:
+                    # The answer is out; the request ends with its transactions.
+                    await after_answer.close()
+            finally:
+                AFTER_ANSWER.reset(after_token)
+                REQUEST_ROUTE.reset(route_token)
+                REQUEST_KIND.reset(token)
 
     def _refusal(self, scope: Scope):
         instance = scope["path"]

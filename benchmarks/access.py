@@ -250,12 +250,15 @@ def measure(
     return {name: _combine(results) for name, results in runs.items()}
 
 
-async def _median_ms(run, repeat: int) -> float:
+async def _median_ms(run, repeat: int, untimed=None) -> float:
+    """The median of `run`; `untimed` after each, outside the clock."""
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
         await run()
         times.append((time.perf_counter() - started) * 1000)
+        if untimed is not None:
+            await untimed()
     return statistics.median(times)
 
 
@@ -294,6 +297,15 @@ async def _pieces(url: str, key: str, org_id: int, repeat: int = 2000) -> dict:
         async def remembered_key_transaction_with_select_1():
             await viewer_transaction_with_select_1(remembered)
 
+        async def remembered_key_read_until_its_answer():
+            # A read's viewer transaction (READ ONLY): its answer waits for these two only.
+            await conn.execute("BEGIN READ ONLY; " + settings_statement(remembered))
+            await conn.fetchval("SELECT 1")
+
+        async def commit_and_reset():
+            # Beside the answer (geo/store/after_answer.py): off the answer's clock.
+            await conn.execute("COMMIT; " + reset)
+
         found = {}
         for _ in range(2):  # the second pass is kept: the first warms the statement cache
             for name, run in (
@@ -310,6 +322,10 @@ async def _pieces(url: str, key: str, org_id: int, repeat: int = 2000) -> dict:
                 ),
             ):
                 found[name] = await _median_ms(run, repeat)
+            found[
+                "remembered key, a read until its answer: BEGIN READ ONLY + confirmation + "
+                "set_config, SELECT 1 (COMMIT + reset beside the answer)"
+            ] = await _median_ms(remembered_key_read_until_its_answer, repeat, commit_and_reset)
         return found
     finally:
         await conn.close()
@@ -366,7 +382,8 @@ async def _statement_times(owner_url: str, org_id: int, repeat: int, seconds: fl
 def acquisitions() -> dict[str, str]:
     """Connections each request takes from the pool (read from the code, see the README):
     each that reads under row-level security costs a credentialed request two round trips
-    (BEGIN with the viewer's settings; COMMIT, which carries the reset release would send)."""
+    (BEGIN with the viewer's settings; COMMIT, which carries the reset release would send), of
+    which a read's answer waits for the first only (geo/store/after_answer.py)."""
     return {
         "items, limit 100": "2 (page; count, remembered or not)",
         "items, limit 100, bbox": "2 (page; count)",

@@ -317,11 +317,13 @@ def test_a_bad_tile_filter_is_a_400_problem_naming_it(client):
         assert name in [p["name"] for p in response.json()["invalid_params"]]
 
 
-def test_an_uncached_tile_costs_two_round_trips_and_a_credential_two_more(settings, monkeypatch):
+def test_an_uncached_tile_costs_two_round_trips_and_a_credential_one_more_before_it(
+    settings, monkeypatch
+):
     """The fixed cost of a tile on loopback is its round trips: the change counters (for the
     ETag) and the tile, and no reset after them; a remembered credential adds the viewer's
-    transaction (BEGIN with the key's confirmation and the settings, COMMIT with the reset),
-    no more."""
+    transaction: BEGIN READ ONLY with the key's confirmation and the settings before, and the
+    COMMIT with the reset once the answer is out (tests/test_after_answer.py shows the order)."""
     import asyncpg
     from fastapi.testclient import TestClient
 
@@ -354,6 +356,9 @@ def test_an_uncached_tile_costs_two_round_trips_and_a_credential_two_more(settin
                 tile_statements = [q for q in sent if "ST_AsMVT" in q or "table_changes" in q]
                 assert len(tile_statements) == 2, sent
                 assert len(sent) == expected, sent
+                if headers:
+                    assert sent[0].startswith("BEGIN READ ONLY; SELECT veta_confirm_api_key(")
+                    assert sent[-1].startswith("COMMIT; SELECT pg_advisory_unlock_all()")
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM organisations WHERE code = 't-trips'"))

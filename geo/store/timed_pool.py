@@ -10,7 +10,9 @@ too, and the settings end with the transaction, before the connection goes back 
 A credential must cost next to nothing (issue 12: ≤ 1.1x the anonymous time), and on loopback
 a request's time is mostly round trips, so the viewer's transaction takes two beyond the
 anonymous request's: BEGIN and the settings go as one simple-protocol statement, and the COMMIT
-goes with the pool's reset query, which release then skips. Code that wants a transaction of its
+goes with the pool's reset query, which release then skips. In a read-only request that COMMIT is
+not waited for: the transaction begins READ ONLY and ends beside the answer, the connection back
+in the pool only once it has (geo/store/after_answer.py). Code that wants a transaction of its
 own asks `transaction(conn)`, which inside the viewer's is that one (no SAVEPOINT round trips).
 A key remembered from an earlier request is confirmed in that same first round trip
 (geo/store/viewer.py RememberedKey): refused there, the use raises Unauthenticated.
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from geo.core.errors import KEY_NOT_VALID, Unauthenticated, VetaError
 from geo.core.settings import Settings
+from geo.store.after_answer import AFTER_ANSWER
 from geo.store.db import SESSION_SETTINGS
 from geo.store.pooler import behind_pooler, transaction_start_sql
 from geo.store.viewer import VIEWER, settings_statement
@@ -133,6 +136,14 @@ class _Acquired:
         return self.conn
 
     async def __aexit__(self, kind, exc, tb) -> None:
+        after_answer = AFTER_ANSWER.get()
+        if (
+            exc is None
+            and self.in_transaction
+            and after_answer is not None
+            and after_answer.defer(self._end_after_answer)
+        ):
+            return
         lost = isinstance(exc, self.owner.lost) and (
             self._closed() or not isinstance(exc, _interface_error())
         )
@@ -159,15 +170,17 @@ class _Acquired:
         trip), and whether they open a transaction."""
         owner, viewer = self.owner, VIEWER.get()
         as_viewer = self._reads_as_viewer()
+        # A transaction that may end after the answer writes nothing (geo/store/after_answer.py).
+        begin = "BEGIN" if AFTER_ANSWER.get() is None else "BEGIN READ ONLY"
         if owner.transaction_start is not None:
-            first = ["BEGIN", owner.transaction_start[REQUEST_KIND.get()]]
+            first = [begin, owner.transaction_start[REQUEST_KIND.get()]]
             return first + ([settings_statement(viewer)] if as_viewer else []), True
         first = []
         timeout = owner.timeouts[REQUEST_KIND.get()]
         if timeout != owner.timeouts["read"]:
             first.append(f"SET statement_timeout = {int(timeout * 1000):d}")
         if as_viewer:
-            first += ["BEGIN", settings_statement(viewer)]
+            first += [begin, settings_statement(viewer)]
         return first, as_viewer
 
     def _reads_as_viewer(self) -> bool:
@@ -200,6 +213,14 @@ class _Acquired:
         except self.owner.lost:
             return
         self.reset_done = True
+
+    async def _end_after_answer(self) -> None:
+        """The use's end, which the request's answer does not wait for: COMMIT with the
+        reset, then the connection back to the pool, whatever the COMMIT did."""
+        try:
+            await self._end_transaction(failed=False)
+        finally:
+            await self._release()
 
     async def _release(self) -> None:
         if self.conn is not None:
