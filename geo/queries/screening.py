@@ -15,6 +15,7 @@ import orjson
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter
 from geo.core.sql import Params, SqlQuery
+from geo.queries.site_geometry import buffered_sql
 from geo.queries.sites import Site
 from geo.rules.ground import ground_status_sql, on_site_sql
 from geo.rules.protection import zone_constrains, zone_in_force
@@ -82,7 +83,7 @@ def site_source(site: Site, params: Params) -> str:
         base = f"SELECT geom, NULL::float8 AS top, NULL::float8 AS bottom FROM permits WHERE id = {params(site.reference[1])}"
     geom = "b.geom"
     if site.buffer_m:
-        geom = f"ST_Buffer(b.geom::geography, {params(site.buffer_m)}::float8, 'quad_segs=16')::geometry"
+        geom = buffered_sql("b.geom", params(site.buffer_m))
     top, bottom = "b.top", "b.bottom"
     if site.has_depth:  # the request's interval replaces a deposit's own
         top, bottom = (

@@ -24,6 +24,7 @@ from geo.core.sql import Params, Sql, SqlQuery, joined
 from geo.features.geojson import feature_text_sql
 from geo.features.items import ItemsQuery, where_sql
 from geo.queries.screening import ScreeningOptions, verdict_sql
+from geo.queries.site_geometry import buffered_sql
 from geo.queries.sites import Site
 from geo.rules.ground import ground_status_sql, on_site_sql
 from geo.rules.protection import zones_constraining_each
@@ -68,8 +69,9 @@ def posted_sites_source(sites: list[Site], params: Params) -> SiteSource:
     return SiteSource(
         "posted s",
         "WITH posted AS MATERIALIZED (SELECT u.key, u.name, CASE WHEN u.buffer_m IS NULL "
-        "THEN ST_GeomFromWKB(u.wkb, 4326) ELSE ST_Buffer(ST_GeomFromWKB(u.wkb, 4326)::geography, "
-        "u.buffer_m, 'quad_segs=16')::geometry END AS geom, u.top AS depth_top_m, u.bottom AS depth_bottom_m, u.ord "
+        "THEN ST_GeomFromWKB(u.wkb, 4326) "
+        f"ELSE {buffered_sql('ST_GeomFromWKB(u.wkb, 4326)', 'u.buffer_m')} "
+        "END AS geom, u.top AS depth_top_m, u.bottom AS depth_bottom_m, u.ord "
         f"FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS u(key, name, wkb, buffer_m, top, bottom, ord)) ",
     )
 

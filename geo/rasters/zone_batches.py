@@ -24,6 +24,7 @@ from geo.core.settings import Settings
 from geo.core.sql import Params, SqlQuery
 from geo.features.items import CqlFilter, ItemsQuery, where_sql
 from geo.queries.areas import resolve_area
+from geo.queries.site_geometry import buffered_sql
 from geo.queries.sites import Site, body_crs, parse_sites
 from geo.rasters.catalogue import raster_named
 from geo.rasters.storage import RasterInfo, raster_dir
@@ -31,9 +32,6 @@ from geo.rasters.zonal import measures_of
 
 DEPOSITS_FORM = '{"deposits": {"buffer_m": metres, "filter": CQL2 text, "area": INE code or name}}'
 DEPOSITS_MEMBERS = ("buffer_m", "filter", "area")
-# The same growth as a screened site's buffer (geo/queries/screening.py): geodesic, in the
-# best planar projection PostGIS picks for the geography, 16 segments a quarter circle.
-BUFFER_SQL = "ST_Buffer({geom}::geography, {metres}::float8, 'quad_segs=16')::geometry"
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,7 @@ async def feature_zones(
     features = body["features"]
     wkbs = [site.wkb for site in sites]
     if any(site.buffer_m for site in sites):
-        grown = BUFFER_SQL.format(geom="ST_GeomFromWKB(s.wkb, 4326)", metres="s.metres")
+        grown = buffered_sql("ST_GeomFromWKB(s.wkb, 4326)", "s.metres")
         rows = await conn.fetch(
             f"SELECT CASE WHEN s.metres IS NULL THEN s.wkb ELSE ST_AsBinary({grown}) END "
             "FROM unnest($1::bytea[], $2::float8[]) WITH ORDINALITY AS s(wkb, metres, n) "
@@ -190,7 +188,7 @@ def deposit_zones_query(selection: DepositSelection, outline: bytes | None, limi
             raise
         raise InvalidParameter("deposits.filter", exc.reason, exc.allowed) from None
     geom = DEPOSITS.geometry_sql
-    grown = BUFFER_SQL.format(geom=geom, metres=params(selection.buffer_m))
+    grown = buffered_sql(geom, params(selection.buffer_m))
     text = (
         f"SELECT {DEPOSITS.id_sql}, {DEPOSITS.by_name['name'].sql}, ST_AsGeoJSON({geom}, 7), "
         f"ST_AsBinary({grown}) FROM {DEPOSITS.from_sql(params)} WHERE {where} "
