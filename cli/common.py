@@ -44,7 +44,8 @@ def end_process(code: int) -> NoReturn:
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None: the process was started without that stream
+                stream.flush()
         except OSError:  # a closed pipe: what is lost is lost either way
             pass
     os._exit(code)

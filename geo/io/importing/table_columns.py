@@ -53,7 +53,9 @@ def model_columns() -> dict[str, tuple[Column, ...]]:
 def module_text() -> str:
     """The text of columns.py for the models as they are."""
     tables = "".join(
-        f"    {name!r}: (\n" + "".join(f"        Column{tuple(c)!r},\n" for c in columns) + "    ),\n"
+        f"    {name!r}: (\n"
+        + "".join(f"        Column{tuple(c)!r},\n" for c in columns)
+        + "    ),\n"
         for name, columns in model_columns().items()
     )
     return _HEAD + "COLUMNS: dict[str, tuple[Column, ...]] = {\n" + tables + "}\n"

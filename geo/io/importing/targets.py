@@ -47,6 +47,8 @@ class Layer:
     fields: dict[str, Field] = field(default_factory=dict)
     # Values a required field takes when the file has no column for it (the report says so).
     defaults: dict[str, str] = field(default_factory=dict)
+    # Every column of the table, managed ones included.
+    columns: tuple[str, ...] = ()
 
     @property
     def record_id(self) -> str:
@@ -76,7 +78,8 @@ def _layer(
             column.max_length,
             code_lists.get(column.name),
         )
-    return Layer(table, key, geometry_types, fields, defaults or {})
+    columns = tuple(c.name for c in COLUMNS[table])
+    return Layer(table, key, geometry_types, fields, defaults or {}, columns)
 
 
 LAYERS: dict[str, Layer] = {
