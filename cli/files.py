@@ -47,15 +47,6 @@ def import_command(
 ) -> None:
     """Import a file: every row is validated first; any problem writes nothing (exit status 1)."""
     import json
-    import threading
-
-    from geo.store.db import sync_engine
-
-    engine = sync_engine(_url())
-    # Connected while the pipeline's modules load (~1 s of imports): the engine's pool keeps
-    # the connection for the import's transaction, so that the database starts on it sooner.
-    connecting = threading.Thread(target=_connect, args=(engine,), name="veta-connect")
-    connecting.start()
 
     from rich.console import Console
     from rich.markup import escape
@@ -64,12 +55,14 @@ def import_command(
     from geo.io.importing.pipeline import ImportOptions, import_file
     from geo.io.importing.progress import Stages, TerminalStages
     from geo.io.importing.report import ImportReport, print_report
+    from geo.store.db import sync_engine
 
     console = Console(stderr=True)
     options = ImportOptions(
         path, layer, mapping, crs, source, repair, skip_invalid, dry_run, replace_source
     )
     stages = TerminalStages(console) if console.is_terminal else Stages()
+    engine = sync_engine(_url())
     result: ImportReport | VetaError
     try:
         result = import_file(
@@ -78,7 +71,6 @@ def import_command(
     except VetaError as exc:
         result = exc
     finally:
-        connecting.join()
         engine.dispose()  # the connection closed before the process ends
     stages.close()
     if isinstance(result, VetaError):
@@ -90,15 +82,6 @@ def import_command(
     # A dry run fails where the import itself would: usable as a check.
     refused = result.outcome == "refused" or (dry_run and result.problems and not skip_invalid)
     end_process(1 if refused else 0)
-
-
-def _connect(engine) -> None:
-    """Open a connection into the engine's pool; a failure is left to the import to meet
-    (and report) when it connects itself."""
-    try:
-        engine.connect().close()
-    except Exception:  # noqa: BLE001 - reported by the import's own connection
-        pass
 
 
 @app.command("export")
