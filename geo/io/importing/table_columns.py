@@ -51,37 +51,18 @@ def model_columns() -> dict[str, tuple[Column, ...]]:
 
 
 def module_text() -> str:
-    """The text of columns.py for the models as they are."""
+    """The text of columns.py for the models as they are: its head (the Column type) kept,
+    its COLUMNS written again."""
+    written = MODULE.read_text(encoding="utf-8")
+    head = written[: written.index("COLUMNS: dict")]
     tables = "".join(
         f"    {name!r}: (\n"
         + "".join(f"        Column{tuple(c)!r},\n" for c in columns)
         + "    ),\n"
         for name, columns in model_columns().items()
     )
-    return _HEAD + "COLUMNS: dict[str, tuple[Column, ...]] = {\n" + tables + "}\n"
+    return head + "COLUMNS: dict[str, tuple[Column, ...]] = {\n" + tables + "}\n"
 
-
-_HEAD = '''"""The importable tables' columns, written from geo.store.models by
-`python -m geo.io.importing.table_columns` (do not edit: run it, then `ruff format`, after
-changing a model)."""
-
-from __future__ import annotations
-
-from typing import NamedTuple
-
-
-class Column(NamedTuple):
-    """One column of a table: its name, the kind of value an import reads into it, whether it
-    may be NULL, whether the database has a default for it, and its maximum length (text)."""
-
-    name: str
-    kind: str
-    nullable: bool
-    server_default: bool
-    max_length: int | None
-
-
-'''
 
 if __name__ == "__main__":
     MODULE.write_text(module_text(), encoding="utf-8")
