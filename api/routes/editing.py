@@ -67,9 +67,10 @@ class WritableItem:
     feature_id: int
 
 
-def writable_item(
+async def writable_item(
     collection_id: str = Path(alias="collectionId"), feature_id: int = Path(alias="featureId")
 ) -> WritableItem:
+    """FastAPI dependency of the routes that change one record (run before the body is read)."""
     return WritableItem(_writable(collection_id, feature_id), feature_id)
 
 

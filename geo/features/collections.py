@@ -7,10 +7,12 @@ such as vector tiles) is one `Collection`, registered once. A collection is decl
 
     register(Collection(
         id="grid_cells", title="Cuadrícula cells", description="...",
-        table="grid_cells",                          # the table behind it: rows, extent, change tracking
-                                                     # (SELECT track_table_changes('grid_cells')
-                                                     # in its migration lets counts and
-                                                     # tiles be remembered until it changes)
+        table="grid_cells",                          # the table behind it: its rows (unless
+                                                     # `source` names another FROM item aliased t,
+                                                     # such as (SELECT …) t), extent and change
+                                                     # tracking (SELECT track_table_changes(
+                                                     # 'grid_cells') in its migration lets counts
+                                                     # and tiles be remembered until it changes)
         properties=(
             Property("code", Sql("t.code"), "string", "Cell code"),
             Property("area_ha", Sql("t.area_ha"), "number", "Area in hectares", sortable=False),
