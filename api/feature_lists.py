@@ -15,7 +15,13 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from api.links import same_query
-from api.streaming import GEOJSON, Progress, feature_collection_tail, stream_features
+from api.streaming import (
+    GEOJSON,
+    Progress,
+    feature_chunks,
+    feature_collection_tail,
+    stream_features,
+)
 from geo.core.sql import SqlQuery
 from geo.features.items import ItemsQuery, count_query, page_query
 from geo.features.keyset import Cursor
@@ -33,16 +39,12 @@ async def stream_items(
 ) -> Response:
     """The query's page streamed, its count (remembered while the data stays) beside it."""
     state = request.app.state
-    return await stream_features(
-        state.pool,
-        page_query(query),
-        query.limit,
-        count_query(query) if counted else None,
-        tail,
-        headers=headers,
-        counts=state.counts,
-        progress=progress,
+    progress = progress or Progress()
+    count = count_query(query) if counted else None
+    chunks = feature_chunks(
+        state.pool, page_query(query), query.limit, count, tail, state.counts, progress
     )
+    return await stream_features(chunks, progress, headers=headers)
 
 
 def _tail(request: Request, query: ItemsQuery | None, counted: bool, members: dict | None) -> Tail:
@@ -85,4 +87,6 @@ async def whole_list(request: Request, rows: SqlQuery) -> Response:
     (key, feature text) rows that is not an items query — batch screening, which says why
     (geo/queries/screening_batch.py) — streamed alike."""
     tail = _tail(request, None, counted=False, members=None)
-    return await stream_features(request.app.state.pool, rows, ALL_ROWS, None, tail)
+    progress = Progress()
+    chunks = feature_chunks(request.app.state.pool, rows, ALL_ROWS, None, tail, progress=progress)
+    return await stream_features(chunks, progress)

@@ -66,7 +66,8 @@ async def feature_chunks(
 ) -> AsyncGenerator[bytes, None]:
     """The collection's bytes, a chunk of at most CHUNK_ROWS features at a time. Page rows are
     (keyset value, feature text); one row past `limit` tells the tail that there is a next page
-    (the last key returned, or None)."""
+    (the last key returned, or None). The count comes from `counts` when it has it for the
+    current data."""
     progress = progress or Progress()
     counting = asyncio.create_task(counts.count(pool, count)) if count else None
     try:
@@ -136,20 +137,13 @@ def feature_collection_tail(returned: int, matched: int | None, links: list[dict
 
 
 async def stream_features(
-    pool: asyncpg.Pool,
-    page: SqlQuery,
-    limit: int,
-    count: SqlQuery | None,
-    tail: Callable[[int, Any, int | None], dict],
+    chunks: AsyncGenerator[bytes, None],
+    progress: Progress,
     media_type: str = GEOJSON,
     headers: dict | None = None,
-    counts: CountCache = UNCACHED,
-    progress: Progress | None = None,
 ) -> Response:
-    """A streaming response, or the whole answer when it is one chunk; the count comes from
-    `counts` when it has it for the current data."""
-    progress = progress or Progress()
-    chunks = feature_chunks(pool, page, limit, count, tail, counts, progress)
+    """A streaming response of `chunks` (from feature_chunks, which marks `progress`), or the
+    whole answer when it is one chunk."""
     try:
         first = await chunks.__anext__()
     except BaseException:

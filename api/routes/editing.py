@@ -9,10 +9,11 @@ the caller.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import orjson
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -57,6 +58,22 @@ def _writable(collection_id: str, feature_id: int | None = None) -> str:
     return collection
 
 
+@dataclass(frozen=True)
+class WritableItem:
+    """The record a replace, update or delete names in its path, in an editable collection the
+    caller may write (checked before the body is read)."""
+
+    collection: str
+    feature_id: int
+
+
+async def writable_item(
+    collection_id: str = Path(alias="collectionId"), feature_id: int = Path(alias="featureId")
+) -> WritableItem:
+    """FastAPI dependency of the routes that change one record (run before the body is read)."""
+    return WritableItem(_writable(collection_id, feature_id), feature_id)
+
+
 async def _in_transaction(request: Request, work):
     """work(connection) in one transaction of the writing engine, off the event loop."""
     engine = request.app.state.writer
@@ -99,17 +116,22 @@ async def create_item(
 @router.put("/collections/{collectionId}/items/{featureId}")
 async def replace_item(
     request: Request,
-    collection_id: str = Path(alias="collectionId"),
-    feature_id: int = Path(alias="featureId"),
+    item: WritableItem = Depends(writable_item),
     if_match: str | None = IF_MATCH,
     content_crs: str | None = CONTENT_CRS,
 ):
     """Replace a record: what the Feature leaves out is cleared. 412 if it changed since the
     ETag in If-Match, 428 without If-Match."""
-    collection = _writable(collection_id, feature_id)
     feature = await json_body(request, FEATURE_BODY)
     return await _write(
-        request, collection, 200, records.replace, feature_id, feature, content_crs, if_match
+        request,
+        item.collection,
+        200,
+        records.replace,
+        item.feature_id,
+        feature,
+        content_crs,
+        if_match,
     )
 
 
@@ -124,31 +146,25 @@ async def replace_item(
 )
 async def update_item(
     request: Request,
-    collection_id: str = Path(alias="collectionId"),
-    feature_id: int = Path(alias="featureId"),
+    item: WritableItem = Depends(writable_item),
     if_match: str | None = IF_MATCH,
     content_crs: str | None = CONTENT_CRS,
 ):
     """Change some members (JSON merge patch): `{"properties": {"mine_status": "closed"}}`."""
-    collection = _writable(collection_id, feature_id)
     change = await json_body(request, "a JSON merge patch of a Feature")
     return await _write(
-        request, collection, 200, records.patch, feature_id, change, content_crs, if_match
+        request, item.collection, 200, records.patch, item.feature_id, change, content_crs, if_match
     )
 
 
 @router.delete("/collections/{collectionId}/items/{featureId}", status_code=204)
 async def delete_item(
-    request: Request,
-    collection_id: str = Path(alias="collectionId"),
-    feature_id: int = Path(alias="featureId"),
-    if_match: str | None = IF_MATCH,
+    request: Request, item: WritableItem = Depends(writable_item), if_match: str | None = IF_MATCH
 ):
     """Delete a record. 412 if it changed since the ETag in If-Match, 428 without If-Match."""
-    collection = _writable(collection_id, feature_id)
     await _in_transaction(
         request,
-        lambda conn: records.delete(conn, collection, feature_id, if_match, VIEWER.get()),
+        lambda conn: records.delete(conn, item.collection, item.feature_id, if_match, VIEWER.get()),
     )
     return Response(status_code=204)
 

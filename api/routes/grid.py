@@ -46,6 +46,16 @@ FREE_DESCRIPTION = (
 )
 
 
+def _geojson_route(path: str, description: str):
+    """A GET of the cuadrícula, answered with GeoJSON the database wrote."""
+    return router.get(
+        path,
+        response_class=Response,
+        description=description,
+        responses={200: {"content": {GEOJSON: {}}}},
+    )
+
+
 def _parse_point(text: str) -> tuple[float, float]:
     allowed = "lon,lat in degrees (CRS84), e.g. -5.57,42.6"
     parts = text.split(",")
@@ -58,12 +68,7 @@ def _parse_point(text: str) -> tuple[float, float]:
     return lon, lat
 
 
-@router.get(
-    "/grid/cells",
-    response_class=Response,
-    description=GRID_DESCRIPTION,
-    responses={200: {"content": {GEOJSON: {}}}},
-)
+@_geojson_route("/grid/cells", GRID_DESCRIPTION)
 async def list_cells(
     request: Request,
     bbox: str | None = Query(
@@ -93,12 +98,7 @@ async def list_cells(
     return await feature_list(request, cells_query(every, i_range, j_range), counted=False)
 
 
-@router.get(
-    "/grid/cells/{cell_id}",
-    response_class=Response,
-    description=GRID_DESCRIPTION,
-    responses={200: {"content": {GEOJSON: {}}}},
-)
+@_geojson_route("/grid/cells/{cell_id}", GRID_DESCRIPTION)
 async def get_cell(
     request: Request,
     cell_id: str,
@@ -118,12 +118,7 @@ async def get_cell(
     return Response(feature, media_type=GEOJSON)
 
 
-@router.get(
-    "/grid/free",
-    response_class=Response,
-    description=FREE_DESCRIPTION,
-    responses={200: {"content": {GEOJSON: {}}}},
-)
+@_geojson_route("/grid/free", FREE_DESCRIPTION)
 async def free_ground(
     request: Request,
     area: str | None = Query(

@@ -153,7 +153,6 @@ DEPOSITS = Collection(
     id="deposits",
     title="Mineral deposits",
     description="Mineral occurrences of León (INSPIRE Mineral Resources): points, or outlines where known.",
-    source=Sql("deposits t"),
     table="deposits",
     reads=("deposit_assessments",),
     properties=DEPOSIT_PROPERTIES,
@@ -168,7 +167,6 @@ PERMITS = Collection(
     id="permits",
     title="Mining rights",
     description="Mining rights under Ley 22/1973 de Minas (Catastro Minero): sets of whole cuadrículas.",
-    source=Sql("permits t"),
     table="permits",
     geometry_type="MultiPolygon",
     properties=(
@@ -231,7 +229,6 @@ PROTECTION_ZONES = Collection(
         "Minatura2020-style zones with a legal effect on mining (exclusion, conditional, "
         "safeguarding, informative), optionally limited to a depth interval."
     ),
-    source=Sql("protection_zones t"),
     table="protection_zones",
     geometry_type="MultiPolygon",
     properties=(
@@ -286,7 +283,6 @@ ADMIN_AREAS = Collection(
     id="admin_areas",
     title="Administrative areas",
     description="Country, autonomous community, province and municipalities with their INE codes (IGN, CC BY 4.0).",
-    source=Sql("admin_areas t"),
     table="admin_areas",
     geometry_type="MultiPolygon",
     id_sql=Sql("t.code"),

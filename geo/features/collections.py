@@ -7,11 +7,12 @@ such as vector tiles) is one `Collection`, registered once. A collection is decl
 
     register(Collection(
         id="grid_cells", title="Cuadrícula cells", description="...",
-        source=Sql("grid_cells t"),                  # a FROM item aliased t: a table or (SELECT …) t
-        table="grid_cells",                          # the table behind it: extent, change tracking
-                                                     # (SELECT track_table_changes('grid_cells')
-                                                     # in its migration lets counts and
-                                                     # tiles be remembered until it changes)
+        table="grid_cells",                          # the table behind it: its rows (unless
+                                                     # `source` names another FROM item aliased t,
+                                                     # such as (SELECT …) t), extent and change
+                                                     # tracking (SELECT track_table_changes(
+                                                     # 'grid_cells') in its migration lets counts
+                                                     # and tiles be remembered until it changes)
         properties=(
             Property("code", Sql("t.code"), "string", "Cell code"),
             Property("area_ha", Sql("t.area_ha"), "number", "Area in hectares", sortable=False),
@@ -139,9 +140,11 @@ class Collection:
     id: str
     title: str
     description: str
-    source: Sql | Callable[[Params], Sql]
+    # The table behind it: its extent and change tracking, and by default its rows.
     table: str
     properties: tuple[Property, ...]
+    # The FROM item aliased t when it is not the table itself: (SELECT …) t, or made per request.
+    source: Sql | Callable[[Params], Sql] | None = None
     id_sql: Sql = Sql("t.id")
     id_type: str = "integer"
     geometry_sql: Sql = Sql("t.geom")
@@ -194,6 +197,8 @@ class Collection:
 
     def from_sql(self, params: Params) -> Sql:
         """The FROM item, binding its values (if any) into params."""
+        if self.source is None:
+            return Sql(f"{self.table} t")
         return self.source(params) if callable(self.source) else self.source
 
     @property

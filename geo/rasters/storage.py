@@ -82,33 +82,16 @@ def raster_dir(settings: Settings) -> Path:
 
 
 def info_from_row(row, directory: Path) -> RasterInfo:
-    """A RasterInfo from a row of COLUMNS (asyncpg record or SQLAlchemy row)."""
+    """A RasterInfo from a row of COLUMNS (asyncpg record or SQLAlchemy row): the columns are
+    its members, but the COG's path for its file name, tuples for arrays, and JSON parsed."""
     data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
-    statistics = data["statistics"]
-    footprint = data["footprint"]
-    return RasterInfo(
-        id=data["id"],
-        name=data["name"],
-        title=data["title"],
-        description=data["description"],
-        units=data["units"],
-        path=directory / data["file_name"],
-        crs_wkt=data["crs_wkt"],
-        epsg=data["epsg"],
-        width=data["width"],
-        height=data["height"],
-        band_count=data["band_count"],
-        data_type=data["data_type"],
-        nodata=data["nodata"],
-        transform=tuple(data["transform"]),
-        bounds=tuple(data["bounds"]),
-        statistics=orjson.loads(statistics) if isinstance(statistics, str) else statistics,
-        categorical=data["categorical"],
-        screening=data["screening"],
-        source=data["source"],
-        licence=data["licence"],
-        footprint=orjson.loads(footprint) if isinstance(footprint, str) else footprint,
-    )
+    data["path"] = directory / data.pop("file_name")
+    data["transform"], data["bounds"] = tuple(data["transform"]), tuple(data["bounds"])
+    for member in ("statistics", "footprint"):
+        # jsonb arrives as text from asyncpg, parsed from SQLAlchemy's psycopg.
+        if isinstance(data[member], str):
+            data[member] = orjson.loads(data[member])
+    return RasterInfo(**data)
 
 
 def check_name(name: str) -> str:
@@ -254,37 +237,40 @@ def register(
         try:
             convert_to_cog(src, scratch, categorical)
             with rasterio.open(scratch) as cog:
-                values = describe(cog)
+                described = describe(cog)
             scratch.replace(destination)
-            values.update(
-                name=name,
-                title=title,
-                units=units,
-                description=description,
-                source=source,
-                licence=licence,
-                categorical=categorical,
-                screening=screening,
-                file_name=file_name,
-            )
+            values = described | {
+                "name": name,
+                "title": title,
+                "units": units,
+                "description": description,
+                "source": source,
+                "licence": licence,
+                "categorical": categorical,
+                "screening": screening,
+                "file_name": file_name,
+            }
             with engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "INSERT INTO rasters (name, title, description, units, file_name, crs_wkt, epsg, width, "
-                        "height, band_count, data_type, nodata, transform, bounds, footprint, statistics, "
-                        "categorical, screening, source, licence) VALUES (:name, :title, :description, :units, "
-                        ":file_name, :crs_wkt, :epsg, :width, :height, :band_count, :data_type, :nodata, "
-                        ":transform, :bounds, ST_GeomFromText(:footprint, 4326), CAST(:statistics AS jsonb), "
-                        ":categorical, :screening, :source, :licence)"
-                    ),
-                    values,
-                )
+                conn.execute(text(_insert_sql(values)), values)
         except BaseException:
             scratch.unlink(missing_ok=True)
             if not shared:
                 destination.unlink(missing_ok=True)
             raise
     return find(engine, settings, name)
+
+
+# Columns not stored as the value bound: WKT made a geometry, JSON text made jsonb.
+_STORED_AS = {
+    "footprint": "ST_GeomFromText(:footprint, 4326)",
+    "statistics": "CAST(:statistics AS jsonb)",
+}
+
+
+def _insert_sql(values: dict) -> str:
+    """The INSERT of a raster's row: a column for each of `values`' keys (named by code)."""
+    placeholders = ", ".join(_STORED_AS.get(column, f":{column}") for column in values)
+    return f"INSERT INTO rasters ({', '.join(values)}) VALUES ({placeholders})"
 
 
 def describe(cog: rasterio.DatasetReader) -> dict:

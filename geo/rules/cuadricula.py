@@ -227,22 +227,20 @@ def sql_last_index(degrees_sql: str) -> str:
     return f"(ceil(({degrees_sql}) * {PER_DEGREE} - {_SNAP!r})::int - 1)"
 
 
-def sql_envelope(i: str, j: str) -> str:
-    """SQL: the polygon of cell (i, j), with exactly the coordinates Cell.bounds gives."""
+def sql_envelope(i: str, j: str, inset: float = 0.0) -> str:
+    """SQL: the polygon of cell (i, j), with exactly the coordinates Cell.bounds gives; with
+    `inset`, shrunk by that many degrees on every side."""
+    low, high = (f" + {inset!r}", f" - {inset!r}") if inset else ("", "")
     return (
-        f"ST_MakeEnvelope({i}::float8 / {PER_DEGREE}, {j}::float8 / {PER_DEGREE}, "
-        f"({i} + 1)::float8 / {PER_DEGREE}, ({j} + 1)::float8 / {PER_DEGREE}, 4326)"
+        f"ST_MakeEnvelope({i}::float8 / {PER_DEGREE}{low}, {j}::float8 / {PER_DEGREE}{low}, "
+        f"({i} + 1)::float8 / {PER_DEGREE}{high}, ({j} + 1)::float8 / {PER_DEGREE}{high}, 4326)"
     )
 
 
 def sql_core(i: str, j: str) -> str:
     """SQL: the cell inset by the line tolerance; what must meet an area for the cell to
     share positive area with it (index-assisted ST_Intersects instead of ST_Relate)."""
-    t = repr(LINE_TOLERANCE_DEG)
-    return (
-        f"ST_MakeEnvelope({i}::float8 / {PER_DEGREE} + {t}, {j}::float8 / {PER_DEGREE} + {t}, "
-        f"({i} + 1)::float8 / {PER_DEGREE} - {t}, ({j} + 1)::float8 / {PER_DEGREE} - {t}, 4326)"
-    )
+    return sql_envelope(i, j, inset=LINE_TOLERANCE_DEG)
 
 
 def sql_area_ha(j: str) -> str:

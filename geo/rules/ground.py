@@ -24,21 +24,27 @@ DESCRIPTION = (
 )
 
 
+# What the rights on a site make of its ground, the first that applies (none: open); the one
+# list that the rule in Python and in SQL both read.
+GROUND_BY_STATUS = ((IN_FORCE, HELD), (APPLYING, APPLIED_FOR))
+
+
 def ground_status(statuses: Iterable[str]) -> str:
     """The ground status from the effective statuses (today) of the rights on the site."""
-    statuses = set(statuses)
-    if statuses & set(IN_FORCE):
-        return HELD
-    return APPLIED_FOR if statuses & set(APPLYING) else OPEN
+    present = set(statuses)
+    for held, ground in GROUND_BY_STATUS:
+        if present & set(held):
+            return ground
+    return OPEN
 
 
 def ground_status_sql(statuses: str) -> str:
     """SQL: the same from a text[] of effective statuses (NULL or empty: open)."""
-    return (
-        f"CASE WHEN coalesce({statuses}, '{{}}') && {text_array(IN_FORCE)} THEN '{HELD}' "
-        f"WHEN coalesce({statuses}, '{{}}') && {text_array(APPLYING)} THEN '{APPLIED_FOR}' "
-        f"ELSE '{OPEN}' END"
+    present = f"coalesce({statuses}, '{{}}')"
+    whens = " ".join(
+        f"WHEN {present} && {text_array(held)} THEN '{ground}'" for held, ground in GROUND_BY_STATUS
     )
+    return f"CASE {whens} ELSE '{OPEN}' END"
 
 
 def on_site_sql(right: str, site: str) -> str:
