@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cli.common import database_url as _url
+from cli.common import end_process
 from cli.common import os_user as _os_user
 from geo.core.i18n import _, ngettext
 
@@ -53,7 +54,7 @@ def import_command(
     from geo.core.errors import VetaError
     from geo.io.importing.pipeline import ImportOptions, import_file
     from geo.io.importing.progress import Stages, TerminalStages
-    from geo.io.importing.report import print_report
+    from geo.io.importing.report import ImportReport, print_report
     from geo.store.db import sync_engine
 
     console = Console(stderr=True)
@@ -62,22 +63,25 @@ def import_command(
     )
     stages = TerminalStages(console) if console.is_terminal else Stages()
     engine = sync_engine(_url())
+    result: ImportReport | VetaError
     try:
         result = import_file(
             engine, options, stages, waiting=lambda message: console.print(escape(message))
         )
     except VetaError as exc:
-        stages.close()
-        console.print(f"[red]{_('error')}[/]: {escape(exc.detail)}")
-        raise typer.Exit(2) from None
+        result = exc
     finally:
-        engine.dispose()
+        engine.dispose()  # the connection closed before the process ends
     stages.close()
+    if isinstance(result, VetaError):
+        console.print(f"[red]{_('error')}[/]: {escape(result.detail)}")
+        end_process(2)
     print_report(result, console)
     if report:
         report.write_text(json.dumps(result.as_dict(), default=str, ensure_ascii=False, indent=2))
-    if result.outcome == "refused" or (dry_run and result.problems and not skip_invalid):
-        raise typer.Exit(1)  # a dry run fails where the import itself would: usable as a check
+    # A dry run fails where the import itself would: usable as a check.
+    refused = result.outcome == "refused" or (dry_run and result.problems and not skip_invalid)
+    end_process(1 if refused else 0)
 
 
 @app.command("export")
@@ -153,7 +157,7 @@ def import_catastro(
         records = read_catastro_minero(path)
     except VetaError as exc:
         typer.echo(_("error") + f": {exc.detail}", err=True)
-        raise typer.Exit(1) from None
+        end_process(1)
     engine = sync_engine(_url())
     try:
         with engine.begin() as conn:
@@ -163,3 +167,4 @@ def import_catastro(
     typer.echo(
         f"{path}: {len(records)} rights; " + ", ".join(f"{k} {n}" for k, n in counts.items())
     )
+    end_process(0)

@@ -173,3 +173,55 @@ def test_the_same_file_again_compares_every_chunk_and_writes_nothing(engine, tmp
     again = import_file(engine, ImportOptions(path, "deposits", source="t-again-chunks"))
     assert (first.inserted, again.inserted, again.updated, again.unchanged) == (ROWS, 0, 0, ROWS)
     assert stored(engine, "t-again-chunks") == ROWS
+
+
+def utm_csv(path, frame: gpd.GeoDataFrame) -> tuple:
+    """The deposits as a CSV of ETRS89 / UTM 30N x/y columns, and a mapping that names that CRS
+    (the CSV cannot): the transformation is chosen once, before the first chunk, for them all."""
+    utm = frame.to_crs(25830)
+    # To the millimetre, as written: the values read back are these same doubles.
+    table = frame.drop(columns="geometry").assign(
+        x=utm.geometry.x.round(3), y=utm.geometry.y.round(3)
+    )
+    table.to_csv(path, index=False)
+    mapping = path.with_suffix(".toml")
+    mapping.write_text('layer = "deposits"\ncrs = "EPSG:25830"\n[geometry]\nx = "x"\ny = "y"\n')
+    return path, mapping, table
+
+
+def test_a_projected_csv_of_several_chunks_lands_where_pyproj_puts_every_row(
+    engine, tmp_path, copies
+):
+    from pyproj import Transformer
+
+    path, mapping, table = utm_csv(tmp_path / "utm.csv", deposits())
+    report = import_file(engine, ImportOptions(path, mapping=str(mapping), source="t-utm-chunks"))
+    assert report.outcome == "written" and report.inserted == ROWS and len(copies) == 7
+    assert report.crs["crs"] == "EPSG:25830" and report.crs["from"] == "mapping"
+    lon, lat = Transformer.from_crs(25830, 4258, always_xy=True).transform(table.x, table.y)
+    expected = dict(zip(table.source_id, zip(lon, lat, strict=True), strict=True))
+    with engine.connect() as conn:
+        got = conn.execute(
+            text("SELECT source_id, ST_X(geom), ST_Y(geom) FROM deposits WHERE source = :s"),
+            {"s": "t-utm-chunks"},
+        ).all()
+    assert len(got) == ROWS
+    assert max(abs(x - expected[i][0]) + abs(y - expected[i][1]) for i, x, y in got) < 1e-9
+
+
+def test_a_bad_cell_in_a_late_chunk_of_a_csv_is_numbered_in_the_file_and_nothing_stays(
+    engine, tmp_path, copies
+):
+    path, mapping, table = utm_csv(tmp_path / "utm.csv", deposits())
+    lines = path.read_text().splitlines()
+    row = ROWS - 50  # in the last chunk, after six chunks were copied
+    cells = lines[row].split(",")
+    cells[-2] = "east"
+    lines[row] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    report = import_file(engine, ImportOptions(path, mapping=str(mapping), source="t-utm-bad"))
+    assert len(copies) >= 3 and report.outcome == "refused" and report.inserted == 0
+    # Numbered in the file, not in its chunk (the row also has no geometry, said too).
+    assert {(p.row, p.source_id) for p in report.problems} == {(row, table.source_id.iloc[row - 1])}
+    assert "x/y" in {p.field for p in report.problems}
+    assert stored(engine, "t-utm-bad") == 0

@@ -195,11 +195,10 @@ def _table_plan(
         conditions.append(in_outline_sql(Sql("t.geom"), params(rows.area)))
     if same_rows is not None:
         conditions.append(same_rows(params))
-    table = layer.table
-    columns = [(c, pa.int64()) for c in ("id",) if c in table.columns]
+    columns = [(c, pa.int64()) for c in ("id",) if c in layer.columns]
     columns += [(n, _ARROW[f.kind]) for n, f in layer.fields.items()]
     columns += [("source", pa.string())]
-    columns += [(c, pa.timestamp("us", tz="UTC")) for c in ("updated_at",) if c in table.columns]
+    columns += [(c, pa.timestamp("us", tz="UTC")) for c in ("updated_at",) if c in layer.columns]
     lists = {n for n, f in layer.fields.items() if f.kind == "list"}
     select = [
         f"array_to_string(t.{n}, '{LIST_SEPARATOR}')" if n in lists else f"t.{n}"
@@ -208,7 +207,7 @@ def _table_plan(
     order = ", ".join(f"t.{k}" for k in layer.key)
     text = (
         f"SELECT {', '.join(select)}, ST_AsBinary({_geometry(view.geometry, target, params)}) "
-        f"FROM {table.name} t WHERE {' AND '.join(conditions)} ORDER BY {order}"
+        f"FROM {layer.name} t WHERE {' AND '.join(conditions)} ORDER BY {order}"
     )
     if fmt.driver == "ESRI Shapefile":
         columns = [(SHAPEFILE_NAMES.get(n, n), t) for n, t in columns]

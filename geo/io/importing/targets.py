@@ -1,14 +1,13 @@
-"""The layers a file can be imported into: their fields, keys and code lists, read from geo.store.models."""
+"""The layers a file can be imported into: their fields, keys and code lists. The columns are
+geo.store.models', as written out in columns.py: an import does not load the ORM models."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
-from sqlalchemy import ARRAY, Date, Float, Integer, String, Table
+from typing import Literal, cast
 
 from geo.core import vocabulary as v
-from geo.store import models
+from geo.io.importing.columns import COLUMNS
 
 FieldKind = Literal["text", "number", "integer", "date", "list"]
 
@@ -41,14 +40,15 @@ class Field:
 class Layer:
     """A target table: what a row needs, which geometry it takes and how a record is matched."""
 
-    name: str
-    table: Table
+    name: str  # the table's
     # The columns that identify a record across imports (the upsert's conflict target).
     key: tuple[str, ...]
     geometry_types: tuple[str, ...]
     fields: dict[str, Field] = field(default_factory=dict)
     # Values a required field takes when the file has no column for it (the report says so).
     defaults: dict[str, str] = field(default_factory=dict)
+    # Every column of the table, managed ones included.
+    columns: tuple[str, ...] = ()
 
     @property
     def record_id(self) -> str:
@@ -56,44 +56,35 @@ class Layer:
         return self.key[-1]
 
 
-def _kind(column) -> FieldKind:
-    if isinstance(column.type, ARRAY):
-        return "list"
-    if isinstance(column.type, Date):
-        return "date"
-    if isinstance(column.type, Float):
-        return "number"
-    if isinstance(column.type, Integer):
-        return "integer"
-    return "text"
-
-
 def _layer(
-    model,
+    table: str,
     key: tuple[str, ...],
     geometry_types: tuple[str, ...],
     code_lists: dict[str, tuple[str, ...]],
     optional: tuple[str, ...] = (),
     defaults: dict[str, str] | None = None,
 ) -> Layer:
-    table: Table = model.__table__
     fields = {}
-    for column in table.columns:
+    for column in COLUMNS[table]:
         if column.name in _MANAGED:
             continue
         required = (
-            not column.nullable and column.server_default is None and column.name not in optional
+            not column.nullable and not column.server_default and column.name not in optional
         ) or column.name in key
-        length = column.type.length if isinstance(column.type, String) else None
         fields[column.name] = Field(
-            column.name, _kind(column), required, length, code_lists.get(column.name)
+            column.name,
+            cast(FieldKind, column.kind),
+            required,
+            column.max_length,
+            code_lists.get(column.name),
         )
-    return Layer(table.name, table, key, geometry_types, fields, defaults or {})
+    columns = tuple(c.name for c in COLUMNS[table])
+    return Layer(table, key, geometry_types, fields, defaults or {}, columns)
 
 
 LAYERS: dict[str, Layer] = {
     "deposits": _layer(
-        models.Deposit,
+        "deposits",
         ("source", "source_id"),
         ("Point", "MultiPolygon"),
         {
@@ -112,7 +103,7 @@ LAYERS: dict[str, Layer] = {
     ),
     # A mining right is identified by its registry number, whichever source reports it.
     "permits": _layer(
-        models.Permit,
+        "permits",
         ("registry_number",),
         ("MultiPolygon",),
         {
@@ -124,14 +115,14 @@ LAYERS: dict[str, Layer] = {
         optional=("commodities",),
     ),
     "protection_zones": _layer(
-        models.ProtectionZone,
+        "protection_zones",
         ("source", "source_id"),
         ("MultiPolygon",),
         {"designation_scheme": v.DESIGNATION_SCHEMES, "legal_effect": v.LEGAL_EFFECTS},
     ),
     # An administrative area is identified by its INE code.
     "admin_areas": _layer(
-        models.AdminArea,
+        "admin_areas",
         ("code",),
         ("MultiPolygon",),
         {"level": v.ADMIN_LEVELS},

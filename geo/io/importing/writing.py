@@ -37,7 +37,7 @@ def _staging(conn: Connection, layer: Layer, columns: list[str]) -> None:
     conn.execute(
         text(
             f"CREATE TEMP TABLE import_staging ON COMMIT DROP AS "
-            f"SELECT {', '.join(columns)}, geom::geometry AS geom FROM {layer.table.name} WITH NO DATA"
+            f"SELECT {', '.join(columns)}, geom::geometry AS geom FROM {layer.name} WITH NO DATA"
         )
     )
 
@@ -115,7 +115,7 @@ def _drop_unchanged(conn: Connection, layer: Layer, columns: list[str], source: 
     compared = [c for c in staged if c not in layer.key]
     return conn.execute(
         text(
-            f"DELETE FROM import_staging s USING {layer.table.name} t WHERE {match} AND "
+            f"DELETE FROM import_staging s USING {layer.name} t WHERE {match} AND "
             f"({', '.join('t.' + c for c in compared)}) IS NOT DISTINCT FROM "
             f"({', '.join(staged[c] for c in compared)})"
         ),
@@ -129,14 +129,14 @@ def _holds_records(conn: Connection, layer: Layer, source: str) -> bool:
     if "source" not in layer.key:
         return True
     return conn.execute(
-        text(f"SELECT EXISTS (SELECT 1 FROM {layer.table.name} WHERE source = :source)"),
+        text(f"SELECT EXISTS (SELECT 1 FROM {layer.name} WHERE source = :source)"),
         {"source": source},
     ).scalar_one()
 
 
 def _row_security(conn: Connection, layer: Layer) -> bool:
     return conn.execute(
-        text("SELECT row_security_active(CAST(:t AS regclass))"), {"t": layer.table.name}
+        text("SELECT row_security_active(CAST(:t AS regclass))"), {"t": layer.name}
     ).scalar_one()
 
 
@@ -146,7 +146,7 @@ def _update(conn: Connection, layer: Layer, columns: list[str], source: str) -> 
     one; and no anti-join of the INSERT against its own target, which the planner runs as a
     scan of the table per row when it believes the table empty (after a VACUUM of an emptied
     table), walking the rows the statement itself is adding."""
-    table = layer.table.name
+    table = layer.name
     staged = _staged(columns)
     match = " AND ".join(f"t.{k} = {staged[k]}" for k in layer.key)
     changing = [c for c in staged if c not in layer.key]
@@ -171,7 +171,7 @@ def _insert(conn: Connection, layer: Layer, columns: list[str], source: str) -> 
     staged = _staged(columns)
     return conn.execute(
         text(
-            f"INSERT INTO {layer.table.name} ({', '.join(staged)}) SELECT {', '.join(staged.values())} "
+            f"INSERT INTO {layer.name} ({', '.join(staged)}) SELECT {', '.join(staged.values())} "
             "FROM import_staging s"
         ),
         {"source": source},
@@ -191,11 +191,11 @@ def _bulk_insert_worthwhile(conn: Connection, layer: Layer, new_rows: int) -> bo
         text(
             "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = CAST(:t AS regclass)"
         ),
-        {"t": layer.table.name},
+        {"t": layer.name},
     ).scalar_one()
     if not owner:
         return False
-    stored = conn.execute(text(f"SELECT count(*) FROM {layer.table.name}")).scalar_one()
+    stored = conn.execute(text(f"SELECT count(*) FROM {layer.name}")).scalar_one()
     return new_rows >= stored
 
 
@@ -207,7 +207,7 @@ def _drop_secondary_indexes(conn: Connection, layer: Layer) -> list[str]:
             "WHERE x.indrelid = CAST(:table AS regclass) AND NOT x.indisunique "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY i.relname"
         ),
-        {"table": layer.table.name},
+        {"table": layer.name},
     ).all()
     for name, _ in indexes:
         conn.execute(text(f'DROP INDEX "{name}"'))
@@ -219,7 +219,7 @@ def _delete_absent(conn: Connection, layer: Layer, source: str, keys: list[str])
     (a row that failed validation still counts as present, so it is never deleted)."""
     key = layer.record_id
     result = conn.execute(
-        text(f"DELETE FROM {layer.table.name} WHERE source = :source AND NOT ({key} = ANY(:keys))"),
+        text(f"DELETE FROM {layer.name} WHERE source = :source AND NOT ({key} = ANY(:keys))"),
         {"source": source, "keys": keys},
     )
     return result.rowcount
@@ -313,7 +313,7 @@ def start_write(
         return Write("import_staging")
     rebuilt = _bulk_insert_worthwhile(conn, layer, expected_rows)
     indexes = _drop_secondary_indexes(conn, layer) if rebuilt else []
-    return Write(layer.table.name, source, indexes)
+    return Write(layer.name, source, indexes)
 
 
 def copy_rows(conn: Connection, encoded: Encoded, progress: Callable[[int], None]) -> int:
@@ -357,7 +357,7 @@ def finish_write(
         conn.execute(text(definition))
     if indexes:
         report.notes.append(
-            f"bulk load: {layer.table.name}'s {len(indexes)} secondary indexes were "
+            f"bulk load: {layer.name}'s {len(indexes)} secondary indexes were "
             f"rebuilt after inserting {new_rows:,} rows (readers waited for it)"
         )
     if replace_source:
