@@ -8,8 +8,11 @@ On veta_bench (the León sample plus 100,000 synthetic deposits, benchmarks/data
 owns, for the length of the run, two organisations (`bench-a`, `bench-b`), one editor key of
 `bench-a` and the confidential flags of the synthetic deposits: 5 % are made confidential to
 each organisation, so that the key's caller sees 5 % more than anonymous and 5 % stay hidden from
-it. Afterwards every synthetic deposit is public again and the key is deleted (the organisations
-stay, owning nothing); a run that was killed is put right by the next one.
+it. A second editor key, of `bench-c`, which owns nothing, asks the same requests with the
+credential and row-level security at work but the very rows anonymous sees: the credential's
+own cost, apart from the larger answers a key with confidential records gets. Afterwards every
+synthetic deposit is public again and the keys are deleted (the organisations stay, owning
+nothing); a run that was killed is put right by the next one.
 
 Two servers (one uvicorn worker each, the tile cache off with VETA_TILE_CACHE_MB=0, so every tile
 is made) run side by side: the service as deployed, connected as veta_service, and one connected
@@ -51,7 +54,11 @@ from geo.store.viewer import SERVICE_ROLE, RememberedKey, Viewer, settings_state
 
 TARGET = 1.1
 SHARE = 0.05
-ORGS = {"bench-a": "Benchmark organisation A", "bench-b": "Benchmark organisation B"}
+ORGS = {
+    "bench-a": "Benchmark organisation A",
+    "bench-b": "Benchmark organisation B",
+    "bench-c": "Benchmark organisation C (owns nothing)",
+}
 HOLDER = "benchmarks/access.py"
 # A box over the Bierzo and the Cabrera, in the west of León (ogc.py's): about 12,900 deposits.
 BBOX = "-6.9,42.3,-6.3,42.7"
@@ -60,6 +67,8 @@ BBOX = "-6.9,42.3,-6.3,42.7"
 TILE_AT = (-5.9, 42.6)
 
 VARIANTS = ("anonymous", "credentialed", "owner, anonymous")
+# A key of an organisation with no confidential records: the credential, the same rows.
+SAME_ROWS = "credentialed, same rows"
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,7 @@ def set_up(url: str) -> dict:
             # Keys are shown once: the previous run's is of no use, make a new one.
             conn.execute(text("DELETE FROM api_keys WHERE holder = :h"), {"h": HOLDER})
             key, _ = create_key(conn, "bench-a", "editor", HOLDER, None)
+            same_rows_key, _ = create_key(conn, "bench-c", "editor", HOLDER, None)
         _write(engine, _RESTORE, {"source": data.SOURCE})
         marked = _write(
             engine, _MARK, {"a": ids["bench-a"], "b": ids["bench-b"], "source": data.SOURCE}
@@ -163,7 +173,13 @@ def set_up(url: str) -> dict:
             )
     finally:
         engine.dispose()
-    return {"key": key, "org_ids": ids, "marked": marked, "deposits": counts}
+    return {
+        "key": key,
+        "same_rows_key": same_rows_key,
+        "org_ids": ids,
+        "marked": marked,
+        "deposits": counts,
+    }
 
 
 def tear_down(url: str) -> int:
@@ -206,15 +222,26 @@ def _deposits_in_tile(tile: bytes) -> int:
     return shown + sum(int(f["properties"]["count"]) for f in clusters)
 
 
-def check_answers(service: str, owner: str, route: Route, key: str) -> dict:
+def check_answers(service: str, owner: str, route: Route, key: str, same_rows_key: str) -> dict:
     """The credential must show more than anonymous, and the owner's server everything: else
-    row-level security is not doing the work this benchmark is meant to measure."""
+    row-level security is not doing the work this benchmark is meant to measure. The key of an
+    organisation that owns nothing must get exactly the anonymous answer."""
     auth = {"Authorization": f"Bearer {key}"}
     found = {
         "anonymous": _answer(service, route, {}),
         "credentialed": _answer(service, route, auth),
         "owner, anonymous": _answer(owner, route, {}),
     }
+    same = _answer(service, route, {"Authorization": f"Bearer {same_rows_key}"})
+    if {k: v for k, v in same.items() if k != "cache_control"} != {
+        k: v for k, v in found["anonymous"].items() if k != "cache_control"
+    }:
+        raise RuntimeError(
+            f"{route.path}: a key that owns nothing did not get the anonymous answer"
+        )
+    if "private" not in (same["cache_control"] or ""):
+        raise RuntimeError(f"{route.path}: the same-rows credentialed answer is not private")
+    found[SAME_ROWS] = same
     anon, cred, own = (found[v] for v in VARIANTS)
     if "matched" in anon:
         if anon["matched"] is not None and not anon["matched"] < cred["matched"] < own["matched"]:
@@ -398,7 +425,7 @@ def run(rounds: int, seconds: int, connections: int) -> dict:
     owner_url = data.prepare(data.LARGE_DB, data.SYNTHETIC_DEPOSITS)
     load_before = os.getloadavg()
     state = set_up(owner_url)
-    key = state.pop("key")
+    key, same_rows_key = state.pop("key"), state.pop("same_rows_key")
     auth = {"Authorization": f"Bearer {key}"}
     rows = []
     try:
@@ -414,11 +441,15 @@ def run(rounds: int, seconds: int, connections: int) -> dict:
             ) as owner,
         ):
             for route in routes():
-                answers = check_answers(service, owner, route, key)
+                answers = check_answers(service, owner, route, key, same_rows_key)
                 urls = {
                     "anonymous": (service + route.path, {}),
                     "credentialed": (service + route.path, auth),
                     "owner, anonymous": (owner + route.path, {}),
+                    SAME_ROWS: (
+                        service + route.path,
+                        {"Authorization": f"Bearer {same_rows_key}"},
+                    ),
                 }
                 measured = measure(urls, route.accept, connections, seconds * route.scale, rounds)
                 rows.append(
@@ -452,6 +483,7 @@ def run(rounds: int, seconds: int, connections: int) -> dict:
     load_after = os.getloadavg()
     for row in rows:
         row["ratio"] = row["credentialed"]["p50_ms"] / row["anonymous"]["p50_ms"]
+        row["same_rows_ratio"] = row[SAME_ROWS]["p50_ms"] / row["anonymous"]["p50_ms"]
         row["rls_ratio"] = row["anonymous"]["p50_ms"] / row["owner, anonymous"]["p50_ms"]
     return {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -476,21 +508,29 @@ def run(rounds: int, seconds: int, connections: int) -> dict:
 
 def table(result: dict) -> str:
     lines = [
-        "| route | anonymous p50 ms | credentialed p50 ms | ratio | ≤ 1.1x | anonymous p99 ms | "
-        "credentialed p99 ms | owner (no RLS) p50 ms | anonymous / owner |",
-        "|---|---:|---:|---:|---|---:|---:|---:|---:|",
+        "| route | anonymous p50 ms | credentialed p50 ms | ratio | ≤ 1.1x | same rows p50 ms | "
+        "same rows ratio | ≤ 1.1x | anonymous p99 ms | credentialed p99 ms | "
+        "owner (no RLS) p50 ms | anonymous / owner |",
+        "|---|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
         a, c, o = (r[v] for v in VARIANTS)
+        same = r[SAME_ROWS]
         lines.append(
             f"| {r['route']} | {a['p50_ms']:.2f} | {c['p50_ms']:.2f} | {r['ratio']:.2f}x | "
-            f"{'met' if r['ratio'] <= TARGET else '**not met**'} | {a['p99_ms']:.2f} | "
+            f"{'met' if r['ratio'] <= TARGET else '**not met**'} | {same['p50_ms']:.2f} | "
+            f"{r['same_rows_ratio']:.2f}x | "
+            f"{'met' if r['same_rows_ratio'] <= TARGET else '**not met**'} | {a['p99_ms']:.2f} | "
             f"{c['p99_ms']:.2f} | {o['p50_ms']:.2f} | {r['rls_ratio']:.2f}x |"
         )
-    lines += ["", "| route | anonymous | credentialed | owner, anonymous |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"| route | {' | '.join((*VARIANTS, SAME_ROWS))} |",
+        "|---|---|---|---|---|",
+    ]
     for r in result["rows"]:
         cells = []
-        for v in VARIANTS:
+        for v in (*VARIANTS, SAME_ROWS):
             answer = r["answers"][v]
             cells.append(
                 f"{answer['deposits']:,} deposits, {answer['bytes']:,} bytes"
