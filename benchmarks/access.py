@@ -5,8 +5,8 @@ anonymously, in one run on the same data; and what row-level security costs anon
 against a second server connected as the tables' owner (which row-level security does not apply to).
 
 On veta_bench (the León sample plus 100,000 synthetic deposits, benchmarks/data.py) this script
-owns, for the length of the run, two organisations (`bench-a`, `bench-b`), one editor key of
-`bench-a` and the confidential flags of the synthetic deposits: 5 % are made confidential to
+owns, for the length of the run, three organisations (`bench-a`, `bench-b`, `bench-c`), an
+editor key of `bench-a` and the confidential flags of the synthetic deposits: 5 % are made confidential to
 each organisation, so that the key's caller sees 5 % more than anonymous and 5 % stay hidden from
 it. A second editor key, of `bench-c`, which owns nothing, asks the same requests with the
 credential and row-level security at work but the very rows anonymous sees: the credential's
