@@ -6,9 +6,9 @@ against a second server connected as the tables' owner (which row-level security
 
 On veta_bench (the León sample plus 100,000 synthetic deposits, benchmarks/data.py) this script
 owns, for the length of the run, three organisations (`bench-a`, `bench-b`, `bench-c`), an
-editor key of `bench-a` and the confidential flags of the synthetic deposits: 5 % are made confidential to
-each organisation, so that the key's caller sees 5 % more than anonymous and 5 % stay hidden from
-it. A second editor key, of `bench-c`, which owns nothing, asks the same requests with the
+editor key of `bench-a` and the confidential flags of the synthetic deposits: 5 % are made
+confidential to each of `bench-a` and `bench-b`, so that the key's caller sees 5 % more than
+anonymous and 5 % stay hidden from it. A second editor key, of `bench-c`, which owns nothing, asks the same requests with the
 credential and row-level security at work but the very rows anonymous sees: the credential's
 own cost, apart from the larger answers a key with confidential records gets. Afterwards every
 synthetic deposit is public again and the keys are deleted (the organisations stay, owning
