@@ -8,11 +8,11 @@ On veta_bench (the León sample plus 100,000 synthetic deposits, benchmarks/data
 owns, for the length of the run, three organisations (`bench-a`, `bench-b`, `bench-c`), an
 editor key of `bench-a` and the confidential flags of the synthetic deposits: 5 % are made
 confidential to each of `bench-a` and `bench-b`, so that the key's caller sees 5 % more than
-anonymous and 5 % stay hidden from it. A second editor key, of `bench-c`, which owns nothing, asks the same requests with the
-credential and row-level security at work but the very rows anonymous sees: the credential's
-own cost, apart from the larger answers a key with confidential records gets. Afterwards every
-synthetic deposit is public again and the keys are deleted (the organisations stay, owning
-nothing); a run that was killed is put right by the next one.
+anonymous and 5 % stay hidden from it. A second editor key, of `bench-c`, which owns nothing,
+asks the same requests with the credential and row-level security at work but the very rows
+anonymous sees: the credential's own cost, apart from the larger answers a key with confidential
+records gets. Afterwards every synthetic deposit is public again and the keys are deleted (the
+organisations stay, owning nothing); a run that was killed is put right by the next one.
 
 Two servers (one uvicorn worker each, the tile cache off with VETA_TILE_CACHE_MB=0, so every tile
 is made) run side by side: the service as deployed, connected as veta_service, and one connected
