@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors, health, telemetry
 from api.auth import Authenticate
+from api.body_parsing import stop_processes
 from api.guard import Guard
 from api.language import Language
 from api.ogc import openapi as ogc_openapi
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.pool.close()
             app.state.writer.dispose()
             await run_in_threadpool(app.state.zonal_workers.close)
+            await run_in_threadpool(stop_processes)
 
     app = FastAPI(
         title="Veta",

@@ -34,6 +34,16 @@ def _pool() -> ProcessPoolExecutor:
     return _processes
 
 
+def stop_processes() -> None:
+    """Stop the worker processes, at the service's shutdown. Left to the interpreter's exit they
+    outlived `veta serve` after a SIGTERM: a spawned worker holds both ends of its own queue, so
+    it never sees its parent go."""
+    global _processes
+    processes, _processes = _processes, None
+    if processes is not None:
+        processes.shutdown(wait=True, cancel_futures=True)
+
+
 def json_body_openapi(example: dict, *also: str) -> dict:
     """The `openapi_extra` of a route whose body is a JSON object: its example, and the other
     media types it may also be sent as."""

@@ -1,6 +1,7 @@
 """Faults the service must survive: an import killed at any moment leaves the tables exactly as
 they were (or, killed between its commit and its exit, with the whole import), and a database restart under load gives 503s during the outage, then 200s again
-within five seconds, with nothing else in between."""
+within five seconds, with nothing else in between; a stopped server leaves no worker process
+running."""
 
 from __future__ import annotations
 
@@ -243,6 +244,65 @@ def test_a_database_restart_under_load_gives_503s_then_200s_again(db_url):
     assert after and set(after) == {200}
     first_ok = min(t for t, s in seen if t > restored_at and s == 200)
     assert first_ok - restored_at < 5.0
+
+
+def _children(pid: int) -> set[int]:
+    """The processes `pid` started (Linux: each of its threads lists the children it made)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A child the server left is adopted and reaped by init; one that is still here is a zombie
+    # only if nobody has reaped it yet, which counts as gone.
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()
+
+
+def test_a_stopped_server_leaves_no_worker_process(db_url):
+    """A large body is parsed in a worker process (api/body_parsing.py); after a SIGTERM the
+    server stops it with itself, instead of leaving it running for ever."""
+    sites = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [-6.9 + i * 1e-4, 42.6]},
+            "properties": {"name": f"site {i:05d} " + "x" * 40},
+        }
+        for i in range(3000)
+    ]
+    with socket_port() as port:
+        server = subprocess.Popen(
+            [str(VETA), "serve", "--port", str(port)],
+            env={**os.environ, "DATABASE_URL": db_url},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base)
+        response = httpx.post(
+            base + "/screening/batch",
+            params={"f": "csv"},
+            json={"type": "FeatureCollection", "features": sites},
+            timeout=60,
+        )
+        assert response.status_code == 200, response.text[:500]
+        assert response.text.count("\n") >= len(sites)
+        workers = _children(server.pid)
+        assert workers, "the large body was not parsed in a worker process"
+    finally:
+        server.terminate()
+        server.wait(30)
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)]
 
 
 class socket_port:
