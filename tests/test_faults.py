@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -195,16 +196,7 @@ def test_a_database_restart_under_load_gives_503s_then_200s_again(db_url):
     url = urlunsplit(
         parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}"))
     )
-    with socket_port() as port:
-        server = subprocess.Popen(
-            [str(VETA), "serve", "--port", str(port)],
-            env={**os.environ, "DATABASE_URL": url},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base)
+    with served(url) as (_, base):
         seen: list[tuple[float, int]] = []
         bodies: list[str] = []
         stop = threading.Event()
@@ -234,9 +226,6 @@ def test_a_database_restart_under_load_gives_503s_then_200s_again(db_url):
         stop.set()
         for w in workers:
             w.join(30)
-    finally:
-        server.terminate()
-        server.wait(30)
     during = [s for t, s in seen if cut_at + 1.5 < t < restored_at]
     after = [s for t, s in seen if t > restored_at + 5.0]
     assert {s for _, s in seen} <= {200, 503}, bodies[:3]
@@ -276,16 +265,7 @@ def test_a_stopped_server_leaves_no_worker_process(db_url):
         }
         for i in range(3000)
     ]
-    with socket_port() as port:
-        server = subprocess.Popen(
-            [str(VETA), "serve", "--port", str(port)],
-            env={**os.environ, "DATABASE_URL": db_url},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base)
+    with served(db_url) as (server, base):
         response = httpx.post(
             base + "/screening/batch",
             params={"f": "csv"},
@@ -296,13 +276,29 @@ def test_a_stopped_server_leaves_no_worker_process(db_url):
         assert response.text.count("\n") >= len(sites)
         workers = _children(server.pid)
         assert workers, "the large body was not parsed in a worker process"
-    finally:
-        server.terminate()
-        server.wait(30)
     deadline = time.monotonic() + 10
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [w for w in workers if _alive(w)]
+
+
+@contextmanager
+def served(database_url: str):
+    """`veta serve` on a free port, up: (its process, its base URL); stopped with SIGTERM after."""
+    with socket_port() as port:
+        server = subprocess.Popen(
+            [str(VETA), "serve", "--port", str(port)],
+            env={**os.environ, "DATABASE_URL": database_url},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(base)
+        yield server, base
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 class socket_port:
