@@ -135,8 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(telemetry.RequestLog)
     ogc_openapi.install(app)
     # A request is matched against each included router in turn (a few µs each), so the most
-    # asked come first: features, tiles, the headline search. No two routes answer the same
-    # method and path (tests/test_routes.py), so the order changes nothing else.
+    # asked come first: the features (QGIS, GDAL, the map) and the tiles (benchmarks/
+    # route_matching.py). No two routes answer the same method and path (tests/test_routes.py),
+    # so the order changes nothing else.
     app.include_router(ogc_items.router)
     for router in (
         tiles.router,
