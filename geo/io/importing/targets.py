@@ -1,5 +1,5 @@
 """The layers a file can be imported into: their fields, keys and code lists. The columns are
-geo.store.models', as written out in columns.py: an import does not load the ORM models."""
+geo.store.models', as written out in columns.json: an import does not load the ORM models."""
 
 from __future__ import annotations
 
