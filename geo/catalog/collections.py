@@ -8,11 +8,13 @@ from geo.core.sql import Sql, text_array
 from geo.features.collections import Collection, ListQueryable, Property
 from geo.rules.registry import effective_status_sql
 
-
-def _area_ha(geom: str = "t.geom") -> Sql:
-    return Sql(f"round((ST_Area({geom}::geography) / 10000)::numeric, 2)::float8")
-
-
+# The polygon collections' area, computed and described alike in each.
+AREA_HA = Property(
+    "area_ha",
+    Sql("round((ST_Area(t.geom::geography) / 10000)::numeric, 2)::float8"),
+    "number",
+    "Geodesic area in hectares",
+)
 SOURCE_ID = Property("source_id", Sql("t.source_id"), "string", "The record's id at its source")
 LICENCE = Property(
     "licence", Sql("t.licence"), "string", "Licence of the source data", sortable=False
@@ -202,7 +204,7 @@ PERMITS = Collection(
             "Commodities, comma-separated INSPIRE codes",
         ),
         Property("authority", Sql("t.authority"), "string", "Granting authority"),
-        Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
+        AREA_HA,
         Property("source", Sql("t.source"), "string", "Where the record comes from"),
         SOURCE_ID,
         LICENCE,
@@ -271,7 +273,7 @@ PROTECTION_ZONES = Collection(
             "number",
             "Bottom of the protected interval, metres below surface (empty: unbounded)",
         ),
-        Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
+        AREA_HA,
         *PROVENANCE,
     ),
     detail=PROVENANCE_DETAIL,
@@ -292,7 +294,7 @@ ADMIN_AREAS = Collection(
         Property("name", Sql("t.name"), "string", "Name"),
         Property("level", Sql("t.level"), "string", "Administrative level", enum=v.ADMIN_LEVELS),
         Property("parent_code", Sql("t.parent_code"), "string", "INE code of the enclosing area"),
-        Property("area_ha", _area_ha(), "number", "Geodesic area in hectares"),
+        AREA_HA,
         Property("source", Sql("t.source"), "string", "Where the boundary comes from"),
         LICENCE,
     ),
