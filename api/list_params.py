@@ -13,6 +13,7 @@ from fastapi import Query, Request
 from api.params import (
     AREA_DESCRIPTION,
     LIMIT_DESCRIPTION,
+    LONLAT_BBOX,
     outline_of,
     parse_bbox,
     parse_limit,
@@ -25,7 +26,7 @@ from geo.features.collections import get_collection
 from geo.features.items import Bbox, ItemsQuery
 from geo.features.keyset import CURSOR_ALLOWED, Cursor
 
-BBOX_DESCRIPTION = "minLon,minLat,maxLon,maxLat (CRS84)."
+BBOX_DESCRIPTION = f"{LONLAT_BBOX}."
 CURSOR_DESCRIPTION = "Paging cursor; take it from the `next` link."
 
 TYPE_ALLOWED = {

@@ -43,6 +43,11 @@ def parse_choices(
     return v.checked_choices(split_values(values), allowed, parameter)
 
 
+# The `bbox` of the REST routes, in longitude and latitude (the OGC items' follows bbox-crs);
+# each route adds what it does with the box.
+LONLAT_BBOX = "minLon,minLat,maxLon,maxLat (CRS84)"
+
+
 def parse_bbox(
     text: str | None, parameter: str = "bbox", lonlat: bool = True
 ) -> tuple[float, float, float, float] | None:
@@ -85,10 +90,10 @@ def parse_limit(value: int | None, settings: Settings, parameter: str = "limit")
     return value
 
 
-AREA_DESCRIPTION = (
-    "Admin area by INE code (24, 24089) or name, accent- and case-insensitive (leon); "
-    "a feature is in the area when it intersects it."
-)
+# How every route's `area` names an admin area (each is read by geo.queries.areas.resolve_area);
+# each route adds what it does with the area.
+AREA_NAMING = "Admin area by INE code (24, 24089) or name, accent- and case-insensitive (leon)"
+AREA_DESCRIPTION = f"{AREA_NAMING}; a feature is in the area when it intersects it."
 
 
 def parse_day(text: str | None, parameter: str) -> date | None:

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from api.params import settings_of
+from api.params import AREA_NAMING, settings_of
 from geo.core.settings import Settings
 from geo.rasters.constraints import fetch_sources, render
 from geo.rasters.constraints_run import plan_constraints
@@ -29,9 +29,7 @@ async def constraint_map(
     bbox: str | None = Query(
         None, description="minx,miny,maxx,maxy in `crs` (default: the area's bounds)."
     ),
-    area: str | None = Query(
-        None, description="An admin area (INE code or name); cells outside it are nodata."
-    ),
+    area: str | None = Query(None, description=f"{AREA_NAMING}; cells outside it are nodata."),
     crs: str = Query("EPSG:25830", description="A projected CRS Veta serves (URI or EPSG:n)."),
     resolution: float = Query(100.0, description="Cell size in metres."),
     date_: date | None = Query(

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from api.feature_lists import feature_list
 from api.links import same_query
-from api.params import parse_bbox, parse_choices
+from api.params import AREA_NAMING, LONLAT_BBOX, parse_bbox, parse_choices
 from api.streaming import GEOJSON, collection_bytes, feature_collection_tail
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter, NotFound
@@ -73,8 +73,8 @@ async def list_cells(
     request: Request,
     bbox: str | None = Query(
         None,
-        description="minLon,minLat,maxLon,maxLat (CRS84): every cell whose "
-        "interior meets the box; capped (see VETA_GRID_MAX_CELLS).",
+        description=f"{LONLAT_BBOX}: every cell whose interior meets the box; "
+        "capped (see VETA_GRID_MAX_CELLS).",
     ),
     point: str | None = Query(None, description="lon,lat: the one cell the point falls in."),
 ):
@@ -121,12 +121,8 @@ async def get_cell(
 @_geojson_route("/grid/free", FREE_DESCRIPTION)
 async def free_ground(
     request: Request,
-    area: str | None = Query(
-        None, description="Admin area by INE code (24, 24089) or name (leon, Ponferrada)."
-    ),
-    bbox: str | None = Query(
-        None, description="minLon,minLat,maxLon,maxLat (CRS84), instead of an area."
-    ),
+    area: str | None = Query(None, description=f"{AREA_NAMING}; instead of a bbox."),
+    bbox: str | None = Query(None, description=f"{LONLAT_BBOX}, instead of an area."),
     legal_effect: list[str] | None = Query(
         None,
         description="Zone legal effects that make a cell not free, "

@@ -11,7 +11,7 @@ from shapely.geometry import shape
 
 from api.feature_lists import feature_list
 from api.list_params import items_of
-from api.params import parse_choices, parse_day
+from api.params import AREA_NAMING, parse_choices, parse_day
 from api.streaming import GEOJSON
 from geo.core import vocabulary as v
 from geo.core.errors import InvalidParameter, NotFound
@@ -60,7 +60,7 @@ def permit_search(
 # The shared parameters of a list over the permits collection; `area` is shared ground.
 permit_items = items_of(
     "permits",
-    "Admin area by INE code (24, 24115) or name (leon, Ponferrada): the rights sharing ground with it.",
+    f"{AREA_NAMING}; the rights sharing ground with it.",
 )
 
 
