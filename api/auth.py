@@ -8,8 +8,9 @@ header: anonymous, which sees public records only. A header that does not check 
 
 A key costs a lookup only the first time a process sees it: after that a read (GET, HEAD)
 takes it on trust until the database confirms it, in the round trip that opens the request's
-first transaction as the viewer (geo/store/viewer.py RememberedKey; a request that reads no
-such transaction has it looked up before its answer starts). A key revoked or expired since is
+first transaction as the viewer (geo/store/viewer.py RememberedKey; a list or a tile opens it
+before checking its parameters, geo/store/ahead.py; a request that reads no such transaction
+has its key looked up before its answer starts). A key revoked or expired since is
 refused there, before anything is read, so remembering costs no delay in revocation. Writes
 always look their key up.
 
@@ -19,6 +20,7 @@ marked private, so no shared cache hands an organisation's answer to anyone else
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import replace
 from urllib.parse import urlsplit
@@ -35,6 +37,7 @@ from geo.access.keys import LOOKUP_SQL, digest, looks_like_key
 from geo.access.oidc import TokenVerifier
 from geo.core.errors import KEY_NOT_VALID, Forbidden, Unauthenticated, VetaError
 from geo.core.settings import Settings
+from geo.store.ahead import AHEAD, AheadSlot
 from geo.store.viewer import ANONYMOUS, VIEWER, RememberedKey, Viewer
 
 CHALLENGE = 'Bearer realm="veta"'
@@ -67,6 +70,9 @@ class Authenticate(HttpMiddleware):
         )
         scope.setdefault("state", {})["viewer"] = viewer
         token = VIEWER.set(viewer)
+        # Where a read route opens its viewer connection ahead (open_viewer_connection).
+        ahead = AheadSlot() if credential is not None and scope["method"] in _READS else None
+        ahead_token = AHEAD.set(ahead)
 
         async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -82,6 +88,8 @@ class Authenticate(HttpMiddleware):
             """The app's answer, once a remembered key is confirmed; else a 401 in its place."""
             nonlocal refused
             if message["type"] == "http.response.start":
+                if ahead is not None:
+                    await ahead.settled()  # which confirms the key, or refuses it
                 refused = not await self._confirm(scope, viewer.remembered_key)
                 if refused:
                     refusal = await _refusal(scope, Unauthenticated(KEY_NOT_VALID))
@@ -92,7 +100,12 @@ class Authenticate(HttpMiddleware):
         try:
             await self.app(scope, receive, marked if viewer.remembered_key is None else confirmed)
         finally:
-            VIEWER.reset(token)
+            try:
+                if ahead is not None:
+                    await asyncio.shield(ahead.close())
+            finally:
+                AHEAD.reset(ahead_token)
+                VIEWER.reset(token)
 
     async def _confirm(self, scope: Scope, key: RememberedKey | None) -> bool:
         """Whether the request's remembered key (if any) holds; forgotten if not."""
@@ -177,6 +190,16 @@ class RememberedKeys:
 
     def forget(self, key_digest: str) -> None:
         self._viewers.pop(key_digest, None)
+
+
+async def open_viewer_connection(request: Request) -> None:
+    """FastAPI dependency of the read routes whose work is reading through the request pool:
+    a credentialed request's connection as the viewer, opened before the route's parameters
+    are checked (geo/store/ahead.py). Listed first among a route's dependencies."""
+    slot = AHEAD.get()
+    if slot is not None:
+        request.app.state.pool.open_ahead(slot)
+        await asyncio.sleep(0)  # let the opening send its round trip before the route's work
 
 
 async def confirm_remembered_key(request: Request) -> None:

@@ -14,6 +14,7 @@ import asyncpg
 import mapbox_vector_tile
 import morecantile
 import pytest
+from asgi_exchange import SETTINGS_READ, Exchange, connection_now, recording_app, serve
 from sqlalchemy import text
 
 from geo.access.keys import create_key, create_organisation
@@ -27,10 +28,6 @@ SECRET_AT = (-5.2, 42.45)
 BOX = (-5.25, 42.4, -5.15, 42.5)
 PUBLIC = 600
 ANSWERED = "-- the answer's last byte was sent --"
-SETTINGS_READ = (
-    "SELECT current_setting('veta.org', true), current_setting('veta.role', true), "
-    "current_setting('transaction_read_only')"
-)
 TMS = morecantile.tms.get("WebMercatorQuad")
 
 
@@ -68,90 +65,7 @@ def world(engine):
 @pytest.fixture
 def recorded(settings, monkeypatch):
     """The app on a one-connection pool, and every statement its connections send."""
-    from api.app import create_app
-
-    sent: list[str] = []
-    real = asyncpg.create_pool
-
-    def recording_pool(*args, **kwargs):
-        async def record(conn):
-            conn.add_query_logger(lambda record: sent.append(record.query))
-
-        return real(*args, **{**kwargs, "init": record, "min_size": 1})
-
-    monkeypatch.setattr(asyncpg, "create_pool", recording_pool)
-    app = create_app(
-        settings.model_copy(update={"db_pool_max": 1, "db_pool_min": 1, "tile_cache_mb": 0})
-    )
-    return app, sent
-
-
-class Exchange:
-    """One GET through ASGI as uvicorn makes it: the answer's messages as they are sent."""
-
-    def __init__(self, app, path: str, key: str | None = None, hang_up_after: int | None = None):
-        self.app = app
-        path, _, query = path.partition("?")
-        headers = [(b"host", b"testserver")]
-        if key is not None:
-            headers.append((b"authorization", f"Bearer {key}".encode()))
-        self.scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": query.encode(),
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver", 80),
-        }
-        self.status = 0
-        self.body = b""
-        self.chunks = 0
-        self.hang_up_after = hang_up_after
-        self.gone = asyncio.Event()
-        self.answered = asyncio.Event()
-        self.requested = False
-
-    async def receive(self) -> dict:
-        if not self.requested:
-            self.requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await self.gone.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: dict) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-        elif message["type"] == "http.response.body":
-            self.body += message.get("body", b"")
-            self.chunks += 1
-            if self.hang_up_after is not None and self.chunks >= self.hang_up_after:
-                self.gone.set()
-            if not message.get("more_body", False):
-                self.answered.set()
-
-    async def run(self):
-        await self.app(self.scope, self.receive, self.send)
-        return self
-
-
-def _serve(app, body):
-    async def main():
-        async with app.router.lifespan_context(app):
-            return await body()
-
-    return asyncio.run(main())
-
-
-async def _the_connection_now(app) -> tuple:
-    """What the pool's one connection holds between requests: settings, transaction."""
-    async with app.state.pool.acquire() as conn:
-        return (*await conn.fetchrow(SETTINGS_READ), conn.is_in_transaction())
+    return recording_app(settings, monkeypatch)
 
 
 def _mark_answered(sent: list[str]) -> None:
@@ -188,9 +102,9 @@ def test_a_credentialed_tile_is_answered_before_its_commit(recorded, world):
             await exchange.run()
             await asyncio.sleep(0)  # the query log's and the mark's callbacks
             found[who] = (exchange.status, _deposits_in(exchange.body), list(sent))
-        return found, await _the_connection_now(app)
+        return found, await connection_now(app)
 
-    found, after = _serve(app, body)
+    found, after = serve(app, body)
     anonymous, credentialed = found["anonymous"], found["credentialed"]
     assert anonymous[0] == credentialed[0] == 200
     assert credentialed[1] == anonymous[1] + 1
@@ -227,9 +141,9 @@ def test_the_next_request_started_as_the_answer_is_out_sees_nothing_of_it(record
         first.send = then_next
         await asyncio.wait_for(first.run(), 30)
         await asyncio.wait_for(started[0], 30)
-        return list(sent), await _the_connection_now(app), first, second
+        return list(sent), await connection_now(app), first, second
 
-    sent_then, after, first, second = _serve(app, body)
+    sent_then, after, first, second = serve(app, body)
     assert first.status == second.status == 200
     matched = [json.loads(e.body)["numberMatched"] for e in (first, second)]
     assert matched == [PUBLIC + 1, PUBLIC]
@@ -255,9 +169,9 @@ def test_a_client_that_hangs_up_mid_answer_still_gives_the_connection_back(recor
         await asyncio.sleep(0.01)  # the query log's callbacks
         cut_sent = list(sent)
         whole = await asyncio.wait_for(Exchange(app, url).run(), 30)
-        return cut, cut_sent, whole, await _the_connection_now(app)
+        return cut, cut_sent, whole, await connection_now(app)
 
-    cut, cut_sent, whole, after = _serve(app, body)
+    cut, cut_sent, whole, after = serve(app, body)
     assert cut.status == 200 and not cut.answered.is_set()
     assert cut.body.startswith(b'{"type":"FeatureCollection"')
     assert b'"numberReturned"' not in cut.body  # cut short: no tail

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from api.auth import open_viewer_connection
 from api.links import base_url, same_query
 from api.ogc.caching import cached
 from api.ogc.html import render
@@ -57,6 +58,7 @@ def _lonlat(crs: Crs) -> bool:
     "/collections/{collectionId}/items",
     response_class=Response,
     responses=_FEATURES,
+    dependencies=[Depends(open_viewer_connection)],
     openapi_extra=f_parameter(FEATURE_FORMATS),
 )
 async def collection_items(

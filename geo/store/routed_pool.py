@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from geo.core.settings import Settings
+from geo.store.ahead import AHEAD, AheadSlot
 from geo.store.models import ROLES
 from geo.store.replicas import PRIMARY_POSITION_SQL, Replica, ReplicaWatch
 from geo.store.timed_pool import DatabaseUnavailable, TimedPool
@@ -89,10 +90,30 @@ class RoutedPool:
 
     def acquire(
         self, as_viewer: bool = True, keeps_session: bool = False, on_primary: bool = False
-    ) -> _RoutedAcquired:
+    ):
         """A connection for the current request (see the module's docstring for which server);
-        `as_viewer` and `keeps_session` as TimedPool.acquire; `on_primary` forces the primary."""
-        return _RoutedAcquired(self, as_viewer, keeps_session, on_primary)
+        `as_viewer` and `keeps_session` as TimedPool.acquire; `on_primary` forces the primary.
+        The request's connection opened ahead, if any, goes to its first use as the viewer, or
+        to a use that would otherwise wait for a connection (geo/store/ahead.py)."""
+        acquiring = _RoutedAcquired(self, as_viewer, keeps_session, on_primary)
+        ahead = AHEAD.get()
+        if ahead is None or ahead.owner is not self or on_primary:
+            return acquiring
+        if as_viewer or not self._free_now():
+            return ahead.take() or acquiring
+        return acquiring
+
+    def open_ahead(self, slot: AheadSlot) -> None:
+        """Begin opening the current request's connection as the viewer, into `slot`."""
+        slot.open(self, _RoutedAcquired(self, True, False, False))
+
+    def _free_now(self) -> bool:
+        """Whether a use of the current request would get a connection without waiting."""
+        route = REQUEST_ROUTE.get()
+        if route is not None and route.read_only and self.replicas:
+            if route.choice is None or not route.choice.done():
+                return False  # its server is not chosen yet, and choosing may wait
+        return all(pool.free_now for pool in self.members)
 
     async def lookup(self, sql: str, *args, as_viewer: bool = False) -> asyncpg.Record | None:
         """The row of a lookup by key (a statement that changes nothing in the session), asked

@@ -171,16 +171,17 @@ class _Acquired:
         owner, viewer = self.owner, VIEWER.get()
         as_viewer = self._reads_as_viewer()
         # A transaction that may end after the answer writes nothing (geo/store/after_answer.py).
-        begin = "BEGIN" if AFTER_ANSWER.get() is None else "BEGIN READ ONLY"
+        read_only = AFTER_ANSWER.get() is not None
+        begin = "BEGIN READ ONLY" if read_only else "BEGIN"
         if owner.transaction_start is not None:
             first = [begin, owner.transaction_start[REQUEST_KIND.get()]]
-            return first + ([settings_statement(viewer)] if as_viewer else []), True
+            return first + ([settings_statement(viewer, read_only)] if as_viewer else []), True
         first = []
         timeout = owner.timeouts[REQUEST_KIND.get()]
         if timeout != owner.timeouts["read"]:
             first.append(f"SET statement_timeout = {int(timeout * 1000):d}")
         if as_viewer:
-            first += [begin, settings_statement(viewer)]
+            first += [begin, settings_statement(viewer, read_only)]
         return first, as_viewer
 
     def _reads_as_viewer(self) -> bool:
@@ -271,6 +272,12 @@ class TimedPool:
         self.waiting = 0
         self.acquired = 0
         self.held_seconds = 0.0
+
+    @property
+    def free_now(self) -> bool:
+        """Whether an acquisition would get a connection now, without waiting for a use to end."""
+        in_use = self.pool.get_size() - self.pool.get_idle_size()
+        return self.pool.get_max_size() - in_use - self.waiting > 0
 
     @property
     def busy(self) -> int:

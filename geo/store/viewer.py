@@ -29,12 +29,17 @@ _SETTINGS = (
 )
 
 
-def _settings_sql(placeholder, first: str = "") -> str:
+# A READ ONLY transaction writes nothing for the audit trail or the history of rights to record:
+# it needs only the settings row-level security reads (veta.org, veta.role), the first two.
+_READ_SETTINGS = _SETTINGS[:2]
+
+
+def _settings_sql(placeholder, first: str = "", settings=_SETTINGS) -> str:
     return "SELECT " + ", ".join(
         ([first] if first else [])
         + [
             f"set_config('{name}', {placeholder(i)}, true)"
-            for i, names in enumerate(_SETTINGS, 1)
+            for i, names in enumerate(settings, 1)
             for name in names
         ]
     )
@@ -52,15 +57,16 @@ def _literal(value: str) -> str:
     return f"E'{escaped}'"
 
 
-def settings_statement(viewer: Viewer) -> str:
+def settings_statement(viewer: Viewer, read_only: bool = False) -> str:
     """The viewer's settings as a statement of literals, to follow BEGIN in one simple-protocol
     round trip where BEGIN and a statement with bound parameters take two
     (geo/store/timed_pool.py); with the confirmation of a remembered key first, while the
-    request has not had it."""
+    request has not had it. A READ ONLY transaction gets only what row-level security reads."""
     values = viewer.settings()
     key = viewer.remembered_key
     confirm = key.confirmation() if key is not None and not key.confirmed else ""
-    return _settings_sql(lambda i: _literal(values[i - 1]), confirm)
+    settings = _READ_SETTINGS if read_only else _SETTINGS
+    return _settings_sql(lambda i: _literal(values[i - 1]), confirm, settings)
 
 
 @dataclass(eq=False)
