@@ -33,7 +33,7 @@ _XY_NAMES = (
 _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
 # Formats whose feature id is data (a GeoJSON Feature's numeric "id", a GeoPackage's primary
 # key): read as a column `fid`, so that a mapping can use it and it is never dropped unseen.
-_FID_FORMATS = (".geojson", ".json", ".gpkg")
+FID_FORMATS = (".geojson", ".json", ".gpkg")
 
 
 @dataclass
@@ -51,6 +51,20 @@ class SourceTable:
     def __len__(self) -> int:
         return len(self.columns)
 
+    def piece(self, start: int, stop: int) -> SourceTable:
+        """Rows start to stop (fewer at the end); problems keep their row numbers in the file."""
+        read = self.geometry
+        return SourceTable(
+            self.columns.iloc[start:stop],
+            Points(read.xy[start:stop]) if isinstance(read, Points) else read[start:stop],
+            self.crs,
+            self.geometry_columns,
+            [p for p in self.problems if p.row is not None and start < p.row <= stop],
+        )
+
+    def has_rows_from(self, start: int) -> bool:
+        return start < len(self)
+
 
 def checksum(path: Path) -> str:
     """sha256 of a file, or of every file in a folder in name order."""
@@ -63,7 +77,7 @@ def checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _gdal_path(path: Path) -> str:
+def gdal_path_of(path: Path) -> str:
     """A Shapefile folder is read through its one .shp; anything else as it is."""
     if not path.is_dir():
         return str(path)
@@ -77,7 +91,7 @@ def _gdal_path(path: Path) -> str:
     return str(shapefiles[0])
 
 
-def _file_layer(path: str, mapping: Mapping, target: str) -> str | None:
+def file_layer(path: str, mapping: Mapping, target: str) -> str | None:
     """The layer to read from a multi-layer file: the mapping's, else one named like the target."""
     names = [str(n) for n, _ in pyogrio.list_layers(path)]
     if mapping.file_layer:
@@ -180,7 +194,7 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
             frame.geometry.to_numpy(),
             frame.crs,
         )
-    gdal_path = _gdal_path(path)
+    gdal_path = gdal_path_of(path)
     try:
         if suffix in (".csv", ".txt", ".tsv"):
             frame = _frame(
@@ -188,7 +202,7 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
             )
             geometry, used, problems = _csv_geometry(frame, mapping)
             return SourceTable(frame, geometry, None, used, problems)
-        layer = _file_layer(gdal_path, mapping, target)
+        layer = file_layer(gdal_path, mapping, target)
         if suffix in (
             ".geojson",
             ".json",
@@ -197,11 +211,11 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
                 gdal_path, layer=layer, fid_as_index=True, use_arrow=False
             )
         else:
-            return _read_arrow(path, gdal_path, layer, fids=suffix in _FID_FORMATS)
+            return _read_arrow(path, gdal_path, layer, fids=suffix in FID_FORMATS)
     except pyogrio.errors.DataSourceError as exc:
-        raise _unreadable(path, exc) from None
+        raise unreadable(path, exc) from None
     except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
-        raise _unreadable(path, f"{exc} (text must be UTF-8)") from None
+        raise unreadable(path, f"{exc} (text must be UTF-8)") from None
     if not hasattr(frame, "geometry"):
         raise InvalidParameter("PATH", f"{path} has no geometry column")
     if "fid" not in frame.columns:
@@ -211,7 +225,7 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
     )
 
 
-def _unreadable(path: Path, reason: object) -> InvalidParameter:
+def unreadable(path: Path, reason: object) -> InvalidParameter:
     return InvalidParameter(
         "PATH",
         f"cannot read {path}: {reason}",
@@ -220,11 +234,21 @@ def _unreadable(path: Path, reason: object) -> InvalidParameter:
 
 
 def _read_arrow(path: Path, gdal_path: str, layer: str | None, fids: bool) -> SourceTable:
-    """A GDAL format read as Arrow: attribute columns as pyogrio.read_dataframe makes them, the
-    geometries as coordinates when they are all plain points, else as shapely geometries."""
+    """A GDAL format read as Arrow, whole."""
     meta, table = pyogrio.read_arrow(
         gdal_path, layer=layer, return_fids=fids, datetime_as_string=True
     )
+    columns, geometry = arrow_rows(path, meta, table, fids)
+    crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
+    return SourceTable(columns, geometry, crs)
+
+
+def arrow_rows(
+    path: Path, meta: dict, table: pa.Table, fids: bool
+) -> tuple[pd.DataFrame, np.ndarray | Points]:
+    """Rows of a GDAL format read as Arrow: attribute columns as pyogrio.read_dataframe makes
+    them, the geometries as coordinates when they are all plain points, else as shapely
+    geometries."""
     geometry_name = meta["geometry_name"] or "wkb_geometry"
     if geometry_name not in table.column_names:
         raise InvalidParameter("PATH", f"{path} has no geometry column")
@@ -239,8 +263,7 @@ def _read_arrow(path: Path, gdal_path: str, layer: str | None, fids: bool) -> So
     geometry = read_points(wkb)
     if geometry is None:
         geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
-    crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
-    return SourceTable(columns, geometry, crs)
+    return columns, geometry
 
 
 def _frame(meta: dict, table: pa.Table) -> pd.DataFrame:
@@ -251,11 +274,25 @@ def _frame(meta: dict, table: pa.Table) -> pd.DataFrame:
     for name, dtype, subtype in zip(
         meta["fields"], meta["dtypes"], meta["ogr_subtypes"], strict=True
     ):
-        if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]":
+        if _date_time(dtype):
             frame[name] = _datetimes(frame[name])
         elif subtype == "OFSTJSON" and pd.api.types.infer_dtype(frame[name]) == "string":
             frame[name] = _json(frame[name])
     return frame
+
+
+def _date_time(dtype: str | None) -> bool:
+    return dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]"
+
+
+def read_per_column(meta: dict) -> bool:
+    """Whether a column is converted as a whole (date-times: to UTC if any two offsets differ;
+    JSON: left as text if any cell is not JSON), so that reading it in pieces could convert
+    one piece differently from another."""
+    return any(
+        _date_time(dtype) or subtype == "OFSTJSON"
+        for dtype, subtype in zip(meta["dtypes"], meta["ogr_subtypes"], strict=True)
+    )
 
 
 def _datetimes(text: pd.Series) -> pd.Series:
