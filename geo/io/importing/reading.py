@@ -34,6 +34,7 @@ _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
 # Formats whose feature id is data (a GeoJSON Feature's numeric "id", a GeoPackage's primary
 # key): read as a column `fid`, so that a mapping can use it and it is never dropped unseen.
 FID_FORMATS = (".geojson", ".json", ".gpkg")
+CSV_FORMATS = (".csv", ".txt", ".tsv")
 
 
 @dataclass
@@ -109,7 +110,7 @@ def file_layer(path: str, mapping: Mapping, target: str) -> str | None:
     )
 
 
-def _csv_geometry(
+def csv_geometry(
     frame: pd.DataFrame, mapping: Mapping
 ) -> tuple[np.ndarray | Points, tuple[str, ...], list[Problem]]:
     """Points from x/y columns or shapes from a WKT column; a bad cell is a problem of its row."""
@@ -196,11 +197,11 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
         )
     gdal_path = gdal_path_of(path)
     try:
-        if suffix in (".csv", ".txt", ".tsv"):
-            frame = _frame(
+        if suffix in CSV_FORMATS:
+            frame = arrow_frame(
                 *pyogrio.read_arrow(gdal_path, read_geometry=False, datetime_as_string=True)
             )
-            geometry, used, problems = _csv_geometry(frame, mapping)
+            geometry, used, problems = csv_geometry(frame, mapping)
             return SourceTable(frame, geometry, None, used, problems)
         layer = file_layer(gdal_path, mapping, target)
         if suffix in (
@@ -253,7 +254,7 @@ def arrow_rows(
     if geometry_name not in table.column_names:
         raise InvalidParameter("PATH", f"{path} has no geometry column")
     wkb = table.column(geometry_name)
-    columns = _frame(meta, table.drop_columns([geometry_name]))
+    columns = arrow_frame(meta, table.drop_columns([geometry_name]))
     if fids:  # the feature id is data, as column `fid` (a column of that name wins)
         columns = (
             columns.drop(columns=meta["fid_column"])
@@ -266,7 +267,7 @@ def arrow_rows(
     return columns, geometry
 
 
-def _frame(meta: dict, table: pa.Table) -> pd.DataFrame:
+def arrow_frame(meta: dict, table: pa.Table) -> pd.DataFrame:
     """Attribute columns as pyogrio.read_dataframe makes them; text that is not UTF-8 is refused
     here rather than when a value is first used."""
     table.validate(full=True)
