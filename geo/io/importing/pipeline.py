@@ -1,4 +1,4 @@
-"""One import from start to end: read, map, reproject, validate chunk by chunk while the chunk
+"""One import from start to end: read (batch by batch where it can), map, reproject, validate
 before is written, all or nothing, and record the run."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from geo.core.errors import InvalidParameter
 from geo.io.importing.batches import open_rows
@@ -93,21 +93,7 @@ def import_file(
         problems: list[Problem] = []
 
         with engine.begin() as conn:
-            # The audit trail records these writes as an import's, whoever started it. And the
-            # server checks every second that the importer is still there: a killed import's long
-            # INSERT (and its audit) is cancelled then, not run to its end holding its locks.
-            conn.execute(
-                text(
-                    "SELECT set_config('veta.channel', 'import', true), "
-                    "set_config('client_connection_check_interval', '1000', true)"
-                )
-            )
-            if not options.dry_run:
-                waited = wait_for_turn(conn, layer.name, waiting)
-                if waited:
-                    report.notes.append(
-                        f"waited {waited:.1f} s for another import of {layer.name} to finish"
-                    )
+            _start_transaction(conn, layer.name, options.dry_run, report, waiting)
             write = StreamedWrite(conn, layer, source, options, report, progress, len(table))
             try:
                 while True:
@@ -125,6 +111,9 @@ def import_file(
                         break
                     start = chunks.start
                     rows = chunks.next_checked(validating)  # while the chunk before is copied
+                # Hashed while the last chunk is still being copied (hashlib lets the copying
+                # thread run), not after it with the database idle and the transaction open.
+                digest = checksum(options.path)
                 # A database's refusal (of a chunk already sent) is said after the rows' problems.
                 report.problems = sorted(problems, key=lambda p: p.row or 0) + report.problems
                 report.rejected = len({p.row for p in problems})
@@ -142,7 +131,7 @@ def import_file(
             record_run(
                 conn,
                 report,
-                checksum(options.path),
+                digest,
                 started,
                 finished,
                 options.imported_by or getpass.getuser(),
@@ -155,3 +144,25 @@ def _no_rows(path: Path) -> InvalidParameter:
     return InvalidParameter(
         "PATH", f"{path} has no rows to import (a header only, or an empty layer)", NOT_EMPTY
     )
+
+
+def _start_transaction(
+    conn: Connection,
+    layer: str,
+    dry_run: bool,
+    report: ImportReport,
+    waiting: Callable[[str], None],
+) -> None:
+    # The audit trail records these writes as an import's, whoever started it. And the server
+    # checks every second that the importer is still there: a killed import's long INSERT (and
+    # its audit) is cancelled then, not run to its end holding its locks.
+    conn.execute(
+        text(
+            "SELECT set_config('veta.channel', 'import', true), "
+            "set_config('client_connection_check_interval', '1000', true)"
+        )
+    )
+    if not dry_run:
+        waited = wait_for_turn(conn, layer, waiting)
+        if waited:
+            report.notes.append(f"waited {waited:.1f} s for another import of {layer} to finish")
