@@ -23,7 +23,7 @@ from geo.io.importing.reading import SourceTable
 
 pytestmark = pytest.mark.usefixtures("remove_test_records")  # sources 't-…' go at the end
 
-ROWS = 3_000  # seven chunks: a small first one, then chunks of chunks.MIN_ROWS
+ROWS = 3_000  # nine chunks: a small first one, growing to chunks.MIN_ROWS
 
 
 def deposits(epsg: int, n: int = ROWS) -> gpd.GeoDataFrame:

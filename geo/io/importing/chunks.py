@@ -46,11 +46,13 @@ class Chunks:
         self.geographic_source, self.repair = geographic_source, repair
         n = len(table)  # a batched file's stated count: it plans the chunks, the rows decide
         if layer.name in _WHOLE_FILE:
-            self.size = self._first = sys.maxsize  # every row, however many the file holds
+            self.size = self._next = sys.maxsize  # every row, however many the file holds
         else:
             self.size = max(1, min(CHUNK_ROWS, max(MIN_ROWS, -(-n // _PIECES))))
-            # The first chunk is smaller (an eighth), so that the database starts on it early.
-            self._first = max(1, self.size // _PIECES) if n > self.size else max(1, n)
+            # The first chunk is smaller (an eighth), so that the database starts on it early,
+            # and each one after it at most twice the one before, so that it is validated while
+            # the one before is copied (a COPY takes several times its chunk's validation).
+            self._next = max(1, self.size // _PIECES) if n > self.size else max(1, n)
         self.start = 0  # the first row (0-based) of the next chunk
         self.done = False  # every row read
         # The record id of every row read so far, valid or not (None where it has none).
@@ -60,7 +62,8 @@ class Chunks:
     def next_checked(self, progress: Callable[[int], None]) -> ValidRows:
         """The next chunk validated: its good rows, and its problems numbered in the file."""
         start = self.start
-        wanted = self._first if start == 0 else self.size
+        wanted = self._next
+        self._next = min(self.size, 2 * wanted)
         piece = self.table.piece(start, start + wanted)
         stop = start + len(piece)
         self.start = stop
