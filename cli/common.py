@@ -31,7 +31,7 @@ def os_user() -> str:
 def loading_modules() -> Iterator[None]:
     """Import a command's modules with the cyclic garbage collector paused, then set what they
     made aside for good. The import pipeline's modules (pandas, SQLAlchemy, pyarrow, shapely …)
-    make some 200,000 objects that live as long as the process and are never garbage; the
+    make some 220,000 objects that live as long as the process and are never garbage; the
     collector scanned them over and over while they were made (two full collections and
     hundreds of young ones: ~0.1 s of an import's start-up), and every full collection after
     them, while the rows are validated, would scan them all again (`gc.freeze`)."""
