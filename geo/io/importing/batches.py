@@ -19,15 +19,16 @@ from geo.io.importing.mapping import Mapping
 from geo.io.importing.reading import (
     CSV_FORMATS,
     FID_FORMATS,
+    READ_ERRORS,
     SourceTable,
     arrow_frame,
     arrow_rows,
+    converted_whole,
     csv_geometry,
     file_layer,
     gdal_path_of,
-    read_per_column,
+    read_failure,
     read_source,
-    unreadable,
 )
 from geo.io.importing.report import Problem
 
@@ -35,7 +36,6 @@ from geo.io.importing.report import Problem
 _WHOLE_FORMATS = (".geojson", ".json", ".parquet", ".geoparquet")
 # Rows per batch at most (GDAL's default), for a piece of the whole file (admin areas).
 _LARGEST_BATCH = 65_536
-_READ_ERRORS = (pyogrio.errors.DataSourceError, UnicodeDecodeError, pa.ArrowInvalid)
 
 
 class BatchedRows:
@@ -92,8 +92,8 @@ class BatchedRows:
             table = pa.Table.from_batches(self._pending, self._batches.schema)
             self._pending = table.slice(wanted).to_batches()
             piece = self._rows(table.slice(0, wanted), start)
-        except _READ_ERRORS as exc:
-            raise unreadable(self.path, _reason(exc)) from None
+        except READ_ERRORS as exc:
+            raise read_failure(self.path, exc) from None
         self._read += len(piece)
         return piece
 
@@ -115,8 +115,8 @@ class BatchedRows:
         assert start == self._read and self._batches is not None
         try:
             return bool(self._pending) or self._read_batch()
-        except _READ_ERRORS as exc:
-            raise unreadable(self.path, _reason(exc)) from None
+        except READ_ERRORS as exc:
+            raise read_failure(self.path, exc) from None
 
     def _read_batch(self) -> bool:
         """Read a batch more into the pending rows; False at the end of the file."""
@@ -131,12 +131,6 @@ class BatchedRows:
 
     def close(self) -> None:
         self._files.close()
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, pyogrio.errors.DataSourceError):
-        return str(exc)
-    return f"{exc} (text must be UTF-8)"
 
 
 @contextmanager
@@ -184,7 +178,7 @@ def _batched(
     if (
         info["features"] <= 0  # counted only by reading every row (or empty: read whole)
         or info["geometry_type"] is None
-        or read_per_column(info)
+        or converted_whole(info)
         or choice is None  # a file that names no CRS is lon/lat only if every row is
         or not needs_no_area(choice.crs)
     ):

@@ -213,10 +213,8 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
             )
         else:
             return _read_arrow(path, gdal_path, layer, fids=suffix in FID_FORMATS)
-    except pyogrio.errors.DataSourceError as exc:
-        raise unreadable(path, exc) from None
-    except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
-        raise unreadable(path, f"{exc} (text must be UTF-8)") from None
+    except READ_ERRORS as exc:
+        raise read_failure(path, exc) from None
     if not hasattr(frame, "geometry"):
         raise InvalidParameter("PATH", f"{path} has no geometry column")
     if "fid" not in frame.columns:
@@ -224,6 +222,16 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
     return SourceTable(
         pd.DataFrame(frame.drop(columns=frame.geometry.name)), frame.geometry.to_numpy(), frame.crs
     )
+
+
+# What GDAL or Arrow raise for a file they cannot read (Arrow: text that is not UTF-8).
+READ_ERRORS = (pyogrio.errors.DataSourceError, UnicodeDecodeError, pa.ArrowInvalid)
+
+
+def read_failure(path: Path, exc: Exception) -> InvalidParameter:
+    if isinstance(exc, pyogrio.errors.DataSourceError):
+        return unreadable(path, exc)
+    return unreadable(path, f"{exc} (text must be UTF-8)")
 
 
 def unreadable(path: Path, reason: object) -> InvalidParameter:
@@ -286,7 +294,7 @@ def _date_time(dtype: str | None) -> bool:
     return dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]"
 
 
-def read_per_column(meta: dict) -> bool:
+def converted_whole(meta: dict) -> bool:
     """Whether a column is converted as a whole (date-times: to UTC if any two offsets differ;
     JSON: left as text if any cell is not JSON), so that reading it in pieces could convert
     one piece differently from another."""
