@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from cli.common import database_url as _url
-from cli.common import end_process
+from cli.common import end_process, loading_modules
 from cli.common import os_user as _os_user
 from geo.core.i18n import _, ngettext
 
@@ -46,16 +46,17 @@ def import_command(
     report: Path = typer.Option(None, help="Write the full report as JSON to this file."),
 ) -> None:
     """Import a file: every row is validated first; any problem writes nothing (exit status 1)."""
-    import json
+    with loading_modules():  # most of an import's start-up
+        import json
 
-    from rich.console import Console
-    from rich.markup import escape
+        from rich.console import Console
+        from rich.markup import escape
 
-    from geo.core.errors import VetaError
-    from geo.io.importing.pipeline import ImportOptions, import_file
-    from geo.io.importing.progress import Stages, TerminalStages
-    from geo.io.importing.report import ImportReport, print_report
-    from geo.store.db import sync_engine
+        from geo.core.errors import VetaError
+        from geo.io.importing.pipeline import ImportOptions, import_file
+        from geo.io.importing.progress import Stages, TerminalStages
+        from geo.io.importing.report import ImportReport, print_report
+        from geo.store.db import sync_engine
 
     console = Console(stderr=True)
     options = ImportOptions(

@@ -15,7 +15,8 @@ from geo.io.importing.pipeline import ImportOptions, import_file
 
 pytestmark = pytest.mark.usefixtures("remove_test_records")  # sources 't-…' go at the end
 
-ROWS = 3_000  # seven chunks: a small first one, then chunks of chunks.MIN_ROWS
+ROWS = 3_000  # nine chunks: a small first one, each at most twice the one before, up to
+# chunks.MIN_ROWS (62, 124, 248, 496, 500, 500, 500, 500, 70)
 
 
 def deposits(n: int = ROWS) -> gpd.GeoDataFrame:
@@ -69,8 +70,10 @@ def test_a_file_of_several_chunks_is_written_chunk_by_chunk_and_every_row_lands(
         engine, ImportOptions(written(tmp_path / "d.gpkg", frame), "deposits", source="t-chunks")
     )
     assert report.outcome == "written" and report.inserted == ROWS and not report.problems
-    # A small first chunk (the database starts early), then chunks of MIN_ROWS.
-    assert sum(copies) == ROWS and copies[0] < copies[1] == chunks.MIN_ROWS and len(copies) == 7
+    # A small first chunk (the database starts early), each after it at most twice the one
+    # before (validated while that one is copied), up to MIN_ROWS.
+    assert sum(copies) == ROWS and len(copies) == 9 and copies[0] < chunks.MIN_ROWS // 4
+    assert all(b <= 2 * a for a, b in zip(copies, copies[1:])) and max(copies) == chunks.MIN_ROWS
     with engine.connect() as conn:
         got = dict(
             conn.execute(
@@ -196,7 +199,7 @@ def test_a_projected_csv_of_several_chunks_lands_where_pyproj_puts_every_row(
 
     path, mapping, table = utm_csv(tmp_path / "utm.csv", deposits())
     report = import_file(engine, ImportOptions(path, mapping=str(mapping), source="t-utm-chunks"))
-    assert report.outcome == "written" and report.inserted == ROWS and len(copies) == 7
+    assert report.outcome == "written" and report.inserted == ROWS and len(copies) == 9
     assert report.crs["crs"] == "EPSG:25830" and report.crs["from"] == "mapping"
     lon, lat = Transformer.from_crs(25830, 4258, always_xy=True).transform(table.x, table.y)
     expected = dict(zip(table.source_id, zip(lon, lat, strict=True), strict=True))

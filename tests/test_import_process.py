@@ -106,3 +106,19 @@ def test_another_command_still_ends_through_the_interpreter(db_url, tmp_path):
     # Only the import commands skip the teardown.
     done = veta(db_url, "grid", "--help")
     assert done.returncode == 0 and "TEARDOWN" in done.stderr
+
+
+def test_a_commands_modules_load_with_the_collector_paused_and_it_runs_with_it():
+    import gc
+
+    from cli.common import loading_modules
+
+    frozen = gc.get_freeze_count()
+    try:
+        with loading_modules():
+            assert not gc.isenabled()
+            loaded = [[n] for n in range(1_000)]  # what importing a module leaves behind
+        # Collected as usual from then on; what was loaded is set aside, never scanned again.
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(loaded)
+    finally:
+        gc.unfreeze()

@@ -20,7 +20,7 @@ from geo.io.importing.pipeline import ImportOptions, import_file
 
 pytestmark = pytest.mark.usefixtures("remove_test_records")  # sources 't-…' go at the end
 
-ZONES = 1_200  # several chunks: a small first one, then chunks of chunks.MIN_ROWS
+ZONES = 1_200  # several chunks: a small first one, growing to chunks.MIN_ROWS
 
 
 def zones(n: int = ZONES) -> gpd.GeoDataFrame:

@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python benchmarks/import/bulk_import.py [N] [ROUNDS] [ZONES]
      (default 200000 rows, 3 rounds, 5000 zones)
+     PYTHONPATH=<checkout> <venv>/bin/python … measures that checkout's `veta` (scratch.VETA).
 
 Inputs, made by generate.py (seeded, EPSG:25830, over León):
 - points: N deposit points as a GeoPackage with Veta's field names (no mapping);

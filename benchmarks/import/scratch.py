@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from geo.core.settings import get_settings
 from geo.store.db import database_url, with_database
 from geo.store.migrate import create_database, drop_database, upgrade
 
-ROOT = Path(__file__).resolve().parents[2]
-VETA = str(ROOT / ".venv" / "bin" / "veta")
+# The `veta` script of the interpreter running the benchmark: it runs the code first on its
+# path, so `PYTHONPATH=<checkout> <venv>/bin/python benchmarks/import/…` measures that checkout
+# (a worktree has no .venv of its own).
+VETA = str(Path(sys.executable).with_name("veta"))
 
 
 @contextmanager

@@ -4,11 +4,13 @@ position problems."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 
+from geo.io.importing.batches import BatchedRows
 from geo.io.importing.crs import position_problems
 from geo.io.importing.mapping import Mapping
 from geo.io.importing.points import Points
@@ -29,11 +31,11 @@ _WHOLE_FILE = ("admin_areas",)
 
 
 class Chunks:
-    """The chunks of one file: where each starts, and each one validated on demand."""
+    """The chunks of one file, each read (if the file is read in batches) and validated in turn."""
 
     def __init__(
         self,
-        table: SourceTable,
+        table: SourceTable | BatchedRows,
         reproject: Callable[[np.ndarray | Points], np.ndarray | Points],
         layer: Layer,
         mapping: Mapping,
@@ -42,33 +44,37 @@ class Chunks:
     ):
         self.table, self.reproject, self.layer, self.mapping = table, reproject, layer, mapping
         self.geographic_source, self.repair = geographic_source, repair
-        n = len(table)
-        self.size = (
-            n
-            if layer.name in _WHOLE_FILE
-            else max(1, min(CHUNK_ROWS, max(MIN_ROWS, -(-n // _PIECES))))
-        )
-        # The first chunk is smaller (an eighth), so that the database starts on it early.
-        first = max(1, self.size // _PIECES) if n > self.size else n
-        self.starts = [0, *range(first, n, self.size)]
-        self._stops = dict(zip(self.starts, [*self.starts[1:], n], strict=True))
+        n = len(table)  # a batched file's stated count: it plans the chunks, the rows decide
+        if layer.name in _WHOLE_FILE:
+            self.size = self._next = sys.maxsize  # every row, however many the file holds
+        else:
+            self.size = max(1, min(CHUNK_ROWS, max(MIN_ROWS, -(-n // _PIECES))))
+            # The first chunk is smaller (an eighth), so that the database starts on it early,
+            # and each one after it at most twice the one before, so that it is validated while
+            # the one before is copied (a COPY takes several times its chunk's validation).
+            self._next = max(1, self.size // _PIECES) if n > self.size else max(1, n)
+        self.start = 0  # the first row (0-based) of the next chunk
+        self.done = False  # every row read
         # The record id of every row read so far, valid or not (None where it has none).
         self.ids: list[str | None] = []
         self._seen = SeenIds()
 
-    def checked(self, start: int, progress: Callable[[int], None]) -> ValidRows:
-        """The chunk at `start` validated: its good rows, and its problems numbered in the file."""
-        stop = self._stops[start]
-        read = self.table.geometry
-        geometry = self.reproject(
-            Points(read.xy[start:stop]) if isinstance(read, Points) else read[start:stop]
-        )
+    def next_checked(self, progress: Callable[[int], None]) -> ValidRows:
+        """The next chunk validated: its good rows, and its problems numbered in the file."""
+        start = self.start
+        wanted = self._next
+        self._next = min(self.size, 2 * wanted)
+        piece = self.table.piece(start, start + wanted)
+        stop = start + len(piece)
+        self.start = stop
+        self.done = len(piece) < wanted or not self.table.has_rows_from(stop)
+        geometry = self.reproject(piece.geometry)
         rows = validate(
             self.layer,
             self.mapping,
-            self.table.columns.iloc[start:stop],
+            piece.columns,
             geometry,
-            self.table.geometry_columns,
+            piece.geometry_columns,
             self.repair,
             progress,
             first_row=start + 1,
@@ -77,9 +83,7 @@ class Chunks:
         self.ids += rows.ids
         # Reading's problems are all of a row (the file as a whole fails before).
         reading = [
-            replace(p, source_id=self.ids[p.row - 1])
-            for p in self.table.problems
-            if p.row is not None and start < p.row <= stop
+            replace(p, source_id=self.ids[p.row - 1]) for p in piece.problems if p.row is not None
         ]
         position = [
             replace(p, row=p.row + start)

@@ -51,16 +51,39 @@ def _present_bounds(geometry: np.ndarray | Points) -> tuple[int, np.ndarray]:
     return len(present), shapely.total_bounds(present)
 
 
-def choose_crs(
-    file_crs: CRS | None, option: str | None, mapping_crs: str | None, geometry: np.ndarray | Points
-) -> CrsChoice:
-    """The CRS of the coordinates, or a refusal that says how to name it."""
+def given_crs(
+    file_crs: CRS | None, option: str | None, mapping_crs: str | None
+) -> CrsChoice | None:
+    """The CRS named by --crs, the file or the mapping, in that order; None if none names one."""
     if option:
         return CrsChoice(any_crs(option, "--crs"), "--crs")
     if file_crs is not None:
         return CrsChoice(file_crs, "file")
     if mapping_crs:
         return CrsChoice(any_crs(mapping_crs, "mapping crs"), "mapping")
+    return None
+
+
+def needs_no_area(crs: CRS) -> bool:
+    """Whether the way to lon/lat ETRS89 is the same wherever the data lies: lon/lat itself, or a
+    CRS on ETRS89 (a projection undone, no datum shift). For any other CRS the transformation is
+    chosen for the area of all the file's rows (WGS 84's, for one, is a ballpark offset far from
+    Europe), so the whole file must be read before its first row is reprojected."""
+    return crs in _LONLAT or crs.geodetic_crs == TARGET
+
+
+def choose_crs(
+    file_crs: CRS | None,
+    option: str | None,
+    mapping_crs: str | None,
+    geometry: np.ndarray | Points | None,
+) -> CrsChoice:
+    """The CRS of the coordinates, or a refusal that says how to name it. `geometry` (every
+    row's) is looked at only when nothing names a CRS; None when the rows are not read yet."""
+    given = given_crs(file_crs, option, mapping_crs)
+    if given is not None:
+        return given
+    assert geometry is not None, "a file that names no CRS is read whole"
     present, (west, south, east, north) = _present_bounds(geometry)
     if present:
         if west >= -180 and east <= 180 and south >= -90 and north <= 90:
@@ -78,13 +101,17 @@ def choose_crs(
     )
 
 
-def _transformer(crs: CRS, geometry: np.ndarray | Points) -> tuple[Transformer, dict]:
-    """The most accurate available transformation for the data's area, and a note on it."""
-    _, (west, south, east, north) = _present_bounds(geometry)
-    lon_lat = Transformer.from_crs(crs, 4326, always_xy=True).transform_bounds(
-        west, south, east, north
-    )
-    area = AreaOfInterest(*(float(v) for v in lon_lat)) if np.all(np.isfinite(lon_lat)) else None
+def _transformer(crs: CRS, geometry: np.ndarray | Points | None) -> tuple[Transformer, dict]:
+    """The most accurate available transformation for the data's area (any area, for a CRS
+    that needs none: `geometry` None), and a note on it."""
+    area = None
+    if geometry is not None:
+        _, (west, south, east, north) = _present_bounds(geometry)
+        lon_lat = Transformer.from_crs(crs, 4326, always_xy=True).transform_bounds(
+            west, south, east, north
+        )
+        if np.all(np.isfinite(lon_lat)):
+            area = AreaOfInterest(*(float(v) for v in lon_lat))
     group = TransformerGroup(crs, TARGET, always_xy=True, area_of_interest=area)
     if not group.transformers:
         raise InvalidParameter(
@@ -105,14 +132,16 @@ def _transformer(crs: CRS, geometry: np.ndarray | Points) -> tuple[Transformer, 
 
 
 def lonlat_reprojection(
-    geometry: np.ndarray | Points, choice: CrsChoice
+    geometry: np.ndarray | Points | None, choice: CrsChoice
 ) -> tuple[Callable[[np.ndarray | Points], np.ndarray | Points], dict]:
     """How to bring geometries of this file to lon/lat ETRS89 (stored as EPSG:4326), chosen
     once for the whole file (the transformation best for its area), and how it is done: applied
-    chunk by chunk, as each is validated."""
+    chunk by chunk, as each is validated. `geometry` is every row's, or None for a file read in
+    batches, whose CRS needs no area (`needs_no_area`)."""
     info = {"crs": choice.crs.to_string(), "from": choice.origin}
-    if choice.crs in _LONLAT or not _present_bounds(geometry)[0]:
+    if choice.crs in _LONLAT or (geometry is not None and not _present_bounds(geometry)[0]):
         return lambda shapes: shapes, info
+    assert geometry is not None or needs_no_area(choice.crs)
     transformer, how = _transformer(choice.crs, geometry)
     info.update(how)
 

@@ -1,4 +1,4 @@
-"""One import from start to end: read, map, reproject, validate chunk by chunk while the chunk
+"""One import from start to end: read (batch by batch where it can), map, reproject, validate
 before is written, all or nothing, and record the run."""
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from geo.core.errors import InvalidParameter
+from geo.io.importing.batches import open_rows
 from geo.io.importing.chunks import Chunks
 from geo.io.importing.crs import choose_crs, lonlat_reprojection
 from geo.io.importing.mapping import load_mapping
 from geo.io.importing.progress import Stages
-from geo.io.importing.reading import NOT_EMPTY, checksum, read_source
+from geo.io.importing.reading import NOT_EMPTY, checksum
 from geo.io.importing.report import ImportReport, Problem
 from geo.io.importing.streaming import StreamedWrite
 from geo.io.importing.targets import LAYERS
@@ -74,75 +75,94 @@ def import_file(
     )
 
     read = progress.stage("reading", None)
-    table = read_source(options.path, mapping, layer.name)
-    read(len(table))
-    if not len(table):
-        raise InvalidParameter(
-            "PATH",
-            f"{options.path} has no rows to import (a header only, or an empty layer)",
-            NOT_EMPTY,
-        )
-    report.rows_read = len(table)
-    choice = choose_crs(table.crs, options.crs, mapping.crs, table.geometry)
-    reproject, report.crs = lonlat_reprojection(table.geometry, choice)
-    chunks = Chunks(table, reproject, layer, mapping, choice.crs.is_geographic, options.repair)
-    validating = progress.stage("validating", len(table))
-    # The first chunk before the transaction: a mapping that cannot apply is refused at once.
-    rows = chunks.checked(0, validating)
-    report.ignored_columns = rows.ignored_columns
-    problems: list[Problem] = []
+    with open_rows(options.path, mapping, layer.name, options.crs) as table:
+        read(len(table))
+        if not len(table):
+            raise _no_rows(options.path)
+        choice = choose_crs(table.crs, options.crs, mapping.crs, table.geometry)
+        reproject, report.crs = lonlat_reprojection(table.geometry, choice)
+        chunks = Chunks(table, reproject, layer, mapping, choice.crs.is_geographic, options.repair)
+        validating = progress.stage("validating", len(table))
+        # The first chunk before the transaction: a mapping that cannot apply is refused at
+        # once. A file read in batches is read on as each chunk before is copied.
+        rows = chunks.next_checked(validating)
+        if not chunks.start:  # a stale count: the file holds no rows after all
+            raise _no_rows(options.path)
+        report.ignored_columns = rows.ignored_columns
+        start = 0
+        problems: list[Problem] = []
 
-    with engine.begin() as conn:
-        # The audit trail records these writes as an import's, whoever started it. And the
-        # server checks every second that the importer is still there: a killed import's long
-        # INSERT (and its audit) is cancelled then, not run to its end holding its locks.
-        conn.execute(
-            text(
-                "SELECT set_config('veta.channel', 'import', true), "
-                "set_config('client_connection_check_interval', '1000', true)"
-            )
-        )
-        if not options.dry_run:
-            waited = wait_for_turn(conn, layer.name, waiting)
-            if waited:
-                report.notes.append(
-                    f"waited {waited:.1f} s for another import of {layer.name} to finish"
-                )
-        write = StreamedWrite(conn, layer, source, options, report, progress, len(table))
-        try:
-            for start in chunks.starts:
-                if start:  # validated while the chunk before is being copied
-                    rows = chunks.checked(start, validating)
-                # Only admin areas have parents; their file is one chunk (chunks.size).
-                references = missing_parents(conn, layer, rows)
-                rows.drop({p.row for p in references if p.row is not None})
-                problems += rows.problems + references
-                report.notes += [n for n in rows.notes if n not in report.notes]
-                report.repairs += rows.repairs
-                if problems and not options.skip_invalid:
-                    write.abandon()  # refused: validated on only to report every problem
+        with engine.begin() as conn:
+            _start_transaction(conn, layer.name, options.dry_run, report, waiting)
+            write = StreamedWrite(conn, layer, source, options, report, progress, len(table))
+            try:
+                while True:
+                    # Only admin areas have parents; their file is one chunk (chunks._WHOLE_FILE).
+                    references = missing_parents(conn, layer, rows)
+                    rows.drop({p.row for p in references if p.row is not None})
+                    problems += rows.problems + references
+                    report.notes += [n for n in rows.notes if n not in report.notes]
+                    report.repairs += rows.repairs
+                    if problems and not options.skip_invalid:
+                        write.abandon()  # refused: validated on only to report every problem
+                    else:
+                        write.put(rows, rows_left=len(table) - start)
+                    if chunks.done:
+                        break
+                    start = chunks.start
+                    rows = chunks.next_checked(validating)  # while the chunk before is copied
+                # Hashed while the last chunk is still being copied (hashlib lets the copying
+                # thread run), not after it with the database idle and the transaction open.
+                digest = checksum(options.path)
+                # A database's refusal (of a chunk already sent) is said after the rows' problems.
+                report.problems = sorted(problems, key=lambda p: p.row or 0) + report.problems
+                report.rejected = len({p.row for p in problems})
+                report.rows_read = len(chunks.ids)
+                if options.dry_run:
+                    report.outcome = "dry_run"
+                elif write.finish(chunks.ids):
+                    report.outcome = "written"
                 else:
-                    write.put(rows, rows_left=len(table) - start)
-            # A database's refusal (of a chunk already sent) is said after the rows' problems.
-            report.problems = sorted(problems, key=lambda p: p.row or 0) + report.problems
-            report.rejected = len({p.row for p in problems})
-            if options.dry_run:
-                report.outcome = "dry_run"
-            elif write.finish(chunks.ids):
-                report.outcome = "written"
-            else:
-                report.outcome = "refused"
-        finally:
-            write.abandon()
-        finished = datetime.now(UTC)
-        report.seconds = (finished - started).total_seconds()
-        record_run(
-            conn,
-            report,
-            checksum(options.path),
-            started,
-            finished,
-            options.imported_by or getpass.getuser(),
-            options.dry_run,
+                    report.outcome = "refused"
+            finally:
+                write.abandon()
+            finished = datetime.now(UTC)
+            report.seconds = (finished - started).total_seconds()
+            record_run(
+                conn,
+                report,
+                digest,
+                started,
+                finished,
+                options.imported_by or getpass.getuser(),
+                options.dry_run,
+            )
+        return report
+
+
+def _no_rows(path: Path) -> InvalidParameter:
+    return InvalidParameter(
+        "PATH", f"{path} has no rows to import (a header only, or an empty layer)", NOT_EMPTY
+    )
+
+
+def _start_transaction(
+    conn: Connection,
+    layer: str,
+    dry_run: bool,
+    report: ImportReport,
+    waiting: Callable[[str], None],
+) -> None:
+    # The audit trail records these writes as an import's, whoever started it. And the server
+    # checks every second that the importer is still there: a killed import's long INSERT (and
+    # its audit) is cancelled then, not run to its end holding its locks.
+    conn.execute(
+        text(
+            "SELECT set_config('veta.channel', 'import', true), "
+            "set_config('client_connection_check_interval', '1000', true)"
         )
-    return report
+    )
+    if not dry_run:
+        waited = wait_for_turn(conn, layer, waiting)
+        if waited:
+            report.notes.append(f"waited {waited:.1f} s for another import of {layer} to finish")

@@ -33,7 +33,8 @@ _XY_NAMES = (
 _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
 # Formats whose feature id is data (a GeoJSON Feature's numeric "id", a GeoPackage's primary
 # key): read as a column `fid`, so that a mapping can use it and it is never dropped unseen.
-_FID_FORMATS = (".geojson", ".json", ".gpkg")
+FID_FORMATS = (".geojson", ".json", ".gpkg")
+CSV_FORMATS = (".csv", ".txt", ".tsv")
 
 
 @dataclass
@@ -51,6 +52,20 @@ class SourceTable:
     def __len__(self) -> int:
         return len(self.columns)
 
+    def piece(self, start: int, stop: int) -> SourceTable:
+        """Rows start to stop (fewer at the end); problems keep their row numbers in the file."""
+        read = self.geometry
+        return SourceTable(
+            self.columns.iloc[start:stop],
+            Points(read.xy[start:stop]) if isinstance(read, Points) else read[start:stop],
+            self.crs,
+            self.geometry_columns,
+            [p for p in self.problems if p.row is not None and start < p.row <= stop],
+        )
+
+    def has_rows_from(self, start: int) -> bool:
+        return start < len(self)
+
 
 def checksum(path: Path) -> str:
     """sha256 of a file, or of every file in a folder in name order."""
@@ -63,7 +78,7 @@ def checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _gdal_path(path: Path) -> str:
+def gdal_path_of(path: Path) -> str:
     """A Shapefile folder is read through its one .shp; anything else as it is."""
     if not path.is_dir():
         return str(path)
@@ -77,7 +92,7 @@ def _gdal_path(path: Path) -> str:
     return str(shapefiles[0])
 
 
-def _file_layer(path: str, mapping: Mapping, target: str) -> str | None:
+def file_layer(path: str, mapping: Mapping, target: str) -> str | None:
     """The layer to read from a multi-layer file: the mapping's, else one named like the target."""
     names = [str(n) for n, _ in pyogrio.list_layers(path)]
     if mapping.file_layer:
@@ -95,7 +110,7 @@ def _file_layer(path: str, mapping: Mapping, target: str) -> str | None:
     )
 
 
-def _csv_geometry(
+def csv_geometry(
     frame: pd.DataFrame, mapping: Mapping
 ) -> tuple[np.ndarray | Points, tuple[str, ...], list[Problem]]:
     """Points from x/y columns or shapes from a WKT column; a bad cell is a problem of its row."""
@@ -180,15 +195,15 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
             frame.geometry.to_numpy(),
             frame.crs,
         )
-    gdal_path = _gdal_path(path)
+    gdal_path = gdal_path_of(path)
     try:
-        if suffix in (".csv", ".txt", ".tsv"):
-            frame = _frame(
+        if suffix in CSV_FORMATS:
+            frame = arrow_frame(
                 *pyogrio.read_arrow(gdal_path, read_geometry=False, datetime_as_string=True)
             )
-            geometry, used, problems = _csv_geometry(frame, mapping)
+            geometry, used, problems = csv_geometry(frame, mapping)
             return SourceTable(frame, geometry, None, used, problems)
-        layer = _file_layer(gdal_path, mapping, target)
+        layer = file_layer(gdal_path, mapping, target)
         if suffix in (
             ".geojson",
             ".json",
@@ -197,11 +212,9 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
                 gdal_path, layer=layer, fid_as_index=True, use_arrow=False
             )
         else:
-            return _read_arrow(path, gdal_path, layer, fids=suffix in _FID_FORMATS)
-    except pyogrio.errors.DataSourceError as exc:
-        raise _unreadable(path, exc) from None
-    except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
-        raise _unreadable(path, f"{exc} (text must be UTF-8)") from None
+            return _read_arrow(path, gdal_path, layer, fids=suffix in FID_FORMATS)
+    except READ_ERRORS as exc:
+        raise read_failure(path, exc) from None
     if not hasattr(frame, "geometry"):
         raise InvalidParameter("PATH", f"{path} has no geometry column")
     if "fid" not in frame.columns:
@@ -211,7 +224,17 @@ def read_source(path: Path, mapping: Mapping, target: str) -> SourceTable:
     )
 
 
-def _unreadable(path: Path, reason: object) -> InvalidParameter:
+# What GDAL or Arrow raise for a file they cannot read (Arrow: text that is not UTF-8).
+READ_ERRORS = (pyogrio.errors.DataSourceError, UnicodeDecodeError, pa.ArrowInvalid)
+
+
+def read_failure(path: Path, exc: Exception) -> InvalidParameter:
+    if isinstance(exc, pyogrio.errors.DataSourceError):
+        return unreadable(path, exc)
+    return unreadable(path, f"{exc} (text must be UTF-8)")
+
+
+def unreadable(path: Path, reason: object) -> InvalidParameter:
     return InvalidParameter(
         "PATH",
         f"cannot read {path}: {reason}",
@@ -220,16 +243,26 @@ def _unreadable(path: Path, reason: object) -> InvalidParameter:
 
 
 def _read_arrow(path: Path, gdal_path: str, layer: str | None, fids: bool) -> SourceTable:
-    """A GDAL format read as Arrow: attribute columns as pyogrio.read_dataframe makes them, the
-    geometries as coordinates when they are all plain points, else as shapely geometries."""
+    """A GDAL format read as Arrow, whole."""
     meta, table = pyogrio.read_arrow(
         gdal_path, layer=layer, return_fids=fids, datetime_as_string=True
     )
+    columns, geometry = arrow_rows(path, meta, table, fids)
+    crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
+    return SourceTable(columns, geometry, crs)
+
+
+def arrow_rows(
+    path: Path, meta: dict, table: pa.Table, fids: bool
+) -> tuple[pd.DataFrame, np.ndarray | Points]:
+    """Rows of a GDAL format read as Arrow: attribute columns as pyogrio.read_dataframe makes
+    them, the geometries as coordinates when they are all plain points, else as shapely
+    geometries."""
     geometry_name = meta["geometry_name"] or "wkb_geometry"
     if geometry_name not in table.column_names:
         raise InvalidParameter("PATH", f"{path} has no geometry column")
     wkb = table.column(geometry_name)
-    columns = _frame(meta, table.drop_columns([geometry_name]))
+    columns = arrow_frame(meta, table.drop_columns([geometry_name]))
     if fids:  # the feature id is data, as column `fid` (a column of that name wins)
         columns = (
             columns.drop(columns=meta["fid_column"])
@@ -239,11 +272,10 @@ def _read_arrow(path: Path, gdal_path: str, layer: str | None, fids: bool) -> So
     geometry = read_points(wkb)
     if geometry is None:
         geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
-    crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
-    return SourceTable(columns, geometry, crs)
+    return columns, geometry
 
 
-def _frame(meta: dict, table: pa.Table) -> pd.DataFrame:
+def arrow_frame(meta: dict, table: pa.Table) -> pd.DataFrame:
     """Attribute columns as pyogrio.read_dataframe makes them; text that is not UTF-8 is refused
     here rather than when a value is first used."""
     table.validate(full=True)
@@ -251,11 +283,25 @@ def _frame(meta: dict, table: pa.Table) -> pd.DataFrame:
     for name, dtype, subtype in zip(
         meta["fields"], meta["dtypes"], meta["ogr_subtypes"], strict=True
     ):
-        if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]":
+        if _date_time(dtype):
             frame[name] = _datetimes(frame[name])
         elif subtype == "OFSTJSON" and pd.api.types.infer_dtype(frame[name]) == "string":
             frame[name] = _json(frame[name])
     return frame
+
+
+def _date_time(dtype: str | None) -> bool:
+    return dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]"
+
+
+def converted_whole(meta: dict) -> bool:
+    """Whether a column is converted as a whole (date-times: to UTC if any two offsets differ;
+    JSON: left as text if any cell is not JSON), so that reading it in pieces could convert
+    one piece differently from another."""
+    return any(
+        _date_time(dtype) or subtype == "OFSTJSON"
+        for dtype, subtype in zip(meta["dtypes"], meta["ogr_subtypes"], strict=True)
+    )
 
 
 def _datetimes(text: pd.Series) -> pd.Series:
