@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from api.auth import open_viewer_connection
 from api.links import same_query
 from api.streaming import (
     GEOJSON,
@@ -27,6 +28,14 @@ from geo.features.items import ItemsQuery, count_query, page_query
 from geo.features.keyset import Cursor
 
 Tail = Callable[[int, Any, int | None], dict]
+
+# How a REST list is declared (`@router.get(path, **LIST_ROUTE)`): a GeoJSON answer, and a
+# credentialed request's viewer connection opened before its parameters are checked.
+LIST_ROUTE: dict[str, Any] = {
+    "response_class": Response,
+    "responses": {200: {"content": {GEOJSON: {}}}},
+    "dependencies": [Depends(open_viewer_connection)],
+}
 
 
 async def stream_items(

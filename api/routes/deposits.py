@@ -7,8 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.auth import open_viewer_connection
-from api.feature_lists import feature_list
+from api.feature_lists import LIST_ROUTE, feature_list
 from api.list_params import items_of
 from api.params import COMMODITY_DESCRIPTION, parse_choices, parse_commodities
 from api.streaming import GEOJSON
@@ -49,12 +48,7 @@ def deposit_search(
     )
 
 
-@router.get(
-    "/deposits",
-    response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}}},
-    dependencies=[Depends(open_viewer_connection)],
-)
+@router.get("/deposits", **LIST_ROUTE)
 async def list_deposits(
     request: Request,
     query: ItemsQuery = Depends(deposit_items),

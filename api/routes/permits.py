@@ -9,8 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 from shapely.geometry import shape
 
-from api.auth import open_viewer_connection
-from api.feature_lists import feature_list
+from api.feature_lists import LIST_ROUTE, feature_list
 from api.list_params import items_of
 from api.params import AREA_NAMING, parse_choices, parse_day
 from api.streaming import GEOJSON
@@ -65,12 +64,7 @@ permit_items = items_of(
 )
 
 
-@router.get(
-    "/permits",
-    response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}}},
-    dependencies=[Depends(open_viewer_connection)],
-)
+@router.get("/permits", **LIST_ROUTE)
 async def list_permits(
     request: Request,
     query: ItemsQuery = Depends(permit_items),
