@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from geo.core.settings import Settings
-from geo.store.ahead import AHEAD, AheadSlot
+from geo.store.ahead import AHEAD, Acquiring, AheadSlot
 from geo.store.models import ROLES
 from geo.store.replicas import PRIMARY_POSITION_SQL, Replica, ReplicaWatch
 from geo.store.timed_pool import DatabaseUnavailable, TimedPool
@@ -90,7 +90,7 @@ class RoutedPool:
 
     def acquire(
         self, as_viewer: bool = True, keeps_session: bool = False, on_primary: bool = False
-    ):
+    ) -> Acquiring:
         """A connection for the current request (see the module's docstring for which server);
         `as_viewer` and `keeps_session` as TimedPool.acquire; `on_primary` forces the primary.
         The request's connection opened ahead, if any, goes to its first use as the viewer, or
