@@ -25,6 +25,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+from fastapi import Depends
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -200,6 +201,10 @@ async def open_viewer_connection(request: Request) -> None:
     if slot is not None:
         request.app.state.pool.open_ahead(slot)
         await asyncio.sleep(0)  # let the opening send its round trip before the route's work
+
+
+# The `dependencies` of such a route's decorator.
+OPENS_VIEWER_CONNECTION = [Depends(open_viewer_connection)]
 
 
 async def confirm_remembered_key(request: Request) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import Response
 
-from api.auth import open_viewer_connection
+from api.auth import OPENS_VIEWER_CONNECTION
 from api.links import same_query
 from api.streaming import (
     GEOJSON,
@@ -34,7 +34,7 @@ Tail = Callable[[int, Any, int | None], dict]
 LIST_ROUTE: dict[str, Any] = {
     "response_class": Response,
     "responses": {200: {"content": {GEOJSON: {}}}},
-    "dependencies": [Depends(open_viewer_connection)],
+    "dependencies": OPENS_VIEWER_CONNECTION,
 }
 
 

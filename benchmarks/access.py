@@ -329,7 +329,7 @@ async def _pieces(url: str, key: str, org_id: int, repeat: int = 2000) -> dict:
 
         async def remembered_key_read_until_its_answer():
             # A read's viewer transaction (READ ONLY): its answer waits for these two only.
-            await conn.execute("BEGIN READ ONLY; " + settings_statement(remembered))
+            await conn.execute("BEGIN READ ONLY; " + settings_statement(remembered, read_only=True))
             await conn.fetchval("SELECT 1")
 
         async def commit_and_reset():

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from api.auth import open_viewer_connection
+from api.auth import OPENS_VIEWER_CONNECTION
 from api.links import base_url, same_query
 from api.ogc.caching import cached
 from api.ogc.html import render
@@ -58,7 +58,7 @@ def _lonlat(crs: Crs) -> bool:
     "/collections/{collectionId}/items",
     response_class=Response,
     responses=_FEATURES,
-    dependencies=[Depends(open_viewer_connection)],
+    dependencies=OPENS_VIEWER_CONNECTION,
     openapi_extra=f_parameter(FEATURE_FORMATS),
 )
 async def collection_items(

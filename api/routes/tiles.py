@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.auth import open_viewer_connection
+from api.auth import OPENS_VIEWER_CONNECTION
 from api.links import base_url
 from api.params import admin_area, outline_of, parse_filter
 from api.tile_cache import TileCache, tile_key
@@ -269,7 +269,7 @@ async def get_tilejson(
 @router.get(
     f"/collections/{{collection_id}}/tiles/{TMS_ID}/{{z}}/{{x}}/{{y}}",
     response_class=Response,
-    dependencies=[Depends(open_viewer_connection)],
+    dependencies=OPENS_VIEWER_CONNECTION,
     responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
 )
 async def get_tile(

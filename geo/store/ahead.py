@@ -3,9 +3,10 @@
 A request with a credential reads in the viewer's transaction (geo/store/timed_pool.py), whose
 first round trip — BEGIN READ ONLY, the viewer's settings and the confirmation of a key
 remembered from an earlier request — an anonymous request does not make. Before its first
-statement a list or tile request spends 0.4–1.4 ms validating parameters and writing SQL
-(benchmarks/README.md), so those routes open that connection first (api/ahead.py) and find it
-ready: the database works on the round trip while Python works on the request.
+statement a list or tile request spends 0.6–1.4 ms validating parameters and writing SQL
+(benchmarks/viewer_lead.py), so those routes open that connection first (api/auth.py
+open_viewer_connection) and find it ready: the database works on the round trip while Python
+works on the request.
 
 What keeps it sound:
 - Only routes whose work is reading through the request pool open one; the HTTP layer holds a

@@ -276,8 +276,7 @@ class TimedPool:
     @property
     def free_now(self) -> bool:
         """Whether an acquisition would get a connection now, without waiting for a use to end."""
-        in_use = self.pool.get_size() - self.pool.get_idle_size()
-        return self.pool.get_max_size() - in_use - self.waiting > 0
+        return self.busy < self.pool.get_max_size()
 
     @property
     def busy(self) -> int:

@@ -230,11 +230,11 @@ READ_ERRORS = (pyogrio.errors.DataSourceError, UnicodeDecodeError, pa.ArrowInval
 
 def read_failure(path: Path, exc: Exception) -> InvalidParameter:
     if isinstance(exc, pyogrio.errors.DataSourceError):
-        return unreadable(path, exc)
-    return unreadable(path, f"{exc} (text must be UTF-8)")
+        return _unreadable(path, exc)
+    return _unreadable(path, f"{exc} (text must be UTF-8)")
 
 
-def unreadable(path: Path, reason: object) -> InvalidParameter:
+def _unreadable(path: Path, reason: object) -> InvalidParameter:
     return InvalidParameter(
         "PATH",
         f"cannot read {path}: {reason}",
