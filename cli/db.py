@@ -110,8 +110,10 @@ def serve(
 
 @db_app.command("leakproof")
 def db_leakproof() -> None:
-    """Mark PostGIS's index-backed predicates LEAKPROOF (a superuser's to do), so that row-level
-    security leaves the spatial indexes usable; without the right to, print the statements."""
+    """Mark PostGIS's index-backed predicates LEAKPROOF (a superuser's to do).
+
+    So that row-level security leaves the spatial indexes usable; without the right to, print
+    the statements."""
     from sqlalchemy import text
 
     from geo.store.db import sync_engine

@@ -102,8 +102,9 @@ def export_command(
         help="Include this organisation's confidential records (default: public records only).",
     ),
 ) -> None:
-    """Export a layer, streamed from the database in batches (constant memory), as a viewer
-    sees it: public records, and the confidential records of --org."""
+    """Export a layer as a viewer sees it: public records, and the confidential ones of --org.
+
+    Streamed from the database in batches (constant memory)."""
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import Progress
@@ -147,8 +148,9 @@ def export_command(
 def import_catastro(
     path: Path = typer.Argument(..., help="A MITECO Catastro Minero CSV export."),
 ) -> None:
-    """Load the rights of a Catastro Minero export into the registry (by registry number);
-    every change is recorded in the rights' history as you. Any unreadable line writes nothing."""
+    """Load the rights of a Catastro Minero export into the registry, by registry number.
+
+    Every change is recorded in the rights' history as you. Any unreadable line writes nothing."""
     from geo.core.errors import VetaError
     from geo.io.catastro_minero import read_catastro_minero
     from geo.rules.registry import record_rights

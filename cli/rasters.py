@@ -185,8 +185,10 @@ def raster_statistics(
         None, "--org", help="Include this organisation's confidential deposits (default: public)."
     ),
 ) -> None:
-    """Zonal statistics of every feature of a file, or of every deposit of a search grown by a
-    buffer, as POST /rasters/NAME/statistics gives them, into a CSV or GeoJSON file."""
+    """Zonal statistics of a file's features, or of a search's deposits, into CSV or GeoJSON.
+
+    Every feature of the file, or every deposit of the search grown by a buffer, as POST
+    /rasters/NAME/statistics gives them."""
     import time
 
     from geo.core.errors import VetaError

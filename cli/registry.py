@@ -33,8 +33,9 @@ def grid_snap(
         help="Where to write the snapped rights (default: FILE.snapped.geojson).",
     ),
 ) -> None:
-    """Check every right in FILE against the cuadrícula and write the cell-aligned proposals;
-    exit status 1 when any right has a problem."""
+    """Check every right in FILE against the cuadrícula; write the cell-aligned proposals.
+
+    Exit status 1 when any right has a problem."""
     import geopandas
 
     from geo.core.errors import VetaError

@@ -62,9 +62,10 @@ def screen_batch_command(
         None, "--partitions", min=1, help="Dask partitions (default: by deposits and workers)."
     ),
 ) -> None:
-    """Screen every deposit of the chosen commodities in an area, as GET /screening/deposits
-    does (verdict, ground status, constraining zones, holding rights, municipalities), into a
-    CSV, GeoJSON or GeoPackage file; public records only."""
+    """Screen every public deposit of the chosen commodities in an area, into a file.
+
+    As GET /screening/deposits does (verdict, ground status, constraining zones, holding rights,
+    municipalities), into a CSV, GeoJSON or GeoPackage file."""
     import time
 
     from geo.core import commodities
