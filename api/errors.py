@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 import asyncpg
@@ -12,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from api.links import request_url
+from api.links import base_url, request_url
 from api.middleware import HttpMiddleware
 from geo.core.errors import VetaError
 from geo.core.i18n import pgettext
@@ -81,13 +82,24 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     )
 
 
+# Statuses Starlette raises itself: their problem type and title.
+_HTTP_PROBLEMS = {
+    404: ("not-found", "Not Found"),
+    405: ("method-not-allowed", "Method Not Allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+}
+
+
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    slug = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable"}.get(
-        exc.status_code, "http-error"
-    )
-    response = problem(
-        exc.status_code, str(exc.detail), str(exc.detail), slug, request_url(request)
-    )
+    phrase = HTTPStatus(exc.status_code).phrase
+    slug, title = _HTTP_PROBLEMS.get(exc.status_code, ("http-error", phrase))
+    detail = str(exc.detail)
+    allowed = (exc.headers or {}).get("Allow")
+    if detail == phrase and exc.status_code == 404:  # no route: where to find what there is
+        detail = f"nothing is served at {request.url.path}; {base_url(request)}/ lists what is"
+    elif detail == phrase and allowed:
+        detail = f"{request.method} is not allowed on {request.url.path} (allowed: {allowed})"
+    response = problem(exc.status_code, title, detail, slug, request_url(request))
     if exc.headers:
         response.headers.update(exc.headers)
     return response

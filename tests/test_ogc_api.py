@@ -578,6 +578,27 @@ def test_an_unacceptable_media_type_is_406(client):
     response = client.get("/collections/deposits/items", headers={"Accept": "image/png"})
     assert response.status_code == 406
     assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["title"] == "Not acceptable"
+    assert "application/geo+json" in body["detail"]
+    spanish = client.get(
+        "/collections/deposits/items", headers={"Accept": "image/png", "Accept-Language": "es"}
+    )
+    assert spanish.json()["title"] == "Formato no aceptable"
+
+
+def test_a_method_or_path_not_served_says_what_is(client):
+    wrong_method = client.get("/screening", params={"lon": -6.5, "lat": 42.5})
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "POST"
+    assert wrong_method.json()["detail"] == "GET is not allowed on /screening (allowed: POST)"
+    nowhere = client.get("/depositos")
+    assert nowhere.status_code == 404
+    assert nowhere.headers["content-type"] == "application/problem+json"
+    assert (
+        nowhere.json()["detail"]
+        == "nothing is served at /depositos; http://testserver/ lists what is"
+    )
 
 
 def test_cql2_crafted_as_sql_injection_is_a_literal_or_refused(client, engine, deposits):

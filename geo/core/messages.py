@@ -15,6 +15,7 @@ PROBLEM_TITLES = (
     N_("problem", "Not found"),
     N_("problem", "Not Found"),
     N_("problem", "Method Not Allowed"),
+    N_("problem", "Not acceptable"),
     N_("problem", "Content too large"),
     N_("problem", "URI too long"),
     N_("problem", "Internal server error"),
