@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from geo.io.importing.pipeline import ImportOptions, import_file
-from geo.io.importing.writing import BULK_MIN_ROWS
+from geo.io.importing.targets import LAYERS
+from geo.io.importing.writing import BULK_MIN_ROWS, _bulk_insert_worthwhile
 
 pytestmark = pytest.mark.usefixtures("remove_test_records")  # sources 't-…' go at the end
 
@@ -226,3 +227,24 @@ def test_a_dry_run_exits_1_where_the_import_would_be_refused(cli, tmp_path):
     assert cli("import", good, *common)[0] == 0
     assert cli("import", bad, *common)[0] == 1
     assert cli("import", bad, *common, "--skip-invalid")[0] == 0  # would write the good row
+
+
+def test_the_bulk_path_is_taken_for_a_load_at_least_as_large_as_the_table_and_not_below(engine):
+    # The table's rows are counted only as far as the load's size; the answer must not change.
+    with engine.connect() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO deposits (source, source_id, name, commodities, commodity_importance, "
+                "occurrence_type, location_precision, geom) SELECT 't-count', 'c' || i, "
+                "'Count ' || i, ARRAY['tungsten'], ARRAY['main'], 'occurrence', 'approximate', "
+                "ST_SetSRID(ST_MakePoint(-6 + i * 1e-6, 42.5), 4326) "
+                "FROM generate_series(1, :n) AS i"
+            ),
+            {"n": BULK_MIN_ROWS},
+        )
+        stored = conn.execute(text("SELECT count(*) FROM deposits")).scalar_one()
+        layer = LAYERS["deposits"]
+        assert _bulk_insert_worthwhile(conn, layer, stored)
+        assert _bulk_insert_worthwhile(conn, layer, stored + 1)
+        assert not _bulk_insert_worthwhile(conn, layer, stored - 1)
+        conn.rollback()
