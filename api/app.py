@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "under row-level security until a superuser marks these LEAKPROOF: %s",
                 ", ".join(r[0] for r in missing),
             )
+        await health.warn_of_an_old_schema(app.state.pool)
         # Batches of zonal statistics share these processes, started by the first large one.
         app.state.zonal_workers = ZonalWorkers(settings.raster_workers)
         try:

@@ -12,6 +12,7 @@ elsewhere.
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import cache
 
 from alembic.script import ScriptDirectory
@@ -25,6 +26,7 @@ from geo.store.timed_pool import TimedPool
 router = APIRouter(tags=["Health"])
 
 READY_TIMEOUT_S = 1.0
+log = logging.getLogger("veta")
 
 
 @cache
@@ -59,7 +61,7 @@ async def readyz(request: Request) -> JSONResponse:
         }
     else:
         try:
-            revision = await asyncio.wait_for(_schema_revision(pool), READY_TIMEOUT_S)
+            revision = await asyncio.wait_for(schema_revision(pool), READY_TIMEOUT_S)
         except TimeoutError:
             checks["database"] = {"ok": False, "detail": f"no answer within {READY_TIMEOUT_S:g} s"}
         except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
@@ -92,6 +94,19 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-async def _schema_revision(pool: RoutedPool) -> str | None:
+async def schema_revision(pool: RoutedPool) -> str | None:
     async with pool.acquire(on_primary=True) as conn:
         return await conn.fetchval("SELECT version_num FROM alembic_version")
+
+
+async def warn_of_an_old_schema(pool: RoutedPool) -> None:
+    """Said once at start-up, where whoever deployed the process reads: until the migrations
+    run, /readyz answers 503 and every request that needs the newer tables fails."""
+    revision, head = await schema_revision(pool), migration_head()
+    if revision != head:
+        log.warning(
+            "the database's schema is at migration %s, this Veta's newest is %s: run `veta db "
+            "upgrade` (until then /readyz answers 503 and requests needing newer tables fail)",
+            revision,
+            head,
+        )

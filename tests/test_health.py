@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from test_hostile_input import Proxy
 
 from api.app import create_app
@@ -205,3 +206,32 @@ def test_veta_serve_writes_the_json_request_log_to_stderr(db_url, tmp_path):
     served = [x for x in lines if x.get("request_id") == "served-1"]
     assert len(served) == 1 and served[0]["route"] == "/deposits"
     assert "s3cret" not in log.read_text()
+
+
+def test_a_process_started_on_an_older_schema_says_so_and_is_not_ready(db_url, engine, caplog):
+    head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+    older = ScriptDirectory.from_config(alembic_config(db_url)).get_revision(head).down_revision
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": older})
+    try:
+        with caplog.at_level(logging.WARNING, logger="veta"):
+            with TestClient(create_app(Settings(database_url=db_url))) as client:
+                ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["migrations"] == {"ok": False, "current": older, "head": head}
+        said = [
+            r.getMessage() for r in caplog.records if "schema is at migration" in r.getMessage()
+        ]
+        assert said == [
+            f"the database's schema is at migration {older}, this Veta's newest is {head}: run "
+            "`veta db upgrade` (until then /readyz answers 503 and requests needing newer tables fail)"
+        ]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
+    assert current_revision(db_url) == head
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="veta"):
+        with TestClient(create_app(Settings(database_url=db_url))) as client:
+            assert client.get("/readyz").status_code == 200
+    assert not [r for r in caplog.records if "schema is at migration" in r.getMessage()]
