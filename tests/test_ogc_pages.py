@@ -119,6 +119,43 @@ def test_no_page_is_wider_than_a_1280_px_window_nor_a_printed_report_wider_than_
             browser.close()
 
 
+# For each cell of a page's tables: its widest word (a hyphen may end one) and its inner width.
+_WORDS_AND_CELLS = """() => {
+  const measure = document.createElement("canvas").getContext("2d");
+  return [...document.querySelectorAll("tbody td")].map((cell) => {
+    const style = getComputedStyle(cell);
+    measure.font = style.font;
+    const words = cell.textContent.trim().split(/\\s+|(?<=-)/).map((w) => measure.measureText(w).width);
+    const inside = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return [cell.textContent.trim(), Math.max(0, ...words), inside];
+  });
+}"""
+
+
+@pytest.mark.e2e
+def test_table_cells_break_no_word_that_fits_a_cell(live_server):
+    # A column could shrink below its words ("Peña del Seo (Cada|fresn|as, …)") while wider
+    # ones kept their room; words up to a cell's widest (24rem) stay whole, the table scrolls.
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            for path in (
+                "/collections/deposits/items?f=html&limit=100",
+                "/collections/permits/items?f=html&limit=100",
+                "/collections/deposits/items/1?f=html",
+            ):
+                assert page.goto(live_server + path).status == 200, path
+                cells = page.evaluate(_WORDS_AND_CELLS)
+                assert len(cells) > 10, path
+                broken = [
+                    text for text, word, inside in cells if word <= 24 * 16 and word > inside + 1
+                ]
+                assert broken == [], path
+        finally:
+            browser.close()
+
+
 def test_the_api_page_loads_nothing_from_other_sites(client):
     page = client.get("/api.html").text
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
