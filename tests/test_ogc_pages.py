@@ -84,6 +84,19 @@ def _kept_reports(live_server) -> list[str]:
     return [r.headers["Location"].removeprefix(live_server) for r in (screening, impact)]
 
 
+def test_every_page_names_its_icon_so_no_browser_asks_for_a_missing_one(client):
+    # Without one, browsers ask for /favicon.ico: a 404 in every visitor's console and log.
+    for path in (
+        "/?f=html",
+        "/collections?f=html",
+        "/collections/deposits/items?f=html&limit=2",
+        "/collections/deposits/items/1?f=html",
+        "/map",
+    ):
+        page = client.get(path)
+        assert page.status_code == 200 and '<link rel="icon" href="data:,">' in page.text, path
+
+
 @pytest.mark.e2e
 def test_no_page_is_wider_than_a_1280_px_window_nor_a_printed_report_wider_than_its_page(
     live_server,
@@ -102,11 +115,15 @@ def test_no_page_is_wider_than_a_1280_px_window_nor_a_printed_report_wider_than_
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
+            # Nothing a page asks for is missing (a browser asks for /favicon.ico unless told).
+            failed = []
+            page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
             for path in paths + reports:
                 response = page.goto(live_server + path)
                 assert response.status == 200, path
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 1280, (path, width)
+            assert failed == []
             # What the PDF prints: the page in print media at A4's width less its 14 mm margins
             # (182 mm, 688 CSS px).
             printed = browser.new_page(viewport={"width": 688, "height": 1000})
