@@ -575,6 +575,18 @@ def test_an_unknown_preset_or_mapping_field_is_refused_naming_what_is_allowed(en
         import_file(engine, ImportOptions(MUNICIPALITIES, mapping=str(mapping), source="t-x"))
 
 
+def test_a_missing_or_unknown_layer_is_refused_saying_which(engine):
+    with pytest.raises(InvalidParameter) as missing:
+        import_file(engine, ImportOptions(MUNICIPALITIES, source="t-x"))
+    assert missing.value.detail == (
+        "--layer: no layer given (allowed: deposits, permits, protection_zones, admin_areas, "
+        "or layer in the mapping)"
+    )
+    with pytest.raises(InvalidParameter) as unknown:
+        import_file(engine, ImportOptions(MUNICIPALITIES, layer="zones", source="t-x"))
+    assert unknown.value.detail.startswith("--layer: unknown layer 'zones' (allowed: deposits")
+
+
 def test_admin_areas_with_an_unknown_parent_are_reported_per_row(engine, tmp_path):
     """Municipalities as admin areas under a province code that does not exist; dry run, so the
     sample's areas are untouched."""

@@ -58,8 +58,12 @@ def import_file(
     started = datetime.now(UTC)
     mapping = load_mapping(options.mapping)
     layer_name = options.layer or mapping.layer
+    if not layer_name:
+        raise InvalidParameter(
+            "--layer", "no layer given", f"{', '.join(LAYERS)}, or layer in the mapping"
+        )
     if layer_name not in LAYERS:
-        raise InvalidParameter("--layer", f"unknown or missing layer {layer_name!r}", list(LAYERS))
+        raise InvalidParameter("--layer", f"unknown layer {layer_name!r}", list(LAYERS))
     if mapping.layer and options.layer and mapping.layer != options.layer:
         raise InvalidParameter(
             "--layer", f"{options.layer} but the mapping is for {mapping.layer}", [mapping.layer]
