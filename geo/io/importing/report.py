@@ -63,11 +63,19 @@ class ImportReport:
 
 def print_report(report: ImportReport, console: Console) -> None:
     """The report on screen: counts, notes, then one line per problem and per repair."""
+    if report.outcome == "dry_run":  # nothing was compared with the stored records
+        counts = (
+            f"read {report.rows_read}, valid {report.rows_read - report.rejected}, "
+            f"rejected {report.rejected}, nothing written"
+        )
+    else:
+        counts = (
+            f"read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
+            f"unchanged {report.unchanged}, deleted {report.deleted}, rejected {report.rejected}"
+        )
     console.print(
         f"[bold]{escape(report.file)}[/] → {report.layer} (source {escape(report.source)}): "
-        f"[bold]{report.outcome}[/]; "
-        f"read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
-        f"unchanged {report.unchanged}, deleted {report.deleted}, rejected {report.rejected} "
+        f"[bold]{report.outcome}[/]; {counts} "
         f"in {report.seconds:.1f} s ({report.rows_read / max(report.seconds, 1e-9):,.0f} rows/s)"
     )
     if report.crs:
