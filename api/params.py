@@ -122,8 +122,9 @@ async def resolve_admin_area(request: Request, area: str | None) -> AreaRef | No
     if area is None:
         return None
     # Administrative areas are public law, under no row-level security: read without the
-    # viewer's transaction (three round trips fewer for a request with a credential).
-    async with request.app.state.pool.acquire(as_viewer=False) as conn:
+    # viewer's transaction (three round trips fewer for a request with a credential), and the
+    # read changes nothing in the session (no reset on release).
+    async with request.app.state.pool.acquire(as_viewer=False, keeps_session=True) as conn:
         return await resolve_area(conn, area)
 
 

@@ -30,8 +30,9 @@ class CountCache:
     async def count(self, pool: TimedPool | RoutedPool, query: SqlQuery) -> int:
         if not self.size or not query.tables:
             return await _count(pool, query)
-        # The change counters are nobody's secret: read without the viewer's transaction.
-        async with pool.acquire(as_viewer=False) as conn:
+        # The change counters are nobody's secret: read without the viewer's transaction, and
+        # the read changes nothing in the session (no reset on release).
+        async with pool.acquire(as_viewer=False, keeps_session=True) as conn:
             state = await data_state(conn, query.tables)
         if state is None:
             return await _count(pool, query)
