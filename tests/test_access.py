@@ -18,6 +18,7 @@ import mapbox_vector_tile
 import morecantile
 import psycopg
 import pytest
+from records import insert_deposit
 from shapely.geometry import box, shape
 from sqlalchemy import text
 
@@ -52,15 +53,7 @@ def world(engine):
         expired = create_key(
             conn, "t-access-a", "editor", "late@a.example", datetime.now(UTC) - timedelta(days=1)
         )[0]
-        deposit = conn.execute(
-            text(
-                "INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, "
-                "location_precision, geom, source, source_id, confidential, owner_org) VALUES "
-                "(:n, 'prospect', '{lithium}', '{main}', 'exact', "
-                "ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, 'b-1', true, :o) RETURNING id"
-            ),
-            {"n": SECRET_NAME, "x": SECRET_AT[0], "y": SECRET_AT[1], "s": SOURCE, "o": org_b},
-        ).scalar_one()
+        deposit = insert_deposit(conn, SECRET_NAME, SECRET_AT, SOURCE, "b-1", org_b)
         permit = conn.execute(
             text(
                 "INSERT INTO permits (registry_number, name, holder, right_type, status, "

@@ -15,6 +15,7 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 from asgi_exchange import SETTINGS_READ, Exchange, connection_now, recording_app, serve
+from records import insert_deposit
 from sqlalchemy import text
 
 from geo.access.keys import create_key, create_organisation
@@ -47,15 +48,7 @@ def world(engine):
             ),
             {"x0": BOX[0] + 0.005, "y0": BOX[1] + 0.005, "s": SOURCE, "m": PUBLIC - 1},
         )
-        conn.execute(
-            text(
-                "INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, "
-                "location_precision, geom, source, source_id, confidential, owner_org) VALUES "
-                "('T secreto', 'prospect', '{lithium}', '{main}', 'exact', "
-                "ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, 's-1', true, :o)"
-            ),
-            {"x": SECRET_AT[0], "y": SECRET_AT[1], "s": SOURCE, "o": org},
-        )
+        insert_deposit(conn, "T secreto", SECRET_AT, SOURCE, "s-1", org)
     yield {"key": key, "org": org}
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM deposits WHERE source = :s"), {"s": SOURCE})

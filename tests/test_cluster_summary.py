@@ -21,6 +21,7 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 from pyproj import Transformer
+from records import insert_deposit
 from shapely import wkb
 from sqlalchemy import text
 
@@ -102,23 +103,8 @@ def _insert_lonely(conn, orgs) -> None:
     for k, (owner, fx, fy) in enumerate(
         ((None, 0.03, 0.03), (org_a, 0.97, 0.03), (org_b, 0.03, 0.97))
     ):
-        conn.execute(
-            text(
-                "INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, "
-                "location_precision, geom, source, source_id, confidential, owner_org) VALUES "
-                "(:n, 'prospect', '{graphite}', '{main}', 'exact', "
-                "ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, :k, :c, :o)"
-            ),
-            {
-                "n": f"Lonely {k}",
-                "x": _in_area(fx, "x"),
-                "y": _in_area(fy, "y"),
-                "s": SOURCE,
-                "k": f"lonely-{k}",
-                "c": owner is not None,
-                "o": owner,
-            },
-        )
+        at = (_in_area(fx, "x"), _in_area(fy, "y"))
+        insert_deposit(conn, f"Lonely {k}", at, SOURCE, f"lonely-{k}", owner, "graphite")
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import json
 import httpx
 import pytest
 from pypdf import PdfReader
+from records import insert_deposit
 from sqlalchemy import text
 from test_map_e2e import MapPage, browser  # noqa: F401  (the browser fixture)
 
@@ -25,16 +26,7 @@ def secret(engine):
     with engine.begin() as conn:
         org = create_organisation(conn, "t-mapkey", "Prospectora Mapa")
         key = create_key(conn, "t-mapkey", "reader", "mara@mapa", None)[0]
-        deposit = conn.execute(
-            text(
-                "INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, "
-                "location_precision, geom, source, source_id, confidential, owner_org) VALUES "
-                "('Prospecto del mapa', 'prospect', '{lithium}', '{main}', 'exact', "
-                "ST_SetSRID(ST_MakePoint(:x, :y), 4326), 't-mapkey', 'm-1', true, :o) "
-                "RETURNING id"
-            ),
-            {"o": org, "x": SECRET_AT[0], "y": SECRET_AT[1]},
-        ).scalar_one()
+        deposit = insert_deposit(conn, "Prospecto del mapa", SECRET_AT, "t-mapkey", "m-1", org)
     yield key, deposit
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM deposits WHERE source = 't-mapkey'"))

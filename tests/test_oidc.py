@@ -33,6 +33,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from records import insert_deposit
 from sqlalchemy import text
 
 from api.app import create_app
@@ -158,16 +159,9 @@ def deposit(engine) -> Iterator[int]:
     """A confidential deposit of the organisation ORG."""
     with engine.begin() as conn:
         org = create_organisation(conn, ORG, "Minera OIDC")
-        deposit_id = conn.execute(
-            text(
-                "INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, "
-                "location_precision, geom, source, source_id, confidential, owner_org) VALUES "
-                "(:n, 'prospect', '{tungsten}', '{main}', 'exact', "
-                "ST_SetSRID(ST_MakePoint(-6.2, 42.6), 4326), :s, 'oidc-1', true, :o) "
-                "RETURNING id"
-            ),
-            {"n": SECRET_NAME, "s": SOURCE, "o": org},
-        ).scalar_one()
+        deposit_id = insert_deposit(
+            conn, SECRET_NAME, (-6.2, 42.6), SOURCE, "oidc-1", org, "tungsten"
+        )
     yield deposit_id
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM deposits WHERE source = :s"), {"s": SOURCE})

@@ -11,6 +11,7 @@ import json
 
 import pytest
 from asgi_exchange import Exchange, connection_now, recording_app, serve
+from records import insert_deposit
 from sqlalchemy import text
 
 from geo.access.keys import create_key, create_organisation
@@ -28,15 +29,7 @@ CLEAN = ("", "", "off", False)
 def world(engine):
     with engine.begin() as conn:
         org = create_organisation(conn, ORG, "Abierta de antemano")
-        conn.execute(
-            text(
-                "INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, "
-                "location_precision, geom, source, source_id, confidential, owner_org) VALUES "
-                "('Prospecto adelantado', 'prospect', '{lithium}', '{main}', 'exact', "
-                "ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, 's-1', true, :o)"
-            ),
-            {"x": SECRET_AT[0], "y": SECRET_AT[1], "s": SOURCE, "o": org},
-        )
+        insert_deposit(conn, "Prospecto adelantado", SECRET_AT, SOURCE, "s-1", org)
     yield org
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM deposits WHERE source = :s"), {"s": SOURCE})

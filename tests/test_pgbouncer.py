@@ -31,6 +31,7 @@ import httpx
 import pytest
 from conftest import _free_port
 from fastapi.testclient import TestClient
+from records import insert_deposit
 from shapely import wkt
 from shapely.geometry import box
 from sqlalchemy import text
@@ -108,23 +109,8 @@ def world(engine):
         keys = {o: create_key(conn, f"t-pgb-{o}", "editor", f"{o}@pgb", None)[0] for o in orgs}
         deposits = {}
         for name, owner in (("public", None), ("a", orgs["a"]), ("b", orgs["b"])):
-            deposits[name] = conn.execute(
-                text(
-                    "INSERT INTO deposits (name, occurrence_type, commodities, "
-                    "commodity_importance, location_precision, geom, source, source_id, "
-                    "confidential, owner_org) VALUES (:n, 'prospect', '{lithium}', '{main}', "
-                    "'exact', ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, :sid, :c, :o) RETURNING id"
-                ),
-                {
-                    "n": f"pgb-{name}",
-                    "sid": name,
-                    "x": AT[0] + 0.001 * len(deposits),
-                    "y": AT[1],
-                    "s": SOURCE,
-                    "c": owner is not None,
-                    "o": owner,
-                },
-            ).scalar_one()
+            at = (AT[0] + 0.001 * len(deposits), AT[1])
+            deposits[name] = insert_deposit(conn, f"pgb-{name}", at, SOURCE, name, owner)
     yield {"orgs": orgs, "keys": keys, "deposits": deposits}
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM deposits WHERE source = :s"), {"s": SOURCE})

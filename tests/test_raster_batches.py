@@ -19,6 +19,7 @@ import shapely
 from fastapi.testclient import TestClient
 from pyproj import CRS, Geod, Transformer
 from rasterio.transform import from_origin
+from records import insert_deposit
 from shapely.geometry import Point, box, mapping
 from sqlalchemy import text
 
@@ -113,26 +114,9 @@ def deposits(engine, west_north):
             lon, lat = TO_LONLAT.transform(
                 west_north[0] + (col + 0.5) * CELL, west_north[1] - (row + 0.5) * CELL
             )
-            secret = i == len(DEPOSIT_CELLS) - 1
+            owner = org_b if i == len(DEPOSIT_CELLS) - 1 else None  # the last: B's secret
             ids.append(
-                conn.execute(
-                    text(
-                        "INSERT INTO deposits (name, occurrence_type, commodities, "
-                        "commodity_importance, location_precision, geom, source, source_id, "
-                        "confidential, owner_org) VALUES (:n, 'prospect', '{tungsten}', '{main}', "
-                        "'exact', ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, :i, :c, :o) "
-                        "RETURNING id"
-                    ),
-                    {
-                        "n": f"{NAME} {i}",
-                        "x": lon,
-                        "y": lat,
-                        "s": SOURCE,
-                        "i": str(i),
-                        "c": secret,
-                        "o": org_b if secret else None,
-                    },
-                ).scalar_one()
+                insert_deposit(conn, f"{NAME} {i}", (lon, lat), SOURCE, str(i), owner, "tungsten")
             )
     yield {"ids": ids, "key": key}
     with engine.begin() as conn:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
+from records import insert_deposit
 from sqlalchemy import text
 
 from api.app import create_app
@@ -24,15 +25,7 @@ SECRET = (-5.61, 42.61)
 def org(engine) -> Iterator[int]:
     with engine.begin() as conn:
         org_id = create_organisation(conn, ORG, "Remembered keys test")
-        conn.execute(
-            text(
-                "INSERT INTO deposits (name, occurrence_type, commodities, commodity_importance, "
-                "location_precision, geom, source, source_id, confidential, owner_org) VALUES "
-                "('Remembered prospect', 'prospect', '{tin}', '{main}', 'exact', "
-                "ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, 'r-1', true, :o)"
-            ),
-            {"x": SECRET[0], "y": SECRET[1], "s": SOURCE, "o": org_id},
-        )
+        insert_deposit(conn, "Remembered prospect", SECRET, SOURCE, "r-1", org_id, "tin")
     yield org_id
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM deposits WHERE source = :s"), {"s": SOURCE})
