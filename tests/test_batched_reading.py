@@ -7,11 +7,10 @@ from __future__ import annotations
 import sqlite3
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
+from import_files import deposit_points, geopackage
 from pyproj import Transformer
-from shapely.geometry import Point
 from sqlalchemy import text
 
 from geo.core.errors import InvalidParameter
@@ -27,26 +26,8 @@ ROWS = 3_000  # nine chunks: a small first one, growing to chunks.MIN_ROWS
 
 
 def deposits(epsg: int, n: int = ROWS) -> gpd.GeoDataFrame:
-    """n valid deposit points over León in the given CRS, from lon/lat drawn at random."""
-    rng = np.random.default_rng(11)
-    lon, lat = rng.uniform(-6.9, -4.9, n), rng.uniform(42.1, 43.1, n)
-    x, y = Transformer.from_crs(4258, epsg, always_xy=True).transform(lon, lat)
-    return gpd.GeoDataFrame(
-        {
-            "source_id": [f"b{i}" for i in range(n)],
-            "name": [f"Batched {i}" for i in range(n)],
-            "commodities": "W",
-            "occurrence_type": "occurrence",
-            "location_precision": "approximate",
-        },
-        geometry=[Point(a, b) for a, b in zip(x, y, strict=True)],
-        crs=f"EPSG:{epsg}",
-    )
-
-
-def geopackage(path, frame: gpd.GeoDataFrame):
-    frame.to_file(path, layer="deposits", engine="pyogrio")
-    return path
+    """n valid deposit points over León in the given CRS."""
+    return deposit_points(n, "b", "Batched", epsg, seed=11)
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ are numbered in the file, duplicate ids are found across chunks, --skip-invalid 
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
 import pytest
-from shapely.geometry import Point
+from import_files import deposit_points, geopackage
 from sqlalchemy import text
 
 from geo.io.importing import chunks, streaming
@@ -21,24 +20,7 @@ ROWS = 3_000  # nine chunks: a small first one, each at most twice the one befor
 
 def deposits(n: int = ROWS) -> gpd.GeoDataFrame:
     """n valid deposit points over León, in lon/lat, one per row at a known position."""
-    rng = np.random.default_rng(3)
-    lon, lat = rng.uniform(-6.9, -4.9, n), rng.uniform(42.1, 43.1, n)
-    return gpd.GeoDataFrame(
-        {
-            "source_id": [f"k{i}" for i in range(n)],
-            "name": [f"Chunked {i}" for i in range(n)],
-            "commodities": "W",
-            "occurrence_type": "occurrence",
-            "location_precision": "approximate",
-        },
-        geometry=[Point(x, y) for x, y in zip(lon, lat, strict=True)],
-        crs="EPSG:4326",
-    )
-
-
-def written(path, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    frame.to_file(path, layer="deposits", engine="pyogrio")
-    return path
+    return deposit_points(n, "k", "Chunked")
 
 
 @pytest.fixture
@@ -67,7 +49,7 @@ def test_a_file_of_several_chunks_is_written_chunk_by_chunk_and_every_row_lands(
 ):
     frame = deposits()
     report = import_file(
-        engine, ImportOptions(written(tmp_path / "d.gpkg", frame), "deposits", source="t-chunks")
+        engine, ImportOptions(geopackage(tmp_path / "d.gpkg", frame), "deposits", source="t-chunks")
     )
     assert report.outcome == "written" and report.inserted == ROWS and not report.problems
     # A small first chunk (the database starts early), each after it at most twice the one
@@ -92,7 +74,8 @@ def test_a_bad_row_in_the_last_chunk_refuses_the_chunks_already_copied(engine, t
     frame = deposits()
     frame.loc[ROWS - 10, "commodities"] = "unobtainium"
     report = import_file(
-        engine, ImportOptions(written(tmp_path / "d.gpkg", frame), "deposits", source="t-late-bad")
+        engine,
+        ImportOptions(geopackage(tmp_path / "d.gpkg", frame), "deposits", source="t-late-bad"),
     )
     # The first chunks went to the database before the last one was validated ...
     assert len(copies) >= 3 and sum(copies) < ROWS
@@ -109,10 +92,10 @@ def test_a_bad_row_in_the_last_chunk_refuses_the_chunks_already_copied(engine, t
     assert tuple(outcome) == ("refused", 1)
 
 
-def test_a_database_refusal_in_a_later_chunk_leaves_nothing_written(engine, tmp_path, copies):
+def test_a_database_refusal_in_a_later_chunk_leaves_nothing_geopackage(engine, tmp_path, copies):
     frame = deposits()
     frame.loc[ROWS - 1, "name"] = "Refused by the database"
-    path = written(tmp_path / "d.gpkg", frame)
+    path = geopackage(tmp_path / "d.gpkg", frame)
     with engine.begin() as conn:  # a rule Veta does not know: only the database can refuse
         conn.execute(
             text(
@@ -137,7 +120,7 @@ def test_a_duplicate_id_is_found_across_chunks_and_names_the_first_row(engine, t
     frame.loc[ROWS - 200, "source_id"] = "k10"
     report = import_file(
         engine,
-        ImportOptions(written(tmp_path / "d.gpkg", frame), "deposits", source="t-dup-chunks"),
+        ImportOptions(geopackage(tmp_path / "d.gpkg", frame), "deposits", source="t-dup-chunks"),
     )
     assert report.outcome == "refused"
     assert [(p.row, p.reason) for p in report.problems] == [
@@ -153,7 +136,7 @@ def test_skip_invalid_writes_every_good_row_of_every_chunk(engine, tmp_path):
     report = import_file(
         engine,
         ImportOptions(
-            written(tmp_path / "d.gpkg", frame),
+            geopackage(tmp_path / "d.gpkg", frame),
             "deposits",
             source="t-skip-chunks",
             skip_invalid=True,
@@ -171,7 +154,7 @@ def test_skip_invalid_writes_every_good_row_of_every_chunk(engine, tmp_path):
 
 
 def test_the_same_file_again_compares_every_chunk_and_writes_nothing(engine, tmp_path):
-    path = written(tmp_path / "d.gpkg", deposits())
+    path = geopackage(tmp_path / "d.gpkg", deposits())
     first = import_file(engine, ImportOptions(path, "deposits", source="t-again-chunks"))
     again = import_file(engine, ImportOptions(path, "deposits", source="t-again-chunks"))
     assert (first.inserted, again.inserted, again.updated, again.unchanged) == (ROWS, 0, 0, ROWS)
