@@ -81,7 +81,7 @@ class Chunks:
             seen_ids=self._seen,
         )
         self.ids += rows.ids
-        # Reading's problems are each of a row (the file as a whole fails before).
+        # Reading's problems are all of a row (the file as a whole fails before).
         reading = [
             replace(p, source_id=self.ids[p.row - 1]) for p in piece.problems if p.row is not None
         ]
@@ -92,8 +92,8 @@ class Chunks:
             )
             if p.row is not None
         ]
-        # Reading's problems are all of a geometry it could not make (not a coordinate pair, not
-        # WKT): that is the row's geometry problem, not also "no geometry" from validation.
+        # Each is of a geometry reading could not make (not a coordinate pair, not WKT): the
+        # row's one geometry problem, not also validation's "no geometry" for what it left out.
         unread = {p.row for p in reading}
         said = [p for p in rows.problems if not (p.field == "geometry" and p.row in unread)]
         rows.drop({p.row for p in reading + position if p.row is not None})
