@@ -49,6 +49,9 @@ class Layer:
     defaults: dict[str, str] = field(default_factory=dict)
     # Every column of the table, managed ones included.
     columns: tuple[str, ...] = ()
+    # Whether its records are split into parts for screening (protection_zone_parts), which a
+    # bulk write may do for all its new records at once (writing.split_new_zones).
+    has_parts: bool = False
 
     @property
     def record_id(self) -> str:
@@ -63,6 +66,7 @@ def _layer(
     code_lists: dict[str, tuple[str, ...]],
     optional: tuple[str, ...] = (),
     defaults: dict[str, str] | None = None,
+    has_parts: bool = False,
 ) -> Layer:
     fields = {}
     for column in COLUMNS[table]:
@@ -79,7 +83,7 @@ def _layer(
             code_lists.get(column.name),
         )
     columns = tuple(c.name for c in COLUMNS[table])
-    return Layer(table, key, geometry_types, fields, defaults or {}, columns)
+    return Layer(table, key, geometry_types, fields, defaults or {}, columns, has_parts)
 
 
 LAYERS: dict[str, Layer] = {
@@ -119,6 +123,7 @@ LAYERS: dict[str, Layer] = {
         ("source", "source_id"),
         ("MultiPolygon",),
         {"designation_scheme": v.DESIGNATION_SCHEMES, "legal_effect": v.LEGAL_EFFECTS},
+        has_parts=True,
     ),
     # An administrative area is identified by its INE code.
     "admin_areas": _layer(

@@ -229,6 +229,58 @@ def _delete_absent(conn: Connection, layer: Layer, source: str, keys: list[str])
     return result.rowcount
 
 
+def _defer_zone_parts(conn: Connection, layer: Layer) -> bool:
+    """Whether this write splits the zones it inserts itself (_split_new_zones): one statement
+    that PostgreSQL runs on several cores, where the insert trigger splits one zone per call on
+    one (5,000 detailed zones: 5.2 s on one core, 2.8 s on two; benchmarks/README.md). Only a
+    writer that may insert parts: the command line, not the service's role, whose inserts the
+    trigger splits with its owner's rights. At commit a deferred trigger splits any zone still
+    without parts (migration 0017)."""
+    if not layer.has_parts:
+        return False
+    allowed = conn.execute(
+        text("SELECT has_table_privilege('protection_zone_parts', 'INSERT')")
+    ).scalar_one()
+    if allowed:
+        conn.execute(text("SELECT set_config('veta.zone_parts', 'deferred', true)"))
+    return allowed
+
+
+_PARALLEL_SETTINGS = ("min_parallel_table_scan_size", "parallel_setup_cost", "parallel_tuple_cost")
+_PARALLEL = [f"set_config('{setting}', '0', true)" for setting in _PARALLEL_SETTINGS]
+
+
+def _split_new_zones(conn: Connection, source: str) -> None:
+    """The parts of the zones this write inserted — its source's zones without parts, since
+    every zone another transaction committed has them — then the insert trigger's work given
+    back to it. Made by CREATE TABLE … AS, whose query may run in parallel (INSERT … SELECT
+    may not), with the split in the select list: a function in FROM would run above the
+    parallel workers, in one process. Workers are asked for whatever the estimates say: the
+    zones' rows are small (their outlines are stored apart) and, just copied, not yet counted,
+    too small a table for the planner to consider them, while each zone costs about a
+    millisecond to split."""
+    conn.execute(text(f"SELECT {', '.join(_PARALLEL)}"))
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE new_zone_parts ON COMMIT DROP AS "
+            "SELECT z.id AS zone_id, protection_zone_parts_of(z.geom) AS geom "
+            "FROM protection_zones z WHERE z.source = :source "
+            "AND NOT EXISTS (SELECT FROM protection_zone_parts q WHERE q.zone_id = z.id)"
+        ),
+        {"source": source},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO protection_zone_parts (zone_id, geom) "
+            "SELECT zone_id, geom FROM new_zone_parts"
+        )
+    )
+    conn.execute(text("DROP TABLE new_zone_parts"))
+    for setting in _PARALLEL_SETTINGS:
+        conn.execute(text(f"RESET {setting}"))
+    conn.execute(text("SELECT set_config('veta.zone_parts', '', true)"))
+
+
 def missing_parents(conn: Connection, layer: Layer, rows: ValidRows) -> list[Problem]:
     """Admin areas whose parent_code is neither in the database nor in the file: reported per
     row rather than failing the whole write on the foreign key."""
@@ -293,11 +345,13 @@ def record_run(
 class Write:
     """Where an import's chunks are copied, and what was set up for them: the layer's table
     itself (a source's first import, its rows and the source as columns) or the staging table
-    (rows to compare with their records), and the indexes dropped for a bulk load."""
+    (rows to compare with their records), the indexes dropped for a bulk load, and whether the
+    new zones' parts are left to the end of the write."""
 
     into: str
     source: str | None = None  # given when copying straight into the table
     indexes: list[str] = field(default_factory=list)
+    splits_zones: bool = False
 
     @property
     def compares(self) -> bool:
@@ -312,12 +366,13 @@ def start_write(
     A first import of a source has nothing to compare with."""
     # COPY into a table under row-level security is refused (the service's role, importing
     # over HTTP): such an import always goes through the staging table and INSERT … SELECT.
+    splits_zones = _defer_zone_parts(conn, layer)
     if _holds_records(conn, layer, source) or _row_security(conn, layer):
         _staging(conn, layer, columns)
-        return Write("import_staging")
+        return Write("import_staging", splits_zones=splits_zones)
     rebuilt = _bulk_insert_worthwhile(conn, layer, expected_rows)
     indexes = _drop_secondary_indexes(conn, layer) if rebuilt else []
-    return Write(layer.name, source, indexes)
+    return Write(layer.name, source, indexes, splits_zones)
 
 
 def copy_rows(conn: Connection, encoded: Encoded, progress: Callable[[int], None]) -> int:
@@ -357,6 +412,8 @@ def finish_write(
         report.inserted = _insert(conn, layer, columns, source)
     else:
         report.inserted = copied
+    if write.splits_zones:
+        _split_new_zones(conn, source)
     for definition in indexes:
         conn.execute(text(definition))
     if indexes:
