@@ -32,17 +32,17 @@ def deposits(epsg: int, n: int = ROWS) -> gpd.GeoDataFrame:
 
 @pytest.fixture
 def events(monkeypatch) -> list[str]:
-    """'read' for each batch read from the file, 'copy' for each chunk's COPY, in order."""
+    """'read' for each batch read from the file, 'copy' for each chunk sent to the COPY, in order."""
     seen: list[str] = []
-    read_batch, copy = BatchedRows._read_batch, streaming.copy_rows
+    read_batch, send = BatchedRows._read_batch, streaming.copy_rows
 
     def reading(self):
         seen.append("read")
         return read_batch(self)
 
-    def copying(conn, encoded, progress):
+    def copying(copy, encoded, progress):
         seen.append("copy")
-        return copy(conn, encoded, progress)
+        return send(copy, encoded, progress)
 
     monkeypatch.setattr(BatchedRows, "_read_batch", reading)
     monkeypatch.setattr(streaming, "copy_rows", copying)

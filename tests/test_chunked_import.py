@@ -27,14 +27,24 @@ def deposits(n: int = ROWS) -> gpd.GeoDataFrame:
 def copies(monkeypatch) -> list[int]:
     """The rows of each chunk copied to the database, in the order the copies ran."""
     seen: list[int] = []
-    copy = streaming.copy_rows
+    send = streaming.copy_rows
 
-    def counted(conn, encoded, progress):
+    def counted(copy, encoded, progress):
         seen.append(encoded.rows)
-        return copy(conn, encoded, progress)
+        return send(copy, encoded, progress)
 
     monkeypatch.setattr(streaming, "copy_rows", counted)
     return seen
+
+
+def statements_on_deposits(engine) -> int:
+    """How many writing statements deposits has seen (its statement trigger's counter)."""
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT coalesce(max(version), 0) FROM table_changes WHERE table_name = 'deposits'"
+            )
+        ).scalar_one()
 
 
 def stored(engine, source: str) -> int:
@@ -48,10 +58,13 @@ def test_a_file_of_several_chunks_is_written_chunk_by_chunk_and_every_row_lands(
     engine, tmp_path, copies
 ):
     frame = deposits()
+    before = statements_on_deposits(engine)
     report = import_file(
         engine, ImportOptions(geopackage(tmp_path / "d.gpkg", frame), "deposits", source="t-chunks")
     )
     assert report.outcome == "written" and report.inserted == ROWS and not report.problems
+    # Every chunk into one COPY: the table's statement triggers (audit, cells) ran once.
+    assert statements_on_deposits(engine) == before + 1
     # A small first chunk (the database starts early), each after it at most twice the one
     # before (validated while that one is copied), up to MIN_ROWS.
     assert sum(copies) == ROWS and len(copies) == 9 and copies[0] < chunks.MIN_ROWS // 4

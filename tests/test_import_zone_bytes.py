@@ -92,18 +92,18 @@ def test_zones_are_sent_encoded_as_stored_and_match_ogr2ogr_row_by_row(
     path = tmp_path / "zones.gpkg"
     frame.to_file(path, layer="protection_zones", engine="pyogrio")
     sent: list[tuple[str, list[bytes]]] = []
-    copy = streaming.copy_rows
+    send = streaming.copy_rows
 
-    def recorded(conn, encoded, progress):
+    def recorded(copy, encoded, progress):
         sent.append((encoded.statement, [data for data, _ in encoded.blocks]))
-        return copy(conn, encoded, progress)
+        return send(copy, encoded, progress)
 
     monkeypatch.setattr(streaming, "copy_rows", recorded)
     report = import_file(engine, ImportOptions(path, "protection_zones", source="t-zb-veta"))
     assert report.outcome == "written" and report.inserted == ZONES and not report.problems
-    assert len(sent) > 2  # chunk by chunk, each one COPY of bytes made before it started
+    assert len(sent) > 2  # chunk by chunk, each encoded to bytes before it was sent
 
-    # The hex WKB of each geometry sent, by record id, read back from the CSV of the COPYs.
+    # The hex WKB of each geometry sent, by record id, read back from the CSV sent.
     hex_sent = {}
     for statement, blocks in sent:
         names = statement[statement.index("(") + 1 : statement.index(")")].split(", ")

@@ -15,7 +15,7 @@ import shapely
 from sqlalchemy import text
 
 from geo.access.keys import create_key, create_organisation
-from geo.io.importing import writing
+from geo.io.importing import zone_parts
 from geo.io.importing.pipeline import ImportOptions, import_file
 
 pytestmark = pytest.mark.usefixtures("remove_test_records")  # sources 't-…' go at the end
@@ -51,13 +51,13 @@ def detailed_zones(n: int, prefix: str, seed: int = 5) -> gpd.GeoDataFrame:
 def splits(monkeypatch) -> list[str]:
     """The sources of the writes that split their new zones in one statement."""
     seen: list[str] = []
-    split = writing._split_new_zones
+    split = zone_parts.split_new_zones
 
     def recorded(conn, source):
         seen.append(source)
         split(conn, source)
 
-    monkeypatch.setattr(writing, "_split_new_zones", recorded)
+    monkeypatch.setattr(zone_parts, "split_new_zones", recorded)
     return seen
 
 

@@ -14,7 +14,7 @@ branch_labels = None
 depends_on = None
 
 # The parts of one zone, in one place for the trigger, the check at commit and the import
-# (geo/io/importing/writing.py). Pieces of at most 256 vertices: small enough that a
+# (geo/io/importing/zone_parts.py). Pieces of at most 256 vertices: small enough that a
 # point-in-polygon test on a part is cheap, large enough that a province-sized zone stays a few
 # thousand rows. Extracting polygons and dumping them keeps the column single-typed even if GEOS
 # returns a collection. PARALLEL SAFE: a statement splitting many zones may use parallel workers.

@@ -18,10 +18,10 @@ from geo.io.importing.reading import SourceTable
 from geo.io.importing.targets import Layer
 from geo.io.importing.validation import SeenIds, ValidRows, validate
 
-# Rows per chunk: enough that a chunk's fixed costs (a COPY statement and its statement
-# triggers, the per-column work of validation) are small, few enough that the first COPY
-# starts early. A file is cut into at least _PIECES chunks (none under MIN_ROWS), so that a
-# file of a few thousand detailed polygons is written while it is validated too.
+# Rows per chunk: enough that a chunk's fixed costs (the per-column work of validation and
+# encoding) are small, few enough that the COPY starts early. A file is cut into at least
+# _PIECES chunks (none under MIN_ROWS), so that a file of a few thousand detailed polygons is
+# written while it is validated too.
 CHUNK_ROWS = 25_000
 MIN_ROWS = 500
 _PIECES = 8

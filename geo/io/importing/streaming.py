@@ -1,13 +1,14 @@
-"""The write of an import chunk by chunk: each chunk COPYed on a thread of its own, so that the
-database stores one chunk (its rows, checks and statement triggers) while this process
-validates and encodes the next — both cores. All in one savepoint: a refusal or a failure in any chunk
-rolls every chunk back."""
+"""The write of an import chunk by chunk: the chunks sent on a thread of their own into one COPY,
+so that the database stores one chunk's rows (their checks and row triggers) while this process
+validates and encodes the next — both cores. All in one savepoint: a refusal or a failure in any
+chunk rolls every chunk back."""
 
 from __future__ import annotations
 
 import queue
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -21,6 +22,7 @@ from geo.io.importing.validation import ValidRows
 from geo.io.importing.writing import (
     Encoded,
     Write,
+    copy_into,
     copy_rows,
     encode_rows,
     finish_write,
@@ -37,14 +39,20 @@ _AHEAD = 1
 _DATABASE_ERRORS = (DBAPIError, psycopg.Error)
 
 
+class _Abandoned(Exception):
+    """Raised inside the COPY to fail it rather than end it: nothing it sent is stored."""
+
+
 class ChunkWriter:
-    """Copies the chunks it is given, in order, on its own thread. While it runs, nothing else
-    may use the connection; `finish` or `abandon` hands it back. A failed COPY stops it: the
-    error is raised by the next `put` or by `finish` (the caller rolls the write back)."""
+    """Copies the chunks it is given, in order, on its own thread, into one COPY ended after the
+    last. While it runs, nothing else may use the connection; `finish` or `abandon` hands it
+    back. A failed COPY stops it: the error is raised by the next `put` or by `finish` (the
+    caller rolls the write back)."""
 
     def __init__(self, conn: Connection, progress: Callable[[int], None]):
         self.copied = 0
         self._chunks: queue.Queue[Encoded | None] = queue.Queue(_AHEAD)
+        self._ended = False  # the end of the chunks taken from the queue
         self._failed: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -53,14 +61,32 @@ class ChunkWriter:
         self._thread.start()
 
     def _run(self, conn: Connection, progress: Callable[[int], None]) -> None:
-        while (encoded := self._chunks.get()) is not None:
+        try:
+            self._copy_all(conn, progress)
+        except _Abandoned:
+            pass
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            self._failed = exc
+            self._stop.set()
+        while not self._ended:  # drained, so that the caller's put and finish never wait
+            self._next()
+
+    def _copy_all(self, conn: Connection, progress: Callable[[int], None]) -> None:
+        with ExitStack() as opened:
+            copy = None
+            while (encoded := self._next()) is not None:
+                if self._stop.is_set():
+                    raise _Abandoned
+                if copy is None:
+                    copy = opened.enter_context(copy_into(conn, encoded.statement))
+                self.copied += copy_rows(copy, encoded, progress)
             if self._stop.is_set():
-                continue  # drained without copying: the write is being abandoned
-            try:
-                self.copied += copy_rows(conn, encoded, progress)
-            except BaseException as exc:  # handed to the caller's thread, raised there
-                self._failed = exc
-                self._stop.set()
+                raise _Abandoned
+
+    def _next(self) -> Encoded | None:
+        encoded = self._chunks.get()
+        self._ended = encoded is None
+        return encoded
 
     def put(self, encoded: Encoded) -> None:
         """Queue a chunk (waiting while the previous one is still queued)."""

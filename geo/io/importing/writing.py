@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.io.importing import zone_parts
 from geo.io.importing.report import ImportReport, Problem
 from geo.io.importing.targets import Layer
 from geo.io.importing.validation import ValidRows
@@ -70,8 +73,8 @@ def encode_rows(layer: Layer, rows: ValidRows, write: Write) -> Encoded:
     """The valid rows as CSV written by Arrow (C++), for COPY: the bulk path. Into the staging
     table as they are, or, given the source, straight into the layer's table: the source as a
     column and each geometry as 'SRID=4326;' + hex WKB, which PostGIS reads into a
-    geometry(…, 4326) column. Encoded before the COPY starts, so that the database is never
-    kept waiting while a chunk is turned into CSV: a chunk of detailed polygons is megabytes."""
+    geometry(…, 4326) column. Encoded before it is sent, so that the COPY is never kept
+    waiting while a chunk is turned into CSV: a chunk of detailed polygons is megabytes."""
     names = [*rows.columns, "geom"]
     columns = [*(_arrow_column(layer, c, rows.values[c]) for c in rows.columns), rows.geometry]
     if write.source is not None:
@@ -229,58 +232,6 @@ def _delete_absent(conn: Connection, layer: Layer, source: str, keys: list[str])
     return result.rowcount
 
 
-def _defer_zone_parts(conn: Connection, layer: Layer) -> bool:
-    """Whether this write splits the zones it inserts itself (_split_new_zones): one statement
-    that PostgreSQL runs on several cores, where the insert trigger splits one zone per call on
-    one (5,000 detailed zones: 5.2 s on one core, 2.8 s on two; benchmarks/README.md). Only a
-    writer that may insert parts: the command line, not the service's role, whose inserts the
-    trigger splits with its owner's rights. At commit a deferred trigger splits any zone still
-    without parts (migration 0017)."""
-    if not layer.has_parts:
-        return False
-    allowed = conn.execute(
-        text("SELECT has_table_privilege('protection_zone_parts', 'INSERT')")
-    ).scalar_one()
-    if allowed:
-        conn.execute(text("SELECT set_config('veta.zone_parts', 'deferred', true)"))
-    return allowed
-
-
-_PARALLEL_SETTINGS = ("min_parallel_table_scan_size", "parallel_setup_cost", "parallel_tuple_cost")
-_PARALLEL = [f"set_config('{setting}', '0', true)" for setting in _PARALLEL_SETTINGS]
-
-
-def _split_new_zones(conn: Connection, source: str) -> None:
-    """The parts of the zones this write inserted — its source's zones without parts, since
-    every zone another transaction committed has them — then the insert trigger's work given
-    back to it. Made by CREATE TABLE … AS, whose query may run in parallel (INSERT … SELECT
-    may not), with the split in the select list: a function in FROM would run above the
-    parallel workers, in one process. Workers are asked for whatever the estimates say: the
-    zones' rows are small (their outlines are stored apart) and, just copied, not yet counted,
-    too small a table for the planner to consider them, while each zone costs about a
-    millisecond to split."""
-    conn.execute(text(f"SELECT {', '.join(_PARALLEL)}"))
-    conn.execute(
-        text(
-            "CREATE TEMP TABLE new_zone_parts ON COMMIT DROP AS "
-            "SELECT z.id AS zone_id, protection_zone_parts_of(z.geom) AS geom "
-            "FROM protection_zones z WHERE z.source = :source "
-            "AND NOT EXISTS (SELECT FROM protection_zone_parts q WHERE q.zone_id = z.id)"
-        ),
-        {"source": source},
-    )
-    conn.execute(
-        text(
-            "INSERT INTO protection_zone_parts (zone_id, geom) "
-            "SELECT zone_id, geom FROM new_zone_parts"
-        )
-    )
-    conn.execute(text("DROP TABLE new_zone_parts"))
-    for setting in _PARALLEL_SETTINGS:
-        conn.execute(text(f"RESET {setting}"))
-    conn.execute(text("SELECT set_config('veta.zone_parts', '', true)"))
-
-
 def missing_parents(conn: Connection, layer: Layer, rows: ValidRows) -> list[Problem]:
     """Admin areas whose parent_code is neither in the database nor in the file: reported per
     row rather than failing the whole write on the foreign key."""
@@ -366,7 +317,7 @@ def start_write(
     A first import of a source has nothing to compare with."""
     # COPY into a table under row-level security is refused (the service's role, importing
     # over HTTP): such an import always goes through the staging table and INSERT … SELECT.
-    splits_zones = _defer_zone_parts(conn, layer)
+    splits_zones = zone_parts.defer(conn, layer)
     if _holds_records(conn, layer, source) or _row_security(conn, layer):
         _staging(conn, layer, columns)
         return Write("import_staging", splits_zones=splits_zones)
@@ -375,15 +326,23 @@ def start_write(
     return Write(layer.name, source, indexes, splits_zones)
 
 
-def copy_rows(conn: Connection, encoded: Encoded, progress: Callable[[int], None]) -> int:
-    """One encoded chunk sent with one COPY statement, so that the database's statement triggers
-    for it run while the next chunk is validated; the number of rows copied."""
+@contextmanager
+def copy_into(conn: Connection, statement: str) -> Iterator[psycopg.Copy]:
+    """One COPY statement for every chunk of an import: the statement triggers (the audit
+    trail, the deposit cells) run once for all its rows, after the last. A COPY per chunk ran
+    them per chunk, the cells' upserts meeting the same cells again each time (200,000 points:
+    about 1.5 s more of the database's time; benchmarks/README.md)."""
     driver = conn.connection.driver_connection
     assert driver is not None  # a connection in a transaction has its psycopg connection
-    with driver.cursor().copy(encoded.statement) as copy:
-        for data, n in encoded.blocks:
-            copy.write(data)
-            progress(n)
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        yield copy
+
+
+def copy_rows(copy: psycopg.Copy, encoded: Encoded, progress: Callable[[int], None]) -> int:
+    """One encoded chunk sent into the open COPY; the number of rows sent."""
+    for data, n in encoded.blocks:
+        copy.write(data)
+        progress(n)
     return encoded.rows
 
 
@@ -413,7 +372,7 @@ def finish_write(
     else:
         report.inserted = copied
     if write.splits_zones:
-        _split_new_zones(conn, source)
+        zone_parts.split_new_zones(conn, source)
     for definition in indexes:
         conn.execute(text(definition))
     if indexes:
