@@ -36,10 +36,13 @@ def split_new_zones(conn: Connection, source: str) -> None:
     every zone another transaction committed has them — then the insert trigger's work given
     back to it. Made by CREATE TABLE … AS, whose query may run in parallel (INSERT … SELECT
     may not), with the split in the select list: a function in FROM would run above the
-    parallel workers, in one process. Workers are asked for whatever the estimates say: the
-    zones' rows are small (their outlines are stored apart) and, just copied, not yet counted,
-    too small a table for the planner to consider them, while each zone costs about a
-    millisecond to split."""
+    parallel workers, in one process. The planner must know how many zones there are: just
+    copied, they are not counted yet, and a table it believes empty gets no workers (hence the
+    ANALYZE of the one column the query selects on, a few milliseconds). Workers are asked for
+    whatever the costs say: the zones' rows are small (their outlines are stored apart), too
+    small a table for the planner to consider them, while each zone costs about a millisecond
+    to split."""
+    conn.execute(text("ANALYZE protection_zones (source)"))
     conn.execute(text(f"SELECT {', '.join(_PARALLEL)}"))
     conn.execute(
         text(
