@@ -331,7 +331,7 @@ def copy_into(conn: Connection, statement: str) -> Iterator[psycopg.Copy]:
     """One COPY statement for every chunk of an import: the statement triggers (the audit
     trail, the deposit cells) run once for all its rows, after the last. A COPY per chunk ran
     them per chunk, the cells' upserts meeting the same cells again each time (200,000 points:
-    about 1.5 s more of the database's time; benchmarks/README.md)."""
+    about 1.6 s of a 9 s import; benchmarks/README.md)."""
     driver = conn.connection.driver_connection
     assert driver is not None  # a connection in a transaction has its psycopg connection
     with driver.cursor() as cursor, cursor.copy(statement) as copy:

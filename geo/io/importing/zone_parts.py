@@ -13,7 +13,7 @@ from geo.io.importing.targets import Layer
 def defer(conn: Connection, layer: Layer) -> bool:
     """Whether this write splits the zones it inserts itself (split_new_zones): one statement
     that PostgreSQL runs on several cores, where the insert trigger splits one zone per call on
-    one (5,000 detailed zones: 5.2 s on one core, 2.8 s on two; benchmarks/README.md). Only a
+    one (5,000 detailed zones: 6.0 s on one core, 3.4 s on two; benchmarks/README.md). Only a
     writer that may insert parts: the command line, not the service's role, whose inserts the
     trigger splits with its owner's rights. At commit a deferred trigger splits any zone still
     without parts (migration 0017)."""
