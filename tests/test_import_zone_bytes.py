@@ -9,10 +9,10 @@ import csv
 import io
 import subprocess
 
-import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from import_files import star_zones
 from pyproj import Transformer
 from sqlalchemy import text
 
@@ -22,34 +22,6 @@ from geo.io.importing.pipeline import ImportOptions, import_file
 pytestmark = pytest.mark.usefixtures("remove_test_records")  # sources 't-…' go at the end
 
 ZONES = 1_200  # several chunks: a small first one, growing to chunks.MIN_ROWS
-
-
-def zones(n: int = ZONES) -> gpd.GeoDataFrame:
-    """n star-shaped zones over León in EPSG:25830, 40–120 vertices each, drawn
-    counter-clockwise (the orientation Veta stores, which ogr2ogr keeps as it finds it)."""
-    rng = np.random.default_rng(11)
-    lon, lat = rng.uniform(-6.9, -4.9, n), rng.uniform(42.1, 43.1, n)
-    x, y = Transformer.from_crs(4258, 25830, always_xy=True).transform(lon, lat)
-    shapes = []
-    for i in range(n):
-        angle = np.linspace(0, 2 * np.pi, int(rng.integers(40, 120)), endpoint=False)
-        radius = rng.uniform(300, 3000) * (1 + 0.25 * np.sin(5 * angle + rng.uniform(0, 6.3)))
-        shapes.append(
-            shapely.Polygon(
-                np.column_stack((x[i] + radius * np.cos(angle), y[i] + radius * np.sin(angle)))
-            )
-        )
-    return gpd.GeoDataFrame(
-        {
-            "source_id": [f"zb{i:05d}" for i in range(n)],
-            "name": [f"Zone {i}" for i in range(n)],
-            "designation_scheme": "other",
-            "designation": "test designation",
-            "legal_effect": "informative",
-        },
-        geometry=shapes,
-        crs="EPSG:25830",
-    )
 
 
 def ogr2ogr_append(engine, path, source: str) -> None:
@@ -88,7 +60,7 @@ def ogr2ogr_append(engine, path, source: str) -> None:
 def test_zones_are_sent_encoded_as_stored_and_match_ogr2ogr_row_by_row(
     engine, tmp_path, monkeypatch
 ):
-    frame = zones()
+    frame = star_zones(ZONES, "zb", (40, 120), seed=11)
     path = tmp_path / "zones.gpkg"
     frame.to_file(path, layer="protection_zones", engine="pyogrio")
     sent: list[tuple[str, list[bytes]]] = []

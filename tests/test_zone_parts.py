@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from import_files import star_zones
 from sqlalchemy import text
 
 from geo.access.keys import create_key, create_organisation
@@ -21,30 +21,9 @@ from geo.io.importing.pipeline import ImportOptions, import_file
 pytestmark = pytest.mark.usefixtures("remove_test_records")  # sources 't-…' go at the end
 
 
-def detailed_zones(n: int, prefix: str, seed: int = 5) -> gpd.GeoDataFrame:
-    """n star-shaped zones over León in lon/lat, 300–1,500 vertices each: several parts each."""
-    rng = np.random.default_rng(seed)
-    shapes = []
-    for _ in range(n):
-        lon, lat = rng.uniform(-6.9, -4.9), rng.uniform(42.1, 43.1)
-        angle = np.linspace(0, 2 * np.pi, int(rng.integers(300, 1500)), endpoint=False)
-        radius = rng.uniform(0.01, 0.05) * (1 + 0.3 * np.sin(7 * angle + rng.uniform(0, 6.3)))
-        shapes.append(
-            shapely.Polygon(
-                np.column_stack((lon + radius * np.cos(angle), lat + radius * np.sin(angle)))
-            )
-        )
-    return gpd.GeoDataFrame(
-        {
-            "source_id": [f"{prefix}{i}" for i in range(n)],
-            "name": [f"Zona {i}" for i in range(n)],
-            "designation_scheme": "other",
-            "designation": "test designation",
-            "legal_effect": "exclusion",
-        },
-        geometry=shapes,
-        crs="EPSG:4326",
-    )
+def detailed_zones(n: int, prefix: str, seed: int) -> gpd.GeoDataFrame:
+    """n zones over León in lon/lat, 300–1,500 vertices each: several parts each."""
+    return star_zones(n, prefix, (300, 1500), seed, epsg=4326)
 
 
 @pytest.fixture
@@ -104,7 +83,7 @@ def assert_parts_cover(parts: dict[str, list[bytes]], frame: gpd.GeoDataFrame) -
 
 
 def test_a_bulk_import_splits_its_zones_as_the_trigger_splits_each(engine, tmp_path, splits):
-    frame = detailed_zones(40, "zp")
+    frame = detailed_zones(40, "zp", seed=5)
     write(frame, tmp_path / "zones.gpkg")
     report = import_file(
         engine, ImportOptions(tmp_path / "zones.gpkg", "protection_zones", source="t-zp-bulk")
@@ -164,7 +143,7 @@ def test_a_writer_that_defers_the_parts_and_does_not_split_gets_them_at_commit(e
         conn.execute(text("DELETE FROM protection_zones WHERE id = :i"), {"i": ids[1]})
     assert waiting == 0  # deferred: the trigger left them to the writer
     parts = stored_parts(engine, "t-zp-deferred")
-    assert list(parts) == ["zd0"]
+    assert list(parts) == ["zd00000"]
     assert_parts_cover(parts, frame.iloc[:1])
     with engine.connect() as conn:
         orphans = conn.execute(
