@@ -50,7 +50,7 @@ class Layer:
     # Every column of the table, managed ones included.
     columns: tuple[str, ...] = ()
     # Whether its records are split into parts for screening (protection_zone_parts), which a
-    # bulk write may do for all its new records at once (writing.split_new_zones).
+    # bulk write may do for all its new records at once (zone_parts.split_new_zones).
     has_parts: bool = False
 
     @property
