@@ -121,7 +121,7 @@ def test_a_second_import_splits_its_new_zones_and_re_splits_the_changed_ones(
 
 
 def test_a_writer_that_defers_the_parts_and_does_not_split_gets_them_at_commit(engine):
-    frame = detailed_zones(2, "zd", seed=8)
+    frame = detailed_zones(3, "zd", seed=8)
     with engine.begin() as conn:
         conn.execute(text("SELECT set_config('veta.zone_parts', 'deferred', true)"))
         ids = [
@@ -139,12 +139,20 @@ def test_a_writer_that_defers_the_parts_and_does_not_split_gets_them_at_commit(e
             text("SELECT count(*) FROM protection_zone_parts WHERE zone_id = ANY(:ids)"),
             {"ids": ids},
         ).scalar_one()
-        # The second zone goes again before the commit: nothing is split for it.
+        # The second zone goes again before the commit: nothing is split for it. The third is
+        # redrawn (as the second): the update trigger splits it, the commit leaves it be.
         conn.execute(text("DELETE FROM protection_zones WHERE id = :i"), {"i": ids[1]})
+        conn.execute(
+            text(
+                "UPDATE protection_zones SET geom = ST_Multi(ST_GeomFromText(:wkt, 4326)) WHERE id = :i"
+            ),
+            {"wkt": frame.geometry[1].wkt, "i": ids[2]},
+        )
     assert waiting == 0  # deferred: the trigger left them to the writer
     parts = stored_parts(engine, "t-zp-deferred")
-    assert list(parts) == ["zd00000"]
-    assert_parts_cover(parts, frame.iloc[:1])
+    assert sorted(parts) == ["zd00000", "zd00002"]
+    expected = frame.iloc[[0, 1]].assign(source_id=["zd00000", "zd00002"])
+    assert_parts_cover(parts, expected)  # each once: their areas add up to the zone's
     with engine.connect() as conn:
         orphans = conn.execute(
             text("SELECT count(*) FROM protection_zone_parts WHERE zone_id = :i"), {"i": ids[1]}
