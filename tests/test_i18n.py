@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from shapely.geometry import mapping
 from sqlalchemy import text
 
+from api.ogc.html import TERM_KINDS
 from geo.core import i18n
 from geo.core import vocabulary as v
 from geo.core.settings import PROJECT_ROOT
@@ -75,7 +76,15 @@ def test_every_code_a_reader_sees_has_its_spanish_term():
         "section": v.SECTIONS,
         "verdict": ("excluded", "conditional", "free"),
         "ground status": GROUND_STATUSES,
+        "occurrence type": v.OCCURRENCE_TYPES,
+        "deposit type": v.DEPOSIT_TYPES,
+        "size class": v.SIZE_CLASSES,
+        "mine status": v.MINE_STATUSES,
+        "location precision": v.LOCATION_PRECISIONS,
+        "admin level": v.ADMIN_LEVELS,
     }
+    # Every code list the HTML pages name in the reader's words is checked here.
+    assert set(TERM_KINDS.values()) - {"designation"} <= set(lists)
     missing = [
         (kind, code)
         for kind, codes in lists.items()
@@ -83,6 +92,22 @@ def test_every_code_a_reader_sees_has_its_spanish_term():
         if not catalogue.get((kind, code))
     ]
     assert missing == []
+
+
+def test_pages_name_code_lists_and_commodities_in_the_readers_words(client):
+    def page(path: str, language: str) -> str:
+        # By Accept-Language: `lang=` would leave its cookie on the session's client.
+        return client.get(path, headers={"Accept-Language": language}).text
+
+    spanish = page("/collections/deposits/items?f=html&limit=100", "es")
+    english = page("/collections/deposits/items?f=html&limit=100", "en")
+    assert "<td>yacimiento mineral</td>" in spanish and "<td>mineral deposit</td>" in english
+    assert "<td>mineralDeposit</td>" not in spanish + english
+    assert "<td>cobre, cobalto, níquel</td>" in spanish  # a deposit of three commodities
+    assert "<td>copper, cobalt, nickel</td>" in english
+    assert "<td>tungsteno</td>" in spanish and "<td>aproximada</td>" in spanish
+    zones = page("/collections/protection_zones/items?f=html&limit=100", "es")
+    assert "<td>exclusión</td>" in zones and "<td>exclusion</td>" not in zones
 
 
 def test_rights_and_zones_are_named_as_the_law_names_them():

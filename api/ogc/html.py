@@ -14,10 +14,28 @@ from starlette.responses import Response
 
 from api.links import same_query
 from geo.core.i18n import current_language, gettext, ngettext, pgettext
+from geo.core.vocabulary import COMMODITY_BY_CODE
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 # The property that names a feature in a page title, by preference.
 TITLE_PROPERTIES = ("name", "registry_number", "cell_id", "code")
+# Properties whose values are a code list's, shown in the reader's words: the list's context in
+# geo/core/messages.py is the property's name in words, but for these.
+_LISTS_NAMED_OTHERWISE = {
+    "level": "admin level",
+    "status": "right status",
+    "mdopi_class": "MDoPI class",
+}
+TERM_KINDS = {
+    name: _LISTS_NAMED_OTHERWISE.get(name, name.replace("_", " "))
+    for name in (
+        *("occurrence_type", "deposit_type", "size_class", "mine_status", "location_precision"),
+        *("designation_scheme", "designation", "legal_effect", "level"),
+        *("right_type", "section", "status", "ground_status", "mdopi_class", "verdict"),
+    )
+}
+# Properties holding commodity codes, one or several (", "-separated).
+COMMODITY_PROPERTIES = ("main_commodity", "commodities")
 
 
 def _localised(formatted: str) -> str:
@@ -39,7 +57,8 @@ def percent(value: float | None, digits: int = 1) -> str:
 
 def human(value: object, name: str = "") -> str:
     """A property value as a reader wants it: yes/no, grouped digits, hectares with two
-    decimals, nothing for null, in the reader's language."""
+    decimals, code lists' terms and commodities by name, nothing for null, in the reader's
+    language."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -48,7 +67,20 @@ def human(value: object, name: str = "") -> str:
         return number(value) if name.endswith(("_ha", "_m")) else _localised(f"{value:,}")
     if isinstance(value, int) and not name.endswith("id"):
         return _localised(f"{value:,}")
+    if name in TERM_KINDS and isinstance(value, str):
+        return term(value, TERM_KINDS[name])
+    if name in COMMODITY_PROPERTIES and isinstance(value, str):
+        return ", ".join(commodity_name(code) for code in value.split(", "))
     return str(value)
+
+
+def commodity_name(code: str) -> str:
+    """A commodity as the reader's language names it (the CGI vocabulary's label); an unknown
+    code as it is."""
+    commodity = COMMODITY_BY_CODE.get(code)
+    if commodity is None:
+        return code
+    return (commodity.name_es if current_language() == "es" else None) or commodity.name
 
 
 def feature_title(feature: dict) -> str:
