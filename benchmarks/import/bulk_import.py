@@ -175,8 +175,18 @@ def _veta(path: Path, *options: str) -> list[str]:
     return [VETA, "import", str(path), "--source", "bench", *options]
 
 
-def points_case(path: Path, n: int) -> Case:
+def points_commands(path: Path) -> dict[str, Callable[[str], list[str]]]:
+    """The command lines that load the points, given the database's URL (also server_share.py)."""
     veta = _veta(path, "--layer", "deposits")
+    return {
+        APPEND: lambda url: _append(url, path, "deposits", ogr_append_sql()),
+        DRY_RUN: lambda url: [*veta, "--dry-run"],
+        VETA_IMPORT: lambda url: veta,
+    }
+
+
+def points_case(path: Path, n: int) -> Case:
+    commands = points_commands(path)
 
     def raw_load(url: str) -> object:
         return run(
@@ -202,12 +212,13 @@ def points_case(path: Path, n: int) -> Case:
         n,
         "deposits",
         {
-            APPEND: lambda url: run(_append(url, path, "deposits", ogr_append_sql()), url),
-            DRY_RUN: lambda url: run([*veta, "--dry-run"], url),
-            VETA_IMPORT: lambda url: run(veta, url),
+            **{
+                tool: (lambda url, c=command: run(c(url), url))
+                for tool, command in commands.items()
+            },
             "ogr2ogr, new table": raw_load,
             "ogr2ogr + SQL into deposits": lambda url: (raw_load(url), insert_from_raw_load(url)),
-            "veta, same file again": lambda url: run(veta, url),
+            "veta, same file again": lambda url: run(commands[VETA_IMPORT](url), url),
         },
     )
 

@@ -1,13 +1,15 @@
 """Where a load's time goes on the server: `ogr2ogr -append` and `veta import` of the same
-detailed zones, in turn, each one's database backend sampled every 20 ms.
+detailed zones (and, given POINTS, of that many deposit points), in turn, each one's database
+backend sampled every 20 ms.
 
-Run: .venv/bin/python benchmarks/import/server_share.py [ZONES] [ROUNDS]   (default 5000, 3)
+Run: .venv/bin/python benchmarks/import/server_share.py [ZONES] [ROUNDS] [POINTS]
+     (default 5000, 3, no points)
 
 For each command: its wall time; when its backend connected and left; the backend's CPU seconds
 (utime + stime from /proc, so the server must run on this machine), which a busy machine's run
 queue does not inflate as it does wall time; and how long the backend waited for its client
 (idle in the transaction, or `ClientRead` inside a COPY). Same inputs and commands as
-bulk_import.py's zones.
+bulk_import.py's zones and points.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import time
 from pathlib import Path
 
 import psycopg
-from bulk_import import APPEND, VETA_IMPORT, empty, zones_commands
-from generate import generate_zones
+from bulk_import import APPEND, VETA_IMPORT, empty, points_commands, zones_commands
+from generate import generate, generate_zones
 from scratch import load_average, scratch_database
 from sqlalchemy.engine import make_url
 
@@ -79,24 +81,31 @@ def sampled(url: str, command: list[str]) -> dict[str, float]:
     }
 
 
-def main(zones: int, rounds: int) -> None:
+def main(zones: int, rounds: int, points: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        commands = zones_commands(generate_zones(zones, Path(folder) / f"zones_{zones}.gpkg"))
+        inputs = [
+            ("protection_zones", zones_commands(generate_zones(zones, Path(folder) / "z.gpkg")))
+        ]
+        if points:
+            path = generate(points, Path(folder) / "p.gpkg")
+            inputs.append(("deposits", points_commands(path)))
         with scratch_database("veta_bench_server") as url:
-            for r in range(rounds):
-                for tool in sorted((APPEND, VETA_IMPORT), reverse=r % 2 == 1):
-                    empty(url, "protection_zones")
-                    figures = sampled(url, commands[tool](url))
-                    print(
-                        f"round {r + 1} {tool:16} "
-                        + ", ".join(f"{k} {v:.2f} s" for k, v in figures.items())
-                        + f", load {load_average():.1f}",
-                        flush=True,
-                    )
+            for table, commands in inputs:
+                for r in range(rounds):
+                    for tool in sorted((APPEND, VETA_IMPORT), reverse=r % 2 == 1):
+                        empty(url, table)
+                        figures = sampled(url, commands[tool](url))
+                        print(
+                            f"{table} round {r + 1} {tool:16} "
+                            + ", ".join(f"{k} {v:.2f} s" for k, v in figures.items())
+                            + f", load {load_average():.1f}",
+                            flush=True,
+                        )
 
 
 if __name__ == "__main__":
     main(
         int(sys.argv[1]) if len(sys.argv) > 1 else 5_000,
         int(sys.argv[2]) if len(sys.argv) > 2 else 3,
+        int(sys.argv[3]) if len(sys.argv) > 3 else 0,
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -72,14 +71,15 @@ class ChunkWriter:
             self._next()
 
     def _copy_all(self, conn: Connection, progress: Callable[[int], None]) -> None:
-        with ExitStack() as opened:
-            copy = None
-            while (encoded := self._next()) is not None:
+        encoded = self._next()
+        if encoded is None:
+            return
+        with copy_into(conn, encoded.statement) as copy:
+            while encoded is not None:
                 if self._stop.is_set():
                     raise _Abandoned
-                if copy is None:
-                    copy = opened.enter_context(copy_into(conn, encoded.statement))
                 self.copied += copy_rows(copy, encoded, progress)
+                encoded = self._next()
             if self._stop.is_set():
                 raise _Abandoned
 

@@ -27,8 +27,8 @@ def defer(conn: Connection, layer: Layer) -> bool:
     return allowed
 
 
+# Zeroed for the split (whatever the estimates), reset after it.
 _PARALLEL_SETTINGS = ("min_parallel_table_scan_size", "parallel_setup_cost", "parallel_tuple_cost")
-_PARALLEL = [f"set_config('{setting}', '0', true)" for setting in _PARALLEL_SETTINGS]
 
 
 def split_new_zones(conn: Connection, source: str) -> None:
@@ -43,7 +43,8 @@ def split_new_zones(conn: Connection, source: str) -> None:
     small a table for the planner to consider them, while each zone costs about a millisecond
     to split."""
     conn.execute(text("ANALYZE protection_zones (source)"))
-    conn.execute(text(f"SELECT {', '.join(_PARALLEL)}"))
+    zeroed = ", ".join(f"set_config('{setting}', '0', true)" for setting in _PARALLEL_SETTINGS)
+    conn.execute(text(f"SELECT {zeroed}"))
     conn.execute(
         text(
             "CREATE TEMP TABLE new_zone_parts ON COMMIT DROP AS "
